@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Configuration model of vesperd: the daemon file (vesperd.conf: settings,
+ * guests, actions) and probe-group files (probe-groups.d/ *.conf), parsed
+ * from text by pure functions into the structures below.  The formats are
+ * documented in vesperd.conf(5) and vesper-probe-groups(5).
+ *
+ * Errors are collected, never logged: every problem becomes one
+ * "file:line: message" entry in a struct conf_errors, and parsing goes on so
+ * that a user sees all of them at once.  A struct conf with errors is never
+ * used by the daemon.
+ */
+#ifndef VSP_CONF_H
+#define VSP_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "proto.h"
+
+#define CONF_NAME_MAX 63     /* group, guest, action names: [A-Za-z0-9_.-], 1..63 */
+#define CONF_MAX_RULES 32    /* rules per group */
+#define CONF_MAX_GROUPS 256  /* groups in total */
+#define CONF_MAX_GUEST_GROUPS 32
+#define CONF_MAX_GUESTS 1024
+#define CONF_MAX_ACTIONS 64
+#define CONF_MAX_LINE 4096   /* longer lines are an error */
+#define CONF_MAX_FILE (1024 * 1024)
+
+/* Verdicts, ordered by severity: when several groups judge one event the
+ * most severe verdict wins. */
+enum vsp_verdict {
+    VSP_VERDICT_NONE = 0, /* no rule of the group applies to the event */
+    VSP_VERDICT_IGNORE = 1,
+    VSP_VERDICT_LOG = 2,
+    VSP_VERDICT_MIGRATE = 3,
+    VSP_VERDICT_FAILOVER = 4,
+    VSP_VERDICT_MAX_ = VSP_VERDICT_FAILOVER
+};
+const char *conf_verdict_name(enum vsp_verdict v); /* "ignore", ... ; "none" */
+int conf_verdict_from_name(const char *name);      /* enum value or -1 */
+
+enum conf_exit_kind {
+    CONF_EXIT_ANY = 0,
+    CONF_EXIT_CLEAN = 1,  /* exit status 0, no signal */
+    CONF_EXIT_ERROR = 2,  /* exit status != 0, no signal */
+    CONF_EXIT_SIGNAL = 3, /* killed by a signal */
+    CONF_EXIT_FAILED = 4, /* ERROR or SIGNAL: anything but a clean exit */
+};
+
+/* One "rule = PROBE [filter ...] -> VERDICT" line of a group. */
+struct conf_rule {
+    unsigned probe;       /* enum vsp_probe */
+    uint64_t sigmask;     /* bit n set: signal n matches; 0 = any signal */
+    int watched;          /* -1 any, 0 only unwatched tasks, 1 only watched tasks */
+    enum conf_exit_kind exit_kind;
+    char comm[VSP_COMM_LEN]; /* "" = any */
+    uint64_t min_value;   /* event value >= min_value (0 = any) */
+    enum vsp_verdict verdict;
+    int line;
+};
+
+struct conf_group {
+    char name[CONF_NAME_MAX + 1];
+    char *description; /* may be NULL */
+    char *file;        /* where it was defined */
+    int line;
+
+    struct conf_rule rules[CONF_MAX_RULES]; /* first match wins */
+    size_t nrules;
+    enum vsp_verdict dflt; /* event of one of the group's probes, no rule matched */
+
+    /* hysteresis: trip after `rise` matching events within `window_ns`;
+     * clear after `fall` consecutive windows without one. */
+    unsigned rise;
+    unsigned fall;
+    uint64_t window_ns;
+    /* rate limit on events accepted per guest: rate_n per rate_ns (0 = none) */
+    unsigned rate_n;
+    uint64_t rate_ns;
+    /* flap damping: at most flap_n trips per flap_ns, further trips
+     * are downgraded to log (0 = none) */
+    unsigned flap_n;
+    uint64_t flap_ns;
+
+    /* what the guest must arm for this group */
+    uint32_t probes; /* VSP_PROBE_BIT mask, derived from the rules */
+    struct vsp_psi_trigger psi[VSP_PSI_N_];
+    uint32_t hung_timeout_s;
+    int signal_tracepoint; /* 1: signal probe via tracepoint */
+};
+
+enum conf_action_type { CONF_ACTION_LOG = 1, CONF_ACTION_EXEC = 2, CONF_ACTION_PACEMAKER = 3 };
+
+struct conf_action {
+    char name[CONF_NAME_MAX + 1];
+    enum conf_action_type type;
+    char *command;      /* exec: run by /bin/sh -c */
+    uint64_t timeout_ns; /* exec: TERM, then KILL 2 s later, to the process group */
+    char *file;
+    int line;
+};
+
+enum conf_chan_mode { CONF_CHAN_CONNECT = 1, CONF_CHAN_LISTEN = 2 };
+
+struct conf_guest {
+    char name[CONF_NAME_MAX + 1];
+    char *socket; /* unix socket path of the guest channel */
+    enum conf_chan_mode mode;
+    const struct conf_group *groups[CONF_MAX_GUEST_GROUPS];
+    size_t ngroups;
+    struct vsp_watch watch[VSP_MAX_WATCH];
+    size_t nwatch;
+    /* action per verdict, by index enum vsp_verdict; NULL = built-in log */
+    const struct conf_action *on[VSP_VERDICT_MAX_ + 1];
+    char *resource; /* Pacemaker resource bound to this guest (may be NULL) */
+    uint32_t heartbeat_ms;         /* 0 = daemon default */
+    uint64_t heartbeat_timeout_ns; /* 0 = daemon default */
+    char *file;
+    int line;
+};
+
+struct conf {
+    char *file;           /* daemon config file */
+    char *control_socket; /* default /run/vesper/vesperd.sock */
+    char *group_dir;      /* default <sysconfdir>/vesper/probe-groups.d */
+    char *oplog;          /* sqlite operation log path, NULL = memory only */
+    char *control_group;  /* group allowed on the control socket besides root: haclient */
+    uint32_t heartbeat_ms;         /* default 1000 */
+    uint64_t heartbeat_timeout_ns; /* default 3 * heartbeat */
+    uint64_t backoff_min_ns;       /* reconnect backoff, default 100 ms */
+    uint64_t backoff_max_ns;       /* default 5 s */
+    unsigned max_guests;
+    unsigned max_events_per_sec;   /* per guest, before any group sees them */
+
+    struct conf_group *groups;
+    size_t ngroups;
+    struct conf_action *actions;
+    size_t nactions;
+    struct conf_guest *guests;
+    size_t nguests;
+};
+
+struct conf_errors {
+    char **msg; /* "file:line: message" */
+    size_t n;
+    size_t cap;
+};
+
+void conf_errors_init(struct conf_errors *e);
+void conf_errors_free(struct conf_errors *e);
+void conf_errors_add(struct conf_errors *e, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * conf_parse_groups() - parse probe-group definitions from text.
+ * Appends the groups to c (c->groups), records every problem in errs.
+ * Pure: no I/O. Returns the number of errors added.
+ */
+int conf_parse_groups(struct conf *c, const char *file, const char *text, size_t len,
+                      struct conf_errors *errs);
+
+/*
+ * conf_parse_daemon() - parse vesperd.conf text into c (settings, actions,
+ * guests).  Group references of guests are resolved by conf_resolve().
+ * Pure: no I/O. Returns the number of errors added.
+ */
+int conf_parse_daemon(struct conf *c, const char *file, const char *text, size_t len,
+                      struct conf_errors *errs);
+
+/* Resolve names (guest groups, actions), check cross references and
+ * duplicates.  Returns the number of errors added. */
+int conf_resolve(struct conf *c, struct conf_errors *errs);
+
+/*
+ * conf_load() - read the daemon file and every *.conf in the group directory
+ * (the one named in the file, or group_dir if not NULL) in name order.
+ * Returns a new struct conf in *out (even with errors, for printing), and
+ * the number of errors; I/O problems are errors too ("file: No such file").
+ */
+int conf_load(const char *path, const char *group_dir, struct conf **out,
+              struct conf_errors *errs);
+
+/* Load a single probe-group file (vesperd -g FILE). */
+int conf_load_group_file(const char *path, struct conf **out, struct conf_errors *errs);
+
+struct conf *conf_new(void); /* defaults filled in */
+void conf_free(struct conf *c);
+
+/* Print the configuration normalised: every setting explicit, canonical
+ * units and order.  The output parses back to an equal configuration. */
+void conf_print(const struct conf *c, FILE *out);
+void conf_print_group(const struct conf_group *g, FILE *out);
+
+const struct conf_guest *conf_find_guest(const struct conf *c, const char *name);
+const struct conf_group *conf_find_group(const struct conf *c, const char *name);
+
+/* The CONFIG message a guest must receive: union of its groups' probes,
+ * PSI triggers (smallest stall wins), watch list, heartbeat. */
+void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_t generation,
+                       struct vsp_config *out);
+
+#endif /* VSP_CONF_H */

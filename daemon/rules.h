@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Rule engine: a pure, table-driven function of (probe groups, per-guest
+ * state, event, now) -> verdict.  No I/O, no clocks, no allocation after
+ * rules_state_new(); tests replay event sequences against it.
+ *
+ * Per (guest, group) it keeps a small state machine
+ *     OK --match--> RISING --rise reached--> TRIPPED --fall quiet windows--> OK
+ * written as a transition table; rate limiting (token bucket per group)
+ * happens before matching and flap damping after tripping.
+ */
+#ifndef VSP_RULES_H
+#define VSP_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "proto.h"
+
+enum rules_gstate { RULES_OK = 0, RULES_RISING = 1, RULES_TRIPPED = 2 };
+
+/* Why a group gave the verdict it gave */
+enum rules_reason {
+    RULES_NO_MATCH = 0,     /* no rule of the group is about this probe */
+    RULES_MATCHED,          /* rule matched, verdict needs no hysteresis (ignore/log) */
+    RULES_DEFAULT,          /* group probe, no rule matched: group default */
+    RULES_RISING,           /* matched, but fewer than `rise` events in the window */
+    RULES_FIRED,            /* matched and tripped now: act */
+    RULES_HELD,             /* matched while already tripped: no second action */
+    RULES_RATE_LIMITED,     /* dropped by the group's rate limit */
+    RULES_FLAP_DAMPED,      /* tripped, but too many trips: downgraded to log */
+};
+const char *rules_reason_name(enum rules_reason r);
+const char *rules_gstate_name(enum rules_gstate s);
+
+struct rules_result {
+    const struct conf_group *group;
+    const struct conf_rule *rule; /* NULL for default / no match */
+    enum vsp_verdict verdict;     /* what this group says about the event */
+    enum rules_reason reason;
+    enum rules_gstate state;      /* group state after the event */
+};
+
+struct rules_state; /* per guest, opaque */
+
+/* New state for a guest with these groups (the pointers must outlive it). */
+struct rules_state *rules_state_new(const struct conf_group *const *groups, size_t ngroups);
+void rules_state_free(struct rules_state *st);
+
+/*
+ * rules_eval() - judge one event for one guest.
+ * Fills out[0..n) with one result per group that has a rule or default for
+ * the event's probe (n <= ngroups, at most maxout) and returns the verdict to
+ * act on: the most severe verdict among results whose reason is
+ * RULES_MATCHED, RULES_DEFAULT, RULES_FIRED or RULES_FLAP_DAMPED (which
+ * yields LOG).  VSP_VERDICT_NONE when no group cares.  *nout gets n.
+ * now_ns is the host's CLOCK_MONOTONIC when the event is judged.
+ */
+enum vsp_verdict rules_eval(struct rules_state *st, const struct vsp_event *ev, uint64_t now_ns,
+                            struct rules_result *out, size_t maxout, size_t *nout);
+
+/* Does one rule match an event?  (Pure helper, exposed for tests.) */
+int rules_match(const struct conf_rule *r, const struct vsp_event *ev);
+
+/* Group state at now_ns (applies `fall` lazily), for status displays. */
+enum rules_gstate rules_group_state(struct rules_state *st, size_t group_index, uint64_t now_ns);
+/* Counters per group for vesperctl stats */
+struct rules_counters {
+    uint64_t events, matched, fired, held, rate_limited, flap_damped;
+};
+void rules_group_counters(const struct rules_state *st, size_t group_index,
+                          struct rules_counters *out);
+
+/* Forget all state (new guest boot). */
+void rules_state_reset(struct rules_state *st);
+
+#endif /* VSP_RULES_H */
