@@ -90,8 +90,8 @@ enum vsp_kgroup {
 
 /* EVENT flags */
 #define VSP_EVF_WATCHED 0x0001  /* task matched the watch list */
-#define VSP_EVF_KSENDER 0x0002  /* signal sent by the kernel, not a task */
-#define VSP_EVF_CORE 0x0004     /* exit: core dumped */
+#define VSP_EVF_KSENDER 0x0002  /* signal sent by the kernel, not a task (src_pid 0) */
+#define VSP_EVF_CORE 0x0004     /* exit: core dumped (exit events only) */
 #define VSP_EVF_INJECTED 0x0008 /* synthetic, from the agent's inject source */
 #define VSP_EVF_RESENT 0x0010   /* resent after reconnect (may be a duplicate) */
 #define VSP_EVF_ALL_ 0x001f
@@ -117,13 +117,13 @@ enum vsp_watch_kind {
 /* PSI resources, index into vsp_config.psi[] */
 enum vsp_psi_res { VSP_PSI_CPU = 0, VSP_PSI_MEMORY = 1, VSP_PSI_IO = 2, VSP_PSI_N_ = 3 };
 
-#define VSP_PROBE_BIT(p) (1u << (p))
+#define VSP_PROBE_BIT(p) (1u << (p)) /* guest probes only (p < 32); host probes have no bit */
 #define VSP_PROBES_GUEST_ALL_ 0x000000feu /* bits 1..7 */
 
 struct vsp_hello {
     uint32_t agent_version; /* major << 16 | minor << 8 | patch */
     uint32_t caps;          /* VSP_CAP_* */
-    uint8_t boot_id[VSP_BOOT_ID_LEN];
+    uint8_t boot_id[VSP_BOOT_ID_LEN]; /* must not be all zero */
     uint64_t instance;     /* agent instance: its start time, guest CLOCK_MONOTONIC ns */
     uint64_t mono_ns;      /* guest CLOCK_MONOTONIC when sent */
     uint64_t real_ns;      /* guest CLOCK_REALTIME when sent */
@@ -149,8 +149,8 @@ struct vsp_event {
     uint16_t flags;   /* VSP_EVF_* */
     uint32_t pid;     /* task (thread) id the probe hit */
     uint32_t tgid;
-    uint32_t src_pid; /* signal: sender tgid (0 = kernel) */
-    int32_t sig;      /* signal: signal number; exit: terminating signal or 0 */
+    uint32_t src_pid; /* signal: sender tgid (0 = kernel); 0 for other probes */
+    int32_t sig;      /* signal: 1..64; exit: terminating signal or 0; others: 0 */
     int32_t code;     /* signal: si_code; exit: exit status; oom: oom_score_adj */
     uint32_t uid;
     uint64_t value;   /* oom: victim RSS in KiB; hang: blocked s; psi: stall us */
@@ -182,12 +182,12 @@ struct vsp_pong {
 
 struct vsp_watch {
     uint8_t kind; /* enum vsp_watch_kind */
-    uint32_t pid; /* VSP_WATCH_PID */
-    char value[VSP_MAX_WATCH_VALUE + 1]; /* COMM / CGROUP, NUL terminated */
+    uint32_t pid; /* VSP_WATCH_PID: non-zero; 0 for the other kinds */
+    char value[VSP_MAX_WATCH_VALUE + 1]; /* COMM / CGROUP, NUL terminated; "" for PID */
 };
 
 struct vsp_psi_trigger {
-    uint32_t stall_us;  /* 0 = off */
+    uint32_t stall_us;  /* 0 = off (window_us 0 too); on iff its psi-* probe bit is set */
     uint32_t window_us; /* 500000..10000000 when stall_us != 0, stall_us <= window_us */
 };
 
@@ -204,19 +204,19 @@ struct vsp_config {
 
 struct vsp_config_ack {
     uint32_t generation;
-    int32_t status;       /* 0 or -errno */
+    int32_t status;       /* 0 or -errno (-4095..-1) */
     uint32_t probes_armed;
     char text[VSP_MAX_TEXT + 1];
 };
 
 struct vsp_dropped {
     uint64_t first_seq; /* seqs [first_seq, first_seq + count) were never sent */
-    uint64_t count;
+    uint64_t count;     /* >= 1; first_seq >= 1; the range must not wrap */
     uint64_t kdropped;  /* vesper.ko ring overflows so far */
 };
 
 struct vsp_error {
-    uint32_t code; /* errno-style positive number */
+    uint32_t code; /* errno-style positive number, 1..4095 */
     char text[VSP_MAX_TEXT + 1];
 };
 
@@ -262,8 +262,12 @@ int vsp_decode(const void *buf, size_t len, struct vsp_msg *msg, size_t *used, c
 /*
  * vsp_encode() - encode msg into buf (capacity cap).
  * Returns the frame length, or -EMSGSIZE if cap is too small, -EINVAL if
- * msg would not pass vsp_decode() (unknown type, bad field), with err set.
- * Every frame vsp_encode() produces decodes back to an equal vsp_msg.
+ * msg would not pass vsp_decode() (unknown type, bad field, or a CONFIG
+ * whose watch list makes the frame longer than VSP_MAX_FRAME), with err set;
+ * buf is untouched on -EINVAL.  Strings are sent sanitised (bytes outside
+ * printable ASCII become '?'), so every frame vsp_encode() produces decodes
+ * back to an equal vsp_msg, and exactly to msg when its strings are printable
+ * and its char arrays are zero past their terminating NUL.
  */
 ssize_t vsp_encode(const struct vsp_msg *msg, void *buf, size_t cap, char *err, size_t errlen);
 

@@ -1,0 +1,69 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The vesper authors
+#
+# tests/fuzz/run-fuzz.sh [SECONDS]
+#
+# Builds the libFuzzer targets in their own build directory (_build-fuzz at
+# the top of the source tree, configured with CC=clang --enable-fuzz) if
+# needed, then fuzzes vsp_decode() for SECONDS (default 30).  The corpus
+# grows in _build-fuzz/tests/fuzz/corpus across runs; a crash leaves its
+# input in _build-fuzz/tests/fuzz/artifacts/ and makes this script exit
+# non-zero.  Exit 77 (skip) when clang or its fuzzer runtime is missing.
+set -eu
+
+secs="${1:-30}"
+case "$secs" in
+'' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
+esac
+
+top="$(cd "$(dirname "$0")/../.." && pwd)"
+bdir="${VESPER_FUZZ_BUILD:-$top/_build-fuzz}"
+
+if ! command -v clang >/dev/null 2>&1; then
+    echo "SKIP: clang not installed (apt-get install clang libclang-rt-14-dev)"
+    exit 77
+fi
+probe="$(mktemp -d)"
+trap 'rm -rf "$probe"' EXIT
+printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' >"$probe/t.c"
+if ! clang -fsanitize=fuzzer,address,undefined -o "$probe/t" "$probe/t.c" >/dev/null 2>&1; then
+    echo "SKIP: clang cannot link libFuzzer (apt-get install libclang-rt-14-dev)"
+    exit 77
+fi
+
+if [ ! -x "$top/configure" ]; then
+    (cd "$top" && if command -v flock >/dev/null 2>&1; then
+        flock /tmp/vesper-autogen.lock ./autogen.sh
+    else
+        ./autogen.sh
+    fi) >/dev/null
+fi
+mkdir -p "$bdir"
+if [ ! -f "$bdir/Makefile" ]; then
+    (cd "$bdir" && "$top/configure" CC=clang --enable-fuzz --disable-tests \
+        --without-pacemaker --without-libvirt >configure.log 2>&1) || {
+        echo "run-fuzz: configure failed, see $bdir/configure.log" >&2
+        exit 1
+    }
+fi
+make -C "$bdir" fuzz >"$bdir/fuzz-build.log" 2>&1 || {
+    tail -n 30 "$bdir/fuzz-build.log" >&2
+    echo "run-fuzz: build failed, see $bdir/fuzz-build.log" >&2
+    exit 1
+}
+
+fdir="$bdir/tests/fuzz"
+mkdir -p "$fdir/corpus" "$fdir/artifacts"
+echo "run-fuzz: fuzzing vsp_decode for ${secs}s (corpus $fdir/corpus)"
+rc=0
+"$fdir/fuzz_decode" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+    -max_len=8192 -print_final_stats=1 -artifact_prefix="$fdir/artifacts/" \
+    "$fdir/corpus" "$fdir/seeds" >"$fdir/fuzz.log" 2>&1 || rc=$?
+grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^#[0-9]+ *DONE' "$fdir/fuzz.log" || true
+if [ "$rc" != 0 ]; then
+    tail -n 40 "$fdir/fuzz.log" >&2
+    echo "run-fuzz: FAILED (exit $rc); crashing inputs in $fdir/artifacts/" >&2
+    exit 1
+fi
+echo "run-fuzz: no crash in ${secs}s"
