@@ -28,6 +28,13 @@
 #define CONF_MAX_ACTIONS 64
 #define CONF_MAX_LINE 4096   /* longer lines are an error */
 #define CONF_MAX_FILE (1024 * 1024)
+#define CONF_MAX_ERRORS 1000 /* stored messages; further ones are only counted */
+#define CONF_MAX_DESCRIPTION 200
+#define CONF_MAX_GROUP_FILES 1024 /* *.conf files in the probe-group directory */
+
+/* Signal n (1..64) in a conf_rule sigmask: bit n for 1..63, bit 0 for
+ * signal 64 (there is no signal 0), so that no shift is ever >= 64. */
+#define CONF_SIG_BIT(sig) (UINT64_C(1) << ((unsigned)(sig) & 63u))
 
 /* Verdicts, ordered by severity: when several groups judge one event the
  * most severe verdict wins. */
@@ -53,11 +60,12 @@ enum conf_exit_kind {
 /* One "rule = PROBE [filter ...] -> VERDICT" line of a group. */
 struct conf_rule {
     unsigned probe;       /* enum vsp_probe */
-    uint64_t sigmask;     /* bit n set: signal n matches; 0 = any signal */
+    uint64_t sigmask;     /* CONF_SIG_BIT(n) set: signal n matches; 0 = any signal */
     int watched;          /* -1 any, 0 only unwatched tasks, 1 only watched tasks */
     enum conf_exit_kind exit_kind;
     char comm[VSP_COMM_LEN]; /* "" = any */
-    uint64_t min_value;   /* event value >= min_value (0 = any) */
+    uint64_t min_value;   /* event value >= min_value (0 = any); unit of the probe's
+                           * vsp_event.value: oom KiB, hang s, psi-* us */
     enum vsp_verdict verdict;
     int line;
 };
@@ -88,6 +96,7 @@ struct conf_group {
     /* what the guest must arm for this group */
     uint32_t probes; /* VSP_PROBE_BIT mask, derived from the rules */
     struct vsp_psi_trigger psi[VSP_PSI_N_];
+    uint8_t psi_full[VSP_PSI_N_]; /* 1: "full" trigger, 0: "some" (not on the wire yet) */
     uint32_t hung_timeout_s;
     int signal_tracepoint; /* 1: signal probe via tracepoint */
 };
@@ -141,12 +150,17 @@ struct conf {
     size_t nactions;
     struct conf_guest *guests;
     size_t nguests;
+
+    char *group_dir_loaded; /* directory the groups were read from (group_dir or the
+                             * override given to conf_load()), NULL if none */
+    struct conf_pending *pending_; /* internal: names conf_resolve() resolves */
 };
 
 struct conf_errors {
     char **msg; /* "file:line: message" */
     size_t n;
     size_t cap;
+    size_t dropped; /* errors beyond CONF_MAX_ERRORS, counted but not stored */
 };
 
 void conf_errors_init(struct conf_errors *e);
@@ -174,6 +188,9 @@ int conf_parse_daemon(struct conf *c, const char *file, const char *text, size_t
  * duplicates.  Returns the number of errors added. */
 int conf_resolve(struct conf *c, struct conf_errors *errs);
 
+/* Total number of errors, stored or dropped. */
+size_t conf_errors_count(const struct conf_errors *e);
+
 /*
  * conf_load() - read the daemon file and every *.conf in the group directory
  * (the one named in the file, or group_dir if not NULL) in name order.
@@ -193,6 +210,7 @@ void conf_free(struct conf *c);
  * units and order.  The output parses back to an equal configuration. */
 void conf_print(const struct conf *c, FILE *out);
 void conf_print_group(const struct conf_group *g, FILE *out);
+void conf_print_groups(const struct conf *c, FILE *out); /* all groups, sorted by name */
 
 const struct conf_guest *conf_find_guest(const struct conf *c, const char *name);
 const struct conf_group *conf_find_group(const struct conf *c, const char *name);
@@ -201,5 +219,32 @@ const struct conf_group *conf_find_group(const struct conf *c, const char *name)
  * PSI triggers (smallest stall wins), watch list, heartbeat. */
 void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_t generation,
                        struct vsp_config *out);
+
+/* Built-in and configured actions by name: "log" gives NULL with 0 (the
+ * built-in log action is NULL in conf_guest.on[]), "pacemaker" the built-in
+ * Pacemaker action.  Returns 0 or -ENOENT. */
+int conf_find_action(const struct conf *c, const char *name, const struct conf_action **out);
+
+/*
+ * Value helpers, shared by the parser, vesperctl and the control socket.
+ * Pure; on error they return -EINVAL (syntax) or -ERANGE (too large) and
+ * write a sentence to err (if errlen > 0).
+ */
+/* "10s", "150ms", "500us", "2m", "1h": an integer and a unit (us ms s m h). */
+int conf_parse_duration(const char *s, uint64_t *ns, char *err, size_t errlen);
+/* Canonical form: the largest unit that divides ns exactly ("90s", "2m", "0s"). */
+const char *conf_format_duration(uint64_t ns, char *buf, size_t len);
+/* "TERM", "SIGTERM", "sigterm", "15" -> 15; 1..64, or -1. */
+int conf_signal_from_name(const char *s);
+/* 15 -> "TERM"; NULL for numbers without a name (32..64) or out of range. */
+const char *conf_signal_name(int sig);
+/* "comm:nginx, pid:1234, cgroup:/system.slice/x.service" -> out[0..*n) */
+int conf_parse_watch(const char *s, struct vsp_watch *out, size_t max, size_t *n, char *err,
+                     size_t errlen);
+/* "rule = ..." value -> *r (all of it overwritten, r->line = 0); checks that
+ * the filters fit the probe. */
+int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen);
+/* Canonical text of a rule, as conf_print writes it ("signal sig=TERM -> failover"). */
+const char *conf_format_rule(const struct conf_rule *r, char *buf, size_t len);
 
 #endif /* VSP_CONF_H */

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Internals shared by the configuration files conf.c, conf_parse.c,
+ * conf_print.c and conf_load.c: unit constants, value bounds, the table of
+ * names that conf_resolve() turns into pointers, and small helpers.  Not
+ * for use outside the conf_ subsystem; the public API is conf.h.
+ */
+#ifndef VSP_CONF_INT_H
+#define VSP_CONF_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+#define CONF_NS_US UINT64_C(1000)
+#define CONF_NS_MS UINT64_C(1000000)
+#define CONF_NS_S UINT64_C(1000000000)
+
+#define CONF_DEF_HEARTBEAT_MS 1000u
+#define CONF_PID_MAX 4194304u /* PID_MAX_LIMIT on 64-bit Linux */
+#define CONF_SUN_PATH_MAX 107 /* sizeof(sun_path) - 1 */
+#define CONF_QUOTE_LEN 68     /* user text quoted in messages: 64 bytes and "..." */
+
+/* Names of one guest that conf_resolve() looks up; index = guest index. */
+struct conf_pending_guest {
+    char groups[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
+    size_t ngroups;
+    int groups_line;
+    char on[VSP_VERDICT_MAX_ + 1][CONF_NAME_MAX + 1]; /* "" = not set (built-in log) */
+    int on_line[VSP_VERDICT_MAX_ + 1];
+    int heartbeat_timeout_line;
+};
+
+struct conf_pending {
+    struct conf_pending_guest *guests; /* parallel to conf.guests */
+    int vesperd_line;                  /* first [vesperd] of the daemon file, 0 = none */
+};
+
+/* Stable sort of e->msg[first..n) by line number, for messages of file
+ * ("file:line: ..."); others sort as line 0. */
+void conf_errors_sort_lines(struct conf_errors *e, size_t first, const char *file);
+/* Stable sort of e->msg[first..n): messages of file ("file:N: ...", N > 0)
+ * first, by line; all others after them in their order. */
+void conf_errors_sort_file_first(struct conf_errors *e, size_t first, const char *file);
+/* s truncated to fit buf (with "..." when cut), for error messages. */
+const char *conf_quote(const char *s, char *buf, size_t len);
+/* Decimal digits only, [s, s+n), no sign; 0, -EINVAL or -ERANGE. */
+int conf_parse_uint(const char *s, size_t n, uint64_t *out);
+/* A task comm as written in rules and watch lists: 1..15 printable bytes,
+ * no blanks and none of , # > " ' = */
+int conf_comm_ok(const char *s);
+/* Does rule a (earlier) match every event rule b (later) matches? */
+int conf_rule_shadows(const struct conf_rule *a, const struct conf_rule *b);
+
+#endif /* VSP_CONF_INT_H */

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Printer of the normalised configuration (vesperd -nv, -g FILE -v): every
+ * setting explicit, canonical units, sections sorted by name, one blank
+ * line between sections.  What it prints parses back (as one vesperd.conf)
+ * to an equal configuration, which the golden tests check by printing it
+ * twice.  Optional per-guest overrides that are not set are left out.
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "conf.h"
+#include "conf_int.h"
+
+static const char *dur(uint64_t ns, char *buf, size_t len)
+{
+    return conf_format_duration(ns, buf, len);
+}
+
+/* "100/s", "3/10m" */
+static void print_rate(FILE *out, const char *key, unsigned n, uint64_t per)
+{
+    char b[32];
+
+    if (n == 0) {
+        fprintf(out, "%s = none\n", key);
+        return;
+    }
+    dur(per, b, sizeof(b));
+    fprintf(out, "%s = %u/%s\n", key, n, b[0] == '1' && (b[1] < '0' || b[1] > '9') ? b + 1 : b);
+}
+
+void conf_print_group(const struct conf_group *g, FILE *out)
+{
+    static const char *const psi_keys[VSP_PSI_N_] = {"psi-cpu", "psi-memory", "psi-io"};
+    char a[32], b[32], rule[600];
+
+    fprintf(out, "[group %s]\n", g->name);
+    if (g->description)
+        fprintf(out, "description = %s\n", g->description);
+    fprintf(out, "rise = %u\n", g->rise);
+    fprintf(out, "fall = %u\n", g->fall);
+    fprintf(out, "window = %s\n", dur(g->window_ns, a, sizeof(a)));
+    print_rate(out, "rate", g->rate_n, g->rate_ns);
+    print_rate(out, "flap", g->flap_n, g->flap_ns);
+    if (g->probes & VSP_PROBE_BIT(VSP_PROBE_SIGNAL))
+        fprintf(out, "signal-probe = %s\n", g->signal_tracepoint ? "tracepoint" : "kprobe");
+    for (int r = 0; r < VSP_PSI_N_; r++) {
+        if (!g->psi[r].stall_us)
+            continue;
+        fprintf(out, "%s = %s %s/%s\n", psi_keys[r], g->psi_full[r] ? "full" : "some",
+                dur((uint64_t)g->psi[r].stall_us * CONF_NS_US, a, sizeof(a)),
+                dur((uint64_t)g->psi[r].window_us * CONF_NS_US, b, sizeof(b)));
+    }
+    if (g->hung_timeout_s)
+        fprintf(out, "hung-timeout = %s\n",
+                dur((uint64_t)g->hung_timeout_s * CONF_NS_S, a, sizeof(a)));
+    for (size_t i = 0; i < g->nrules && i < CONF_MAX_RULES; i++)
+        fprintf(out, "rule = %s\n", conf_format_rule(&g->rules[i], rule, sizeof(rule)));
+    fprintf(out, "default = %s\n", conf_verdict_name(g->dflt));
+}
+
+static void print_action(const struct conf_action *a, FILE *out)
+{
+    char b[32];
+
+    fprintf(out, "[action %s]\n", a->name);
+    switch (a->type) {
+    case CONF_ACTION_EXEC:
+        fprintf(out, "type = exec\n");
+        fprintf(out, "command = %s\n", a->command ? a->command : "");
+        fprintf(out, "timeout = %s\n", dur(a->timeout_ns, b, sizeof(b)));
+        break;
+    case CONF_ACTION_PACEMAKER:
+        fprintf(out, "type = pacemaker\n");
+        break;
+    default:
+        fprintf(out, "type = log\n");
+        break;
+    }
+}
+
+static void print_watch(const struct conf_guest *g, FILE *out)
+{
+    if (!g->nwatch)
+        return;
+    fprintf(out, "watch = ");
+    for (size_t i = 0; i < g->nwatch && i < VSP_MAX_WATCH; i++) {
+        const struct vsp_watch *w = &g->watch[i];
+        const char *sep = i ? ", " : "";
+
+        if (w->kind == VSP_WATCH_PID)
+            fprintf(out, "%spid:%u", sep, w->pid);
+        else
+            fprintf(out, "%s%s:%.*s", sep, w->kind == VSP_WATCH_COMM ? "comm" : "cgroup",
+                    VSP_MAX_WATCH_VALUE, w->value);
+    }
+    fprintf(out, "\n");
+}
+
+static void print_guest(const struct conf_guest *g, FILE *out)
+{
+    static const enum vsp_verdict on[] = {VSP_VERDICT_FAILOVER, VSP_VERDICT_MIGRATE,
+                                          VSP_VERDICT_LOG};
+    char b[32];
+
+    fprintf(out, "[guest %s]\n", g->name);
+    fprintf(out, "channel = %s\n", g->socket ? g->socket : "");
+    fprintf(out, "channel-mode = %s\n", g->mode == CONF_CHAN_LISTEN ? "listen" : "connect");
+    fprintf(out, "groups = ");
+    for (size_t i = 0; i < g->ngroups && i < CONF_MAX_GUEST_GROUPS; i++)
+        fprintf(out, "%s%s", i ? ", " : "", g->groups[i] ? g->groups[i]->name : "?");
+    fprintf(out, "\n");
+    print_watch(g, out);
+    for (size_t i = 0; i < G_N_ELEMENTS(on); i++)
+        fprintf(out, "on-%s = %s\n", conf_verdict_name(on[i]),
+                g->on[on[i]] ? g->on[on[i]]->name : "log");
+    if (g->resource)
+        fprintf(out, "resource = %s\n", g->resource);
+    if (g->heartbeat_ms)
+        fprintf(out, "heartbeat = %s\n", dur((uint64_t)g->heartbeat_ms * CONF_NS_MS, b, sizeof(b)));
+    if (g->heartbeat_timeout_ns)
+        fprintf(out, "heartbeat-timeout = %s\n", dur(g->heartbeat_timeout_ns, b, sizeof(b)));
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    return strcmp((*(const struct conf_group *const *)a)->name,
+                  (*(const struct conf_group *const *)b)->name);
+}
+
+static int cmp_action(const void *a, const void *b)
+{
+    return strcmp((*(const struct conf_action *const *)a)->name,
+                  (*(const struct conf_action *const *)b)->name);
+}
+
+static int cmp_guest(const void *a, const void *b)
+{
+    return strcmp((*(const struct conf_guest *const *)a)->name,
+                  (*(const struct conf_guest *const *)b)->name);
+}
+
+void conf_print_groups(const struct conf *c, FILE *out)
+{
+    const struct conf_group **gs = g_new(const struct conf_group *, c->ngroups + 1);
+
+    for (size_t i = 0; i < c->ngroups; i++)
+        gs[i] = &c->groups[i];
+    qsort(gs, c->ngroups, sizeof(gs[0]), cmp_group);
+    for (size_t i = 0; i < c->ngroups; i++) {
+        if (i)
+            fprintf(out, "\n");
+        conf_print_group(gs[i], out);
+    }
+    g_free(gs);
+}
+
+void conf_print(const struct conf *c, FILE *out)
+{
+    const struct conf_action **as = g_new(const struct conf_action *, c->nactions + 1);
+    const struct conf_guest **gu = g_new(const struct conf_guest *, c->nguests + 1);
+    char a[32], b[32];
+
+    fprintf(out, "[vesperd]\n");
+    fprintf(out, "control-socket = %s\n", c->control_socket ? c->control_socket : "");
+    fprintf(out, "probe-groups = %s\n", c->group_dir ? c->group_dir : "");
+    fprintf(out, "oplog = %s\n", c->oplog ? c->oplog : "none");
+    fprintf(out, "control-group = %s\n", c->control_group ? c->control_group : "none");
+    fprintf(out, "heartbeat = %s\n", dur((uint64_t)c->heartbeat_ms * CONF_NS_MS, a, sizeof(a)));
+    fprintf(out, "heartbeat-timeout = %s\n", dur(c->heartbeat_timeout_ns, a, sizeof(a)));
+    fprintf(out, "reconnect = %s..%s\n", dur(c->backoff_min_ns, a, sizeof(a)),
+            dur(c->backoff_max_ns, b, sizeof(b)));
+    fprintf(out, "max-guests = %u\n", c->max_guests);
+    fprintf(out, "max-events = %u/s\n", c->max_events_per_sec);
+
+    for (size_t i = 0; i < c->nactions; i++)
+        as[i] = &c->actions[i];
+    qsort(as, c->nactions, sizeof(as[0]), cmp_action);
+    for (size_t i = 0; i < c->nactions; i++) {
+        fprintf(out, "\n");
+        print_action(as[i], out);
+    }
+    for (size_t i = 0; i < c->nguests; i++)
+        gu[i] = &c->guests[i];
+    qsort(gu, c->nguests, sizeof(gu[0]), cmp_guest);
+    for (size_t i = 0; i < c->nguests; i++) {
+        fprintf(out, "\n");
+        print_guest(gu[i], out);
+    }
+    if (c->ngroups) {
+        fprintf(out, "\n");
+        conf_print_groups(c, out);
+    }
+    g_free(as);
+    g_free(gu);
+}
