@@ -9,6 +9,37 @@
  *     OK --match--> RISING --rise reached--> TRIPPED --fall quiet windows--> OK
  * written as a transition table; rate limiting (token bucket per group)
  * happens before matching and flap damping after tripping.
+ *
+ * Semantics, per group, for one event at host time now_ns:
+ *  - Relevance: the event concerns the group if one of its rules names the
+ *    event's probe, or its default verdict is set and the probe is in
+ *    conf_group.probes.  Other groups ignore the event entirely (no result,
+ *    no counters, no tokens).
+ *  - Rate limit first: a token bucket of rate_n events per rate_ns per
+ *    (guest, group), full at start; an event over the limit gives
+ *    RULES_RATE_LIMITED and verdict NONE, and is not a "matching event" for
+ *    hysteresis (neither for rise nor for keeping a tripped group tripped).
+ *  - First matching rule wins (rules_match()); if none matches, the group
+ *    default applies (reason RULES_DEFAULT, rule NULL); with no default the
+ *    result is RULES_NO_MATCH, verdict NONE.
+ *  - ignore/log verdicts need no hysteresis: RULES_MATCHED (or DEFAULT).
+ *  - migrate/failover (from a rule or the default) go through hysteresis:
+ *    matching events are counted in a sliding window of window_ns (an event
+ *    at t counts while now - t < window_ns; window_ns 0 = events never age);
+ *    fewer than `rise` -> RULES_RISING (verdict NONE); reaching `rise` ->
+ *    TRIPPED with RULES_FIRED and the verdict, unless that trip is the
+ *    (flap_n+1)th within flap_ns (all trips count, damped ones too): then
+ *    RULES_FLAP_DAMPED and verdict LOG.  rise 0 or 1: the first event trips.
+ *    While TRIPPED, matching events give RULES_HELD (verdict NONE; the group
+ *    still appears in the results).  TRIPPED clears to OK once `fall`
+ *    (0 counts as 1) consecutive window_ns periods have passed without a
+ *    matching migrate/failover event; window_ns 0 never clears by time.
+ *    Clearing is lazy: applied on the next event or rules_group_state().
+ *    RISING goes back to OK when every counted event has aged out.
+ *  - Time going backwards (now_ns below the highest seen) counts as no time
+ *    passing.
+ *  - rules_eval() returns the most severe actionable verdict over all
+ *    groups; NONE when no group acts.
  */
 #ifndef VSP_RULES_H
 #define VSP_RULES_H
@@ -19,7 +50,13 @@
 #include "conf.h"
 #include "proto.h"
 
-enum rules_gstate { RULES_OK = 0, RULES_RISING = 1, RULES_TRIPPED = 2 };
+/* Group state (RULES_GS_*: RULES_RISING is also a reason) */
+enum rules_gstate { RULES_GS_OK = 0, RULES_GS_RISING = 1, RULES_GS_TRIPPED = 2 };
+
+/* Bounds the engine keeps state for (the config parser should enforce
+ * them; larger values are clamped). */
+#define RULES_MAX_RISE 64 /* conf_group.rise */
+#define RULES_MAX_FLAP 64 /* conf_group.flap_n */
 
 /* Why a group gave the verdict it gave */
 enum rules_reason {
@@ -41,6 +78,8 @@ struct rules_result {
     enum vsp_verdict verdict;     /* what this group says about the event */
     enum rules_reason reason;
     enum rules_gstate state;      /* group state after the event */
+    const char *transition;       /* state-machine transition the event caused, for
+                                   * logs ("rising->tripped: fire"), NULL if none */
 };
 
 struct rules_state; /* per guest, opaque */
@@ -57,6 +96,8 @@ void rules_state_free(struct rules_state *st);
  * RULES_MATCHED, RULES_DEFAULT, RULES_FIRED or RULES_FLAP_DAMPED (which
  * yields LOG).  VSP_VERDICT_NONE when no group cares.  *nout gets n.
  * now_ns is the host's CLOCK_MONOTONIC when the event is judged.
+ * Groups past maxout are still evaluated (their state advances and their
+ * verdict counts) but get no result slot.  Never allocates.
  */
 enum vsp_verdict rules_eval(struct rules_state *st, const struct vsp_event *ev, uint64_t now_ns,
                             struct rules_result *out, size_t maxout, size_t *nout);

@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Unit tests of the rule engine (daemon/rules.c): event sequences are
+ * replayed against hand-built probe groups (no config parser involved) and
+ * every verdict, reason, state and counter is checked.  Times are explicit
+ * nanosecond values, never the clock.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rules.h"
+
+#define MS (UINT64_C(1000000))
+#define SEC (UINT64_C(1000000000))
+#define T0 (UINT64_C(1000) * SEC) /* tests start at an arbitrary monotonic time */
+
+static void group_init(struct conf_group *g, const char *name)
+{
+    memset(g, 0, sizeof(*g));
+    strncpy(g->name, name, CONF_NAME_MAX);
+    g->dflt = VSP_VERDICT_NONE;
+    g->rise = 1;
+    g->fall = 1;
+    g->window_ns = SEC;
+}
+
+static struct conf_rule *add_rule(struct conf_group *g, unsigned probe, enum vsp_verdict v)
+{
+    struct conf_rule *r = &g->rules[g->nrules++];
+
+    memset(r, 0, sizeof(*r));
+    r->probe = probe;
+    r->watched = -1;
+    r->exit_kind = CONF_EXIT_ANY;
+    r->verdict = v;
+    if (probe < 32)
+        g->probes |= VSP_PROBE_BIT(probe);
+    return r;
+}
+
+static struct vsp_event ev_make(unsigned probe, int sig)
+{
+    struct vsp_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.probe = (uint16_t)probe;
+    ev.sig = sig;
+    ev.pid = ev.tgid = 1234;
+    ev.flags = VSP_EVF_WATCHED;
+    strcpy(ev.comm, "postgres");
+    return ev;
+}
+
+/* One group, one event: returns the verdict, fills *res (exactly one result). */
+static enum vsp_verdict eval1(struct rules_state *st, const struct vsp_event *ev, uint64_t now,
+                              struct rules_result *res)
+{
+    size_t n = 99;
+    enum vsp_verdict v = rules_eval(st, ev, now, res, 1, &n);
+
+    assert_int_equal(n, 1);
+    return v;
+}
+
+static struct rules_state *state1(const struct conf_group *g)
+{
+    const struct conf_group *gs[1] = {g};
+    struct rules_state *st = rules_state_new(gs, 1);
+
+    assert_non_null(st);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_match_filters(void **unused)
+{
+    struct conf_group g;
+    struct conf_rule *r;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+
+    group_init(&g, "m");
+    r = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    assert_true(rules_match(r, &ev));
+
+    /* probe */
+    ev.probe = VSP_PROBE_OOM;
+    assert_false(rules_match(r, &ev));
+    ev.probe = VSP_PROBE_SIGNAL;
+
+    /* sigmask */
+    r->sigmask = (UINT64_C(1) << SIGKILL) | (UINT64_C(1) << SIGSEGV);
+    assert_true(rules_match(r, &ev));
+    ev.sig = SIGSEGV;
+    assert_true(rules_match(r, &ev));
+    ev.sig = SIGTERM;
+    assert_false(rules_match(r, &ev));
+    ev.sig = 0;
+    assert_false(rules_match(r, &ev));
+    ev.sig = -9;
+    assert_false(rules_match(r, &ev));
+    ev.sig = 64;
+    assert_false(rules_match(r, &ev));
+    ev.sig = SIGKILL;
+    r->sigmask = 0;
+
+    /* watched */
+    r->watched = 1;
+    assert_true(rules_match(r, &ev));
+    ev.flags = 0;
+    assert_false(rules_match(r, &ev));
+    r->watched = 0;
+    assert_true(rules_match(r, &ev));
+    ev.flags = VSP_EVF_WATCHED | VSP_EVF_KSENDER;
+    assert_false(rules_match(r, &ev));
+    r->watched = -1;
+    assert_true(rules_match(r, &ev));
+
+    /* comm: exact, not prefix */
+    strcpy(r->comm, "postgres");
+    assert_true(rules_match(r, &ev));
+    strcpy(r->comm, "postgre");
+    assert_false(rules_match(r, &ev));
+    strcpy(r->comm, "postgres2");
+    assert_false(rules_match(r, &ev));
+    r->comm[0] = '\0';
+
+    /* min_value */
+    r->min_value = 100;
+    ev.value = 99;
+    assert_false(rules_match(r, &ev));
+    ev.value = 100;
+    assert_true(rules_match(r, &ev));
+    ev.value = UINT64_MAX;
+    assert_true(rules_match(r, &ev));
+    r->min_value = 0;
+
+    /* an exit filter never matches a non-exit event */
+    r->exit_kind = CONF_EXIT_SIGNAL;
+    assert_false(rules_match(r, &ev));
+}
+
+static void test_exit_kinds(void **unused)
+{
+    /* clang-format off */
+    static const struct {
+        int sig, code;
+        int clean, error, signal, failed;
+    } cases[] = {
+        {0, 0, 1, 0, 0, 0},
+        {0, 1, 0, 1, 0, 1},
+        {0, 255, 0, 1, 0, 1},
+        {0, -1, 0, 1, 0, 1},
+        {SIGKILL, 0, 0, 0, 1, 1},
+        {SIGSEGV, 139, 0, 0, 1, 1},
+    };
+    /* clang-format on */
+    struct conf_group g;
+    struct conf_rule *r;
+
+    group_init(&g, "x");
+    r = add_rule(&g, VSP_PROBE_EXIT, VSP_VERDICT_FAILOVER);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vsp_event ev = ev_make(VSP_PROBE_EXIT, cases[i].sig);
+
+        ev.code = cases[i].code;
+        r->exit_kind = CONF_EXIT_ANY;
+        assert_true(rules_match(r, &ev));
+        r->exit_kind = CONF_EXIT_CLEAN;
+        assert_int_equal(rules_match(r, &ev), cases[i].clean);
+        r->exit_kind = CONF_EXIT_ERROR;
+        assert_int_equal(rules_match(r, &ev), cases[i].error);
+        r->exit_kind = CONF_EXIT_SIGNAL;
+        assert_int_equal(rules_match(r, &ev), cases[i].signal);
+        r->exit_kind = CONF_EXIT_FAILED;
+        assert_int_equal(rules_match(r, &ev), cases[i].failed);
+    }
+}
+
+static void test_first_match_wins(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event kill = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+    struct vsp_event term = ev_make(VSP_PROBE_SIGNAL, SIGTERM);
+    struct conf_rule *r0, *r1;
+
+    group_init(&g, "signal");
+    r0 = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_IGNORE);
+    r0->watched = 0; /* unwatched tasks: ignore */
+    r1 = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    r1->sigmask = UINT64_C(1) << SIGKILL;
+    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_LOG); /* catch-all */
+    st = state1(&g);
+
+    assert_int_equal(eval1(st, &term, T0, &res), VSP_VERDICT_LOG);
+    assert_ptr_equal(res.rule, &g.rules[2]);
+    assert_int_equal(res.reason, RULES_MATCHED);
+    assert_int_equal(res.state, RULES_GS_OK);
+    assert_ptr_equal(res.group, &g);
+
+    assert_int_equal(eval1(st, &kill, T0 + 1, &res), VSP_VERDICT_FAILOVER);
+    assert_ptr_equal(res.rule, r1);
+    assert_int_equal(res.reason, RULES_FIRED);
+
+    kill.flags = 0; /* unwatched SIGKILL: the first rule wins, although the second matches too */
+    assert_int_equal(eval1(st, &kill, T0 + 2, &res), VSP_VERDICT_IGNORE);
+    assert_ptr_equal(res.rule, r0);
+    assert_int_equal(res.reason, RULES_MATCHED);
+    /* ignore/log matches do not disturb the tripped state */
+    assert_int_equal(res.state, RULES_GS_TRIPPED);
+    rules_state_free(st);
+}
+
+static void test_rise(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_OOM, 0);
+    struct rules_counters c;
+
+    group_init(&g, "memory");
+    add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_MIGRATE);
+    g.rise = 3;
+    g.window_ns = SEC;
+    st = state1(&g);
+
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    assert_int_equal(res.state, RULES_GS_RISING);
+    assert_string_equal(res.transition, "ok->rising: count");
+    assert_int_equal(eval1(st, &ev, T0 + 100 * MS, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    assert_string_equal(res.transition, "rising->rising: count");
+    assert_int_equal(eval1(st, &ev, T0 + 200 * MS, &res), VSP_VERDICT_MIGRATE);
+    assert_int_equal(res.reason, RULES_FIRED);
+    assert_int_equal(res.verdict, VSP_VERDICT_MIGRATE);
+    assert_int_equal(res.state, RULES_GS_TRIPPED);
+    assert_string_equal(res.transition, "rising->tripped: fire");
+    assert_int_equal(rules_group_state(st, 0, T0 + 300 * MS), RULES_GS_TRIPPED);
+
+    rules_group_counters(st, 0, &c);
+    assert_int_equal(c.events, 3);
+    assert_int_equal(c.matched, 3);
+    assert_int_equal(c.fired, 1);
+    assert_int_equal(c.held, 0);
+    rules_state_free(st);
+}
+
+static void test_rise_one_trips_first_event(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_HANG, 0);
+
+    group_init(&g, "sched");
+    add_rule(&g, VSP_PROBE_HANG, VSP_VERDICT_FAILOVER);
+    g.rise = 1;
+    st = state1(&g);
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+    assert_string_equal(res.transition, "ok->tripped: fire");
+    rules_state_free(st);
+
+    g.rise = 0; /* treated as 1 */
+    st = state1(&g);
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    rules_state_free(st);
+}
+
+static void test_window_slides(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_PSI_MEMORY, 0);
+
+    group_init(&g, "memory");
+    add_rule(&g, VSP_PROBE_PSI_MEMORY, VSP_VERDICT_MIGRATE);
+    g.rise = 3;
+    g.window_ns = SEC;
+    st = state1(&g);
+
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_NONE);
+    assert_int_equal(eval1(st, &ev, T0 + 500 * MS, &res), VSP_VERDICT_NONE);
+    /* the first event is out of the window (exactly 1 s old counts as out) */
+    assert_int_equal(eval1(st, &ev, T0 + SEC, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    assert_int_equal(eval1(st, &ev, T0 + 1400 * MS, &res), VSP_VERDICT_MIGRATE);
+    assert_int_equal(res.reason, RULES_FIRED);
+    rules_state_free(st);
+
+    /* spaced events never trip */
+    st = state1(&g);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(eval1(st, &ev, T0 + (uint64_t)i * 600 * MS, &res), VSP_VERDICT_NONE);
+        assert_int_equal(res.reason, RULES_RISING);
+    }
+    rules_state_free(st);
+}
+
+static void test_rising_expires_to_ok(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_OOM, 0);
+
+    group_init(&g, "memory");
+    add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
+    g.rise = 2;
+    g.window_ns = SEC;
+    st = state1(&g);
+    eval1(st, &ev, T0, &res);
+    assert_int_equal(rules_group_state(st, 0, T0 + 999 * MS), RULES_GS_RISING);
+    assert_int_equal(rules_group_state(st, 0, T0 + SEC), RULES_GS_OK);
+    /* and the next event starts from scratch */
+    assert_int_equal(eval1(st, &ev, T0 + 1100 * MS, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    rules_state_free(st);
+}
+
+static void test_held_clear_retrip(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+    struct rules_counters c;
+
+    group_init(&g, "signal");
+    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    g.rise = 1;
+    g.fall = 2;
+    g.window_ns = SEC;
+    st = state1(&g);
+
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    /* held: listed, no second action */
+    assert_int_equal(eval1(st, &ev, T0 + 500 * MS, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_HELD);
+    assert_int_equal(res.verdict, VSP_VERDICT_NONE);
+    assert_ptr_equal(res.group, &g);
+    assert_non_null(res.rule);
+    assert_int_equal(res.state, RULES_GS_TRIPPED);
+    assert_string_equal(res.transition, "tripped->tripped: held");
+
+    /* two quiet windows after the last held event (T0 + 0.5 s) */
+    assert_int_equal(rules_group_state(st, 0, T0 + 2499 * MS), RULES_GS_TRIPPED);
+    assert_int_equal(rules_group_state(st, 0, T0 + 2500 * MS), RULES_GS_OK);
+
+    /* re-trip */
+    assert_int_equal(eval1(st, &ev, T0 + 2600 * MS, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+
+    /* lazily cleared by the next event itself */
+    assert_int_equal(eval1(st, &ev, T0 + 10 * SEC, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+
+    rules_group_counters(st, 0, &c);
+    assert_int_equal(c.events, 4);
+    assert_int_equal(c.fired, 3);
+    assert_int_equal(c.held, 1);
+    rules_state_free(st);
+}
+
+static void test_held_events_keep_tripped(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+
+    group_init(&g, "signal");
+    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    g.fall = 1;
+    g.window_ns = SEC;
+    st = state1(&g);
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    /* a steady stream 0.9 s apart keeps it tripped forever */
+    for (int i = 1; i <= 10; i++) {
+        assert_int_equal(eval1(st, &ev, T0 + (uint64_t)i * 900 * MS, &res), VSP_VERDICT_NONE);
+        assert_int_equal(res.reason, RULES_HELD);
+    }
+    assert_int_equal(rules_group_state(st, 0, T0 + 9900 * MS), RULES_GS_TRIPPED);
+    assert_int_equal(rules_group_state(st, 0, T0 + 10 * SEC), RULES_GS_OK);
+    rules_state_free(st);
+}
+
+static void test_flap_damping(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+    struct rules_counters c;
+
+    group_init(&g, "signal");
+    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    g.rise = 1;
+    g.fall = 1;
+    g.window_ns = SEC;
+    g.flap_n = 2;
+    g.flap_ns = 60 * SEC;
+    st = state1(&g);
+
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(eval1(st, &ev, T0 + 2 * SEC, &res), VSP_VERDICT_FAILOVER);
+    /* third trip within 60 s: damped to log, but the group is tripped */
+    assert_int_equal(eval1(st, &ev, T0 + 4 * SEC, &res), VSP_VERDICT_LOG);
+    assert_int_equal(res.reason, RULES_FLAP_DAMPED);
+    assert_int_equal(res.verdict, VSP_VERDICT_LOG);
+    assert_int_equal(res.state, RULES_GS_TRIPPED);
+    assert_string_equal(res.transition, "ok->tripped: flap damped");
+    assert_int_equal(eval1(st, &ev, T0 + 4500 * MS, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_HELD);
+    /* damped trips count as trips: still flapping at 61 s (trips at 2, 4) */
+    assert_int_equal(eval1(st, &ev, T0 + 61 * SEC, &res), VSP_VERDICT_LOG);
+    assert_int_equal(res.reason, RULES_FLAP_DAMPED);
+    /* long enough later only one trip (61 s) is within 60 s: act again */
+    assert_int_equal(eval1(st, &ev, T0 + 100 * SEC, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+
+    rules_group_counters(st, 0, &c);
+    assert_int_equal(c.fired, 3);
+    assert_int_equal(c.flap_damped, 2);
+    assert_int_equal(c.held, 1);
+    rules_state_free(st);
+}
+
+static void test_rate_limit(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGTERM);
+    struct rules_counters c;
+
+    group_init(&g, "signal");
+    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_LOG);
+    g.rate_n = 2;
+    g.rate_ns = SEC;
+    st = state1(&g);
+
+    /* burst of rate_n, then limited */
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_LOG);
+    assert_int_equal(eval1(st, &ev, T0 + 100 * MS, &res), VSP_VERDICT_LOG);
+    assert_int_equal(eval1(st, &ev, T0 + 200 * MS, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RATE_LIMITED);
+    assert_null(res.rule);
+    /* refill at 2/s: one token back 500 ms later */
+    assert_int_equal(eval1(st, &ev, T0 + 700 * MS, &res), VSP_VERDICT_LOG);
+    assert_int_equal(eval1(st, &ev, T0 + 800 * MS, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RATE_LIMITED);
+    /* full bucket after a quiet period, but never more than rate_n */
+    assert_int_equal(eval1(st, &ev, T0 + 100 * SEC, &res), VSP_VERDICT_LOG);
+    assert_int_equal(eval1(st, &ev, T0 + 100 * SEC, &res), VSP_VERDICT_LOG);
+    assert_int_equal(eval1(st, &ev, T0 + 100 * SEC, &res), VSP_VERDICT_NONE);
+
+    rules_group_counters(st, 0, &c);
+    assert_int_equal(c.events, 8);
+    assert_int_equal(c.rate_limited, 3);
+    assert_int_equal(c.matched, 5);
+    rules_state_free(st);
+}
+
+static void test_rate_limited_do_not_rise(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_OOM, 0);
+
+    group_init(&g, "memory");
+    add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
+    g.rise = 3;
+    g.window_ns = 10 * SEC;
+    g.rate_n = 1;
+    g.rate_ns = SEC;
+    st = state1(&g);
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    for (int i = 1; i < 10; i++) {
+        assert_int_equal(eval1(st, &ev, T0 + (uint64_t)i * MS, &res), VSP_VERDICT_NONE);
+        assert_int_equal(res.reason, RULES_RATE_LIMITED);
+    }
+    assert_int_equal(eval1(st, &ev, T0 + SEC, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    assert_int_equal(eval1(st, &ev, T0 + 2 * SEC, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+    rules_state_free(st);
+}
+
+static void test_watched_filter_and_default(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+    struct conf_rule *r;
+
+    group_init(&g, "signal");
+    r = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    r->watched = 1;
+    g.dflt = VSP_VERDICT_LOG;
+    st = state1(&g);
+
+    ev.flags = 0; /* unwatched: the rule does not match, the default applies */
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_LOG);
+    assert_int_equal(res.reason, RULES_DEFAULT);
+    assert_null(res.rule);
+    assert_int_equal(res.state, RULES_GS_OK);
+    ev.flags = VSP_EVF_WATCHED;
+    assert_int_equal(eval1(st, &ev, T0 + 1, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+    assert_ptr_equal(res.rule, r);
+    rules_state_free(st);
+}
+
+static void test_default_hysteresis(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event psi = ev_make(VSP_PROBE_PSI_IO, 0);
+    struct conf_rule *r;
+
+    group_init(&g, "io");
+    r = add_rule(&g, VSP_PROBE_PSI_IO, VSP_VERDICT_IGNORE);
+    strcpy(r->comm, "backup"); /* stalls blamed on backup: ignore; others: default */
+    g.dflt = VSP_VERDICT_MIGRATE;
+    g.rise = 2;
+    g.window_ns = 5 * SEC;
+    st = state1(&g);
+
+    assert_int_equal(eval1(st, &psi, T0, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    assert_null(res.rule);
+    strcpy(psi.comm, "backup");
+    assert_int_equal(eval1(st, &psi, T0 + SEC, &res), VSP_VERDICT_IGNORE);
+    assert_int_equal(res.reason, RULES_MATCHED);
+    strcpy(psi.comm, "postgres");
+    assert_int_equal(eval1(st, &psi, T0 + 2 * SEC, &res), VSP_VERDICT_MIGRATE);
+    assert_int_equal(res.reason, RULES_FIRED);
+    assert_null(res.rule);
+    assert_int_equal(eval1(st, &psi, T0 + 3 * SEC, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_HELD);
+    rules_state_free(st);
+}
+
+static void test_relevance(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res[2];
+    struct vsp_event term = ev_make(VSP_PROBE_SIGNAL, SIGTERM);
+    struct vsp_event oom = ev_make(VSP_PROBE_OOM, 0);
+    struct conf_rule *r;
+    struct rules_counters c;
+    size_t n = 99;
+
+    group_init(&g, "signal");
+    r = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    r->sigmask = UINT64_C(1) << SIGKILL;
+    st = state1(&g);
+
+    /* group probe, no rule matched, no default: listed with NO_MATCH */
+    assert_int_equal(rules_eval(st, &term, T0, res, 2, &n), VSP_VERDICT_NONE);
+    assert_int_equal(n, 1);
+    assert_int_equal(res[0].reason, RULES_NO_MATCH);
+    assert_int_equal(res[0].verdict, VSP_VERDICT_NONE);
+    /* a probe the group does not know: no result at all, not counted */
+    assert_int_equal(rules_eval(st, &oom, T0, res, 2, &n), VSP_VERDICT_NONE);
+    assert_int_equal(n, 0);
+    rules_group_counters(st, 0, &c);
+    assert_int_equal(c.events, 1);
+    assert_int_equal(c.matched, 0);
+    rules_state_free(st);
+
+    /* a default makes every probe of the group relevant (even one with no rule) */
+    g.probes |= VSP_PROBE_BIT(VSP_PROBE_OOM);
+    g.dflt = VSP_VERDICT_LOG;
+    st = state1(&g);
+    assert_int_equal(rules_eval(st, &oom, T0, res, 2, &n), VSP_VERDICT_LOG);
+    assert_int_equal(n, 1);
+    assert_int_equal(res[0].reason, RULES_DEFAULT);
+    rules_state_free(st);
+}
+
+static void test_host_probe(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event lost = ev_make(VSP_PROBE_AGENT_LOST, 0);
+
+    group_init(&g, "agent");
+    add_rule(&g, VSP_PROBE_AGENT_LOST, VSP_VERDICT_FAILOVER);
+    g.dflt = VSP_VERDICT_LOG;
+    st = state1(&g);
+    assert_int_equal(eval1(st, &lost, T0, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+    rules_state_free(st);
+}
+
+static void test_multiple_groups_max_severity(void **unused)
+{
+    struct conf_group g[4];
+    const struct conf_group *gp[4] = {&g[0], &g[1], &g[2], &g[3]};
+    struct rules_state *st;
+    struct rules_result res[4];
+    struct vsp_event kill = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+    size_t n = 99;
+
+    group_init(&g[0], "log");
+    add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_LOG);
+    group_init(&g[1], "memory");
+    add_rule(&g[1], VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
+    group_init(&g[2], "fail");
+    add_rule(&g[2], VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    group_init(&g[3], "move");
+    add_rule(&g[3], VSP_PROBE_SIGNAL, VSP_VERDICT_MIGRATE);
+    st = rules_state_new(gp, 4);
+    assert_non_null(st);
+
+    assert_int_equal(rules_eval(st, &kill, T0, res, 4, &n), VSP_VERDICT_FAILOVER);
+    assert_int_equal(n, 3);
+    assert_ptr_equal(res[0].group, &g[0]);
+    assert_int_equal(res[0].verdict, VSP_VERDICT_LOG);
+    assert_ptr_equal(res[1].group, &g[2]);
+    assert_int_equal(res[1].reason, RULES_FIRED);
+    assert_ptr_equal(res[2].group, &g[3]);
+    assert_int_equal(res[2].verdict, VSP_VERDICT_MIGRATE);
+
+    /* both acting groups are now held: only the log group speaks */
+    assert_int_equal(rules_eval(st, &kill, T0 + 1, res, 4, &n), VSP_VERDICT_LOG);
+    assert_int_equal(n, 3);
+    assert_int_equal(res[1].reason, RULES_HELD);
+    assert_int_equal(res[2].reason, RULES_HELD);
+    rules_state_free(st);
+
+    /* groups past maxout are still judged and still count for the verdict */
+    st = rules_state_new(gp, 4);
+    assert_int_equal(rules_eval(st, &kill, T0, res, 1, &n), VSP_VERDICT_FAILOVER);
+    assert_int_equal(n, 1);
+    assert_ptr_equal(res[0].group, &g[0]);
+    assert_int_equal(rules_group_state(st, 2, T0), RULES_GS_TRIPPED);
+    assert_int_equal(rules_eval(st, &kill, T0, NULL, 0, &n), VSP_VERDICT_LOG);
+    assert_int_equal(n, 0);
+    rules_state_free(st);
+}
+
+static void test_time_backwards(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+
+    group_init(&g, "signal");
+    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    g.rise = 2;
+    g.fall = 1;
+    g.window_ns = SEC;
+    g.rate_n = 5;
+    g.rate_ns = SEC;
+    st = state1(&g);
+
+    assert_int_equal(eval1(st, &ev, T0 + 10 * SEC, &res), VSP_VERDICT_NONE);
+    /* backwards: counts as no time passed, so both are in one window */
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+    /* far backwards must not look like a long quiet period */
+    assert_int_equal(eval1(st, &ev, 0, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_HELD);
+    assert_int_equal(rules_group_state(st, 0, 5), RULES_GS_TRIPPED);
+    assert_int_equal(rules_group_state(st, 0, T0 + 10 * SEC + 999 * MS), RULES_GS_TRIPPED);
+    assert_int_equal(rules_group_state(st, 0, T0 + 11 * SEC), RULES_GS_OK);
+    /* the bucket refilled at T0 + 11 s (1 s after the first event): 5 tokens */
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    for (int i = 0; i < 3; i++) {
+        eval1(st, &ev, T0, &res);
+        assert_int_equal(res.reason, RULES_HELD);
+    }
+    /* going backwards must not refill it */
+    eval1(st, &ev, 0, &res);
+    assert_int_equal(res.reason, RULES_RATE_LIMITED);
+    rules_state_free(st);
+}
+
+static void test_reset(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+    struct rules_counters c;
+
+    group_init(&g, "signal");
+    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    g.fall = 1000;
+    g.flap_n = 1;
+    g.flap_ns = 3600 * SEC;
+    st = state1(&g);
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(eval1(st, &ev, T0 + SEC, &res), VSP_VERDICT_NONE);
+    rules_state_reset(st);
+    assert_int_equal(rules_group_state(st, 0, T0 + SEC), RULES_GS_OK);
+    rules_group_counters(st, 0, &c);
+    assert_int_equal(c.events, 0);
+    assert_int_equal(c.fired, 0);
+    /* flap history is gone too: a full failover, not a damped one */
+    assert_int_equal(eval1(st, &ev, T0 + 2 * SEC, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+    rules_state_free(st);
+}
+
+static void test_rise_capped(void **unused)
+{
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_OOM, 0);
+
+    group_init(&g, "memory");
+    add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
+    g.rise = 1000;   /* clamped to RULES_MAX_RISE */
+    g.window_ns = 0; /* events never age */
+    st = state1(&g);
+    for (int i = 1; i < RULES_MAX_RISE; i++)
+        assert_int_equal(eval1(st, &ev, T0 + (uint64_t)i * 3600 * SEC, &res), VSP_VERDICT_NONE);
+    assert_int_equal(eval1(st, &ev, T0 + 1000000 * SEC, &res), VSP_VERDICT_FAILOVER);
+    /* window 0: never clears by time */
+    assert_int_equal(rules_group_state(st, 0, UINT64_MAX), RULES_GS_TRIPPED);
+    rules_state_free(st);
+}
+
+static void test_new_and_names(void **unused)
+{
+    struct rules_state *st;
+    struct rules_counters c;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+    size_t n = 7;
+
+    errno = 0;
+    assert_null(rules_state_new(NULL, 1));
+    assert_int_equal(errno, EINVAL);
+    st = rules_state_new(NULL, 0);
+    assert_non_null(st);
+    assert_int_equal(rules_eval(st, &ev, T0, NULL, 0, &n), VSP_VERDICT_NONE);
+    assert_int_equal(n, 0);
+    assert_int_equal(rules_group_state(st, 3, T0), RULES_GS_OK);
+    memset(&c, 0xff, sizeof(c));
+    rules_group_counters(st, 3, &c);
+    assert_int_equal(c.events, 0);
+    rules_state_free(st);
+    rules_state_free(NULL);
+
+    assert_string_equal(rules_reason_name(RULES_FIRED), "fired");
+    assert_string_equal(rules_reason_name(RULES_FLAP_DAMPED), "flap-damped");
+    assert_string_equal(rules_reason_name(RULES_RATE_LIMITED), "rate-limited");
+    assert_string_equal(rules_reason_name((enum rules_reason)99), "?");
+    assert_string_equal(rules_gstate_name(RULES_GS_TRIPPED), "tripped");
+    assert_string_equal(rules_gstate_name(RULES_GS_RISING), "rising");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_match_filters),
+        cmocka_unit_test(test_exit_kinds),
+        cmocka_unit_test(test_first_match_wins),
+        cmocka_unit_test(test_rise),
+        cmocka_unit_test(test_rise_one_trips_first_event),
+        cmocka_unit_test(test_window_slides),
+        cmocka_unit_test(test_rising_expires_to_ok),
+        cmocka_unit_test(test_held_clear_retrip),
+        cmocka_unit_test(test_held_events_keep_tripped),
+        cmocka_unit_test(test_flap_damping),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_rate_limited_do_not_rise),
+        cmocka_unit_test(test_watched_filter_and_default),
+        cmocka_unit_test(test_default_hysteresis),
+        cmocka_unit_test(test_relevance),
+        cmocka_unit_test(test_host_probe),
+        cmocka_unit_test(test_multiple_groups_max_severity),
+        cmocka_unit_test(test_time_backwards),
+        cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_rise_capped),
+        cmocka_unit_test(test_new_and_names),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
