@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * /dev/vesper source of vesper-agent (see src_kmod.h).  The module's
+ * record ABI and the wire protocol share probe numbers and flag values by
+ * design, but every field is still checked and copied one by one: a module
+ * built from other sources must not be able to make the agent send frames
+ * the host rejects.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ident.h"
+#include "log.h"
+#include "src_kmod.h"
+
+/* kernel probe <-> kernel group, both numbered as on the wire */
+static const struct {
+    unsigned probe, group;
+    const char *name;
+} kmod_map[] = {
+    {VESPER_PROBE_SIGNAL, VESPER_GROUP_SIGNAL, "signal"},
+    {VESPER_PROBE_OOM, VESPER_GROUP_MEMORY, "oom"},
+    {VESPER_PROBE_EXIT, VESPER_GROUP_PROCESS, "exit"},
+    {VESPER_PROBE_HANG, VESPER_GROUP_SCHED, "hang"},
+};
+#define KMOD_NMAP (sizeof(kmod_map) / sizeof(kmod_map[0]))
+
+void kmod_init(struct kmod *k, const char *path, const char *cgroot)
+{
+    memset(k, 0, sizeof(*k));
+    k->fd = -1;
+    snprintf(k->path, sizeof(k->path), "%s", path ? path : VESPER_DEVICE);
+    snprintf(k->cgroot, sizeof(k->cgroot), "%s", cgroot ? cgroot : KMOD_CGROUP_ROOT);
+    snprintf(k->why, sizeof(k->why), "%.64s not opened yet", k->path);
+}
+
+int kmod_open(struct kmod *k, char *err, size_t errlen)
+{
+    struct vesper_info info;
+    int fd, rc;
+
+    if (k->fd >= 0)
+        return 0;
+    if (k->disabled) {
+        snprintf(k->why, sizeof(k->why), "kernel module source disabled (--no-kmod)");
+        return agent_errf(err, errlen, -ENODEV, "%s", k->why);
+    }
+    fd = open(k->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(k->why, sizeof(k->why), "%.64s not available (%s)", k->path, strerror(errno));
+        return agent_errf(err, errlen, rc, "%s", k->why);
+    }
+    memset(&info, 0, sizeof(info));
+    if (ioctl(fd, VESPER_IOC_INFO, &info) < 0) {
+        rc = -errno;
+        snprintf(k->why, sizeof(k->why), "%.64s: VESPER_IOC_INFO failed (%s)", k->path,
+                 strerror(errno));
+        close(fd);
+        return agent_errf(err, errlen, rc, "%s", k->why);
+    }
+    if (info.abi != VESPER_ABI_VERSION || info.record_size != sizeof(struct vesper_record)) {
+        snprintf(k->why, sizeof(k->why),
+                 "%.64s speaks record ABI %u size %u, the agent wants ABI %u size %zu", k->path,
+                 info.abi, info.record_size, VESPER_ABI_VERSION, sizeof(struct vesper_record));
+        close(fd);
+        return agent_errf(err, errlen, -EPROTO, "%s", k->why);
+    }
+    k->fd = fd;
+    k->info = info;
+    k->why[0] = '\0';
+    return 0;
+}
+
+void kmod_close(struct kmod *k)
+{
+    if (k->fd >= 0)
+        close(k->fd);
+    k->fd = -1;
+}
+
+uint32_t kmod_probes_avail(const struct kmod *k)
+{
+    uint32_t mask = 0;
+
+    if (k->fd < 0)
+        return 0;
+    for (size_t i = 0; i < KMOD_NMAP; i++) {
+        if (k->info.groups_avail & VESPER_GROUP_BIT(kmod_map[i].group))
+            mask |= VSP_PROBE_BIT(kmod_map[i].probe);
+    }
+    return mask;
+}
+
+/* armed group mask -> VSP_PROBE_BIT mask */
+static uint32_t groups_to_probes(uint32_t groups)
+{
+    uint32_t mask = 0;
+
+    for (size_t i = 0; i < KMOD_NMAP; i++) {
+        if (groups & VESPER_GROUP_BIT(kmod_map[i].group))
+            mask |= VSP_PROBE_BIT(kmod_map[i].probe);
+    }
+    return mask;
+}
+
+int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *kdropped, char *err,
+                   size_t errlen)
+{
+    struct vesper_record rec;
+    unsigned group = 0;
+
+    if (len < sizeof(rec))
+        return agent_errf(err, errlen, -EBADMSG, "short record (%zu of %zu bytes)", len,
+                          sizeof(rec));
+    memcpy(&rec, buf, sizeof(rec));
+    if (rec.abi != VESPER_ABI_VERSION || rec.size != sizeof(rec))
+        return agent_errf(err, errlen, -EPROTO, "record ABI %u size %u (want %u, %zu)", rec.abi,
+                          rec.size, VESPER_ABI_VERSION, sizeof(rec));
+    for (size_t i = 0; i < KMOD_NMAP; i++) {
+        if (kmod_map[i].probe == rec.probe)
+            group = kmod_map[i].group;
+    }
+    if (group == 0)
+        return agent_errf(err, errlen, -EINVAL, "record seq %llu: unknown probe %u",
+                          (unsigned long long)rec.seq, rec.probe);
+
+    memset(ev, 0, sizeof(*ev));
+    ev->probe = rec.probe;
+    ev->group = (uint16_t)group;
+    ev->mono_ns = rec.mono_ns;
+    ev->real_ns = rec.real_ns;
+    ev->pid = rec.pid;
+    ev->tgid = rec.tgid;
+    ev->code = rec.code;
+    ev->uid = rec.uid;
+    ev->value = rec.value;
+    ev->kseq = rec.seq;
+    ev->flags = rec.flags & VESPER_F_WATCHED;
+    ident_sanitize(ev->comm, sizeof(ev->comm), rec.comm, sizeof(rec.comm));
+
+    switch (rec.probe) {
+    case VESPER_PROBE_SIGNAL:
+        if (rec.sig < 1 || rec.sig > 64)
+            return agent_errf(err, errlen, -EINVAL, "record seq %llu: signal number %d",
+                              (unsigned long long)rec.seq, rec.sig);
+        ev->sig = rec.sig;
+        if (rec.flags & VESPER_F_KSENDER)
+            ev->flags |= VSP_EVF_KSENDER; /* sent by the kernel: no sender task */
+        else
+            ev->src_pid = rec.src_pid;
+        ident_sanitize(ev->src_comm, sizeof(ev->src_comm), rec.src_comm, sizeof(rec.src_comm));
+        break;
+    case VESPER_PROBE_EXIT:
+        if (rec.sig < 0 || rec.sig > 64)
+            return agent_errf(err, errlen, -EINVAL, "record seq %llu: exit signal %d",
+                              (unsigned long long)rec.seq, rec.sig);
+        ev->sig = rec.sig;
+        if (rec.flags & VESPER_F_CORE)
+            ev->flags |= VSP_EVF_CORE;
+        break;
+    default:
+        break;
+    }
+    if (kdropped != NULL)
+        *kdropped = rec.dropped;
+    return 0;
+}
+
+int kmod_read(struct kmod *k, struct queue *q)
+{
+    struct vesper_record recs[KMOD_READ_BATCH];
+    ssize_t n;
+    size_t nrec;
+
+    if (k->fd < 0)
+        return 0;
+    n = read(k->fd, recs, sizeof(recs));
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return 0;
+        return -errno;
+    }
+    if (n == 0)
+        return -ENODEV;
+    nrec = (size_t)n / sizeof(recs[0]);
+    if ((size_t)n % sizeof(recs[0]) != 0)
+        log_warnx("kmod: %s returned %zd bytes, not whole records (ignoring %zu bytes)", k->path, n,
+                  (size_t)n % sizeof(recs[0]));
+    for (size_t i = 0; i < nrec; i++) {
+        struct vsp_event ev;
+        uint64_t kd = 0;
+        char err[160];
+
+        if (kmod_translate(&recs[i], sizeof(recs[i]), &ev, &kd, err, sizeof(err)) < 0) {
+            k->bad++;
+            if (k->bad <= 10 || k->bad % 1000 == 0)
+                log_warnx("kmod: bad record from %s: %s (%llu so far)", k->path, err,
+                          (unsigned long long)k->bad);
+            continue;
+        }
+        if (kd > q->kdropped)
+            q->kdropped = kd;
+        queue_push(q, &ev);
+        k->records++;
+    }
+    return (int)nrec;
+}
+
+int kmod_watch_from_wire(const struct vsp_watch *w, const char *cgroot, struct vesper_watch *kw,
+                         char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    size_t n;
+
+    memset(kw, 0, sizeof(*kw));
+    switch (w->kind) {
+    case VSP_WATCH_COMM:
+        n = strnlen(w->value, sizeof(w->value));
+        if (n < 1 || n >= VESPER_COMM_LEN)
+            return agent_errf(err, errlen, -EINVAL, "watch comm '%s': length %zu outside 1..%d",
+                              w->value, n, VESPER_COMM_LEN - 1);
+        kw->kind = VESPER_WATCH_COMM;
+        memcpy(kw->comm, w->value, n);
+        return 0;
+    case VSP_WATCH_PID:
+        if (w->pid == 0)
+            return agent_errf(err, errlen, -EINVAL, "watch pid 0");
+        kw->kind = VESPER_WATCH_PID;
+        kw->pid = w->pid;
+        return 0;
+    case VSP_WATCH_CGROUP:
+        if (w->value[0] != '/' || strstr(w->value, "/..") != NULL)
+            return agent_errf(err, errlen, -EINVAL, "watch cgroup '%s': not an absolute path",
+                              w->value);
+        if ((size_t)snprintf(path, sizeof(path), "%s%s", cgroot, w->value) >= sizeof(path))
+            return agent_errf(err, errlen, -ENAMETOOLONG, "watch cgroup '%s': path too long",
+                              w->value);
+        if (stat(path, &st) < 0) {
+            int e = errno;
+
+            return agent_errf(err, errlen, -e, "watch cgroup %s: %s", w->value, strerror(e));
+        }
+        if (!S_ISDIR(st.st_mode))
+            return agent_errf(err, errlen, -ENOTDIR, "watch cgroup %s: not a directory", w->value);
+        kw->kind = VESPER_WATCH_CGROUP;
+        kw->cgroup_id = (uint64_t)st.st_ino;
+        return 0;
+    default:
+        return agent_errf(err, errlen, -EINVAL, "watch entry of unknown kind %u", w->kind);
+    }
+}
+
+static int kmod_info(struct kmod *k)
+{
+    struct vesper_info info;
+
+    memset(&info, 0, sizeof(info));
+    if (ioctl(k->fd, VESPER_IOC_INFO, &info) < 0)
+        return -errno;
+    k->info = info;
+    return 0;
+}
+
+void kmod_apply(struct kmod *k, const struct vsp_config *cfg, uint32_t *armed,
+                struct agent_note *note)
+{
+    uint32_t want = cfg->probes & KMOD_PROBES;
+    uint32_t groups = 0, ok = 0;
+    char err[192];
+    int rc;
+
+    *armed = 0;
+    if (k->fd < 0 && want != 0)
+        kmod_open(k, NULL, 0); /* the module may have been loaded since */
+    if (k->fd < 0) {
+        for (size_t i = 0; i < KMOD_NMAP; i++) {
+            if (want & VSP_PROBE_BIT(kmod_map[i].probe))
+                agent_note(note, -ENODEV, "%s: %s", kmod_map[i].name,
+                           k->why[0] ? k->why : "/dev/vesper not available");
+        }
+        return;
+    }
+
+    /* 1. signal probe implementation */
+    if (want & VSP_PROBE_BIT(VSP_PROBE_SIGNAL)) {
+        __u32 mode = (cfg->flags & VSP_CFG_SIGNAL_TRACEPOINT) ? VESPER_SIGNAL_TRACEPOINT
+                                                              : VESPER_SIGNAL_KPROBE;
+        if (k->info.signal_modes != 0 && !(k->info.signal_modes & (1u << mode)))
+            agent_note(note, -EOPNOTSUPP, "signal: this vesper.ko has no %s mode",
+                       mode == VESPER_SIGNAL_TRACEPOINT ? "tracepoint" : "kprobe");
+        else if (mode != k->info.signal_mode && ioctl(k->fd, VESPER_IOC_SIGNAL_MODE, &mode) < 0)
+            agent_note_errno(note, "signal: cannot select the %s",
+                             mode == VESPER_SIGNAL_TRACEPOINT ? "tracepoint" : "kprobe");
+    }
+
+    /* 2. watch list, replaced as a whole */
+    if (ioctl(k->fd, VESPER_IOC_WATCH_CLEAR) < 0)
+        agent_note_errno(note, "watch list: cannot clear");
+    for (unsigned i = 0; i < cfg->nwatch && i < VSP_MAX_WATCH; i++) {
+        struct vesper_watch kw;
+
+        rc = kmod_watch_from_wire(&cfg->watch[i], k->cgroot, &kw, err, sizeof(err));
+        if (rc < 0) {
+            agent_note(note, rc, "%s", err);
+            continue;
+        }
+        if (ioctl(k->fd, VESPER_IOC_WATCH_ADD, &kw) < 0)
+            agent_note_errno(note, "watch entry %u: vesper.ko refused it", i);
+    }
+
+    /* 3. groups: what the module cannot arm, then arm the rest */
+    for (size_t i = 0; i < KMOD_NMAP; i++) {
+        uint32_t gbit = VESPER_GROUP_BIT(kmod_map[i].group);
+
+        if (!(want & VSP_PROBE_BIT(kmod_map[i].probe)))
+            continue;
+        if (k->info.groups_avail & gbit)
+            groups |= gbit;
+        else
+            agent_note(note, -EOPNOTSUPP, "%s: not available in this vesper.ko", kmod_map[i].name);
+    }
+    __u32 mask = groups;
+    if (ioctl(k->fd, VESPER_IOC_ARM, &mask) < 0) {
+        /* find out which group fails by arming them one more at a time */
+        for (size_t i = 0; i < KMOD_NMAP; i++) {
+            uint32_t gbit = VESPER_GROUP_BIT(kmod_map[i].group);
+
+            if (!(groups & gbit))
+                continue;
+            mask = ok | gbit;
+            if (ioctl(k->fd, VESPER_IOC_ARM, &mask) == 0)
+                ok |= gbit;
+            else
+                agent_note_errno(note, "%s: vesper.ko cannot arm group %s", kmod_map[i].name,
+                                 vsp_kgroup_name(kmod_map[i].group));
+        }
+        mask = ok;
+        if (ioctl(k->fd, VESPER_IOC_ARM, &mask) < 0)
+            agent_note_errno(note, "vesper.ko: arming 0x%x failed", ok);
+    }
+    rc = kmod_info(k);
+    if (rc < 0) {
+        agent_note(note, rc, "vesper.ko: VESPER_IOC_INFO failed: %s", strerror(-rc));
+        return;
+    }
+    *armed = groups_to_probes(k->info.groups_armed);
+}

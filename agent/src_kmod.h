@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * The kernel module source: /dev/vesper (kmod/vesper_uapi.h).  read()
+ * returns whole struct vesper_record; each is translated into a struct
+ * vsp_event (pure, unit-tested) and queued.  CONFIG is applied through the
+ * module's ioctls: signal probe mode, watch list (comm, pid, cgroup path ->
+ * cgroup id = inode of the cgroup v2 directory), then the armed group mask
+ * (probe signal -> group SIGNAL, oom -> MEMORY, exit -> PROCESS,
+ * hang -> SCHED).
+ */
+#ifndef AGENT_SRC_KMOD_H
+#define AGENT_SRC_KMOD_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "proto.h"
+#include "queue.h"
+#include "vesper_uapi.h"
+
+#define KMOD_READ_BATCH 64 /* records per read() */
+#define KMOD_CGROUP_ROOT "/sys/fs/cgroup"
+#define KMOD_PROBES                                                                                \
+    (VSP_PROBE_BIT(VSP_PROBE_SIGNAL) | VSP_PROBE_BIT(VSP_PROBE_OOM) |                              \
+     VSP_PROBE_BIT(VSP_PROBE_EXIT) | VSP_PROBE_BIT(VSP_PROBE_HANG))
+
+struct kmod {
+    int fd;                  /* -1 when not open */
+    int disabled;            /* --no-kmod: never opened */
+    char path[PATH_MAX];     /* --device, default /dev/vesper */
+    char cgroot[PATH_MAX];   /* cgroup v2 mount, default /sys/fs/cgroup */
+    char why[128];           /* why it is not open, for CONFIG_ACK */
+    struct vesper_info info; /* as of the last open / CONFIG */
+    uint64_t records;        /* records read */
+    uint64_t bad;            /* records rejected by kmod_translate() */
+};
+
+/* kmod_init() - not open; path/cgroot NULL for the defaults. */
+void kmod_init(struct kmod *k, const char *path, const char *cgroot);
+
+/*
+ * kmod_open() - open the device nonblocking and read VESPER_IOC_INFO.
+ * Returns 0, -errno of open/ioctl, or -EPROTO when the module speaks
+ * another record ABI or record size; err (and k->why) say which.
+ */
+int kmod_open(struct kmod *k, char *err, size_t errlen);
+
+/* kmod_close() - close if open. */
+void kmod_close(struct kmod *k);
+
+/* kmod_probes_avail() - VSP_PROBE_BIT() mask of the probes the module can
+ * arm (0 when not open). */
+uint32_t kmod_probes_avail(const struct kmod *k);
+
+/*
+ * kmod_translate() - turn one record (len bytes at rec) into *ev.  Pure.
+ * Checks abi, size and probe; maps probe to its group; keeps only the flags
+ * and fields that make sense for the probe (sender fields on signal events,
+ * KSENDER clears src_pid, CORE on exit events, no signal number on oom and
+ * hang); copies comm sanitised to printable ASCII; kseq = record seq.
+ * *kdropped gets the record's dropped counter.  ev->seq is left 0.
+ * Returns 0, -EBADMSG (short), -EPROTO (abi/size), -EINVAL (probe, signal
+ * number out of range), with err set.
+ */
+int kmod_translate(const void *rec, size_t len, struct vsp_event *ev, uint64_t *kdropped, char *err,
+                   size_t errlen);
+
+/*
+ * kmod_read() - read up to KMOD_READ_BATCH records and queue them.
+ * Returns the number of records read (0 when none were ready), or -errno
+ * when the device failed (the caller closes it).  Bad records are logged
+ * and counted in k->bad.
+ */
+int kmod_read(struct kmod *k, struct queue *q);
+
+/*
+ * kmod_watch_from_wire() - a CONFIG watch entry as the module wants it:
+ * comm copied, pid copied, cgroup path resolved under cgroot to the inode
+ * number of that directory.  Returns 0 or -errno with err set.
+ */
+int kmod_watch_from_wire(const struct vsp_watch *w, const char *cgroot, struct vesper_watch *kw,
+                         char *err, size_t errlen);
+
+/*
+ * kmod_apply() - apply the kernel part of cfg: signal mode, watch list,
+ * armed groups (exactly the requested ones: unrequested groups are
+ * disarmed).  Opens the device first if it is closed (the module may have
+ * been loaded since).  Problems go into *note; *armed gets the
+ * VSP_PROBE_BIT() mask the module reports armed afterwards.
+ */
+void kmod_apply(struct kmod *k, const struct vsp_config *cfg, uint32_t *armed,
+                struct agent_note *note);
+
+#endif /* AGENT_SRC_KMOD_H */

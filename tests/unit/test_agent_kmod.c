@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Unit tests of the agent's kernel module source (agent/src_kmod.c):
+ * struct vesper_record -> struct vsp_event translation for every probe,
+ * its rejections, and the watch list translation (cgroup path -> inode).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "src_kmod.h"
+
+static struct vesper_record rec_base(uint16_t probe)
+{
+    struct vesper_record r;
+
+    memset(&r, 0, sizeof(r));
+    r.abi = VESPER_ABI_VERSION;
+    r.size = sizeof(r);
+    r.probe = probe;
+    r.seq = 41;
+    r.mono_ns = 1000;
+    r.real_ns = 2000;
+    r.pid = 4242;
+    r.tgid = 4240;
+    r.uid = 33;
+    r.dropped = 5;
+    memcpy(r.comm, "nginx", 6);
+    return r;
+}
+
+/* The translated event must be one the wire encoder accepts. */
+static void assert_encodes(const struct vsp_event *ev)
+{
+    struct vsp_msg m;
+    unsigned char buf[VSP_MAX_FRAME];
+    char err[256] = "";
+
+    memset(&m, 0, sizeof(m));
+    m.type = VSP_MSG_EVENT;
+    m.u.event = *ev;
+    m.u.event.seq = 1;
+    if (vsp_encode(&m, buf, sizeof(buf), err, sizeof(err)) < 0)
+        fail_msg("translated event does not encode: %s", err);
+}
+
+static void test_signal(void **state)
+{
+    struct vesper_record r = rec_base(VESPER_PROBE_SIGNAL);
+    struct vsp_event ev;
+    uint64_t kd = 0;
+    char err[128];
+
+    (void)state;
+    r.sig = 15;
+    r.code = 0;
+    r.src_pid = 1;
+    r.flags = VESPER_F_WATCHED | VESPER_F_CORE; /* CORE makes no sense here: dropped */
+    r.value = VESPER_SIGACT_HANDLER;
+    memcpy(r.src_comm, "bash", 5);
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, &kd, err, sizeof(err)), 0);
+    assert_int_equal(ev.probe, VSP_PROBE_SIGNAL);
+    assert_int_equal(ev.group, VSP_KGROUP_SIGNAL);
+    assert_int_equal(ev.flags, VSP_EVF_WATCHED);
+    assert_int_equal(ev.pid, 4242);
+    assert_int_equal(ev.tgid, 4240);
+    assert_int_equal(ev.uid, 33);
+    assert_int_equal(ev.sig, 15);
+    assert_int_equal(ev.src_pid, 1);
+    assert_string_equal(ev.comm, "nginx");
+    assert_string_equal(ev.src_comm, "bash");
+    assert_int_equal(ev.kseq, 41);
+    assert_int_equal(ev.mono_ns, 1000);
+    assert_int_equal(ev.real_ns, 2000);
+    assert_int_equal(ev.value, VESPER_SIGACT_HANDLER);
+    assert_int_equal(ev.seq, 0);
+    assert_int_equal(kd, 5);
+    assert_encodes(&ev);
+
+    /* sent by the kernel: no sender pid */
+    r.flags = VESPER_F_KSENDER;
+    r.src_pid = 99;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, &kd, err, sizeof(err)), 0);
+    assert_int_equal(ev.flags, VSP_EVF_KSENDER);
+    assert_int_equal(ev.src_pid, 0);
+    assert_encodes(&ev);
+
+    r.sig = 0;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, &kd, err, sizeof(err)), -EINVAL);
+    r.sig = 65;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, &kd, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "signal number 65"));
+}
+
+static void test_exit_oom_hang(void **state)
+{
+    struct vesper_record r;
+    struct vsp_event ev;
+    char err[128];
+
+    (void)state;
+    r = rec_base(VESPER_PROBE_EXIT);
+    r.sig = 11;
+    r.flags = VESPER_F_CORE | VESPER_F_KSENDER; /* KSENDER is signal only: dropped */
+    r.value = 0x8b;
+    r.src_pid = 7;
+    memcpy(r.src_comm, "junk", 5);
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), 0);
+    assert_int_equal(ev.group, VSP_KGROUP_PROCESS);
+    assert_int_equal(ev.flags, VSP_EVF_CORE);
+    assert_int_equal(ev.sig, 11);
+    assert_int_equal(ev.src_pid, 0);
+    assert_string_equal(ev.src_comm, "");
+    assert_encodes(&ev);
+    r.sig = -1;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), -EINVAL);
+
+    r = rec_base(VESPER_PROBE_OOM);
+    r.sig = 9; /* the victim gets SIGKILL, but an oom event carries no signal */
+    r.code = -1000;
+    r.value = 524288;
+    r.flags = VESPER_F_WATCHED;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), 0);
+    assert_int_equal(ev.probe, VSP_PROBE_OOM);
+    assert_int_equal(ev.group, VSP_KGROUP_MEMORY);
+    assert_int_equal(ev.sig, 0);
+    assert_int_equal(ev.code, -1000);
+    assert_int_equal(ev.value, 524288);
+    assert_encodes(&ev);
+
+    r = rec_base(VESPER_PROBE_HANG);
+    r.value = 30;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), 0);
+    assert_int_equal(ev.group, VSP_KGROUP_SCHED);
+    assert_int_equal(ev.value, 30);
+    assert_encodes(&ev);
+}
+
+static void test_rejects(void **state)
+{
+    struct vesper_record r = rec_base(VESPER_PROBE_HANG);
+    struct vsp_event ev;
+    char err[128];
+
+    (void)state;
+    assert_int_equal(kmod_translate(&r, sizeof(r) - 1, &ev, NULL, err, sizeof(err)), -EBADMSG);
+    r.abi = VESPER_ABI_VERSION + 1;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), -EPROTO);
+    r = rec_base(VESPER_PROBE_HANG);
+    r.size = sizeof(r) + 8;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), -EPROTO);
+    r = rec_base(0);
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), -EINVAL);
+    r = rec_base(VSP_PROBE_PSI_CPU); /* not a module probe */
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "unknown probe"));
+}
+
+/* comm from the kernel: unterminated and non-printable bytes are cleaned. */
+static void test_comm_sanitised(void **state)
+{
+    struct vesper_record r = rec_base(VESPER_PROBE_HANG);
+    struct vsp_event ev;
+    char err[128];
+
+    (void)state;
+    memset(r.comm, 'x', sizeof(r.comm)); /* no NUL */
+    r.comm[2] = '\n';
+    r.comm[3] = (char)0xc3;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), 0);
+    assert_int_equal(strlen(ev.comm), VSP_COMM_LEN - 1);
+    assert_memory_equal(ev.comm, "xx??xxxxxxxxxxx", VSP_COMM_LEN);
+    assert_encodes(&ev);
+}
+
+static void test_watch_from_wire(void **state)
+{
+    char root[] = "/tmp/test_agent_kmod.XXXXXX", sub[256];
+    struct vsp_watch w;
+    struct vesper_watch kw;
+    struct stat st;
+    char err[256];
+
+    (void)state;
+    assert_non_null(mkdtemp(root));
+    snprintf(sub, sizeof(sub), "%s/web.slice", root);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(stat(sub, &st), 0);
+
+    memset(&w, 0, sizeof(w));
+    w.kind = VSP_WATCH_CGROUP;
+    strcpy(w.value, "/web.slice");
+    assert_int_equal(kmod_watch_from_wire(&w, root, &kw, err, sizeof(err)), 0);
+    assert_int_equal(kw.kind, VESPER_WATCH_CGROUP);
+    assert_true(kw.cgroup_id == (uint64_t)st.st_ino);
+
+    strcpy(w.value, "/missing.slice");
+    assert_int_equal(kmod_watch_from_wire(&w, root, &kw, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, "/missing.slice"));
+    strcpy(w.value, "/../etc");
+    assert_int_equal(kmod_watch_from_wire(&w, root, &kw, err, sizeof(err)), -EINVAL);
+
+    memset(&w, 0, sizeof(w));
+    w.kind = VSP_WATCH_COMM;
+    strcpy(w.value, "nginx");
+    assert_int_equal(kmod_watch_from_wire(&w, root, &kw, err, sizeof(err)), 0);
+    assert_int_equal(kw.kind, VESPER_WATCH_COMM);
+    assert_string_equal(kw.comm, "nginx");
+    strcpy(w.value, "0123456789abcdef");
+    assert_int_equal(kmod_watch_from_wire(&w, root, &kw, err, sizeof(err)), -EINVAL);
+
+    memset(&w, 0, sizeof(w));
+    w.kind = VSP_WATCH_PID;
+    w.pid = 4242;
+    assert_int_equal(kmod_watch_from_wire(&w, root, &kw, err, sizeof(err)), 0);
+    assert_int_equal(kw.kind, VESPER_WATCH_PID);
+    assert_int_equal(kw.pid, 4242);
+    w.pid = 0;
+    assert_int_equal(kmod_watch_from_wire(&w, root, &kw, err, sizeof(err)), -EINVAL);
+    w.kind = 9;
+    assert_int_equal(kmod_watch_from_wire(&w, root, &kw, err, sizeof(err)), -EINVAL);
+
+    rmdir(sub);
+    rmdir(root);
+}
+
+/* Without a device every requested module probe is reported, none armed. */
+static void test_apply_without_device(void **state)
+{
+    struct kmod k;
+    struct vsp_config cfg;
+    struct agent_note note;
+    uint32_t armed = 1;
+
+    (void)state;
+    kmod_init(&k, "/nonexistent/vesper", NULL);
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&note, 0, sizeof(note));
+    cfg.probes = VSP_PROBE_BIT(VSP_PROBE_SIGNAL) | VSP_PROBE_BIT(VSP_PROBE_HANG) |
+                 VSP_PROBE_BIT(VSP_PROBE_PSI_CPU);
+    kmod_apply(&k, &cfg, &armed, &note);
+    assert_int_equal(armed, 0);
+    assert_int_equal(note.status, -ENODEV);
+    assert_non_null(strstr(note.text, "signal: /nonexistent/vesper not available"));
+    assert_non_null(strstr(note.text, "hang: "));
+    assert_null(strstr(note.text, "psi"));
+    assert_int_equal(kmod_probes_avail(&k), 0);
+}
+
+/* kmod_read() on any descriptor: good records are queued, a bad one is
+ * counted and skipped, the module's drop counter reaches the queue. */
+static void test_read_records(void **state)
+{
+    struct vesper_record r[3];
+    struct kmod k;
+    struct queue q;
+    struct vsp_msg m;
+    int fds[2];
+
+    (void)state;
+    assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
+    r[0] = rec_base(VESPER_PROBE_OOM);
+    r[0].seq = 1;
+    r[1] = rec_base(VESPER_PROBE_SIGNAL); /* signal number 0: bad */
+    r[1].seq = 2;
+    r[2] = rec_base(VESPER_PROBE_EXIT);
+    r[2].seq = 3;
+    r[2].dropped = 12;
+    assert_int_equal(write(fds[1], r, sizeof(r)), (ssize_t)sizeof(r));
+
+    kmod_init(&k, "/test/vesper", NULL);
+    k.fd = fds[0];
+    assert_int_equal(queue_init(&q, 16, 0), 0);
+    assert_int_equal(kmod_read(&k, &q), 3);
+    assert_int_equal(k.records, 2);
+    assert_int_equal(k.bad, 1);
+    assert_int_equal(q.kdropped, 12);
+    assert_int_equal(queue_backlog(&q), 2);
+    assert_int_equal(queue_peek(&q, &m), 1);
+    assert_int_equal(m.u.event.seq, 1);
+    assert_int_equal(m.u.event.kseq, 1);
+    assert_int_equal(m.u.event.probe, VSP_PROBE_OOM);
+    queue_consume(&q);
+    assert_int_equal(queue_peek(&q, &m), 1);
+    assert_int_equal(m.u.event.seq, 2);
+    assert_int_equal(m.u.event.kseq, 3);
+    assert_int_equal(kmod_read(&k, &q), 0); /* nothing more: no error */
+    close(fds[1]);
+    assert_int_equal(kmod_read(&k, &q), -ENODEV); /* end of file: the device is gone */
+    kmod_close(&k);
+    queue_free(&q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signal),          cmocka_unit_test(test_exit_oom_hang),
+        cmocka_unit_test(test_rejects),         cmocka_unit_test(test_comm_sanitised),
+        cmocka_unit_test(test_watch_from_wire), cmocka_unit_test(test_apply_without_device),
+        cmocka_unit_test(test_read_records),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
