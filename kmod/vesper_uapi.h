@@ -55,11 +55,20 @@ struct vesper_record {
 	__s32 sig;		/* signal number; exit: terminating signal or 0 */
 	__s32 code;		/* signal: si_code; exit: exit status; oom: oom_score_adj */
 	__u32 uid;		/* target task uid (init namespace) */
-	__u64 value;		/* oom: RSS KiB; hang: seconds blocked; exit: raw exit_code */
+	/*
+	 * signal: VESPER_SIGACT_*; oom: RSS KiB; exit: raw exit_code;
+	 * hang: seconds blocked
+	 */
+	__u64 value;
 	__u64 dropped;		/* records dropped so far (ring full) */
 	char comm[VESPER_COMM_LEN];	/* target comm */
-	char src_comm[VESPER_COMM_LEN];	/* signal: sender comm */
+	char src_comm[VESPER_COMM_LEN];	/* signal: comm of the sending task */
 };
+
+/* signal records: what the target does with the signal (record.value) */
+#define VESPER_SIGACT_DFL	0	/* default action (SIGKILL/SIGSTOP too) */
+#define VESPER_SIGACT_IGN	1	/* ignored (SIG_IGN) */
+#define VESPER_SIGACT_HANDLER	2	/* caught by a handler */
 
 /* Watch list entry kinds */
 #define VESPER_WATCH_COMM	1	/* comm[] exact match */
@@ -90,6 +99,8 @@ struct vesper_info {
 	__u64 dropped;
 	__u64 hits;		/* probe hits seen (watched or not) */
 	__u64 filtered;		/* hits discarded by the watch filter */
+	__u32 signal_modes;	/* (1u << VESPER_SIGNAL_*) modes available */
+	__u32 test_hooks;	/* 1 if loaded with test_hooks=1 */
 };
 
 #define VESPER_IOC_MAGIC	'V'
@@ -101,5 +112,11 @@ struct vesper_info {
 #define VESPER_IOC_WATCH_ADD	_IOW(VESPER_IOC_MAGIC, 4, struct vesper_watch)
 /* VESPER_SIGNAL_*; re-attaches the signal probe if armed. */
 #define VESPER_IOC_SIGNAL_MODE	_IOW(VESPER_IOC_MAGIC, 5, __u32)
+/*
+ * Test hook, only with the module parameter test_hooks=1 (else -ENOTTY):
+ * the caller sleeps uninterruptibly (D state) for the given number of
+ * seconds (1..3600), so the hung task detector has something to find.
+ */
+#define VESPER_IOC_TEST_HANG	_IOW(VESPER_IOC_MAGIC, 6, __u32)
 
 #endif /* VESPER_UAPI_H */
