@@ -99,7 +99,9 @@ void psi_apply(struct psi *p, const struct vsp_config *cfg, uint32_t *armed,
             agent_note_errno(note, "%s: %s", name, path);
             continue;
         }
-        n = snprintf(trig, sizeof(trig), "some %u %u", t->stall_us, t->window_us);
+        n = snprintf(trig, sizeof(trig), "%s %u %u",
+                     (cfg->flags & VSP_CFG_PSI_FULL(r)) ? "full" : "some", t->stall_us,
+                     t->window_us);
         if (write(fd, trig, (size_t)n + 1) < 0) {
             int e = errno;
 

@@ -258,8 +258,13 @@ void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_
         for (int r = 0; r < VSP_PSI_N_; r++) {
             const struct vsp_psi_trigger *t = &grp->psi[r];
 
-            if (t->stall_us && (!out->psi[r].stall_us || t->stall_us < out->psi[r].stall_us))
+            if (t->stall_us && (!out->psi[r].stall_us || t->stall_us < out->psi[r].stall_us)) {
                 out->psi[r] = *t;
+                if (grp->psi_full[r])
+                    out->flags |= VSP_CFG_PSI_FULL(r);
+                else
+                    out->flags &= ~(uint32_t)VSP_CFG_PSI_FULL(r);
+            }
         }
     }
     out->nwatch = (uint16_t)(g->nwatch < VSP_MAX_WATCH ? g->nwatch : VSP_MAX_WATCH);

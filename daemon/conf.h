@@ -96,7 +96,7 @@ struct conf_group {
     /* what the guest must arm for this group */
     uint32_t probes; /* VSP_PROBE_BIT mask, derived from the rules */
     struct vsp_psi_trigger psi[VSP_PSI_N_];
-    uint8_t psi_full[VSP_PSI_N_]; /* 1: "full" trigger, 0: "some" (not on the wire yet) */
+    uint8_t psi_full[VSP_PSI_N_]; /* 1: "full" trigger, 0: "some" (VSP_CFG_PSI_FULL) */
     uint32_t hung_timeout_s;
     int signal_tracepoint; /* 1: signal probe via tracepoint */
 };

@@ -545,6 +545,8 @@ static int check_config(const struct vsp_config *c, char *err, size_t errlen)
         bool armed = (c->probes & VSP_PROBE_BIT(psi_probe[r])) != 0;
 
         if (t->stall_us == 0) {
+            if (c->flags & VSP_CFG_PSI_FULL(r))
+                return fail(err, errlen, -EINVAL, "CONFIG %s \"full\" flag without a trigger", n);
             if (t->window_us != 0)
                 return fail(err, errlen, -EINVAL, "CONFIG %s window set without a stall threshold",
                             n);

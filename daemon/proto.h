@@ -105,7 +105,11 @@ enum vsp_kgroup {
 
 /* CONFIG flags */
 #define VSP_CFG_SIGNAL_TRACEPOINT 0x0001 /* signal probe via tracepoint, not kprobe */
-#define VSP_CFG_ALL_ 0x0001
+#define VSP_CFG_PSI_FULL_CPU 0x0002      /* psi[VSP_PSI_CPU] is a "full" trigger, not "some" */
+#define VSP_CFG_PSI_FULL_MEMORY 0x0004   /* psi[VSP_PSI_MEMORY] likewise */
+#define VSP_CFG_PSI_FULL_IO 0x0008       /* psi[VSP_PSI_IO] likewise */
+#define VSP_CFG_PSI_FULL(res) (VSP_CFG_PSI_FULL_CPU << (res)) /* res: enum vsp_psi_res */
+#define VSP_CFG_ALL_ 0x000f
 
 /* Watch list entry kinds (CONFIG) */
 enum vsp_watch_kind {

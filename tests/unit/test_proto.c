@@ -1040,7 +1040,33 @@ static void test_decode_config_unknown_flags(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 12, 4, 0x3, -EINVAL, "CONFIG unknown flag bits 0x2");
+    expect_patched(&m, 12, 4, 0x11, -EINVAL, "CONFIG unknown flag bits 0x10");
+}
+
+static void test_decode_config_psi_full_without_trigger(void **state)
+{
+    struct vsp_msg m;
+
+    sample_config(&m);
+    /* memory has a trigger (full is fine), cpu has none */
+    expect_patched(&m, 12, 4, VSP_CFG_PSI_FULL_MEMORY | VSP_CFG_PSI_FULL_CPU, -EINVAL,
+                   "CONFIG psi-cpu \"full\" flag without a trigger");
+}
+
+static void test_config_psi_full_round_trip(void **state)
+{
+    struct vsp_msg m, back;
+    uint8_t buf[VSP_MAX_FRAME];
+    char err[128];
+    size_t used;
+    ssize_t n;
+
+    sample_config(&m);
+    m.u.config.flags |= VSP_CFG_PSI_FULL_MEMORY;
+    n = vsp_encode(&m, buf, sizeof(buf), err, sizeof(err));
+    assert_true(n > 0);
+    assert_int_equal(vsp_decode(buf, (size_t)n, &back, &used, err, sizeof(err)), 0);
+    assert_int_equal(back.u.config.flags, VSP_CFG_SIGNAL_TRACEPOINT | VSP_CFG_PSI_FULL_MEMORY);
 }
 
 static void test_decode_config_heartbeat_out_of_range(void **state)
@@ -1754,6 +1780,8 @@ int main(void)
         cmocka_unit_test(test_decode_config_host_probe_bits),
         cmocka_unit_test(test_decode_config_probe_bit_zero),
         cmocka_unit_test(test_decode_config_unknown_flags),
+        cmocka_unit_test(test_decode_config_psi_full_without_trigger),
+        cmocka_unit_test(test_config_psi_full_round_trip),
         cmocka_unit_test(test_decode_config_heartbeat_out_of_range),
         cmocka_unit_test(test_decode_config_psi_window_too_short),
         cmocka_unit_test(test_decode_config_psi_window_too_long),
