@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Action registry, the single completion path for every action, the
+ * built-in `log` action and the VESPER_* environment shared by actions
+ * that run commands.  Each configured action type maps to one
+ * struct action_ops; a type with no implementation in this build (for
+ * example `pacemaker` before action_pcmk.c exists) fails its operation
+ * cleanly instead of being silently ignored.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "action.h"
+#include "log.h"
+
+#define ACTION_MAX_IMPL 8
+
+static const struct action_ops *action_impl[ACTION_MAX_IMPL];
+static size_t action_nimpl;
+
+int action_register(const struct action_ops *ops)
+{
+    for (size_t i = 0; i < action_nimpl; i++) {
+        if (action_impl[i] == ops || action_impl[i]->type == ops->type)
+            return -EEXIST;
+    }
+    if (action_nimpl >= ACTION_MAX_IMPL)
+        return -ENOSPC;
+    action_impl[action_nimpl++] = ops;
+    return 0;
+}
+
+void action_init(void)
+{
+    (void)action_register(&action_log_ops);
+    (void)action_register(&action_exec_ops);
+}
+
+const struct action_ops *action_lookup(enum conf_action_type type)
+{
+    for (size_t i = 0; i < action_nimpl; i++) {
+        if (action_impl[i]->type == type)
+            return action_impl[i];
+    }
+    return NULL;
+}
+
+int action_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
+                 void *arg)
+{
+    const struct action_ops *ops = act ? action_lookup(act->type) : &action_log_ops;
+    struct action_result res;
+    int rc;
+
+    if (!ops) {
+        rc = -ENOTSUP;
+        memset(&res, 0, sizeof(res));
+        res.status = rc;
+        res.exit_code = -1;
+        res.start_mono_ns = res.end_mono_ns = oplog_mono_ns();
+        snprintf(res.text, sizeof(res.text), "action %s: type not built into this vesperd",
+                 act->name);
+        done(op->task, &res, arg);
+        return rc;
+    }
+    rc = ops->start(act, op, done, arg);
+    if (rc < 0) {
+        memset(&res, 0, sizeof(res));
+        res.status = rc;
+        res.exit_code = -1;
+        res.start_mono_ns = res.end_mono_ns = oplog_mono_ns();
+        snprintf(res.text, sizeof(res.text), "%s action could not start: %s", ops->name,
+                 g_strerror(-rc));
+        done(op->task, &res, arg);
+    }
+    return rc;
+}
+
+unsigned action_running(void)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < action_nimpl; i++) {
+        if (action_impl[i]->running)
+            n += action_impl[i]->running();
+    }
+    return n;
+}
+
+void action_shutdown(int force)
+{
+    for (size_t i = 0; i < action_nimpl; i++) {
+        if (action_impl[i]->shutdown)
+            action_impl[i]->shutdown(force);
+    }
+}
+
+/* ---- built-in log action ---------------------------------------------- */
+
+static int action_log_start(const struct conf_action *act, const struct oplog_op *op,
+                            action_done_fn done, void *arg)
+{
+    struct action_result res;
+    uint64_t from = op->event_mapped ? op->event_mono_ns : op->recv_mono_ns;
+    uint64_t now = oplog_mono_ns();
+    const char *probe = vsp_probe_name(op->probe);
+
+    memset(&res, 0, sizeof(res));
+    res.exit_code = -1;
+    res.start_mono_ns = now;
+    char task[64] = "";
+
+    if (op->comm[0])
+        snprintf(task, sizeof(task), " %s[%" PRIu32 "] sig %" PRId32 " code %" PRId32, op->comm,
+                 op->tgid, op->sig, op->code);
+    log_info("op %s: guest %s verdict %s by group %s: %s%s (event %s, resource %s, "
+             "%s->decide %.3f ms)",
+             op->id, op->guest, conf_verdict_name(op->verdict), op->group[0] ? op->group : "-",
+             probe ? probe : "?", task, op->event_id, op->resource[0] ? op->resource : "-",
+             op->event_mapped ? "event" : "receive",
+             op->decide_mono_ns >= from ? (double)(op->decide_mono_ns - from) / 1e6 : 0.0);
+    res.end_mono_ns = oplog_mono_ns();
+    snprintf(res.text, sizeof(res.text), "logged");
+    done(op->task, &res, arg);
+    return 0;
+}
+
+const struct action_ops action_log_ops = {
+    .name = "log",
+    .type = CONF_ACTION_LOG,
+    .start = action_log_start,
+    .running = NULL,
+    .shutdown = NULL,
+};
+
+/* ---- environment -------------------------------------------------------- */
+
+static void env_set(GPtrArray *env, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void env_set(GPtrArray *env, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    char *val;
+    size_t nl = strlen(name);
+
+    va_start(ap, fmt);
+    val = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    /* replace an inherited entry of the same name */
+    for (guint i = 0; i < env->len; i++) {
+        const char *e = g_ptr_array_index(env, i);
+
+        if (strncmp(e, name, nl) == 0 && e[nl] == '=') {
+            g_free(g_ptr_array_index(env, i));
+            g_ptr_array_index(env, i) = g_strdup_printf("%s=%s", name, val);
+            g_free(val);
+            return;
+        }
+    }
+    g_ptr_array_add(env, g_strdup_printf("%s=%s", name, val));
+    g_free(val);
+}
+
+char **action_environ(const struct oplog_op *op, char **base)
+{
+    GPtrArray *env = g_ptr_array_new();
+    const char *probe = vsp_probe_name(op->probe);
+    const char *sname = conf_signal_name(op->sig);
+    char boot[2 * VSP_BOOT_ID_LEN + 1];
+    uint64_t decide_real = 0;
+
+    for (char **p = base; p && *p; p++) {
+        if (strncmp(*p, "VESPER_", 7) != 0)
+            g_ptr_array_add(env, g_strdup(*p));
+    }
+    for (size_t i = 0; i < VSP_BOOT_ID_LEN; i++)
+        snprintf(boot + 2 * i, 3, "%02x", op->boot_id[i]);
+    if (op->decide_mono_ns >= op->recv_mono_ns && op->recv_real_ns)
+        decide_real = op->recv_real_ns + (op->decide_mono_ns - op->recv_mono_ns);
+
+    env_set(env, "VESPER_OPID", "%s", op->id);
+    env_set(env, "VESPER_TASK", "%s", op->task);
+    env_set(env, "VESPER_GUEST", "%s", op->guest);
+    env_set(env, "VESPER_VERDICT", "%s", conf_verdict_name(op->verdict));
+    env_set(env, "VESPER_GROUP", "%s", op->group);
+    env_set(env, "VESPER_ACTION", "%s", op->action);
+    env_set(env, "VESPER_PROBE", "%s", probe ? probe : "");
+    env_set(env, "VESPER_EVENT_ID", "%s", op->event_id);
+    env_set(env, "VESPER_BOOT_ID", "%s", boot);
+    env_set(env, "VESPER_SEQ", "%" PRIu64, op->seq);
+    env_set(env, "VESPER_PID", "%" PRIu32, op->pid);
+    env_set(env, "VESPER_TGID", "%" PRIu32, op->tgid);
+    env_set(env, "VESPER_COMM", "%s", op->comm);
+    env_set(env, "VESPER_SIGNAL", "%" PRId32, op->sig);
+    env_set(env, "VESPER_SIGNAL_NAME", "%s", sname ? sname : "");
+    env_set(env, "VESPER_EXIT_CODE", "%" PRId32, op->probe == VSP_PROBE_EXIT ? op->code : 0);
+    env_set(env, "VESPER_CODE", "%" PRId32, op->code);
+    env_set(env, "VESPER_VALUE", "%" PRIu64, op->value);
+    env_set(env, "VESPER_RESOURCE", "%s", op->resource);
+    /* wall clock ns of the host (EVENT_TIME: the guest event mapped to the
+     * host clock; empty while no clock estimate exists) */
+    if (op->event_mapped)
+        env_set(env, "VESPER_EVENT_TIME", "%" PRIu64, op->event_real_ns);
+    else
+        env_set(env, "VESPER_EVENT_TIME", "%s", "");
+    env_set(env, "VESPER_RECV_TIME", "%" PRIu64, op->recv_real_ns);
+    env_set(env, "VESPER_DECIDE_TIME", "%" PRIu64, decide_real);
+    /* the same instants on the host's CLOCK_MONOTONIC, for latency math */
+    if (op->event_mapped)
+        env_set(env, "VESPER_EVENT_MONO", "%" PRIu64, op->event_mono_ns);
+    else
+        env_set(env, "VESPER_EVENT_MONO", "%s", "");
+    env_set(env, "VESPER_RECV_MONO", "%" PRIu64, op->recv_mono_ns);
+    env_set(env, "VESPER_DECIDE_MONO", "%" PRIu64, op->decide_mono_ns);
+    g_ptr_array_add(env, NULL);
+    return (char **)g_ptr_array_free(env, FALSE);
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Actions: what vesperd does about a verdict.  Every kind of action sits
+ * behind one interface, struct action_ops, registered by configuration
+ * type: the built-in `log` (action.c), `exec` (action_exec.c: run a
+ * command with the verdict in its environment), and later `pacemaker`
+ * (action_pcmk.c) and libvirt migration (action_virt.c).
+ *
+ * An action is started for one operation (struct oplog_op, see oplog.h)
+ * and reports exactly once, through the done callback, with a struct
+ * action_result; it may do so before start() returns (the log action
+ * does).  The caller records the result on the operation, so actions never
+ * touch the operation log themselves and an operation that has left the
+ * ring can still finish.
+ */
+#ifndef VSP_ACTION_H
+#define VSP_ACTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "oplog.h"
+
+struct action_result {
+    int status;                          /* 0 success, -errno failure */
+    int exit_code;                       /* exec: exit status, -1 none */
+    int signal;                          /* exec: terminating signal, 0 none */
+    int timed_out;                       /* exec: timeout hit (TERM/KILL sent) */
+    uint64_t start_mono_ns, end_mono_ns; /* host CLOCK_MONOTONIC */
+    char text[OPLOG_TEXT_LEN];           /* "exit 0", "killed by KILL after timeout 5s" */
+};
+
+/* task: the operation's action sub-task id (oplog_op.task) */
+typedef void (*action_done_fn)(const char *task, const struct action_result *res, void *arg);
+
+struct action_ops {
+    const char *name;           /* "log", "exec", "pacemaker", ... */
+    enum conf_action_type type; /* conf_action.type it serves */
+    /*
+     * start() - begin the action for op.  act is the configured action
+     * (NULL for the built-in log).  op is only valid during the call: copy
+     * what is needed.  Returns 0 and later calls done(op->task, res, arg)
+     * exactly once, or returns -errno without calling done.
+     */
+    int (*start)(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
+                 void *arg);
+    /* Actions still in flight (0 if none or not tracked). */
+    unsigned (*running)(void);
+    /* Daemon exit: force 0 = ask running actions to stop (e.g. SIGTERM),
+     * force 1 = kill what is left (and report it). */
+    void (*shutdown)(int force);
+};
+
+/* Register an implementation (at start-up; the built-in log and exec are
+ * registered by action_init()).  Returns 0, -EEXIST or -ENOSPC. */
+int action_register(const struct action_ops *ops);
+
+/* Register the built-in actions. */
+void action_init(void);
+
+/* The implementation for a configuration type, or NULL. */
+const struct action_ops *action_lookup(enum conf_action_type type);
+
+/*
+ * action_start() - start act for op (act NULL: built-in log).
+ * If act's type has no implementation in this build, or start() fails,
+ * done is still called exactly once with a failure result, so the caller
+ * has a single completion path.  Returns 0 or the -errno it reported.
+ */
+int action_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
+                 void *arg);
+
+/* Sum of running() over all implementations. */
+unsigned action_running(void);
+
+/* Call shutdown(force) on all implementations. */
+void action_shutdown(int force);
+
+/* The built-in log action (action.c) and exec (action_exec.c). */
+extern const struct action_ops action_log_ops;
+extern const struct action_ops action_exec_ops;
+
+/* Fill the VESPER_* environment of op into env (NULL-terminated list of
+ * "NAME=value" strings, g_strfreev() it).  base: environment to extend
+ * (NULL: none).  Shared by exec and anything else that runs a command. */
+char **action_environ(const struct oplog_op *op, char **base);
+
+#endif /* VSP_ACTION_H */

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * vesperd's control socket, used by vesperctl and the ocf:vesper resource
+ * agent.  A unix stream socket (default /run/vesper/vesperd.sock, mode
+ * 0660, group `control_group` when that group exists); SO_PEERCRED admits
+ * root, the daemon's own user and members of that group.
+ *
+ * Protocol: the client sends ONE request line of at most
+ * CONTROL_MAX_REQUEST bytes ("events vm1 --limit 20 --json\n"); the server
+ * answers "ok" or "error: <message>" on the first line, then the body, and
+ * closes the connection - except for --follow, which keeps streaming new
+ * entries (one line each) until the client goes away.
+ *
+ * Commands (each takes --json for a JSON body):
+ *   status | version | stats | guests | reload
+ *   guest NAME        everything about one guest
+ *   health NAME       one line: running | failed <reason> |
+ *                     degraded <reason> | unknown <reason>
+ *   events [GUEST] [--limit N] [--follow]
+ *   operations [GUEST] [--limit N] [--follow]
+ *   operation OPID    one operation as a timeline
+ *   push NAME         resend the guest's CONFIG
+ *   bind NAME RESOURCE [--groups G1,G2] [--watch comm:X,pid:N,cgroup:/P]
+ *                     runtime binding (the OCF agent's start); groups and
+ *                     watch list replace the configured ones until unbind
+ *   unbind NAME [RESOURCE] / clear NAME
+ *
+ * control_parse_request() is the pure parser of the request line; it is
+ * unit tested against garbage, overlong and unknown input.
+ */
+#ifndef VSP_CONTROL_H
+#define VSP_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "conf.h"
+#include "opid.h"
+#include "oplog.h"
+
+#define CONTROL_MAX_REQUEST 4096 /* request line, without the newline */
+#define CONTROL_MAX_ARGS 16
+#define CONTROL_MAX_LIMIT 100000
+#define CONTROL_DEFAULT_LIMIT 50  /* events/operations without --limit */
+#define CONTROL_FOLLOW_BACKLOG 10 /* entries shown before following, without --limit */
+#define CONTROL_RESOURCE_MAX 63
+
+enum control_cmd {
+    CONTROL_STATUS = 1,
+    CONTROL_VERSION,
+    CONTROL_STATS,
+    CONTROL_GUESTS,
+    CONTROL_GUEST,
+    CONTROL_HEALTH,
+    CONTROL_EVENTS,
+    CONTROL_OPERATIONS,
+    CONTROL_OPERATION,
+    CONTROL_PUSH,
+    CONTROL_RELOAD,
+    CONTROL_BIND,
+    CONTROL_UNBIND,
+    CONTROL_CLEAR,
+};
+
+struct control_req {
+    enum control_cmd cmd;
+    char guest[CONF_NAME_MAX + 1];           /* "" = none given */
+    char resource[CONTROL_RESOURCE_MAX + 1]; /* bind/unbind, "" = none */
+    char opid[OPID_BUF_LEN];                 /* operation */
+    /* bind --groups a,b --watch comm:x,pid:1 */
+    int set_groups;
+    char groups[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
+    size_t ngroups;
+    int set_watch;
+    struct vsp_watch watch[VSP_MAX_WATCH];
+    size_t nwatch;
+    size_t limit; /* 0 = not given */
+    int json;
+    int follow;
+};
+
+/* Command name for logs ("events"), NULL for an invalid value. */
+const char *control_cmd_name(enum control_cmd cmd);
+
+/*
+ * control_parse_request() - parse one request line.
+ * line need not be NUL terminated; len excludes the newline (a trailing
+ * "\r" is tolerated).  Pure.  Returns 0 and fills *req, or -EINVAL /
+ * -E2BIG (longer than CONTROL_MAX_REQUEST or too many words) with a
+ * sentence in err such as "unknown command 'frob'" or "events: --limit
+ * needs a number from 1 to 100000".
+ */
+int control_parse_request(const char *line, size_t len, struct control_req *req, char *err,
+                          size_t errlen);
+
+/* Is s a valid guest name / resource id for the control protocol? */
+int control_valid_name(const char *s);
+int control_valid_resource(const char *s);
+
+struct control_env {
+    struct oplog *oplog;
+    const char *conf_file;
+    uint64_t start_mono_ns;
+    /* Reload the configuration now.  Returns the number of errors (0 =
+     * applied); error lines ("file:line: message") go into body. */
+    int (*reload)(GString *body);
+};
+
+/*
+ * control_start() - create the socket at path (its directory too),
+ * removing a stale socket; group: control_group from the configuration
+ * (NULL or unknown group: owner-only access besides root).  env must
+ * outlive the server.  Returns 0 or -errno (logged).
+ */
+int control_start(const char *path, const char *group, const struct control_env *env);
+
+/* Close the server and every client, remove the socket file. */
+void control_stop(void);
+
+/* Path of the running socket, NULL if none. */
+const char *control_path(void);
+
+#endif /* VSP_CONTROL_H */

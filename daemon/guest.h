@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Per-guest state and protocol dispatch: one struct guest per configured
+ * guest, owning its channel (chan.h), its rule-engine state (rules.h) and
+ * its clock estimate (clocksync.h).  guest.c is where a decoded frame
+ * becomes a decision:
+ *
+ *   HELLO      -> WELCOME (resend point), CONFIG, PING burst
+ *   EVENT      -> duplicate / gap check, rate limit, rules_eval(),
+ *                 event record, operation + action for log/migrate/failover
+ *   HEARTBEAT, PONG, CONFIG_ACK, DROPPED, ERROR -> state and counters
+ *
+ * plus the host-side "agent lost" / "agent back" events (heartbeat silence
+ * or a closed channel), judged by the same rules as guest events.
+ *
+ * The set of guests follows the configuration: guests_apply() adds,
+ * changes and removes guests on start and on every accepted reload.
+ * struct guest is public so that the control socket can display it; only
+ * guest.c writes it.
+ */
+#ifndef VSP_GUEST_H
+#define VSP_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chan.h"
+#include "clocksync.h"
+#include "conf.h"
+#include "opid.h"
+#include "oplog.h"
+#include "proto.h"
+#include "rules.h"
+
+#define GUEST_PING_BURST 8
+#define GUEST_PING_INTERVAL_MS 10000
+#define GUEST_REASON_LEN 512
+
+enum guest_link {
+    GUEST_DOWN = 0,      /* no connection */
+    GUEST_CONNECTED = 1, /* connection, waiting for HELLO */
+    GUEST_UP = 2,        /* HELLO accepted */
+};
+const char *guest_link_name(enum guest_link l);
+
+/* What the OCF agent's monitor asks: see guest_health(). */
+enum guest_health {
+    GUEST_HEALTH_UNKNOWN = 0, /* no fresh evidence: agent lost / never connected */
+    GUEST_HEALTH_RUNNING = 1,
+    GUEST_HEALTH_DEGRADED = 2, /* a migrate verdict whose group is still tripped */
+    GUEST_HEALTH_FAILED = 3,   /* a failover verdict in this guest boot */
+};
+const char *guest_health_name(enum guest_health h);
+
+enum guest_cfg_state {
+    GUEST_CFG_NONE = 0,  /* never sent on this connection */
+    GUEST_CFG_SENT = 1,  /* waiting for CONFIG_ACK */
+    GUEST_CFG_ACKED = 2, /* applied */
+    GUEST_CFG_FAILED = 3 /* agent reported an error */
+};
+const char *guest_cfg_state_name(enum guest_cfg_state s);
+
+struct guest_counters {
+    uint64_t frames;          /* frames received */
+    uint64_t events;          /* EVENT frames received */
+    uint64_t judged;          /* events given to the rules */
+    uint64_t duplicates;      /* seq already seen in this stream: not judged again */
+    uint64_t gaps;            /* sequence jumps */
+    uint64_t lost;            /* events missing in those jumps */
+    uint64_t dropped_agent;   /* events the agent reported as dropped (DROPPED) */
+    uint64_t rate_limited;    /* over max_events_per_sec: not judged */
+    uint64_t decode_errors;   /* frames rejected by the decoder */
+    uint64_t protocol_errors; /* valid frames at the wrong time or direction */
+    uint64_t operations;      /* operations created */
+    uint64_t hellos, heartbeats, pings, pongs, configs, config_acks;
+    uint64_t agent_lost;   /* times the agent was declared lost */
+    uint64_t send_dropped; /* host->guest frames dropped (queue full) */
+};
+
+struct gconf; /* refcounted configuration (guest.c) */
+
+struct guest {
+    char name[CONF_NAME_MAX + 1];
+    const struct conf_guest *cg; /* in the current configuration */
+    struct chan *chan;
+    enum guest_link link;
+
+    /* from HELLO */
+    uint32_t agent_version, caps, kmod_abi, probes_avail;
+    char host[VSP_MAX_NAME + 1];
+    /* current stream: (boot id, instance); last_seq = highest seq held */
+    int have_stream;
+    uint8_t boot_id[VSP_BOOT_ID_LEN];
+    uint64_t instance;
+    uint64_t last_seq;
+    int seq_known; /* last_seq is a real resend point (baseline set in this run) */
+
+    /* host CLOCK_MONOTONIC ns, 0 = never */
+    uint64_t connected_ns, hello_ns, last_frame_ns, last_heartbeat_ns;
+    struct vsp_heartbeat hb; /* last HEARTBEAT */
+
+    /* agent lost / back */
+    int lost;
+    uint64_t lost_ns;
+    char lost_reason[GUEST_REASON_LEN];
+    uint64_t host_seq; /* seq of host-synthesised events */
+
+    /* clock alignment */
+    struct clock_sync clock;
+    uint64_t ping_id;      /* last PING id sent */
+    uint64_t ping_sent_ns; /* its t1; 0 = no PING outstanding */
+    unsigned burst_left;
+
+    /* CONFIG */
+    uint32_t config_gen;
+    enum guest_cfg_state config_state;
+    struct vsp_config config; /* last sent */
+    struct vsp_config_ack ack;
+    uint64_t config_sent_ns, config_ack_ns;
+
+    /* rules: the state refers to the groups of rules_conf (which may be an
+     * older configuration, kept while the groups are unchanged) */
+    struct rules_state *rules;
+    struct gconf *rules_conf;
+    const struct conf_group *const *rgroups;
+    size_t nrgroups;
+
+    /* per-guest rate limit (token bucket, max_events_per_sec) */
+    double tokens;
+    uint64_t tokens_ns;
+    uint64_t rl_logged_ns;
+
+    /* health latch for the OCF monitor */
+    enum guest_health latch; /* RUNNING (none), DEGRADED or FAILED */
+    char latch_reason[GUEST_REASON_LEN];
+    char latch_opid[OPID_BUF_LEN];
+    const struct conf_group *latch_group; /* degraded: clears when it is no longer tripped */
+
+    char *bound_resource; /* runtime binding (vesperctl bind), NULL none */
+    /* the binding may replace the configured groups and watch list */
+    int ovr_groups, ovr_watch;
+    char ogroup_names[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
+    size_t nogroup_names;
+    const struct conf_group *ogroups[CONF_MAX_GUEST_GROUPS]; /* resolved */
+    size_t nogroups;
+    struct vsp_watch owatch[VSP_MAX_WATCH];
+    size_t nowatch;
+
+    struct guest_counters cnt;
+    uint64_t chan_decode_seen, chan_dir_seen; /* channel counters already in cnt */
+    unsigned hb_src, ping_src, burst_src;     /* GLib timers */
+};
+
+/* Set up the guest registry; log and ids are used for every decision. */
+void guests_init(struct oplog *log, struct opid_gen *ids);
+
+/*
+ * guests_apply() - make the running guests follow configuration c, which
+ * must have no errors; takes ownership of c.  New guests are created and
+ * their channels started, removed guests closed, changed guests updated:
+ * channel path/mode changed -> reconnect; groups/watch/heartbeat changed
+ * -> a new CONFIG is pushed; rule state is kept for a guest whose groups
+ * are unchanged.  Returns the number of guests whose channel failed to
+ * start (already logged).
+ */
+int guests_apply(struct conf *c);
+
+/* The configuration in use (NULL before the first guests_apply()). */
+const struct conf *guests_conf(void);
+
+/* Close every channel (listening sockets are removed) and free all. */
+void guests_shutdown(void);
+
+/* Lookup by name; NULL if not configured. */
+struct guest *guest_find(const char *name);
+/* Number of guests and the i-th, in configuration order. */
+size_t guests_count(void);
+struct guest *guest_at(size_t i);
+
+/*
+ * guest_host_event() - an event the host observed about the guest (host
+ * probes: VSP_PROBE_AGENT_LOST/BACK here, VSP_PROBE_HV_* from libvirt),
+ * judged by the guest's probe groups exactly like a guest event: identity
+ * <boot id of the guest's last stream>.0.<host seq>, host clock times,
+ * operation and action for log/migrate/failover.  value is the probe's
+ * value (agent-back: silence in ms).
+ */
+void guest_host_event(struct guest *g, unsigned probe, uint64_t value);
+
+/* Send a new CONFIG now.  0, -ENOTCONN (agent not up) or -ENOBUFS. */
+int guest_push_config(struct guest *g);
+
+/*
+ * guest_health() - the OCF monitor's question.  FAILED when a failover
+ * verdict was reached in this guest boot (until the guest reboots or is
+ * re-bound); UNKNOWN when there is no fresh evidence (channel down, HELLO
+ * missing, heartbeats stopped); DEGRADED while a migrate verdict's group
+ * is still tripped; RUNNING otherwise.  reason gets a one-line
+ * explanation ("" for RUNNING).
+ */
+enum guest_health guest_health(struct guest *g, char *reason, size_t len);
+
+/* A runtime binding (the OCF agent's start): resource, and optionally the
+ * probe groups and watch list that replace the configured ones. */
+struct guest_binding {
+    const char *resource;
+    int set_groups;
+    char groups[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
+    size_t ngroups;
+    int set_watch;
+    struct vsp_watch watch[VSP_MAX_WATCH];
+    size_t nwatch;
+};
+
+/*
+ * guest_bind() - bind a cluster resource to the guest: overrides the
+ * configured resource, clears the health latch, and with set_groups /
+ * set_watch replaces the guest's probe groups (rule state reset if they
+ * differ) and watch list; a changed probe configuration is pushed to the
+ * agent at once.  Returns 0, or -ENOENT / -E2BIG with err set (unknown
+ * group, too many entries) and nothing changed.  Idempotent.
+ * guest_unbind() removes the binding and its overrides (resource NULL:
+ * whatever is bound; otherwise only if it matches, else -ENOENT); 0 when
+ * nothing is bound.
+ */
+int guest_bind(struct guest *g, const struct guest_binding *b, char *err, size_t errlen);
+int guest_unbind(struct guest *g, const char *resource);
+/* The resource actions get: runtime binding, else configured, else NULL. */
+const char *guest_resource(const struct guest *g);
+
+/* Forget the health latch (operator acknowledges a failure). */
+void guest_clear(struct guest *g);
+
+/* Clock estimate; 0 or -EAGAIN. */
+int guest_clock(const struct guest *g, struct clock_est *est);
+
+/* Aggregate of all guests' counters. */
+void guests_totals(struct guest_counters *out);
+
+#endif /* VSP_GUEST_H */

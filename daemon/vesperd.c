@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * vesperd: the host daemon.  main() parses options, checks the
+ * configuration (-n, -nv, -g do only that), daemonises unless -f, then runs
+ * one GLib main loop that carries every guest channel, the control socket,
+ * the action children and the timers.  SIGHUP reloads the configuration
+ * (refused, with every error logged, when it has errors); SIGTERM/SIGINT
+ * end the loop, after which the sockets and the pidfile are removed and
+ * running actions get a few seconds to finish before they are killed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib-unix.h>
+
+#include "action.h"
+#include "conf.h"
+#include "conf_check.h"
+#include "control.h"
+#include "guest.h"
+#include "log.h"
+#include "opid.h"
+#include "oplog.h"
+
+#define VESPERD_ACTION_GRACE_MS 3000 /* running actions may finish at exit */
+#define VESPERD_TERM_GRACE_MS 1000   /* after SIGTERM to them, before SIGKILL */
+
+static const char *opt_conf;
+static const char *opt_group_dir;
+static const char *opt_socket;
+static const char *opt_pidfile;
+static GMainLoop *vesperd_loop;
+static struct oplog *vesperd_oplog;
+static struct opid_gen vesperd_ids;
+static struct control_env vesperd_env;
+static int vesperd_exit_sig;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vesperd [-fdV] [-c FILE] [-G DIR] [-S SOCKET] [-p PIDFILE]\n"
+            "       vesperd -n [-v] [-c FILE] [-G DIR]   check the configuration\n"
+            "       vesperd -g FILE                      check one probe-group file\n"
+            "  -c FILE     configuration file (default %s)\n"
+            "  -G DIR      probe-group directory (overrides the file's probe-groups)\n"
+            "  -n          check the configuration, print every error, exit\n"
+            "  -v          with -n: print the configuration normalised\n"
+            "  -g FILE     check a single probe-group file\n"
+            "  -f          stay in the foreground, log to stderr\n"
+            "  -d          debug messages (repeatable)\n"
+            "  -S SOCKET   control socket (overrides control-socket)\n"
+            "  -p PIDFILE  write the pid there (default when daemonising: %s)\n"
+            "  -V          print the version\n",
+            conf_default_path(), VSP_RUNSTATEDIR "/vesperd.pid");
+}
+
+/* Load and, if clean, apply the configuration.  Returns the error count. */
+static int vesperd_reload(GString *body)
+{
+    struct conf *nc = NULL;
+    struct conf_errors errs;
+    const struct conf *oc = guests_conf();
+    size_t n;
+
+    conf_errors_init(&errs);
+    conf_load(opt_conf, opt_group_dir, &nc, &errs);
+    n = conf_errors_count(&errs);
+    if (n > 0) {
+        for (size_t i = 0; i < errs.n; i++) {
+            log_warnx("reload: %s", errs.msg[i]);
+            if (body)
+                g_string_append_printf(body, "%s\n", errs.msg[i]);
+        }
+        if (errs.dropped)
+            log_warnx("reload: ... and %zu more errors", errs.dropped);
+        log_warnx("reload refused: %zu errors, the running configuration stays in use", n);
+        conf_errors_free(&errs);
+        conf_free(nc);
+        return (int)(n > INT32_MAX ? INT32_MAX : n);
+    }
+    conf_errors_free(&errs);
+    if (oc && !opt_socket && g_strcmp0(oc->control_socket, nc->control_socket) != 0)
+        log_warnx("reload: control-socket changed to %s; it takes effect at the next start",
+                  nc->control_socket);
+    if (oc && g_strcmp0(oc->oplog, nc->oplog) != 0) {
+        if (oplog_set_db(vesperd_oplog, nc->oplog) < 0)
+            log_warnx("oplog: %s; operations are kept in memory only",
+                      oplog_last_error(vesperd_oplog));
+        else
+            log_info("oplog: now %s", nc->oplog ? nc->oplog : "in memory only");
+    }
+    size_t ng = nc->nguests, ngr = nc->ngroups;
+    int failed = guests_apply(nc); /* takes nc */
+
+    log_info("configuration reloaded: %zu guests, %zu probe groups%s", ng, ngr,
+             failed ? " (some channels failed to start, see above)" : "");
+    return 0;
+}
+
+static gboolean vesperd_on_hup(gpointer data)
+{
+    log_info("SIGHUP: reloading %s", opt_conf);
+    vesperd_reload(NULL);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean vesperd_on_term(gpointer data)
+{
+    vesperd_exit_sig = GPOINTER_TO_INT(data);
+    g_main_loop_quit(vesperd_loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean vesperd_tick(gpointer data)
+{
+    return G_SOURCE_CONTINUE; /* only wakes the loop */
+}
+
+/* Let running actions finish for up to ms (they report through the loop). */
+static void vesperd_wait_actions(unsigned ms)
+{
+    uint64_t end = oplog_mono_ns() + (uint64_t)ms * 1000000ull;
+    guint tick = g_timeout_add(50, vesperd_tick, NULL);
+
+    while (action_running() > 0 && oplog_mono_ns() < end)
+        g_main_context_iteration(NULL, TRUE);
+    g_source_remove(tick);
+}
+
+static int vesperd_write_pidfile(const char *path)
+{
+    char buf[32];
+    int fd, n;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    if (write(fd, buf, (size_t)n) != n) {
+        int e = errno;
+
+        close(fd);
+        return -e;
+    }
+    close(fd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int opt, check = 0, verbose = 0, foreground = 0, debug = 0;
+    const char *group_file = NULL;
+    struct conf *c = NULL;
+    struct conf_errors errs;
+    int rc;
+
+    opterr = 0;
+    while ((opt = getopt(argc, argv, "c:G:nvg:fdS:p:Vh")) != -1) {
+        switch (opt) {
+        case 'c':
+            opt_conf = optarg;
+            break;
+        case 'G':
+            opt_group_dir = optarg;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'g':
+            group_file = optarg;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'd':
+            debug++;
+            break;
+        case 'S':
+            opt_socket = optarg;
+            break;
+        case 'p':
+            opt_pidfile = optarg;
+            break;
+        case 'V':
+            printf("vesperd %s (protocol %d)\n", PACKAGE_VERSION, VSP_PROTO_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            if (optopt && strchr("cGgSp", optopt))
+                fprintf(stderr, "vesperd: option -%c needs an argument\n", optopt);
+            else
+                fprintf(stderr, "vesperd: unknown option -%c\n", optopt ? optopt : '?');
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vesperd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (verbose && !check) {
+        fprintf(stderr, "vesperd: -v needs -n\n");
+        return 2;
+    }
+    if (!opt_conf)
+        opt_conf = conf_default_path();
+    if (check || group_file)
+        return conf_check_main(opt_conf, opt_group_dir, group_file, verbose, stdout, stderr);
+
+    /* the configuration must be clean before anything starts */
+    conf_errors_init(&errs);
+    conf_load(opt_conf, opt_group_dir, &c, &errs);
+    if (conf_errors_count(&errs) > 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.msg[i]);
+        if (errs.dropped)
+            fprintf(stderr, "... and %zu more errors\n", errs.dropped);
+        fprintf(stderr, "vesperd: %zu errors in the configuration, not starting\n",
+                conf_errors_count(&errs));
+        conf_errors_free(&errs);
+        conf_free(c);
+        return 1;
+    }
+    conf_errors_free(&errs);
+
+    if (!foreground) {
+        if (daemon(0, 0) < 0) {
+            perror("vesperd: daemon");
+            return 1;
+        }
+        if (!opt_pidfile)
+            opt_pidfile = VSP_RUNSTATEDIR "/vesperd.pid";
+    }
+    log_init("vesperd", foreground, debug);
+    signal(SIGPIPE, SIG_IGN);
+    if (opt_pidfile && (rc = vesperd_write_pidfile(opt_pidfile)) < 0)
+        log_warnx("cannot write pidfile %s: %s", opt_pidfile, g_strerror(-rc));
+
+    vesperd_loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGHUP, vesperd_on_hup, NULL);
+    g_unix_signal_add(SIGTERM, vesperd_on_term, GINT_TO_POINTER(SIGTERM));
+    g_unix_signal_add(SIGINT, vesperd_on_term, GINT_TO_POINTER(SIGINT));
+
+    opid_gen_init(&vesperd_ids, oplog_real_ns() / 1000000000ull, (uint32_t)getpid());
+    vesperd_oplog = oplog_new(0, 0, c->oplog, &rc);
+    if (rc < 0)
+        log_warnx("oplog: %s; operations are kept in memory only", oplog_last_error(vesperd_oplog));
+    action_init();
+    guests_init(vesperd_oplog, &vesperd_ids);
+
+    vesperd_env.oplog = vesperd_oplog;
+    vesperd_env.conf_file = opt_conf;
+    vesperd_env.start_mono_ns = oplog_mono_ns();
+    vesperd_env.reload = vesperd_reload;
+    const char *sock = opt_socket ? opt_socket : c->control_socket;
+
+    if (control_start(sock, c->control_group, &vesperd_env) < 0) {
+        if (opt_pidfile)
+            unlink(opt_pidfile);
+        fatalx("control: cannot create the control socket %s, exiting", sock);
+    }
+    log_info("vesperd %s starting: %s, %zu guests, %zu probe groups", PACKAGE_VERSION, opt_conf,
+             c->nguests, c->ngroups);
+    if (guests_apply(c) > 0)
+        log_warnx("some guest channels could not be set up, see above");
+
+    g_main_loop_run(vesperd_loop);
+
+    log_info("%s: shutting down", vesperd_exit_sig == SIGINT ? "SIGINT" : "SIGTERM");
+    control_stop();
+    guests_shutdown();
+    if (action_running() > 0) {
+        log_info("waiting up to %d ms for %u running actions", VESPERD_ACTION_GRACE_MS,
+                 action_running());
+        vesperd_wait_actions(VESPERD_ACTION_GRACE_MS);
+        if (action_running() > 0) {
+            action_shutdown(0);
+            vesperd_wait_actions(VESPERD_TERM_GRACE_MS);
+            action_shutdown(1);
+        }
+    }
+    oplog_free(vesperd_oplog);
+    if (opt_pidfile)
+        unlink(opt_pidfile);
+    g_main_loop_unref(vesperd_loop);
+    log_info("exit");
+    log_shutdown();
+    return 0;
+}

@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The vesper authors
+#
+# Loopback test of vesperd's event path with fake guests (vspfake.py):
+# HELLO/WELCOME/CONFIG/PING, an injected fault -> failover verdict -> exec
+# action with the VESPER_* environment, event identity and timing fields,
+# duplicates after a reconnect (resend point), events --follow, health,
+# bind/unbind, vesperctl exit codes, sqlite persistence, clean SIGTERM.
+#
+# Environment: VESPER_BUILDDIR (where daemon/vesperd is), VESPER_SRCDIR.
+# Exit: 0 pass, 1 fail, 77 skip.
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vspfake import (check, CONFIG, EVF_RESENT, EVF_WATCHED, failures, FakeGuest, find_dirs, PING,
+                     PROBE_EXIT, PROBE_SIGNAL, skip, summary, Vesperd, wait_for)
+
+CONF = """oplog = @DIR@/oplog.db
+heartbeat = 100ms
+heartbeat-timeout = 2s
+reconnect = 50ms..500ms
+
+[action record]
+type = exec
+command = env | grep '^VESPER_' | sort > @DIR@/action-$VESPER_SEQ.env; echo "recorded $VESPER_OPID"
+timeout = 10s
+
+[guest vm1]
+channel = @DIR@/vm1.sock
+channel-mode = listen
+groups = signal, process, agent
+watch = comm:nginx, pid:4242
+on-failover = record
+resource = vm1-web
+
+[guest vm2]
+channel = @DIR@/vm2.sock
+channel-mode = listen
+groups = signal, agent
+watch = comm:postgres
+"""
+
+
+
+def main():
+    builddir, srcdir = find_dirs()
+    if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
+        skip("daemon/vesperd not built in %s" % builddir)
+    d = Vesperd(builddir, srcdir, CONF)
+    guests = []
+    try:
+        d.start()
+        run(d, guests)
+    finally:
+        for g in guests:
+            g.close()
+        rc = d.stop()
+        check(rc == 0, "vesperd exits 0 on SIGTERM (got %s)" % rc)
+        check(not os.path.exists(d.sock), "control socket removed at exit")
+        check(not os.path.exists(d.path("vm1.sock")), "guest listen socket removed at exit")
+        if failures:
+            print("---- vesperd log ----")
+            print(d.logtext()[-20000:])
+        d.cleanup()
+    return summary()
+
+
+def run(d, guests):
+    # --- vesperctl basics
+    r = d.ctl("version")
+    check(r.returncode == 0 and "vesperd" in r.stdout, "vesperctl version")
+    r = d.ctl("guest", "nosuch", check=False)
+    check(r.returncode == 1 and "no guest named nosuch" in r.stderr,
+          "unknown guest: exit 1 with a message")
+    r = d.ctl("frobnicate", check=False)
+    check(r.returncode == 1 and "unknown command" in r.stderr, "unknown command: exit 1")
+    r = subprocess.run([d.vesperctl, "-s", d.path("nope.sock"), "status"], capture_output=True,
+                       text=True)
+    check(r.returncode == 2 and "cannot connect to" in r.stderr and "is vesperd running" in r.stderr,
+          "no daemon: exit 2 with a clear message")
+    h = d.ctl("health", "vm1").stdout.strip()
+    check(h.startswith("unknown"), "health before any agent: unknown (%s)" % h)
+
+    # --- vm1 connects: HELLO -> WELCOME, CONFIG, PING burst
+    g1 = FakeGuest("vm1-guest")
+    guests.append(g1)
+    g1.connect(d.path("vm1.sock"))
+    w = g1.hello()
+    check(w["last_seq"] == 0 and w["boot_id"] == bytes(16) and w["heartbeat_ms"] == 100,
+          "WELCOME to an unknown stream: resend nothing, heartbeat 100 ms")
+    g1.start_heartbeats(0.1)
+    cfgs = wait_for(lambda: g1.got(CONFIG))
+    check(bool(cfgs), "CONFIG sent after WELCOME")
+    if cfgs:
+        c = cfgs[0]
+        check((1, b"nginx") in c["watch"] and any(k == 2 for k, _ in c["watch"]),
+              "CONFIG carries the watch list (comm nginx, pid 4242)")
+        check(c["probes"] & (1 << PROBE_SIGNAL) and c["probes"] & (1 << PROBE_EXIT),
+              "CONFIG arms the signal and exit probes")
+    check(wait_for(lambda: len(g1.got(PING)) >= 8), "PING burst of 8 after HELLO")
+    gj = wait_for(lambda: (lambda x: x if x.get("clock") else None)(d.json("guest", "vm1")))
+    check(gj and gj["clock"]["samples"] >= 1, "clock estimate from PONGs")
+    check(gj and gj["config"]["state"] == "acked", "CONFIG acknowledged")
+    check(d.ctl("health", "vm1").stdout.strip() == "running", "health: running")
+
+    # --- a follower sees the event as it happens
+    fol = subprocess.Popen([d.vesperctl, "-s", d.sock, "events", "vm1", "--follow", "--json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+
+    # --- fault: SIGKILL to the watched nginx -> failover -> exec action
+    seq = g1.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=321, tgid=321, src_pid=1,
+                   src_comm="bash", flags=EVF_WATCHED)
+    ops = wait_for(lambda: [o for o in d.json("operations", "vm1")["operations"]
+                            if o["state"] in ("done", "failed")])
+    check(bool(ops), "operation created and finished")
+    if ops:
+        o = ops[-1]
+        check(o["verdict"] == "failover" and o["group"] == "signal" and o["action"] == "record",
+              "failover verdict by group signal, action record")
+        check(o["state"] == "done" and o["exit_code"] == 0 and o["outcome"] == "exit 0",
+              "exec action exit 0 recorded")
+        check(re.fullmatch(r"op-[0-9a-z]{12}-\d+", o["id"]) is not None, "operation id format")
+        check(o["task"] == o["id"] + "/act:record", "action sub-task id")
+        evid = "%s.%x.%d" % (g1.boot_id[:4].hex(), g1.instance, seq)
+        check(o["event_id"] == evid, "event identity boot.instance.seq (%s)" % o["event_id"])
+        check(o["event_mapped"], "event time mapped to the host clock")
+        t = [o["event_mono_ns"], o["recv_mono_ns"], o["decide_mono_ns"], o["start_mono_ns"],
+             o["end_mono_ns"]]
+        check(all(x > 0 for x in t[1:]) and t[1] <= t[2] <= t[3] <= t[4],
+              "timing fields ordered: recv <= decide <= start <= end")
+        # the mapped event time comes from the clock offset: not after the
+        # receive time by more than the estimate's error bound (rtt / 2)
+        rtt = d.json("guest", "vm1")["clock"]["rtt_ns"]
+        check(t[0] <= t[1] + rtt // 2 + 1, "mapped event time not after receive time")
+        check(o["resource"] == "vm1-web", "resource passed to the operation")
+        env = {}
+        envf = d.path("action-%d.env" % seq)
+        wait_for(lambda: os.path.exists(envf))
+        if check(os.path.exists(envf), "exec action ran"):
+            for line in open(envf):
+                k, _, v = line.rstrip("\n").partition("=")
+                env[k] = v
+        check(env.get("VESPER_OPID") == o["id"] and env.get("VESPER_GUEST") == "vm1"
+              and env.get("VESPER_VERDICT") == "failover" and env.get("VESPER_GROUP") == "signal"
+              and env.get("VESPER_PROBE") == "signal" and env.get("VESPER_SIGNAL") == "9"
+              and env.get("VESPER_PID") == "321" and env.get("VESPER_COMM") == "nginx"
+              and env.get("VESPER_EVENT_ID") == evid and env.get("VESPER_RESOURCE") == "vm1-web",
+              "VESPER_* environment of the action")
+        check(all(env.get(k, "").isdigit() for k in
+                  ("VESPER_EVENT_TIME", "VESPER_RECV_TIME", "VESPER_DECIDE_TIME")),
+              "VESPER_EVENT_TIME/RECV_TIME/DECIDE_TIME are ns numbers")
+        if env.get("VESPER_RECV_TIME", "").isdigit():
+            check(abs(int(env["VESPER_RECV_TIME"]) - time.time_ns()) < 3600 * 10**9,
+                  "VESPER_RECV_TIME is host wall clock")
+        r = d.ctl("operation", o["id"])
+        check("timeline" in r.stdout and "action end" in r.stdout, "operation timeline view")
+    h = d.ctl("health", "vm1").stdout.strip()
+    check(h.startswith("failed ") and "SIGKILL" in h and "nginx" in h,
+          "health: failed with the reason (%s)" % h)
+
+    # ignored / default events are recorded without an operation
+    g1.event(PROBE_SIGNAL, sig=1, comm="nginx", pid=321, tgid=321, src_pid=1, src_comm="bash")
+    evs = wait_for(lambda: [e for e in d.json("events", "vm1")["events"] if e["seq"] == seq + 1])
+    check(evs and evs[0]["verdict"] == "ignore" and evs[0]["opid"] == "",
+          "SIGHUP: ignore, no operation")
+
+    # follower output
+    line = fol.stdout.readline()
+    fol.send_signal(signal.SIGINT)
+    try:
+        frc = fol.wait(5)
+    except subprocess.TimeoutExpired:
+        fol.kill()
+        frc = None
+    try:
+        fe = json.loads(line)
+    except ValueError:
+        fe = {}
+    check(fe.get("seq") == seq and fe.get("verdict") == "failover",
+          "events --follow --json streams the event")
+    check(frc == 0, "vesperctl --follow exits 0 on SIGINT (%s)" % frc)
+
+    # --- reconnect with the same stream: resend point, duplicates not judged
+    ops_before = len(d.json("operations")["operations"])
+    g1.close()
+    wait_for(lambda: d.json("guest", "vm1")["link"] == "down")
+    g1b = FakeGuest("vm1-guest", boot_id=g1.boot_id, instance=g1.instance)
+    guests.append(g1b)
+    g1b.seq = g1.seq
+    g1b.connect(d.path("vm1.sock"))
+    w = g1b.hello()
+    check(w["last_seq"] == seq + 1 and w["boot_id"] == g1.boot_id,
+          "WELCOME to a known stream: resend point = last seq held (%d)" % w["last_seq"])
+    g1b.start_heartbeats(0.1)
+    # resend the fault event (a duplicate) and one new event
+    from vspfake import enc_event
+    g1b.send(enc_event(seq, PROBE_SIGNAL, sig=9, comm="nginx", pid=321, tgid=321,
+                       flags=EVF_WATCHED | EVF_RESENT, src_pid=1, src_comm="bash"))
+    g1b.event(PROBE_EXIT, sig=0, code=0, comm="worker", pid=9, tgid=9, flags=0)
+    gj = wait_for(lambda: (lambda x: x if x["counters"]["events"] >= 4 else None)(
+        d.json("guest", "vm1")))
+    check(gj and gj["counters"]["duplicates"] == 1, "resent event counted as duplicate")
+    check(all(o["verdict"] != "failover" for o in d.json("operations")["operations"][ops_before:]),
+          "duplicate not judged again (no second failover)")
+    check(gj and gj["counters"]["gaps"] == 0, "no sequence gap")
+    # a gap
+    g1b.seq += 3
+    g1b.event(PROBE_EXIT, sig=0, code=0, comm="worker", pid=9, tgid=9, flags=0)
+    gj = wait_for(lambda: (lambda x: x if x["counters"]["gaps"] else None)(d.json("guest", "vm1")))
+    check(gj and gj["counters"]["lost"] == 3, "sequence gap of 3 counted")
+
+    # --- bind / unbind / clear
+    r = d.ctl("bind", "vm1", "vm1-other")
+    check(r.returncode == 0 and d.json("guest", "vm1")["resource"] == "vm1-other",
+          "bind sets the runtime resource")
+    check(d.ctl("health", "vm1").stdout.strip() == "running", "bind resets the failed state")
+    r = d.ctl("unbind", "vm1", "wrong", check=False)
+    check(r.returncode == 1, "unbind of another resource refused")
+    d.ctl("unbind", "vm1")
+    check(d.json("guest", "vm1")["resource"] == "vm1-web", "unbind restores the configured one")
+    # bind with replacement groups and watch list (the OCF agent's start)
+    ncfg = len(g1b.got(CONFIG))
+    r = d.ctl("bind", "vm1", "vm1-web", "--groups", "signal,agent", "--watch",
+              "comm:httpd,pid:99")
+    gj = d.json("guest", "vm1")
+    check(r.returncode == 0 and [x["name"] for x in gj["groups"]] == ["signal", "agent"],
+          "bind --groups replaces the probe groups")
+    c = wait_for(lambda: g1b.got(CONFIG)[ncfg:])
+    check(c and (1, b"httpd") in c[-1]["watch"] and not c[-1]["probes"] & (1 << PROBE_EXIT),
+          "bind --watch/--groups push a new CONFIG")
+    r = d.ctl("bind", "vm1", "vm1-web", "--groups", "nosuchgroup", check=False)
+    check(r.returncode == 1 and "no probe group named nosuchgroup" in r.stderr,
+          "bind to an unknown group refused")
+    ncfg = len(g1b.got(CONFIG))
+    d.ctl("unbind", "vm1")
+    gj = d.json("guest", "vm1")
+    check([x["name"] for x in gj["groups"]] == ["signal", "process", "agent"],
+          "unbind restores the configured groups")
+    c = wait_for(lambda: g1b.got(CONFIG)[ncfg:])
+    check(c and (1, b"nginx") in c[-1]["watch"], "unbind restores the configured watch list")
+    r = d.ctl("push", "vm1")
+    check(r.returncode == 0 and wait_for(lambda: len(g1b.got(CONFIG)) >= 2),
+          "push resends CONFIG")
+    r = d.ctl("push", "vm2", check=False)
+    check(r.returncode == 1 and "not connected" in r.stderr, "push to a guest without agent")
+
+    # --- tables render with headers
+    for cmd in (["status"], ["guests"], ["events"], ["operations"], ["stats"], ["guest", "vm1"]):
+        r = d.ctl(*cmd)
+        check(r.returncode == 0 and r.stdout.strip() != "", "vesperctl %s" % " ".join(cmd))
+        r = d.ctl(*cmd, "--json")
+        try:
+            json.loads(r.stdout)
+            ok = True
+        except ValueError:
+            ok = False
+        check(ok, "vesperctl %s --json parses" % " ".join(cmd))
+    hdr = d.ctl("guests").stdout.splitlines()[0].split()
+    check(hdr[:3] == ["GUEST", "LINK", "HEALTH"], "guests table header")
+
+    # --- sqlite persistence
+    def db_rows():
+        db = sqlite3.connect(d.path("oplog.db"))
+        try:
+            n = db.execute("select count(*) from events where guest = 'vm1'").fetchone()[0]
+            r = db.execute("select verdict, state, outcome from operations "
+                           "where verdict = 'failover'").fetchone()
+        finally:
+            db.close()
+        return (n, r) if n >= 3 and r and r[1] == "done" else None
+    # rows are committed in groups, a moment later
+    n_ev, row = wait_for(db_rows) or (0, None)
+    check(n_ev >= 3, "events persisted to sqlite (%d)" % n_ev)
+    check(row == ("failover", "done", "exit 0"), "operation persisted with its outcome %s" % (row,))
+
+    # --- vesperd restarts while the agent keeps its stream: nothing is
+    # resent (the old daemon may have acted on it), counting joins the stream
+    g1b.close()
+    d.stop()
+    d.start()
+    g1c = FakeGuest("vm1-guest", boot_id=g1.boot_id, instance=g1.instance)
+    guests.append(g1c)
+    g1c.seq = g1b.seq
+    g1c.connect(d.path("vm1.sock"))
+    w = g1c.hello()
+    check(w["boot_id"] == bytes(16) and w["last_seq"] == 0,
+          "after a daemon restart: WELCOME asks for no resend")
+    s2 = g1c.event(PROBE_EXIT, sig=0, code=0, comm="worker", pid=9, tgid=9, flags=0)
+    gj = wait_for(lambda: (lambda x: x if x["last_seq"] == s2 else None)(d.json("guest", "vm1")))
+    check(gj and gj["counters"]["gaps"] == 0 and gj["counters"]["lost"] == 0,
+          "joining a running stream counts no gap")
+    check("guest vm1: joining stream at seq %d" % s2 in d.logtext(), "join point logged")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

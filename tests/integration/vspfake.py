@@ -1,0 +1,369 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The vesper authors
+#
+# A fake vesper guest agent for loopback tests of vesperd, written from
+# docs/protocol.md (not from proto.c, so that it checks the daemon against
+# the document): frame encoders for the guest->host messages, decoders for
+# the host->guest ones, and a FakeGuest that connects to a listen-mode
+# channel (or serves a connect-mode one), answers PING and CONFIG, and sends
+# HELLO, EVENT, HEARTBEAT, DROPPED or raw bytes on request.  Also a small
+# helper to start vesperd on temporary paths and to ask vesperctl.
+"""Fake guest agent and vesperd test harness (python3 standard library only)."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+MAGIC = b"VS"
+VERSION = 1
+HDR = struct.Struct("<2sBBI")
+
+HELLO, WELCOME, EVENT, HEARTBEAT, PING, PONG, CONFIG, CONFIG_ACK, DROPPED, ERROR = range(1, 11)
+MSG_NAMES = {1: "HELLO", 2: "WELCOME", 3: "EVENT", 4: "HEARTBEAT", 5: "PING", 6: "PONG",
+             7: "CONFIG", 8: "CONFIG_ACK", 9: "DROPPED", 10: "ERROR"}
+
+# probes and their kernel groups
+PROBE_SIGNAL, PROBE_OOM, PROBE_EXIT, PROBE_HANG = 1, 2, 3, 4
+PROBE_PSI_CPU, PROBE_PSI_MEMORY, PROBE_PSI_IO = 5, 6, 7
+KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5}
+
+EVF_WATCHED, EVF_KSENDER, EVF_CORE, EVF_INJECTED, EVF_RESENT = 1, 2, 4, 8, 16
+CAP_INJECT = 4
+CAP_RESEND = 8
+
+
+def frame(mtype, payload):
+    return HDR.pack(MAGIC, VERSION, mtype, HDR.size + len(payload)) + payload
+
+
+def mono_ns():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def real_ns():
+    return time.time_ns()
+
+
+def enc_hello(boot_id, instance, name="fakeguest", version=0x000100, caps=CAP_INJECT,
+              probes=0xFE):
+    nb = name.encode()
+    return frame(HELLO, struct.pack("<II16sQQQIIH", version, caps, boot_id, instance,
+                                    mono_ns(), real_ns(), 0, probes, len(nb)) + nb)
+
+
+def enc_event(seq, probe, pid=100, tgid=100, comm="nginx", sig=0, code=0, flags=EVF_WATCHED,
+              src_pid=0, src_comm="", value=0, uid=0, mono=None, real=None):
+    def fixed(s):
+        b = s.encode()[:15]
+        return b + b"\0" * (16 - len(b))
+    payload = struct.pack("<QQQHHHHIIIiiIQQ16s16s", seq, mono if mono is not None else mono_ns(),
+                          real if real is not None else real_ns(), KGROUP[probe], probe, flags,
+                          0, pid, tgid, src_pid, sig, code, uid, value, 0, fixed(comm),
+                          fixed(src_comm))
+    return frame(EVENT, payload)
+
+
+def enc_heartbeat(seq, dropped=0, kdropped=0, queued=0):
+    return frame(HEARTBEAT, struct.pack("<QQQQI", seq, mono_ns(), dropped, kdropped, queued))
+
+
+def enc_pong(pid, host_ns, t2, t3):
+    return frame(PONG, struct.pack("<QQQQQ", pid, host_ns, t2, t3, real_ns()))
+
+
+def enc_config_ack(gen, status=0, armed=0xFE, text=""):
+    tb = text.encode()
+    return frame(CONFIG_ACK, struct.pack("<IiIH", gen, status, armed, len(tb)) + tb)
+
+
+def enc_dropped(first_seq, count, kdropped=0):
+    return frame(DROPPED, struct.pack("<QQQ", first_seq, count, kdropped))
+
+
+def enc_error(code, text):
+    tb = text.encode()
+    return frame(ERROR, struct.pack("<IH", code, len(tb)) + tb)
+
+
+def decode_host(buf):
+    """Split complete frames off buf: returns (list of (type, dict), rest)."""
+    out = []
+    while len(buf) >= HDR.size:
+        magic, ver, mtype, length = HDR.unpack_from(buf)
+        if magic != MAGIC or ver != VERSION or length < HDR.size or length > 4096:
+            raise ValueError("bad frame header from host: %r" % buf[:8])
+        if len(buf) < length:
+            break
+        p = buf[HDR.size:length]
+        buf = buf[length:]
+        m = {}
+        if mtype == WELCOME:
+            m["daemon_version"], m["heartbeat_ms"], m["boot_id"], m["instance"], \
+                m["last_seq"] = struct.unpack("<II16sQQ", p)
+        elif mtype == PING:
+            m["id"], m["host_ns"] = struct.unpack("<QQ", p)
+        elif mtype == CONFIG:
+            (m["generation"], m["probes"], m["heartbeat_ms"], m["flags"], m["hung_timeout_s"],
+             c_s, c_w, mem_s, mem_w, io_s, io_w, nwatch) = struct.unpack_from("<IIIIIIIIIIIH", p)
+            m["psi"] = [(c_s, c_w), (mem_s, mem_w), (io_s, io_w)]
+            off, watch = 46, []
+            for _ in range(nwatch):
+                kind, ln = p[off], p[off + 1]
+                watch.append((kind, p[off + 2:off + 2 + ln]))
+                off += 2 + ln
+            m["watch"] = watch
+        elif mtype == ERROR:
+            code, ln = struct.unpack_from("<IH", p)
+            m["code"], m["text"] = code, p[6:6 + ln].decode(errors="replace")
+        else:
+            m["raw"] = p
+        out.append((mtype, m))
+    return out, buf
+
+
+class FakeGuest:
+    """One fake agent.  Listen-mode channel: connect(path).  A reader
+    thread answers PING (PONG) and CONFIG (CONFIG_ACK) and records frames."""
+
+    def __init__(self, name="fakeguest", boot_id=None, instance=None, answer=True):
+        self.name = name
+        self.boot_id = boot_id or os.urandom(16)
+        self.instance = instance or mono_ns()
+        self.answer = answer
+        self.sock = None
+        self.seq = 0
+        self.frames = []  # (type, dict) received
+        self.lock = threading.Lock()
+        self.send_lock = threading.Lock()
+        self.closed = threading.Event()
+        self.welcome = threading.Event()
+        self.thread = None
+        self.hb_thread = None
+        self.hb_stop = threading.Event()
+
+    def connect(self, path, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.attach(s)
+
+    def attach(self, s):
+        self.sock = s
+        self.closed.clear()
+        self.welcome.clear()
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def _reader(self):
+        buf = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                buf += data
+                msgs, buf = decode_host(buf)
+                for mtype, m in msgs:
+                    t2 = mono_ns()
+                    with self.lock:
+                        self.frames.append((mtype, m))
+                    if mtype == WELCOME:
+                        self.welcome.set()
+                    elif mtype == PING and self.answer:
+                        self.send(enc_pong(m["id"], m["host_ns"], t2, mono_ns()))
+                    elif mtype == CONFIG and self.answer:
+                        self.send(enc_config_ack(m["generation"], 0, m["probes"], "fake ok"))
+        except OSError:
+            pass
+        finally:
+            self.closed.set()
+
+    def send(self, data):
+        # one writer at a time: the reader thread answers PINGs while a test
+        # thread may be sending (interleaved frames would be garbage)
+        with self.send_lock:
+            try:
+                self.sock.sendall(data)
+                return True
+            except OSError:
+                return False
+
+    def hello(self, wait=True):
+        self.send(enc_hello(self.boot_id, self.instance, self.name))
+        if wait and not self.welcome.wait(5):
+            raise RuntimeError("%s: no WELCOME" % self.name)
+        return self.got(WELCOME)[-1] if wait else None
+
+    def event(self, probe, **kw):
+        self.seq += 1
+        self.send(enc_event(self.seq, probe, **kw))
+        return self.seq
+
+    def heartbeat(self):
+        self.send(enc_heartbeat(self.seq))
+
+    def start_heartbeats(self, period=0.1):
+        self.hb_stop.clear()
+
+        def run():
+            while not self.hb_stop.wait(period):
+                if not self.send(enc_heartbeat(self.seq)):
+                    break
+        self.hb_thread = threading.Thread(target=run, daemon=True)
+        self.hb_thread.start()
+
+    def stop_heartbeats(self):
+        self.hb_stop.set()
+
+    def got(self, mtype):
+        with self.lock:
+            return [m for t, m in self.frames if t == mtype]
+
+    def close(self):
+        self.stop_heartbeats()
+        if self.sock:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+
+
+def wait_for(pred, timeout=5.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+class Vesperd:
+    """vesperd -f on temporary paths, with vesperctl helpers."""
+
+    def __init__(self, builddir, srcdir, conf_text, groups=None, debug=True):
+        self.builddir = builddir
+        self.srcdir = srcdir
+        self.dir = tempfile.mkdtemp(prefix="vesper-it-")
+        self.gdir = os.path.join(self.dir, "groups")
+        os.mkdir(self.gdir)
+        for g in groups if groups is not None else ["signal", "process", "agent", "memory"]:
+            shutil.copy(os.path.join(srcdir, "probe-groups", g + ".conf"), self.gdir)
+        self.sock = os.path.join(self.dir, "ctl.sock")
+        self.conf = os.path.join(self.dir, "vesperd.conf")
+        self.write_conf(conf_text)
+        self.vesperd = os.path.join(builddir, "daemon", "vesperd")
+        self.vesperctl = os.path.join(builddir, "daemon", "vesperctl")
+        self.logpath = os.path.join(self.dir, "vesperd.log")
+        self.proc = None
+        self.debug = debug
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write_conf(self, text):
+        text = text.replace("@DIR@", self.dir)
+        with open(self.conf, "w") as f:
+            f.write("[vesperd]\ncontrol-socket = %s\nprobe-groups = %s\n" % (self.sock, self.gdir))
+            f.write(text)
+
+    def start(self):
+        args = [self.vesperd, "-f", "-c", self.conf, "-S", self.sock]
+        if self.debug:
+            args.append("-d")
+        self.log = open(self.logpath, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 10):
+            raise RuntimeError("vesperd did not create its control socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError("vesperd exited with %d:\n%s" % (self.proc.returncode,
+                                                                self.logtext()))
+
+    def logtext(self):
+        try:
+            with open(self.logpath) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def ctl(self, *args, check=True, timeout=10):
+        r = subprocess.run([self.vesperctl, "-s", self.sock] + list(args), capture_output=True,
+                           text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError("vesperctl %s: exit %d: %s" % (" ".join(args), r.returncode,
+                                                              r.stderr))
+        return r
+
+    def json(self, *args):
+        return json.loads(self.ctl(*args, "--json").stdout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=10):
+        rc = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+        elif self.proc:
+            rc = self.proc.returncode
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def find_dirs():
+    """(builddir, srcdir) from the environment (make check) or this file's place."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    srcdir = os.environ.get("VESPER_SRCDIR") or os.path.normpath(os.path.join(here, "..", ".."))
+    builddir = os.environ.get("VESPER_BUILDDIR") or os.environ.get("VESPER_BUILD") or srcdir
+    return builddir, srcdir
+
+
+def skip(reason):
+    print("SKIP: %s" % reason)
+    sys.exit(77)
+
+
+# ---------------------------------------------------------------------------
+# Check bookkeeping shared by the integration scripts: every check prints one
+# "ok:" / "FAIL:" line, summary() prints the runner line tools/check counts.
+
+failures = []
+passes = []
+
+
+def check(cond, what):
+    """Record one check; return cond so callers can branch on it."""
+    print("%s: %s" % ("ok" if cond else "FAIL", what))
+    (passes if cond else failures).append(what)
+    return cond
+
+
+def summary():
+    """Print "N passed, N failed" and return the script's exit status."""
+    print("%d passed, %d failed" % (len(passes), len(failures)))
+    return 1 if failures else 0
