@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * The `pacemaker` action: maps an operation's verdict onto a pmk request
+ * for the resource bound to the guest, on this node (vesperd only serves
+ * guests running here), and turns pmk's result into the action's single
+ * completion.  failover -> pmk_fail(), migrate -> pmk_migrate(); any other
+ * verdict completes at once ("nothing to do").  A request refused up front
+ * (no resource bound, agent type unknown, the same failure already pending)
+ * completes at once with a failure that says why, so every operation ends
+ * in the operation log with its outcome.  Link changes are logged here;
+ * pmk itself never logs.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "action_pcmk.h"
+#include "log.h"
+#include "pmk.h"
+
+struct apk_run {
+    char task[OPID_BUF_LEN];
+    char opid[OPID_BUF_LEN];
+    uint64_t start_ns;
+    action_done_fn done;
+    void *arg;
+};
+
+static unsigned apk_running;
+
+static void apk_finish(const char *task, action_done_fn done, void *arg, int status,
+                       uint64_t start_ns, const char *text)
+{
+    struct action_result res;
+
+    memset(&res, 0, sizeof(res));
+    res.status = status;
+    res.exit_code = -1;
+    res.start_mono_ns = start_ns;
+    res.end_mono_ns = oplog_mono_ns();
+    g_strlcpy(res.text, text, sizeof(res.text));
+    done(task, &res, arg);
+}
+
+static void apk_on_result(const struct pmk_result *r, void *data)
+{
+    struct apk_run *run = data;
+    double ms = r->sent ? (double)(r->done_mono_ns - r->sent_mono_ns) / 1e6 : 0.0;
+
+    apk_running--;
+    if (r->status == 0)
+        log_info("op %s: pacemaker: %s (%.3f ms after sending)", run->opid, r->text, ms);
+    else
+        log_warnx("op %s: pacemaker: %s", run->opid, r->text);
+    apk_finish(run->task, run->done, run->arg, r->status, run->start_ns, r->text);
+    g_free(run);
+}
+
+static const char *apk_refusal(int rc)
+{
+    switch (rc) {
+    case -ENOENT:
+        return "the resource's agent is unknown (bind it with vesperctl bind ... --agent)";
+    case -EALREADY:
+        return "a fail of this resource on this node is already pending (same fault)";
+    case -ENOSPC:
+        return "too many Pacemaker requests pending";
+    case -ESHUTDOWN:
+        return "the Pacemaker link is not running";
+    case -EINVAL:
+        return "invalid resource name";
+    default:
+        return g_strerror(-rc);
+    }
+}
+
+static int apk_start(const struct conf_action *act, const struct oplog_op *op,
+                     action_done_fn done, void *arg)
+{
+    struct apk_run *run;
+    char text[OPLOG_TEXT_LEN];
+    uint64_t now = oplog_mono_ns();
+    int rc;
+
+    if (op->verdict != VSP_VERDICT_FAILOVER && op->verdict != VSP_VERDICT_MIGRATE) {
+        snprintf(text, sizeof(text), "pacemaker: nothing to do for verdict %s",
+                 conf_verdict_name(op->verdict));
+        apk_finish(op->task, done, arg, 0, now, text);
+        return 0;
+    }
+    if (!op->resource[0]) {
+        snprintf(text, sizeof(text), "pacemaker: guest %s has no bound resource", op->guest);
+        log_warnx("op %s: %s", op->id, text);
+        apk_finish(op->task, done, arg, -ENOENT, now, text);
+        return 0;
+    }
+    run = g_new0(struct apk_run, 1);
+    g_strlcpy(run->task, op->task, sizeof(run->task));
+    g_strlcpy(run->opid, op->id, sizeof(run->opid));
+    run->start_ns = now;
+    run->done = done;
+    run->arg = arg;
+    if (op->verdict == VSP_VERDICT_FAILOVER)
+        rc = pmk_fail(op->resource, NULL, apk_on_result, run, NULL);
+    else
+        rc = pmk_migrate(op->resource, NULL, apk_on_result, run, NULL);
+    if (rc < 0) {
+        snprintf(text, sizeof(text), "pacemaker: %s %s refused: %s",
+                 op->verdict == VSP_VERDICT_FAILOVER ? "fail" : "migrate", op->resource,
+                 apk_refusal(rc));
+        log_warnx("op %s: %s", op->id, text);
+        g_free(run);
+        apk_finish(op->task, done, arg, rc, now, text);
+        return 0;
+    }
+    apk_running++;
+    if (pmk_link_state() != PMK_LINK_READY && op->verdict == VSP_VERDICT_FAILOVER)
+        log_warnx("op %s: pacemaker: controller link %s, fail of %s queued", op->id,
+                  pmk_link_name(pmk_link_state()), op->resource);
+    return 0;
+}
+
+static unsigned apk_running_count(void)
+{
+    return apk_running;
+}
+
+static void apk_shutdown(int force)
+{
+    if (force)
+        pmk_shutdown();
+}
+
+const struct action_ops action_pcmk_ops = {
+    .name = "pacemaker",
+    .type = CONF_ACTION_PACEMAKER,
+    .start = apk_start,
+    .running = apk_running_count,
+    .shutdown = apk_shutdown,
+};
+
+static void apk_on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)
+{
+    static enum pmk_link last = PMK_LINK_DOWN;
+    static int logged_down;
+
+    switch (l) {
+    case PMK_LINK_READY:
+        log_info("pacemaker: controller link ready (node %s)", pmk_node_name());
+        logged_down = 0;
+        break;
+    case PMK_LINK_CONNECTING:
+        log_debug("pacemaker: connected to the controller, waiting for the join");
+        break;
+    case PMK_LINK_DOWN:
+        /* once per outage at warning level, then debug (retries back off) */
+        if (last != PMK_LINK_DOWN || !logged_down) {
+            log_warnx("pacemaker: controller unavailable (%s); retrying, failover requests are "
+                      "queued",
+                      err ? g_strerror(err) : "disconnected");
+            logged_down = 1;
+        } else {
+            log_debug("pacemaker: controller still unavailable, next try in %u ms", retry_ms);
+        }
+        break;
+    }
+    last = l;
+}
+
+int action_pcmk_init(void)
+{
+    int rc = pmk_init(NULL, apk_on_link, NULL);
+
+    if (rc < 0)
+        return rc;
+    rc = action_register(&action_pcmk_ops);
+    return rc == -EEXIST ? 0 : rc;
+}
+
+void action_pcmk_shutdown(void)
+{
+    pmk_shutdown();
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * pmk: vesperd's side of Pacemaker.  Two kinds of request, both asynchronous
+ * on the GLib main loop, both reporting exactly once through a callback with
+ * CLOCK_MONOTONIC timestamps (queued, sent, done):
+ *
+ *  - fail: a hard failure of a resource on a node, sent to the local
+ *    controller over libcrmcommon's public IPC API (pcmk_controld_api_fail(),
+ *    the request crm_resource --fail sends).  Recovery then follows the
+ *    resource's on-fail / migration-threshold.  No process is spawned.
+ *  - node attributes (migrate): set or delete a transient node attribute with
+ *    attrd_updater, the public route to pacemaker-attrd (its C API is
+ *    internal in 2.1).  pmk_migrate() sets "vesper-<rsc>" = "degraded" on
+ *    the node; a location rule per resource (created by the ocf:vesper agent,
+ *    see pmk_rule_xml()) gives that node -INFINITY for that resource only, so
+ *    Pacemaker moves it while it is still healthy, live-migrating it when it
+ *    has allow-migrate=true.
+ *
+ * Why a per-resource attribute and not a "#health-vesper" node attribute with
+ * node-health-strategy=migrate-on-red: node health moves *every* resource off
+ * the node, so one guest's pressure would move all other guests (the design
+ * requires that a guest only ever affects its own resources), and the
+ * strategy is a cluster-wide property that also changes how every other
+ * #health-* attribute (HealthCPU, HealthSMART ...) is treated.  A
+ * per-resource attribute plus rule is local to one resource, shows in
+ * crm_mon -A as "vesper-<rsc> : degraded", and is cleared with
+ * pmk_restore() (or attrd_updater -D -n vesper-<rsc> -N NODE); being
+ * transient, it also disappears when the node restarts.
+ *
+ * Controller connection: pmk connects at pmk_init() and reconnects with
+ * exponential backoff (opts.backoff_min_ms .. backoff_max_ms) whenever the
+ * controller is unavailable.  After connecting it asks the controller for
+ * the local node's name (pmk_node_name()), then pings it every 250 ms until
+ * it has joined the cluster (state S_NOT_DC or a DC state), then the DC
+ * until it is S_IDLE (the transition after a join, which re-probes the
+ * node, is over); only then is the link ready.  A fail taken by a controller
+ * that has just restarted, before that, is mishandled by Pacemaker 2.1.5
+ * (measured: the resource is restarted in place without a fail-count, or
+ * stays "FAILED" on two nodes until a cleanup), so such requests wait.
+ *
+ * Delivery rules of fail requests:
+ *  - a request made while the controller is unavailable is queued and sent
+ *    once the link is ready; it is never lost: it ends in a result, at the
+ *    latest when it expires (opts.queue_deadline_ms: a failure found that
+ *    late has been found by the resource's own monitor already);
+ *  - a request is sent at most once: a request whose send failed was not
+ *    delivered (libqb IPC sends whole messages) and stays queued; a request
+ *    that was sent but whose reply never came (connection lost, reply
+ *    timeout) ends with status -ECONNRESET or -ETIMEDOUT and result.sent = 1
+ *    ("outcome unknown") and is never sent again.  Failing a resource twice
+ *    is harmful: the second fake failure can arrive after the resource has
+ *    started elsewhere and make Pacemaker believe it is active on two nodes;
+ *  - while a fail for the same resource and node is queued or in flight,
+ *    another one is refused with -EALREADY.
+ *
+ * Precondition of pmk_fail(): the resource is active on the target node
+ * (vesperd only fails resources bound to guests it serves on this node).
+ * The controller records a fake failed monitor; on a node where the resource
+ * is not active that would make Pacemaker stop it "there" and possibly
+ * recover it everywhere.
+ *
+ * Only root and members of haclient may use the controller IPC.  pmk never
+ * logs (it is used by vesperd and by test drivers); link changes and results
+ * are reported through callbacks.  Not thread-safe: everything runs on the
+ * default GMainContext.
+ */
+#ifndef VSP_PMK_H
+#define VSP_PMK_H
+
+#include <stdint.h>
+
+#define PMK_NAME_MAX 128  /* resource, node and attribute names */
+#define PMK_TEXT_LEN 200  /* result text */
+#define PMK_QUEUE_MAX 64  /* queued + in-flight requests */
+#define PMK_ATTR_PREFIX "vesper-"
+#define PMK_ATTR_DEGRADED "degraded"
+
+enum pmk_kind {
+    PMK_FAIL = 1,        /* pcmk_controld_api_fail() */
+    PMK_ATTR_SET = 2,    /* attrd_updater -U */
+    PMK_ATTR_DELETE = 3, /* attrd_updater -D */
+};
+const char *pmk_kind_name(enum pmk_kind k);
+
+enum pmk_link {
+    PMK_LINK_DOWN = 0,     /* no controller connection; retrying */
+    PMK_LINK_CONNECTING,   /* connected, waiting for the node name and the join */
+    PMK_LINK_READY,        /* requests are sent at once */
+};
+const char *pmk_link_name(enum pmk_link l);
+
+struct pmk_opts {
+    unsigned backoff_min_ms;    /* first reconnect delay (default 100) */
+    unsigned backoff_max_ms;    /* cap of the doubling delay (default 5000) */
+    unsigned queue_deadline_ms; /* a request not sent by then expires (default 30000) */
+    unsigned reply_timeout_ms;  /* sent, no reply by then: -ETIMEDOUT (default 10000) */
+    const char *attrd_updater;  /* program for attributes (default "attrd_updater" on PATH) */
+    const char *crm_resource;   /* program to read a resource's agent (default "crm_resource") */
+};
+
+struct pmk_result {
+    uint64_t id;          /* as returned by the request function */
+    enum pmk_kind kind;
+    const char *name;     /* resource (fail) or attribute name */
+    const char *node;     /* target node ("" for the local node's attrd default) */
+    const char *value;    /* PMK_ATTR_SET: the value, else NULL */
+    /*
+     * 0: done (controller accepted the failure / attribute written).
+     * -ETIMEDOUT: not sent before the queue deadline (sent == 0), or no reply
+     *   in time (sent == 1, outcome unknown).
+     * -ECONNRESET: sent, connection lost before the reply (outcome unknown).
+     * -EREMOTEIO: the controller or attrd_updater refused it (see text).
+     * -EPROTO: unreadable reply.  -ENOEXEC: attrd_updater cannot be run.
+     * -ECANCELED: pmk_shutdown() before the end.
+     */
+    int status;
+    int sent;             /* 1: the request reached the controller / attrd */
+    unsigned attempts;    /* sends (attributes: runs of attrd_updater) */
+    uint64_t queued_mono_ns, sent_mono_ns, done_mono_ns; /* sent 0 if never sent */
+    const char *text;     /* one line for the operation log */
+};
+
+/* Result of a request; res and its strings are valid during the call only. */
+typedef void (*pmk_done_fn)(const struct pmk_result *res, void *arg);
+/* Link change; err is the connect error (positive errno / pcmk rc) or 0. */
+typedef void (*pmk_link_fn)(enum pmk_link link, int err, unsigned retry_ms, void *arg);
+
+/*
+ * pmk_init() - start connecting to the local controller.  opts may be NULL
+ * (defaults); link_cb (may be NULL) is told every link change.  Returns 0,
+ * -EALREADY if initialised, -ENOMEM.
+ */
+int pmk_init(const struct pmk_opts *opts, pmk_link_fn link_cb, void *arg);
+
+/*
+ * pmk_shutdown() - disconnect, end every pending request with -ECANCELED
+ * (callbacks run before it returns) and kill a running attrd_updater.
+ * Safe to call when not initialised.
+ */
+void pmk_shutdown(void);
+
+/* Current link state, the local node's name once known ("" before), and the
+ * controller state last seen by a ping ("S_NOT_DC", "" when not connected). */
+enum pmk_link pmk_link_state(void);
+const char *pmk_node_name(void);
+const char *pmk_controller_state(void);
+
+/*
+ * pmk_set_agent() - remember the agent of resource rsc as "class:provider:type"
+ * or "class:type" (e.g. "ocf:heartbeat:VirtualDomain"); the controller needs
+ * it to fail the resource.  agent NULL forgets rsc.  Returns 0, -EINVAL
+ * (bad name or spec), -ENOSPC (more than PMK_QUEUE_MAX * 4 resources), -ENOMEM.
+ */
+int pmk_set_agent(const char *rsc, const char *agent);
+
+/*
+ * pmk_resolve_agent() - read the agent of rsc from the CIB now, in the
+ * background (crm_resource --query-xml), unless it is known.  pmk_fail() does
+ * the same for a resource whose agent is unknown, its request waiting
+ * meanwhile; calling this when a resource is configured or bound saves that
+ * delay (~0.1 s) on the first failover.  Returns 0, -EINVAL, -ENOSPC (too
+ * many lookups running), -ESHUTDOWN.
+ */
+int pmk_resolve_agent(const char *rsc);
+
+/*
+ * pmk_parse_primitive() - the agent spec ("class:provider:type" or
+ * "class:type") of the first <primitive .../> tag in text (crm_resource
+ * --query-xml output).  Pure.  Returns 0, -ENOENT (no primitive), -EINVAL
+ * (no class or type, or unsafe characters), -ENAMETOOLONG.
+ */
+int pmk_parse_primitive(const char *text, char *spec, size_t len);
+
+/*
+ * pmk_parse_agent() - split spec "class:provider:type" or "class:type" into
+ * the three buffers (provider "" when absent).  Pure.  Returns 0 or -EINVAL.
+ */
+int pmk_parse_agent(const char *spec, char *cls, char *provider, char *type, size_t len);
+
+/*
+ * pmk_fail() - ask the controller to record a hard failure of rsc on node
+ * (NULL: the local node).  Returns 0 and stores the request id in *id (may be
+ * NULL), then calls cb exactly once; or returns without calling cb:
+ * -EINVAL (bad name), -EALREADY (a fail of rsc on node is pending),
+ * -ENOSPC (queue full), -ESHUTDOWN (not initialised).  When the agent of
+ * rsc is unknown (neither pmk_set_agent() nor a resolution gave it) it is
+ * read from the CIB first; a resource the CIB does not have ends with
+ * -ENOENT.  Never fails a resource without its class and type: the
+ * controller would otherwise try to register it without them, an internal
+ * error of the controller.
+ *
+ * cb is never called before pmk_fail()
+ * returns: results arrive from the main loop.  With the link ready the
+ * request is sent before pmk_fail() returns (no extra loop iteration).
+ */
+int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
+
+/*
+ * pmk_attr_set() / pmk_attr_delete() - set or delete transient node attribute
+ * name on node (NULL: local) with attrd_updater.  Requests run one at a time
+ * in order; a failed run is retried with backoff until the queue deadline
+ * (attribute updates are idempotent).  Same returns as pmk_fail() except
+ * -ENOENT and -EALREADY.
+ */
+int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb,
+                 void *arg, uint64_t *id);
+int pmk_attr_delete(const char *name, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
+
+/*
+ * pmk_migrate() - mark rsc degraded on node (NULL: local): attribute
+ * "vesper-<rsc>" = "degraded", which the rule of pmk_rule_xml() turns into
+ * -INFINITY for rsc on that node.  pmk_restore() deletes the mark.
+ */
+int pmk_migrate(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
+int pmk_restore(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
+
+/* The attribute name pmk_migrate() uses for rsc, into buf.  Returns 0 or -ENAMETOOLONG. */
+int pmk_attr_name(const char *rsc, char *buf, size_t len);
+
+/*
+ * pmk_rule_xml() - the rsc_location constraint (CIB XML) that makes the
+ * "degraded" mark of rsc move it: id "vesper-degraded-<rsc>", a rule with
+ * score -INFINITY on attribute vesper-<rsc> eq degraded.  Returns the length
+ * written (snprintf semantics) or -EINVAL for a name with XML-special chars.
+ */
+int pmk_rule_xml(const char *rsc, char *buf, size_t len);
+
+struct pmk_stats {
+    enum pmk_link link;
+    uint64_t connects;       /* successful connections */
+    uint64_t connect_errors; /* failed connection attempts */
+    uint64_t disconnects;
+    unsigned queued;         /* waiting to be sent */
+    unsigned in_flight;      /* sent, no reply yet */
+    uint64_t done_ok, done_failed; /* results delivered */
+};
+void pmk_get_stats(struct pmk_stats *st);
+
+#endif /* VSP_PMK_H */

@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Unit tests of daemon/pmk.c: the pure helpers, and the request state
+ * machine against a fake controller.  The libcrmcommon IPC functions pmk.c
+ * calls are replaced with the linker's --wrap (see tests/unit/Makefile.am):
+ * the fake answers node-info, ping and fail requests from the GLib loop,
+ * as the real controller does, and can refuse connections, lose the
+ * connection, fail a send or keep a reply back.  No real cluster is ever
+ * contacted.  Loops run until a condition holds (with a generous safety
+ * cap); nothing asserts on timing.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <glib.h>
+
+#include <crm/crm.h>
+#include <crm/common/ipc.h>
+#include <crm/common/ipc_controld.h>
+#include <crm/common/nvpair.h>
+#include <crm/common/xml.h>
+
+#include "pmk.h"
+
+/* ---- the fake controller ---------------------------------------------- */
+
+static struct {
+    int fake_api; /* its address is the api handle */
+    pcmk_ipc_callback_t cb;
+    void *cb_data;
+    int connected;
+    int connect_failures; /* refuse this many connects */
+    int connects, connect_calls;
+    int send_failures; /* fail this many fail sends with ENOTCONN */
+    int hold_replies;  /* do not answer fail requests */
+    int refuse;        /* answer fail requests with an error */
+    int local_pending; /* answer this many local pings with S_PENDING */
+    int dc_joining;    /* answer this many DC pings with S_FINALIZE_JOIN */
+    int fails_sent;    /* successful fail sends */
+    int pings;
+    char target[64], router[64], rsc[64], cls[32], prov[64], type[64];
+} fk;
+
+enum fake_reply { FR_INFO, FR_PING_LOCAL, FR_PING_DC, FR_FAIL };
+
+struct fake_msg {
+    enum fake_reply kind;
+    char rsc[64];
+};
+
+static gboolean fake_deliver(gpointer data)
+{
+    struct fake_msg *m = data;
+    pcmk_controld_api_reply_t r;
+
+    memset(&r, 0, sizeof(r));
+    r.host_from = "node1";
+    if (!fk.connected || !fk.cb) {
+        g_free(m);
+        return G_SOURCE_REMOVE;
+    }
+    switch (m->kind) {
+    case FR_INFO:
+        r.reply_type = pcmk_controld_reply_info;
+        r.data.node_info.uname = "node1";
+        fk.cb((pcmk_ipc_api_t *)&fk.fake_api, pcmk_ipc_event_reply, CRM_EX_OK, &r, fk.cb_data);
+        break;
+    case FR_PING_LOCAL:
+    case FR_PING_DC:
+        r.reply_type = pcmk_controld_reply_ping;
+        if (m->kind == FR_PING_LOCAL)
+            r.data.ping.fsa_state = fk.local_pending-- > 0 ? "S_PENDING" : "S_NOT_DC";
+        else
+            r.data.ping.fsa_state = fk.dc_joining-- > 0 ? "S_FINALIZE_JOIN" : "S_IDLE";
+        r.data.ping.result = "ok";
+        fk.cb((pcmk_ipc_api_t *)&fk.fake_api, pcmk_ipc_event_reply, CRM_EX_OK, &r, fk.cb_data);
+        break;
+    case FR_FAIL: {
+        xmlNode *ns = create_xml_node(NULL, "node_state");
+        xmlNode *lrm = create_xml_node(ns, "lrm");
+        xmlNode *lrs = create_xml_node(lrm, "lrm_resources");
+        xmlNode *lr = create_xml_node(lrs, "lrm_resource");
+        xmlNode *op = create_xml_node(lr, "lrm_rsc_op");
+
+        crm_xml_add(lr, "id", m->rsc);
+        crm_xml_add(op, "operation", "asyncmon");
+        crm_xml_add(op, "rc-code", fk.refuse ? "1" : "0");
+        crm_xml_add(op, "op-status", fk.refuse ? "4" : "0");
+        if (fk.refuse)
+            crm_xml_add(op, "exit-reason", "Cannot fail unknown resource");
+        r.reply_type = pcmk_controld_reply_resource;
+        r.data.resource.node_state = ns;
+        fk.cb((pcmk_ipc_api_t *)&fk.fake_api, pcmk_ipc_event_reply, CRM_EX_OK, &r, fk.cb_data);
+        free_xml(ns);
+        break;
+    }
+    }
+    g_free(m);
+    return G_SOURCE_REMOVE;
+}
+
+static void fake_queue(enum fake_reply kind, const char *rsc)
+{
+    struct fake_msg *m = g_new0(struct fake_msg, 1);
+
+    m->kind = kind;
+    if (rsc)
+        g_strlcpy(m->rsc, rsc, sizeof(m->rsc));
+    g_idle_add(fake_deliver, m);
+}
+
+/* The controller goes away (as when pacemaker-controld dies). */
+static void fake_disconnect(void)
+{
+    if (!fk.connected)
+        return;
+    fk.connected = 0;
+    if (fk.cb)
+        fk.cb((pcmk_ipc_api_t *)&fk.fake_api, pcmk_ipc_event_disconnect, CRM_EX_DISCONNECT, NULL,
+              fk.cb_data);
+}
+
+int __wrap_pcmk_new_ipc_api(pcmk_ipc_api_t **api, enum pcmk_ipc_server server);
+void __wrap_pcmk_free_ipc_api(pcmk_ipc_api_t *api);
+void __wrap_pcmk_register_ipc_callback(pcmk_ipc_api_t *api, pcmk_ipc_callback_t cb, void *data);
+int __wrap_pcmk_connect_ipc(pcmk_ipc_api_t *api, enum pcmk_ipc_dispatch type);
+void __wrap_pcmk_disconnect_ipc(pcmk_ipc_api_t *api);
+bool __wrap_pcmk_ipc_is_connected(pcmk_ipc_api_t *api);
+int __wrap_pcmk_controld_api_node_info(pcmk_ipc_api_t *api, uint32_t nodeid);
+int __wrap_pcmk_controld_api_ping(pcmk_ipc_api_t *api, const char *node_name);
+int __wrap_pcmk_controld_api_fail(pcmk_ipc_api_t *api, const char *target_node,
+                                  const char *router_node, const char *rsc_id,
+                                  const char *rsc_long_id, const char *standard,
+                                  const char *provider, const char *type);
+
+int __wrap_pcmk_new_ipc_api(pcmk_ipc_api_t **api, enum pcmk_ipc_server server)
+{
+    assert_int_equal(server, pcmk_ipc_controld);
+    *api = (pcmk_ipc_api_t *)&fk.fake_api;
+    return pcmk_rc_ok;
+}
+
+void __wrap_pcmk_free_ipc_api(pcmk_ipc_api_t *api)
+{
+    fake_disconnect();
+    fk.cb = NULL;
+}
+
+void __wrap_pcmk_register_ipc_callback(pcmk_ipc_api_t *api, pcmk_ipc_callback_t cb, void *data)
+{
+    fk.cb = cb;
+    fk.cb_data = data;
+}
+
+int __wrap_pcmk_connect_ipc(pcmk_ipc_api_t *api, enum pcmk_ipc_dispatch type)
+{
+    assert_int_equal(type, pcmk_ipc_dispatch_main);
+    fk.connect_calls++;
+    if (fk.connect_failures > 0) {
+        fk.connect_failures--;
+        return ECONNREFUSED;
+    }
+    fk.connected = 1;
+    fk.connects++;
+    return pcmk_rc_ok;
+}
+
+void __wrap_pcmk_disconnect_ipc(pcmk_ipc_api_t *api)
+{
+    fake_disconnect();
+}
+
+bool __wrap_pcmk_ipc_is_connected(pcmk_ipc_api_t *api)
+{
+    return fk.connected;
+}
+
+int __wrap_pcmk_controld_api_node_info(pcmk_ipc_api_t *api, uint32_t nodeid)
+{
+    assert_int_equal(nodeid, 0);
+    if (!fk.connected)
+        return ENOTCONN;
+    fake_queue(FR_INFO, NULL);
+    return pcmk_rc_ok;
+}
+
+int __wrap_pcmk_controld_api_ping(pcmk_ipc_api_t *api, const char *node_name)
+{
+    if (!fk.connected)
+        return ENOTCONN;
+    fk.pings++;
+    fake_queue(node_name ? FR_PING_LOCAL : FR_PING_DC, NULL);
+    return pcmk_rc_ok;
+}
+
+int __wrap_pcmk_controld_api_fail(pcmk_ipc_api_t *api, const char *target_node,
+                                  const char *router_node, const char *rsc_id,
+                                  const char *rsc_long_id, const char *standard,
+                                  const char *provider, const char *type)
+{
+    if (!fk.connected)
+        return ENOTCONN;
+    if (fk.send_failures > 0) {
+        fk.send_failures--;
+        return ENOTCONN;
+    }
+    fk.fails_sent++;
+    g_strlcpy(fk.target, target_node ? target_node : "", sizeof(fk.target));
+    g_strlcpy(fk.router, router_node ? router_node : "", sizeof(fk.router));
+    g_strlcpy(fk.rsc, rsc_id, sizeof(fk.rsc));
+    g_strlcpy(fk.cls, standard ? standard : "", sizeof(fk.cls));
+    g_strlcpy(fk.prov, provider ? provider : "", sizeof(fk.prov));
+    g_strlcpy(fk.type, type ? type : "", sizeof(fk.type));
+    if (!fk.hold_replies)
+        fake_queue(FR_FAIL, rsc_id);
+    return pcmk_rc_ok;
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+#define MAX_RESULTS 16
+
+static struct {
+    int n;
+    int status[MAX_RESULTS];
+    int sent[MAX_RESULTS];
+    uint64_t id[MAX_RESULTS];
+    enum pmk_kind kind[MAX_RESULTS];
+    char text[MAX_RESULTS][PMK_TEXT_LEN];
+    char node[MAX_RESULTS][PMK_NAME_MAX + 1];
+    int ordered[MAX_RESULTS]; /* queued <= sent <= done */
+} res;
+
+static void on_done(const struct pmk_result *r, void *arg)
+{
+    assert_true(res.n < MAX_RESULTS);
+    res.status[res.n] = r->status;
+    res.sent[res.n] = r->sent;
+    res.id[res.n] = r->id;
+    res.kind[res.n] = r->kind;
+    g_strlcpy(res.text[res.n], r->text, sizeof(res.text[0]));
+    g_strlcpy(res.node[res.n], r->node, sizeof(res.node[0]));
+    res.ordered[res.n] = r->queued_mono_ns <= r->done_mono_ns &&
+                         (!r->sent || (r->queued_mono_ns <= r->sent_mono_ns &&
+                                       r->sent_mono_ns <= r->done_mono_ns));
+    res.n++;
+}
+
+static int cap_hit;
+
+static gboolean cap_cb(gpointer data)
+{
+    cap_hit = 1;
+    return G_SOURCE_REMOVE;
+}
+
+/* Iterate the loop until cond() holds; fails the test after 10 s. */
+static void run_until(int (*cond)(void))
+{
+    guint cap;
+
+    cap_hit = 0;
+    cap = g_timeout_add(10000, cap_cb, NULL);
+    while (!cond() && !cap_hit)
+        g_main_context_iteration(NULL, TRUE);
+    if (!cap_hit)
+        g_source_remove(cap);
+    assert_false(cap_hit);
+}
+
+static int is_ready(void)
+{
+    return pmk_link_state() == PMK_LINK_READY;
+}
+
+static int is_down(void)
+{
+    return pmk_link_state() == PMK_LINK_DOWN;
+}
+
+static int one_result(void)
+{
+    return res.n >= 1;
+}
+
+static int two_results(void)
+{
+    return res.n >= 2;
+}
+
+static int one_fail_sent(void)
+{
+    return fk.fails_sent >= 1;
+}
+
+static int setup(void **state)
+{
+    struct pmk_opts o = {.backoff_min_ms = 1, .backoff_max_ms = 4, .queue_deadline_ms = 5000,
+                         .reply_timeout_ms = 5000};
+
+    memset(&fk, 0, sizeof(fk));
+    memset(&res, 0, sizeof(res));
+    if (*state)
+        o = *(struct pmk_opts *)*state;
+    assert_int_equal(pmk_init(&o, NULL, NULL), 0);
+    assert_int_equal(pmk_set_agent("vm1", "ocf:heartbeat:VirtualDomain"), 0);
+    assert_int_equal(pmk_set_agent("vm2", "ocf:heartbeat:VirtualDomain"), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    pmk_shutdown();
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    return 0;
+}
+
+/* ---- pure helpers ----------------------------------------------------------- */
+
+static void test_parse_agent(void **state)
+{
+    char c[32], p[32], t[32];
+
+    assert_int_equal(pmk_parse_agent("ocf:heartbeat:VirtualDomain", c, p, t, sizeof(c)), 0);
+    assert_string_equal(c, "ocf");
+    assert_string_equal(p, "heartbeat");
+    assert_string_equal(t, "VirtualDomain");
+    assert_int_equal(pmk_parse_agent("systemd:nginx", c, p, t, sizeof(c)), 0);
+    assert_string_equal(c, "systemd");
+    assert_string_equal(p, "");
+    assert_string_equal(t, "nginx");
+    assert_int_equal(pmk_parse_agent("ocf:Dummy", c, p, t, sizeof(c)), -EINVAL);
+    assert_int_equal(pmk_parse_agent("lsb:x:y", c, p, t, sizeof(c)), -EINVAL);
+    assert_int_equal(pmk_parse_agent("ocf:a:b:c", c, p, t, sizeof(c)), -EINVAL);
+    assert_int_equal(pmk_parse_agent("ocf::b", c, p, t, sizeof(c)), -EINVAL);
+    assert_int_equal(pmk_parse_agent(":a:b", c, p, t, sizeof(c)), -EINVAL);
+    assert_int_equal(pmk_parse_agent("ocf:a:", c, p, t, sizeof(c)), -EINVAL);
+    assert_int_equal(pmk_parse_agent("Dummy", c, p, t, sizeof(c)), -EINVAL);
+    assert_int_equal(pmk_parse_agent(NULL, c, p, t, sizeof(c)), -EINVAL);
+    assert_int_equal(pmk_parse_agent("ocf:heartbeat:VirtualDomainXXXXXXXXXXXXXXXX", c, p, t, 16),
+                     -EINVAL);
+}
+
+static void test_rule_xml(void **state)
+{
+    char buf[1024], small[16];
+    int n;
+
+    n = pmk_rule_xml("vm1", buf, sizeof(buf));
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    assert_non_null(strstr(buf, "<rsc_location id=\"vesper-degraded-vm1\" rsc=\"vm1\">"));
+    assert_non_null(strstr(buf, "score=\"-INFINITY\""));
+    assert_non_null(strstr(buf, "attribute=\"vesper-vm1\" operation=\"eq\" value=\"degraded\""));
+    /* snprintf semantics: the length needed is returned when it does not fit */
+    assert_int_equal(pmk_rule_xml("vm1", small, sizeof(small)), n);
+    assert_int_equal(pmk_rule_xml("a\"b", buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(pmk_rule_xml("a<b", buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(pmk_rule_xml("", buf, sizeof(buf)), -EINVAL);
+}
+
+static void test_attr_name(void **state)
+{
+    char buf[16];
+
+    assert_int_equal(pmk_attr_name("vm1", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "vesper-vm1");
+    assert_int_equal(pmk_attr_name("a-very-long-name", buf, sizeof(buf)), -ENAMETOOLONG);
+}
+
+static void test_not_initialised(void **state)
+{
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
+    assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
+    pmk_shutdown(); /* harmless */
+}
+
+/* ---- state machine ----------------------------------------------------- */
+
+static void test_fail_when_ready(void **state)
+{
+    uint64_t id = 0;
+
+    run_until(is_ready);
+    assert_string_equal(pmk_node_name(), "node1");
+    assert_string_equal(pmk_controller_state(), "S_NOT_DC");
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, &id), 0);
+    assert_true(id > 0);
+    /* sent before pmk_fail() returned, answered from the loop */
+    assert_int_equal(fk.fails_sent, 1);
+    assert_int_equal(res.n, 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.sent[0], 1);
+    assert_true(res.id[0] == id);
+    assert_true(res.ordered[0]);
+    assert_string_equal(res.node[0], "node1");
+    assert_string_equal(fk.target, "node1");
+    assert_string_equal(fk.router, "node1");
+    assert_string_equal(fk.rsc, "vm1");
+    assert_string_equal(fk.cls, "ocf");
+    assert_string_equal(fk.prov, "heartbeat");
+    assert_string_equal(fk.type, "VirtualDomain");
+    assert_non_null(strstr(res.text[0], "recorded"));
+}
+
+static void test_refusals(void **state)
+{
+    run_until(is_ready);
+    assert_int_equal(pmk_fail("nobody", NULL, on_done, NULL, NULL), -ENOENT);
+    assert_int_equal(pmk_fail("bad name", NULL, on_done, NULL, NULL), -EINVAL);
+    assert_int_equal(pmk_fail("vm1", "no<de", on_done, NULL, NULL), -EINVAL);
+    assert_int_equal(pmk_set_agent("vm3", "Dummy"), -EINVAL);
+    fk.hold_replies = 1;
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    /* the same resource and node again while pending: refused, not sent */
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), -EALREADY);
+    assert_int_equal(pmk_fail("vm1", "node1", on_done, NULL, NULL), -EALREADY);
+    /* another guest's resource is independent */
+    assert_int_equal(pmk_fail("vm2", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 2);
+    assert_string_equal(fk.rsc, "vm2");
+}
+
+static void test_controller_refuses(void **state)
+{
+    run_until(is_ready);
+    fk.refuse = 1;
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], -EREMOTEIO);
+    assert_non_null(strstr(res.text[0], "Cannot fail unknown resource"));
+}
+
+static void test_queued_while_down(void **state)
+{
+    run_until(is_ready);
+    fk.connect_failures = 3;
+    fake_disconnect(); /* the controller dies; the next 3 connects fail */
+    assert_true(is_down());
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.sent[0], 1);
+    assert_true(res.ordered[0]);
+    assert_int_equal(fk.fails_sent, 1);
+    assert_true(fk.connect_calls >= 4);
+    /* the node was unknown when queued: the result names it */
+    assert_string_equal(res.node[0], "node1");
+}
+
+static void test_waits_for_join(void **state)
+{
+    fk.local_pending = 2;
+    fk.dc_joining = 2;
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_fail_sent);
+    /* not sent before the local controller joined and the DC was idle */
+    assert_true(fk.pings >= 1 + 2 + 1 + 2);
+    assert_true(is_ready());
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+}
+
+static void test_lost_in_flight_not_resent(void **state)
+{
+    run_until(is_ready);
+    fk.hold_replies = 1;
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 1);
+    fake_disconnect();
+    assert_int_equal(res.n, 1);
+    assert_int_equal(res.status[0], -ECONNRESET);
+    assert_int_equal(res.sent[0], 1);
+    assert_non_null(strstr(res.text[0], "not resent"));
+    fk.hold_replies = 0;
+    run_until(is_ready);
+    /* still one send: an ambiguous request is never sent twice */
+    assert_int_equal(fk.fails_sent, 1);
+    /* a new request after the reconnect goes out normally */
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(two_results);
+    assert_int_equal(res.status[1], 0);
+    assert_int_equal(fk.fails_sent, 2);
+}
+
+static void test_send_error_keeps_queued(void **state)
+{
+    run_until(is_ready);
+    fk.send_failures = 1;
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(fk.fails_sent, 1);
+    assert_true(fk.connects >= 2); /* dropped and reconnected */
+}
+
+static void test_queue_deadline(void **state)
+{
+    run_until(is_ready);
+    fk.connect_failures = 1 << 30;
+    fake_disconnect();
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], -ETIMEDOUT);
+    assert_int_equal(res.sent[0], 0);
+    assert_int_equal(fk.fails_sent, 0);
+    assert_non_null(strstr(res.text[0], "expired"));
+}
+
+static void test_reply_timeout(void **state)
+{
+    run_until(is_ready);
+    fk.hold_replies = 1;
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], -ETIMEDOUT);
+    assert_int_equal(res.sent[0], 1);
+    assert_int_equal(fk.fails_sent, 1);
+}
+
+static void test_shutdown_cancels(void **state)
+{
+    run_until(is_ready);
+    fk.connect_failures = 1 << 30;
+    fake_disconnect();
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    pmk_shutdown();
+    assert_int_equal(res.n, 1);
+    assert_int_equal(res.status[0], -ECANCELED);
+    assert_int_equal(res.sent[0], 0);
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
+}
+
+static void test_attr_ok(void **state)
+{
+    assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(pmk_restore("vm1", "node2", on_done, NULL, NULL), 0);
+    run_until(two_results);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.kind[0], PMK_ATTR_SET);
+    assert_non_null(strstr(res.text[0], "vesper-vm1=degraded"));
+    assert_int_equal(res.status[1], 0);
+    assert_int_equal(res.kind[1], PMK_ATTR_DELETE);
+    assert_string_equal(res.node[1], "node2");
+}
+
+static void test_attr_retried_until_deadline(void **state)
+{
+    assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], -ETIMEDOUT);
+    assert_int_equal(res.sent[0], 1);
+}
+
+static void test_attr_missing_program(void **state)
+{
+    assert_int_equal(pmk_attr_set("vesper-x", "degraded", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(res.n, 0); /* never called back inside the request */
+    run_until(one_result);
+    assert_int_equal(res.status[0], -ENOEXEC);
+    assert_int_equal(pmk_attr_set("vesper-x", "a b", NULL, on_done, NULL, NULL), -EINVAL);
+}
+
+int main(void)
+{
+    static struct pmk_opts quick_deadline = {.backoff_min_ms = 1, .backoff_max_ms = 4,
+                                             .queue_deadline_ms = 30, .reply_timeout_ms = 30};
+    static struct pmk_opts attr_true = {.backoff_min_ms = 1, .backoff_max_ms = 4,
+                                        .queue_deadline_ms = 5000, .reply_timeout_ms = 5000,
+                                        .attrd_updater = "true"};
+    static struct pmk_opts attr_false = {.backoff_min_ms = 1, .backoff_max_ms = 4,
+                                         .queue_deadline_ms = 50, .reply_timeout_ms = 5000,
+                                         .attrd_updater = "false"};
+    static struct pmk_opts attr_none = {.backoff_min_ms = 1, .backoff_max_ms = 4,
+                                        .attrd_updater = "/nonexistent/attrd_updater"};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_agent),
+        cmocka_unit_test(test_rule_xml),
+        cmocka_unit_test(test_attr_name),
+        cmocka_unit_test(test_not_initialised),
+        cmocka_unit_test_setup_teardown(test_fail_when_ready, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_controller_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_while_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waits_for_join, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_in_flight_not_resent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_error_keeps_queued, setup, teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_queue_deadline, setup, teardown,
+                                                 &quick_deadline),
+        cmocka_unit_test_prestate_setup_teardown(test_reply_timeout, setup, teardown,
+                                                 &quick_deadline),
+        cmocka_unit_test_setup_teardown(test_shutdown_cancels, setup, teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_attr_ok, setup, teardown, &attr_true),
+        cmocka_unit_test_prestate_setup_teardown(test_attr_retried_until_deadline, setup,
+                                                 teardown, &attr_false),
+        cmocka_unit_test_prestate_setup_teardown(test_attr_missing_program, setup, teardown,
+                                                 &attr_none),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
