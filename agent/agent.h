@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "errf.h"
 #include "proto.h"
 
 #define NSEC_PER_MSEC 1000000ull
@@ -44,22 +45,8 @@ static inline uint64_t agent_real_ns(void)
     return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * agent_errf() - write one sentence into err (if errlen > 0) and return rc.
- * The helper every agent subsystem uses to return "-errno plus why".
- */
-__attribute__((format(printf, 4, 5))) static inline int agent_errf(char *err, size_t errlen, int rc,
-                                                                   const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+/* agent_errf(): write "why" into err and return rc (daemon/errf.h). */
+#define agent_errf vsp_errf
 
 /*
  * What applying a CONFIG did, for CONFIG_ACK: the first error (0 or

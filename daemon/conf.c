@@ -19,6 +19,7 @@
 #include <glib.h>
 
 #include "conf.h"
+#include "errf.h"
 #include "conf_int.h"
 
 #ifndef VSP_SYSCONFDIR
@@ -274,19 +275,8 @@ void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_
 /* ------------------------------------------------------------------------ */
 /* value helpers */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+/* one sentence into the caller's buffer (daemon/errf.h) */
+#define seterr(err, errlen, ...) ((void)vsp_errf(err, errlen, 0, __VA_ARGS__))
 
 const char *conf_quote(const char *s, char *buf, size_t len)
 {

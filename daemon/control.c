@@ -28,6 +28,7 @@
 
 #include "action.h"
 #include "control.h"
+#include "errf.h"
 #include "guest.h"
 #include "json.h"
 #include "log.h"
@@ -71,19 +72,8 @@ const char *control_cmd_name(enum control_cmd cmd)
     return NULL;
 }
 
-static void control_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void control_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+/* one sentence into the caller's buffer (daemon/errf.h) */
+#define control_seterr(err, errlen, ...) ((void)vsp_errf(err, errlen, 0, __VA_ARGS__))
 
 int control_valid_name(const char *s)
 {

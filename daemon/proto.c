@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "errf.h"
 
 /* Payload sizes in bytes (frame minus header); docs/protocol.md has the layouts. */
 #define HELLO_FIXED 58
@@ -179,18 +180,7 @@ int vsp_msg_from_host(unsigned type)
 /* ---------------------------------------------------------------------------
  * Errors: every failure leaves one sentence in the caller's buffer.
  */
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+#define fail vsp_errf
 
 /* "exit" or "?" for unnamed values, for error sentences. */
 static const char *pname(unsigned probe)
