@@ -87,7 +87,14 @@ enum session_result session_input(struct session *s, struct queue *q, const stru
         struct vsp_pong *p;
 
         s->pings++;
-        maybe_rehello(s);
+        if (msg->u.ping.id == 0 && s->welcomed) {
+            /* HELLO request from a host end that (re)connected to the
+             * port after an earlier link welcomed us: start over */
+            s->welcomed = 0;
+            s->hello_due = 1;
+        } else {
+            maybe_rehello(s);
+        }
         if (s->npong == SESSION_MAX_PONGS) {
             /* keep the newest: an old ping's answer is useless for timing */
             memmove(&s->pong[0], &s->pong[1], sizeof(s->pong[0]) * (SESSION_MAX_PONGS - 1));

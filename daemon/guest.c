@@ -954,6 +954,24 @@ static void guest_on_msg(void *arg, const struct vsp_msg *m, uint64_t recv_ns)
     }
 }
 
+/*
+ * A new link may join a virtio-serial stream in the middle: the agent
+ * cannot see the host reconnect and may not send HELLO again by itself.
+ * PING id 0 is the protocol's HELLO request (docs/protocol.md); the channel
+ * skips bytes until that HELLO, and WELCOME's resend point recovers the
+ * events that were skipped.
+ */
+static void guest_request_hello(struct guest *g)
+{
+    struct vsp_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = VSP_MSG_PING;
+    m.u.ping.id = 0;
+    m.u.ping.host_ns = oplog_mono_ns();
+    (void)guest_send(g, &m);
+}
+
 static void guest_on_up(void *arg)
 {
     struct guest *g = arg;
@@ -962,6 +980,7 @@ static void guest_on_up(void *arg)
     g->connected_ns = oplog_mono_ns();
     g->last_frame_ns = g->connected_ns;
     guest_arm_hb(g, guest_hb_timeout(g));
+    guest_request_hello(g);
 }
 
 static void guest_on_down(void *arg, const char *why)

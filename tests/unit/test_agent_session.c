@@ -316,6 +316,50 @@ static void test_hello_repeat(void **state)
     assert_int_equal(session_has_output(&f->s, &f->q), 0);
 }
 
+static struct vsp_msg ping(uint64_t id)
+{
+    struct vsp_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = VSP_MSG_PING;
+    m.u.ping.id = id;
+    m.u.ping.host_ns = 77;
+    return m;
+}
+
+/* PING id 0 is a HELLO request: honoured once welcomed (a new host end on a
+ * port that cannot show the reconnect), ignored while our HELLO of this link
+ * is still unanswered, and an ordinary PING never asks for HELLO. */
+static void test_hello_request(void **state)
+{
+    struct fixture *f = *state;
+    struct vsp_msg m;
+
+    session_init(&f->s, &f->id, 60000, 0); /* socket mode: no retries */
+    session_start(&f->s, 0);
+    assert_int_equal(batch(f, sizeof(f->buf), 0), 1);
+    assert_int_equal(f->out[0].type, VSP_MSG_HELLO);
+
+    m = ping(0); /* the host's request crossed our HELLO: nothing more */
+    session_input(&f->s, &f->q, &m, 10 * MS, 10 * MS);
+    assert_int_equal(batch(f, sizeof(f->buf), 10 * MS), 1);
+    assert_int_equal(f->out[0].type, VSP_MSG_PONG);
+
+    m = welcome(f, 1, 0);
+    session_input(&f->s, &f->q, &m, 20 * MS, 20 * MS);
+    m = ping(3);
+    session_input(&f->s, &f->q, &m, 30 * MS, 30 * MS);
+    assert_int_equal(batch(f, sizeof(f->buf), 30 * MS), 1);
+    assert_int_equal(f->out[0].type, VSP_MSG_PONG);
+
+    m = ping(0); /* a new host end after we were welcomed */
+    session_input(&f->s, &f->q, &m, 40 * MS, 40 * MS);
+    assert_int_equal(batch(f, sizeof(f->buf), 40 * MS), 2);
+    assert_int_equal(f->out[0].type, VSP_MSG_HELLO);
+    assert_int_equal(f->out[1].type, VSP_MSG_PONG);
+    assert_int_equal(f->out[1].u.pong.id, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +371,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_and_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_repeat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hello_request, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
