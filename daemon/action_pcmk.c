@@ -64,8 +64,6 @@ static void apk_on_result(const struct pmk_result *r, void *data)
 static const char *apk_refusal(int rc)
 {
     switch (rc) {
-    case -ENOENT:
-        return "the resource's agent is unknown (bind it with vesperctl bind ... --agent)";
     case -EALREADY:
         return "a fail of this resource on this node is already pending (same fault)";
     case -ENOSPC:

@@ -32,6 +32,9 @@
 #include "guest.h"
 #include "json.h"
 #include "log.h"
+#ifdef HAVE_PACEMAKER
+#include "pmk.h"
+#endif
 
 #define CONTROL_FOLLOW_MAX (1u << 20)   /* pending bytes before a follower is dropped */
 #define CONTROL_REQUEST_TIMEOUT_MS 5000 /* to send the request line */
@@ -43,7 +46,7 @@ static const struct {
     enum control_cmd cmd;
     int min_args, max_args; /* positional arguments */
     int follow_ok, limit_ok;
-    int bind_ok; /* --groups, --watch */
+    int bind_ok; /* --groups, --watch, --agent */
 } control_cmds[] = {
     /* clang-format off */
     {"status", CONTROL_STATUS, 0, 0, 0, 0, 0},
@@ -74,6 +77,28 @@ const char *control_cmd_name(enum control_cmd cmd)
 
 /* one sentence into the caller's buffer (daemon/errf.h) */
 #define control_seterr(err, errlen, ...) ((void)vsp_errf(err, errlen, 0, __VA_ARGS__))
+
+/* "class:provider:type" or "class:type", each part [A-Za-z0-9_.+-]{1,} */
+static int control_valid_agent(const char *s)
+{
+    size_t len = strlen(s), parts = 1, partlen = 0;
+
+    if (len == 0 || len > CONTROL_AGENT_MAX)
+        return 0;
+    for (; *s; s++) {
+        if (*s == ':') {
+            if (partlen == 0)
+                return 0;
+            parts++;
+            partlen = 0;
+        } else if (g_ascii_isalnum(*s) || strchr("_.+-", *s)) {
+            partlen++;
+        } else {
+            return 0;
+        }
+    }
+    return partlen > 0 && (parts == 2 || parts == 3);
+}
 
 int control_valid_name(const char *s)
 {
@@ -259,6 +284,14 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
                 return -EINVAL;
             }
             req->set_watch = 1;
+        } else if (strcmp(w, "--agent") == 0 && control_cmds[ci].bind_ok) {
+            if (req->agent[0] || i + 1 >= nw || !control_valid_agent(words[i + 1])) {
+                control_seterr(err, errlen,
+                               "%s: --agent needs one agent as class:provider:type or class:type",
+                               cname);
+                return -EINVAL;
+            }
+            g_strlcpy(req->agent, words[++i], sizeof(req->agent));
         } else if (w[0] == '-' && w[1] == '-') {
             control_seterr(err, errlen, "%s: unknown option '%s'", cname,
                            control_quote(w, q, sizeof(q)));
@@ -1418,6 +1451,14 @@ static void client_reply(struct client *c, const char *line, size_t len)
             g_string_free(r.body, TRUE);
             return;
         }
+#ifdef HAVE_PACEMAKER
+        /* the controller needs the resource's agent to fail it: take it from
+         * the binding, or look it up now rather than at the first failover */
+        if (q->agent[0] ? pmk_set_agent(q->resource, q->agent) < 0
+                        : pmk_resolve_agent(q->resource) < 0)
+            log_debug("guest %s: agent of %s not recorded (Pacemaker link not in use)", g->name,
+                      q->resource);
+#endif
         g_string_append_printf(r.body, "%s bound to %s\n", g->name, q->resource);
         break;
     }

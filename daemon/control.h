@@ -65,6 +65,8 @@ enum control_cmd {
     CONTROL_CLEAR,
 };
 
+#define CONTROL_AGENT_MAX 127
+
 struct control_req {
     enum control_cmd cmd;
     char guest[CONF_NAME_MAX + 1];           /* "" = none given */
@@ -77,6 +79,8 @@ struct control_req {
     int set_watch;
     struct vsp_watch watch[VSP_MAX_WATCH];
     size_t nwatch;
+    /* bind --agent class:provider:type (the resource's agent; "" = ask the CIB) */
+    char agent[CONTROL_AGENT_MAX + 1];
     size_t limit; /* 0 = not given */
     int json;
     int follow;

@@ -362,7 +362,8 @@ static void pmk_on_disconnect(void)
                    "%s %s on %s: controller connection lost before the reply; outcome "
                    "unknown, not resent",
                    pmk_kind_name(r->kind), r->name, pmk_target(r));
-    pk.backoff_ms = pk.opts.backoff_min_ms;
+    /* the backoff is reset only by a link that became ready: a controller
+     * that accepts and drops connections is not hammered */
     pmk_schedule_connect(ENOTCONN);
 }
 

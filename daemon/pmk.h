@@ -149,7 +149,8 @@ const char *pmk_controller_state(void);
 /*
  * pmk_set_agent() - remember the agent of resource rsc as "class:provider:type"
  * or "class:type" (e.g. "ocf:heartbeat:VirtualDomain"); the controller needs
- * it to fail the resource.  agent NULL forgets rsc.  Returns 0, -EINVAL
+ * it to fail the resource (see pmk_resolve_agent() for the fallback).  agent
+ * NULL forgets rsc.  Returns 0, -EINVAL
  * (bad name or spec), -ENOSPC (more than PMK_QUEUE_MAX * 4 resources), -ENOMEM.
  */
 int pmk_set_agent(const char *rsc, const char *agent);
@@ -188,11 +189,9 @@ int pmk_parse_agent(const char *spec, char *cls, char *provider, char *type, siz
  * read from the CIB first; a resource the CIB does not have ends with
  * -ENOENT.  Never fails a resource without its class and type: the
  * controller would otherwise try to register it without them, an internal
- * error of the controller.
- *
- * cb is never called before pmk_fail()
- * returns: results arrive from the main loop.  With the link ready the
- * request is sent before pmk_fail() returns (no extra loop iteration).
+ * error of the controller.  cb is never called before pmk_fail() returns:
+ * results arrive from the main loop.  With the link ready and the agent
+ * known, the request is sent before pmk_fail() returns.
  */
 int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
 

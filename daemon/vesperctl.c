@@ -43,6 +43,7 @@ static void usage(FILE *f)
             "  stats                        counters per guest\n"
             "  push NAME                    resend the guest's probe configuration\n"
             "  bind NAME RESOURCE [--groups G1,G2] [--watch comm:X,pid:N,cgroup:/P]\n"
+            "       [--agent CLASS:PROVIDER:TYPE]\n"
             "                               bind a cluster resource to the guest (and\n"
             "                               replace its probe groups / watch list)\n"
             "  unbind NAME [RESOURCE]       remove that binding and its replacements\n"

@@ -25,6 +25,9 @@
 #include <glib-unix.h>
 
 #include "action.h"
+#ifdef HAVE_PACEMAKER
+#include "action_pcmk.h"
+#endif
 #include "conf.h"
 #include "conf_check.h"
 #include "control.h"
@@ -66,6 +69,28 @@ static void usage(FILE *f)
 }
 
 /* Load and, if clean, apply the configuration.  Returns the error count. */
+/*
+ * The controller link is opened only when a guest's verdict goes to the
+ * built-in `pacemaker` action: a vesperd without cluster duties never
+ * reconnects to a controller that does not exist.  Once open it stays open.
+ */
+static void vesperd_pacemaker_apply(const struct conf *c)
+{
+#ifdef HAVE_PACEMAKER
+    static int started;
+
+    for (size_t i = 0; !started && c && i < c->nguests; i++)
+        for (int v = 0; v <= VSP_VERDICT_MAX_; v++)
+            if (c->guests[i].on[v] && c->guests[i].on[v]->type == CONF_ACTION_PACEMAKER) {
+                if (action_pcmk_init() == 0)
+                    started = 1;
+                break;
+            }
+#else
+    (void)c;
+#endif
+}
+
 static int vesperd_reload(GString *body)
 {
     struct conf *nc = NULL;
@@ -101,6 +126,8 @@ static int vesperd_reload(GString *body)
             log_info("oplog: now %s", nc->oplog ? nc->oplog : "in memory only");
     }
     size_t ng = nc->nguests, ngr = nc->ngroups;
+
+    vesperd_pacemaker_apply(nc);
     int failed = guests_apply(nc); /* takes nc */
 
     log_info("configuration reloaded: %zu guests, %zu probe groups%s", ng, ngr,
@@ -278,6 +305,7 @@ int main(int argc, char **argv)
     }
     log_info("vesperd %s starting: %s, %zu guests, %zu probe groups", PACKAGE_VERSION, opt_conf,
              c->nguests, c->ngroups);
+    vesperd_pacemaker_apply(c);
     if (guests_apply(c) > 0)
         log_warnx("some guest channels could not be set up, see above");
 
@@ -296,6 +324,9 @@ int main(int argc, char **argv)
             action_shutdown(1);
         }
     }
+#ifdef HAVE_PACEMAKER
+    action_pcmk_shutdown();
+#endif
     oplog_free(vesperd_oplog);
     if (opt_pidfile)
         unlink(opt_pidfile);

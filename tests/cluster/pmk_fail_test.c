@@ -6,8 +6,8 @@
  * cluster tests and to measure the controller round trip.
  *
  *   pmk_fail_test [-a AGENT] [-N NODE] [-t] [-n COUNT] [-W] RESOURCE
- *       fail RESOURCE (agent default ocf:pacemaker:Dummy) on NODE (default:
- *       the local node).  Without -W the request is made once the link is
+ *       fail RESOURCE (agent default ocf:pacemaker:Dummy; -a "" reads it from
+ *       the CIB) on NODE (default: the local node).  Without -W the request is made once the link is
  *       ready and "reply after X ms" is measured from the call; with -W it
  *       is made at once, before the link is ready (it waits in the queue:
  *       run it while the controller is down to see it sent after
@@ -186,7 +186,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pmk_init failed\n");
         return 1;
     }
-    if ((rc = pmk_set_agent(rsc, agent)) != 0) {
+    if (agent[0] && (rc = pmk_set_agent(rsc, agent)) != 0) {
         fprintf(stderr, "bad agent %s: %s\n", agent, strerror(-rc));
         return 1;
     }

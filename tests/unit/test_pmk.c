@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <glib.h>
@@ -369,6 +371,34 @@ static void test_rule_xml(void **state)
     assert_int_equal(pmk_rule_xml("", buf, sizeof(buf)), -EINVAL);
 }
 
+static void test_parse_primitive(void **state)
+{
+    char spec[64];
+
+    assert_int_equal(pmk_parse_primitive("vm1\t(ocf:heartbeat:VirtualDomain):\t Started n1\n"
+                                         "Resource XML:\n<primitive id=\"vm1\" class=\"ocf\" "
+                                         "provider=\"heartbeat\" type=\"VirtualDomain\">\n"
+                                         "  <instance_attributes id=\"x\"/>\n</primitive>\n",
+                                         spec, sizeof(spec)),
+                     0);
+    assert_string_equal(spec, "ocf:heartbeat:VirtualDomain");
+    assert_int_equal(pmk_parse_primitive("<primitive id=\"w\" class=\"systemd\" type=\"nginx\"/>",
+                                         spec, sizeof(spec)),
+                     0);
+    assert_string_equal(spec, "systemd:nginx");
+    assert_int_equal(pmk_parse_primitive("Resource 'x' not found", spec, sizeof(spec)), -ENOENT);
+    assert_int_equal(pmk_parse_primitive(NULL, spec, sizeof(spec)), -ENOENT);
+    assert_int_equal(pmk_parse_primitive("<primitive id=\"w\" class=\"ocf\"/>", spec, sizeof(spec)),
+                     -EINVAL);
+    assert_int_equal(pmk_parse_primitive("<primitive id=\"w\" class=\"o;cf\" type=\"t\"/>", spec,
+                                         sizeof(spec)),
+                     -EINVAL);
+    assert_int_equal(pmk_parse_primitive("<primitive class=\"ocf\" provider=\"heartbeat\" "
+                                         "type=\"VirtualDomain\"/>",
+                                         spec, 8),
+                     -ENAMETOOLONG);
+}
+
 static void test_attr_name(void **state)
 {
     char buf[16];
@@ -417,7 +447,6 @@ static void test_fail_when_ready(void **state)
 static void test_refusals(void **state)
 {
     run_until(is_ready);
-    assert_int_equal(pmk_fail("nobody", NULL, on_done, NULL, NULL), -ENOENT);
     assert_int_equal(pmk_fail("bad name", NULL, on_done, NULL, NULL), -EINVAL);
     assert_int_equal(pmk_fail("vm1", "no<de", on_done, NULL, NULL), -EINVAL);
     assert_int_equal(pmk_set_agent("vm3", "Dummy"), -EINVAL);
@@ -544,6 +573,74 @@ static void test_shutdown_cancels(void **state)
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
 }
 
+static char fake_crm_resource[64];
+
+/* A stand-in for crm_resource --query-xml: knows vm9 and nothing else. */
+static void make_fake_crm_resource(void)
+{
+    int fd;
+    FILE *f;
+
+    g_strlcpy(fake_crm_resource, "/tmp/vesper-test-crmres.XXXXXX", sizeof(fake_crm_resource));
+    fd = mkstemp(fake_crm_resource);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\n[ \"$2\" = vm9 ] || { echo \"Resource '$2' not found\" >&2; exit 105; }\n"
+               "echo 'Resource XML:'\n"
+               "echo '<primitive id=\"vm9\" class=\"ocf\" provider=\"pacemaker\" "
+               "type=\"Dummy\">'\n");
+    fclose(f);
+    assert_int_equal(chmod(fake_crm_resource, 0700), 0);
+}
+
+static int setup_resolve(void **state)
+{
+    static struct pmk_opts o = {.backoff_min_ms = 1, .backoff_max_ms = 4,
+                                .queue_deadline_ms = 5000, .reply_timeout_ms = 5000};
+
+    make_fake_crm_resource();
+    o.crm_resource = fake_crm_resource;
+    *state = &o;
+    return setup(state);
+}
+
+static int teardown_resolve(void **state)
+{
+    unlink(fake_crm_resource);
+    return teardown(state);
+}
+
+static void test_resolve_agent(void **state)
+{
+    run_until(is_ready);
+    /* unknown agent: read from the "CIB" first, then sent */
+    assert_int_equal(pmk_fail("vm9", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 0);
+    assert_int_equal(pmk_fail("vm9", NULL, on_done, NULL, NULL), -EALREADY);
+    /* a resource the CIB does not have */
+    assert_int_equal(pmk_fail("nosuch", NULL, on_done, NULL, NULL), 0);
+    run_until(two_results);
+    assert_int_equal(fk.fails_sent, 1);
+    assert_string_equal(fk.rsc, "vm9");
+    assert_string_equal(fk.cls, "ocf");
+    assert_string_equal(fk.prov, "pacemaker");
+    assert_string_equal(fk.type, "Dummy");
+    for (int i = 0; i < 2; i++) {
+        if (strstr(res.text[i], "nosuch")) {
+            assert_int_equal(res.status[i], -ENOENT);
+            assert_int_equal(res.sent[i], 0);
+        } else {
+            assert_int_equal(res.status[i], 0);
+        }
+    }
+    /* now known: sent at once */
+    assert_int_equal(pmk_resolve_agent("vm9"), 0);
+    fk.hold_replies = 1;
+    assert_int_equal(pmk_fail("vm9", "node2", on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 2);
+}
+
 static void test_attr_ok(void **state)
 {
     assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
@@ -590,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_parse_agent),
         cmocka_unit_test(test_rule_xml),
         cmocka_unit_test(test_attr_name),
+        cmocka_unit_test(test_parse_primitive),
         cmocka_unit_test(test_not_initialised),
         cmocka_unit_test_setup_teardown(test_fail_when_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
@@ -603,6 +701,7 @@ int main(void)
         cmocka_unit_test_prestate_setup_teardown(test_reply_timeout, setup, teardown,
                                                  &quick_deadline),
         cmocka_unit_test_setup_teardown(test_shutdown_cancels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_agent, setup_resolve, teardown_resolve),
         cmocka_unit_test_prestate_setup_teardown(test_attr_ok, setup, teardown, &attr_true),
         cmocka_unit_test_prestate_setup_teardown(test_attr_retried_until_deadline, setup,
                                                  teardown, &attr_false),

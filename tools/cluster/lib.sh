@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash disable=SC2034
 # Copyright (C) 2026 The vesper authors
 #
 # Shared helpers of tools/cluster/{up,down,exec,status}: where a cluster's
@@ -121,8 +122,7 @@ cl_kill_all() {
     [ -n "${pids// /}" ] || return 0
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
-    local i
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         local left=""
         for p in $pids; do
             [ -d "/proc/$p" ] && [ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" != Z ] \
