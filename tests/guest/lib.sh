@@ -49,10 +49,13 @@ gt_image() {
 
 gt_keep=""
 gt_cleanup() {
+    gt_e2e_stop
     if [ -n "$gt_keep" ] && [ -n "$gt_work" ]; then
         if [ -n "${VESPER_CHECK_LOGS:-}" ] && [ -d "$VESPER_CHECK_LOGS" ]; then
             cp "$gt_work/console.log" "$VESPER_CHECK_LOGS/$gt_name-console.log" 2>/dev/null &&
                 echo "console log kept: $VESPER_CHECK_LOGS/$gt_name-console.log"
+            cp "$gt_work/vesperd.log" "$VESPER_CHECK_LOGS/$gt_name-vesperd.log" 2>/dev/null &&
+                echo "vesperd log kept: $VESPER_CHECK_LOGS/$gt_name-vesperd.log"
         fi
         echo "work directory kept: $gt_work"
         # the image and kernel build are big and reproducible
@@ -88,5 +91,283 @@ gt_result() {
     [ "$fail" = 0 ] || gt_keep=1
     echo "$gt_name: $pass passed, $fail failed"
     [ "$fail" = 0 ]
+    exit $?
+}
+
+# ---- end to end: a real vesperd on the host, vesper-agent in the guest ----
+# Used by tests/guest/2N-*.sh and bench/guest-latency.sh.  QEMU creates the
+# unix socket of the guest's port org.vesper.0 (boot.sh --server) and
+# vesperd connects to it (channel-mode = connect), as with libvirt.  A
+# second virtio-serial port, org.vesper.test, carries the commands of the
+# guest-side server scripts/e2e.sh, so the host decides when each fault
+# happens and checks vesperd's verdicts, never the guest.
+
+gt_vesperd=""
+gt_vesperctl=""
+gt_agent=""
+gt_vd_pid=""
+gt_boot_pid=""
+gt_reply=""
+gt_pass=0
+gt_fail=0
+# shellcheck disable=SC2034 # used by the tests
+gt_wait_s=30 # how long a check waits for an event (gt_check shortens it)
+
+# gt_e2e_require: gt_require, plus a built vesperd, vesperctl and static
+# agent ($VESPERD, $VESPERCTL, $VESPER_AGENT_STATIC as tools/check exports
+# them, else under $VESPER_BUILD or _build/), python3 and socat.
+gt_e2e_require() {
+    local b="${VESPER_BUILD:-$gt_top/_build}"
+    gt_require
+    gt_vesperd="${VESPERD:-$b/daemon/vesperd}"
+    gt_vesperctl="${VESPERCTL:-$b/daemon/vesperctl}"
+    gt_agent="${VESPER_AGENT_STATIC:-$b/agent/vesper-agent-static}"
+    [ -x "$gt_vesperd" ] || gt_skip "no vesperd at $gt_vesperd (run tools/build)"
+    [ -x "$gt_vesperctl" ] || gt_skip "no vesperctl at $gt_vesperctl (run tools/build)"
+    [ -x "$gt_agent" ] || gt_skip "no static agent at $gt_agent (configure --enable-static-agent)"
+    command -v python3 >/dev/null || gt_skip "python3 not installed (tools/deps build)"
+    command -v socat >/dev/null || gt_skip "socat not installed (tools/deps guest)"
+}
+
+# gt_groups [SED-SCRIPT]: copy the shipped probe groups into
+# $gt_work/groups with test hysteresis: window 100ms and no flap damping,
+# so that every fault of a test trips its group afresh (a test waits
+# gt_settle between faults), and hung-timeout 2s.  The rules are the
+# shipped ones.  SED-SCRIPT edits the copies further.
+gt_groups() {
+    local f
+    mkdir -p "$gt_work/groups"
+    for f in "$gt_top"/probe-groups/*.conf; do
+        sed -e 's/^window = .*/window = 100ms/' -e 's/^flap = .*/flap = none/' \
+            -e 's/^hung-timeout = .*/hung-timeout = 2s/' -e "${1:-}" \
+            "$f" >"$gt_work/groups/$(basename "$f")" || return 1
+    done
+}
+
+# gt_settle: let every tripped group of gt_groups clear (> its window).
+gt_settle() {
+    sleep 0.25
+}
+
+# gt_conf_head: the [vesperd] section for a vesperd on $gt_work paths.
+gt_conf_head() {
+    cat <<EOT
+[vesperd]
+control-socket = $gt_work/ctl.sock
+probe-groups = $gt_work/groups
+oplog = none
+control-group = none
+heartbeat = 200ms
+heartbeat-timeout = 2s
+reconnect = 50ms..500ms
+EOT
+}
+
+# gt_vesperd_start CONF: check CONF (vesperd -n), start vesperd -f -d on
+# it (log $gt_work/vesperd.log) and wait for its control socket.
+gt_vesperd_start() {
+    "$gt_vesperd" -n -c "$1" || return 1
+    "$gt_vesperd" -f -d -c "$1" -S "$gt_work/ctl.sock" >"$gt_work/vesperd.log" 2>&1 &
+    gt_vd_pid=$!
+    for _ in $(seq 100); do
+        [ -S "$gt_work/ctl.sock" ] && return 0
+        kill -0 "$gt_vd_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "vesperd did not start:"
+    tail -20 "$gt_work/vesperd.log"
+    return 1
+}
+
+# gt_vesperd_stop: SIGTERM vesperd and return its exit status.
+gt_vesperd_stop() {
+    local rc
+    [ -n "$gt_vd_pid" ] || return 0
+    kill -TERM "$gt_vd_pid" 2>/dev/null
+    wait "$gt_vd_pid"
+    rc=$?
+    gt_vd_pid=""
+    return $rc
+}
+
+gt_ctl() {
+    "$gt_vesperctl" -s "$gt_work/ctl.sock" "$@"
+}
+
+# gt_q WHAT WAIT FIELDS COND...: ask vesperctl --json WHAT ("events",
+# "operations": the whole log; anything else, e.g. "guest vm1", is one
+# object) and print FIELDS (comma separated, dotted paths into the JSON)
+# of every item matching all CONDs (FIELD=VALUE, FIELD!=VALUE, or a
+# numeric FIELD>N, >=, <, <=), one line each.  Retries every 0.1 s for up
+# to WAIT seconds while nothing matches.  Status 0 if something matched.
+gt_q() {
+    python3 -c "$gt_q_py" "$gt_vesperctl" "$gt_work/ctl.sock" "$@"
+}
+read -r -d "" gt_q_py <<'EOT' || true
+import json, re, subprocess, sys, time
+ctl, sock, what, wait, fields = sys.argv[1:6]
+conds = []
+for c in sys.argv[6:]:
+    m = re.match(r"^([a-z_.]+)(!=|>=|<=|=|>|<)(.*)$", c)
+    if not m:
+        sys.exit("gt_q: bad condition '%s'" % c)
+    conds.append(m.groups())
+
+def get(obj, path):
+    for k in path.split("."):
+        obj = obj.get(k) if isinstance(obj, dict) else None
+    return obj
+
+def text(x):
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    return "" if x is None else str(x)
+
+def match(item):
+    for k, op, v in conds:
+        x = get(item, k)
+        if op in ("=", "!="):
+            if (text(x) == v) != (op == "="):
+                return False
+            continue
+        try:
+            a, b = float(x), float(v)
+        except (TypeError, ValueError):
+            return False
+        if not {">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[op]:
+            return False
+    return True
+
+def query():
+    log = what in ("events", "operations")
+    args = [what, "--limit", "100000"] if log else what.split()
+    r = subprocess.run([ctl, "-s", sock, "--json"] + args, capture_output=True, text=True)
+    if r.returncode:
+        return []
+    j = json.loads(r.stdout)
+    return [i for i in (j.get(what, []) if log else [j]) if match(i)]
+
+deadline = time.monotonic() + float(wait)
+while True:
+    res = query()
+    if res or time.monotonic() >= deadline:
+        break
+    time.sleep(0.1)
+for i in res:
+    print(" ".join(text(get(i, f)) or "-" for f in fields.split(",")))
+sys.exit(0 if res else 1)
+EOT
+
+# gt_guest_boot SCRIPT [boot.sh options]: boot the image in the background
+# with SCRIPT as the guest test, org.vesper.0 at $gt_work/vm1.sock (QEMU
+# listens) and org.vesper.test at $gt_work/test.sock, and connect the
+# command port (coprocess GT_PORT).
+gt_guest_boot() {
+    local script="$1"
+    shift
+    "$gt_top/tools/guest/boot.sh" -i "$gt_work/initramfs.cpio" -t "$script" \
+        -l "$gt_work/console.log" -s "$gt_work/vm1.sock" --server \
+        --pidfile "$gt_work/qemu.pid" "$@" \
+        -- -chardev "socket,id=tport,path=$gt_work/test.sock,server=on,wait=off" \
+        -device virtserialport,bus=vser0.0,chardev=tport,name=org.vesper.test \
+        >"$gt_work/boot.log" 2>&1 &
+    gt_boot_pid=$!
+    for _ in $(seq 300); do
+        [ -S "$gt_work/test.sock" ] && break
+        kill -0 "$gt_boot_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ ! -S "$gt_work/test.sock" ]; then
+        echo "QEMU did not start:"
+        cat "$gt_work/boot.log"
+        return 1
+    fi
+    coproc GT_PORT { exec socat - "UNIX-CONNECT:$gt_work/test.sock"; }
+}
+
+# gt_guest COMMAND...: send one command to scripts/e2e.sh and wait (up to
+# $gt_guest_timeout, default 120 s) for its answer, kept in $gt_reply.
+# Status 0 if the answer is "ok ...".  A guest that does not answer at all
+# is one more failure and ends the test (gt_summary): nothing after it
+# could pass, and every check would wait for its timeout.
+gt_guest() {
+    gt_reply=""
+    if [ -z "${GT_PORT_PID:-}" ] || ! echo "$*" >&"${GT_PORT[1]}" ||
+        ! read -r -t "${gt_guest_timeout:-120}" gt_reply <&"${GT_PORT[0]}"; then
+        echo "FAIL: guest: no answer to '$*' (console: $gt_work/console.log)"
+        gt_fail=$((gt_fail + 1))
+        gt_keep=1
+        gt_summary
+    fi
+    echo "guest: $* -> $gt_reply"
+    [[ "$gt_reply" == ok* ]]
+}
+
+# gt_kv KEY: the value of KEY=VALUE in the last guest answer.
+gt_kv() {
+    local w
+    for w in $gt_reply; do
+        [ "${w%%=*}" = "$1" ] && { echo "${w#*=}"; return 0; }
+    done
+    return 1
+}
+
+# gt_guest_end: tell the guest to quit and wait for it to power off;
+# returns boot.sh's status (the guest script's).
+gt_guest_end() {
+    local rc
+    gt_guest quit >/dev/null
+    wait "$gt_boot_pid"
+    rc=$?
+    gt_boot_pid=""
+    if [ -n "${GT_PORT_PID:-}" ]; then
+        kill "$GT_PORT_PID" 2>/dev/null
+        wait "$GT_PORT_PID" 2>/dev/null
+    fi
+    return $rc
+}
+
+# gt_e2e_stop: stop whatever the helpers above started (EXIT trap).
+gt_e2e_stop() {
+    local q
+    if [ -n "$gt_boot_pid" ]; then
+        q="$(cat "$gt_work/qemu.pid" 2>/dev/null)"
+        [ -n "$q" ] && kill "$q" 2>/dev/null
+        wait "$gt_boot_pid" 2>/dev/null
+        gt_boot_pid=""
+    fi
+    [ -n "${GT_PORT_PID:-}" ] && kill "$GT_PORT_PID" 2>/dev/null
+    gt_vesperd_stop >/dev/null 2>&1
+    return 0
+}
+
+# gt_check DESCRIPTION COMMAND...: one check, "ok: ..." or "FAIL: ...".
+gt_check() {
+    local d="$1"
+    # after a few failures, waits for what did not come are short
+    # shellcheck disable=SC2034 # used by the tests
+    [ "$gt_fail" -lt 3 ] || gt_wait_s=3
+    shift
+    if "$@"; then
+        gt_pass=$((gt_pass + 1))
+        echo "ok: $d"
+        return 0
+    fi
+    gt_fail=$((gt_fail + 1))
+    gt_keep=1
+    echo "FAIL: $d"
+    return 1
+}
+
+# gt_summary: print "N passed, N failed" (what tools/check counts) and exit.
+gt_summary() {
+    if [ "$gt_fail" != 0 ]; then
+        echo "---- guest console (tail) ----"
+        tr -d '\r' <"$gt_work/console.log" 2>/dev/null | grep -v '^\[ *[0-9.]*\]' | tail -40
+        echo "---- vesperd log (tail) ----"
+        tail -40 "$gt_work/vesperd.log" 2>/dev/null
+    fi
+    echo "$gt_pass passed, $gt_fail failed"
+    [ "$gt_fail" = 0 ]
     exit $?
 }
