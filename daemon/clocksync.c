@@ -20,16 +20,30 @@ void clock_reset(struct clock_sync *cs)
     memset(cs, 0, sizeof(*cs));
 }
 
-/* Oldest to newest, so "<=" makes the newest of equal RTTs win. */
+/*
+ * Error bound of sample s as seen at host time now: rtt / 2 (all the delay on
+ * one side) plus the drift the two clocks may have accumulated since it was
+ * taken (CLOCK_SKEW_PPM).  now >= s->host_ns, both <= INT64_MAX.
+ */
+static int64_t clock_bound(const struct clock_sample *s, uint64_t now)
+{
+    uint64_t age = now - s->host_ns;
+
+    return s->rtt_ns / 2 + (int64_t)(age / 1000000u * CLOCK_SKEW_PPM);
+}
+
+/* Oldest to newest, so "<=" makes the newest of equal bounds win. */
 static void clock_pick_best(struct clock_sync *cs)
 {
     unsigned first = (cs->next + CLOCK_SAMPLES - cs->n) % CLOCK_SAMPLES;
+    uint64_t now = cs->ring[(cs->next + CLOCK_SAMPLES - 1) % CLOCK_SAMPLES].host_ns;
 
     cs->best = first;
     for (unsigned k = 1; k < cs->n; k++) {
         unsigned i = (first + k) % CLOCK_SAMPLES;
 
-        if (cs->ring[i].rtt_ns <= cs->ring[cs->best].rtt_ns)
+        if (cs->ring[i].host_ns <= now &&
+            clock_bound(&cs->ring[i], now) <= clock_bound(&cs->ring[cs->best], now))
             cs->best = i;
     }
 }

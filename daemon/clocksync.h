@@ -10,9 +10,12 @@
  *     rtt    = (t4 - t1) - (t3 - t2)          time spent on the channel
  *
  * The offset error of one sample is at most rtt / 2 (all the delay on one
- * side), so the estimate is the sample with the smallest RTT among the last
- * CLOCK_SAMPLES (ties: the newest), which filters out exchanges delayed by a
- * busy guest or host.  Pure arithmetic: no clock reads, no allocation, no
+ * side) when it is taken, and grows as the two clocks drift apart (a TCG
+ * guest's clock was measured 5-9 ppm fast).  The estimate is the sample with
+ * the smallest error bound rtt / 2 + age * CLOCK_SKEW_PPM among the last
+ * CLOCK_SAMPLES (age counted from the newest sample; ties: the newest), which
+ * filters out exchanges delayed by a busy guest or host without keeping a
+ * lucky sample for minutes while the clocks drift away from it.  Pure arithmetic: no clock reads, no allocation, no
  * logging; all ns values are in 0..INT64_MAX and nothing can overflow.
  */
 #ifndef VSP_CLOCKSYNC_H
@@ -21,6 +24,7 @@
 #include <stdint.h>
 
 #define CLOCK_SAMPLES 16
+#define CLOCK_SKEW_PPM 20 /* assumed worst drift between guest and host clocks */
 
 struct clock_sample {
     int64_t offset_ns; /* guest minus host */
@@ -59,7 +63,8 @@ void clock_reset(struct clock_sync *cs);
 int clock_add(struct clock_sync *cs, uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t4);
 
 /*
- * clock_estimate() - the best sample: smallest RTT, newest among equals.
+ * clock_estimate() - the best sample: smallest error bound (see the top),
+ * newest among equals.
  * Returns 0 and fills *est, or -EAGAIN when there is no sample yet.
  */
 int clock_estimate(const struct clock_sync *cs, struct clock_est *est);

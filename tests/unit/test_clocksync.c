@@ -122,15 +122,33 @@ static void test_smallest_rtt_wins_over_outliers(void **state)
 
     clock_reset(&cs);
     /* true offset 1 ms; outliers are slow and lopsided */
-    assert_int_equal(exchange(&cs, t += 1000000, 1000000, 5000, 10, 100), 0);
-    assert_int_equal(exchange(&cs, t += 1000000, 1000000, 100, 10, 9000), 0);
-    assert_int_equal(exchange(&cs, t += 1000000, 1000000, 60, 10, 60), 0); /* best */
-    assert_int_equal(exchange(&cs, t += 1000000, 1000000, 200000, 10, 50), 0);
-    assert_int_equal(exchange(&cs, t += 1000000, 1000000, 80, 10, 90), 0);
+    assert_int_equal(exchange(&cs, t += 1000, 1000000, 5000, 10, 100), 0);
+    assert_int_equal(exchange(&cs, t += 1000, 1000000, 100, 10, 9000), 0);
+    assert_int_equal(exchange(&cs, t += 1000, 1000000, 60, 10, 60), 0); /* best */
+    assert_int_equal(exchange(&cs, t += 1000, 1000000, 200000, 10, 50), 0);
+    assert_int_equal(exchange(&cs, t += 1000, 1000000, 80, 10, 90), 0);
     e = estimate(&cs);
     assert_int_equal(e.rtt_ns, 120);
     assert_int_equal(e.offset_ns, 1000000);
     assert_int_equal(e.samples, 5);
+}
+
+/* An excellent but old sample gives way to a fresh, decent one once the
+ * drift the clocks may have built up since (CLOCK_SKEW_PPM) exceeds the
+ * difference in RTT / 2. */
+static void test_old_sample_ages_out(void **state)
+{
+    struct clock_sync cs;
+    int64_t t = 1000000;
+
+    clock_reset(&cs);
+    assert_int_equal(exchange(&cs, t, 1000, 5, 0, 5), 0); /* rtt 10 ns */
+    /* 1 s later: penalty 20 us < 50 us (rtt 100 us / 2): the old one stays */
+    assert_int_equal(exchange(&cs, t += 1000000000, 2000, 50000, 0, 50000), 0);
+    assert_int_equal(estimate(&cs).offset_ns, 1000);
+    /* 10 s after the first: penalty 200 us > 50 us: the newest wins */
+    assert_int_equal(exchange(&cs, t += 9000000000LL, 3000, 50000, 0, 50000), 0);
+    assert_int_equal(estimate(&cs).offset_ns, 3000);
 }
 
 static void test_equal_rtt_newest_wins(void **state)
@@ -151,13 +169,13 @@ static void test_window_keeps_last_16(void **state)
     int64_t t = 1000000;
 
     clock_reset(&cs);
-    assert_int_equal(exchange(&cs, t += 1000000, 111, 10, 0, 10), 0); /* excellent, oldest */
+    assert_int_equal(exchange(&cs, t += 1000, 111, 10, 0, 10), 0); /* excellent, oldest */
     for (int i = 0; i < CLOCK_SAMPLES - 1; i++)
-        assert_int_equal(exchange(&cs, t += 1000000, 222, 500 + i, 0, 500 + i), 0);
+        assert_int_equal(exchange(&cs, t += 1000, 222, 500 + i, 0, 500 + i), 0);
     assert_int_equal(clock_samples(&cs), CLOCK_SAMPLES);
     assert_int_equal(estimate(&cs).offset_ns, 111); /* still inside the window */
 
-    assert_int_equal(exchange(&cs, t += 1000000, 333, 900, 0, 900), 0); /* pushes it out */
+    assert_int_equal(exchange(&cs, t += 1000, 333, 900, 0, 900), 0); /* pushes it out */
     assert_int_equal(clock_samples(&cs), CLOCK_SAMPLES);
     assert_int_equal(estimate(&cs).offset_ns, 222);
     assert_int_equal(estimate(&cs).rtt_ns, 1000); /* the first 222 sample, rtt 2 * 500 */
@@ -359,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_all_delay_one_way_error_bounded_by_half_rtt),
         cmocka_unit_test(test_smallest_rtt_wins_over_outliers),
         cmocka_unit_test(test_equal_rtt_newest_wins),
+        cmocka_unit_test(test_old_sample_ages_out),
         cmocka_unit_test(test_window_keeps_last_16),
         cmocka_unit_test(test_samples_saturate_at_window),
         cmocka_unit_test(test_drifting_clock_follows_recent_samples),
