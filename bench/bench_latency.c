@@ -10,18 +10,26 @@
  * then EVENT frames on a schedule.  Just before writing each EVENT it reads
  * CLOCK_MONOTONIC; vesperd records, for every event it judges, the monotonic
  * time it read the bytes (recv_mono_ns) and the time rules_eval() returned
- * (decide_mono_ns), and streams them to an `events --follow --json` client
- * on its control socket.  Both clocks are the same host's CLOCK_MONOTONIC,
- * so write -> decide is the verdict latency with no clock mapping involved
- * (the guest clock offset is not used).
+ * (decide_mono_ns).  Both are the same host's CLOCK_MONOTONIC, so
+ * write -> decide is the verdict latency with no clock mapping involved
+ * (the guest clock offset is not used).  Warm-up events first fill
+ * vesperd's event ring once, as in a daemon that has run for a while.
  *
  * Two phases:
- *   spread  EVENTS events at RATE/s spread over all guests (a mix of
- *           ignored, logged and failover events), with heartbeats on all;
- *   flood   one guest sends MEASURED events at MRATE/s while every other
- *           guest floods FRATE events/s (mostly ignored, some logged).
+ *   spread  EVENTS events at RATE/s, each on a random guest (60 % ignored,
+ *           25 % logged, 15 % failover events), heartbeats on all guests;
+ *           collected afterwards with `events --json` queries on the
+ *           control socket (in chunks, before the ring wraps), so no
+ *           follower adds work while measuring;
+ *   flood   guest vm000 sends MEASURED events at MRATE/s while every other
+ *           guest sends FRATE events/s (90 % ignored, 10 % logged);
+ *           collected by an `events vm000 --follow --json` client, which
+ *           costs vesperd a string compare per flood event.
  * Each prints p50/p90/p99/max of write->decide (and its two parts,
- * write->recv and recv->decide) in microseconds and the number of samples.
+ * write->recv and recv->decide) in microseconds, the number of samples,
+ * per verdict, and what the phase cost vesperd: CPU per frame received
+ * and time spent runnable but waiting for a CPU (/proc/PID/task/ schedstat),
+ * which tells the daemon's own delays from a busy machine's.
  *
  * usage: bench_latency -D VESPERD -G GROUPDIR [options], see usage().
  */
@@ -47,7 +55,6 @@
 
 #include "proto.h"
 
-#define US (UINT64_C(1000))
 #define MS (UINT64_C(1000000))
 #define SEC (UINT64_C(1000000000))
 #define LAT_MAX_GUESTS 1000
@@ -64,9 +71,8 @@ enum lat_kind {
     LAT_NKIND_
 };
 
-static const char *const lat_kind_names[LAT_NKIND_] = {"ignore (SIGHUP)", "log (SIGSEGV)",
-                                                       "log (exit 0)", "failover (SIGKILL)",
-                                                       "failover (exit 1)"};
+static const char *const lat_kind_names[LAT_NKIND_] = {
+    "ignore (SIGHUP)", "log (SIGSEGV)", "log (exit 0)", "failover (SIGKILL)", "failover (exit 1)"};
 
 /* One sent event.  decide_ns == 0 until vesperd reports it. */
 struct lat_sample {
@@ -101,8 +107,8 @@ static char lat_follow_buf[LAT_FOLLOW_BUF];
 static size_t lat_follow_len;
 static uint64_t lat_sent[4];     /* events written, per phase */
 static uint64_t lat_reported[4]; /* events vesperd reported that matched a sample, per phase */
-static uint64_t lat_queued;     /* measured events that had to wait in our own queue */
-static uint64_t lat_frames;     /* frames written to vesperd, all guests, all types */
+static uint64_t lat_queued;      /* measured events that had to wait in our own queue */
+static uint64_t lat_frames;      /* frames written to vesperd, all guests, all types */
 static uint64_t lat_hb_ms = 100;
 static char lat_dir[64];
 static pid_t lat_vesperd = -1;
@@ -255,6 +261,13 @@ static void lat_on_host_msg(struct lat_guest *g, const struct vsp_msg *m, uint64
         g->welcomed = 1;
         break;
     case VSP_MSG_PING:
+        /* id 0 is a HELLO request from a host end that (re)connected: like
+         * the agent, start over if an earlier link welcomed us (our HELLO
+         * on connect already answers it otherwise) */
+        if (m->u.ping.id == 0 && g->welcomed) {
+            g->welcomed = 0;
+            lat_hello(g);
+        }
         r.type = VSP_MSG_PONG;
         r.u.pong.id = m->u.ping.id;
         r.u.pong.host_ns = m->u.ping.host_ns;
@@ -273,8 +286,7 @@ static void lat_on_host_msg(struct lat_guest *g, const struct vsp_msg *m, uint64
         g->acked = 1;
         break;
     case VSP_MSG_ERROR:
-        die("%s: vesperd sent ERROR %" PRIu32 ": %s", g->name, m->u.error.code,
-            m->u.error.text);
+        die("%s: vesperd sent ERROR %" PRIu32 ": %s", g->name, m->u.error.code, m->u.error.text);
     default:
         die("%s: unexpected %s frame from vesperd", g->name, vsp_msg_name(m->type));
     }
@@ -667,8 +679,7 @@ static void lat_bring_up(void)
             die("only %u of %u guests came up in 30 s", ready, lat_nguests);
     }
     if (lat_verbose)
-        printf("bring-up: %u guests up in %.0f ms\n", lat_nguests,
-               (double)(mono_ns() - t0) / 1e6);
+        printf("bring-up: %u guests up in %.0f ms\n", lat_nguests, (double)(mono_ns() - t0) / 1e6);
 }
 
 /* Follow vesperd's events (of one guest, or all when guest is NULL). */
@@ -1049,22 +1060,21 @@ static void lat_phase_flood(unsigned nevents, unsigned rate, unsigned frate)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bench_latency -D VESPERD -G GROUPDIR [options]\n"
-            "  -g GUESTS   fake guests, listen-mode unix sockets (default 100)\n"
-            "  -n EVENTS   spread phase: events over all guests (default 2000; 0 skips)\n"
-            "  -r RATE     spread phase: events per second (default 500)\n"
-            "  -m EVENTS   flood phase: events of the measured guest (default 1000; 0 skips)\n"
-            "  -R RATE     flood phase: measured guest's events per second (default 100)\n"
-            "  -F RATE     flood phase: events per second of every other guest (default 100)\n"
-            "  -H MS       heartbeat period of every guest (default 100)\n"
-            "  -M COUNT    vesperd max-events per guest and second (default 1000)\n"
-            "  -P PRIO     run vesperd with SCHED_FIFO priority PRIO (default: normal)\n"
-            "  -w EVENTS   warm-up events before measuring, at 5000/s (default 10000)\n"
-            "  -O          no sqlite operation log (oplog = none)\n"
-            "  -d          run vesperd with -d (debug log)\n"
-            "  -k          keep the temporary directory (configuration, vesperd log)\n"
-            "  -v          more detail (latency per event kind, bring-up time)\n");
+    fprintf(f, "usage: bench_latency -D VESPERD -G GROUPDIR [options]\n"
+               "  -g GUESTS   fake guests, listen-mode unix sockets (default 100)\n"
+               "  -n EVENTS   spread phase: events over all guests (default 2000; 0 skips)\n"
+               "  -r RATE     spread phase: events per second (default 500)\n"
+               "  -m EVENTS   flood phase: events of the measured guest (default 1000; 0 skips)\n"
+               "  -R RATE     flood phase: measured guest's events per second (default 100)\n"
+               "  -F RATE     flood phase: events per second of every other guest (default 100)\n"
+               "  -H MS       heartbeat period of every guest (default 100)\n"
+               "  -M COUNT    vesperd max-events per guest and second (default 1000)\n"
+               "  -P PRIO     run vesperd with SCHED_FIFO priority PRIO (default: normal)\n"
+               "  -w EVENTS   warm-up events before measuring, at 5000/s (default 10000)\n"
+               "  -O          no sqlite operation log (oplog = none)\n"
+               "  -d          run vesperd with -d (debug log)\n"
+               "  -k          keep the temporary directory (configuration, vesperd log)\n"
+               "  -v          more detail (latency per event kind, bring-up time)\n");
 }
 
 static unsigned lat_num(const char *s, unsigned lo, unsigned hi, int opt)
@@ -1090,24 +1100,60 @@ int main(int argc, char **argv)
 
     while ((opt = getopt(argc, argv, "D:G:g:n:r:m:R:F:H:M:P:w:Odkvh")) != -1) {
         switch (opt) {
-        case 'D': vesperd = optarg; break;
-        case 'G': groups = optarg; break;
-        case 'g': lat_nguests = lat_num(optarg, 1, LAT_MAX_GUESTS, opt); break;
-        case 'n': nspread = lat_num(optarg, 0, 10000000, opt); break;
-        case 'r': rate = lat_num(optarg, 1, 1000000, opt); break;
-        case 'm': nflood = lat_num(optarg, 0, 10000000, opt); break;
-        case 'R': mrate = lat_num(optarg, 1, 1000000, opt); break;
-        case 'F': frate = lat_num(optarg, 0, 1000000, opt); break;
-        case 'H': lat_hb_ms = lat_num(optarg, 50, 60000, opt); break;
-        case 'M': max_events = lat_num(optarg, 1, 1000000, opt); break;
-        case 'P': prio = lat_num(optarg, 1, 99, opt); break;
-        case 'w': nwarm = lat_num(optarg, 0, 10000000, opt); break;
-        case 'O': oplog_db = 0; break;
-        case 'd': debug = 1; break;
-        case 'k': keep = 1; break;
-        case 'v': lat_verbose = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'D':
+            vesperd = optarg;
+            break;
+        case 'G':
+            groups = optarg;
+            break;
+        case 'g':
+            lat_nguests = lat_num(optarg, 1, LAT_MAX_GUESTS, opt);
+            break;
+        case 'n':
+            nspread = lat_num(optarg, 0, 10000000, opt);
+            break;
+        case 'r':
+            rate = lat_num(optarg, 1, 1000000, opt);
+            break;
+        case 'm':
+            nflood = lat_num(optarg, 0, 10000000, opt);
+            break;
+        case 'R':
+            mrate = lat_num(optarg, 1, 1000000, opt);
+            break;
+        case 'F':
+            frate = lat_num(optarg, 0, 1000000, opt);
+            break;
+        case 'H':
+            lat_hb_ms = lat_num(optarg, 50, 60000, opt);
+            break;
+        case 'M':
+            max_events = lat_num(optarg, 1, 1000000, opt);
+            break;
+        case 'P':
+            prio = lat_num(optarg, 1, 99, opt);
+            break;
+        case 'w':
+            nwarm = lat_num(optarg, 0, 10000000, opt);
+            break;
+        case 'O':
+            oplog_db = 0;
+            break;
+        case 'd':
+            debug = 1;
+            break;
+        case 'k':
+            keep = 1;
+            break;
+        case 'v':
+            lat_verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!vesperd || !groups || optind != argc) {
@@ -1188,8 +1234,8 @@ int main(int argc, char **argv)
     waitpid(lat_vesperd, &status, 0);
     lat_vesperd = -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fprintf(stderr, "bench_latency: vesperd exit status %d (log in %s/vesperd.log)\n",
-                status, lat_dir);
+        fprintf(stderr, "bench_latency: vesperd exit status %d (log in %s/vesperd.log)\n", status,
+                lat_dir);
     if (keep) {
         printf("kept %s\n", lat_dir);
     } else {

@@ -3,9 +3,11 @@
  *
  * Operation log (see oplog.h): two fixed rings allocated once, a small
  * follower list, and optional sqlite3 persistence.  The database runs in
- * WAL mode with synchronous=NORMAL, and rows are written in groups from a
- * GLib timer (oplog_flush()), never on the event path; a failing database
- * never stops the in-memory log.
+ * WAL mode with synchronous=NORMAL, and rows are written in groups by a
+ * writer thread that a GLib timer hands them to (oplog_flush()), never on
+ * the event path and never on the main loop: a transaction, and above all
+ * a WAL checkpoint with its fsync, takes milliseconds, during which no
+ * guest would be served.  A failing database never stops the in-memory log.
  */
 #include "config.h"
 
@@ -40,14 +42,26 @@ struct oplog {
     unsigned next_handle;
     int notifying; /* followers are being called: removals only mark */
 
-    sqlite3 *db;
+    sqlite3 *db;      /* used by the writer thread only while it runs */
     sqlite3_stmt *ins_ev, *ins_op;
     GArray *pend_ev;  /* struct oplog_event copies waiting for the database */
     GArray *pend_op;  /* struct oplog_op copies (an update is one more copy) */
     uint64_t pend_dropped;
-    guint flush_src;  /* timer that writes them */
-    uint64_t db_writes, db_errors;
+    guint flush_src;  /* timer that hands them to the writer */
+    uint64_t db_writes, db_errors; /* main thread's view, see oplog_collect() */
     char db_error[256];
+
+    /* writer thread; wr_* are shared and protected by wr_lock */
+    GThread *writer;
+    GMutex wr_lock;
+    GCond wr_cond;
+    GArray *wr_ev, *wr_op; /* the batch handed over (owned by the writer while wr_busy) */
+    int wr_busy, wr_stop;
+    uint64_t wr_writes, wr_errors; /* results not yet collected by the main thread */
+    char wr_error[256];            /* last writer error, "" none */
+    /* the writer's own counters for the batch in progress (writer only) */
+    uint64_t b_writes, b_errors;
+    char b_error[256];
 };
 
 uint64_t oplog_mono_ns(void)
@@ -118,11 +132,13 @@ static const char oplog_ins_op_sql[] =
     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /*
- * Rows are not written on the event path: copies wait in memory and a GLib
- * timer writes them OPLOG_FLUSH_MS later in one transaction, so a judged
- * event costs a memcpy here instead of an sqlite write, and a flood costs
- * one commit per period.  At most that period of rows is lost if vesperd
- * is killed; beyond OPLOG_PENDING_MAX waiting rows, rows are dropped and
+ * Rows are not written on the event path: copies wait in memory, and every
+ * OPLOG_FLUSH_MS a GLib timer hands them to the writer thread, which
+ * writes them in one transaction; a judged event costs a memcpy here, and
+ * the main loop never waits for sqlite (only oplog_sync() and closing do).
+ * If the writer is still busy with the previous batch, rows wait for the
+ * next period.  At most about two periods of rows are lost if vesperd is
+ * killed; beyond OPLOG_PENDING_MAX waiting rows, rows are dropped and
  * counted as errors (the in-memory log keeps them).
  */
 #define OPLOG_FLUSH_MS 100
@@ -130,26 +146,74 @@ static const char oplog_ins_op_sql[] =
 
 static void oplog_db_event(struct oplog *log, const struct oplog_event *e);
 static void oplog_db_op(struct oplog *log, const struct oplog_op *o);
+static gboolean oplog_on_flush(gpointer data);
 
-static void oplog_flush(struct oplog *log)
+/* The writer thread: waits for a batch, writes it in one transaction,
+ * reports its counters, until told to stop with nothing left to write. */
+static gpointer oplog_writer(gpointer data)
 {
-    if (log->flush_src) {
-        g_source_remove(log->flush_src);
-        log->flush_src = 0;
-    }
-    if (log->db && (log->pend_ev->len || log->pend_op->len)) {
+    struct oplog *log = data;
+
+    g_mutex_lock(&log->wr_lock);
+    for (;;) {
+        while (!log->wr_busy && !log->wr_stop)
+            g_cond_wait(&log->wr_cond, &log->wr_lock);
+        if (!log->wr_busy)
+            break;
+        g_mutex_unlock(&log->wr_lock);
+
         int tx = sqlite3_exec(log->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 
-        for (guint i = 0; i < log->pend_ev->len; i++)
-            oplog_db_event(log, &g_array_index(log->pend_ev, struct oplog_event, i));
-        for (guint i = 0; i < log->pend_op->len; i++)
-            oplog_db_op(log, &g_array_index(log->pend_op, struct oplog_op, i));
+        for (guint i = 0; i < log->wr_ev->len; i++)
+            oplog_db_event(log, &g_array_index(log->wr_ev, struct oplog_event, i));
+        for (guint i = 0; i < log->wr_op->len; i++)
+            oplog_db_op(log, &g_array_index(log->wr_op, struct oplog_op, i));
         if (tx && sqlite3_exec(log->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            log->db_errors++;
-            snprintf(log->db_error, sizeof(log->db_error), "sqlite commit: %s",
+            log->b_errors++;
+            snprintf(log->b_error, sizeof(log->b_error), "sqlite commit: %s",
                      sqlite3_errmsg(log->db));
             sqlite3_exec(log->db, "ROLLBACK", NULL, NULL, NULL);
         }
+
+        g_mutex_lock(&log->wr_lock);
+        log->wr_writes += log->b_writes;
+        log->wr_errors += log->b_errors;
+        if (log->b_error[0])
+            memcpy(log->wr_error, log->b_error, sizeof(log->wr_error));
+        log->b_writes = log->b_errors = 0;
+        log->b_error[0] = '\0';
+        g_array_set_size(log->wr_ev, 0);
+        g_array_set_size(log->wr_op, 0);
+        log->wr_busy = 0;
+        g_cond_broadcast(&log->wr_cond);
+    }
+    g_mutex_unlock(&log->wr_lock);
+    return NULL;
+}
+
+/* Main thread, wr_lock held: take the writer's results into db_*. */
+static void oplog_collect(struct oplog *log)
+{
+    log->db_writes += log->wr_writes;
+    log->db_errors += log->wr_errors;
+    log->wr_writes = log->wr_errors = 0;
+    if (log->wr_error[0]) {
+        memcpy(log->db_error, log->wr_error, sizeof(log->db_error));
+        log->wr_error[0] = '\0';
+    }
+}
+
+/*
+ * Hand the waiting rows to the writer if it is idle; with wait, first wait
+ * for it to become idle and then for the handed batch to be written.
+ */
+static void oplog_flush(struct oplog *log, int wait)
+{
+    int left;
+
+    if (log->flush_src) {
+        g_source_remove(log->flush_src);
+        log->flush_src = 0;
     }
     if (log->pend_dropped) {
         log->db_errors += log->pend_dropped;
@@ -157,13 +221,37 @@ static void oplog_flush(struct oplog *log)
                  "sqlite backlog full: %" PRIu64 " rows not written", log->pend_dropped);
         log->pend_dropped = 0;
     }
-    g_array_set_size(log->pend_ev, 0);
-    g_array_set_size(log->pend_op, 0);
+    if (!log->writer) {
+        g_array_set_size(log->pend_ev, 0);
+        g_array_set_size(log->pend_op, 0);
+        return;
+    }
+    g_mutex_lock(&log->wr_lock);
+    while (wait && log->wr_busy)
+        g_cond_wait(&log->wr_cond, &log->wr_lock);
+    if (!log->wr_busy && (log->pend_ev->len || log->pend_op->len)) {
+        GArray *t = log->wr_ev;
+
+        log->wr_ev = log->pend_ev;
+        log->pend_ev = t;
+        t = log->wr_op;
+        log->wr_op = log->pend_op;
+        log->pend_op = t;
+        log->wr_busy = 1;
+        g_cond_broadcast(&log->wr_cond);
+    }
+    while (wait && log->wr_busy)
+        g_cond_wait(&log->wr_cond, &log->wr_lock);
+    oplog_collect(log);
+    left = log->pend_ev->len || log->pend_op->len;
+    g_mutex_unlock(&log->wr_lock);
+    if (left) /* the writer was busy: next period */
+        log->flush_src = g_timeout_add(OPLOG_FLUSH_MS, oplog_on_flush, log);
 }
 
 void oplog_sync(struct oplog *log)
 {
-    oplog_flush(log);
+    oplog_flush(log, 1);
 }
 
 static gboolean oplog_on_flush(gpointer data)
@@ -171,7 +259,7 @@ static gboolean oplog_on_flush(gpointer data)
     struct oplog *log = data;
 
     log->flush_src = 0;
-    oplog_flush(log);
+    oplog_flush(log, 0);
     return G_SOURCE_REMOVE;
 }
 
@@ -191,7 +279,18 @@ static void oplog_pend(struct oplog *log, GArray *a, const void *row)
 
 static void oplog_db_close(struct oplog *log)
 {
-    oplog_flush(log);
+    if (log->writer) {
+        oplog_sync(log);
+        g_mutex_lock(&log->wr_lock);
+        log->wr_stop = 1;
+        g_cond_broadcast(&log->wr_cond);
+        g_mutex_unlock(&log->wr_lock);
+        g_thread_join(log->writer);
+        log->writer = NULL;
+        log->wr_stop = 0;
+    }
+    g_array_set_size(log->pend_ev, 0);
+    g_array_set_size(log->pend_op, 0);
     if (log->ins_ev)
         sqlite3_finalize(log->ins_ev);
     if (log->ins_op)
@@ -219,6 +318,7 @@ int oplog_set_db(struct oplog *log, const char *db_path)
     if (sqlite3_prepare_v2(log->db, oplog_ins_ev_sql, -1, &log->ins_ev, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(log->db, oplog_ins_op_sql, -1, &log->ins_op, NULL) != SQLITE_OK)
         goto fail;
+    log->writer = g_thread_new("oplog-writer", oplog_writer, log);
     return 0;
 
 fail:
@@ -244,11 +344,12 @@ static void oplog_db_step(struct oplog *log, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
 
+    /* writer thread: the batch's own counters, reported after the commit */
     if (rc == SQLITE_DONE) {
-        log->db_writes++;
+        log->b_writes++;
     } else {
-        log->db_errors++;
-        snprintf(log->db_error, sizeof(log->db_error), "sqlite write: %s", sqlite3_errmsg(log->db));
+        log->b_errors++;
+        snprintf(log->b_error, sizeof(log->b_error), "sqlite write: %s", sqlite3_errmsg(log->db));
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -352,6 +453,10 @@ struct oplog *oplog_new(size_t nevents, size_t nops, const char *db_path, int *d
     log->followers = g_array_new(FALSE, TRUE, sizeof(struct oplog_follower));
     log->pend_ev = g_array_new(FALSE, FALSE, sizeof(struct oplog_event));
     log->pend_op = g_array_new(FALSE, FALSE, sizeof(struct oplog_op));
+    log->wr_ev = g_array_new(FALSE, FALSE, sizeof(struct oplog_event));
+    log->wr_op = g_array_new(FALSE, FALSE, sizeof(struct oplog_op));
+    g_mutex_init(&log->wr_lock);
+    g_cond_init(&log->wr_cond);
     log->next_handle = 1;
     rc = oplog_set_db(log, db_path);
     if (db_err)
@@ -366,6 +471,10 @@ void oplog_free(struct oplog *log)
     oplog_db_close(log);
     g_array_free(log->pend_ev, TRUE);
     g_array_free(log->pend_op, TRUE);
+    g_array_free(log->wr_ev, TRUE);
+    g_array_free(log->wr_op, TRUE);
+    g_mutex_clear(&log->wr_lock);
+    g_cond_clear(&log->wr_cond);
     g_array_free(log->followers, TRUE);
     g_free(log->ev);
     g_free(log->op);

@@ -8,9 +8,10 @@
  * failover, with the action's start, end and outcome).  vesperctl queries
  * them through the control socket; followers (`events --follow`) get every
  * new entry pushed.  Optionally every entry is also written to an sqlite3
- * database (conf `oplog = PATH`), written in groups from a GLib timer
- * (at most 100 ms later, never on the event path; oplog_free(),
- * oplog_set_db() and oplog_sync() write at once);
+ * database (conf `oplog = PATH`), written in groups by a writer thread
+ * that a GLib timer hands them to (every 100 ms; never on the event path
+ * nor on the main loop; oplog_free(), oplog_set_db() and oplog_sync() wait
+ * until everything is written);
  * write failures are reported through oplog_last_error() and counted,
  * never fatal.
  *
