@@ -1,0 +1,11 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The vesper authors
+#
+# The README's first command with its default, the real guest: tools/demo
+# boots the demo guest, SIGKILL of its httpd becomes a failover with a
+# latency.  Same checks as tests/integration/21-demo.sh.
+top="$(cd "$(dirname "$0")/../.." && pwd)"
+[ "$(id -u)" = 0 ] || { echo "SKIP: 30-demo: the guest demo needs root (mknod in the guest image)"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: 30-demo: qemu-system-x86 not installed"; exit 77; }
+VESPER_DEMO_ARGS="" exec "$top/tests/integration/21-demo.sh"
