@@ -176,20 +176,39 @@ void conf_free(struct conf *c)
     g_free(c->groups);
     for (size_t i = 0; i < c->nactions; i++) {
         g_free(c->actions[i].command);
+        g_free(c->actions[i].destination);
+        g_free(c->actions[i].migrate_uri);
         g_free(c->actions[i].file);
     }
     g_free(c->actions);
-    for (size_t i = 0; i < c->nguests; i++) {
-        g_free(c->guests[i].socket);
-        g_free(c->guests[i].resource);
-        g_free(c->guests[i].file);
-    }
+    for (size_t i = 0; i < c->nguests; i++)
+        conf_guest_clear(&c->guests[i]);
     g_free(c->guests);
+    for (size_t i = 0; i < c->nlibvirt; i++) {
+        g_free(c->libvirt[i].uri);
+        g_free(c->libvirt[i].path_prefix);
+        g_free(c->libvirt[i].file);
+    }
+    g_free(c->libvirt);
+    if (c->guest_template) {
+        conf_guest_clear(c->guest_template);
+        g_free(c->guest_template);
+    }
     if (c->pending_) {
         g_free(c->pending_->guests);
+        g_free(c->pending_->tmpl);
         g_free(c->pending_);
     }
     g_free(c);
+}
+
+void conf_guest_clear(struct conf_guest *g)
+{
+    g_free(g->socket);
+    g_free(g->resource);
+    g_free(g->domain);
+    g_free(g->file);
+    g->socket = g->resource = g->domain = g->file = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -200,6 +219,22 @@ const struct conf_guest *conf_find_guest(const struct conf *c, const char *name)
     for (size_t i = 0; i < c->nguests; i++)
         if (strcmp(c->guests[i].name, name) == 0)
             return &c->guests[i];
+    return NULL;
+}
+
+const struct conf_guest *conf_find_domain_guest(const struct conf *c, const char *domain)
+{
+    for (size_t i = 0; i < c->nguests; i++)
+        if (c->guests[i].domain && strcmp(c->guests[i].domain, domain) == 0)
+            return &c->guests[i];
+    return NULL;
+}
+
+const struct conf_libvirt *conf_find_libvirt(const struct conf *c, const char *name)
+{
+    for (size_t i = 0; i < c->nlibvirt; i++)
+        if (strcmp(c->libvirt[i].name, name) == 0)
+            return &c->libvirt[i];
     return NULL;
 }
 
@@ -415,6 +450,15 @@ const char *conf_signal_name(int sig)
     if (sig < 1 || sig > 31)
         return NULL;
     return signal_names[sig];
+}
+
+int conf_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 1 || n > CONF_NAME_MAX)
+        return 0;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
 int conf_comm_ok(const char *s)

@@ -101,13 +101,21 @@ struct conf_group {
     int signal_tracepoint; /* 1: signal probe via tracepoint */
 };
 
-enum conf_action_type { CONF_ACTION_LOG = 1, CONF_ACTION_EXEC = 2, CONF_ACTION_PACEMAKER = 3 };
+enum conf_action_type {
+    CONF_ACTION_LOG = 1,
+    CONF_ACTION_EXEC = 2,
+    CONF_ACTION_PACEMAKER = 3,
+    CONF_ACTION_MIGRATE = 4, /* live migration through libvirt (standalone mode) */
+};
 
 struct conf_action {
     char name[CONF_NAME_MAX + 1];
     enum conf_action_type type;
-    char *command;      /* exec: run by /bin/sh -c */
-    uint64_t timeout_ns; /* exec: TERM, then KILL 2 s later, to the process group */
+    char *command;       /* exec: run by /bin/sh -c */
+    uint64_t timeout_ns; /* exec: TERM, then KILL 2 s later, to the process group;
+                          * migrate: abort the migration job after this long */
+    char *destination;   /* migrate: the peer libvirtd, qemu+tcp://host/system */
+    char *migrate_uri;   /* migrate: the data stream (tcp://host:port), NULL = libvirt's choice */
     char *file;
     int line;
 };
@@ -127,6 +135,27 @@ struct conf_guest {
     char *resource; /* Pacemaker resource bound to this guest (may be NULL) */
     uint32_t heartbeat_ms;         /* 0 = daemon default */
     uint64_t heartbeat_timeout_ns; /* 0 = daemon default */
+    /* the libvirt domain this guest is (with [libvirt]: default its name,
+     * else NULL); without 'channel' (socket NULL) its channel is the
+     * org.vesper.0 socket libvirt reports for it */
+    char *domain;
+    char *file;
+    int line;
+};
+
+#define CONF_MAX_LIBVIRT 8             /* [libvirt] connections */
+#define CONF_LIBVIRT_DEFAULT "default" /* name of the unnamed [libvirt] */
+#define CONF_MAX_URI 512               /* libvirt URIs */
+#define CONF_MAX_DOMAIN 200            /* libvirt domain names */
+
+/* One [libvirt] or [libvirt NAME] section: a libvirt connection. */
+struct conf_libvirt {
+    char name[CONF_NAME_MAX + 1]; /* CONF_LIBVIRT_DEFAULT for [libvirt] */
+    char *uri;                    /* default qemu:///system */
+    int discover;                 /* guests for running domains with a channel */
+    char *path_prefix;            /* prepended to the paths it reports, NULL none */
+    uint64_t backoff_min_ns;      /* reconnect backoff, default 500 ms */
+    uint64_t backoff_max_ns;      /* default 30 s */
     char *file;
     int line;
 };
@@ -150,6 +179,11 @@ struct conf {
     size_t nactions;
     struct conf_guest *guests;
     size_t nguests;
+    struct conf_libvirt *libvirt; /* none: libvirt is off */
+    size_t nlibvirt;
+    /* [guest-template]: guests made for discovered domains (name, domain
+     * and channel are left empty), NULL none */
+    struct conf_guest *guest_template;
 
     char *group_dir_loaded; /* directory the groups were read from (group_dir or the
                              * override given to conf_load()), NULL if none */
@@ -205,6 +239,9 @@ int conf_load_group_file(const char *path, struct conf **out, struct conf_errors
 
 struct conf *conf_new(void); /* defaults filled in */
 void conf_free(struct conf *c);
+/* Free the strings a conf_guest owns (socket, resource, domain, file) and
+ * set them to NULL; the entry itself is the caller's. */
+void conf_guest_clear(struct conf_guest *g);
 
 /* Print the configuration normalised: every setting explicit, canonical
  * units and order.  The output parses back to an equal configuration. */
@@ -214,6 +251,9 @@ void conf_print_groups(const struct conf *c, FILE *out); /* all groups, sorted b
 
 const struct conf_guest *conf_find_guest(const struct conf *c, const char *name);
 const struct conf_group *conf_find_group(const struct conf *c, const char *name);
+/* The guest whose libvirt domain is domain, NULL none. */
+const struct conf_guest *conf_find_domain_guest(const struct conf *c, const char *domain);
+const struct conf_libvirt *conf_find_libvirt(const struct conf *c, const char *name);
 
 /* The CONFIG message a guest must receive: union of its groups' probes,
  * PSI triggers (smallest stall wins), watch list, heartbeat. */
@@ -230,6 +270,8 @@ int conf_find_action(const struct conf *c, const char *name, const struct conf_a
  * Pure; on error they return -EINVAL (syntax) or -ERANGE (too large) and
  * write a sentence to err (if errlen > 0).
  */
+/* A group, guest or action name: 1..CONF_NAME_MAX of [A-Za-z0-9_.-]. */
+int conf_name_ok(const char *s);
 /* "10s", "150ms", "500us", "2m", "1h": an integer and a unit (us ms s m h). */
 int conf_parse_duration(const char *s, uint64_t *ns, char *err, size_t errlen);
 /* Canonical form: the largest unit that divides ns exactly ("90s", "2m", "0s"). */

@@ -31,11 +31,15 @@ struct conf_pending_guest {
     char on[VSP_VERDICT_MAX_ + 1][CONF_NAME_MAX + 1]; /* "" = not set (built-in log) */
     int on_line[VSP_VERDICT_MAX_ + 1];
     int heartbeat_timeout_line;
+    int channel_line; /* 0 = no 'channel' */
+    int domain_line;  /* 0 = no 'domain' */
 };
 
 struct conf_pending {
     struct conf_pending_guest *guests; /* parallel to conf.guests */
+    struct conf_pending_guest *tmpl;   /* of conf.guest_template */
     int vesperd_line;                  /* first [vesperd] of the daemon file, 0 = none */
+    int discover_line;                 /* first 'discover = yes', 0 = none */
 };
 
 /* Stable sort of e->msg[first..n) by line number, for messages of file

@@ -24,7 +24,7 @@
 #include "conf_int.h"
 #include "rules.h" /* RULES_MAX_RISE, RULES_MAX_FLAP: what the engine can count */
 
-enum sect { S_NONE, S_SKIP, S_VESPERD, S_GROUP, S_GUEST, S_ACTION };
+enum sect { S_NONE, S_SKIP, S_VESPERD, S_GROUP, S_GUEST, S_ACTION, S_LIBVIRT, S_TEMPLATE };
 
 struct parser;
 typedef void (*setter_fn)(struct parser *p, char *val);
@@ -54,6 +54,7 @@ struct parser {
     struct conf_guest *gu;
     struct conf_pending_guest *pg;
     struct conf_action *a;
+    struct conf_libvirt *lv;
 
     int heartbeat_line, heartbeat_timeout_line; /* [vesperd] */
 };
@@ -85,6 +86,11 @@ struct parser {
 #define ACTION_TIMEOUT_DEF (10 * CONF_NS_S)
 #define RESOURCE_MAX 127
 #define PATH_MAX_LEN 1024
+#define MIGRATE_TIMEOUT_DEF (300 * CONF_NS_S)
+#define LIBVIRT_BACKOFF_MIN_DEF (500 * CONF_NS_MS)
+#define LIBVIRT_BACKOFF_MAX_DEF (30 * CONF_NS_S)
+#define PATH_PREFIX_MAX 80 /* leaves room in a sockaddr_un for the path libvirt reports */
+#define DOMAIN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:+@-"
 
 static void perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -129,6 +135,10 @@ static const char *sect_kind_name(enum sect s)
         return "guest";
     case S_ACTION:
         return "action";
+    case S_LIBVIRT:
+        return "libvirt";
+    case S_TEMPLATE:
+        return "guest-template";
     default:
         return "?";
     }
@@ -143,19 +153,11 @@ static const char *sect_obj_name(struct parser *p)
         return p->gu->name;
     case S_ACTION:
         return p->a->name;
+    case S_LIBVIRT:
+        return p->lv->name;
     default:
         return "";
     }
-}
-
-/* group, guest and action names: 1..CONF_NAME_MAX of [A-Za-z0-9_.-] */
-static int name_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n < 1 || n > CONF_NAME_MAX)
-        return 0;
-    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
 static int seen_line(struct parser *p, const char *key)
@@ -262,7 +264,7 @@ static int get_verdict(struct parser *p, const char *key, const char *val)
     return i < 0 ? -1 : i + VSP_VERDICT_IGNORE;
 }
 
-/* "a, b, c" -> trimmed items (names); checks name_ok and duplicates */
+/* "a, b, c" -> trimmed items (names); checks conf_name_ok and duplicates */
 static int get_name_list(struct parser *p, const char *key, char *val,
                          char (*out)[CONF_NAME_MAX + 1], size_t max, size_t *n)
 {
@@ -281,7 +283,7 @@ static int get_name_list(struct parser *p, const char *key, char *val,
         e = tok + strlen(tok);
         while (e > tok && (e[-1] == ' ' || e[-1] == '\t'))
             *--e = '\0';
-        if (!name_ok(tok)) {
+        if (!conf_name_ok(tok)) {
             perr(p, "bad name '%s' in %s: 1..%d characters of A-Z a-z 0-9 _ . -", Q(tok), key,
                  CONF_NAME_MAX);
             return -1;
@@ -376,27 +378,34 @@ static void set_d_heartbeat_timeout(struct parser *p, char *val)
                  &p->c->heartbeat_timeout_ns);
 }
 
-static void set_reconnect(struct parser *p, char *val)
+/* "MIN..MAX" backoff bounds; 0 or -1 (reported) */
+static int get_backoff(struct parser *p, char *val, uint64_t *min, uint64_t *max)
 {
     char *dots = strstr(val, "..");
     uint64_t lo, hi;
 
     if (!dots) {
         perr(p, "reconnect must be MIN..MAX such as 100ms..5s, not '%s'", Q(val));
-        return;
+        return -1;
     }
     *dots = '\0';
     g_strstrip(val);
     g_strstrip(dots + 2);
     if (get_duration(p, "reconnect", val, BACKOFF_MIN, BACKOFF_MAX, &lo) != 0 ||
         get_duration(p, "reconnect", dots + 2, BACKOFF_MIN, BACKOFF_MAX, &hi) != 0)
-        return;
+        return -1;
     if (lo > hi) {
         perr(p, "reconnect: minimum %s is above maximum %s", Q(val), Q(dots + 2));
-        return;
+        return -1;
     }
-    p->c->backoff_min_ns = lo;
-    p->c->backoff_max_ns = hi;
+    *min = lo;
+    *max = hi;
+    return 0;
+}
+
+static void set_reconnect(struct parser *p, char *val)
+{
+    get_backoff(p, val, &p->c->backoff_min_ns, &p->c->backoff_max_ns);
 }
 
 static void set_max_guests(struct parser *p, char *val)
@@ -433,13 +442,87 @@ static const struct keydef vesperd_keys[] = {
     {"max-events", set_max_events, 0},
 };
 
+/* A libvirt URI ("qemu:///system", "qemu+tcp://host/system"): printable,
+ * no blanks, a scheme.  0 or -1 (reported). */
+static int get_uri(struct parser *p, const char *key, const char *val)
+{
+    size_t n = strlen(val);
+    const char *colon = strchr(val, ':');
+
+    if (n > CONF_MAX_URI) {
+        perr(p, "%s is too long (%zu > %d bytes)", key, n, CONF_MAX_URI);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)val[i] <= ' ' || (unsigned char)val[i] >= 0x7f || val[i] == '"' ||
+            val[i] == '\'') {
+            perr(p, "%s must be a URI without blanks or quotes, not '%s'", key, Q(val));
+            return -1;
+        }
+    }
+    if (!colon || colon == val ||
+        strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789+.-") != (size_t)(colon - val)) {
+        perr(p, "%s must be a URI such as qemu:///system, not '%s'", key, Q(val));
+        return -1;
+    }
+    return 0;
+}
+
+static int get_yesno(struct parser *p, const char *key, const char *val)
+{
+    static const char *const names[] = {"no", "yes"};
+
+    return get_enum(p, key, val, names, 2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* [libvirt] / [libvirt NAME] */
+
+static void set_lv_uri(struct parser *p, char *val)
+{
+    if (get_uri(p, "uri", val) == 0) {
+        g_free(p->lv->uri);
+        p->lv->uri = g_strdup(val);
+    }
+}
+
+static void set_lv_discover(struct parser *p, char *val)
+{
+    int v = get_yesno(p, "discover", val);
+
+    if (v >= 0)
+        p->lv->discover = v;
+    if (v == 1 && !p->c->pending_->discover_line)
+        p->c->pending_->discover_line = p->line;
+}
+
+static void set_lv_path_prefix(struct parser *p, char *val)
+{
+    if (get_path(p, "path-prefix", val, PATH_PREFIX_MAX) == 0) {
+        g_free(p->lv->path_prefix);
+        p->lv->path_prefix = g_strdup(val);
+    }
+}
+
+static void set_lv_reconnect(struct parser *p, char *val)
+{
+    get_backoff(p, val, &p->lv->backoff_min_ns, &p->lv->backoff_max_ns);
+}
+
+static const struct keydef libvirt_keys[] = {
+    {"uri", set_lv_uri, 0},
+    {"discover", set_lv_discover, 0},
+    {"path-prefix", set_lv_path_prefix, 0},
+    {"reconnect", set_lv_reconnect, 0},
+};
+
 /* ------------------------------------------------------------------------ */
 /* [action NAME] */
 
 static void set_a_type(struct parser *p, char *val)
 {
-    static const char *const names[] = {"log", "exec", "pacemaker"};
-    int i = get_enum(p, "type", val, names, 3);
+    static const char *const names[] = {"log", "exec", "pacemaker", "migrate"};
+    int i = get_enum(p, "type", val, names, 4);
 
     if (i >= 0)
         p->a->type = (enum conf_action_type)(i + CONF_ACTION_LOG);
@@ -456,10 +539,28 @@ static void set_a_timeout(struct parser *p, char *val)
     get_duration(p, "timeout", val, ACTION_TIMEOUT_MIN, ACTION_TIMEOUT_MAX, &p->a->timeout_ns);
 }
 
+static void set_a_destination(struct parser *p, char *val)
+{
+    if (get_uri(p, "destination", val) == 0) {
+        g_free(p->a->destination);
+        p->a->destination = g_strdup(val);
+    }
+}
+
+static void set_a_migrate_uri(struct parser *p, char *val)
+{
+    if (get_uri(p, "migrate-uri", val) == 0) {
+        g_free(p->a->migrate_uri);
+        p->a->migrate_uri = g_strdup(val);
+    }
+}
+
 static const struct keydef action_keys[] = {
     {"type", set_a_type, 0},
     {"command", set_a_command, 0},
     {"timeout", set_a_timeout, 0},
+    {"destination", set_a_destination, 0},
+    {"migrate-uri", set_a_migrate_uri, 0},
 };
 
 /* ------------------------------------------------------------------------ */
@@ -467,6 +568,7 @@ static const struct keydef action_keys[] = {
 
 static void set_g_channel(struct parser *p, char *val)
 {
+    p->pg->channel_line = p->line;
     if (get_path(p, "channel", val, CONF_SUN_PATH_MAX) == 0) {
         g_free(p->gu->socket);
         p->gu->socket = g_strdup(val);
@@ -501,7 +603,7 @@ static void set_g_watch(struct parser *p, char *val)
 
 static void set_g_on(struct parser *p, const char *key, char *val, enum vsp_verdict v)
 {
-    if (!name_ok(val)) {
+    if (!conf_name_ok(val)) {
         perr(p, "%s must name an action (or log, pacemaker), not '%s'", key, Q(val));
         return;
     }
@@ -550,12 +652,38 @@ static void set_g_heartbeat_timeout(struct parser *p, char *val)
                  &p->gu->heartbeat_timeout_ns);
 }
 
+static void set_g_domain(struct parser *p, char *val)
+{
+    size_t n = strlen(val);
+
+    p->pg->domain_line = p->line;
+    if (n > CONF_MAX_DOMAIN || strspn(val, DOMAIN_CHARS) != n) {
+        perr(p, "domain must be a libvirt domain name (1..%d of A-Z a-z 0-9 _ . : + @ -), not '%s'",
+             CONF_MAX_DOMAIN, Q(val));
+        return;
+    }
+    g_free(p->gu->domain);
+    p->gu->domain = g_strdup(val);
+}
+
 static const struct keydef guest_keys[] = {
     {"channel", set_g_channel, 0},         {"channel-mode", set_g_channel_mode, 0},
     {"groups", set_g_groups, 0},           {"watch", set_g_watch, 0},
     {"on-failover", set_g_on_failover, 0}, {"on-migrate", set_g_on_migrate, 0},
     {"on-log", set_g_on_log, 0},           {"resource", set_g_resource, 0},
     {"heartbeat", set_g_heartbeat, 0},     {"heartbeat-timeout", set_g_heartbeat_timeout, 0},
+    {"domain", set_g_domain, 0},
+};
+
+/* [guest-template]: what a guest made for a discovered domain gets */
+static const struct keydef template_keys[] = {
+    {"groups", set_g_groups, 0},
+    {"watch", set_g_watch, 0},
+    {"on-failover", set_g_on_failover, 0},
+    {"on-migrate", set_g_on_migrate, 0},
+    {"on-log", set_g_on_log, 0},
+    {"heartbeat", set_g_heartbeat, 0},
+    {"heartbeat-timeout", set_g_heartbeat_timeout, 0},
 };
 
 /* ------------------------------------------------------------------------ */
@@ -799,10 +927,8 @@ static void finish_guest(struct parser *p)
 {
     struct conf *c = p->c;
 
-    if (!p->gu->socket && !seen_line(p, "channel"))
-        perr_at(p, p->sect_line, "guest '%s' has no 'channel'", p->gu->name);
-    if (!seen_line(p, "groups"))
-        perr_at(p, p->sect_line, "guest '%s' has no 'groups'", p->gu->name);
+    /* 'channel' may be left out when [libvirt] finds it: both required
+     * keys are checked at the end of the file (parse_text) */
     c->guests = g_renew(struct conf_guest, c->guests, c->nguests + 1);
     c->pending_->guests = g_renew(struct conf_pending_guest, c->pending_->guests, c->nguests + 1);
     c->guests[c->nguests] = *p->gu;
@@ -814,26 +940,67 @@ static void finish_guest(struct parser *p)
     p->pg = NULL;
 }
 
+static void finish_template(struct parser *p)
+{
+    struct conf *c = p->c;
+
+    if (!seen_line(p, "groups"))
+        perr_at(p, p->sect_line, "[guest-template] has no 'groups'");
+    c->guest_template = p->gu;
+    c->pending_->tmpl = p->pg;
+    p->gu = NULL;
+    p->pg = NULL;
+}
+
+static void finish_libvirt(struct parser *p)
+{
+    struct conf *c = p->c;
+
+    c->libvirt = g_renew(struct conf_libvirt, c->libvirt, c->nlibvirt + 1);
+    c->libvirt[c->nlibvirt++] = *p->lv;
+    g_free(p->lv);
+    p->lv = NULL;
+}
+
 static void finish_action(struct parser *p)
 {
     struct conf_action *a = p->a;
     int l;
 
     if (!seen_line(p, "type")) {
-        perr_at(p, p->sect_line, "action '%s' has no 'type' (exec, log or pacemaker)", a->name);
+        perr_at(p, p->sect_line, "action '%s' has no 'type' (exec, log, pacemaker or migrate)",
+                a->name);
     } else if (a->type == CONF_ACTION_EXEC) {
         if (!a->command)
             perr_at(p, p->sect_line, "action '%s' of type exec has no 'command'", a->name);
         if (!a->timeout_ns)
             a->timeout_ns = ACTION_TIMEOUT_DEF;
+    } else if (a->type == CONF_ACTION_MIGRATE) {
+        if (!a->destination && !seen_line(p, "destination"))
+            perr_at(p, p->sect_line, "action '%s' of type migrate has no 'destination'", a->name);
+        if ((l = seen_line(p, "command")))
+            perr_at(p, l, "command is only for actions of type exec");
+        if (!a->timeout_ns)
+            a->timeout_ns = MIGRATE_TIMEOUT_DEF;
+        g_free(a->command);
+        a->command = NULL;
     } else if (a->type) {
         if ((l = seen_line(p, "command")))
             perr_at(p, l, "command is only for actions of type exec");
         if ((l = seen_line(p, "timeout")))
-            perr_at(p, l, "timeout is only for actions of type exec");
+            perr_at(p, l, "timeout is only for actions of type exec or migrate");
         g_free(a->command);
         a->command = NULL;
         a->timeout_ns = 0;
+    }
+    if (a->type != CONF_ACTION_MIGRATE && a->type) {
+        if ((l = seen_line(p, "destination")))
+            perr_at(p, l, "destination is only for actions of type migrate");
+        if ((l = seen_line(p, "migrate-uri")))
+            perr_at(p, l, "migrate-uri is only for actions of type migrate");
+        g_free(a->destination);
+        g_free(a->migrate_uri);
+        a->destination = a->migrate_uri = NULL;
     }
     p->c->actions = g_renew(struct conf_action, p->c->actions, p->c->nactions + 1);
     p->c->actions[p->c->nactions++] = *a;
@@ -852,6 +1019,12 @@ static void finish_section(struct parser *p)
         break;
     case S_ACTION:
         finish_action(p);
+        break;
+    case S_LIBVIRT:
+        finish_libvirt(p);
+        break;
+    case S_TEMPLATE:
+        finish_template(p);
         break;
     default:
         break;
@@ -890,6 +1063,11 @@ static const char *find_dup(struct parser *p, enum sect kind, const char *name, 
         for (size_t i = 0; i < c->nactions; i++)
             if (strcmp(c->actions[i].name, name) == 0)
                 return *line = c->actions[i].line, c->actions[i].file;
+        break;
+    case S_LIBVIRT:
+        for (size_t i = 0; i < c->nlibvirt; i++)
+            if (strcmp(c->libvirt[i].name, name) == 0)
+                return *line = c->libvirt[i].line, c->libvirt[i].file;
         break;
     default:
         break;
@@ -939,9 +1117,14 @@ static void section(struct parser *p, char *s)
         kind = S_GUEST;
     else if (strcmp(kname, "action") == 0)
         kind = S_ACTION;
+    else if (strcmp(kname, "libvirt") == 0)
+        kind = S_LIBVIRT;
+    else if (strcmp(kname, "guest-template") == 0)
+        kind = S_TEMPLATE;
     else {
         perr(p, "unknown section [%s] (%s)", Q(kname),
-             p->daemon ? "vesperd, action NAME, guest NAME or group NAME" : "group NAME");
+             p->daemon ? "vesperd, libvirt, action NAME, guest NAME, guest-template or group NAME"
+                       : "group NAME");
         return;
     }
     if (kind != S_GROUP && !p->daemon) {
@@ -961,17 +1144,42 @@ static void section(struct parser *p, char *s)
         enter(p, S_VESPERD, vesperd_keys, G_N_ELEMENTS(vesperd_keys));
         return;
     }
+    if (kind == S_TEMPLATE) {
+        if (n > 1) {
+            perr(p, "section [guest-template] takes no name");
+            return;
+        }
+        if (c->guest_template) {
+            perr(p, "duplicate section [guest-template] (first at line %d)",
+                 c->guest_template->line);
+            return;
+        }
+        p->gu = g_new0(struct conf_guest, 1);
+        p->pg = g_new0(struct conf_pending_guest, 1);
+        p->gu->file = g_strdup(p->file);
+        p->gu->line = p->line;
+        p->gu->mode = CONF_CHAN_CONNECT;
+        enter(p, S_TEMPLATE, template_keys, G_N_ELEMENTS(template_keys));
+        return;
+    }
+    if (kind == S_LIBVIRT && n == 1) {
+        name = CONF_LIBVIRT_DEFAULT; /* [libvirt] */
+        n = 2;
+    }
     if (n != 2) {
         perr(p, "section [%s] needs exactly one name: [%s NAME]", kname, kname);
         return;
     }
-    if (!name_ok(name)) {
+    if (!conf_name_ok(name)) {
         perr(p, "bad %s name '%s': 1..%d characters of A-Z a-z 0-9 _ . -", kname, Q(name),
              CONF_NAME_MAX);
         return;
     }
     if ((dfile = find_dup(p, kind, name, &dline)) != NULL) {
-        perr(p, "duplicate %s '%s' (first defined at %s:%d)", kname, name, dfile, dline);
+        if (kind == S_LIBVIRT && strcmp(name, CONF_LIBVIRT_DEFAULT) == 0)
+            perr(p, "duplicate section [libvirt] (first at %s:%d)", dfile, dline);
+        else
+            perr(p, "duplicate %s '%s' (first defined at %s:%d)", kname, name, dfile, dline);
         return;
     }
     switch (kind) {
@@ -1002,6 +1210,20 @@ static void section(struct parser *p, char *s)
         p->gu->line = p->line;
         p->gu->mode = CONF_CHAN_CONNECT;
         enter(p, S_GUEST, guest_keys, G_N_ELEMENTS(guest_keys));
+        break;
+    case S_LIBVIRT:
+        if (c->nlibvirt >= CONF_MAX_LIBVIRT) {
+            perr(p, "too many [libvirt] sections (max %d)", CONF_MAX_LIBVIRT);
+            return;
+        }
+        p->lv = g_new0(struct conf_libvirt, 1);
+        strcpy(p->lv->name, name);
+        p->lv->uri = g_strdup("qemu:///system");
+        p->lv->backoff_min_ns = LIBVIRT_BACKOFF_MIN_DEF;
+        p->lv->backoff_max_ns = LIBVIRT_BACKOFF_MAX_DEF;
+        p->lv->file = g_strdup(p->file);
+        p->lv->line = p->line;
+        enter(p, S_LIBVIRT, libvirt_keys, G_N_ELEMENTS(libvirt_keys));
         break;
     case S_ACTION:
         if (strcmp(name, "log") == 0 || strcmp(name, "pacemaker") == 0) {
@@ -1047,7 +1269,8 @@ static void keyval(struct parser *p, char *s)
     }
     if (p->sect == S_NONE) {
         perr(p, "'%s' outside of a section (%s)", Q(key),
-             p->daemon ? "start with [vesperd], [action NAME], [guest NAME] or [group NAME]"
+             p->daemon ? "start with [vesperd], [libvirt], [action NAME], [guest NAME], "
+                         "[guest-template] or [group NAME]"
                        : "start with [group NAME]");
         return;
     }
@@ -1055,8 +1278,10 @@ static void keyval(struct parser *p, char *s)
         if (strcmp(p->keys[i].name, key) == 0)
             break;
     if (i == p->nkeys) {
-        if (p->sect == S_VESPERD)
-            perr(p, "unknown key '%s' in [vesperd]", Q(key));
+        if (p->sect == S_VESPERD || p->sect == S_TEMPLATE)
+            perr(p, "unknown key '%s' in [%s]", Q(key), sect_kind_name(p->sect));
+        else if (p->sect == S_LIBVIRT && strcmp(p->lv->name, CONF_LIBVIRT_DEFAULT) == 0)
+            perr(p, "unknown key '%s' in [libvirt]", Q(key));
         else
             perr(p, "unknown key '%s' in [%s %s]", Q(key), sect_kind_name(p->sect),
                  sect_obj_name(p));
@@ -1168,6 +1393,15 @@ static int parse_text(struct conf *c, const char *file, const char *text, size_t
     finish_section(&p);
 
     if (daemon) {
+        /* a guest needs a fixed channel unless libvirt finds it */
+        for (size_t i = 0; i < c->nguests; i++) {
+            const struct conf_guest *g = &c->guests[i];
+
+            if (!g->socket && !c->pending_->guests[i].channel_line && c->nlibvirt == 0)
+                conf_errors_add(errs, g->file, g->line, "guest '%s' has no 'channel'", g->name);
+            if (!c->pending_->guests[i].groups_line)
+                conf_errors_add(errs, g->file, g->line, "guest '%s' has no 'groups'", g->name);
+        }
         /* heartbeat-timeout follows heartbeat unless given */
         if (!p.heartbeat_timeout_line)
             c->heartbeat_timeout_ns = 3 * (uint64_t)c->heartbeat_ms * CONF_NS_MS;
@@ -1198,6 +1432,122 @@ int conf_parse_daemon(struct conf *c, const char *file, const char *text, size_t
 /* ------------------------------------------------------------------------ */
 /* cross references */
 
+#define WHO_LEN (CONF_NAME_MAX + 16)
+
+/* "guest 'NAME'", or "[guest-template]" for the template (no name). */
+static const char *guest_who(const struct conf_guest *g, char *buf, size_t len)
+{
+    if (g->name[0])
+        snprintf(buf, len, "guest '%s'", g->name);
+    else
+        snprintf(buf, len, "[guest-template]");
+    return buf;
+}
+
+/* A guest's own heartbeat must leave room for its timeout; line: where
+ * heartbeat-timeout was given, 0 = the section. */
+static void check_heartbeat(const struct conf *c, const struct conf_guest *g, int line,
+                            struct conf_errors *errs)
+{
+    uint64_t hb_ns = (uint64_t)(g->heartbeat_ms ? g->heartbeat_ms : c->heartbeat_ms) * CONF_NS_MS;
+    uint64_t to_ns = g->heartbeat_timeout_ns ? g->heartbeat_timeout_ns : c->heartbeat_timeout_ns;
+    char who[WHO_LEN];
+
+    if ((g->heartbeat_ms || g->heartbeat_timeout_ns) && to_ns <= hb_ns)
+        conf_errors_add(errs, g->file, line ? line : g->line,
+                        "%s: heartbeat-timeout must be longer than heartbeat",
+                        guest_who(g, who, sizeof(who)));
+}
+
+/* Groups and actions of a guest (or of the template). */
+static void resolve_guest_refs(struct conf *c, struct conf_guest *g,
+                               const struct conf_pending_guest *pg, struct conf_errors *errs)
+{
+    char who[WHO_LEN];
+
+    guest_who(g, who, sizeof(who));
+    g->ngroups = 0;
+    for (size_t k = 0; k < pg->ngroups; k++) {
+        const struct conf_group *grp = conf_find_group(c, pg->groups[k]);
+
+        if (!grp)
+            conf_errors_add(errs, g->file, pg->groups_line, "%s: unknown group '%s'", who,
+                            pg->groups[k]);
+        else
+            g->groups[g->ngroups++] = grp;
+    }
+    for (int v = 0; v <= VSP_VERDICT_MAX_; v++) {
+        const struct conf_action *a = NULL;
+
+        g->on[v] = NULL;
+        if (!pg->on[v][0])
+            continue;
+        if (conf_find_action(c, pg->on[v], &a) != 0) {
+            conf_errors_add(errs, g->file, pg->on_line[v], "%s: unknown action '%s'", who,
+                            pg->on[v]);
+            continue;
+        }
+        g->on[v] = a;
+        /* a discovered guest gets its resource from a runtime binding */
+        if (a && a->type == CONF_ACTION_PACEMAKER && !g->resource && g->name[0])
+            conf_errors_add(errs, g->file, pg->on_line[v],
+                            "%s: on-%s = %s needs 'resource' (the Pacemaker "
+                            "resource of the guest)",
+                            who, conf_verdict_name((enum vsp_verdict)v), pg->on[v]);
+    }
+}
+
+/* [libvirt], [guest-template], domains and migrate actions. */
+static void resolve_libvirt(struct conf *c, struct conf_errors *errs)
+{
+    const struct conf_pending *pd = c->pending_;
+    int discover = 0;
+
+    for (size_t i = 0; i < c->nlibvirt; i++)
+        discover |= c->libvirt[i].discover;
+    for (size_t i = 0; i < c->nactions; i++) {
+        if (c->actions[i].type == CONF_ACTION_MIGRATE && c->nlibvirt == 0)
+            conf_errors_add(errs, c->actions[i].file, c->actions[i].line,
+                            "action '%s' of type migrate needs a [libvirt] section",
+                            c->actions[i].name);
+    }
+    if (c->guest_template) {
+        if (c->nlibvirt == 0)
+            conf_errors_add(errs, c->guest_template->file, c->guest_template->line,
+                            "[guest-template] needs a [libvirt] section with discover = yes");
+        if (pd && pd->tmpl)
+            resolve_guest_refs(c, c->guest_template, pd->tmpl, errs);
+        check_heartbeat(c, c->guest_template, pd && pd->tmpl ? pd->tmpl->heartbeat_timeout_line : 0,
+                        errs);
+    } else if (discover && pd && pd->discover_line) {
+        conf_errors_add(errs, c->file, pd->discover_line,
+                        "discover = yes needs a [guest-template] (the probe groups and actions "
+                        "of discovered guests)");
+    }
+    for (size_t i = 0; i < c->nguests; i++) {
+        struct conf_guest *g = &c->guests[i];
+        int dl = pd && pd->guests && i < c->nguests ? pd->guests[i].domain_line : 0;
+
+        if (c->nlibvirt == 0) {
+            if (g->domain)
+                conf_errors_add(errs, g->file, dl ? dl : g->line,
+                                "guest '%s': domain needs a [libvirt] section", g->name);
+            continue;
+        }
+        if (!g->domain)
+            g->domain = g_strdup(g->name); /* the default: the guest's own name */
+        for (size_t k = 0; k < i; k++) {
+            if (c->guests[k].domain && strcmp(c->guests[k].domain, g->domain) == 0) {
+                conf_errors_add(errs, g->file, dl ? dl : g->line,
+                                "guest '%s': domain %s is already followed by guest '%s' (%s:%d)",
+                                g->name, g->domain, c->guests[k].name, c->guests[k].file,
+                                c->guests[k].line);
+                break;
+            }
+        }
+    }
+}
+
 int conf_resolve(struct conf *c, struct conf_errors *errs)
 {
     size_t before = conf_errors_count(errs), first = errs->n;
@@ -1205,48 +1555,15 @@ int conf_resolve(struct conf *c, struct conf_errors *errs)
 
     for (size_t i = 0; i < c->nguests; i++) {
         struct conf_guest *g = &c->guests[i];
-        uint64_t hb_ns, to_ns;
         int hb_line = 0;
 
         if (i < npend && c->pending_->guests) {
             const struct conf_pending_guest *pg = &c->pending_->guests[i];
 
             hb_line = pg->heartbeat_timeout_line;
-
-            g->ngroups = 0;
-            for (size_t k = 0; k < pg->ngroups; k++) {
-                const struct conf_group *grp = conf_find_group(c, pg->groups[k]);
-
-                if (!grp)
-                    conf_errors_add(errs, g->file, pg->groups_line,
-                                    "guest '%s': unknown group '%s'", g->name, pg->groups[k]);
-                else
-                    g->groups[g->ngroups++] = grp;
-            }
-            for (int v = 0; v <= VSP_VERDICT_MAX_; v++) {
-                const struct conf_action *a = NULL;
-
-                g->on[v] = NULL;
-                if (!pg->on[v][0])
-                    continue;
-                if (conf_find_action(c, pg->on[v], &a) != 0) {
-                    conf_errors_add(errs, g->file, pg->on_line[v],
-                                    "guest '%s': unknown action '%s'", g->name, pg->on[v]);
-                    continue;
-                }
-                g->on[v] = a;
-                if (a && a->type == CONF_ACTION_PACEMAKER && !g->resource)
-                    conf_errors_add(errs, g->file, pg->on_line[v],
-                                    "guest '%s': on-%s = %s needs 'resource' (the Pacemaker "
-                                    "resource of the guest)",
-                                    g->name, conf_verdict_name((enum vsp_verdict)v), pg->on[v]);
-            }
+            resolve_guest_refs(c, g, pg, errs);
         }
-        hb_ns = (uint64_t)(g->heartbeat_ms ? g->heartbeat_ms : c->heartbeat_ms) * CONF_NS_MS;
-        to_ns = g->heartbeat_timeout_ns ? g->heartbeat_timeout_ns : c->heartbeat_timeout_ns;
-        if ((g->heartbeat_ms || g->heartbeat_timeout_ns) && to_ns <= hb_ns)
-            conf_errors_add(errs, g->file, hb_line ? hb_line : g->line,
-                            "guest '%s': heartbeat-timeout must be longer than heartbeat", g->name);
+        check_heartbeat(c, g, hb_line, errs);
         if (i == c->max_guests)
             conf_errors_add(errs, g->file, g->line, "more guests than max-guests (%u)",
                             c->max_guests);
@@ -1265,6 +1582,7 @@ int conf_resolve(struct conf *c, struct conf_errors *errs)
             }
         }
     }
+    resolve_libvirt(c, errs);
     if (c->file)
         conf_errors_sort_lines(errs, first, c->file);
     return (int)(conf_errors_count(errs) - before);

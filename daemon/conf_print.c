@@ -80,6 +80,13 @@ static void print_action(const struct conf_action *a, FILE *out)
     case CONF_ACTION_PACEMAKER:
         fprintf(out, "type = pacemaker\n");
         break;
+    case CONF_ACTION_MIGRATE:
+        fprintf(out, "type = migrate\n");
+        fprintf(out, "destination = %s\n", a->destination ? a->destination : "");
+        if (a->migrate_uri)
+            fprintf(out, "migrate-uri = %s\n", a->migrate_uri);
+        fprintf(out, "timeout = %s\n", dur(a->timeout_ns, b, sizeof(b)));
+        break;
     default:
         fprintf(out, "type = log\n");
         break;
@@ -104,15 +111,13 @@ static void print_watch(const struct conf_guest *g, FILE *out)
     fprintf(out, "\n");
 }
 
-static void print_guest(const struct conf_guest *g, FILE *out)
+/* The keys a guest and the template share, from groups on. */
+static void print_guest_common(const struct conf_guest *g, FILE *out)
 {
     static const enum vsp_verdict on[] = {VSP_VERDICT_FAILOVER, VSP_VERDICT_MIGRATE,
                                           VSP_VERDICT_LOG};
     char b[32];
 
-    fprintf(out, "[guest %s]\n", g->name);
-    fprintf(out, "channel = %s\n", g->socket ? g->socket : "");
-    fprintf(out, "channel-mode = %s\n", g->mode == CONF_CHAN_LISTEN ? "listen" : "connect");
     fprintf(out, "groups = ");
     for (size_t i = 0; i < g->ngroups && i < CONF_MAX_GUEST_GROUPS; i++)
         fprintf(out, "%s%s", i ? ", " : "", g->groups[i] ? g->groups[i]->name : "?");
@@ -123,10 +128,38 @@ static void print_guest(const struct conf_guest *g, FILE *out)
                 g->on[on[i]] ? g->on[on[i]]->name : "log");
     if (g->resource)
         fprintf(out, "resource = %s\n", g->resource);
+    if (g->domain)
+        fprintf(out, "domain = %s\n", g->domain);
     if (g->heartbeat_ms)
         fprintf(out, "heartbeat = %s\n", dur((uint64_t)g->heartbeat_ms * CONF_NS_MS, b, sizeof(b)));
     if (g->heartbeat_timeout_ns)
         fprintf(out, "heartbeat-timeout = %s\n", dur(g->heartbeat_timeout_ns, b, sizeof(b)));
+}
+
+static void print_guest(const struct conf_guest *g, FILE *out)
+{
+    fprintf(out, "[guest %s]\n", g->name);
+    /* without a channel, libvirt finds it (the guest has a domain) */
+    if (g->socket || !g->domain)
+        fprintf(out, "channel = %s\n", g->socket ? g->socket : "");
+    fprintf(out, "channel-mode = %s\n", g->mode == CONF_CHAN_LISTEN ? "listen" : "connect");
+    print_guest_common(g, out);
+}
+
+static void print_libvirt(const struct conf_libvirt *l, FILE *out)
+{
+    char a[32], b[32];
+
+    if (strcmp(l->name, CONF_LIBVIRT_DEFAULT) == 0)
+        fprintf(out, "[libvirt]\n");
+    else
+        fprintf(out, "[libvirt %s]\n", l->name);
+    fprintf(out, "uri = %s\n", l->uri ? l->uri : "");
+    fprintf(out, "discover = %s\n", l->discover ? "yes" : "no");
+    if (l->path_prefix)
+        fprintf(out, "path-prefix = %s\n", l->path_prefix);
+    fprintf(out, "reconnect = %s..%s\n", dur(l->backoff_min_ns, a, sizeof(a)),
+            dur(l->backoff_max_ns, b, sizeof(b)));
 }
 
 static int cmp_group(const void *a, const void *b)
@@ -145,6 +178,19 @@ static int cmp_guest(const void *a, const void *b)
 {
     return strcmp((*(const struct conf_guest *const *)a)->name,
                   (*(const struct conf_guest *const *)b)->name);
+}
+
+/* [libvirt] first, then [libvirt NAME] by name */
+static int cmp_libvirt(const void *a, const void *b)
+{
+    const struct conf_libvirt *x = *(const struct conf_libvirt *const *)a;
+    const struct conf_libvirt *y = *(const struct conf_libvirt *const *)b;
+    int dx = strcmp(x->name, CONF_LIBVIRT_DEFAULT) == 0,
+        dy = strcmp(y->name, CONF_LIBVIRT_DEFAULT) == 0;
+
+    if (dx != dy)
+        return dy - dx;
+    return strcmp(x->name, y->name);
 }
 
 void conf_print_groups(const struct conf *c, FILE *out)
@@ -179,6 +225,23 @@ void conf_print(const struct conf *c, FILE *out)
             dur(c->backoff_max_ns, b, sizeof(b)));
     fprintf(out, "max-guests = %u\n", c->max_guests);
     fprintf(out, "max-events = %u/s\n", c->max_events_per_sec);
+
+    if (c->nlibvirt) {
+        const struct conf_libvirt **lv = g_new(const struct conf_libvirt *, c->nlibvirt);
+
+        for (size_t i = 0; i < c->nlibvirt; i++)
+            lv[i] = &c->libvirt[i];
+        qsort(lv, c->nlibvirt, sizeof(lv[0]), cmp_libvirt);
+        for (size_t i = 0; i < c->nlibvirt; i++) {
+            fprintf(out, "\n");
+            print_libvirt(lv[i], out);
+        }
+        g_free(lv);
+    }
+    if (c->guest_template) {
+        fprintf(out, "\n[guest-template]\n");
+        print_guest_common(c->guest_template, out);
+    }
 
     for (size_t i = 0; i < c->nactions; i++)
         as[i] = &c->actions[i];

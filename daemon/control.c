@@ -35,6 +35,9 @@
 #ifdef HAVE_PACEMAKER
 #include "pmk.h"
 #endif
+#ifdef HAVE_LIBVIRT
+#include "virt.h"
+#endif
 
 #define CONTROL_FOLLOW_MAX (1u << 20)   /* pending bytes before a follower is dropped */
 #define CONTROL_REQUEST_TIMEOUT_MS 5000 /* to send the request line */
@@ -774,6 +777,67 @@ static void render_version(struct reply *r)
     }
 }
 
+/* The libvirt connections: a "libvirt" array (JSON) or one row each. */
+static void libvirt_status(struct reply *r, uint64_t now)
+{
+#ifdef HAVE_LIBVIRT
+    struct virt_conn_info vi;
+    char a[64];
+
+    if (r->req->json) {
+        json_key(&r->j, "libvirt");
+        json_arr_begin(&r->j);
+    }
+    for (size_t i = 0; virt_conn_info(i, &vi) == 0; i++) {
+        if (r->req->json) {
+            struct json *j = &r->j;
+
+            json_obj_begin(j);
+            json_kstr(j, "name", vi.name);
+            json_kstr(j, "uri", vi.uri);
+            json_kstr(j, "path_prefix", vi.path_prefix);
+            json_kbool(j, "discover", vi.discover);
+            json_kbool(j, "connected", vi.connected);
+            json_kstr(j, "why", vi.connected ? NULL : vi.why);
+            if (vi.since_mono_ns)
+                json_kdouble(j, "since_s", (double)(now - vi.since_mono_ns) / 1e9);
+            else
+                json_kstr(j, "since_s", NULL);
+            json_kuint(j, "domains", vi.domains);
+            json_kuint(j, "followed", vi.followed);
+            json_kuint(j, "migrations_running", vi.migrations);
+            json_kuint(j, "connects", vi.st.connects);
+            json_kuint(j, "disconnects", vi.st.disconnects);
+            json_kuint(j, "resyncs", vi.st.resyncs);
+            json_kuint(j, "probe_events", vi.st.probe_events);
+            json_kuint(j, "migrations", vi.st.migrations);
+            json_kuint(j, "migrations_failed", vi.st.migrations_failed);
+            json_obj_end(j);
+            continue;
+        }
+        table_add(&r->t, "libvirt %s", vi.name);
+        if (vi.connected)
+            table_add(&r->t,
+                      "%s connected%s%s, %zu domains (%zu followed), %u migrations running, "
+                      "%" PRIu64 " reconnects",
+                      vi.uri, vi.since_mono_ns ? " for " : "",
+                      vi.since_mono_ns ? fmt_age(vi.since_mono_ns, now, a, sizeof(a)) : "",
+                      vi.domains, vi.followed, vi.migrations,
+                      vi.st.connects ? vi.st.connects - 1 : 0);
+        else
+            table_add(&r->t, "%s NOT CONNECTED (%s%s%s), %zu domains kept, retrying", vi.uri,
+                      vi.why, vi.since_mono_ns ? ", since " : "",
+                      vi.since_mono_ns ? fmt_age(vi.since_mono_ns, now, a, sizeof(a)) : "",
+                      vi.domains);
+    }
+    if (r->req->json)
+        json_arr_end(&r->j);
+#else
+    (void)r;
+    (void)now;
+#endif
+}
+
 static void render_status(struct reply *r)
 {
     const struct conf *c = guests_conf();
@@ -816,6 +880,7 @@ static void render_status(struct reply *r)
         json_kuint(j, "judged", tot.judged);
         json_kuint(j, "operations", tot.operations);
         json_kuint(j, "actions_running", action_running());
+        libvirt_status(r, now);
         json_obj_end(j);
         g_string_append_c(r->body, '\n');
         return;
@@ -846,7 +911,9 @@ static void render_status(struct reply *r)
               "%" PRIu64 " received, %" PRIu64 " judged, %" PRIu64 " operations, %u actions "
               "running",
               tot.events, tot.judged, tot.operations, action_running());
-    table_render(&t, r->body);
+    r->t = t;
+    libvirt_status(r, now);
+    table_render(&r->t, r->body);
 }
 
 static const char *guest_cfg_str(const struct guest *g, char *buf, size_t len)
@@ -858,20 +925,50 @@ static const char *guest_cfg_str(const struct guest *g, char *buf, size_t len)
     return buf;
 }
 
+/* "vm1@default", "vm1 away (migrated)", "-" */
+#define GUEST_DOMAIN_STR (CONF_MAX_DOMAIN + CONF_NAME_MAX + 48)
+static const char *guest_domain_str(const struct guest *g, char *buf, size_t len)
+{
+    const char *d = guest_domain(g);
+
+    if (!d)
+        snprintf(buf, len, "-");
+    else if (g->dom_state == GUEST_DOM_RUNNING)
+        snprintf(buf, len, "%s@%s", d, g->dom_conn);
+    else if (g->dom_state == GUEST_DOM_AWAY)
+        snprintf(buf, len, "%s away (%s)", d, g->dom_reason);
+    else
+        snprintf(buf, len, "%s not seen", d);
+    return buf;
+}
+
+static void guest_domain_json(struct json *j, const struct guest *g)
+{
+    json_kstr(j, "domain", guest_domain(g));
+    json_kstr(j, "domain_state", guest_dom_state_name(g->dom_state));
+    json_kstr(j, "libvirt", g->dom_conn[0] ? g->dom_conn : NULL);
+    json_kstr(j, "domain_reason", g->dom_state == GUEST_DOM_AWAY ? g->dom_reason : NULL);
+    json_kbool(j, "discovered", g->discovered);
+    json_kstr(j, "channel_path", guest_channel_path(g));
+}
+
 static void render_guests(struct reply *r)
 {
     uint64_t now = oplog_mono_ns();
     char a[64], b[64], c[64], boot[9], rs[GUEST_REASON_LEN];
+    const struct conf *cf = guests_conf();
+    int virt = cf && cf->nlibvirt > 0; /* a DOMAIN column */
+    char dom[GUEST_DOMAIN_STR];
 
     if (r->req->json) {
         json_obj_begin(&r->j);
         json_key(&r->j, "guests");
         json_arr_begin(&r->j);
     } else {
-        table_init(&r->t, 12);
-        const char *hdr[] = {"GUEST", "LINK",   "HEALTH", "AGENT", "HOST",   "BOOT",
-                             "SEQ",   "EVENTS", "OPS",    "LAST",  "OFFSET", "CONFIG"};
-        for (size_t i = 0; i < G_N_ELEMENTS(hdr); i++)
+        table_init(&r->t, virt ? 13 : 12);
+        const char *hdr[] = {"GUEST",  "LINK", "HEALTH", "AGENT",  "HOST",   "BOOT",  "SEQ",
+                             "EVENTS", "OPS",  "LAST",   "OFFSET", "CONFIG", "DOMAIN"};
+        for (size_t i = 0; i < G_N_ELEMENTS(hdr) - !virt; i++)
             table_add(&r->t, "%s", hdr[i]);
     }
     for (size_t i = 0; i < guests_count(); i++) {
@@ -906,6 +1003,7 @@ static void render_guests(struct reply *r)
             json_kuint(j, "config_generation", g->config_gen);
             json_kstr(j, "config_state", guest_cfg_state_name(g->config_state));
             json_kstr(j, "resource", guest_resource(g));
+            guest_domain_json(j, g);
             json_obj_end(j);
             continue;
         }
@@ -924,6 +1022,8 @@ static void render_guests(struct reply *r)
         else
             table_add(&r->t, "-");
         table_add(&r->t, "%s", guest_cfg_str(g, c, sizeof(c)));
+        if (virt)
+            table_add(&r->t, "%s", guest_domain_str(g, dom, sizeof(dom)));
     }
     if (r->req->json) {
         json_arr_end(&r->j);
@@ -972,7 +1072,7 @@ static void render_guest(struct reply *r, struct guest *g)
 
         json_obj_begin(j);
         json_kstr(j, "name", g->name);
-        json_kstr(j, "socket", g->cg->socket);
+        json_kstr(j, "socket", guest_channel_path(g));
         json_kstr(j, "mode", g->cg->mode == CONF_CHAN_LISTEN ? "listen" : "connect");
         json_kstr(j, "link", guest_link_name(g->link));
         json_kstr(j, "health", guest_health_name(h));
@@ -1016,6 +1116,8 @@ static void render_guest(struct reply *r, struct guest *g)
         json_obj_end(j);
         json_kstr(j, "resource", guest_resource(g));
         json_kstr(j, "bound_resource", g->bound_resource);
+        guest_domain_json(j, g);
+        json_kuint(j, "channel_moves", g->dom_moves);
         json_key(j, "groups");
         json_arr_begin(j);
         for (size_t i = 0; i < g->nrgroups; i++) {
@@ -1056,9 +1158,18 @@ static void render_guest(struct reply *r, struct guest *g)
     table_add(&t, "guest");
     table_add(&t, "%s", g->name);
     table_add(&t, "channel");
-    table_add(&t, "%s (%s), %s%s", g->cg->socket,
+    table_add(&t, "%s (%s), %s%s", guest_channel_path(g) ? guest_channel_path(g) : "-",
               g->cg->mode == CONF_CHAN_LISTEN ? "listen" : "connect", guest_link_name(g->link),
               g->link == GUEST_UP ? "" : (g->chan ? "" : ", not started"));
+    if (guest_domain(g)) {
+        char dom[GUEST_DOMAIN_STR];
+
+        table_add(&t, "domain");
+        table_add(&t, "%s%s, %s for %s%s", guest_domain_str(g, dom, sizeof(dom)),
+                  g->discovered ? " (discovered)" : "", guest_dom_state_name(g->dom_state),
+                  fmt_age(g->dom_since_ns, now, b, sizeof(b)),
+                  g->dom_moves ? ", channel moved" : "");
+    }
     table_add(&t, "health");
     table_add(&t, "%s%s%s", guest_health_name(h), rs[0] ? ": " : "", rs);
     table_add(&t, "agent");

@@ -45,6 +45,9 @@ static void guest_on_msg(void *arg, const struct vsp_msg *m, uint64_t recv_ns);
 static void guest_on_down(void *arg, const char *why);
 static void guest_sync_chan_stats(struct guest *g);
 static void guest_latch_clear(struct guest *g);
+static void guest_agent_lost(struct guest *g, const char *why);
+static void guest_stop_timers(struct guest *g);
+static void guest_free(struct guest *g);
 
 static const struct chan_cbs guest_chan_cbs = {
     .up = guest_on_up,
@@ -76,6 +79,21 @@ const char *guest_health_name(enum guest_health h)
         return "degraded";
     case GUEST_HEALTH_FAILED:
         return "failed";
+    }
+    return "?";
+}
+
+const char *guest_dom_state_name(enum guest_dom_state s)
+{
+    switch (s) {
+    case GUEST_DOM_NONE:
+        return "none";
+    case GUEST_DOM_UNKNOWN:
+        return "unknown";
+    case GUEST_DOM_RUNNING:
+        return "running";
+    case GUEST_DOM_AWAY:
+        return "away";
     }
     return "?";
 }
@@ -342,7 +360,12 @@ static void guest_describe(const struct vsp_event *ev, char *buf, size_t len)
         snprintf(buf, len, "%s pressure (stall %" PRIu64 " us)", probe, ev->value);
         break;
     default:
-        snprintf(buf, len, "%s", probe ? probe : "?");
+        /* host probes from libvirt carry a short reason and a device */
+        if (ev->group == VSP_KGROUP_HOST && ev->comm[0])
+            snprintf(buf, len, "%s (%s%s%s)", probe ? probe : "?", ev->comm,
+                     ev->src_comm[0] ? " on " : "", ev->src_comm);
+        else
+            snprintf(buf, len, "%s", probe ? probe : "?");
         break;
     }
 }
@@ -490,31 +513,78 @@ static void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplo
     action_start(act, stored, guest_action_done, NULL);
 }
 
-/* Host-synthesised event (agent lost / back, hypervisor), judged like guest events. */
+/* The log entry of event ev of g: identity (boot id, instance, seq) and
+ * the event's fields; times are the caller's. */
+static void guest_event_entry(const struct guest *g, const struct vsp_event *ev, uint64_t instance,
+                              struct oplog_event *e)
+{
+    memset(e, 0, sizeof(*e));
+    opid_event_id(e->id, sizeof(e->id), g->boot_id, instance, ev->seq);
+    g_strlcpy(e->guest, g->name, sizeof(e->guest));
+    memcpy(e->boot_id, g->boot_id, sizeof(e->boot_id));
+    e->instance = instance;
+    e->seq = ev->seq;
+    e->probe = ev->probe;
+    e->kgroup = ev->group;
+    e->flags = ev->flags;
+    e->pid = ev->pid;
+    e->tgid = ev->tgid;
+    e->src_pid = ev->src_pid;
+    e->uid = ev->uid;
+    e->sig = ev->sig;
+    e->code = ev->code;
+    e->value = ev->value;
+    memcpy(e->comm, ev->comm, sizeof(e->comm));
+    memcpy(e->src_comm, ev->src_comm, sizeof(e->src_comm));
+}
+
+/*
+ * Host-synthesised event (agent lost / back, hypervisor), judged like guest
+ * events.  ev: probe, value, code and reason (comm, src_comm) filled in;
+ * the group, sequence number and identity are set here.  mono_ns: when the
+ * host observed it (CLOCK_MONOTONIC), 0 = now.
+ */
+static void guest_host_judge(struct guest *g, struct vsp_event *ev, uint64_t mono_ns)
+{
+    struct oplog_event e;
+    uint64_t now = oplog_mono_ns(), real = oplog_real_ns();
+
+    if (mono_ns == 0 || mono_ns > now)
+        mono_ns = now;
+    ev->seq = ++g->host_seq;
+    ev->group = VSP_KGROUP_HOST;
+    /* identity: the guest boot it concerns, instance 0 = the host, host seq */
+    guest_event_entry(g, ev, 0, &e);
+    e.event_mapped = 1; /* observed on the host clock itself */
+    e.event_mono_ns = mono_ns;
+    e.event_real_ns = real - (now - mono_ns);
+    e.recv_mono_ns = now;
+    e.recv_real_ns = real;
+    guest_judge(g, ev, &e);
+}
+
 void guest_host_event(struct guest *g, unsigned probe, uint64_t value)
 {
     struct vsp_event ev;
-    struct oplog_event e;
-    uint64_t now = oplog_mono_ns();
 
     memset(&ev, 0, sizeof(ev));
-    ev.seq = ++g->host_seq;
-    ev.group = VSP_KGROUP_HOST;
     ev.probe = (uint16_t)probe;
     ev.value = value;
-    memset(&e, 0, sizeof(e));
-    /* identity: the guest boot it concerns, instance 0 = the host, host seq */
-    opid_event_id(e.id, sizeof(e.id), g->boot_id, 0, ev.seq);
-    g_strlcpy(e.guest, g->name, sizeof(e.guest));
-    memcpy(e.boot_id, g->boot_id, sizeof(e.boot_id));
-    e.seq = ev.seq;
-    e.probe = ev.probe;
-    e.kgroup = ev.group;
-    e.value = value;
-    e.event_mapped = 1; /* observed on the host clock itself */
-    e.event_mono_ns = e.recv_mono_ns = now;
-    e.event_real_ns = e.recv_real_ns = oplog_real_ns();
-    guest_judge(g, &ev, &e);
+    guest_host_judge(g, &ev, 0);
+}
+
+void guest_hv_event(struct guest *g, const struct vsp_event *hv)
+{
+    struct vsp_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.probe = hv->probe;
+    ev.code = hv->code;
+    ev.value = hv->value;
+    memcpy(ev.comm, hv->comm, sizeof(ev.comm));
+    memcpy(ev.src_comm, hv->src_comm, sizeof(ev.src_comm));
+    ev.comm[sizeof(ev.comm) - 1] = ev.src_comm[sizeof(ev.src_comm) - 1] = '\0';
+    guest_host_judge(g, &ev, hv->mono_ns);
 }
 
 static void guest_agent_lost(struct guest *g, const char *why)
@@ -687,6 +757,11 @@ static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t 
     g->hello_ns = now;
     g->config_state = GUEST_CFG_NONE;
     chan_backoff_reset(g->chan);
+    if (g->grace_src) {
+        /* the link moved (a migration's new socket) and the agent answers */
+        guest_remove_source(&g->grace_src);
+        log_info("guest %s: agent up again on %s", g->name, chan_path(g->chan));
+    }
 
     guest_boot_hex(h->boot_id, boot);
     log_info("guest %s: HELLO from agent %u.%u.%u on %s, boot %s instance %" PRIx64
@@ -798,24 +873,7 @@ static void guest_on_event(struct guest *g, const struct vsp_event *ev, uint64_t
         return;
     }
 
-    memset(&e, 0, sizeof(e));
-    opid_event_id(e.id, sizeof(e.id), g->boot_id, g->instance, ev->seq);
-    g_strlcpy(e.guest, g->name, sizeof(e.guest));
-    memcpy(e.boot_id, g->boot_id, sizeof(e.boot_id));
-    e.instance = g->instance;
-    e.seq = ev->seq;
-    e.probe = ev->probe;
-    e.kgroup = ev->group;
-    e.flags = ev->flags;
-    e.pid = ev->pid;
-    e.tgid = ev->tgid;
-    e.src_pid = ev->src_pid;
-    e.uid = ev->uid;
-    e.sig = ev->sig;
-    e.code = ev->code;
-    e.value = ev->value;
-    memcpy(e.comm, ev->comm, sizeof(e.comm));
-    memcpy(e.src_comm, ev->src_comm, sizeof(e.src_comm));
+    guest_event_entry(g, ev, g->instance, &e);
     e.guest_mono_ns = ev->mono_ns;
     e.guest_real_ns = ev->real_ns;
     e.recv_mono_ns = recv_ns;
@@ -983,6 +1041,29 @@ static void guest_on_up(void *arg)
     guest_request_hello(g);
 }
 
+/* No HELLO on the guest's (new) link within the grace: agent lost. */
+static gboolean guest_on_grace(gpointer data)
+{
+    struct guest *g = data;
+
+    g->grace_src = 0;
+    if (g->link != GUEST_UP)
+        guest_agent_lost(g, g->grace_reason);
+    return G_SOURCE_REMOVE;
+}
+
+/* Defer agent-lost for a libvirt guest whose link went away while its
+ * domain runs: libvirt tells why, or the agent answers on a new socket. */
+static void guest_grace_start(struct guest *g, const char *why)
+{
+    if (g->grace_src || g->lost)
+        return;
+    g_strlcpy(g->grace_reason, why, sizeof(g->grace_reason));
+    g->grace_src = g_timeout_add(GUEST_DOMAIN_GRACE_MS, guest_on_grace, g);
+    log_info("guest %s: %s; waiting up to %d s for libvirt or the agent before agent-lost", g->name,
+             why, GUEST_DOMAIN_GRACE_MS / 1000);
+}
+
 static void guest_on_down(void *arg, const char *why)
 {
     struct guest *g = arg;
@@ -998,26 +1079,45 @@ static void guest_on_down(void *arg, const char *why)
         char r[GUEST_REASON_LEN];
 
         snprintf(r, sizeof(r), "channel closed (%s)", why);
-        guest_agent_lost(g, r);
+        if (g->dom_state == GUEST_DOM_RUNNING)
+            guest_grace_start(g, r);
+        else if (g->dom_state == GUEST_DOM_AWAY && g->dom_expected)
+            log_info("guest %s: %s after its domain left (%s)", g->name, r, g->dom_reason);
+        else
+            guest_agent_lost(g, r);
     }
 }
 
 /* ---- life cycle --------------------------------------------------------- */
 
+const char *guest_channel_path(const struct guest *g)
+{
+    return g->cg->socket ? g->cg->socket : g->dom_path;
+}
+
+const char *guest_domain(const struct guest *g)
+{
+    return g->cg->domain;
+}
+
+/* Start the channel on the guest's current path (none yet: nothing to do). */
 static int guest_start_chan(struct guest *g)
 {
     const struct conf *c = guest_cur->c;
+    const char *path = guest_channel_path(g);
     int rc;
 
-    g->chan = chan_new(g->name, g->cg->socket, g->cg->mode, c->backoff_min_ns, c->backoff_max_ns,
+    if (!path)
+        return 0;
+    g->chan = chan_new(g->name, path, g->cg->mode, c->backoff_min_ns, c->backoff_max_ns,
                        &guest_chan_cbs, g);
     if (!g->chan) {
-        log_warnx("guest %s: socket path %s is too long", g->name, g->cg->socket);
+        log_warnx("guest %s: socket path %s is too long", g->name, path);
         return -ENAMETOOLONG;
     }
     rc = chan_start(g->chan);
     if (rc < 0)
-        log_warnx("guest %s: cannot listen on %s: %s", g->name, g->cg->socket, g_strerror(-rc));
+        log_warnx("guest %s: cannot listen on %s: %s", g->name, path, g_strerror(-rc));
     return rc;
 }
 
@@ -1044,6 +1144,27 @@ static void guest_chan_free(struct guest *g)
     g->chan_decode_seen = g->chan_dir_seen = 0;
 }
 
+/* Close the channel without the down callback (no agent-lost); 1 if the
+ * agent was up on it. */
+static int guest_chan_stop(struct guest *g)
+{
+    int was_up = g->link == GUEST_UP;
+
+    guest_stop_timers(g);
+    guest_chan_free(g);
+    g->link = GUEST_DOWN;
+    g->ping_sent_ns = 0;
+    g->burst_left = 0;
+    return was_up;
+}
+
+/* Close the channel and open it again on the guest's current path. */
+static int guest_chan_restart(struct guest *g)
+{
+    guest_chan_stop(g);
+    return guest_start_chan(g) < 0;
+}
+
 static struct guest *guest_new(const struct conf_guest *cg)
 {
     struct guest *g = g_new0(struct guest, 1);
@@ -1051,19 +1172,43 @@ static struct guest *guest_new(const struct conf_guest *cg)
     g_strlcpy(g->name, cg->name, sizeof(g->name));
     g->cg = cg;
     g->latch = GUEST_HEALTH_RUNNING;
+    g->dom_state = cg->domain ? GUEST_DOM_UNKNOWN : GUEST_DOM_NONE;
     clock_reset(&g->clock);
     guest_rules_build(g, cg->groups, cg->ngroups);
     return g;
 }
 
+static void guest_own_cg_free(struct conf_guest *cg)
+{
+    if (cg) {
+        conf_guest_clear(cg);
+        g_free(cg);
+    }
+}
+
+/* A discovered guest's old entry goes (reload): a rule state kept across
+ * it must not refer to its group array. */
+static void guest_own_cg_release(struct guest *g, struct conf_guest *own)
+{
+    if (own && g->rgroups == own->groups) {
+        memcpy(g->rgroups_kept, own->groups, g->nrgroups * sizeof(g->rgroups_kept[0]));
+        g->rgroups = g->rgroups_kept;
+    }
+    guest_own_cg_free(own);
+}
+
 static void guest_free(struct guest *g)
 {
     guest_stop_timers(g);
+    guest_remove_source(&g->grace_src);
+    guest_remove_source(&g->away_src);
     guest_chan_free(g);
     if (g->rules)
         rules_state_free(g->rules);
     gconf_put(g->rules_conf);
     g_free(g->bound_resource);
+    g_free(g->dom_path);
+    guest_own_cg_free(g->own_cg);
     g_free(g);
 }
 
@@ -1078,6 +1223,17 @@ void guests_init(struct oplog *log, struct opid_gen *ids)
 const struct conf *guests_conf(void)
 {
     return guest_cur ? guest_cur->c : NULL;
+}
+
+struct guest *guest_find_domain(const char *domain)
+{
+    for (guint i = 0; guest_list && i < guest_list->len; i++) {
+        struct guest *g = g_ptr_array_index(guest_list, i);
+
+        if (g->cg->domain && strcmp(g->cg->domain, domain) == 0)
+            return g;
+    }
+    return NULL;
 }
 
 struct guest *guest_find(const char *name)
@@ -1123,15 +1279,23 @@ static int guest_update(struct guest *g, const struct conf_guest *ncg, const str
     int failed = 0;
 
     g->cg = ncg;
-    if (strcmp(ocg->socket, ncg->socket) != 0 || ocg->mode != ncg->mode) {
-        log_info("guest %s: channel changed to %s (%s), reconnecting", g->name, ncg->socket,
+    if (g_strcmp0(ocg->domain, ncg->domain) != 0) {
+        /* another domain (or none): what libvirt said of the old one is void */
+        log_info("guest %s: domain changed to %s", g->name, ncg->domain ? ncg->domain : "(none)");
+        g_free(g->dom_path);
+        g->dom_path = NULL;
+        g->dom_conn[0] = '\0';
+        g->dom_state = ncg->domain ? GUEST_DOM_UNKNOWN : GUEST_DOM_NONE;
+        g->dom_since_ns = oplog_mono_ns();
+        guest_remove_source(&g->grace_src);
+        guest_remove_source(&g->away_src);
+    }
+    if (g_strcmp0(ocg->socket, ncg->socket) != 0 || ocg->mode != ncg->mode ||
+        g_strcmp0(g->chan ? chan_path(g->chan) : NULL, guest_channel_path(g)) != 0) {
+        log_info("guest %s: channel changed to %s (%s), reconnecting", g->name,
+                 guest_channel_path(g) ? guest_channel_path(g) : "(none yet, from libvirt)",
                  ncg->mode == CONF_CHAN_LISTEN ? "listen" : "connect");
-        guest_stop_timers(g);
-        guest_chan_free(g);
-        g->link = GUEST_DOWN;
-        g->ping_sent_ns = 0;
-        if (guest_start_chan(g) < 0)
-            failed = 1;
+        failed = guest_chan_restart(g);
     }
     /* the groups that apply now: a runtime binding's, re-resolved, or the file's */
     const struct conf_group *tmp[CONF_MAX_GUEST_GROUPS];
@@ -1160,6 +1324,30 @@ static int guest_update(struct guest *g, const struct conf_guest *ncg, const str
     return failed;
 }
 
+/* A discovered guest's entry: the template with the domain's name. */
+static struct conf_guest *guest_template_entry(const struct conf_guest *t, const char *domain)
+{
+    struct conf_guest *cg = g_new(struct conf_guest, 1);
+
+    *cg = *t;
+    g_strlcpy(cg->name, domain, sizeof(cg->name));
+    cg->socket = NULL;
+    cg->resource = NULL;
+    cg->mode = CONF_CHAN_CONNECT;
+    cg->domain = g_strdup(domain);
+    cg->file = g_strdup(t->file);
+    return cg;
+}
+
+/* May discovered guest g stay with configuration c? */
+static int guest_discovery_keeps(const struct guest *g, const struct conf *c)
+{
+    const struct conf_libvirt *lv = g->dom_conn[0] ? conf_find_libvirt(c, g->dom_conn) : NULL;
+
+    return c->guest_template && lv && lv->discover && !conf_find_guest(c, g->name) &&
+           !conf_find_domain_guest(c, g->cg->domain);
+}
+
 int guests_apply(struct conf *c)
 {
     struct gconf *old = guest_cur;
@@ -1173,23 +1361,47 @@ int guests_apply(struct conf *c)
 
         if (g) {
             const struct conf_guest *ocg = g->cg;
+            struct conf_guest *own = g->own_cg;
 
             g_ptr_array_remove(guest_list, g);
+            if (g->discovered)
+                log_info("guest %s: now configured (was discovered)", g->name);
+            g->discovered = 0;
+            g->own_cg = NULL;
+            guest_remove_source(&g->away_src);
             failed += guest_update(g, ncg, ocg);
+            guest_own_cg_release(g, own);
         } else {
             g = guest_new(ncg);
-            log_info("guest %s: configured, channel %s (%s)", g->name, ncg->socket,
-                     ncg->mode == CONF_CHAN_LISTEN ? "listen" : "connect");
+            if (ncg->socket)
+                log_info("guest %s: configured, channel %s (%s)", g->name, ncg->socket,
+                         ncg->mode == CONF_CHAN_LISTEN ? "listen" : "connect");
+            else
+                log_info("guest %s: configured, channel of libvirt domain %s", g->name,
+                         ncg->domain);
             if (guest_start_chan(g) < 0)
                 failed++;
         }
         g_ptr_array_add(next, g);
     }
-    /* whatever is left was removed from the configuration */
+    /* discovered guests follow the new template while their domain may
+     * still be discovered; whatever else is left was removed */
     for (guint i = 0; i < guest_list->len; i++) {
         struct guest *g = g_ptr_array_index(guest_list, i);
 
-        log_info("guest %s: removed from the configuration, channel closed", g->name);
+        if (g->discovered && guest_discovery_keeps(g, c)) {
+            struct conf_guest *own = g->own_cg;
+
+            g->own_cg = guest_template_entry(c->guest_template, own->domain);
+            failed += guest_update(g, g->own_cg, own);
+            guest_own_cg_release(g, own);
+            g_ptr_array_add(next, g);
+            continue;
+        }
+        if (g->discovered)
+            log_info("guest %s: no longer discovered (configuration), channel closed", g->name);
+        else
+            log_info("guest %s: removed from the configuration, channel closed", g->name);
         guest_free(g);
     }
     g_ptr_array_free(guest_list, TRUE);
@@ -1231,7 +1443,9 @@ enum guest_health guest_health(struct guest *g, char *reason, size_t len)
         return GUEST_HEALTH_FAILED;
     }
     if (g->link != GUEST_UP || g->lost) {
-        if (g->lost)
+        if (g->dom_state == GUEST_DOM_AWAY)
+            snprintf(reason, len, "domain %s left this host (%s)", g->cg->domain, g->dom_reason);
+        else if (g->lost)
             snprintf(reason, len, "agent lost: %s", g->lost_reason);
         else if (g->link == GUEST_CONNECTED)
             snprintf(reason, len, "agent connected, no HELLO yet");
@@ -1368,4 +1582,155 @@ void guests_totals(struct guest_counters *out)
         for (size_t k = 0; k < sizeof(*c) / sizeof(uint64_t); k++)
             dst[k] += src[k];
     }
+}
+
+/* ---- libvirt ------------------------------------------------------------- */
+
+/* A discovered guest whose domain stayed away for the linger: remove it. */
+static gboolean guest_on_away(gpointer data)
+{
+    struct guest *g = data;
+
+    g->away_src = 0;
+    if (!g->discovered || g->dom_state == GUEST_DOM_RUNNING)
+        return G_SOURCE_REMOVE;
+    log_info("guest %s: domain away for %d s (%s), discovered guest removed", g->name,
+             GUEST_AWAY_LINGER_MS / 1000, g->dom_reason);
+    g_ptr_array_remove(guest_list, g);
+    guest_free(g);
+    return G_SOURCE_REMOVE;
+}
+
+struct guest *guest_discover(const char *domain, char *err, size_t errlen)
+{
+    const struct conf *c = guest_cur ? guest_cur->c : NULL;
+    struct conf_guest *cg;
+    struct guest *g;
+
+    if (!c || !c->guest_template) {
+        snprintf(err, errlen, "no [guest-template] in the configuration");
+        return NULL;
+    }
+    if (!conf_name_ok(domain)) {
+        snprintf(err, errlen,
+                 "the domain name is not a valid guest name (1..%d of A-Z a-z 0-9 _ . -)",
+                 CONF_NAME_MAX);
+        return NULL;
+    }
+    if ((g = guest_find(domain)) != NULL) {
+        snprintf(err, errlen, "guest %s exists and follows %s", domain,
+                 g->cg->domain ? g->cg->domain : "no domain");
+        return NULL;
+    }
+    if (guests_count() >= c->max_guests) {
+        snprintf(err, errlen, "max-guests (%u) reached", c->max_guests);
+        return NULL;
+    }
+    cg = guest_template_entry(c->guest_template, domain);
+    g = guest_new(cg);
+    g->own_cg = cg;
+    g->discovered = 1;
+    g_ptr_array_add(guest_list, g);
+    log_info("guest %s: discovered (libvirt domain with an org.vesper.0 channel)", g->name);
+    return g;
+}
+
+void guest_domain_up(struct guest *g, const char *conn, const char *path)
+{
+    int moved = strcmp(g->dom_conn, conn) != 0 || g_strcmp0(g->dom_path, path) != 0;
+    enum guest_dom_state was = g->dom_state;
+
+    guest_remove_source(&g->away_src);
+    if (g->dom_state != GUEST_DOM_RUNNING || moved) {
+        g->dom_since_ns = oplog_mono_ns();
+        if (was == GUEST_DOM_RUNNING)
+            log_info("guest %s: domain %s moved to libvirt %s (was %s), channel %s", g->name,
+                     g->cg->domain, conn, g->dom_conn, path ? path : "(none)");
+        else
+            log_info("guest %s: domain %s runs on libvirt %s, channel %s", g->name, g->cg->domain,
+                     conn, path ? path : "(none)");
+    }
+    g->dom_state = GUEST_DOM_RUNNING;
+    g->dom_reason[0] = '\0';
+    g->dom_expected = 0;
+    g_strlcpy(g->dom_conn, conn, sizeof(g->dom_conn));
+    if (g_strcmp0(g->dom_path, path) != 0) {
+        g_free(g->dom_path);
+        g->dom_path = g_strdup(path);
+    }
+    if (g->cg->socket)
+        return; /* a fixed channel: nothing to move */
+    if (g->chan && path && strcmp(chan_path(g->chan), path) == 0)
+        return; /* already there */
+    if (g->chan || g->link != GUEST_DOWN) {
+        char why[GUEST_REASON_LEN];
+
+        g->dom_moves++;
+        snprintf(why, sizeof(why), "channel moved to %s", path ? path : "(none)");
+        /* the agent must answer on the new link; until then no verdict */
+        if (guest_chan_stop(g))
+            guest_grace_start(g, why);
+    }
+    guest_start_chan(g);
+}
+
+int guest_domain_down(struct guest *g, const char *conn, const char *path, const char *reason,
+                      int expected)
+{
+    int was_up, pending;
+
+    if (g->dom_state != GUEST_DOM_RUNNING || strcmp(g->dom_conn, conn) != 0 ||
+        g_strcmp0(g->dom_path, path) != 0)
+        return -ESTALE;
+    g->dom_state = GUEST_DOM_AWAY;
+    g->dom_since_ns = oplog_mono_ns();
+    g_strlcpy(g->dom_reason, reason, sizeof(g->dom_reason));
+    g->dom_expected = expected;
+    pending = g->grace_src != 0;
+    guest_remove_source(&g->grace_src);
+    was_up = g->link == GUEST_UP;
+    if (!g->cg->socket)
+        guest_chan_stop(g);
+    if (expected) {
+        log_info("guest %s: domain %s left libvirt %s (%s)%s", g->name, g->cg->domain, conn, reason,
+                 was_up || pending ? ", its channel closed: not an agent fault" : "");
+    } else if (was_up || pending) {
+        char why[GUEST_REASON_LEN];
+
+        snprintf(why, sizeof(why), "domain %s stopped on libvirt %s (%s)", g->cg->domain, conn,
+                 reason);
+        guest_agent_lost(g, why);
+    } else {
+        log_info("guest %s: domain %s stopped on libvirt %s (%s)", g->name, g->cg->domain, conn,
+                 reason);
+    }
+    if (g->discovered && !g->away_src)
+        g->away_src = g_timeout_add(GUEST_AWAY_LINGER_MS, guest_on_away, g);
+    return 0;
+}
+
+void guests_domain_forget(const char *conn)
+{
+    for (size_t i = 0; i < guests_count(); i++) {
+        struct guest *g = guest_at(i);
+
+        if (strcmp(g->dom_conn, conn) != 0)
+            continue;
+        log_info("guest %s: libvirt connection %s removed, domain %s unknown", g->name, conn,
+                 g->cg->domain);
+        g->dom_conn[0] = '\0';
+        g->dom_state = GUEST_DOM_UNKNOWN;
+        g->dom_since_ns = oplog_mono_ns();
+        guest_remove_source(&g->grace_src);
+    }
+}
+
+void guest_action_progress(const char *task, const char *text)
+{
+    struct oplog_op *op = guest_oplog ? oplog_find_op(guest_oplog, task) : NULL;
+
+    if (!op || op->state != OPLOG_OP_RUNNING)
+        return;
+    g_strlcpy(op->outcome, text, sizeof(op->outcome));
+    oplog_op_updated(guest_oplog, op);
 }

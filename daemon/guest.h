@@ -15,7 +15,14 @@
  * or a closed channel), judged by the same rules as guest events.
  *
  * The set of guests follows the configuration: guests_apply() adds,
- * changes and removes guests on start and on every accepted reload.
+ * changes and removes guests on start and on every accepted reload.  With
+ * [libvirt] (virt.c), a guest follows its libvirt domain: its channel is
+ * the org.vesper.0 socket libvirt reports (unless the guest has a fixed
+ * `channel`), it moves with the domain (guest_domain_up()), and a domain
+ * that leaves this host on purpose (migrated, destroyed, shut down) closes
+ * its channel without an agent-lost fault (guest_domain_down()).  Guests
+ * for discovered domains are made from [guest-template] (guest_discover())
+ * and removed GUEST_AWAY_LINGER_MS after their domain left.
  * struct guest is public so that the control socket can display it; only
  * guest.c writes it.
  */
@@ -36,6 +43,12 @@
 #define GUEST_PING_BURST 8
 #define GUEST_PING_INTERVAL_MS 10000
 #define GUEST_REASON_LEN 512
+/* A libvirt guest's channel closed while libvirt still reports its domain
+ * running (a migration's switch-over, QEMU exiting): agent-lost waits this
+ * long for libvirt to say why or for the agent on the new socket. */
+#define GUEST_DOMAIN_GRACE_MS 10000
+/* A discovered guest whose domain left this host is removed after this. */
+#define GUEST_AWAY_LINGER_MS 60000
 
 enum guest_link {
     GUEST_DOWN = 0,      /* no connection */
@@ -52,6 +65,15 @@ enum guest_health {
     GUEST_HEALTH_FAILED = 3,   /* a failover verdict in this guest boot */
 };
 const char *guest_health_name(enum guest_health h);
+
+/* The guest's libvirt domain, as virt.c reports it. */
+enum guest_dom_state {
+    GUEST_DOM_NONE = 0,    /* not followed through libvirt */
+    GUEST_DOM_UNKNOWN = 1, /* followed, not seen running */
+    GUEST_DOM_RUNNING = 2, /* runs on dom_conn */
+    GUEST_DOM_AWAY = 3,    /* left this host or stopped (dom_reason) */
+};
+const char *guest_dom_state_name(enum guest_dom_state s);
 
 enum guest_cfg_state {
     GUEST_CFG_NONE = 0,  /* never sent on this connection */
@@ -125,6 +147,8 @@ struct guest {
     struct gconf *rules_conf;
     const struct conf_group *const *rgroups;
     size_t nrgroups;
+    /* rgroups of a discovered guest, whose entry a reload replaces */
+    const struct conf_group *rgroups_kept[CONF_MAX_GUEST_GROUPS];
 
     /* per-guest rate limit (token bucket, max_events_per_sec) */
     double tokens;
@@ -147,9 +171,22 @@ struct guest {
     struct vsp_watch owatch[VSP_MAX_WATCH];
     size_t nowatch;
 
+    /* libvirt (guest_domain_up/down) */
+    int discovered;            /* made from [guest-template] */
+    struct conf_guest *own_cg; /* discovered: its entry (g->cg points here) */
+    enum guest_dom_state dom_state;
+    char dom_conn[CONF_NAME_MAX + 1]; /* [libvirt] connection it runs on, "" none */
+    char *dom_path;                   /* org.vesper.0 socket libvirt reports, NULL none */
+    char dom_reason[32];              /* AWAY: "migrated", "destroyed", ... */
+    int dom_expected;                 /* AWAY: it left on purpose (no agent-lost) */
+    uint64_t dom_since_ns;            /* last dom_state change */
+    uint64_t dom_moves;               /* channel moved to a new socket (migration, restart) */
+    char grace_reason[GUEST_REASON_LEN];
+
     struct guest_counters cnt;
     uint64_t chan_decode_seen, chan_dir_seen; /* channel counters already in cnt */
     unsigned hb_src, ping_src, burst_src;     /* GLib timers */
+    unsigned grace_src, away_src;             /* GLib timers (libvirt) */
 };
 
 /* Set up the guest registry; log and ids are used for every decision. */
@@ -174,6 +211,13 @@ void guests_shutdown(void);
 
 /* Lookup by name; NULL if not configured. */
 struct guest *guest_find(const char *name);
+/* Lookup by libvirt domain; NULL if no guest follows it. */
+struct guest *guest_find_domain(const char *domain);
+/* The guest's libvirt domain (NULL: not followed) and the socket its
+ * channel uses now (fixed channel, else the one libvirt reported; NULL
+ * none). */
+const char *guest_domain(const struct guest *g);
+const char *guest_channel_path(const struct guest *g);
 /* Number of guests and the i-th, in configuration order. */
 size_t guests_count(void);
 struct guest *guest_at(size_t i);
@@ -187,6 +231,55 @@ struct guest *guest_at(size_t i);
  * value (agent-back: silence in ms).
  */
 void guest_host_event(struct guest *g, unsigned probe, uint64_t value);
+
+/*
+ * guest_hv_event() - a hypervisor probe event from libvirt (hv.h: group
+ * VSP_KGROUP_HOST, probe VSP_PROBE_HV_*, host clock times, code and the
+ * short reason in comm/src_comm), judged like guest_host_event() with the
+ * same identity scheme; the reason is kept on the event and operation.
+ */
+void guest_hv_event(struct guest *g, const struct vsp_event *ev);
+
+/*
+ * guest_discover() - a new guest for libvirt domain `domain`, named like
+ * it, from the configuration's [guest-template].  Returns NULL with a
+ * sentence in err when there is no template, the name is not a valid
+ * guest name or already taken, or max-guests is reached.  The guest has
+ * no channel until guest_domain_up().
+ */
+struct guest *guest_discover(const char *domain, char *err, size_t errlen);
+
+/*
+ * guest_domain_up() - g's domain runs on libvirt connection conn with its
+ * org.vesper.0 socket at path (NULL: none).  A guest without a fixed
+ * channel (re)connects when the path changed (an incoming migration, a
+ * restart); the new link asks the agent for a HELLO and the agent resends
+ * what the old link missed.  Idempotent.
+ */
+void guest_domain_up(struct guest *g, const char *conn, const char *path);
+
+/*
+ * guest_domain_down() - g's domain stopped running on conn (it was up at
+ * path).  Ignored with -ESTALE when g follows the domain on another
+ * connection or socket by now (a late "migrated" from the source).
+ * expected (migrated away, destroyed, shut down): the channel closes
+ * without an agent-lost fault and the departure is logged; otherwise a
+ * guest whose agent was up gets agent-lost.  reason: "migrated", ...
+ * Returns 0 or -ESTALE.
+ */
+int guest_domain_down(struct guest *g, const char *conn, const char *path, const char *reason,
+                      int expected);
+
+/* The libvirt connection conn is gone (removed by a reload): its guests'
+ * domains become unknown; their channels stay as they are. */
+void guests_domain_forget(const char *conn);
+
+/*
+ * guest_action_progress() - a running action's progress (migrate): text
+ * becomes its operation's outcome until the action ends, and followers
+ * see the update.  task: oplog_op.task.  Unknown tasks are ignored.
+ */
+void guest_action_progress(const char *task, const char *text);
 
 /* Send a new CONFIG now.  0, -ENOTCONN (agent not up) or -ENOBUFS. */
 int guest_push_config(struct guest *g);

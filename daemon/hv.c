@@ -113,8 +113,7 @@ static gboolean hvg_handle_dispatch(gint fd, GIOCondition cond, gpointer data)
     hvg_st.handle_dispatches++;
     g_mutex_unlock(&hvg_lock);
 
-    int ev = hvg_events(cond) &
-             (wanted | VIR_EVENT_HANDLE_ERROR | VIR_EVENT_HANDLE_HANGUP);
+    int ev = hvg_events(cond) & (wanted | VIR_EVENT_HANDLE_ERROR | VIR_EVENT_HANDLE_HANGUP);
     if (ev)
         cb(id, fd, ev, opaque);
     return G_SOURCE_CONTINUE;
@@ -449,11 +448,9 @@ static void hv_px_end(GMarkupParseContext *ctx, const gchar *el, gpointer ud, GE
         px->depth--;
 }
 
-int hv_parse_channel(const char *xml, size_t len, const char *channel, char *path,
-                     size_t pathlen)
+int hv_parse_channel(const char *xml, size_t len, const char *channel, char *path, size_t pathlen)
 {
-    static const GMarkupParser parser = {.start_element = hv_px_start,
-                                         .end_element = hv_px_end};
+    static const GMarkupParser parser = {.start_element = hv_px_start, .end_element = hv_px_end};
     struct hv_px px;
     GMarkupParseContext *ctx;
     GError *err = NULL;
@@ -502,6 +499,7 @@ const char *hv_down_reason_name(enum hv_down_reason r)
 
 /* The lifecycle table: {event, detail} -> what to do.  detail -1 matches
  * every detail of the event not listed before it. */
+/* clang-format off */
 static const struct {
     int event, detail;
     const char *name;
@@ -579,6 +577,7 @@ static const struct {
     {VIR_DOMAIN_EVENT_UNDEFINED, -1, "?", {HV_LIFE_NONE, 0, 0}},
     {VIR_DOMAIN_EVENT_PMSUSPENDED, -1, "?", {HV_LIFE_NONE, 0, 0}},
 };
+/* clang-format on */
 
 static int hv_life_find(int event, int detail)
 {
@@ -600,9 +599,9 @@ struct hv_life_map hv_lifecycle_map(int event, int detail)
 
 const char *hv_lifecycle_name(int event)
 {
-    static const char *const names[] = {"defined", "undefined", "started",     "suspended",
-                                        "resumed", "stopped",   "shutdown",    "pmsuspended",
-                                        "crashed"};
+    static const char *const names[] = {"defined",   "undefined",   "started",
+                                        "suspended", "resumed",     "stopped",
+                                        "shutdown",  "pmsuspended", "crashed"};
 
     if (event < 0 || (size_t)event >= G_N_ELEMENTS(names))
         return "?";
@@ -746,19 +745,26 @@ void hv_get_stats(const struct hv *h, struct hv_stats *out)
 
 size_t hv_domain_count(const struct hv *h)
 {
-    return h->doms->len;
+    size_t n = 0;
+
+    for (guint i = 0; i < h->doms->len; i++)
+        n += ((struct hv_dom *)g_ptr_array_index(h->doms, i))->up != 0;
+    return n;
 }
 
 int hv_domain_at(const struct hv *h, size_t i, const char **name, const char **channel_path)
 {
-    struct hv_dom *d;
-
-    if (i >= h->doms->len)
-        return -ENOENT;
-    d = g_ptr_array_index(h->doms, i);
-    *name = d->name;
-    *channel_path = d->path;
-    return 0;
+    for (guint j = 0; j < h->doms->len; j++) {
+        struct hv_dom *d = g_ptr_array_index(h->doms, j);
+        if (!d->up)
+            continue; /* an incoming migration, not resumed yet */
+        if (i-- == 0) {
+            *name = d->name;
+            *channel_path = d->path;
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 unsigned hv_migrations_running(const struct hv *h)
@@ -802,8 +808,8 @@ static void hv_dom_remove(struct hv *h, struct hv_dom *d)
     g_ptr_array_remove_fast(h->doms, d); /* frees it */
 }
 
-static void hv_emit(struct hv *h, const char *name, uint16_t probe, int32_t code,
-                    const char *comm, const char *src_comm)
+static void hv_emit(struct hv *h, const char *name, uint16_t probe, int32_t code, const char *comm,
+                    const char *src_comm)
 {
     struct vsp_event ev;
 
@@ -811,8 +817,8 @@ static void hv_emit(struct hv *h, const char *name, uint16_t probe, int32_t code
     h->st.probe_events++;
     const char *pn = vsp_probe_name(probe);
 
-    log_info("hv %s: domain %s: host probe %s (%s%s%s)", h->uri, name, pn ? pn : "?",
-             ev.comm, ev.src_comm[0] ? " " : "", ev.src_comm);
+    log_info("hv %s: domain %s: host probe %s (%s%s%s)", h->uri, name, pn ? pn : "?", ev.comm,
+             ev.src_comm[0] ? " " : "", ev.src_comm);
     if (h->cbs->hv_event)
         h->cbs->hv_event(h->arg, h, name, &ev);
 }
@@ -1018,7 +1024,7 @@ static int hv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int 
 
 static const char *hv_watchdog_action_name(int action)
 {
-    static const char *const names[] = {"none",     "pause", "reset", "poweroff",
+    static const char *const names[] = {"none",     "pause", "reset",     "poweroff",
                                         "shutdown", "debug", "inject-nmi"};
 
     if (action < 0 || (size_t)action >= G_N_ELEMENTS(names))
@@ -1237,8 +1243,8 @@ static gboolean hv_connect_done(gpointer data)
     if (job->conn == NULL) {
         h->st.connect_failures++;
         if (!h->fail_logged)
-            log_warnx("hv %s: cannot connect: %s (retrying, up to every %.1f s)", h->uri,
-                      job->err, (double)h->bmax / 1e9);
+            log_warnx("hv %s: cannot connect: %s (retrying, up to every %.1f s)", h->uri, job->err,
+                      (double)h->bmax / 1e9);
         else
             log_debug("hv %s: cannot connect: %s", h->uri, job->err);
         h->fail_logged = 1;
@@ -1295,8 +1301,8 @@ struct hv *hv_new(const struct hv_opts *o, const struct hv_callbacks *cbs, void 
     struct hv *h;
     const char *uri = o && o->uri ? o->uri : HV_DEFAULT_URI;
 
-    if (cbs == NULL || uri[0] == '\0' || (o && o->path_prefix && o->path_prefix[0] &&
-                                          strlen(o->path_prefix) >= HV_PATH_MAX)) {
+    if (cbs == NULL || uri[0] == '\0' ||
+        (o && o->path_prefix && o->path_prefix[0] && strlen(o->path_prefix) >= HV_PATH_MAX)) {
         if (err)
             *err = -EINVAL;
         return NULL;
@@ -1359,8 +1365,7 @@ static void hv_mig_finish(struct hv_mig *m)
                  " ms, downtime %" PRId64 " ms)",
                  h->uri, m->name, m->dest_uri,
                  (uint64_t)((m->res.end_mono_ns - m->res.start_mono_ns) / 1000000u),
-                 m->res.elapsed_ms,
-                 m->res.downtime_ms);
+                 m->res.elapsed_ms, m->res.downtime_ms);
     } else {
         h->st.migrations_failed++;
         log_warnx("hv %s: domain %s: migration to %s failed: %s", h->uri, m->name, m->dest_uri,
@@ -1449,8 +1454,7 @@ static gpointer hv_mig_thread(gpointer data)
     if (m->rc < 0) {
         virErrorPtr e = virGetLastError();
         m->err_code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
-        g_strlcpy(m->err, e && e->message ? e->message : "unknown libvirt error",
-                  sizeof(m->err));
+        g_strlcpy(m->err, e && e->message ? e->message : "unknown libvirt error", sizeof(m->err));
         m->rc = -1;
     }
     g_idle_add(hv_mig_thread_done, m);

@@ -50,10 +50,10 @@
 void hv_glib_register(void);
 
 struct hv_glib_stats {
-    unsigned handles, timers;     /* registered now */
-    uint64_t handle_dispatches;   /* fd callbacks run */
-    uint64_t timer_dispatches;    /* timer callbacks run */
-    uint64_t frees;               /* ff callbacks run */
+    unsigned handles, timers;   /* registered now */
+    uint64_t handle_dispatches; /* fd callbacks run */
+    uint64_t timer_dispatches;  /* timer callbacks run */
+    uint64_t frees;             /* ff callbacks run */
 };
 void hv_glib_get_stats(struct hv_glib_stats *out);
 
@@ -72,18 +72,17 @@ void hv_glib_get_stats(struct hv_glib_stats *out);
  *   -EINVAL    not well-formed XML, or len > HV_XML_MAX
  *   -ENAMETOOLONG  the path does not fit pathlen (or HV_PATH_MAX)
  */
-int hv_parse_channel(const char *xml, size_t len, const char *channel, char *path,
-                     size_t pathlen);
+int hv_parse_channel(const char *xml, size_t len, const char *channel, char *path, size_t pathlen);
 
 /* What a lifecycle event means to vesperd (hv_lifecycle_map()). */
 enum hv_life {
-    HV_LIFE_NONE = 0,   /* nothing to do */
-    HV_LIFE_UP,         /* the domain runs here: discover, domain_up */
-    HV_LIFE_INCOMING,   /* started by an incoming migration: up when resumed */
-    HV_LIFE_RESUMED,    /* resumed: up if not yet (end of incoming migration) */
-    HV_LIFE_DOWN,       /* stopped: domain_down */
-    HV_LIFE_CRASH,      /* crashed/panicked: VSP_PROBE_HV_CRASH */
-    HV_LIFE_PAUSED_BAD, /* paused by an error: VSP_PROBE_HV_STOPPED */
+    HV_LIFE_NONE = 0,      /* nothing to do */
+    HV_LIFE_UP,            /* the domain runs here: discover, domain_up */
+    HV_LIFE_INCOMING,      /* started by an incoming migration: up when resumed */
+    HV_LIFE_RESUMED,       /* resumed: up if not yet (end of incoming migration) */
+    HV_LIFE_DOWN,          /* stopped: domain_down */
+    HV_LIFE_CRASH,         /* crashed/panicked: VSP_PROBE_HV_CRASH */
+    HV_LIFE_PAUSED_BAD,    /* paused by an error: VSP_PROBE_HV_STOPPED */
     HV_LIFE_SHUTDOWN_HOST, /* shutdown requested by the host: not unexpected */
 };
 
@@ -92,18 +91,18 @@ enum hv_down_reason {
     HV_DOWN_SHUTDOWN = 0, /* guest or host shut it down */
     HV_DOWN_DESTROYED,    /* destroyed (virsh destroy, Pacemaker stop) */
     HV_DOWN_CRASHED,
-    HV_DOWN_MIGRATED,     /* migrated away: it runs elsewhere now */
+    HV_DOWN_MIGRATED, /* migrated away: it runs elsewhere now */
     HV_DOWN_SAVED,
-    HV_DOWN_FAILED,       /* QEMU failed or died */
-    HV_DOWN_VANISHED,     /* gone while we were disconnected (resync) */
+    HV_DOWN_FAILED,   /* QEMU failed or died */
+    HV_DOWN_VANISHED, /* gone while we were disconnected (resync) */
     HV_DOWN_OTHER,
 };
 const char *hv_down_reason_name(enum hv_down_reason r);
 
 struct hv_life_map {
     enum hv_life life;
-    enum hv_down_reason down;   /* HV_LIFE_DOWN */
-    uint16_t probe;             /* VSP_PROBE_HV_* to emit with it, 0 none */
+    enum hv_down_reason down; /* HV_LIFE_DOWN */
+    uint16_t probe;           /* VSP_PROBE_HV_* to emit with it, 0 none */
 };
 
 /*
@@ -152,13 +151,13 @@ struct hv_callbacks {
 };
 
 struct hv_opts {
-    const char *uri;          /* NULL: HV_DEFAULT_URI */
-    const char *channel;      /* NULL: HV_CHANNEL_NAME */
-    const char *path_prefix;  /* prepended to the paths libvirt reports (a
-                                 libvirtd in another mount namespace); NULL none */
-    uint64_t backoff_min_ns;  /* reconnect delay: 0 -> 500 ms */
-    uint64_t backoff_max_ns;  /* 0 -> 30 s */
-    unsigned keepalive_s;     /* virConnectSetKeepAlive interval, 0 -> 5 (count 3) */
+    const char *uri;         /* NULL: HV_DEFAULT_URI */
+    const char *channel;     /* NULL: HV_CHANNEL_NAME */
+    const char *path_prefix; /* prepended to the paths libvirt reports (a
+                                libvirtd in another mount namespace); NULL none */
+    uint64_t backoff_min_ns; /* reconnect delay: 0 -> 500 ms */
+    uint64_t backoff_max_ns; /* 0 -> 30 s */
+    unsigned keepalive_s;    /* virConnectSetKeepAlive interval, 0 -> 5 (count 3) */
 };
 
 struct hv_stats {
@@ -167,9 +166,9 @@ struct hv_stats {
     uint64_t disconnects;      /* connections lost */
     uint64_t resyncs;          /* domain lists taken */
     uint64_t lifecycle_events, watchdog_events, io_error_events, agent_events;
-    uint64_t probe_events;     /* hv_event callbacks made */
-    uint64_t ups, downs;       /* domain_up / domain_down callbacks made */
-    uint64_t xml_errors;       /* domain XML that could not be read or parsed */
+    uint64_t probe_events; /* hv_event callbacks made */
+    uint64_t ups, downs;   /* domain_up / domain_down callbacks made */
+    uint64_t xml_errors;   /* domain XML that could not be read or parsed */
     uint64_t migrations, migrations_failed;
 };
 
@@ -190,7 +189,8 @@ int hv_start(struct hv *h);
 /*
  * hv_free() - close the connection and free h.  No callback is made from
  * or after it.  A connect or migration still running in a thread finishes
- * on its own and its result is dropped.  NULL is allowed.
+ * on its own and its result is dropped.  NULL is allowed.  Not from inside
+ * one of h's own callbacks.
  */
 void hv_free(struct hv *h);
 
@@ -198,8 +198,9 @@ const char *hv_uri(const struct hv *h);
 int hv_connected(const struct hv *h);
 void hv_get_stats(const struct hv *h, struct hv_stats *out);
 
-/* Known running domains: count and the i-th (name, channel path or NULL).
- * Order is unspecified; valid until the next return to the main loop. */
+/* Domains that are up (domain_up made, no domain_down since): count and the
+ * i-th (name, channel path or NULL), 0 or -ENOENT.  Order is unspecified;
+ * the strings are valid until the next return to the main loop. */
 size_t hv_domain_count(const struct hv *h);
 int hv_domain_at(const struct hv *h, size_t i, const char **name, const char **channel_path);
 
@@ -222,19 +223,19 @@ struct hv_migrate_opts {
 };
 
 struct hv_migrate_progress {
-    uint64_t elapsed_ms;               /* libvirt's time_elapsed */
+    uint64_t elapsed_ms;                                 /* libvirt's time_elapsed */
     uint64_t data_total, data_processed, data_remaining; /* bytes */
     uint64_t mem_total, mem_processed, mem_remaining;
 };
 
 struct hv_migrate_result {
-    int status;                       /* 0 done, -errno failed */
-    char text[HV_TEXT_LEN];           /* "migrated to URI" or libvirt's error */
+    int status;                          /* 0 done, -errno failed */
+    char text[HV_TEXT_LEN];              /* "migrated to URI" or libvirt's error */
     uint64_t start_mono_ns, end_mono_ns; /* host CLOCK_MONOTONIC around the call */
     uint64_t start_real_ns, end_real_ns; /* wall clock, for display */
-    int64_t downtime_ms;              /* from the job-completed event, -1 unknown */
-    int64_t elapsed_ms;               /* libvirt's time_elapsed, -1 unknown */
-    uint64_t progress_polls;          /* progress callbacks made */
+    int64_t downtime_ms;                 /* from the job-completed event, -1 unknown */
+    int64_t elapsed_ms;                  /* libvirt's time_elapsed, -1 unknown */
+    uint64_t progress_polls;             /* progress callbacks made */
 };
 
 typedef void (*hv_progress_fn)(void *arg, const char *name, const struct hv_migrate_progress *p);

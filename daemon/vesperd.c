@@ -4,10 +4,11 @@
  * vesperd: the host daemon.  main() parses options, checks the
  * configuration (-n, -nv, -g do only that), daemonises unless -f, then runs
  * one GLib main loop that carries every guest channel, the control socket,
- * the action children and the timers.  SIGHUP reloads the configuration
- * (refused, with every error logged, when it has errors); SIGTERM/SIGINT
- * end the loop, after which the sockets and the pidfile are removed and
- * running actions get a few seconds to finish before they are killed.
+ * the action children, the libvirt connections ([libvirt], virt.c) and the
+ * timers.  SIGHUP reloads the configuration (refused, with every error
+ * logged, when it has errors); SIGTERM/SIGINT end the loop, after which the
+ * sockets and the pidfile are removed and running actions get a few
+ * seconds to finish before they are killed.
  */
 #include "config.h"
 
@@ -35,6 +36,9 @@
 #include "log.h"
 #include "opid.h"
 #include "oplog.h"
+#ifdef HAVE_LIBVIRT
+#include "virt.h"
+#endif
 
 #define VESPERD_ACTION_GRACE_MS 3000 /* running actions may finish at exit */
 #define VESPERD_TERM_GRACE_MS 1000   /* after SIGTERM to them, before SIGKILL */
@@ -68,7 +72,19 @@ static void usage(FILE *f)
             conf_default_path(), VSP_RUNSTATEDIR "/vesperd.pid");
 }
 
-/* Load and, if clean, apply the configuration.  Returns the error count. */
+/* The libvirt connections follow the configuration guests_apply() took;
+ * returns the number that could not be set up. */
+static int vesperd_virt_apply(void)
+{
+#ifdef HAVE_LIBVIRT
+    return virt_apply(guests_conf());
+#else
+    if (guests_conf()->nlibvirt > 0)
+        log_warnx("libvirt: [libvirt] ignored, this vesperd is built without libvirt");
+    return 0;
+#endif
+}
+
 /*
  * The controller link is opened only when a guest's verdict goes to the
  * built-in `pacemaker` action: a vesperd without cluster duties never
@@ -79,18 +95,23 @@ static void vesperd_pacemaker_apply(const struct conf *c)
 #ifdef HAVE_PACEMAKER
     static int started;
 
-    for (size_t i = 0; !started && c && i < c->nguests; i++)
-        for (int v = 0; v <= VSP_VERDICT_MAX_; v++)
-            if (c->guests[i].on[v] && c->guests[i].on[v]->type == CONF_ACTION_PACEMAKER) {
+    /* the guests, and [guest-template] for the guests libvirt discovers */
+    for (size_t i = 0; !started && c && i <= c->nguests; i++) {
+        const struct conf_guest *g = i < c->nguests ? &c->guests[i] : c->guest_template;
+
+        for (int v = 0; g && v <= VSP_VERDICT_MAX_; v++)
+            if (g->on[v] && g->on[v]->type == CONF_ACTION_PACEMAKER) {
                 if (action_pcmk_init() == 0)
                     started = 1;
                 break;
             }
+    }
 #else
     (void)c;
 #endif
 }
 
+/* Load and, if clean, apply the configuration.  Returns the error count. */
 static int vesperd_reload(GString *body)
 {
     struct conf *nc = NULL;
@@ -130,8 +151,10 @@ static int vesperd_reload(GString *body)
     vesperd_pacemaker_apply(nc);
     int failed = guests_apply(nc); /* takes nc */
 
+    failed += vesperd_virt_apply();
+
     log_info("configuration reloaded: %zu guests, %zu probe groups%s", ng, ngr,
-             failed ? " (some channels failed to start, see above)" : "");
+             failed ? " (some channels or libvirt connections failed to start, see above)" : "");
     return 0;
 }
 
@@ -290,6 +313,9 @@ int main(int argc, char **argv)
     if (rc < 0)
         log_warnx("oplog: %s; operations are kept in memory only", oplog_last_error(vesperd_oplog));
     action_init();
+#ifdef HAVE_LIBVIRT
+    virt_init();
+#endif
     guests_init(vesperd_oplog, &vesperd_ids);
 
     vesperd_env.oplog = vesperd_oplog;
@@ -308,6 +334,8 @@ int main(int argc, char **argv)
     vesperd_pacemaker_apply(c);
     if (guests_apply(c) > 0)
         log_warnx("some guest channels could not be set up, see above");
+    if (vesperd_virt_apply() > 0)
+        log_warnx("some libvirt connections could not be set up, see above");
 
     g_main_loop_run(vesperd_loop);
 
@@ -324,6 +352,9 @@ int main(int argc, char **argv)
             action_shutdown(1);
         }
     }
+#ifdef HAVE_LIBVIRT
+    virt_shutdown(); /* after the actions: a migration may still report */
+#endif
 #ifdef HAVE_PACEMAKER
     action_pcmk_shutdown();
 #endif

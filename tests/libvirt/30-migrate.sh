@@ -2,12 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (C) 2026 The vesper authors
 #
-# Live migration between two libvirtd instances on this machine while the
-# guest agent streams events: hv_migrate() (peer to peer, worker thread,
-# progress polled), the destination's domain_up with its own channel path,
-# the source's domain_down "migrated", and the event stream followed to the
-# new socket without losing or duplicating a sequence number.  Then back
-# to the primary the same way.
+# Live migration between two libvirtd instances on this machine with one
+# vesperd connected to both ([libvirt] and [libvirt second] with the
+# second's path prefix), while the guest agent streams events:
+#  1. standalone mode: sustained memory pressure in the guest (injected
+#     psi-memory events) trips the shipped memory-pressure group -> migrate
+#     verdict -> the `type = migrate` action moves the domain to the second
+#     libvirtd (progress and outcome, downtime included, on the operation);
+#  2. an external migration back (virsh migrate --live --p2p, as an operator
+#     or Pacemaker would do it).
+# Both times vesperd follows the guest to its new socket: the agent's events
+# arrive exactly once each (seq 1..N without a gap or a duplicate, checked
+# through vesperctl events --json), no agent-lost, no hypervisor event.
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,61 +26,92 @@ T1=qemu+tcp://127.0.0.1:16509/system
 P2="$(awk '$1 == "second" { print $3 }' "$lt_work/up.out")"
 [ -n "$P2" ] || { lt_bad "tools/libvirt/up printed no path prefix for the second instance"; lt_result; }
 D=vesper-mig
-N1=500
-N2=1000
+N1=400 # streamed before and during the first migration
+N2=300 # during the second
 
 lt_check "domain $D defined and started" lt_domain "$D"
-lt_watch -c "$U1" -c "$U2=$P2" -T 400
-lt_check "channel discovered on the source" lt_wait 30 "^[0-9]+ UP $U1 $D /"
-lt_check "agent HELLO over the channel" lt_wait 60 "HELLO $D "
-lt_check "guest test port ready" lt_console_wait "$D" 30 'VESPER-HV: ready'
+lt_vesperd <<EOF
+[libvirt]
+discover = yes
+reconnect = 200ms..2s
 
-# --- 1: primary -> second, while streaming
+[libvirt second]
+uri = $U2
+path-prefix = $P2
+discover = yes
+reconnect = 200ms..2s
+
+[guest-template]
+groups = memory-pressure, hypervisor, agent
+on-migrate = move-away
+
+[action move-away]
+type = migrate
+destination = $U2
+migrate-uri = tcp://127.0.0.1:49152
+timeout = 3m
+EOF
+lt_check "both libvirt connections up" lt_until 20 \
+    lt_q 'len(d["libvirt"]) == 2 and all(c["connected"] for c in d["libvirt"])' status
+lt_check "guest $D discovered on the primary, agent up" lt_until 60 \
+    lt_q "d['libvirt'] == 'default' and d['link'] == 'up'" guest "$D"
+lt_check "guest test port ready" lt_console_wait "$D" 60 'VESPER-HV: ready'
+
+# --- 1: memory pressure -> migrate verdict -> migrate action, while streaming
 lt_send "$U1" "$D" "stream $N1 20"
-lt_check "events stream" lt_wait 30 "EVENT $D seq=20 "
-lt_cmd "migrate $D $U2 tcp://127.0.0.1:49152"
-mig="$(lt_wait 180 "MIGRATED $D ")"
-echo "measured: $mig"
-lt_check "migration to the second instance succeeded" grep -q 'status=0 ' <<<"$mig"
-lt_check "progress polled while it ran" grep -qvE 'polls=0 ' <<<"$mig"
-up2="$(lt_wait 30 "UP $U2 $D ")"
-lt_check "destination domain_up with a path under $P2" grep -q " $P2/var/lib/libvirt/" <<<"$up2"
-lt_check "source domain_down: migrated" lt_wait 30 "DOWN $U1 $D migrated "
-lt_check "stream finished in the guest" lt_console_wait "$D" 120 "VESPER-HV: stream done $N1"
-lt_check "last event ($N1) received" lt_wait 30 "EVENT $D seq=$N1 "
-lt_check "events arrived over the destination socket" \
-    test "$(lt_count "EVENT $D seq=[0-9]+ .*path=$P2/")" -gt 0
-lt_cmd stats
-st="$(lt_wait 10 "STATS $D ")"
-echo "measured: $st"
-lt_check "no event lost or duplicated (1..$N1)" \
-    grep -qE "unique=$N1 dups=0 missing=0 minseq=1 maxseq=$N1 " <<<"$st"
-t_up="$(lt_ms "$up2")"
-t_down="$(lt_ms "$(lt_wait 1 "DOWN $U1 $D migrated ")")"
-echo "measured: destination up -> source down: $((t_down - t_up)) ms"
-
-# --- 2: second -> primary (the primary listens on TCP too)
-lt_send "$U2" "$D" "stream $((N2 - N1)) 20" "$P2"
-lt_check "events stream on the second" lt_wait 30 "EVENT $D seq=$((N1 + 20)) "
-: >"$lt_work/mark2"
-lt_cmd "migrate $D $T1 tcp://127.0.0.1:49153"
-mig="$(grep -E "MIGRATED $D " "$lt_work/hvwatch.out" | sed -n 1p)"
+lt_check "events stream" lt_until 30 lt_q "d['last_seq'] >= 20" guest "$D"
+lt_send "$U1" "$D" "inject burst 5 psi-memory value=400000"
+lt_check "5 x psi-memory -> migrate verdict -> action move-away" lt_until 30 lt_q \
+    "any(o['verdict'] == 'migrate' and o['group'] == 'memory-pressure' and o['action'] == 'move-away'
+         for o in d['operations'])" operations "$D"
+opq="[o for o in d['operations'] if o['action'] == 'move-away'][0]"
+# progress is recorded on the operation while it runs
+progress=""
 end=$(($(date +%s) + 180))
-while [ "$(lt_count "MIGRATED $D ")" -lt 2 ] && [ "$(date +%s)" -lt $end ]; do sleep 0.2; done
-mig="$(grep -E "MIGRATED $D " "$lt_work/hvwatch.out" | sed -n 2p)"
-echo "measured: $mig"
-lt_check "migration back to the primary succeeded" grep -q 'status=0 ' <<<"$mig"
-lt_check "primary domain_up again" test "$(lt_count "UP $U1 $D /")" -eq 2
-lt_check "second domain_down: migrated" lt_wait 30 "DOWN $U2 $D migrated "
-lt_check "second stream finished" lt_console_wait "$D" 120 "VESPER-HV: stream done $((N2 - N1))"
-lt_check "last event ($N2) received" lt_wait 30 "EVENT $D seq=$N2 "
-sleep 0.5
-lt_cmd stats
-end=$(($(date +%s) + 10))
-while [ "$(lt_count "STATS $D ")" -lt 2 ] && [ "$(date +%s)" -lt $end ]; do sleep 0.1; done
-st="$(grep -E "STATS $D " "$lt_work/hvwatch.out" | sed -n 2p)"
-echo "measured: $st"
-lt_check "no event lost or duplicated over both migrations (1..$N2)" \
-    grep -qE "unique=$N2 dups=0 missing=0 minseq=1 maxseq=$N2 " <<<"$st"
-lt_check "no hypervisor probe during migrations" test "$(lt_count "PROBE ")" -eq 0
+while [ "$(date +%s)" -lt $end ]; do
+    st="$(lt_qv "${opq}['state']" operations "$D")"
+    [ "$st" = running ] || break
+    o="$(lt_qv "${opq}['outcome']" operations "$D")"
+    case "$o" in migrating*) progress="$o" ;; esac
+    sleep 0.3
+done
+echo "measured: progress seen: ${progress:-none}"
+lt_check "progress recorded on the running operation" test -n "$progress"
+out="$(lt_qv "${opq}['outcome']" operations "$D")"
+echo "measured: $out"
+lt_check "operation done: migrated to the second libvirtd" \
+    lt_q "${opq}['state'] == 'done' and ${opq}['outcome'].startswith('migrated to $U2')" operations "$D"
+lt_check "operation times: action start and end recorded" \
+    lt_q "${opq}['end_mono_ns'] > ${opq}['start_mono_ns'] > 0" operations "$D"
+lt_check "the domain runs on the second libvirtd" \
+    test "$(virsh -q -c "$U2" domstate "$D" 2>/dev/null)" = running
+lt_check "guest follows it: domain on 'second', channel under $P2" lt_until 30 \
+    lt_q "d['libvirt'] == 'second' and d['channel_path'].startswith('$P2/')" guest "$D"
+lt_check "agent up on the new socket" lt_until 30 lt_q "d['link'] == 'up'" guest "$D"
+lt_check "stream finished in the guest" lt_console_wait "$D" 120 "VESPER-HV: stream done $N1"
+n1=$((N1 + 5))
+lt_check "events 1..$n1 exactly once each across the migration" lt_until 30 lt_seq_check "$D" 1 $n1
+lt_seq_check "$D" 1 $n1 | sed 's/^/measured: /'
+lt_check "the primary reported it migrated away" \
+    lt_vd_wait 30 "hv qemu:///system: domain $D: down \(migrated\)"
+
+# --- 2: back to the primary by hand (the primary listens on TCP too)
+lt_send "$U2" "$D" "stream $N2 20" "$P2"
+lt_check "events stream on the second" lt_until 30 lt_q "d['last_seq'] >= $((n1 + 20))" guest "$D"
+t0=$(lt_ms)
+virsh -q -c "$U2" migrate --live --p2p "$D" "$T1" --migrateuri tcp://127.0.0.1:49153 \
+    >"$lt_work/migrate-back.out" 2>&1
+lt_check "virsh migrate back to the primary" test $? = 0
+echo "measured: virsh migrate back $(($(lt_ms) - t0)) ms"
+lt_check "guest follows it back: domain on 'default'" lt_until 30 \
+    lt_q "d['libvirt'] == 'default' and d['link'] == 'up'" guest "$D"
+lt_check "second stream finished" lt_console_wait "$D" 120 "VESPER-HV: stream done $N2"
+n2=$((n1 + N2))
+lt_check "events 1..$n2 exactly once each across both migrations" lt_until 30 lt_seq_check "$D" 1 $n2
+lt_seq_check "$D" 1 $n2 | sed 's/^/measured: /'
+lt_check "no agent-lost, two channel moves" \
+    lt_q "d['counters']['agent_lost'] == 0 and d['channel_moves'] == 2" guest "$D"
+lt_check "no hypervisor or agent event during the migrations" \
+    lt_q "not any(e['kgroup'] == 'host' for e in d['events'])" events "$D" --limit 100000
+lt_check "one guest only, discovered once" lt_q "len(d['guests']) == 1" guests
 lt_result

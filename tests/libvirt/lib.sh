@@ -4,18 +4,19 @@
 #
 # Helpers of the libvirt tests (sourced by tests/libvirt/NN-*.sh): skip
 # checks, a real libvirtd started with tools/libvirt/up (always stopped
-# again with tools/libvirt/down on exit), the guest image with the agent,
-# TCG domains from tools/libvirt/mkdomain, and the hvwatch driver (links
-# daemon/hv.c) whose output lines the checks wait for.  On failure the
-# driver output, console logs and libvirtd logs are kept in
-# $VESPER_CHECK_LOGS (tools/check) or in the work directory.
+# again with tools/libvirt/down on exit), the guest image with vesper.ko
+# and the agent (built once and cached, see lt_image), TCG domains from
+# tools/libvirt/mkdomain, and the real vesperd with a [libvirt] section,
+# queried through vesperctl --json.  On failure vesperd's log, the console
+# logs and the libvirtd logs are kept in $VESPER_CHECK_LOGS (tools/check)
+# or in the work directory.
 
 lt_top="${VESPER_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 lt_name="$(basename "$0" .sh)"
 lt_work=""
 lt_pass=0
 lt_fail=0
-lt_hvw_pid=""
+lt_vd_pid=""
 lt_keep=""
 lt_state="${VESPER_LIBVIRT_STATE:-/run/vesper-libvirt}"
 
@@ -42,11 +43,12 @@ lt_find_build() {
     [ -n "$f" ] && echo "$f"
 }
 
-# lt_require: exit 77 unless this machine can run libvirt + TCG guests.
+# lt_require: exit 77 unless this machine can run libvirt + TCG guests and
+# a vesperd built with libvirt support is at hand.
 lt_require() {
     local c kver
     [ "$(id -u)" = 0 ] || lt_skip "needs root (libvirtd, guest image)"
-    for c in libvirtd virtlogd virsh qemu-system-x86_64 socat cpio unshare; do
+    for c in libvirtd virtlogd virsh qemu-system-x86_64 socat cpio unshare python3; do
         command -v "$c" >/dev/null || lt_skip "$c not installed (tools/deps libvirt)"
     done
     [ -x /bin/busybox ] || lt_skip "busybox-static not installed (tools/deps guest)"
@@ -55,51 +57,95 @@ lt_require() {
     kver="$(guest_kver)"
     [ -n "$kver" ] || lt_skip "no linux-image-*-amd64 installed (tools/deps guest)"
     [ -d "/lib/modules/$kver/build" ] || lt_skip "no linux-headers-$kver (tools/deps guest)"
-    LT_HVWATCH="$(lt_find_build tests/unit/hvwatch)"
-    [ -n "$LT_HVWATCH" ] || lt_skip "no hvwatch built (make -C BUILD/tests/unit hvwatch)"
+    LT_VESPERD="${VESPERD:-$(lt_find_build daemon/vesperd)}"
+    LT_VESPERCTL="${VESPERCTL:-$(lt_find_build daemon/vesperctl)}"
+    if [ ! -x "$LT_VESPERD" ] || [ ! -x "$LT_VESPERCTL" ]; then
+        lt_skip "no vesperd/vesperctl built"
+    fi
+    printf '[libvirt]\n' >"${TMPDIR:-/tmp}/vesper-lt-probe.$$.conf"
+    if ! "$LT_VESPERD" -n -c "${TMPDIR:-/tmp}/vesper-lt-probe.$$.conf" -G "$lt_top/probe-groups" \
+        >/dev/null 2>&1; then
+        rm -f "${TMPDIR:-/tmp}/vesper-lt-probe.$$.conf"
+        lt_skip "$LT_VESPERD does not know [libvirt]"
+    fi
+    rm -f "${TMPDIR:-/tmp}/vesper-lt-probe.$$.conf"
+    strings "$LT_VESPERD" 2>/dev/null | grep -q 'built without libvirt' &&
+        lt_skip "vesperd was built without libvirt (configure --without-libvirt)"
     LT_AGENT="${VESPER_AGENT_STATIC:-}"
     [ -n "$LT_AGENT" ] && [ -f "$LT_AGENT" ] || LT_AGENT="$(lt_find_build agent/vesper-agent-static)"
     [ -n "$LT_AGENT" ] || lt_skip "no static vesper-agent (configure --enable-static-agent)"
 }
 
+lt_vesperd_stop() {
+    local n=0
+    [ -n "$lt_vd_pid" ] || return 0
+    kill -TERM "$lt_vd_pid" 2>/dev/null
+    while [ $n -lt 50 ] && kill -0 "$lt_vd_pid" 2>/dev/null; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    kill -KILL "$lt_vd_pid" 2>/dev/null
+    wait "$lt_vd_pid" 2>/dev/null
+    lt_vd_pid=""
+}
+
 lt_cleanup() {
-    local rc=$?
-    if [ -n "$lt_hvw_pid" ]; then
-        echo quit >&7 2>/dev/null
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$lt_hvw_pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill "$lt_hvw_pid" 2>/dev/null
-        wait "$lt_hvw_pid" 2>/dev/null
-    fi
-    exec 7>&- 2>/dev/null
-    if [ -n "$lt_work" ] && { [ -n "$lt_keep" ] || [ "$lt_fail" -gt 0 ] || [ $rc != 0 ]; }; then
+    local rc=$? keep=""
+    lt_vesperd_stop
+    { [ -n "$lt_keep" ] || [ "$lt_fail" -gt 0 ] || [ $rc != 0 ]; } && keep=1
+    if [ -n "$lt_work" ] && [ -n "$keep" ]; then
         cp "$lt_state"/primary/libvirtd.log "$lt_work/libvirtd-primary.log" 2>/dev/null
         cp "$lt_state"/second/libvirtd.log "$lt_work/libvirtd-second.log" 2>/dev/null
     fi
     "$lt_top/tools/libvirt/down" >/dev/null 2>&1
-    if [ -n "$lt_work" ]; then
-        if [ -n "$lt_keep" ] || [ "$lt_fail" -gt 0 ] || [ $rc != 0 ]; then
-            rm -rf "$lt_work/guest/root" "$lt_work/guest/kmod-build" "$lt_work"/*.initrd
-            if [ -n "${VESPER_CHECK_LOGS:-}" ] && [ -d "$VESPER_CHECK_LOGS" ]; then
-                mkdir -p "$VESPER_CHECK_LOGS/$lt_name"
-                cp "$lt_work"/*.log "$lt_work"/*.out "$VESPER_CHECK_LOGS/$lt_name/" 2>/dev/null
-                echo "logs kept: $VESPER_CHECK_LOGS/$lt_name"
-            fi
-            echo "work directory kept: $lt_work"
-        else
-            rm -rf "$lt_work"
+    [ -n "$lt_work" ] || return
+    if [ -n "$keep" ]; then
+        rm -rf "$lt_work"/*.initrd
+        if [ -n "${VESPER_CHECK_LOGS:-}" ] && [ -d "$VESPER_CHECK_LOGS" ]; then
+            mkdir -p "$VESPER_CHECK_LOGS/$lt_name"
+            cp "$lt_work"/*.log "$lt_work"/*.out "$lt_work"/*.conf "$VESPER_CHECK_LOGS/$lt_name/" \
+                2>/dev/null
+            echo "logs kept: $VESPER_CHECK_LOGS/$lt_name"
         fi
+        echo "work directory kept: $lt_work"
+    else
+        rm -rf "$lt_work"
     fi
 }
 
+# lt_image: the guest image (vesper.ko + static agent), built with
+# tools/guest/mkinitramfs.sh once for a given agent, module source and
+# image scripts, and kept in $VESPER_LIBVIRT_IMAGES (default
+# $TMPDIR/vesper-libvirt-image) for the next test.  Sets LT_IMAGE.
+lt_image() {
+    local cache="${VESPER_LIBVIRT_IMAGES:-${TMPDIR:-/tmp}/vesper-libvirt-image}" key
+    key="$(cat "$LT_AGENT" "$lt_top"/kmod/*.[ch] "$lt_top"/kmod/Kbuild \
+        "$lt_top"/tools/guest/mkinitramfs.sh "$lt_top"/tools/guest/init \
+        "$lt_top"/tests/guest/tools/*.c "$lt_top"/tests/guest/*.sh 2>/dev/null |
+        sha256sum | cut -c1-16)"
+    mkdir -p "$cache"
+    (
+        flock 9
+        if [ "$(cat "$cache/key" 2>/dev/null)" != "$key" ] || [ ! -s "$cache/guest/initramfs.cpio" ]; then
+            rm -rf "$cache/guest" "$cache/key"
+            "$lt_top/tools/guest/mkinitramfs.sh" -o "$cache/guest" --agent "$LT_AGENT" \
+                >/dev/null 2>"$lt_work/mkinitramfs.log" || exit 1
+            rm -rf "$cache/guest/root" "$cache/guest/kmod-build"
+            echo "$key" >"$cache/key"
+        fi
+    ) 9>"$cache/.lock" || return 1
+    LT_IMAGE="$cache/guest/initramfs.cpio"
+}
+
 # lt_setup [--second]: work directory, libvirtd (both instances with
-# --second), the guest image with the agent.
+# --second), the guest image.
+# shellcheck disable=SC2120 # the options are optional
 lt_setup() {
     lt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$lt_name.XXXXXX")"
     chmod 755 "$lt_work"
     trap lt_cleanup EXIT
+    trap 'exit 130' INT # the EXIT trap tears down on a signal too
+    trap 'exit 143' TERM
     # a leftover of an earlier run would confuse the checks
     "$lt_top/tools/libvirt/down" >/dev/null 2>&1
     "$lt_top/tools/libvirt/up" --no-install "$@" >"$lt_work/up.out" 2>"$lt_work/up.log" || {
@@ -109,8 +155,7 @@ lt_setup() {
         exit 1
     }
     cat "$lt_work/up.log"
-    "$lt_top/tools/guest/mkinitramfs.sh" -o "$lt_work/guest" --agent "$LT_AGENT" \
-        >/dev/null 2>"$lt_work/mkinitramfs.log" || {
+    lt_image || {
         cat "$lt_work/mkinitramfs.log"
         lt_keep=1
         lt_log "building the guest image failed"
@@ -122,8 +167,8 @@ lt_setup() {
 lt_domain() {
     local name="$1" xml
     shift
-    xml="$("$lt_top/tools/libvirt/mkdomain" -n "$name" -o "$lt_work" \
-        -i "$lt_work/guest/initramfs.cpio" --agent "$@" 2>>"$lt_work/mkdomain.log")" || {
+    xml="$("$lt_top/tools/libvirt/mkdomain" -n "$name" -o "$lt_work" -i "$LT_IMAGE" --agent "$@" \
+        2>>"$lt_work/mkdomain.log")" || {
         cat "$lt_work/mkdomain.log"
         return 1
     }
@@ -131,44 +176,93 @@ lt_domain() {
         virsh -q -c qemu:///system start "$name" >/dev/null
 }
 
-# lt_watch ARGS...: start hvwatch (commands through fd 7), output in
-# $lt_work/hvwatch.out.
-lt_watch() {
-    rm -f "$lt_work/hvwatch.in"
-    mkfifo "$lt_work/hvwatch.in"
-    "$LT_HVWATCH" "$@" <"$lt_work/hvwatch.in" >"$lt_work/hvwatch.out" 2>"$lt_work/hvwatch.log" &
-    lt_hvw_pid=$!
-    exec 7>"$lt_work/hvwatch.in"
+# lt_vesperd: start vesperd in the foreground (debug log in vesperd.log)
+# with a [vesperd] section for this work directory followed by the
+# configuration read from stdin; waits for its control socket.
+lt_vesperd() {
+    local conf="$lt_work/vesperd.conf"
+    {
+        printf '[vesperd]\ncontrol-socket = %s\ncontrol-group = none\nheartbeat = 500ms\n\n' \
+            "$lt_work/vesperd.sock"
+        cat
+    } >"$conf"
+    "$LT_VESPERD" -n -c "$conf" -G "$lt_top/probe-groups" || return 1
+    "$LT_VESPERD" -f -d -c "$conf" -G "$lt_top/probe-groups" >"$lt_work/vesperd.log" 2>&1 &
+    lt_vd_pid=$!
+    lt_until 10 lt_ctl status
 }
 
-# lt_cmd LINE: a command for hvwatch.
-lt_cmd() {
-    echo "$*" >&7
+# lt_ctl ARGS...: vesperctl on the test's vesperd (output discarded on failure).
+lt_ctl() {
+    "$LT_VESPERCTL" -s "$lt_work/vesperd.sock" "$@"
 }
 
-# lt_wait SECONDS PATTERN: wait for a line of hvwatch's output matching the
-# extended regular expression; prints it.
-lt_wait() {
+# lt_q EXPR ARGS...: run `vesperctl ARGS --json` and evaluate the Python
+# expression EXPR with d = the reply; succeeds if it is true.  lt_qv: the
+# same, printing the value.
+lt_q() {
+    lt_qv "$@" >/dev/null
+}
+
+lt_qv() {
+    local expr="$1"
+    shift
+    lt_ctl "$@" --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+    v = eval(sys.argv[1])
+except Exception as e:
+    print("lt_q: %s" % e, file=sys.stderr)
+    sys.exit(1)
+print(json.dumps(v) if isinstance(v, (dict, list)) else v)
+sys.exit(0 if v else 1)' "$expr"
+}
+
+# lt_until SECONDS COMMAND...: retry COMMAND (quietly) until it succeeds.
+lt_until() {
+    local end=$(($(date +%s) + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -ge $end ] && return 1
+        sleep 0.2
+    done
+}
+
+# lt_vd_wait SECONDS PATTERN: wait for a line of vesperd's log (extended
+# regular expression); prints it.
+lt_vd_wait() {
     local end=$(($(date +%s) + $1)) line
     while :; do
-        line="$(grep -E -m1 -e "$2" "$lt_work/hvwatch.out" 2>/dev/null)"
+        line="$(grep -E -m1 -e "$2" "$lt_work/vesperd.log" 2>/dev/null)"
         if [ -n "$line" ]; then
             echo "$line"
             return 0
         fi
         [ "$(date +%s)" -ge $end ] && return 1
-        sleep 0.1
+        sleep 0.2
     done
 }
 
-# lt_count PATTERN: lines of hvwatch's output matching it.
-lt_count() {
-    grep -c -E -e "$1" "$lt_work/hvwatch.out" 2>/dev/null || true
+# lt_vd_count PATTERN: lines of vesperd's log matching it.
+lt_vd_count() {
+    grep -c -E -e "$1" "$lt_work/vesperd.log" 2>/dev/null || true
 }
 
-# lt_ms LINE: the time field (ms since hvwatch started) of an output line.
-lt_ms() {
-    echo "${1%% *}"
+# lt_seq_check GUEST FIRST LAST: the guest's events (from the agent, not the
+# host) in vesperd's log are exactly seq FIRST..LAST, each once; prints
+# "events=N unique=N dups=N missing=N min=N max=N".
+lt_seq_check() {
+    lt_ctl events "$1" --limit 100000 --json 2>/dev/null | python3 -c '
+import json, sys
+first, last = int(sys.argv[1]), int(sys.argv[2])
+ev = [e for e in json.load(sys.stdin)["events"] if e["instance"] != 0]
+seqs = [e["seq"] for e in ev]
+u = set(seqs)
+want = set(range(first, last + 1))
+print("events=%d unique=%d dups=%d missing=%d min=%s max=%s" % (len(seqs), len(u),
+      len(seqs) - len(u), len(want - u), min(seqs, default="-"), max(seqs, default="-")))
+sys.exit(0 if len(seqs) == len(u) and u == want else 1)' "$2" "$3"
 }
 
 # lt_console_wait NAME SECONDS PATTERN: wait for a console line of domain NAME.
@@ -180,16 +274,25 @@ lt_console_wait() {
     done
 }
 
+# lt_chan URI NAME CHANNEL: the socket path of a domain's unix channel.
+lt_chan() {
+    virsh -q -c "$1" dumpxml "$2" | sed -n "/<channel type='unix'>/,/<\/channel>/p" |
+        grep -B1 "name='$3'" | sed -n "s/.*path='\([^']*\)'.*/\1/p"
+}
+
 # lt_send URI NAME COMMAND [PREFIX]: one command line to guest-hv.sh through
 # the domain's org.vesper.test channel.
 lt_send() {
     local uri="$1" name="$2" cmd="$3" prefix="${4:-}" path
-    path="$(virsh -q -c "$uri" dumpxml "$name" |
-        sed -n "/<channel type='unix'>/,/<\/channel>/p" |
-        grep -B1 "name='org.vesper.test'" | sed -n "s/.*path='\([^']*\)'.*/\1/p")"
+    path="$(lt_chan "$uri" "$name" org.vesper.test)"
     [ -n "$path" ] || { lt_log "no org.vesper.test channel in $name"; return 1; }
     # stay connected a moment: the guest reads the port only while we are
     { echo "$cmd"; sleep 1; } | socat -u - "UNIX-CONNECT:$prefix$path"
+}
+
+# lt_ms: milliseconds of the wall clock.
+lt_ms() {
+    echo $(($(date +%s%N) / 1000000))
 }
 
 lt_ok() {

@@ -883,6 +883,104 @@ static void test_daemon_good(void **state)
     parsed_free(&p);
 }
 
+/* [libvirt], [guest-template], guest domains and the migrate action */
+static void test_daemon_libvirt(void **state)
+{
+    static const char text[] = "[libvirt]\n"
+                               "discover = yes\n"
+                               "\n"
+                               "[libvirt second]\n"
+                               "uri = qemu+tcp://127.0.0.1:16510/system\n"
+                               "path-prefix = /run/ns2\n"
+                               "reconnect = 200ms..5s\n"
+                               "\n"
+                               "[guest-template]\n"
+                               "groups = agent, process\n"
+                               "watch = comm:httpd\n"
+                               "on-migrate = away\n"
+                               "on-failover = pacemaker   # resource from a runtime binding\n"
+                               "\n"
+                               "[action away]\n"
+                               "type = migrate\n"
+                               "destination = qemu+tcp://10.0.0.2/system\n"
+                               "\n"
+                               "[action away2]\n"
+                               "type = migrate\n"
+                               "destination = qemu+ssh://h2/system\n"
+                               "migrate-uri = tcp://10.0.0.2:49152\n"
+                               "timeout = 90s\n"
+                               "\n"
+                               "[guest vm1]\n"
+                               "groups = agent\n"
+                               "\n"
+                               "[guest vm2]\n"
+                               "groups = agent\n"
+                               "domain = web-2.example\n"
+                               "channel = /run/vm2.sock\n";
+    struct parsed p, q;
+    const struct conf_libvirt *l;
+    const struct conf_guest *g;
+    const struct conf_action *a;
+    char *out1, *out2;
+
+    (void)state;
+    parse_all(&p, text, more_groups);
+    assert_no_errors(&p);
+    assert_int_equal(p.c->nlibvirt, 2);
+    l = conf_find_libvirt(p.c, CONF_LIBVIRT_DEFAULT);
+    assert_non_null(l);
+    assert_string_equal(l->uri, "qemu:///system");
+    assert_int_equal(l->discover, 1);
+    assert_null(l->path_prefix);
+    assert_true(l->backoff_min_ns == 500000000ull && l->backoff_max_ns == 30000000000ull);
+    l = conf_find_libvirt(p.c, "second");
+    assert_non_null(l);
+    assert_int_equal(l->discover, 0);
+    assert_string_equal(l->path_prefix, "/run/ns2");
+    assert_true(l->backoff_min_ns == 200000000ull && l->backoff_max_ns == 5000000000ull);
+    assert_null(conf_find_libvirt(p.c, "third"));
+
+    assert_non_null(p.c->guest_template);
+    assert_int_equal(p.c->guest_template->ngroups, 2);
+    assert_int_equal(p.c->guest_template->nwatch, 1);
+    assert_string_equal(p.c->guest_template->on[VSP_VERDICT_MIGRATE]->name, "away");
+    assert_int_equal(p.c->guest_template->on[VSP_VERDICT_FAILOVER]->type, CONF_ACTION_PACEMAKER);
+
+    assert_int_equal(conf_find_action(p.c, "away", &a), 0);
+    assert_int_equal(a->type, CONF_ACTION_MIGRATE);
+    assert_string_equal(a->destination, "qemu+tcp://10.0.0.2/system");
+    assert_null(a->migrate_uri);
+    assert_true(a->timeout_ns == 300000000000ull); /* default 5 min */
+    assert_int_equal(conf_find_action(p.c, "away2", &a), 0);
+    assert_string_equal(a->migrate_uri, "tcp://10.0.0.2:49152");
+    assert_true(a->timeout_ns == 90000000000ull);
+
+    /* with [libvirt] a guest is its domain (default: its name), channel optional */
+    g = conf_find_guest(p.c, "vm1");
+    assert_string_equal(g->domain, "vm1");
+    assert_null(g->socket);
+    g = conf_find_guest(p.c, "vm2");
+    assert_string_equal(g->domain, "web-2.example");
+    assert_string_equal(g->socket, "/run/vm2.sock");
+    assert_ptr_equal(conf_find_domain_guest(p.c, "web-2.example"), g);
+    assert_null(conf_find_domain_guest(p.c, "vm2"));
+
+    /* printed normalised and back: the same text */
+    out1 = print_conf(p.c, 0);
+    assert_non_null(strstr(out1, "[libvirt]\nuri = qemu:///system\ndiscover = yes\n"));
+    assert_non_null(strstr(out1, "[libvirt second]\n"));
+    assert_non_null(strstr(out1, "[guest-template]\ngroups = agent, process\n"));
+    assert_non_null(strstr(out1, "[guest vm1]\nchannel-mode = connect\n"));
+    parse_all(&q, out1, NULL);
+    assert_no_errors(&q);
+    out2 = print_conf(q.c, 0);
+    assert_string_equal(out1, out2);
+    free(out1);
+    free(out2);
+    parsed_free(&q);
+    parsed_free(&p);
+}
+
 static void test_daemon_defaults(void **state)
 {
     struct parsed p;
@@ -915,13 +1013,13 @@ static void test_daemon_errors(void **state)
     static const struct {
         const char *text, *err;
     } cases[] = {
-        {"x = 1\n", "d.conf:1: 'x' outside of a section (start with [vesperd], [action NAME], "
-                    "[guest NAME] or [group NAME])"},
+        {"x = 1\n", "d.conf:1: 'x' outside of a section (start with [vesperd], [libvirt], "
+                    "[action NAME], [guest NAME], [guest-template] or [group NAME])"},
         {"[vesperd]\nfoo = bar\n", "d.conf:2: unknown key 'foo' in [vesperd]"},
         {"[vesperd]\n[vesperd]\n", "d.conf:2: duplicate section [vesperd] (first at line 1)"},
         {"[vesperd x]\n", "d.conf:1: section [vesperd] takes no name"},
-        {"[daemon]\n", "d.conf:1: unknown section [daemon] (vesperd, action NAME, guest NAME or "
-                       "group NAME)"},
+        {"[daemon]\n", "d.conf:1: unknown section [daemon] (vesperd, libvirt, action NAME, guest "
+                       "NAME, guest-template or group NAME)"},
         {"[vesperd]\ncontrol-socket = run/x.sock\n",
          "d.conf:2: control-socket must be an absolute path, not 'run/x.sock'"},
         {"[vesperd]\ncontrol-socket = /run/0123456789012345678901234567890123456789012345678901"
@@ -952,14 +1050,14 @@ static void test_daemon_errors(void **state)
          "d.conf:2: max-events must be COUNT/DURATION such as 100/1s, not '1000'"},
         {"[vesperd]\nmax-events = 1000/1m\n",
          "d.conf:2: max-events is counted per second: write N/s, not '1000/1m'"},
-        {"[action a]\n", "d.conf:1: action 'a' has no 'type' (exec, log or pacemaker)"},
+        {"[action a]\n", "d.conf:1: action 'a' has no 'type' (exec, log, pacemaker or migrate)"},
         {"[action a]\ntype = exec\n", "d.conf:1: action 'a' of type exec has no 'command'"},
         {"[action a]\ntype = shell\n",
-         "d.conf:2: type must be log, exec or pacemaker, not 'shell'"},
+         "d.conf:2: type must be log, exec, pacemaker or migrate, not 'shell'"},
         {"[action a]\ntype = log\ncommand = /bin/true\n",
          "d.conf:3: command is only for actions of type exec"},
         {"[action a]\ntype = pacemaker\ntimeout = 1s\n",
-         "d.conf:3: timeout is only for actions of type exec"},
+         "d.conf:3: timeout is only for actions of type exec or migrate"},
         {"[action a]\ntype = exec\ncommand = x\ntimeout = 2h\n",
          "d.conf:4: timeout 2h is out of range (100ms..1h)"},
         {"[action log]\ntype = exec\n",
@@ -1010,6 +1108,55 @@ static void test_daemon_errors(void **state)
          "d.conf:6: more guests than max-guests (1)"},
         {"[group g]\nrule = crash -> log\n",
          "g.conf:1: duplicate group 'g' (first defined at d.conf:1)"},
+        /* libvirt */
+        {"[libvirt]\nuri = qemu system\n",
+         "d.conf:2: uri must be a URI without blanks or quotes, not 'qemu system'"},
+        {"[libvirt]\nuri = /system\n",
+         "d.conf:2: uri must be a URI such as qemu:///system, not '/system'"},
+        {"[libvirt]\ndiscover = maybe\n", "d.conf:2: discover must be no or yes, not 'maybe'"},
+        {"[libvirt]\npath-prefix = ns2\n",
+         "d.conf:2: path-prefix must be an absolute path, not 'ns2'"},
+        {"[libvirt]\nreconnect = 1s..100ms\n",
+         "d.conf:2: reconnect: minimum 1s is above maximum 100ms"},
+        {"[libvirt]\n[libvirt]\n", "d.conf:2: duplicate section [libvirt] (first at d.conf:1)"},
+        {"[libvirt a]\n[libvirt a]\n",
+         "d.conf:2: duplicate libvirt 'a' (first defined at d.conf:1)"},
+        {"[libvirt]\nchannel = x\n", "d.conf:2: unknown key 'channel' in [libvirt]"},
+        {"[libvirt b]\nfoo = 1\n", "d.conf:2: unknown key 'foo' in [libvirt b]"},
+        {"[libvirt]\ndiscover = yes\n",
+         "d.conf:2: discover = yes needs a [guest-template] (the probe groups and actions of "
+         "discovered guests)"},
+        {"[guest-template]\ngroups = g\n",
+         "d.conf:1: [guest-template] needs a [libvirt] section with discover = yes"},
+        {"[libvirt]\n[guest-template]\n", "d.conf:2: [guest-template] has no 'groups'"},
+        {"[libvirt]\n[guest-template x]\n", "d.conf:2: section [guest-template] takes no name"},
+        {"[libvirt]\n[guest-template]\ngroups = g\nchannel = /run/x.sock\n",
+         "d.conf:4: unknown key 'channel' in [guest-template]"},
+        {"[libvirt]\n[guest-template]\ngroups = g\n[guest-template]\ngroups = g\n",
+         "d.conf:4: duplicate section [guest-template] (first at line 2)"},
+        {"[libvirt]\n[guest-template]\ngroups = g\nheartbeat = 2s\nheartbeat-timeout = 1s\n",
+         "d.conf:5: [guest-template]: heartbeat-timeout must be longer than heartbeat"},
+        {"[libvirt]\n[guest-template]\ngroups = nope\n",
+         "d.conf:3: [guest-template]: unknown group 'nope'"},
+        {"[libvirt]\n[guest-template]\ngroups = g\non-failover = nope\n",
+         "d.conf:4: [guest-template]: unknown action 'nope'"},
+        {"[guest v]\nchannel = /run/v.sock\ngroups = g\ndomain = v\n",
+         "d.conf:4: guest 'v': domain needs a [libvirt] section"},
+        {"[libvirt]\n[guest v]\ngroups = g\ndomain = a/b\n",
+         "d.conf:4: domain must be a libvirt domain name (1..200 of A-Z a-z 0-9 _ . : + @ -), "
+         "not 'a/b'"},
+        {"[libvirt]\n[guest v]\ngroups = g\n[guest w]\ngroups = g\ndomain = v\n",
+         "d.conf:6: guest 'w': domain v is already followed by guest 'v' (d.conf:2)"},
+        {"[libvirt]\n[action m]\ntype = migrate\n",
+         "d.conf:2: action 'm' of type migrate has no 'destination'"},
+        {"[action m]\ntype = migrate\ndestination = qemu+tcp://h/system\n",
+         "d.conf:1: action 'm' of type migrate needs a [libvirt] section"},
+        {"[libvirt]\n[action m]\ntype = migrate\ndestination = qemu+tcp://h/system\ncommand = x\n",
+         "d.conf:5: command is only for actions of type exec"},
+        {"[action m]\ntype = log\nmigrate-uri = tcp://h:1\n",
+         "d.conf:3: migrate-uri is only for actions of type migrate"},
+        {"[libvirt]\n[action m]\ntype = migrate\ndestination = h\n",
+         "d.conf:4: destination must be a URI such as qemu:///system, not 'h'"},
     };
 
     (void)state;
@@ -1407,16 +1554,17 @@ static void test_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_duration),      cmocka_unit_test(test_signals),
-        cmocka_unit_test(test_watch),         cmocka_unit_test(test_rule_parse),
-        cmocka_unit_test(test_rule_errors),   cmocka_unit_test(test_rule_format),
-        cmocka_unit_test(test_verdict_names), cmocka_unit_test(test_group_good),
-        cmocka_unit_test(test_group_errors),  cmocka_unit_test(test_group_many_errors),
-        cmocka_unit_test(test_syntax),        cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_daemon_good),   cmocka_unit_test(test_daemon_defaults),
-        cmocka_unit_test(test_daemon_errors), cmocka_unit_test(test_print_roundtrip),
-        cmocka_unit_test(test_load),          cmocka_unit_test(test_shipped),
-        cmocka_unit_test(test_check_main),    cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_duration),        cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_watch),           cmocka_unit_test(test_rule_parse),
+        cmocka_unit_test(test_rule_errors),     cmocka_unit_test(test_rule_format),
+        cmocka_unit_test(test_verdict_names),   cmocka_unit_test(test_group_good),
+        cmocka_unit_test(test_group_errors),    cmocka_unit_test(test_group_many_errors),
+        cmocka_unit_test(test_syntax),          cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_daemon_good),     cmocka_unit_test(test_daemon_defaults),
+        cmocka_unit_test(test_daemon_libvirt),  cmocka_unit_test(test_daemon_errors),
+        cmocka_unit_test(test_print_roundtrip), cmocka_unit_test(test_load),
+        cmocka_unit_test(test_shipped),         cmocka_unit_test(test_check_main),
+        cmocka_unit_test(test_mutations),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -391,7 +391,7 @@ static void test_glib_handles(void **unused)
     spin_until(&s.freed);
     assert_int_equal(s.freed, 1);
     assert_int_equal(s.calls, calls);
-    assert_int_equal(virEventRemoveHandle(w), -1); /* twice: unknown */
+    assert_int_equal(virEventRemoveHandle(w), -1);      /* twice: unknown */
     virEventUpdateHandle(w, VIR_EVENT_HANDLE_READABLE); /* unknown: ignored */
     assert_int_equal(virEventAddHandle(-1, VIR_EVENT_HANDLE_READABLE, h_cb, &s, NULL), -1);
     hv_glib_get_stats(&st);
@@ -522,12 +522,11 @@ static void r_conn(void *arg, struct hv *h, int up, const char *why)
 
 static const struct hv_callbacks rcbs = {r_up, r_down, r_event, r_conn};
 
-static const char vt1_xml[] =
-    "<domain type='test'><name>vt1</name><memory>65536</memory>"
-    "<os><type>hvm</type></os><devices>"
-    "<channel type='unix'><source mode='bind' path='/run/vt/vt1.sock'/>"
-    "<target type='virtio' name='org.vesper.0'/></channel>"
-    "</devices></domain>";
+static const char vt1_xml[] = "<domain type='test'><name>vt1</name><memory>65536</memory>"
+                              "<os><type>hvm</type></os><devices>"
+                              "<channel type='unix'><source mode='bind' path='/run/vt/vt1.sock'/>"
+                              "<target type='virtio' name='org.vesper.0'/></channel>"
+                              "</devices></domain>";
 
 static void test_conn_test_driver(void **unused)
 {
@@ -744,20 +743,13 @@ static void test_conn_unreachable(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_live),
-        cmocka_unit_test(test_parse_inactive),
-        cmocka_unit_test(test_parse_not_unix),
-        cmocka_unit_test(test_parse_no_channel),
-        cmocka_unit_test(test_parse_malformed),
-        cmocka_unit_test(test_parse_length),
-        cmocka_unit_test(test_parse_first_wins),
-        cmocka_unit_test(test_lifecycle_map),
-        cmocka_unit_test(test_make_event),
-        cmocka_unit_test(test_glib_handles),
-        cmocka_unit_test(test_glib_timers),
-        cmocka_unit_test(test_conn_test_driver),
-        cmocka_unit_test(test_conn_prefix),
-        cmocka_unit_test(test_migrate_errors),
+        cmocka_unit_test(test_parse_live),       cmocka_unit_test(test_parse_inactive),
+        cmocka_unit_test(test_parse_not_unix),   cmocka_unit_test(test_parse_no_channel),
+        cmocka_unit_test(test_parse_malformed),  cmocka_unit_test(test_parse_length),
+        cmocka_unit_test(test_parse_first_wins), cmocka_unit_test(test_lifecycle_map),
+        cmocka_unit_test(test_make_event),       cmocka_unit_test(test_glib_handles),
+        cmocka_unit_test(test_glib_timers),      cmocka_unit_test(test_conn_test_driver),
+        cmocka_unit_test(test_conn_prefix),      cmocka_unit_test(test_migrate_errors),
         cmocka_unit_test(test_conn_unreachable),
     };
 

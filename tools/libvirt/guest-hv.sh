@@ -12,8 +12,11 @@
 #   watchdog         open /dev/watchdog and never feed it
 #   kill SIG COMM    kill -SIG every process named COMM (a guest fault)
 #   mark TEXT        print "VESPER-HV: mark TEXT" on the console
+#   fill MB          write MB MiB of zeros to /dev/vda (mkdomain --disk)
 #   stream N MS      N agent events, one every MS ms, through the agent's
 #                    injection FIFO (mkdomain --agent)
+#   inject LINE      one line for that FIFO (vesper-agent --inject syntax,
+#                    e.g. "burst 5 psi-memory value=400000")
 #   poweroff         power the guest off
 # It never returns (the guest stays up); lines for the host start with
 # "VESPER-HV:".  Kernel command line: vesper.wdt=SECONDS (i6300esb heartbeat,
@@ -28,7 +31,7 @@ for arg in $(cat /proc/cmdline); do
     vesper.wdt=*) wdt="${arg#vesper.wdt=}" ;;
     esac
 done
-for m in pvpanic pvpanic-mmio watchdog; do
+for m in pvpanic pvpanic-mmio watchdog virtio_blk; do
     insmod "/lib/modules/$m.ko" 2>/dev/null || say "insmod $m failed"
 done
 insmod /lib/modules/i6300esb.ko "heartbeat=$wdt" 2>/dev/null || say "insmod i6300esb failed"
@@ -50,6 +53,11 @@ while :; do
         watchdog) exec 9>/dev/watchdog && say "watchdog armed (${wdt} s, never fed)" ;;
         kill) say "kill -$a1 $a2"; killall "-$a1" "$a2" ;;
         mark) say "mark $a1 $a2" ;;
+        fill)
+            say "fill /dev/vda with $a1 MiB"
+            (dd if=/dev/zero of=/dev/vda bs=1M count="$a1" conv=fsync 2>&1; say "fill done") \
+                </dev/null &
+            ;;
         stream)
             say "stream $a1 events every $a2 ms"
             (
@@ -62,6 +70,10 @@ while :; do
                 done
                 say "stream done $i"
             ) </dev/null &
+            ;;
+        inject)
+            say "inject $a1 $a2"
+            (echo "$a1 $a2" >/lib/vesper/inject.fifo) </dev/null &
             ;;
         poweroff) say "poweroff"; sync; poweroff -f ;;
         '') ;;

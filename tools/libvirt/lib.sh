@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (C) 2026 The vesper authors
 #
@@ -33,6 +34,7 @@ set -euo pipefail
 LV_STATE="${VESPER_LIBVIRT_STATE:-/run/vesper-libvirt}"
 LV_PORT1="${VESPER_LIBVIRT_PORT1:-16509}"
 LV_PORT2="${VESPER_LIBVIRT_PORT2:-16510}"
+# shellcheck disable=SC2034 # used by up and down
 LV_SYSDIRS="/var/lib/libvirt /run/libvirt /var/log/libvirt /var/cache/libvirt"
 
 lv_log() {
