@@ -614,6 +614,7 @@ static void guest_agent_back(struct guest *g)
 /* ---- timers ------------------------------------------------------------- */
 
 static void guest_arm_hb(struct guest *g, uint64_t delay_ns);
+static void guest_request_hello(struct guest *g);
 
 static gboolean guest_on_hb_timer(gpointer data)
 {
@@ -622,11 +623,21 @@ static gboolean guest_on_hb_timer(gpointer data)
 
     g->hb_src = 0;
     if (g->link == GUEST_CONNECTED) {
-        /* a peer that connects but never says HELLO must not hold the channel */
-        if (now - g->connected_ns >= tmo)
-            guest_protocol_error(g, "no HELLO within %.1f s", (double)tmo / 1e9);
-        else
+        if (now - g->connected_ns < tmo) {
             guest_arm_hb(g, g->connected_ns + tmo - now);
+        } else if (chan_mode(g->chan) == CONF_CHAN_CONNECT) {
+            /* QEMU/libvirt's socket accepts before the guest has booted
+             * its agent: that is no protocol error; keep the link (a
+             * server chardev takes one client) and ask again */
+            log_debug("guest %s: no HELLO yet after %.1f s, asking again", g->name,
+                      (double)(now - g->connected_ns) / 1e9);
+            guest_request_hello(g);
+            guest_arm_hb(g, tmo);
+        } else {
+            /* a client that connects but never says HELLO must not hold
+             * the listening channel */
+            guest_protocol_error(g, "no HELLO within %.1f s", (double)tmo / 1e9);
+        }
         return G_SOURCE_REMOVE;
     }
     if (g->link != GUEST_UP || g->lost)
