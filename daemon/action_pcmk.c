@@ -153,7 +153,11 @@ static void apk_on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)
         logged_down = 0;
         break;
     case PMK_LINK_CONNECTING:
-        log_debug("pacemaker: connected to the controller, waiting for the join");
+        /* told again at every change of the states seen while joining */
+        log_info("pacemaker: connected to the controller, waiting for the join (local "
+                 "controller %s, DC %s)",
+                 *pmk_controller_state() ? pmk_controller_state() : "not asked yet",
+                 *pmk_dc_state() ? pmk_dc_state() : "not asked yet");
         break;
     case PMK_LINK_DOWN:
         /* once per outage at warning level, then debug (retries back off) */

@@ -7,8 +7,10 @@
  * a queue of fail requests waiting for the link, a list of requests in
  * flight matched to replies by resource id; attribute requests run
  * attrd_updater one at a time.  Every request owns one timer: its queue
- * deadline while queued, its reply timeout while in flight.  Reconnection
- * uses a doubling delay reset by every successful connection.
+ * deadline while queued (also while lost, see pmk.h), its reply timeout
+ * while in flight.  Reconnection uses a doubling delay reset by every
+ * successful connection.  crm_resource runs (agent lookups, where a lost
+ * request's resource is active) share one child runner (pmk_run_*).
  */
 #include "config.h"
 
@@ -35,11 +37,27 @@
 
 #define PMK_CLS_LEN 32
 #define PMK_AGENTS_MAX (PMK_QUEUE_MAX * 4)
-#define PMK_ERR_LEN 120 /* first line of attrd_updater's stderr kept */
-#define PMK_JOIN_POLL_MS 250 /* ping period while the controller joins */
-#define PMK_RESOLVE_MAX 8    /* crm_resource runs at a time */
+#define PMK_ERR_LEN 120         /* first line of attrd_updater's stderr kept */
+#define PMK_JOIN_POLL_MS 250    /* ping period while the controller joins */
+#define PMK_RESOLVE_MAX 8       /* crm_resource runs at a time */
+#define PMK_VERIFY_RETRY_MS 500 /* next --locate after an unusable answer */
+#define PMK_WHY_LEN 64          /* why a send was lost / could not be checked */
+#define PMK_CRM_EX_NOSUCH 105   /* crm_resource's exit code for an unknown resource */
 
 enum pmk_where { PMK_Q_NONE = 0, PMK_Q_WAIT, PMK_Q_FLIGHT, PMK_Q_ATTR };
+
+struct pmk_run;
+/* A finished child: wstatus as from waitpid(), out its stdout ("" if none). */
+typedef void (*pmk_run_fn)(struct pmk_run *run, gint wstatus, const char *out, void *data);
+
+/* One crm_resource run; see pmk_run_start(). */
+struct pmk_run {
+    GPid pid;
+    int out_fd;
+    guint child_src, kill_src;
+    pmk_run_fn done;
+    void *data;
+};
 
 struct pmk_req {
     uint64_t id;
@@ -53,6 +71,14 @@ struct pmk_req {
     unsigned attempts;
     uint64_t queued_ns, sent_ns;
     guint timer;
+    /* fail requests that wait through an outage are checked before sending */
+    unsigned epoch;              /* link epoch in which it may be sent unchecked */
+    unsigned lost;               /* sends whose reply could not come */
+    char lost_why[PMK_WHY_LEN];  /* how the last one was lost */
+    char check_err[PMK_WHY_LEN]; /* why the last --locate gave no answer */
+    struct pmk_run *check;       /* crm_resource --locate running */
+    unsigned check_epoch;        /* pk.epoch when it started */
+    guint check_retry;           /* next --locate after an unusable answer */
     pmk_done_fn cb;
     void *arg;
 };
@@ -68,7 +94,9 @@ static struct {
     unsigned backoff_ms;
     guint retry_src, info_timer, drop_src, ping_src;
     char fsa_state[32]; /* last local controller state seen by a ping */
+    char dc_state[32];  /* last DC state seen by a ping */
     int ping_dc;        /* joining: 0 = waiting for the local controller, 1 = for the DC */
+    unsigned epoch;     /* counts link-ready transitions (0: never ready) */
     GQueue wait, flight, attrs;
     GHashTable *agents;    /* rsc -> "class:provider:type" */
     GHashTable *resolving; /* rsc -> struct pmk_resolver (crm_resource running) */
@@ -224,6 +252,7 @@ static struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const c
 
 static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static void pmk_run_cancel(struct pmk_run *run);
 
 /* Unlink r from wherever it is, report it once, free it. */
 static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
@@ -247,6 +276,11 @@ static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     }
     r->where = PMK_Q_NONE;
     pmk_remove_source(&r->timer);
+    pmk_remove_source(&r->check_retry);
+    if (r->check) {
+        pmk_run_cancel(r->check);
+        r->check = NULL;
+    }
 
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
@@ -260,6 +294,7 @@ static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.status = status;
     res.sent = r->sent;
     res.attempts = r->attempts;
+    res.lost = r->lost;
     res.queued_mono_ns = r->queued_ns;
     res.sent_mono_ns = r->sent_ns;
     res.done_mono_ns = pmk_now_ns();
@@ -289,6 +324,7 @@ static void pmk_ping(void);
 static void pmk_attr_next(void);
 static void pmk_resolve_start(const char *rsc);
 static void pmk_resolve_fail_later(const char *rsc, const char *why);
+static void pmk_lost(struct pmk_req *r, int status, const char *why);
 
 static void pmk_link_set(enum pmk_link l, int err, unsigned retry_ms)
 {
@@ -357,11 +393,10 @@ static void pmk_on_disconnect(void)
         return;
     pk.link = PMK_LINK_DOWN;
     pk.fsa_state[0] = '\0';
+    pk.dc_state[0] = '\0';
+    /* replies of this connection can no longer come: outcome unknown */
     while ((r = g_queue_peek_head(&pk.flight)) != NULL)
-        pmk_finish(r, -ECONNRESET,
-                   "%s %s on %s: controller connection lost before the reply; outcome "
-                   "unknown, not resent",
-                   pmk_kind_name(r->kind), r->name, pmk_target(r));
+        pmk_lost(r, -ECONNRESET, "controller connection closed before the reply");
     /* the backoff is reset only by a link that became ready: a controller
      * that accepts and drops connections is not hammered */
     pmk_schedule_connect(ENOTCONN);
@@ -401,6 +436,15 @@ static void pmk_ping(void)
     pk.info_timer = g_timeout_add(pk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
 }
 
+/* Remember a state a ping reported in slot; tell link_cb when it changed. */
+static void pmk_join_seen(char *slot, size_t len, const char *st)
+{
+    if (strcmp(slot, st ? st : "?") == 0)
+        return;
+    g_strlcpy(slot, st ? st : "?", len);
+    pmk_link_set(PMK_LINK_CONNECTING, 0, 0);
+}
+
 static int pmk_state_in(const char *st, const char *const *set, size_t n)
 {
     for (size_t i = 0; st && i < n; i++) {
@@ -438,18 +482,21 @@ static void pmk_on_ping(const pcmk_controld_api_reply_t *reply)
         return;
     pmk_remove_source(&pk.info_timer);
     if (!pk.ping_dc) {
-        g_strlcpy(pk.fsa_state, st ? st : "?", sizeof(pk.fsa_state));
+        pmk_join_seen(pk.fsa_state, sizeof(pk.fsa_state), st);
         if (pmk_state_in(st, local_ok, G_N_ELEMENTS(local_ok))) {
             pk.ping_dc = 1;
             pmk_ping();
             return;
         }
-    } else if (pmk_state_in(st, dc_ok, G_N_ELEMENTS(dc_ok))) {
-        pk.backoff_ms = pk.opts.backoff_min_ms;
-        pmk_link_set(PMK_LINK_READY, 0, 0);
-        pmk_flush();
-        return;
     } else {
+        pmk_join_seen(pk.dc_state, sizeof(pk.dc_state), st);
+        if (pmk_state_in(st, dc_ok, G_N_ELEMENTS(dc_ok))) {
+            pk.backoff_ms = pk.opts.backoff_min_ms;
+            pk.epoch++;
+            pmk_link_set(PMK_LINK_READY, 0, 0);
+            pmk_flush();
+            return;
+        }
         pk.ping_dc = 0; /* a new join: start over with the local state */
     }
     pk.ping_src = g_timeout_add(PMK_JOIN_POLL_MS, pmk_ping_cb, NULL);
@@ -464,6 +511,17 @@ static const xmlNode *pmk_xml_child(const xmlNode *x, const char *name)
     return NULL;
 }
 
+/* " after a resend (...)" for a request sent again after a loss, else "". */
+static void pmk_resend_note(const struct pmk_req *r, char *buf, size_t len)
+{
+    if (r->lost == 0)
+        buf[0] = '\0';
+    else if (r->lost == 1)
+        snprintf(buf, len, " after a resend (1st send lost: %s)", r->lost_why);
+    else
+        snprintf(buf, len, " after %u lost sends (last: %s)", r->lost, r->lost_why);
+}
+
 /*
  * A fail request is answered with the node's state carrying one
  * lrm_resource and the fake operation: rc-code 0 and op-status 0 when the
@@ -475,6 +533,7 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
     const char *id = NULL, *rc = NULL, *opst = NULL, *reason = NULL;
     const char *from = reply->host_from ? reply->host_from : "?";
     struct pmk_req *r = NULL;
+    char note[PMK_WHY_LEN + 40];
 
     rsc = pmk_xml_child(pmk_xml_child(pmk_xml_child(reply->data.resource.node_state, "lrm"),
                                       "lrm_resources"),
@@ -500,16 +559,17 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
         r = g_queue_peek_head(&pk.flight);
     if (r == NULL)
         return; /* a reply nobody waits for (after a timeout) */
+    pmk_resend_note(r, note, sizeof(note));
     if (status != CRM_EX_OK || rc == NULL || opst == NULL)
-        pmk_finish(r, -EPROTO, "fail %s on %s: unreadable controller reply from %s (%s)", r->name,
-                   pmk_target(r), from, crm_exit_str(status));
+        pmk_finish(r, -EPROTO, "fail %s on %s: unreadable controller reply from %s (%s)%s",
+                   r->name, pmk_target(r), from, crm_exit_str(status), note);
     else if (strcmp(rc, "0") == 0 && strcmp(opst, "0") == 0)
-        pmk_finish(r, 0, "fail %s on %s: failure recorded by the controller on %s", r->name,
-                   pmk_target(r), from);
+        pmk_finish(r, 0, "fail %s on %s: failure recorded by the controller on %s%s", r->name,
+                   pmk_target(r), from, note);
     else
         pmk_finish(r, -EREMOTEIO, "fail %s on %s: refused by the controller on %s: %s "
-                   "(rc-code %s, op-status %s)", r->name, pmk_target(r), from,
-                   reason && *reason ? reason : "no reason given", rc, opst);
+                   "(rc-code %s, op-status %s)%s", r->name, pmk_target(r), from,
+                   reason && *reason ? reason : "no reason given", rc, opst, note);
 }
 
 static void pmk_ipc_event(pcmk_ipc_api_t *api, enum pcmk_ipc_event type, crm_exit_t status,
@@ -577,21 +637,48 @@ static void pmk_try_connect(void)
  * Fail requests.
  */
 
+/* Why a fail request is still waiting, for its expiry text. */
+static const char *pmk_wait_reason(const struct pmk_req *r)
+{
+    if (pk.link != PMK_LINK_READY)
+        return "controller unavailable or not joined";
+    if (r->check_err[0])
+        return r->check_err;
+    if (r->type[0] == '\0')
+        return "agent unknown";
+    return "checking where the resource runs";
+}
+
+/* A sent fail request had no reply in time: the controller (or the route
+ * of its reply) is broken; the request is lost, and the connection, whose
+ * replies are no longer trusted, is dropped and made again. */
+static void pmk_reply_timeout(struct pmk_req *r)
+{
+    char why[PMK_WHY_LEN];
+
+    snprintf(why, sizeof(why), "no reply in %u ms", pk.opts.reply_timeout_ms);
+    pmk_lost(r, -ETIMEDOUT, why);
+    pmk_drop();
+}
+
 static gboolean pmk_req_timeout(gpointer data)
 {
     struct pmk_req *r = data;
 
     r->timer = 0;
-    if (r->where == PMK_Q_WAIT)
+    if (r->where == PMK_Q_WAIT && r->lost)
         pmk_finish(r, -ETIMEDOUT,
-                   "%s %s on %s: controller unavailable for %u ms (%u send attempts); "
+                   "fail %s on %s: send lost (%s), not resolved in %u ms (%s); outcome unknown",
+                   r->name, pmk_target(r), r->lost_why, pk.opts.queue_deadline_ms,
+                   pmk_wait_reason(r));
+    else if (r->where == PMK_Q_WAIT)
+        pmk_finish(r, -ETIMEDOUT,
+                   "%s %s on %s: not sent in %u ms (%s; %u send attempts); "
                    "expired, the resource's own monitor decides",
                    pmk_kind_name(r->kind), r->name, pmk_target(r)[0] ? pmk_target(r) : "local node",
-                   pk.opts.queue_deadline_ms, r->attempts);
+                   pk.opts.queue_deadline_ms, pmk_wait_reason(r), r->attempts);
     else if (r->where == PMK_Q_FLIGHT)
-        pmk_finish(r, -ETIMEDOUT,
-                   "%s %s on %s: no controller reply in %u ms; outcome unknown, not resent",
-                   pmk_kind_name(r->kind), r->name, pmk_target(r), pk.opts.reply_timeout_ms);
+        pmk_reply_timeout(r);
     else if (r->where == PMK_Q_ATTR && r == g_queue_peek_head(&pk.attrs) && pk.attr_pid)
         r->expired = 1; /* running: finished when attrd_updater exits */
     else if (r->where == PMK_Q_ATTR) {
@@ -608,7 +695,8 @@ static gboolean pmk_req_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Send one queued fail request.  Returns 0 (now in flight) or the pcmk rc. */
+/* Send one queued fail request.  Returns 0 (now in flight) or the pcmk rc.
+ * sent_ns is the time of the last send. */
 static int pmk_send(struct pmk_req *r)
 {
     int rc;
@@ -628,7 +716,46 @@ static int pmk_send(struct pmk_req *r)
     return 0;
 }
 
-/* Send what waits, in order, while the link is ready. */
+static gint pmk_req_cmp(gconstpointer a, gconstpointer b, gpointer data)
+{
+    const struct pmk_req *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * r was sent but its reply cannot come (status: -ECONNRESET connection
+ * closed, -ETIMEDOUT no reply): outcome unknown.  Back to the wait queue in
+ * request order, keeping its deadline; pmk_flush() checks and resends it
+ * once the link is ready again.  The PMK_SEND_MAX-th loss ends it.
+ */
+static void pmk_lost(struct pmk_req *r, int status, const char *why)
+{
+    uint64_t now = pmk_now_ns();
+    uint64_t end = r->queued_ns + (uint64_t)pk.opts.queue_deadline_ms * 1000000ull;
+
+    g_strlcpy(r->lost_why, why, sizeof(r->lost_why));
+    r->lost++;
+    pk.st.lost++;
+    if (r->lost >= PMK_SEND_MAX) {
+        pmk_finish(r, status, "fail %s on %s: %u sends lost (last: %s); outcome unknown",
+                   r->name, pmk_target(r), r->lost, why);
+        return;
+    }
+    g_queue_remove(&pk.flight, r);
+    g_queue_insert_sorted(&pk.wait, r, pmk_req_cmp, NULL);
+    r->where = PMK_Q_WAIT;
+    r->epoch = 0; /* never sent unchecked again */
+    r->check_err[0] = '\0';
+    pmk_remove_source(&r->timer);
+    r->timer = g_timeout_add(now < end ? (guint)((end - now) / 1000000u) + 1 : 0,
+                             pmk_req_timeout, r);
+}
+
+static void pmk_check_start(struct pmk_req *r);
+
+/* Send what waits, in order, while the link is ready; a request that waited
+ * through an outage is checked first (pmk_check_start()). */
 static void pmk_flush(void)
 {
     GList *l = pk.wait.head, *next;
@@ -639,11 +766,154 @@ static void pmk_flush(void)
         next = l->next;
         if (r->type[0] == '\0')
             continue; /* agent still being resolved */
+        if (r->epoch != pk.epoch) {
+            if (r->check == NULL && r->check_retry == 0)
+                pmk_check_start(r);
+            continue;
+        }
         if (pmk_send(r) != 0) {
-            /* not delivered: keep it queued, reconnect */
+            /* not delivered: keep it queued, reconnect (then checked) */
             pmk_drop();
             return;
         }
+    }
+}
+
+/* --------------------------------------------------------------------------
+ * Checking a request that waited through an outage: where is its resource
+ * active now?  (crm_resource --locate, see pmk.h "Delivery rules".)
+ */
+
+/* Next "<node ...>NAME</node>" of a --locate XML list from *p (advanced);
+ * name copied into buf.  Returns 1, 0 at the end of the list, -1 if unreadable. */
+static int pmk_next_node(const char **p, const char *end, char *buf, size_t len)
+{
+    const char *a = strstr(*p, "<node"), *gt, *lt;
+
+    if (a == NULL || a >= end)
+        return 0;
+    if (a[5] != '>' && a[5] != ' ')
+        return -1;
+    if ((gt = strchr(a, '>')) == NULL || gt >= end || gt[-1] == '/')
+        return -1;
+    if ((lt = strstr(gt, "</node>")) == NULL || lt >= end)
+        return -1;
+    if ((size_t)(lt - gt - 1) >= len || lt - gt - 1 > PMK_NAME_MAX)
+        return -1;
+    memcpy(buf, gt + 1, (size_t)(lt - gt - 1));
+    buf[lt - gt - 1] = '\0';
+    *p = lt + 7;
+    return pmk_name_ok(buf) ? 1 : -1;
+}
+
+enum pmk_locate pmk_locate_verdict(int exit_code, const char *xml, const char *node, char *where,
+                                   size_t len)
+{
+    const char *p, *end;
+    char name[PMK_NAME_MAX + 1];
+    int here = 0, elsewhere = 0, rc;
+
+    if (where && len)
+        where[0] = '\0';
+    if (exit_code == PMK_CRM_EX_NOSUCH)
+        return PMK_LOC_NOSUCH;
+    if (exit_code != 0 || xml == NULL || node == NULL || (p = strstr(xml, "<nodes")) == NULL)
+        return PMK_LOC_UNKNOWN;
+    if ((end = strchr(p, '>')) == NULL)
+        return PMK_LOC_UNKNOWN;
+    if (end[-1] == '/')
+        return PMK_LOC_LEFT; /* <nodes resource="R"/>: active nowhere */
+    p = end + 1;
+    if ((end = strstr(p, "</nodes>")) == NULL)
+        return PMK_LOC_UNKNOWN;
+    while ((rc = pmk_next_node(&p, end, name, sizeof(name))) == 1) {
+        if (strcmp(name, node) == 0)
+            here = 1;
+        else
+            elsewhere = 1;
+        if (where && len) {
+            if (where[0])
+                g_strlcat(where, " ", len);
+            g_strlcat(where, name, len);
+        }
+    }
+    if (rc < 0)
+        return PMK_LOC_UNKNOWN;
+    return !here ? PMK_LOC_LEFT : elsewhere ? PMK_LOC_SPLIT : PMK_LOC_HERE;
+}
+
+static struct pmk_run *pmk_run_start(const char *const *argv, pmk_run_fn done, void *data,
+                                     char *err, size_t len);
+
+static gboolean pmk_check_retry_cb(gpointer data)
+{
+    struct pmk_req *r = data;
+
+    r->check_retry = 0;
+    pmk_flush();
+    return G_SOURCE_REMOVE;
+}
+
+/* Outcome texts of a checked request start "fail R on N: [send lost (why); ]". */
+#define PMK_CHECK_FMT "fail %s on %s: %s%s%s"
+#define PMK_CHECK_ARGS(r)                                                                          \
+    (r)->name, pmk_target(r), (r)->lost ? "send lost (" : "", (r)->lost ? (r)->lost_why : "",      \
+        (r)->lost ? "); " : ""
+
+/* The --locate run of r ended: send r, end it, or ask again later. */
+static void pmk_check_done(struct pmk_run *run, gint wstatus, const char *out, void *data)
+{
+    struct pmk_req *r = data;
+    char where[PMK_TEXT_LEN / 2];
+    int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+    const char *again = r->lost ? "resent" : "sent";
+
+    r->check = NULL; /* the runner frees run */
+    if (pk.link != PMK_LINK_READY || r->check_epoch != pk.epoch) {
+        pmk_flush(); /* the link dropped meanwhile: check again when it is ready */
+        return;
+    }
+    switch (pmk_locate_verdict(code, out, pmk_target(r), where, sizeof(where))) {
+    case PMK_LOC_HERE:
+        r->epoch = pk.epoch;
+        if (r->lost)
+            pk.st.resent++;
+        pmk_flush();
+        break;
+    case PMK_LOC_LEFT:
+        pmk_finish(r, 0, PMK_CHECK_FMT "%s has left %s since (active on: %s): not %s",
+                   PMK_CHECK_ARGS(r), r->name, pmk_target(r), where[0] ? where : "none", again);
+        break;
+    case PMK_LOC_SPLIT:
+        pmk_finish(r, -EBUSY, PMK_CHECK_FMT "%s is active on several nodes (%s): not %s",
+                   PMK_CHECK_ARGS(r), r->name, where, again);
+        break;
+    case PMK_LOC_NOSUCH:
+        pmk_finish(r, -ENOENT, PMK_CHECK_FMT "%s is not in the CIB any more: not %s",
+                   PMK_CHECK_ARGS(r), r->name, again);
+        break;
+    case PMK_LOC_UNKNOWN:
+        if (WIFEXITED(wstatus))
+            snprintf(r->check_err, sizeof(r->check_err), "crm_resource --locate exit %d", code);
+        else
+            snprintf(r->check_err, sizeof(r->check_err), "crm_resource --locate killed");
+        r->check_retry = g_timeout_add(PMK_VERIFY_RETRY_MS, pmk_check_retry_cb, r);
+        break;
+    }
+}
+
+static void pmk_check_start(struct pmk_req *r)
+{
+    const char *argv[] = {pk.opts.crm_resource, "--locate", "--resource", r->name,
+                          "--output-as=xml", NULL};
+    char err[PMK_WHY_LEN];
+
+    r->check_epoch = pk.epoch;
+    r->check = pmk_run_start(argv, pmk_check_done, r, err, sizeof(err));
+    if (r->check == NULL) {
+        g_strlcpy(r->check_err, "cannot run crm_resource: ", sizeof(r->check_err));
+        g_strlcat(r->check_err, err, sizeof(r->check_err));
+        r->check_retry = g_timeout_add(PMK_VERIFY_RETRY_MS, pmk_check_retry_cb, r);
     }
 }
 
@@ -683,6 +953,8 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
         return -ENOENT;
     }
     r->where = PMK_Q_WAIT;
+    /* made while the link is not ready: checked before it is sent */
+    r->epoch = pk.link == PMK_LINK_READY ? pk.epoch : 0;
     g_queue_push_tail(&pk.wait, r);
     r->timer = g_timeout_add(pk.opts.queue_deadline_ms, pmk_req_timeout, r);
     if (id)
@@ -713,6 +985,80 @@ int pmk_set_agent(const char *rsc, const char *agent)
 }
 
 /* --------------------------------------------------------------------------
+ * Child runner: crm_resource in the background, its stdout read when it
+ * exits, killed after opts.reply_timeout_ms.  Output is expected small (a
+ * primitive, a node list): it is read at exit, up to 64 KiB.
+ */
+
+static void pmk_run_child(GPid pid, gint wstatus, gpointer data)
+{
+    struct pmk_run *run = data;
+    GString *out = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+
+    run->child_src = 0;
+    pmk_remove_source(&run->kill_src);
+    g_spawn_close_pid(pid);
+    while (out->len < 65536 && (n = read(run->out_fd, buf, sizeof(buf))) > 0)
+        g_string_append_len(out, buf, n);
+    close(run->out_fd);
+    run->done(run, wstatus, out->str, run->data);
+    g_string_free(out, TRUE);
+    g_free(run);
+}
+
+static gboolean pmk_run_kill(gpointer data)
+{
+    struct pmk_run *run = data;
+
+    run->kill_src = 0;
+    kill(run->pid, SIGKILL);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Start argv[0] (searched in PATH) with stdout to a pipe, stderr to
+ * /dev/null.  done is called once, from the loop, when it has exited; run
+ * is freed after done returns (done must forget it).  Returns the run, or
+ * NULL with the reason in err.
+ */
+static struct pmk_run *pmk_run_start(const char *const *argv, pmk_run_fn done, void *data,
+                                     char *err, size_t len)
+{
+    struct pmk_run *run = g_new0(struct pmk_run, 1);
+    GError *gerr = NULL;
+
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+                                      G_SPAWN_STDERR_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
+                                  NULL, NULL, &run->pid, NULL, &run->out_fd, NULL, &gerr)) {
+        g_strlcpy(err, gerr ? gerr->message : "spawn failed", len);
+        g_clear_error(&gerr);
+        g_free(run);
+        return NULL;
+    }
+    run->done = done;
+    run->data = data;
+    run->child_src = g_child_watch_add(run->pid, pmk_run_child, run);
+    run->kill_src = g_timeout_add(pk.opts.reply_timeout_ms, pmk_run_kill, run);
+    return run;
+}
+
+/* Stop a run that has not ended: kill and reap the child, free run; done is
+ * not called. */
+static void pmk_run_cancel(struct pmk_run *run)
+{
+    pmk_remove_source(&run->kill_src);
+    pmk_remove_source(&run->child_src);
+    kill(run->pid, SIGKILL);
+    waitpid(run->pid, NULL, 0);
+    g_spawn_close_pid(run->pid);
+    close(run->out_fd);
+    g_free(run);
+}
+
+/* --------------------------------------------------------------------------
  * Agent resolution: the controller needs class/provider/type to fail a
  * resource.  When no binding gave them (pmk_set_agent()), pmk reads them
  * from the CIB with `crm_resource --resource R --query-xml`, in the
@@ -723,9 +1069,7 @@ int pmk_set_agent(const char *rsc, const char *agent)
 
 struct pmk_resolver {
     char rsc[PMK_NAME_MAX + 1];
-    GPid pid;
-    int out_fd;
-    guint child_src, kill_src;
+    struct pmk_run *run;
 };
 
 int pmk_parse_primitive(const char *text, char *spec, size_t len)
@@ -766,16 +1110,8 @@ static void pmk_resolver_free(gpointer data)
 {
     struct pmk_resolver *rv = data;
 
-    pmk_remove_source(&rv->kill_src);
-    if (rv->child_src) {
-        /* only when pmk shuts down with a resolver running */
-        g_source_remove(rv->child_src);
-        kill(rv->pid, SIGKILL);
-        waitpid(rv->pid, NULL, 0);
-        g_spawn_close_pid(rv->pid);
-    }
-    if (rv->out_fd >= 0)
-        close(rv->out_fd);
+    if (rv->run) /* only when pmk shuts down with a resolver running */
+        pmk_run_cancel(rv->run);
     g_free(rv);
 }
 
@@ -797,70 +1133,47 @@ static void pmk_resolved(const char *rsc, const char *spec, const char *why)
     pmk_flush();
 }
 
-static void pmk_resolver_child(GPid pid, gint wstatus, gpointer data)
+static void pmk_resolver_done(struct pmk_run *run, gint wstatus, const char *out, void *data)
 {
     struct pmk_resolver *rv = data;
     char rsc[PMK_NAME_MAX + 1], spec[PMK_NAME_MAX + 1], why[PMK_TEXT_LEN];
-    GString *out = g_string_new(NULL);
-    char buf[4096];
-    ssize_t n;
     int rc = -ENOENT;
 
-    rv->child_src = 0;
-    g_spawn_close_pid(pid);
-    while (out->len < 65536 && (n = read(rv->out_fd, buf, sizeof(buf))) > 0)
-        g_string_append_len(out, buf, n);
+    rv->run = NULL; /* the runner frees run */
     g_strlcpy(rsc, rv->rsc, sizeof(rsc));
     if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
-        rc = pmk_parse_primitive(out->str, spec, sizeof(spec));
+        rc = pmk_parse_primitive(out, spec, sizeof(spec));
     if (rc == 0 && pmk_set_agent(rsc, spec) != 0)
         rc = -ENOSPC;
     if (rc != 0)
         snprintf(why, sizeof(why), "%s in the CIB (crm_resource %s)",
                  rc == -ENOENT ? "no primitive of that name" : "unusable primitive",
                  WIFEXITED(wstatus) ? "exited" : "was killed");
-    g_string_free(out, TRUE);
     g_hash_table_remove(pk.resolving, rsc); /* frees rv */
     pmk_resolved(rsc, rc == 0 ? spec : NULL, why);
-}
-
-static gboolean pmk_resolver_kill(gpointer data)
-{
-    struct pmk_resolver *rv = data;
-
-    rv->kill_src = 0;
-    kill(rv->pid, SIGKILL);
-    return G_SOURCE_REMOVE;
 }
 
 static void pmk_resolve_start(const char *rsc)
 {
     struct pmk_resolver *rv;
     const char *argv[] = {pk.opts.crm_resource, "--resource", rsc, "--query-xml", NULL};
-    GError *gerr = NULL;
+    char err[PMK_WHY_LEN];
 
     if (g_hash_table_contains(pk.resolving, rsc) || g_hash_table_contains(pk.agents, rsc))
         return;
     rv = g_new0(struct pmk_resolver, 1);
     g_strlcpy(rv->rsc, rsc, sizeof(rv->rsc));
-    rv->out_fd = -1;
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                      G_SPAWN_STDERR_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
-                                  NULL, NULL, &rv->pid, NULL, &rv->out_fd, NULL, &gerr)) {
+    rv->run = pmk_run_start(argv, pmk_resolver_done, rv, err, sizeof(err));
+    if (rv->run == NULL) {
         char why[PMK_TEXT_LEN];
 
-        snprintf(why, sizeof(why), "cannot run %s: %s", pk.opts.crm_resource,
-                 gerr ? gerr->message : "spawn failed");
-        g_clear_error(&gerr);
+        snprintf(why, sizeof(why), "cannot run %s: %s", pk.opts.crm_resource, err);
         g_free(rv);
         /* end the waiting requests from the loop, not inside the caller */
         pmk_resolve_fail_later(rsc, why);
         return;
     }
     g_hash_table_insert(pk.resolving, g_strdup(rsc), rv);
-    rv->child_src = g_child_watch_add(rv->pid, pmk_resolver_child, rv);
-    rv->kill_src = g_timeout_add(pk.opts.reply_timeout_ms, pmk_resolver_kill, rv);
 }
 
 struct pmk_late {
@@ -1188,6 +1501,11 @@ const char *pmk_node_name(void)
 const char *pmk_controller_state(void)
 {
     return pk.fsa_state;
+}
+
+const char *pmk_dc_state(void)
+{
+    return pk.dc_state;
 }
 
 void pmk_get_stats(struct pmk_stats *st)

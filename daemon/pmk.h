@@ -38,21 +38,39 @@
  * that has just restarted, before that, is mishandled by Pacemaker 2.1.5
  * (measured: the resource is restarted in place without a fail-count, or
  * stays "FAILED" on two nodes until a cleanup), so such requests wait.
+ * Every change of the states seen meanwhile is reported to link_cb as
+ * PMK_LINK_CONNECTING (pmk_controller_state(), pmk_dc_state()).
  *
  * Delivery rules of fail requests:
  *  - a request made while the controller is unavailable is queued and sent
  *    once the link is ready; it is never lost: it ends in a result, at the
- *    latest when it expires (opts.queue_deadline_ms: a failure found that
- *    late has been found by the resource's own monitor already);
- *  - a request is sent at most once: a request whose send failed was not
- *    delivered (libqb IPC sends whole messages) and stays queued; a request
- *    that was sent but whose reply never came (connection lost, reply
- *    timeout) ends with status -ECONNRESET or -ETIMEDOUT and result.sent = 1
- *    ("outcome unknown") and is never sent again.  Failing a resource twice
- *    is harmful: the second fake failure can arrive after the resource has
- *    started elsewhere and make Pacemaker believe it is active on two nodes;
- *  - while a fail for the same resource and node is queued or in flight,
- *    another one is refused with -EALREADY.
+ *    latest when it expires (opts.queue_deadline_ms after it was made: a
+ *    failure found that late has been found by the resource's own monitor
+ *    already);
+ *  - a request whose send failed was not delivered (libqb IPC sends whole
+ *    messages) and stays queued;
+ *  - a request that was sent but whose reply cannot come any more (the
+ *    connection closed, or no reply in opts.reply_timeout_ms, after which
+ *    pmk drops the connection) is "lost": its outcome is unknown.  Measured
+ *    on 2.1.5: a request sent in the few ms between a SIGKILL of the
+ *    controller and pmk seeing the connection close is accepted by libqb
+ *    (shared-memory ring) and never read.  A lost request goes back to the
+ *    queue and is sent again (at most PMK_SEND_MAX sends in all);
+ *  - a request that waited through a controller outage (queued while the
+ *    link was not ready, lost, or the link dropped before it went out) is
+ *    only sent once the link is ready again and the CIB says the resource
+ *    is active on the target node and nowhere else (crm_resource --locate,
+ *    see pmk_locate_verdict()), pmk_fail()'s own precondition.  The
+ *    transition after the controller's rejoin (the link is ready only when
+ *    it is over) has by then acted on a failure the old controller took,
+ *    moving or stopping the resource, while a failure it never read, or
+ *    forgot with its history, has left the resource in place.  So one event
+ *    makes one recorded failure, and never a fake failure of a resource
+ *    that runs elsewhere (Pacemaker would believe it active on two nodes).
+ *    A resource that has left the node ends the request with status 0
+ *    ("not sent"/"not resent"); the outcome text says what happened;
+ *  - while a fail for the same resource and node is queued, being checked,
+ *    in flight or lost, another one is refused with -EALREADY.
  *
  * Precondition of pmk_fail(): the resource is active on the target node
  * (vesperd only fails resources bound to guests it serves on this node).
@@ -75,6 +93,7 @@
 #define PMK_QUEUE_MAX 64  /* queued + in-flight requests */
 #define PMK_ATTR_PREFIX "vesper-"
 #define PMK_ATTR_DEGRADED "degraded"
+#define PMK_SEND_MAX 3    /* sends of one fail request (resends after a loss) */
 
 enum pmk_kind {
     PMK_FAIL = 1,        /* pcmk_controld_api_fail() */
@@ -93,8 +112,10 @@ const char *pmk_link_name(enum pmk_link l);
 struct pmk_opts {
     unsigned backoff_min_ms;    /* first reconnect delay (default 100) */
     unsigned backoff_max_ms;    /* cap of the doubling delay (default 5000) */
-    unsigned queue_deadline_ms; /* a request not sent by then expires (default 30000) */
-    unsigned reply_timeout_ms;  /* sent, no reply by then: -ETIMEDOUT (default 10000) */
+    unsigned queue_deadline_ms; /* a request not sent (or lost and not resolved) by
+                                   then, counted from pmk_fail(), expires (default 30000) */
+    unsigned reply_timeout_ms;  /* sent, no reply by then: lost, reconnect (default 10000);
+                                   also the time limit of crm_resource runs */
     const char *attrd_updater;  /* program for attributes (default "attrd_updater" on PATH) */
     const char *crm_resource;   /* program to read a resource's agent (default "crm_resource") */
 };
@@ -106,10 +127,15 @@ struct pmk_result {
     const char *node;     /* target node ("" for the local node's attrd default) */
     const char *value;    /* PMK_ATTR_SET: the value, else NULL */
     /*
-     * 0: done (controller accepted the failure / attribute written).
-     * -ETIMEDOUT: not sent before the queue deadline (sent == 0), or no reply
-     *   in time (sent == 1, outcome unknown).
-     * -ECONNRESET: sent, connection lost before the reply (outcome unknown).
+     * 0: done (controller accepted the failure / attribute written), or a
+     *   fail that waited through an outage and whose resource has left the
+     *   node since (not sent again; see the delivery rules).
+     * -ETIMEDOUT: not sent before the queue deadline (sent == 0), or lost
+     *   and not resolved before it (sent == 1, outcome unknown).
+     * -ECONNRESET: lost PMK_SEND_MAX times (sent == 1, outcome unknown).
+     * -EBUSY: waited through an outage and the resource is now active on
+     *   several nodes: not sent (again); Pacemaker is recovering it.
+     * -ENOENT: the resource is not in the CIB (any more).
      * -EREMOTEIO: the controller or attrd_updater refused it (see text).
      * -EPROTO: unreadable reply.  -ENOEXEC: attrd_updater cannot be run.
      * -ECANCELED: pmk_shutdown() before the end.
@@ -117,6 +143,7 @@ struct pmk_result {
     int status;
     int sent;             /* 1: the request reached the controller / attrd */
     unsigned attempts;    /* sends (attributes: runs of attrd_updater) */
+    unsigned lost;        /* fail: sends whose reply could not come */
     uint64_t queued_mono_ns, sent_mono_ns, done_mono_ns; /* sent 0 if never sent */
     const char *text;     /* one line for the operation log */
 };
@@ -140,11 +167,13 @@ int pmk_init(const struct pmk_opts *opts, pmk_link_fn link_cb, void *arg);
  */
 void pmk_shutdown(void);
 
-/* Current link state, the local node's name once known ("" before), and the
- * controller state last seen by a ping ("S_NOT_DC", "" when not connected). */
+/* Current link state, the local node's name once known ("" before), the
+ * local controller's state last seen by a ping ("S_NOT_DC", "" when not
+ * connected) and the DC's ("S_IDLE", "" until asked in this connection). */
 enum pmk_link pmk_link_state(void);
 const char *pmk_node_name(void);
 const char *pmk_controller_state(void);
+const char *pmk_dc_state(void);
 
 /*
  * pmk_set_agent() - remember the agent of resource rsc as "class:provider:type"
@@ -178,6 +207,24 @@ int pmk_parse_primitive(const char *text, char *spec, size_t len);
  * the three buffers (provider "" when absent).  Pure.  Returns 0 or -EINVAL.
  */
 int pmk_parse_agent(const char *spec, char *cls, char *provider, char *type, size_t len);
+
+enum pmk_locate {
+    PMK_LOC_HERE = 0, /* active on the target node only: send */
+    PMK_LOC_LEFT,     /* not active on the target node: done, not sent */
+    PMK_LOC_SPLIT,    /* active on the target node and elsewhere: not sent */
+    PMK_LOC_NOSUCH,   /* the resource is not in the CIB: not sent */
+    PMK_LOC_UNKNOWN,  /* no usable answer: ask again later */
+};
+
+/*
+ * pmk_locate_verdict() - whether a fail request of a resource on node that
+ * waited through a controller outage may be sent, from the exit code and
+ * the output of `crm_resource --locate --resource RSC --output-as=xml`.
+ * where (may be NULL) receives the nodes the resource is active on,
+ * space-separated ("" when none; cut at len).  Pure.
+ */
+enum pmk_locate pmk_locate_verdict(int exit_code, const char *xml, const char *node, char *where,
+                                   size_t len);
 
 /*
  * pmk_fail() - ask the controller to record a hard failure of rsc on node
@@ -233,6 +280,7 @@ struct pmk_stats {
     unsigned queued;         /* waiting to be sent */
     unsigned in_flight;      /* sent, no reply yet */
     uint64_t done_ok, done_failed; /* results delivered */
+    uint64_t lost, resent;         /* fail sends lost; lost requests sent again */
 };
 void pmk_get_stats(struct pmk_stats *st);
 

@@ -6,7 +6,9 @@
  * calls are replaced with the linker's --wrap (see tests/unit/Makefile.am):
  * the fake answers node-info, ping and fail requests from the GLib loop,
  * as the real controller does, and can refuse connections, lose the
- * connection, fail a send or keep a reply back.  No real cluster is ever
+ * connection, fail a send or keep a reply back.  crm_resource is a shell
+ * stand-in: --query-xml knows vm9 only, --locate prints what the test put
+ * in a file (set_locate()) and logs its calls.  No real cluster is ever
  * contacted.  Loops run until a condition holds (with a generous safety
  * cap); nothing asserts on timing.
  */
@@ -241,6 +243,7 @@ static struct {
     char text[MAX_RESULTS][PMK_TEXT_LEN];
     char node[MAX_RESULTS][PMK_NAME_MAX + 1];
     int ordered[MAX_RESULTS]; /* queued <= sent <= done */
+    unsigned lost[MAX_RESULTS];
 } res;
 
 static void on_done(const struct pmk_result *r, void *arg)
@@ -252,6 +255,7 @@ static void on_done(const struct pmk_result *r, void *arg)
     res.kind[res.n] = r->kind;
     g_strlcpy(res.text[res.n], r->text, sizeof(res.text[0]));
     g_strlcpy(res.node[res.n], r->node, sizeof(res.node[0]));
+    res.lost[res.n] = r->lost;
     res.ordered[res.n] = r->queued_mono_ns <= r->done_mono_ns &&
                          (!r->sent || (r->queued_mono_ns <= r->sent_mono_ns &&
                                        r->sent_mono_ns <= r->done_mono_ns));
@@ -305,6 +309,87 @@ static int one_fail_sent(void)
     return fk.fails_sent >= 1;
 }
 
+static char fake_crm_resource[64], locate_answer[64], locate_log[64];
+
+/* What the fake crm_resource --locate answers next: exit code, then the
+ * nodes vm1 (or any resource) is active on ("" none). */
+static void set_locate(int code, const char *nodes)
+{
+    FILE *f = fopen(locate_answer, "w");
+    char **v = g_strsplit(nodes, " ", -1);
+
+    assert_non_null(f);
+    fprintf(f, "%d\n<pacemaker-result api-version=\"2.25\" request=\"crm_resource --locate\">\n",
+            code);
+    if (code == 0 && !nodes[0])
+        fprintf(f, "  <nodes resource=\"vm1\"/>\n");
+    else if (code == 0) {
+        fprintf(f, "  <nodes resource=\"vm1\">\n");
+        for (char **n = v; *n; n++)
+            /* later nodes with an attribute, as promoted clone instances print */
+            fprintf(f, "    <node%s>%s</node>\n", n == v ? "" : " state=\"promoted\"", *n);
+        fprintf(f, "  </nodes>\n");
+    }
+    fprintf(f, "  <status code=\"%d\" message=\"x\"/>\n</pacemaker-result>\n", code);
+    g_strfreev(v);
+    fclose(f);
+}
+
+/* Calls of the fake crm_resource --locate so far. */
+static int locate_calls(void)
+{
+    gchar *text = NULL;
+    int n = 0;
+
+    if (g_file_get_contents(locate_log, &text, NULL, NULL))
+        for (const char *p = text; *p; p++)
+            n += *p == '\n';
+    g_free(text);
+    return n;
+}
+
+static void make_tmp(char *buf, size_t len, const char *tmpl)
+{
+    int fd;
+
+    g_strlcpy(buf, tmpl, len);
+    fd = mkstemp(buf);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
+/* A stand-in for crm_resource: --query-xml knows vm9 and nothing else;
+ * --locate answers from locate_answer and logs its call. */
+static void make_fake_crm_resource(void)
+{
+    FILE *f;
+
+    make_tmp(fake_crm_resource, sizeof(fake_crm_resource), "/tmp/vesper-test-crmres.XXXXXX");
+    make_tmp(locate_answer, sizeof(locate_answer), "/tmp/vesper-test-locate.XXXXXX");
+    make_tmp(locate_log, sizeof(locate_log), "/tmp/vesper-test-locatelog.XXXXXX");
+    f = fopen(fake_crm_resource, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\n"
+               "if [ \"$1\" = --locate ]; then\n"
+               "  code=$(head -n 1 %s); tail -n +2 %s; echo \"$*\" >> %s; exit \"$code\"\n"
+               "fi\n"
+               "[ \"$2\" = vm9 ] || { echo \"Resource '$2' not found\" >&2; exit 105; }\n"
+               "echo 'Resource XML:'\n"
+               "echo '<primitive id=\"vm9\" class=\"ocf\" provider=\"pacemaker\" "
+               "type=\"Dummy\">'\n",
+            locate_answer, locate_answer, locate_log);
+    fclose(f);
+    assert_int_equal(chmod(fake_crm_resource, 0700), 0);
+    set_locate(0, "node1");
+}
+
+static int links_connecting; /* link_cb calls with PMK_LINK_CONNECTING */
+
+static void on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)
+{
+    links_connecting += l == PMK_LINK_CONNECTING;
+}
+
 static int setup(void **state)
 {
     struct pmk_opts o = {.backoff_min_ms = 1, .backoff_max_ms = 4, .queue_deadline_ms = 5000,
@@ -312,9 +397,13 @@ static int setup(void **state)
 
     memset(&fk, 0, sizeof(fk));
     memset(&res, 0, sizeof(res));
+    links_connecting = 0;
     if (*state)
         o = *(struct pmk_opts *)*state;
-    assert_int_equal(pmk_init(&o, NULL, NULL), 0);
+    make_fake_crm_resource();
+    if (o.crm_resource == NULL)
+        o.crm_resource = fake_crm_resource;
+    assert_int_equal(pmk_init(&o, on_link, NULL), 0);
     assert_int_equal(pmk_set_agent("vm1", "ocf:heartbeat:VirtualDomain"), 0);
     assert_int_equal(pmk_set_agent("vm2", "ocf:heartbeat:VirtualDomain"), 0);
     return 0;
@@ -325,6 +414,9 @@ static int teardown(void **state)
     pmk_shutdown();
     while (g_main_context_iteration(NULL, FALSE))
         ;
+    unlink(fake_crm_resource);
+    unlink(locate_answer);
+    unlink(locate_log);
     return 0;
 }
 
@@ -397,6 +489,49 @@ static void test_parse_primitive(void **state)
                                          "type=\"VirtualDomain\"/>",
                                          spec, 8),
                      -ENAMETOOLONG);
+}
+
+static void test_locate_verdict(void **state)
+{
+    char where[32];
+    const char *one = "<pacemaker-result api-version=\"2.25\" request=\"crm_resource\">\n"
+                      "  <nodes resource=\"vm1\">\n    <node>node1</node>\n  </nodes>\n"
+                      "  <status code=\"0\" message=\"OK\"/>\n</pacemaker-result>\n";
+    const char *two = "<nodes resource=\"vm1\"><node>node2</node>"
+                      "<node state=\"promoted\">node1</node></nodes>";
+    const char *none = "<pacemaker-result>\n  <nodes resource=\"vm1\"/>\n"
+                       "  <status code=\"0\" message=\"OK\"/>\n</pacemaker-result>\n";
+
+    assert_int_equal(pmk_locate_verdict(0, one, "node1", where, sizeof(where)), PMK_LOC_HERE);
+    assert_string_equal(where, "node1");
+    assert_int_equal(pmk_locate_verdict(0, one, "node2", where, sizeof(where)), PMK_LOC_LEFT);
+    assert_string_equal(where, "node1");
+    assert_int_equal(pmk_locate_verdict(0, two, "node1", where, sizeof(where)), PMK_LOC_SPLIT);
+    assert_string_equal(where, "node2 node1");
+    assert_int_equal(pmk_locate_verdict(0, two, "node3", NULL, 0), PMK_LOC_LEFT);
+    assert_int_equal(pmk_locate_verdict(0, none, "node1", where, sizeof(where)), PMK_LOC_LEFT);
+    assert_string_equal(where, "");
+    /* a list that does not fit is cut, the verdict still counts every node */
+    assert_int_equal(pmk_locate_verdict(0, two, "node1", where, 8), PMK_LOC_SPLIT);
+    assert_string_equal(where, "node2 n");
+    /* crm_resource: no such resource, other errors, unreadable output */
+    assert_int_equal(pmk_locate_verdict(105, "", "node1", where, sizeof(where)), PMK_LOC_NOSUCH);
+    assert_int_equal(pmk_locate_verdict(1, one, "node1", where, sizeof(where)), PMK_LOC_UNKNOWN);
+    assert_int_equal(pmk_locate_verdict(-1, one, "node1", where, sizeof(where)), PMK_LOC_UNKNOWN);
+    assert_int_equal(pmk_locate_verdict(0, "", "node1", where, sizeof(where)), PMK_LOC_UNKNOWN);
+    assert_int_equal(pmk_locate_verdict(0, NULL, "node1", where, sizeof(where)), PMK_LOC_UNKNOWN);
+    assert_int_equal(pmk_locate_verdict(0, "<nodes resource=\"vm1\"><node>node1</node>", "node1",
+                                        where, sizeof(where)),
+                     PMK_LOC_UNKNOWN); /* cut short */
+    assert_int_equal(pmk_locate_verdict(0, "<nodes r=\"v\"><node>no de</node></nodes>", "node1",
+                                        where, sizeof(where)),
+                     PMK_LOC_UNKNOWN);
+    assert_int_equal(pmk_locate_verdict(0, "<nodes r=\"v\"><node/></nodes>", "node1", where,
+                                        sizeof(where)),
+                     PMK_LOC_UNKNOWN);
+    assert_int_equal(pmk_locate_verdict(0, "<nodes r=\"v\"><nodex>a</nodex></nodes>", "node1",
+                                        where, sizeof(where)),
+                     PMK_LOC_UNKNOWN);
 }
 
 static void test_attr_name(void **state)
@@ -487,6 +622,23 @@ static void test_queued_while_down(void **state)
     assert_true(fk.connect_calls >= 4);
     /* the node was unknown when queued: the result names it */
     assert_string_equal(res.node[0], "node1");
+    /* it waited through the outage: checked where vm1 runs before sending */
+    assert_int_equal(locate_calls(), 1);
+    assert_int_equal(res.lost[0], 0);
+}
+
+static void test_queued_resource_left(void **state)
+{
+    run_until(is_ready);
+    fk.connect_failures = 3;
+    fake_disconnect();
+    set_locate(0, "node2"); /* moved meanwhile */
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.sent[0], 0);
+    assert_int_equal(fk.fails_sent, 0);
+    assert_non_null(strstr(res.text[0], "vm1 has left node1 since (active on: node2): not sent"));
 }
 
 static void test_waits_for_join(void **state)
@@ -500,28 +652,114 @@ static void test_waits_for_join(void **state)
     assert_true(is_ready());
     run_until(one_result);
     assert_int_equal(res.status[0], 0);
+    /* every state change seen while joining was told to link_cb */
+    assert_true(links_connecting >= 4);
+    assert_string_equal(pmk_controller_state(), "S_NOT_DC");
+    assert_string_equal(pmk_dc_state(), "S_IDLE");
 }
 
-static void test_lost_in_flight_not_resent(void **state)
+/* Send vm1, keep the reply back, lose the connection: a lost request. */
+static void lose_one(void)
 {
     run_until(is_ready);
     fk.hold_replies = 1;
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
     assert_int_equal(fk.fails_sent, 1);
     fake_disconnect();
-    assert_int_equal(res.n, 1);
-    assert_int_equal(res.status[0], -ECONNRESET);
-    assert_int_equal(res.sent[0], 1);
-    assert_non_null(strstr(res.text[0], "not resent"));
     fk.hold_replies = 0;
-    run_until(is_ready);
-    /* still one send: an ambiguous request is never sent twice */
-    assert_int_equal(fk.fails_sent, 1);
-    /* a new request after the reconnect goes out normally */
+    assert_int_equal(res.n, 0); /* not ended: checked and resent later */
+    /* the same fault again meanwhile is still a duplicate */
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), -EALREADY);
+}
+
+static void test_lost_resent(void **state)
+{
+    lose_one();
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.sent[0], 1);
+    assert_int_equal(res.lost[0], 1);
+    assert_int_equal(fk.fails_sent, 2);
+    assert_int_equal(locate_calls(), 1);
+    assert_non_null(strstr(res.text[0], "failure recorded"));
+    assert_non_null(strstr(res.text[0], "after a resend (1st send lost: controller connection"));
+    /* a new request after that goes out at once, unchecked */
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 3);
     run_until(two_results);
     assert_int_equal(res.status[1], 0);
+    assert_int_equal(locate_calls(), 1);
+}
+
+/* A lost request whose resource --locate places elsewhere (or nowhere, or
+ * in two places, or not at all): ended with status and text, never resent. */
+static void lost_not_resent(int code, const char *nodes, int status, const char *text)
+{
+    set_locate(code, nodes);
+    lose_one();
+    run_until(one_result);
+    assert_int_equal(res.status[0], status);
+    assert_int_equal(res.sent[0], 1);
+    assert_int_equal(fk.fails_sent, 1); /* never a fail of a resource running elsewhere */
+    assert_non_null(strstr(res.text[0], "send lost (controller connection"));
+    assert_non_null(strstr(res.text[0], text));
+}
+
+static void test_lost_resource_left(void **state)
+{
+    lost_not_resent(0, "node3", 0, "has left node1 since (active on: node3): not resent");
+}
+
+static void test_lost_resource_stopped(void **state)
+{
+    lost_not_resent(0, "", 0, "(active on: none): not resent");
+}
+
+static void test_lost_resource_split(void **state)
+{
+    lost_not_resent(0, "node1 node2", -EBUSY, "active on several nodes (node1 node2): not resent");
+}
+
+static void test_lost_resource_gone(void **state)
+{
+    lost_not_resent(105, "", -ENOENT, "vm1 is not in the CIB any more: not resent");
+}
+
+static int two_locates(void)
+{
+    return locate_calls() >= 2;
+}
+
+static int one_locate(void)
+{
+    return locate_calls() >= 1;
+}
+
+static void test_lost_check_retried(void **state)
+{
+    set_locate(1, ""); /* the CIB cannot be read */
+    lose_one();
+    run_until(one_locate);
+    set_locate(0, "node1");
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
     assert_int_equal(fk.fails_sent, 2);
+    assert_true(two_locates());
+}
+
+static void test_lost_expires(void **state)
+{
+    run_until(is_ready);
+    fk.hold_replies = 1;
+    fk.connect_failures = 1 << 30;
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    fake_disconnect();
+    run_until(one_result);
+    assert_int_equal(res.status[0], -ETIMEDOUT);
+    assert_int_equal(res.sent[0], 1);
+    assert_int_equal(fk.fails_sent, 1);
+    assert_non_null(strstr(res.text[0], "send lost"));
+    assert_non_null(strstr(res.text[0], "outcome unknown"));
 }
 
 static void test_send_error_keeps_queued(void **state)
@@ -549,6 +787,8 @@ static void test_queue_deadline(void **state)
     assert_non_null(strstr(res.text[0], "expired"));
 }
 
+/* No reply: lost, the connection is dropped, the request checked and
+ * resent; PMK_SEND_MAX sends without a reply end it. */
 static void test_reply_timeout(void **state)
 {
     run_until(is_ready);
@@ -557,7 +797,11 @@ static void test_reply_timeout(void **state)
     run_until(one_result);
     assert_int_equal(res.status[0], -ETIMEDOUT);
     assert_int_equal(res.sent[0], 1);
-    assert_int_equal(fk.fails_sent, 1);
+    assert_int_equal(res.lost[0], PMK_SEND_MAX);
+    assert_int_equal(fk.fails_sent, PMK_SEND_MAX);
+    assert_int_equal(locate_calls(), PMK_SEND_MAX - 1);
+    assert_true(fk.connects >= PMK_SEND_MAX);
+    assert_non_null(strstr(res.text[0], "sends lost (last: no reply in 300 ms)"));
 }
 
 static void test_shutdown_cancels(void **state)
@@ -571,44 +815,6 @@ static void test_shutdown_cancels(void **state)
     assert_int_equal(res.status[0], -ECANCELED);
     assert_int_equal(res.sent[0], 0);
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
-}
-
-static char fake_crm_resource[64];
-
-/* A stand-in for crm_resource --query-xml: knows vm9 and nothing else. */
-static void make_fake_crm_resource(void)
-{
-    int fd;
-    FILE *f;
-
-    g_strlcpy(fake_crm_resource, "/tmp/vesper-test-crmres.XXXXXX", sizeof(fake_crm_resource));
-    fd = mkstemp(fake_crm_resource);
-    assert_true(fd >= 0);
-    f = fdopen(fd, "w");
-    assert_non_null(f);
-    fprintf(f, "#!/bin/sh\n[ \"$2\" = vm9 ] || { echo \"Resource '$2' not found\" >&2; exit 105; }\n"
-               "echo 'Resource XML:'\n"
-               "echo '<primitive id=\"vm9\" class=\"ocf\" provider=\"pacemaker\" "
-               "type=\"Dummy\">'\n");
-    fclose(f);
-    assert_int_equal(chmod(fake_crm_resource, 0700), 0);
-}
-
-static int setup_resolve(void **state)
-{
-    static struct pmk_opts o = {.backoff_min_ms = 1, .backoff_max_ms = 4,
-                                .queue_deadline_ms = 5000, .reply_timeout_ms = 5000};
-
-    make_fake_crm_resource();
-    o.crm_resource = fake_crm_resource;
-    *state = &o;
-    return setup(state);
-}
-
-static int teardown_resolve(void **state)
-{
-    unlink(fake_crm_resource);
-    return teardown(state);
 }
 
 static void test_resolve_agent(void **state)
@@ -675,6 +881,8 @@ int main(void)
 {
     static struct pmk_opts quick_deadline = {.backoff_min_ms = 1, .backoff_max_ms = 4,
                                              .queue_deadline_ms = 30, .reply_timeout_ms = 30};
+    static struct pmk_opts quick_reply = {.backoff_min_ms = 1, .backoff_max_ms = 4,
+                                          .queue_deadline_ms = 5000, .reply_timeout_ms = 300};
     static struct pmk_opts attr_true = {.backoff_min_ms = 1, .backoff_max_ms = 4,
                                         .queue_deadline_ms = 5000, .reply_timeout_ms = 5000,
                                         .attrd_updater = "true"};
@@ -687,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_parse_agent),
         cmocka_unit_test(test_rule_xml),
         cmocka_unit_test(test_attr_name),
+        cmocka_unit_test(test_locate_verdict),
         cmocka_unit_test(test_parse_primitive),
         cmocka_unit_test(test_not_initialised),
         cmocka_unit_test_setup_teardown(test_fail_when_ready, setup, teardown),
@@ -694,14 +903,22 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_controller_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_while_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_waits_for_join, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lost_in_flight_not_resent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_resource_left, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_resent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_resource_left, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_resource_stopped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_resource_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_resource_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_check_retried, setup, teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_lost_expires, setup, teardown,
+                                                 &quick_deadline),
         cmocka_unit_test_setup_teardown(test_send_error_keeps_queued, setup, teardown),
         cmocka_unit_test_prestate_setup_teardown(test_queue_deadline, setup, teardown,
                                                  &quick_deadline),
         cmocka_unit_test_prestate_setup_teardown(test_reply_timeout, setup, teardown,
-                                                 &quick_deadline),
+                                                 &quick_reply),
         cmocka_unit_test_setup_teardown(test_shutdown_cancels, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resolve_agent, setup_resolve, teardown_resolve),
+        cmocka_unit_test_setup_teardown(test_resolve_agent, setup, teardown),
         cmocka_unit_test_prestate_setup_teardown(test_attr_ok, setup, teardown, &attr_true),
         cmocka_unit_test_prestate_setup_teardown(test_attr_retried_until_deadline, setup,
                                                  teardown, &attr_false),
