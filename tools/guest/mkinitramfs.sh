@@ -7,12 +7,13 @@
 #
 # Builds the vesper guest image OUTDIR/initramfs.cpio (-z: .cpio.gz):
 # busybox-static, /dev/console and /dev/null, the virtio modules of the
-# installed linux-image-KVER-amd64, vesper.ko (built here from kmod/ against
-# the KVER headers unless --ko is given), the static vesper-agent if one was
-# built (--agent FILE, $VESPER_AGENT_STATIC, or _build*/agent/
-# vesper-agent-static; it is optional and the script says when it is left
-# out), the test tools vtest and hog (tests/guest/tools), a web page for the
-# watched busybox httpd, the guest-side test library and tools/guest/init.
+# installed linux-image-KVER-amd64 (virtio_net too, for a NIC), vesper.ko
+# (built here from kmod/ against the KVER headers unless --ko is given), the
+# static vesper-agent if one was built (--agent FILE, $VESPER_AGENT_STATIC,
+# or _build*/agent/vesper-agent-static; it is optional and the script says
+# when it is left out), the test tools vtest, hog and vweb (tests/guest/
+# tools), a web page for the watched busybox httpd, the guest-side test
+# library and tools/guest/init.
 # Prints the image path on stdout.  OUTDIR defaults to ./_guest.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -77,7 +78,8 @@ cp "$ko" "$root/lib/modules/vesper.ko"
 
 # virtio modules, plain .ko or compressed
 for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev \
-    drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/char/virtio_console; do
+    drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/char/virtio_console \
+    net/core/failover drivers/net/net_failover drivers/net/virtio_net; do
     name="$(basename "$m")"
     src="$moddir/kernel/$m"
     if [ -f "$src.ko" ]; then
@@ -102,7 +104,7 @@ done
 # test tools, static
 tools="$out/tools"
 mkdir -p "$tools"
-for t in vtest hog; do
+for t in vtest hog vweb; do
     gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -I"$top/kmod" \
         -o "$tools/$t" "$top/tests/guest/tools/$t.c" || die "building $t failed"
     cp "$tools/$t" "$root/usr/bin/$t"

@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (C) 2026 The vesper authors
 #
-# Guest side of the libvirt tests (busybox sh; installed by tools/libvirt/
-# mkdomain as /lib/vesper/hv.sh and run by the image's /init as its test
-# script, vesper.test=/lib/vesper/hv.sh).  Loads the drivers of the
+# Guest side of the libvirt tests and experiments (busybox sh; installed by
+# tools/libvirt/mkdomain as /lib/vesper/hv.sh and run by the image's /init as
+# its test script, vesper.test=/lib/vesper/hv.sh).  Loads the drivers of the
 # hypervisor devices (pvpanic, i6300esb), allows sysrq, then serves commands
 # that the host writes, one per line, to the virtio-serial port
 # org.vesper.test (the domain's second channel):
-#   panic            kernel panic (echo c > /proc/sysrq-trigger)
+#   panic            kernel panic (echo c > /proc/sysrq-trigger), after the reply
 #   watchdog         open /dev/watchdog and never feed it
 #   kill SIG COMM    kill -SIG every process named COMM (a guest fault)
 #   mark TEXT        print "VESPER-HV: mark TEXT" on the console
@@ -17,10 +17,40 @@
 #                    injection FIFO (mkdomain --agent)
 #   inject LINE      one line for that FIFO (vesper-agent --inject syntax,
 #                    e.g. "burst 5 psi-memory value=400000")
-#   poweroff         power the guest off
-# It never returns (the guest stays up); lines for the host start with
-# "VESPER-HV:".  Kernel command line: vesper.wdt=SECONDS (i6300esb heartbeat,
-# default 2).
+#   spawn PROG ARGS  run PROG in the background (output on the console)
+#   web start TEXT   start the web service `vweb -p 8080 -t TEXT` unless it
+#                    runs, wait (<= 3 s) until it answers on 127.0.0.1:8080
+#   web stop         stop it: TERM, KILL after 1 s
+#   web status       whether it runs
+#   fault oom        vweb leaks until the OOM killer kills it
+#   fault hang N     vweb sleeps N s in D state (vesper.ko test_hooks=1)
+#   poweroff         power the guest off, after the reply
+# The fault commands ask vweb itself (GET /fault/..., allowed from inside the
+# guest only) and wait (<= 2 s) for its 200: the fault has begun when the
+# reply comes.
+#
+# Replies: after each command the guest writes exactly one line back on the
+# same port, "ok [DETAIL]" or "err DETAIL":
+#   web start   ok pid N | err ...       web stop     ok stopped | err ...
+#   web status  ok running pid N | ok stopped
+#   spawn       ok pid N                 kill         ok | err no process COMM
+#   everything else: ok [what was done] | err ...
+# A command line may begin with "#ID " (ID without blanks); its reply then
+# begins with the same "#ID ", so that a client (experiments/guestcmd) tells
+# its reply from a stale one.  Stale replies exist because the guest only
+# talks while a host is connected: a read without a host returns end of file
+# (the guest polls every 20 ms) and a write blocks until a host connects, so
+# the reply to a command whose client went away goes to the next client.
+# Commands are never lost: the port stays open, and what a client wrote
+# before it went away is read and done later.  Lines without an ID get
+# replies without one (tests/libvirt send with socat -u and ignore them).
+# A killed vweb that sleeps in D state counts as stopped: it never answers
+# again and exits when the sleep ends; "web start" waits (<= 3 s) for it.
+#
+# The port is opened once, read-write (only one process may open it): no
+# background job keeps its descriptor.  It never returns (the guest stays
+# up); lines for the host's console log start with "VESPER-HV:".  Kernel
+# command line: vesper.wdt=SECONDS (i6300esb heartbeat, default 2).
 say() {
     echo "VESPER-HV: $*"
 }
@@ -41,44 +71,254 @@ port=""
 for d in /sys/class/virtio-ports/*; do
     [ "$(cat "$d/name" 2>/dev/null)" = org.vesper.test ] && port="/dev/${d##*/}"
 done
-say "ready port=${port:-none} watchdog=$([ -c /dev/watchdog ] && echo yes || echo no)"
-[ -n "$port" ] || exec sleep 2147483647
+# a failed exec redirection would end the shell: try the open first
+if [ -z "$port" ] || ! (: <>"$port") 2>/dev/null; then
+    say "ready port=none watchdog=$([ -c /dev/watchdog ] && echo yes || echo no)"
+    exec sleep 2147483647
+fi
+exec 3<>"$port"
+# fd 4: a FIFO nobody writes, for sleeps without a fork (read -t)
+rm -f /run/hv.nap
+mkfifo /run/hv.nap
+exec 4<>/run/hv.nap
+say "ready port=$port watchdog=$([ -c /dev/watchdog ] && echo yes || echo no)"
 
-# A read on a port without a host connection returns end of file at once:
-# wait a little before opening it again.
-while :; do
-    while read -r cmd a1 a2; do
-        case "$cmd" in
-        panic) say "panic"; sync; echo c >/proc/sysrq-trigger ;;
-        watchdog) exec 9>/dev/watchdog && say "watchdog armed (${wdt} s, never fed)" ;;
-        kill) say "kill -$a1 $a2"; killall "-$a1" "$a2" ;;
-        mark) say "mark $a1 $a2" ;;
-        fill)
-            say "fill /dev/vda with $a1 MiB"
-            (dd if=/dev/zero of=/dev/vda bs=1M count="$a1" conv=fsync 2>&1; say "fill done") \
-                </dev/null &
-            ;;
-        stream)
-            say "stream $a1 events every $a2 ms"
-            (
-                exec 3>/lib/vesper/inject.fifo
-                i=0
-                while [ "$i" -lt "$a1" ]; do
-                    echo "exit pid=$((1000 + i % 30000)) comm=stream code=0" >&3
-                    [ "$a2" -gt 0 ] && usleep $((a2 * 1000))
-                    i=$((i + 1))
-                done
-                say "stream done $i"
-            ) </dev/null &
-            ;;
-        inject)
-            say "inject $a1 $a2"
-            (echo "$a1 $a2" >/lib/vesper/inject.fifo) </dev/null &
-            ;;
-        poweroff) say "poweroff"; sync; poweroff -f ;;
-        '') ;;
-        *) say "unknown command $cmd" ;;
+id=""         # "#ID " of the command being served, or empty
+wd_armed=""   # /dev/watchdog is open on fd 9
+
+# nap SECONDS: sleep (fractions allowed) without a fork.
+nap() {
+    # shellcheck disable=SC3045 # busybox ash has read -t
+    read -r -t "$1" _ <&4
+}
+
+# reply ok|err [DETAIL]: the one reply line of the current command.
+reply() {
+    echo "$id$*" >&3
+}
+
+# detach CMD ARGS...: run CMD in the background without the port's descriptor;
+# prints its pid.  It is not our child (no zombies here): init reaps it.
+detach() {
+    (
+        "$@" </dev/null >&2 3>&- 4>&- 9>&- &
+        echo $!
+    )
+}
+
+# Background jobs of fill, stream, inject (run through detach).
+fill_job() {
+    dd if=/dev/zero of=/dev/vda bs=1M count="$1" conv=fsync 2>&1
+    say "fill done"
+}
+
+stream_job() {
+    exec 5>/lib/vesper/inject.fifo
+    _i=0
+    while [ "$_i" -lt "$1" ]; do
+        echo "exit pid=$((1000 + _i % 30000)) comm=stream code=0" >&5
+        [ "$2" -gt 0 ] && usleep $(($2 * 1000))
+        _i=$((_i + 1))
+    done
+    say "stream done $_i"
+}
+
+inject_job() {
+    echo "$1" >/lib/vesper/inject.fifo
+}
+
+# http_get PATH SECONDS: GET http://127.0.0.1:8080PATH answered with 200
+# within SECONDS (Debian's busybox wget has no -T).
+http_get() {
+    timeout "$2" wget -q -O /dev/null "http://127.0.0.1:8080$1" </dev/null 2>/dev/null 3>&- 4>&- 9>&-
+}
+
+# web_live PID: PID is a vweb that neither exited nor is being killed
+# (SIGKILL pending: a killed vweb still asleep in D state).
+web_live() {
+    _state="" _dying=""
+    while read -r _key _val _; do
+        case "$_key" in
+        Name:) [ "$_val" = vweb ] || return 1 ;;
+        State:) _state="$_val" ;;
+        SigPnd: | ShdPnd:) [ $((0x$_val & 0x100)) = 0 ] || _dying=1 ;;
         esac
-    done <"$port"
-    usleep 200000
+    done 2>/dev/null <"/proc/$1/status" || return 1
+    [ -n "$_state" ] && [ "$_state" != Z ] && [ -z "$_dying" ]
+}
+
+# web_pid: the pid of the running vweb, or nothing.
+web_pid() {
+    for _p in $(pidof vweb); do
+        if web_live "$_p"; then
+            echo "$_p"
+            return
+        fi
+    done
+}
+
+# web_gone TENTHS: wait up to TENTHS x 100 ms until no vweb process exists.
+web_gone() {
+    _n=0
+    while [ -n "$(pidof vweb)" ]; do
+        [ "$_n" -ge "$1" ] && return 1
+        nap 0.1
+        _n=$((_n + 1))
+    done
+}
+
+web_start() {
+    [ -n "$1" ] || { reply err "usage: web start TEXT"; return; }
+    _p="$(web_pid)"
+    [ -n "$_p" ] && { reply ok pid "$_p"; return; }
+    web_gone 30 || { reply err "a killed vweb ($(pidof vweb)) still holds the port"; return; }
+    _p="$(detach vweb -p 8080 -t "$*")"
+    _n=0
+    while ! http_get / 1; do
+        [ -d "/proc/$_p" ] || { reply err "vweb exited (see the console)"; return; }
+        [ "$_n" -ge 60 ] && { reply err "vweb pid $_p does not answer within 3 s"; return; }
+        nap 0.05
+        _n=$((_n + 1))
+    done
+    say "web started pid $_p"
+    reply ok pid "$_p"
+}
+
+web_stop() {
+    _all="$(pidof vweb)"
+    [ -n "$_all" ] || { reply ok stopped; return; }
+    # shellcheck disable=SC2086 # a list of pids
+    kill -TERM $_all 2>/dev/null
+    if ! web_gone 10; then
+        _all="$(pidof vweb)"
+        # shellcheck disable=SC2086
+        [ -n "$_all" ] && kill -KILL $_all 2>/dev/null
+        web_gone 10 || {
+            _p="$(web_pid)"
+            [ -n "$_p" ] && { reply err "vweb pid $_p survives SIGKILL"; return; }
+            say "web stop: vweb $(pidof vweb) killed, exits when its D-state sleep ends"
+        }
+    fi
+    say "web stopped"
+    reply ok stopped
+}
+
+web_cmd() {
+    _what="$1"
+    [ $# -gt 0 ] && shift
+    case "$_what" in
+    start) web_start "$@" ;;
+    stop) web_stop ;;
+    status)
+        _p="$(web_pid)"
+        if [ -n "$_p" ]; then reply ok running pid "$_p"; else reply ok stopped; fi
+        ;;
+    *) reply err "usage: web start TEXT|stop|status" ;;
+    esac
+}
+
+fault_cmd() {
+    case "$1 $2" in
+    "oom ") _url=/fault/oom ;;
+    "hang "[1-9]*)
+        case "$2" in *[!0-9]*) reply err "usage: fault oom|hang SECONDS"; return ;; esac
+        _url="/fault/hang?s=$2"
+        ;;
+    *) reply err "usage: fault oom|hang SECONDS"; return ;;
+    esac
+    say "fault $*"
+    if http_get "$_url" 2; then
+        reply ok
+    else
+        reply err "vweb did not accept GET $_url (not running, hung, or no test hooks)"
+    fi
+}
+
+# serve LINE: do one command line and reply to it.
+serve() {
+    _line="$1"
+    id=""
+    case "$_line" in
+    '#'*)
+        id="${_line%% *}"
+        _line="${_line#"$id"}"
+        _line="${_line# }"
+        id="$id "
+        ;;
+    '') return ;;
+    esac
+    set -f
+    # shellcheck disable=SC2086 # words of the command line
+    set -- $_line
+    set +f
+    [ $# -gt 0 ] || { reply err "empty command"; return; }
+    _cmd="$1"
+    shift
+    case "$_cmd" in
+    panic)
+        say "panic"
+        reply ok
+        sync
+        echo c >/proc/sysrq-trigger
+        ;;
+    watchdog)
+        if [ -n "$wd_armed" ]; then
+            reply ok already armed
+        elif [ ! -c /dev/watchdog ]; then
+            reply err "no /dev/watchdog"
+        else
+            exec 9>/dev/watchdog
+            wd_armed=1
+            say "watchdog armed (${wdt} s, never fed)"
+            reply ok armed "${wdt} s"
+        fi
+        ;;
+    kill)
+        say "kill -$1 $2"
+        if [ $# = 2 ] && killall "-$1" "$2" </dev/null 3>&- 4>&- 9>&-; then
+            reply ok
+        else
+            reply err "no process $2 (or bad signal $1)"
+        fi
+        ;;
+    mark) say "mark $*"; reply ok ;;
+    fill)
+        say "fill /dev/vda with $1 MiB"
+        detach fill_job "$1" >/dev/null
+        reply ok
+        ;;
+    stream)
+        say "stream $1 events every $2 ms"
+        detach stream_job "$1" "$2" >/dev/null
+        reply ok
+        ;;
+    inject)
+        say "inject $*"
+        detach inject_job "$*" >/dev/null
+        reply ok
+        ;;
+    spawn)
+        if [ $# = 0 ] || ! command -v "$1" >/dev/null; then
+            reply err "no program ${1:-given}"
+        else
+            _p="$(detach "$@")"
+            say "spawn $* pid $_p"
+            reply ok pid "$_p"
+        fi
+        ;;
+    web) web_cmd "$@" ;;
+    fault) fault_cmd "$@" ;;
+    poweroff) say "poweroff"; reply ok; sync; poweroff -f ;;
+    *) say "unknown command $_cmd"; reply err "unknown command $_cmd" ;;
+    esac
+}
+
+cr="$(printf '\r')"
+while :; do
+    line=""
+    if ! IFS= read -r line <&3; then
+        # end of file: no host connected (or a last line without newline)
+        [ -n "$line" ] || { nap 0.02; continue; }
+    fi
+    serve "${line%"$cr"}"
 done
