@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (C) 2026 The vesper authors
 #
-# HTTP prober of experiments/run, started in the cluster's switch namespace
-# (the "host" side of the bridge): every PERIOD seconds it sends GET / to each
-# ADDR:PORT (one thread per address, so a hung server does not delay the
-# others) with a 250 ms timeout and prints one line per change of state,
-# "EPOCH_SECONDS ADDR up|down", flushed at once.  experiments/run reads the
-# first "up" of the new node after a fault as "service restored".
-# usage: prober.py PORT PERIOD ADDR...
+# HTTP prober of experiments/run, run on the host: every PERIOD seconds it
+# sends GET / to each target (one thread per target, so a hung server does
+# not delay the others) with a 250 ms timeout and prints one line per change
+# of state, "EPOCH_SECONDS NAME up|down", flushed at once.  A target is up
+# when it answers 200.  experiments/run reads the first "up" of the new
+# node's guest after a fault as "service restored".
+# usage: prober.py PERIOD NAME=ADDR:PORT...
 import socket
 import sys
 import threading
@@ -28,21 +28,32 @@ def get(addr, port, timeout):
         return False
 
 
-def watch(addr, port, period):
+def watch(name, addr, port, period):
     state = None
     while True:
         ok = get(addr, port, 0.25)
         if state != ok:
             state = ok
             with LOCK:
-                print("%.3f %s %s" % (time.time(), addr, "up" if ok else "down"), flush=True)
+                print("%.3f %s %s" % (time.time(), name, "up" if ok else "down"), flush=True)
         time.sleep(period)
 
 
+def parse(target):
+    """NAME=ADDR:PORT -> (name, addr, port); SystemExit on a bad one."""
+    name, eq, rest = target.partition("=")
+    addr, colon, port = rest.rpartition(":")
+    if not (eq and colon and name and addr and port.isdigit()):
+        sys.exit("prober: bad target %r (NAME=ADDR:PORT)" % target)
+    return name, addr, int(port)
+
+
 def main():
-    port, period, addrs = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
-    threads = [threading.Thread(target=watch, args=(a, port, period), daemon=True)
-               for a in addrs]
+    if len(sys.argv) < 3:
+        sys.exit("usage: prober.py PERIOD NAME=ADDR:PORT...")
+    period = float(sys.argv[1])
+    threads = [threading.Thread(target=watch, args=parse(t) + (period,), daemon=True)
+               for t in sys.argv[2:]]
     for t in threads:
         t.start()
     for t in threads:
