@@ -471,8 +471,15 @@ def case_controller_restart(lost):
         for ln in ops or []:
             log("vesperctl operations: " + ln)
         text = "\n".join(ops or [])
-        check("failure recorded" in text, "the operation ended with the controller's answer")
-        if lost:
+        # Without fencing, Pacemaker itself may recover vm1 elsewhere while
+        # the controller is gone (its node's resources count as stopped);
+        # then vesperd's check before the resend finds vm1 gone and sends
+        # nothing.  Either outcome is right; a fail lost in silence is not.
+        recorded = "failure recorded" in text
+        moved = re.search(r"vm1 has left %s since .*: not sent" % re.escape(src), text)
+        check(recorded or moved, "the operation ended with the controller's answer, or "
+              "found vm1 already moved by Pacemaker and sent nothing")
+        if lost and recorded:
             check("after a resend" in text, "the outcome says the lost request was resent")
         # one event, one fail request taken by a controller (Pacemaker 2.1.5
         # itself may count it twice in the fail-count when it lands on a
@@ -480,8 +487,9 @@ def case_controller_restart(lost):
         # vm1_last_failure_0, and the DC increments once per entry)
         taken = [ln for ln in pcmk_log(src).splitlines()
                  if "Failing resource vm1..." in ln and (log_time(ln) or 0) >= t0 - 1]
-        check(len(taken) == 1, "exactly one fail of vm1 taken by a controller on %s (%d)" %
-              (src, len(taken)))
+        want = 1 if recorded else 0
+        check(len(taken) == want, "%s fail of vm1 taken by a controller on %s (%d)" %
+              ("exactly one" if want else "no", src, len(taken)))
         log("fail-count on %s: %s" % (src, ex("node1", "crm_failcount", "-G", "-r", "vm1", "-N",
                                               src).stdout.strip()))
     finally:
