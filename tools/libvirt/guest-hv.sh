@@ -32,7 +32,7 @@
 # Replies: after each command the guest writes exactly one line back on the
 # same port, "ok [DETAIL]" or "err DETAIL":
 #   web start   ok pid N | err ...       web stop     ok stopped | err ...
-#   web status  ok running pid N | ok stopped
+#   web status  ok running pid N | ok stopping pid N (killed, not gone yet) | ok stopped
 #   spawn       ok pid N                 kill         ok | err no process COMM
 #   everything else: ok [what was done] | err ...
 # A command line may begin with "#ID " (ID without blanks); its reply then
@@ -211,7 +211,9 @@ web_cmd() {
     stop) web_stop ;;
     status)
         _p="$(web_pid)"
-        if [ -n "$_p" ]; then reply ok running pid "$_p"; else reply ok stopped; fi
+        if [ -n "$_p" ]; then reply ok running pid "$_p"
+        elif [ -n "$(pidof vweb)" ]; then reply ok stopping pid "$(pidof vweb)"  # killed, in D state
+        else reply ok stopped; fi
         ;;
     *) reply err "usage: web start TEXT|stop|status" ;;
     esac
