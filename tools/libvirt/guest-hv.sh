@@ -18,6 +18,14 @@
 #   inject LINE      one line for that FIFO (vesper-agent --inject syntax,
 #                    e.g. "burst 5 psi-memory value=400000")
 #   spawn PROG ARGS  run PROG in the background (output on the console)
+#   pressure memory SECONDS
+#                    real memory pressure for SECONDS: a task (hog oom, comm
+#                    "presser") that keeps allocating in a cgroup whose
+#                    memory.high (16 MiB) it exceeds, so that the kernel
+#                    throttles it in reclaim (measured: /proc/pressure/memory
+#                    "some" stalls ~1 s per s); killed after SECONDS
+#   pressure cpu SECONDS
+#                    CPU pressure for SECONDS: two busy loops on the vCPU
 #   web start TEXT   start the web service `vweb -p 8080 -t TEXT` unless it
 #                    runs, wait (<= 3 s) until it answers on 127.0.0.1:8080
 #   web stop         stop it: TERM, KILL after 1 s
@@ -36,7 +44,7 @@
 #   spawn       ok pid N                 kill         ok | err no process COMM
 #   everything else: ok [what was done] | err ...
 # A command line may begin with "#ID " (ID without blanks); its reply then
-# begins with the same "#ID ", so that a client (experiments/guestcmd) tells
+# begins with the same "#ID ", so that a client (tools/libvirt/guestcmd) tells
 # its reply from a stale one.  Stale replies exist because the guest only
 # talks while a host is connected: a read without a host returns end of file
 # (the guest polls every 20 ms) and a write blocks until a host connects, so
@@ -125,6 +133,35 @@ stream_job() {
 
 inject_job() {
     echo "$1" >/lib/vesper/inject.fifo
+}
+
+# pressure_job memory|cpu SECONDS (see the header)
+pressure_job() {
+    _cg=/sys/fs/cgroup
+    _pids=""
+    case "$1" in
+    memory)
+        if [ ! -f "$_cg/cgroup.controllers" ] && ! mount -t cgroup2 none "$_cg"; then
+            say "pressure: cannot mount cgroup2"
+            return
+        fi
+        echo +memory >"$_cg/cgroup.subtree_control"
+        mkdir -p "$_cg/vesper-pressure"
+        echo 16M >"$_cg/vesper-pressure/memory.high"
+        sh -c "echo \$\$ >$_cg/vesper-pressure/cgroup.procs && exec hog -n presser oom" &
+        _pids=$!
+        ;;
+    cpu)
+        for _i in 1 2; do
+            sh -c 'while :; do :; done' &
+            _pids="$_pids $!"
+        done
+        ;;
+    esac
+    sleep "$2"
+    # shellcheck disable=SC2086 # a list of pids
+    kill -KILL $_pids
+    say "pressure $1 done"
 }
 
 # http_get PATH SECONDS: GET http://127.0.0.1:8080PATH answered with 200
@@ -307,6 +344,17 @@ serve() {
             say "spawn $* pid $_p"
             reply ok pid "$_p"
         fi
+        ;;
+    pressure)
+        case "$1:$2" in
+        memory:[1-9]* | cpu:[1-9]*)
+            case "$2" in *[!0-9]*) reply err "usage: pressure memory|cpu SECONDS"; return ;; esac
+            say "pressure $1 for $2 s"
+            detach pressure_job "$1" "$2" >/dev/null
+            reply ok
+            ;;
+        *) reply err "usage: pressure memory|cpu SECONDS" ;;
+        esac
         ;;
     web) web_cmd "$@" ;;
     fault) fault_cmd "$@" ;;
