@@ -4,9 +4,9 @@
 #
 # The ocf:vesper:vesper agent on its own (no cluster, no vesperd): meta-data
 # valid against ra-api-1.dtd, ocf-tester, and every monitor answer, with
-# vesperd played by tests/cluster/stub-vesperctl (a STUB: this test checks
-# the agent's side of the contract, the real vesperctl is used by the cluster
-# tests). Prints "N passed, N failed"; exit 77 when resource-agents or
+# vesperd played by tests/cluster/stub-vesperctl and attrd played by a stub
+# attrd_updater that records its calls (STUBS: this test checks the agent's
+# side of the contract, the cluster tests use the real programs). Prints "N passed, N failed"; exit 77 when resource-agents or
 # xmllint are missing.
 set -uo pipefail
 top="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -28,7 +28,14 @@ bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 stubdir=$(mktemp -d /tmp/vesper-ocf-test.XXXXXX)
 trap 'rm -rf "$stubdir"' EXIT
 export VESPER_STUB_DIR="$stubdir/stub" HA_RSCTMP="$stubdir/rsctmp"
-mkdir -p "$HA_RSCTMP"
+mkdir -p "$HA_RSCTMP" "$stubdir/bin"
+# STUB attrd_updater (agent tests only): records its arguments
+attrd_calls="$stubdir/attrd.calls"
+printf '#!/bin/sh\necho "$*" >>%s\n' "$attrd_calls" >"$stubdir/bin/attrd_updater"
+chmod +x "$stubdir/bin/attrd_updater"
+export PATH="$stubdir/bin:$PATH"
+# attr_last: the last call of the stub attrd_updater
+attr_last() { tail -n 1 "$attrd_calls" 2>/dev/null; }
 
 # --- meta-data
 md="$stubdir/md.xml"
@@ -64,13 +71,20 @@ run() { # expected-rc action [interval]
 rm -rf "$VESPER_STUB_DIR"
 run 7 monitor 0 "(probe before start)"
 run 0 stop 10000 "(stop when stopped)"
+: >"$attrd_calls"
 run 0 start
 grep -q '^bind g1 r1' "$VESPER_STUB_DIR/calls" && ok "start binds g1 to r1" || bad "start did not bind"
+[ "$(attr_last)" = "-n vesper-state-r1 -U running" ] && ok "start shows vesper-state-r1=running" ||
+    bad "start did not show the state: $(attr_last)"
 run 0 monitor
+[ "$(wc -l <"$attrd_calls")" = 1 ] && ok "monitor leaves an unchanged state alone" ||
+    bad "monitor rewrote an unchanged state: $(cat "$attrd_calls")"
 echo "failed signal KILL to nginx (pid 42) (group signal, op op-1)" >"$VESPER_STUB_DIR/health.g1"
 run 7 monitor 10000 "(guest failed)"
 grep -q 'ocf-exit-reason:failed\|ocf-exit-reason:signal KILL to nginx' "$stubdir/out" &&
     ok "failed monitor gives the event as exit reason" || bad "no exit reason: $(cat "$stubdir/out")"
+[ "$(attr_last)" = "-n vesper-state-r1 -U failed" ] && ok "failed guest shown as failed" ||
+    bad "failed guest not shown: $(attr_last)"
 echo "degraded memory pressure 80% (group memory)" >"$VESPER_STUB_DIR/health.g1"
 run 190 monitor 10000 "(guest degraded)"
 echo "unknown agent lost" >"$VESPER_STUB_DIR/health.g1"
@@ -79,6 +93,8 @@ rm -f "$VESPER_STUB_DIR/health.g1"
 touch "$VESPER_STUB_DIR/down"
 run 0 monitor 10000 "(vesperd down: never worse than polling)"
 grep -q 'unreachable' "$stubdir/out" && ok "vesperd down is logged" || bad "vesperd down not logged"
+[ "$(attr_last)" = "-n vesper-state-r1 -U unreachable" ] && ok "vesperd down shown as unreachable" ||
+    bad "vesperd down not shown: $(attr_last)"
 rm -f "$VESPER_STUB_DIR/down"
 rm -f "$VESPER_STUB_DIR/bound.g1"
 run 0 monitor 10000 "(vesperd lost the binding)"
@@ -86,6 +102,8 @@ run 0 monitor 10000 "(vesperd lost the binding)"
     bad "monitor did not bind again"
 touch "$VESPER_STUB_DIR/down"
 run 0 stop 10000 "(vesperd down)"
+[ "$(attr_last)" = "-n vesper-state-r1 -D" ] && ok "stop removes the state attribute" ||
+    bad "stop left the state attribute: $(attr_last)"
 run 7 monitor 10000 "(after stop)"
 rm -f "$VESPER_STUB_DIR/down"
 run 0 start 10000 ""
