@@ -1,0 +1,382 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The vesper authors
+#
+# stack: the Python side of tools/cluster and tools/libvirt, shared by the
+# cluster tests (tests/cluster) and the latency experiments (experiments/run).
+# A stack is a corosync + Pacemaker cluster that tools/cluster/up brought up
+# in namespaces, the vesperd of its nodes, and, optionally, the two libvirtd
+# of tools/libvirt/up --second as the hypervisors of node1 (the primary) and
+# node2 (the second) with their guests.  One stack per process: setup() names
+# its state directory, size and programs; every function reads that when it
+# is called.  Commands that fail raise RuntimeError (check_rc) or return the
+# CompletedProcess; nothing here prints except log().
+import datetime
+import json
+import os
+import re
+import subprocess
+import time
+
+TOP = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+CL = os.path.join(TOP, "tools", "cluster")
+LV = os.path.join(TOP, "tools", "libvirt")
+GUESTCMD = os.path.join(LV, "guestcmd")
+LVSTATE = os.environ.get("VESPER_LIBVIRT_STATE", "/run/vesper-libvirt")
+SOCK = "/run/vesper/vesperd.sock"     # vesperd's control socket inside every node
+HOST = "10.77.0.1"                    # the host on the cluster bridge (tools/cluster/up -H)
+INST = {"node1": "primary", "node2": "second"}   # node -> its libvirtd
+
+cfg = {"state": None, "nodes": 3, "vesperd": None, "vesperctl": None}
+vesperd_procs = {}   # node -> its running vesperd (Popen)
+vesperd_args = {}    # node -> (groups_dir, body) it was last started with
+
+
+def setup(state, nodes, build=None):
+    """Name the stack: its state directory, node count and build (default
+    $VESPER_BUILD or _build; $VESPERD and $VESPERCTL override the programs).
+    Returns (vesperd, vesperctl)."""
+    build = build or os.environ.get("VESPER_BUILD", os.path.join(TOP, "_build"))
+    cfg.update(state=state, nodes=nodes,
+               vesperd=os.environ.get("VESPERD", os.path.join(build, "daemon", "vesperd")),
+               vesperctl=os.environ.get("VESPERCTL", os.path.join(build, "daemon", "vesperctl")))
+    return cfg["vesperd"], cfg["vesperctl"]
+
+
+def log(msg):
+    print("[%s] %s" % (datetime.datetime.now().strftime("%H:%M:%S.%f")[:-3], msg), flush=True)
+
+
+def run(args, timeout=60, check_rc=False):
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s%s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+def wait(pred, timeout, step=0.1):
+    """pred()'s first true value within timeout s (polled every step s),
+    else its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+# ---------------------------------------------------------------------------
+# cluster
+
+def nodes():
+    return ["node%d" % i for i in range(1, cfg["nodes"] + 1)]
+
+
+def ex(node, *cmd, timeout=60, check_rc=False):
+    """Run cmd inside node (its namespaces)."""
+    return run([os.path.join(CL, "exec"), "-d", cfg["state"], node] + list(cmd), timeout,
+               check_rc)
+
+
+def ctl(node, *args, timeout=15):
+    """vesperctl against node's vesperd."""
+    return ex(node, cfg["vesperctl"], "-s", SOCK, *args, timeout=timeout)
+
+
+def holder(node):
+    with open(os.path.join(cfg["state"], node, "holder.pid")) as f:
+        return int(f.read())
+
+
+def node_path(node, path):
+    """path inside node's mount namespace, seen from the host."""
+    return "/proc/%d/root%s" % (holder(node), path)
+
+
+def locate(rsc):
+    """The node rsc runs on, None, or "a+b" when it is active on several."""
+    r = ex("node1", "crm_resource", "--locate", "-r", rsc)
+    found = re.findall(r"is running on: (\S+)", r.stdout)
+    return found[0] if len(found) == 1 else (None if not found else "+".join(found))
+
+
+def moved_from(rsc, src):
+    """The one node other than src that rsc runs on, else None."""
+    n = locate(rsc)
+    return n if n and n != src and "+" not in n else None
+
+
+def settle(timeout=60):
+    ex("node1", "crm_resource", "--wait", "--timeout=%ds" % timeout, timeout=timeout + 10)
+
+
+def cluster_up(host=None, binds=(), timeout=180):
+    """tools/cluster/up (after a down of leftovers); binds are SRC:DST."""
+    run([os.path.join(CL, "down"), "-d", cfg["state"]])
+    args = [os.path.join(CL, "up"), "-n", str(cfg["nodes"]), "-d", cfg["state"]]
+    if host:
+        args += ["-H", host]
+    for b in binds:
+        args += ["-b", b]
+    return run(args, timeout)
+
+
+def cluster_down(keep_state=False):
+    run([os.path.join(CL, "down"), "-d", cfg["state"]] + (["-k"] if keep_state else []))
+
+
+def cib_modify(xml):
+    """Merge a <configuration> fragment into the CIB."""
+    ex("node1", "cibadmin", "--modify", "--allow-create", "--scope", "configuration",
+       "--xml-text", xml, check_rc=True)
+
+
+# ---------------------------------------------------------------------------
+# Pacemaker logs (ms timestamps, host wall clock: all nodes share it)
+
+LOG_RE = re.compile(r"(\w{3}) +(\d+) (\d\d:\d\d:\d\d\.\d{3}) ")
+
+
+def log_time(line):
+    """Epoch seconds of a pacemaker.log line ("Nov 22 07:11:42.967 node1 ..."), or None."""
+    m = LOG_RE.match(line)
+    if not m:
+        return None
+    year = datetime.datetime.now().year
+    t = datetime.datetime.strptime("%d %s %s %s" % (year, m.group(1), m.group(2), m.group(3)),
+                                   "%Y %b %d %H:%M:%S.%f")
+    return t.timestamp()
+
+
+def pcmk_log(node):
+    with open(os.path.join(cfg["state"], node, "root", "log", "pacemaker", "pacemaker.log"),
+              errors="replace") as f:
+        return f.read()
+
+
+def pcmk_lines(after):
+    """(time, node, line) of every node's pacemaker.log line at or after `after`."""
+    out = []
+    for n in nodes():
+        try:
+            text = pcmk_log(n)
+        except OSError:
+            continue
+        for line in text.splitlines():
+            t = log_time(line)
+            if t is not None and t >= after - 0.0005:
+                out.append((t, n, line))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def first(lines, pattern):
+    """Time of the first of pcmk_lines() matching pattern, or None."""
+    rx = re.compile(pattern)
+    for t, n, line in lines:
+        if rx.search(line):
+            return t
+    return None
+
+
+def op_ok_time(node, rsc, after, op="start"):
+    """When node's controller logged a successful op of rsc at/after `after`."""
+    return first(pcmk_lines(after), r"Result of %s operation for %s on %s: ok"
+                 % (op, re.escape(rsc), re.escape(node)))
+
+
+# ---------------------------------------------------------------------------
+# vesperd on the nodes
+
+def probe_groups(dest, hung_timeout=None):
+    """The shipped probe groups copied to dest with flap damping off (a test
+    or an experiment makes one fresh fault after another; after three
+    failovers in ten minutes the shipped groups would, rightly, stop failing
+    the guest over) and, if given, another hung-task timeout (s)."""
+    os.makedirs(dest, exist_ok=True)
+    src = os.path.join(TOP, "probe-groups")
+    for f in os.listdir(src):
+        if not f.endswith(".conf"):
+            continue
+        with open(os.path.join(src, f)) as fi:
+            text = fi.read()
+        text = re.sub(r"(?m)^flap = .*$", "flap = none", text)
+        if hung_timeout is not None:
+            text = re.sub(r"(?m)^hung-timeout = .*$", "hung-timeout = %ds" % max(1, hung_timeout),
+                          text)
+        with open(os.path.join(dest, f), "w") as fo:
+            fo.write(text)
+    return dest
+
+
+def libvirt_section(node):
+    """The [libvirt] section of node's vesperd.conf: node's hypervisor."""
+    prefix = lv_prefix(node)
+    return "\n[libvirt]\nuri = %s\n%sreconnect = 100ms..1s\n" % (
+        lv_uri_node(node), "path-prefix = %s\n" % prefix if prefix else "")
+
+
+def start_vesperd(node, groups_dir, body=""):
+    """Write node's vesperd.conf (the [vesperd] section, then body) and start
+    vesperd -f -d in node; returns once its control socket answers."""
+    vesperd_args[node] = (groups_dir, body)
+    conf = os.path.join(cfg["state"], node, "vesperd.conf")
+    with open(conf, "w") as f:
+        f.write("""[vesperd]
+control-socket = %s
+probe-groups = %s
+oplog = none
+heartbeat = 200ms
+heartbeat-timeout = 3s
+reconnect = 50ms..500ms
+""" % (SOCK, groups_dir) + body)
+    logf = open(os.path.join(cfg["state"], node, "vesperd.log"), "a")
+    p = subprocess.Popen([os.path.join(CL, "exec"), "-d", cfg["state"], node, cfg["vesperd"],
+                          "-f", "-d", "-c", conf], stdout=logf, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    logf.close()
+    vesperd_procs[node] = p
+    if not wait(lambda: ctl(node, "status").returncode == 0 or p.poll() is not None, 15):
+        raise RuntimeError("%s: vesperd did not start" % node)
+    if p.poll() is not None:
+        raise RuntimeError("%s: vesperd exited %d" % (node, p.returncode))
+
+
+def restart_vesperd(node):
+    """Start node's vesperd again on the configuration it last had."""
+    start_vesperd(node, *vesperd_args[node])
+
+
+def stop_vesperd(node=None, sig=15):
+    """Stop node's vesperd (all of them when node is None) with sig, SIGKILL
+    after 10 s."""
+    for n in [node] if node else list(vesperd_procs):
+        p = vesperd_procs.pop(n, None)
+        if p and p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def vesperd_log(node):
+    try:
+        with open(os.path.join(cfg["state"], node, "vesperd.log"), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def ctl_json(node, key, *args):
+    """The list under key (or the top-level list) of vesperctl --json ARGS,
+    [] when vesperd does not answer."""
+    r = ctl(node, "--json", *args)
+    if r.returncode != 0:
+        return []
+    try:
+        data = json.loads(r.stdout)
+    except ValueError:
+        return []
+    items = data if isinstance(data, list) else data.get(key, [])
+    return [o for o in items if isinstance(o, dict)]
+
+
+def bound(node, guest, rsc):
+    """node's vesperd has guest bound to rsc."""
+    r = ctl(node, "--json", "guest", guest)
+    return r.returncode == 0 and ('"bound_resource":"%s"' % rsc) in r.stdout.replace(" ", "")
+
+
+def health(node, guest):
+    """First word of vesperctl health GUEST on node ("running", "failed" ...)."""
+    words = ctl(node, "health", guest).stdout.split()
+    return words[0] if words else ""
+
+
+# ---------------------------------------------------------------------------
+# hypervisors (tools/libvirt) and their guests
+
+def libvirt_up(timeout=120):
+    return run([os.path.join(LV, "up"), "--second"], timeout)
+
+
+def libvirt_down(timeout=120):
+    return run([os.path.join(LV, "down"), "--second"], timeout)
+
+
+def libvirt_binds():
+    """tools/cluster/up -b arguments that show both libvirtd to the nodes."""
+    return ["/run/libvirt:/run/libvirt", "%s:%s" % (LVSTATE, LVSTATE)]
+
+
+def lv_uri_host(node):
+    """libvirt URI of node's hypervisor, from the host (this process)."""
+    if INST[node] == "primary":
+        return "qemu:///system"
+    with open(os.path.join(LVSTATE, "second", "uri")) as f:
+        return f.read().strip()
+
+
+def lv_uri_node(node):
+    """The same, from inside the node (its own network namespace, private /run
+    with /run/libvirt and LVSTATE bound in): the unix socket."""
+    if INST[node] == "primary":
+        return "qemu+unix:///system?socket=/run/libvirt/libvirt-sock"
+    return "qemu+unix:///system?socket=%s/second/root/run/libvirt/libvirt-sock" % LVSTATE
+
+
+def lv_tcp_uri(node):
+    """node's hypervisor as the other libvirtd reaches it (host network):
+    the destination URI of a peer-to-peer live migration to node."""
+    with open(os.path.join(LVSTATE, INST[node], "tcp-uri")) as f:
+        return f.read().strip()
+
+
+def lv_prefix(node):
+    """Prefix that turns a socket path node's libvirtd reports into one valid here."""
+    return "" if INST[node] == "primary" else LVSTATE + "/second/root"
+
+
+def virsh(node, *args, timeout=60):
+    return run(["virsh", "-q", "-c", lv_uri_host(node)] + list(args), timeout)
+
+
+def domstate(node, dom):
+    return virsh(node, "domstate", dom).stdout.strip()
+
+
+def running_on(dom):
+    """The nodes whose hypervisor runs dom."""
+    return [n for n in INST if domstate(n, dom) == "running"]
+
+
+CHAN_RE = re.compile(r"<source mode='bind' path='([^']+)'/>\s*<target type='virtio' "
+                     r"name='org\.vesper\.test'")
+
+
+def test_sock(node, dom):
+    """Host end of the org.vesper.test channel of dom on node's hypervisor, or None."""
+    m = CHAN_RE.search(virsh(node, "dumpxml", dom).stdout)
+    return lv_prefix(node) + m.group(1) if m else None
+
+
+def gcmd(node, dom, *cmd, timeout=10):
+    """One command to guest dom on node's hypervisor (tools/libvirt/guest-hv.sh,
+    through tools/libvirt/guestcmd): (ok, reply)."""
+    s = test_sock(node, dom)
+    if not s:
+        return False, "no test channel (%s on %s: %s)" % (dom, node, domstate(node, dom) or "?")
+    r = run([GUESTCMD, "-t", str(timeout), s] + [str(c) for c in cmd], timeout + 5)
+    return r.returncode == 0, (r.stdout + r.stderr).strip()
+
+
+def mkdomain(name, out, image=None, args=()):
+    """tools/libvirt/mkdomain: writes out/NAME.xml (returned) and its initrd;
+    image None builds the guest image once into out/guest."""
+    a = [os.path.join(LV, "mkdomain"), "-n", name, "-o", out] + list(args)
+    if image:
+        a += ["-i", image]
+    r = run(a, timeout=600, check_rc=True)
+    return r.stdout.strip().splitlines()[-1]
