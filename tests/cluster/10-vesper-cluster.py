@@ -3,67 +3,79 @@
 # Copyright (C) 2026 The vesper authors
 #
 # vesper on a real 3-node corosync + pacemaker cluster in namespaces
-# (tools/cluster/up), vesperd on every node, the ocf:vesper:vesper agent run
-# from the source tree. Guests are fake agents (tests/integration/vspfake.py)
-# connected to vesperd's channel socket on the node that runs the guest's
-# resource; the guest's resource is an ocf:pacemaker:Dummy standing in for
-# VirtualDomain (allow-migrate=true, migration-threshold=1, monitor 10 s).
+# (tools/cluster/up) with real guests.  node1 and node2 are hypervisors: the
+# two libvirtd of tools/libvirt/up --second (node1 -> the primary, node2 ->
+# the second); node3 only gives quorum.  Guests vm1 and vm2 are TCG domains
+# booted from the vesper guest image (vesper.ko, vesper-agent on the
+# org.vesper.0 virtio-serial channel, busybox httpd as the watched service,
+# tools/libvirt/guest-hv.sh on org.vesper.test), each run by an
+# ocf:heartbeat:VirtualDomain resource: allow-migrate (peer-to-peer live
+# migration between the two libvirtd, per-node hypervisor and remoteuri),
+# migration-threshold=1, force_stop, and a 10 s monitor whose monitor script
+# (guest-httpd-check) asks the guest whether httpd runs: ordinary polling.
+# vesperd runs on node1 and node2 with the node's hypervisor in [libvirt]
+# and both guests configured; vmN-vesper (ocf:vesper:vesper, from the source
+# tree) binds guest vmN to resource vmN in the vesperd of the node running it.
 # Cases:
-#   failover     a fatal signal to a watched service -> vesperd's failover
-#                verdict -> pmk_fail -> the bound resource runs on another node
-#   isolation    the other guest's resource on the same node is untouched
-#   migrate      memory pressure -> migrate verdict -> node attribute ->
-#                the resource live-migrates (migrate_to / migrate_from)
-#   no-vesperd   vesperd killed: the agent's monitor stays green and the
-#                resource's own 10 s monitor still recovers it
+#   failover     SIGKILL of httpd inside vm1 -> kernel probe -> agent ->
+#                vesperd's failover verdict -> pmk_fail -> vm1 is stopped
+#                and started on the other node, where its new agent connects
+#                and vm1-vesper binds it again
+#   isolation    vm2, on the same node, is untouched: no failure, still
+#                running, its httpd still up
+#   migrate      real memory pressure inside vm1 (a task throttled above its
+#                cgroup's memory.high) -> memory-pressure group -> migrate
+#                verdict -> vesper-vm1=degraded -> vm1 live-migrates
+#                (migrate_to / migrate_from): the same guest, not rebooted
+#   no-vesperd   vesperd killed: vm1-vesper's monitor stays green and vm1's
+#                own 10 s monitor still finds the killed httpd and recovers
 #   controller   pacemaker-controld killed right before a fault: the request
 #                waits, is checked and sent once the controller is back (and
-#                the DC idle), the resource moves
+#                the DC idle), vm1 moves
 #   lost         a fault while the controller is stopped (SIGSTOP), then the
 #                controller killed: the request was sent and never read
 #                ("lost"); it is resent once the controller is back, and the
 #                operation's outcome says so
-# Options: --bench N: instead, N failover runs, printing the latencies
-# (fault event sent -> start of the resource on the new node, from the
-# node's pacemaker.log) and the median/min/max; --keep: leave the cluster up.
+# Options: --bench N: instead, N runs of each arm, interleaved: P2 = the
+# fault with vesper (vm1-vesper started), P1 = the same fault found by the
+# 10 s monitor (vm1-vesper stopped); prints per arm the median, p90, min and
+# max of fault -> failure detected and fault -> vm1 started on the other
+# node (VirtualDomain's start returns once the guest's httpd answers);
+# --keep: leave the cluster and guests up.
 # On a failure, STATE/failure/ gets every node's whole vesperd log and the
 # pacemaker.log lines of the failed cases, and the cluster is torn down
 # keeping STATE (tools/cluster/down -k).
 # Environment: VESPERD, VESPERCTL (default _build/daemon/...),
 # VESPER_CLUSTER_TEST_DIR (default /tmp/vesper-cluster-test).
-# Exit 0 pass, 1 fail, 77 skip (not root, no pacemaker, no vesperd, or a
-# vesperd without the Pacemaker action).
+# Exit 0 pass, 1 fail, 77 skip (not root, a package missing, vesperd not
+# built or without the Pacemaker action).
 import datetime
 import os
+import random
 import re
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-from vspfake import EVF_WATCHED, FakeGuest, PROBE_PSI_MEMORY, PROBE_SIGNAL  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "tools", "cluster"))
+import stack  # noqa: E402
+from stack import INST, ctl, ex, gcmd, log, moved_from, run, settle, wait  # noqa: E402
 
 STATE = os.environ.get("VESPER_CLUSTER_TEST_DIR", "/tmp/vesper-cluster-test")
-CL = os.path.join(TOP, "tools", "cluster")
-BUILD = os.environ.get("VESPER_BUILD", os.path.join(TOP, "_build"))
-VESPERD = os.environ.get("VESPERD", os.path.join(BUILD, "daemon", "vesperd"))
-VESPERCTL = os.environ.get("VESPERCTL", os.path.join(BUILD, "daemon", "vesperctl"))
-SOCK = "/run/vesper/vesperd.sock"
+GUESTS = ("vm1", "vm2")
+DOM = {g: "vesper-" + g for g in GUESTS}     # libvirt domain of guest g
+MIGRATE_PORT = {"vm1": 49161, "vm2": 49162}  # QEMU's migration stream
 NODES = 3
 
 passed = failed = 0
 current_case = ("setup", time.time())  # (name, wall time it started)
 failed_cases = []  # (name, start) of the cases with a failed check
-
-
-def log(msg):
-    print("[%s] %s" % (datetime.datetime.now().strftime("%H:%M:%S.%f")[:-3], msg), flush=True)
+VESPERD = VESPERCTL = None
 
 
 def begin_case(name):
@@ -90,139 +102,44 @@ def skip(why):
     sys.exit(77)
 
 
-def run(args, timeout=60, check_rc=False):
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    if check_rc and r.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s%s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
-    return r
+def locate(g):
+    return stack.locate(g)
 
 
-def ex(node, *cmd, timeout=60, check_rc=False):
-    return run([os.path.join(CL, "exec"), "-d", STATE, node] + list(cmd), timeout, check_rc)
+def guest(g, *cmd, timeout=10):
+    """One command to guest g wherever its domain runs: (ok, reply)."""
+    where = stack.running_on(DOM[g])
+    if len(where) != 1:
+        return False, "%s runs on %r" % (DOM[g], where)
+    return gcmd(where[0], DOM[g], *cmd, timeout=timeout)
 
 
-def ctl(node, *args, timeout=15):
-    return ex(node, VESPERCTL, "-s", SOCK, *args, timeout=timeout)
+def node_attrs():
+    """{node: {attribute: value}} of the "Node Attributes" of crm_mon -1A:
+    what an operator sees."""
+    attrs, node, inside = {}, None, False
+    for line in ex("node1", "crm_mon", "-1A").stdout.splitlines():
+        if not line.startswith(" "):
+            inside = line.startswith("Node Attributes")
+            continue
+        m = re.match(r"\s*\* Node: (\S+?):?$", line)
+        if inside and m:
+            node = m.group(1)
+            attrs[node] = {}
+            continue
+        m = re.match(r"\s*\* (\S+)\s*: (.*?)\s*$", line)
+        if inside and node and m:
+            attrs[node][m.group(1)] = m.group(2)
+    return attrs
 
 
-def holder(node):
-    with open(os.path.join(STATE, node, "holder.pid")) as f:
-        return int(f.read())
+def shows(node, g, state):
+    """crm_mon -A shows vesper-state-g = state on node (None: no such attribute)."""
+    return node_attrs().get(node, {}).get("vesper-state-" + g) == state
 
 
-def guest_sock(node, guest):
-    # the node's /run, seen from the host through its namespace holder
-    return "/proc/%d/root/run/vesper/%s.sock" % (holder(node), guest)
-
-
-def locate(rsc):
-    r = ex("node1", "crm_resource", "--locate", "-r", rsc)
-    nodes = re.findall(r"is running on: (\S+)", r.stdout)
-    return nodes[0] if len(nodes) == 1 else (None if not nodes else "+".join(nodes))
-
-
-def wait(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-def settle(timeout=60):
-    ex("node1", "crm_resource", "--wait", "--timeout=%ds" % timeout, timeout=timeout + 10)
-
-
-def pcmk_log(node):
-    with open(os.path.join(STATE, node, "root", "log", "pacemaker", "pacemaker.log"),
-              errors="replace") as f:
-        return f.read()
-
-
-def log_time(line):
-    """Epoch seconds of a pacemaker.log line ("Nov 22 07:11:42.967 node1 ...")."""
-    m = re.match(r"(\w{3}) +(\d+) (\d\d:\d\d:\d\d\.\d{3}) ", line)
-    if not m:
-        return None
-    year = datetime.datetime.now().year
-    t = datetime.datetime.strptime("%d %s %s %s" % (year, m.group(1), m.group(2), m.group(3)),
-                                   "%Y %b %d %H:%M:%S.%f")
-    return t.timestamp()
-
-
-def start_time(node, rsc, after, op="start"):
-    """When the controller logged a successful op of rsc on node after `after`."""
-    pat = "Result of %s operation for %s on %s: ok" % (op, rsc, node)
-    for line in reversed(pcmk_log(node).splitlines()):
-        if pat in line:
-            t = log_time(line)
-            if t is not None and t >= after - 0.001:
-                return t
-            break
-    return None
-
-
-# ---------------------------------------------------------------------------
-
-vesperd_procs = {}
-
-
-def vesperd_conf(node):
-    path = os.path.join(STATE, node, "vesperd.conf")
-    with open(path, "w") as f:
-        f.write("""[vesperd]
-control-socket = %s
-probe-groups = %s
-oplog = none
-heartbeat = 200ms
-heartbeat-timeout = 3s
-reconnect = 50ms..500ms
-""" % (SOCK, os.path.join(TOP, "probe-groups")))
-        for g in ("vm1", "vm2"):
-            f.write("""
-[guest %s]
-channel = /run/vesper/%s.sock
-channel-mode = listen
-groups = signal, memory-pressure, agent
-watch = comm:nginx
-on-failover = pacemaker
-on-migrate = pacemaker
-resource = %s
-""" % (g, g, g))
-    return path
-
-
-def start_vesperd(node):
-    logf = open(os.path.join(STATE, node, "vesperd.log"), "a")
-    p = subprocess.Popen([os.path.join(CL, "exec"), "-d", STATE, node, VESPERD, "-f", "-d",
-                          "-c", vesperd_conf(node)], stdout=logf, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
-    vesperd_procs[node] = p
-    if not wait(lambda: ctl(node, "status").returncode == 0 or p.poll() is not None, 15):
-        raise RuntimeError("%s: vesperd did not start" % node)
-    if p.poll() is not None:
-        raise RuntimeError("%s: vesperd exited %d" % (node, p.returncode))
-
-
-def stop_vesperd(node, sig=signal.SIGTERM):
-    p = vesperd_procs.pop(node, None)
-    if p and p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def vesperd_log(node):
-    try:
-        with open(os.path.join(STATE, node, "vesperd.log"), errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+def httpd_up(g):
+    return guest(g, "kill", "0", "httpd", timeout=3)[0]
 
 
 def save_failure_logs():
@@ -234,21 +151,16 @@ def save_failure_logs():
     with open(os.path.join(out, "cases.txt"), "w") as f:
         for name, t in failed_cases:
             f.write("%s started %s\n" % (name, datetime.datetime.fromtimestamp(t).isoformat()))
-    for n in range(1, NODES + 1):
-        node = "node%d" % n
+    for node in stack.nodes():
         with open(os.path.join(out, node + "-vesperd.log"), "w") as f:
-            f.write(vesperd_log(node))
-        try:
-            lines = pcmk_log(node).splitlines(keepends=True)
-        except OSError:
-            lines = []
+            f.write(stack.vesperd_log(node))
         with open(os.path.join(out, node + "-pacemaker.log"), "w") as f:
-            keep = False
-            for line in lines:
-                t = log_time(line)
-                keep = t >= since if t is not None else keep
-                if keep:
-                    f.write(line)
+            f.writelines(line + "\n" for t, n, line in stack.pcmk_lines(since) if n == node)
+    for g in GUESTS:
+        try:
+            shutil.copy(os.path.join(STATE + "-guests", DOM[g] + ".console.log"), out)
+        except OSError:
+            pass
     try:
         with open(os.path.join(out, "crm_mon.txt"), "w") as f:
             f.write(ex("node1", "crm_mon", "-1", "-A", "-f", timeout=20).stdout)
@@ -257,173 +169,266 @@ def save_failure_logs():
     return out
 
 
-def configure():
-    """Guests vm1 and vm2 with their vesper resources, in one CIB update (so
-    the location preferences hold when the resources first start)."""
+# ---------------------------------------------------------------------------
+# set-up
+
+def vesperd_body(node):
+    body = stack.libvirt_section(node)
+    for g in GUESTS:
+        body += """
+[guest %s]
+domain = %s
+groups = signal, memory, memory-pressure, agent, hypervisor
+watch = comm:httpd
+on-failover = pacemaker
+on-migrate = pacemaker
+resource = %s
+""" % (g, DOM[g], g)
+    return body
+
+
+def define_guests():
+    """The domain XML of both guests (VirtualDomain creates the domains)."""
+    out = STATE + "-guests"
+    image = None
+    xml = {}
+    for g in GUESTS:
+        xml[g] = stack.mkdomain(DOM[g], out, image, ["--agent"])
+        image = image or os.path.join(out, "guest", "initramfs.cpio")
+    return xml
+
+
+def configure(xml):
+    """vm1 and vm2 (VirtualDomain) with their vesper resources, in one CIB
+    update (so that the location preferences hold when they first start)."""
+    check_script = os.path.join(HERE, "guest-httpd-check")
     rsc = cons = ""
-    for g in ("vm1", "vm2"):
+    for g in GUESTS:
+        per_node = ""
+        for n in INST:
+            other = [m for m in INST if m != n][0]
+            per_node += """
+  <instance_attributes id="{g}-ia-{n}" score="10">
+    <rule id="{g}-on-{n}" score="0"><expression id="{g}-on-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule>
+    <nvpair id="{g}-hv-{n}" name="hypervisor" value="{hv}"/>
+    <nvpair id="{g}-ruri-{n}" name="remoteuri" value="{ruri}"/>
+  </instance_attributes>""".format(g=g, n=n, hv=stack.lv_uri_node(n), ruri=stack.lv_tcp_uri(other))
         rsc += """
-<primitive id="{g}" class="ocf" provider="pacemaker" type="Dummy">
+<primitive id="{g}" class="ocf" provider="heartbeat" type="VirtualDomain">
+  <instance_attributes id="{g}-ia">
+    <nvpair id="{g}-config" name="config" value="{xml}"/>
+    <nvpair id="{g}-force" name="force_stop" value="true"/>
+    <nvpair id="{g}-mopts" name="migrate_options" value="--p2p"/>
+    <nvpair id="{g}-muri" name="migrateuri" value="tcp://127.0.0.1:{port}"/>
+    <nvpair id="{g}-scripts" name="monitor_scripts" value="{script}"/>
+  </instance_attributes>{per_node}
   <meta_attributes id="{g}-meta">
     <nvpair id="{g}-am" name="allow-migrate" value="true"/>
     <nvpair id="{g}-mt" name="migration-threshold" value="1"/>
     <nvpair id="{g}-st" name="resource-stickiness" value="100"/>
   </meta_attributes>
-  <operations><op id="{g}-mon" name="monitor" interval="10s" timeout="20s"/></operations>
+  <operations>
+    <op id="{g}-mon" name="monitor" interval="10s" timeout="30s"/>
+    <op id="{g}-start" name="start" interval="0" timeout="120s"/>
+    <op id="{g}-stop" name="stop" interval="0" timeout="60s"/>
+    <op id="{g}-mto" name="migrate_to" interval="0" timeout="120s"/>
+    <op id="{g}-mfrom" name="migrate_from" interval="0" timeout="120s"/>
+  </operations>
 </primitive>
 <primitive id="{g}-vesper" class="ocf" provider="vesper" type="vesper">
   <instance_attributes id="{g}-vesper-ia">
     <nvpair id="{g}-vesper-guest" name="guest" value="{g}"/>
+    <nvpair id="{g}-vesper-domain" name="domain" value="{dom}"/>
     <nvpair id="{g}-vesper-rsc" name="resource" value="{g}"/>
     <nvpair id="{g}-vesper-ctl" name="vesperctl" value="{ctl}"/>
-    <nvpair id="{g}-vesper-watch" name="watch" value="comm:nginx"/>
+    <nvpair id="{g}-vesper-watch" name="watch" value="comm:httpd"/>
   </instance_attributes>
   <operations><op id="{g}-vesper-mon" name="monitor" interval="10s" timeout="20s"/></operations>
-</primitive>""".format(g=g, ctl=VESPERCTL)
-        # Colocation only, no order: with "order {g} then {g}-vesper" a
-        # recovery of {g} would first wait for {g}-vesper's stop. Both guests
-        # start on node1, so a fault of one has a neighbour to spare.
+</primitive>""".format(g=g, xml=xml[g], port=MIGRATE_PORT[g], script=check_script,
+                       per_node=per_node, dom=DOM[g], ctl=VESPERCTL)
+        # As ocf_vesper_vesper(7) says: colocated, started after the guest,
+        # the order for starts only (a recovery of {g} does not wait for
+        # {g}-vesper's stop).  Both guests start on node1, so a fault of one
+        # has a neighbour to spare.
         cons += """
 <rsc_colocation id="{g}-vesper-with-{g}" rsc="{g}-vesper" with-rsc="{g}" score="INFINITY"/>
+<rsc_order id="{g}-then-vesper" first="{g}" first-action="start" then="{g}-vesper" then-action="start" kind="Mandatory" symmetrical="false"/>
 <rsc_location id="{g}-prefers-node1" rsc="{g}" node="node1" score="50"/>""".format(g=g)
-    ex("node1", "cibadmin", "--modify", "--allow-create", "--scope", "configuration",
-       "--xml-text", "<configuration><resources>%s</resources><constraints>%s</constraints>"
-       "</configuration>" % (rsc, cons), check_rc=True)
+        for n in stack.nodes():
+            if n not in INST:
+                cons += """
+<rsc_location id="{g}-not-{n}" rsc="{g}" node="{n}" score="-INFINITY" resource-discovery="never"/>""".format(g=g, n=n)
+    stack.cib_modify("<configuration><resources>%s</resources><constraints>%s</constraints>"
+                     "</configuration>" % (rsc, cons))
 
 
 def cleanup_cluster():
-    for n in range(1, NODES + 1):
-        for g in ("vm1", "vm2"):
-            ex("node%d" % n, "attrd_updater", "-D", "-n", "vesper-" + g)
+    """No marks, no failures, no latches; every guest up and connected."""
+    for n in stack.nodes():
+        for g in GUESTS:
+            ex(n, "attrd_updater", "-D", "-n", "vesper-" + g)
     ex("node1", "crm_resource", "--cleanup")
-    settle()
+    settle(120)
+    for g in GUESTS:
+        node = locate(g)
+        for n in INST:
+            ctl(n, "clear", g)
+        if node in INST and not wait(lambda: stack.health(node, g) == "running", 60, 0.2):
+            log("%s on %s: health %r" % (g, node, ctl(node, "health", g).stdout))
 
 
-def connect_guest(node, name):
-    g = FakeGuest(name=name)
-    g.connect(guest_sock(node, name), timeout=10)
-    g.hello()
-    g.start_heartbeats(0.1)
-    ok = wait(lambda: ctl(node, "health", name).stdout.startswith("running"), 10)
-    if not ok:
-        log("%s on %s: health %r" % (name, node, ctl(node, "health", name).stdout))
-    return g
-
-
-def vesper_bound(node, guest):
-    r = ctl(node, "--json", "guest", guest)
-    return r.returncode == 0 and ('"bound_resource":"%s"' % guest) in r.stdout.replace(" ", "")
-
-
-def failover_once(rsc="vm1"):
-    """Fault in guest rsc; returns (from, to, ms) or None."""
-    src = locate(rsc)
-    if not src or "+" in src:
-        log("%s not running on one node: %r" % (rsc, src))
+def ready(g):
+    """g runs on one hypervisor node, bound there, its agent connected and
+    httpd up; returns that node or None."""
+    src = locate(g)
+    if src not in INST:
+        log("%s not running on one hypervisor node: %r" % (g, src))
         return None
-    wait(lambda: vesper_bound(src, rsc), 30)
-    g = connect_guest(src, rsc)
-    try:
-        t0 = time.time()
-        g.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=321, tgid=321, flags=EVF_WATCHED)
-        dst = wait(lambda: (lambda n: n if n and n != src and "+" not in n else None)(locate(rsc)),
-                   30, 0.05)
-        if not dst:
-            log("%s did not move from %s: %s" % (rsc, src, locate(rsc)))
-            return None
-        t1 = wait(lambda: start_time(dst, rsc, t0), 5)
-        return src, dst, (t1 - t0) * 1000 if t1 else None
-    finally:
-        g.close()
+    ok = (wait(lambda: stack.bound(src, g, g), 30) and
+          wait(lambda: stack.health(src, g) == "running", 60, 0.2) and
+          wait(lambda: httpd_up(g), 30, 0.5))
+    if not ok:
+        log("%s on %s not ready: bound %s, health %r, httpd %s" %
+            (g, src, stack.bound(src, g, g), ctl(src, "health", g).stdout, httpd_up(g)))
+        return None
+    return src
+
+
+def kill_httpd(g, src):
+    """The fault: SIGKILL of httpd inside g (on src); returns the host time
+    just before the command went out."""
+    t0 = time.time()
+    ok, reply = gcmd(src, DOM[g], "kill", "KILL", "httpd")
+    if not ok:
+        raise RuntimeError("%s: kill KILL httpd: %s" % (g, reply))
+    return t0
+
+
+def started_elsewhere(g, src, after, op="start"):
+    """(node, time) of the first successful op of g on a node other than src
+    at/after `after` (from the controllers' logs), or None."""
+    rx = re.compile(r"Result of %s operation for %s on (\S+): ok" % (op, g))
+    for t, n, line in stack.pcmk_lines(after):
+        m = rx.search(line)
+        if m and m.group(1) != src:
+            return m.group(1), t
+    return None
+
+
+def failover_once(g="vm1"):
+    """Fault in guest g; returns (from, to, ms to 'started elsewhere') or None."""
+    src = ready(g)
+    if not src:
+        return None
+    t0 = kill_httpd(g, src)
+    r = wait(lambda: started_elsewhere(g, src, t0), 120, 0.1)
+    if not r:
+        log("%s did not start elsewhere than %s: %s" % (g, src, locate(g)))
+        return None
+    return src, r[0], (r[1] - t0) * 1000
 
 
 # ---------------------------------------------------------------------------
+# cases
 
 def case_failover_and_isolation():
     begin_case("failover + isolation")
+    src2 = locate("vm2")
     r = failover_once("vm1")
-    if not check(r is not None, "fault event in vm1 moves vm1 to another node"):
+    if not check(r is not None, "SIGKILL of httpd in vm1 moves vm1 to another node"):
         return
     src, dst, ms = r
-    log("vm1 %s -> %s, fault event -> started on %s in %s ms" % (src, dst, dst,
-                                                                   "%.0f" % ms if ms else "?"))
-    check(ms is not None and ms < 10000, "recovery well inside one 10 s monitor interval")
+    log("vm1 %s -> %s, fault -> started (guest booted, httpd up) on %s in %.0f ms" %
+        (src, dst, dst, ms))
+    check(wait(lambda: locate("vm1") == dst, 10), "vm1 runs on %s" % dst)
+    check(stack.running_on(DOM["vm1"]) == [dst], "domain %s runs on %s's hypervisor only (%s)" %
+          (DOM["vm1"], dst, stack.running_on(DOM["vm1"])))
     ops = ctl(src, "operations", "vm1").stdout
-    check("failure recorded" in ops, "vesperd on %s records the controller's answer" % src)
-    check(locate("vm2") == src, "vm2 still runs on %s" % src)
+    check("signal" in ops and "failure recorded" in ops,
+          "vesperd on %s judged the signal and records the controller's answer" % src)
+    check(src2 == src and locate("vm2") == src, "vm2 still runs on %s" % src)
     fc = ex("node1", "crm_failcount", "-G", "-r", "vm2", "-N", src).stdout
     check("value=0" in fc, "vm2 has no failure on %s (%s)" % (src, fc.strip()))
-    check(ctl(src, "health", "vm2").stdout.split()[:1] != ["failed"],
-          "vm2's health is not failed")
-    settle()
+    check(stack.health(src, "vm2") == "running", "vm2's health is running")
+    check(httpd_up("vm2"), "httpd in vm2 still runs")
+    settle(120)
     check(wait(lambda: locate("vm1-vesper") == dst, 30), "vm1-vesper followed vm1 to %s" % dst)
-    check(wait(lambda: vesper_bound(dst, "vm1"), 30), "the agent bound vm1 on %s" % dst)
+    check(wait(lambda: stack.bound(dst, "vm1", "vm1"), 30), "the agent bound vm1 on %s" % dst)
+    check(wait(lambda: stack.health(dst, "vm1") == "running", 60, 0.2),
+          "vm1's new agent is connected to vesperd on %s" % dst)
+    check(wait(lambda: shows(dst, "vm1", "running") and shows(src, "vm1", None), 30),
+          "crm_mon -A: vesper-state-vm1 : running on %s, gone from %s" % (dst, src))
+    check(shows(src, "vm2", "running"), "crm_mon -A: vesper-state-vm2 : running on %s" % src)
 
 
 def case_migrate():
-    begin_case("migrate (pressure)")
+    begin_case("migrate (memory pressure)")
     cleanup_cluster()
-    src = locate("vm1")
-    wait(lambda: vesper_bound(src, "vm1"), 30)
-    g = connect_guest(src, "vm1")
-    try:
-        t0 = time.time()
-        for _ in range(8):
-            g.event(PROBE_PSI_MEMORY, comm="", pid=0, tgid=0, flags=0, value=200000)
-            time.sleep(0.05)
-        dst = wait(lambda: (lambda n: n if n and n != src and "+" not in n else None)(
-            locate("vm1")), 30, 0.05)
-        check(dst is not None, "memory pressure in vm1 moves vm1 off %s" % src)
-        if not dst:
-            log(vesperd_log(src)[-3000:])
-            return
-        t1 = wait(lambda: start_time(dst, "vm1", t0, "migrate_from"), 5)
-        check(t1 is not None, "it was live-migrated (migrate_from on %s)" % dst)
-        if t1:
-            log("vm1 %s -> %s live-migrated %.0f ms after the first pressure event" %
-                (src, dst, (t1 - t0) * 1000))
-        attrs = ex("node1", "crm_mon", "-1A").stdout
-        check(re.search(r"vesper-vm1\s*:\s*degraded", attrs) is not None,
-              "crm_mon -A shows vesper-vm1 : degraded")
-        check(locate("vm2") == "node1" or locate("vm2") is not None, "vm2 still runs")
-    finally:
-        g.close()
+    src = ready("vm1")
+    if not check(src is not None, "vm1 ready"):
+        return
+    ok, reply = guest("vm1", "spawn", "hog", "-n", "marker", "sleep", "3600")
+    check(ok, "a marker process runs in vm1 (%s)" % reply)
+    t0 = time.time()
+    ok, reply = guest("vm1", "pressure", "memory", "60")
+    check(ok, "memory pressure started in vm1 (%s)" % reply)
+    # the verdict: then the pressure may stop (it would follow the guest)
+    verdict = wait(lambda: [o for o in stack.ctl_json(src, "operations", "operations", "vm1")
+                            if o.get("verdict") == "migrate"], 60, 0.2)
+    guest("vm1", "kill", "KILL", "presser")
+    if not check(bool(verdict), "vesperd on %s judged the pressure: migrate" % src):
+        log(stack.vesperd_log(src)[-3000:])
+        return
+    log("migrate verdict seen %.1f s after the pressure began" % (time.time() - t0))
+    r = wait(lambda: started_elsewhere("vm1", src, t0, "migrate_from"), 120, 0.1)
+    if not check(r is not None, "vm1 was live-migrated off %s (migrate_from elsewhere)" % src):
+        log("vm1 runs on %s" % locate("vm1"))
+        return
+    dst = r[0]
+    log("vm1 %s -> %s live-migrated %.1f s after the pressure began" % (src, dst, r[1] - t0))
+    check(wait(lambda: locate("vm1") == dst, 30), "vm1 runs on %s" % dst)
+    check(started_elsewhere("vm1", src, t0) is None, "and was not restarted")
+    check(stack.running_on(DOM["vm1"]) == [dst], "domain %s runs on %s's hypervisor" %
+          (DOM["vm1"], dst))
+    check(guest("vm1", "kill", "0", "marker")[0], "the same guest: the marker process survived")
+    attrs = ex("node1", "crm_mon", "-1A").stdout
+    check(re.search(r"vesper-vm1\s*:\s*degraded", attrs) is not None,
+          "crm_mon -A shows vesper-vm1 : degraded")
+    check(wait(lambda: stack.health(dst, "vm1") == "running", 60, 0.2),
+          "vesperd on %s follows the migrated guest's agent" % dst)
+    check(locate("vm2") is not None, "vm2 still runs")
 
 
 def case_no_vesperd():
     begin_case("vesperd stopped: ordinary monitors still recover")
     cleanup_cluster()
-    node = locate("vm1")
-    stop_vesperd(node, signal.SIGKILL)
+    node = ready("vm1")
+    if not check(node is not None, "vm1 ready"):
+        return
+    stack.stop_vesperd(node, signal.SIGKILL)
     try:
-        t0 = time.time()
-        ex(node, "rm", "-f", "/run/Dummy-vm1.state")
-        dst = wait(lambda: (lambda n: n if n and n != node and "+" not in n else None)(
-            locate("vm1")), 40, 0.2)
+        check(wait(lambda: shows(node, "vm1", "unreachable"), 30),
+              "crm_mon -A: vesper-state-vm1 : unreachable on %s (vm1-vesper's monitor)" % node)
+        t0 = kill_httpd("vm1", node)
+        dst = wait(lambda: moved_from("vm1", node), 120, 0.2)
         check(dst is not None, "vm1 recovered from %s by its own monitor" % node)
         if dst:
             log("vm1 %s -> %s after %.1f s (polling)" % (node, dst, time.time() - t0))
         mon = ex("node1", "crm_mon", "-1").stdout
+        check(stack.first(stack.pcmk_lines(t0), r"Result of monitor operation for vm1 on %s: "
+                          r"error \(Monitor command .*guest-httpd-check" % node) is not None,
+              "the failure was found by vm1's monitor (its monitor script)")
         check(not re.search(r"vm1-vesper\s.*(FAILED|error)", mon) and
               "vm1-vesper_monitor" not in mon and "vm1-vesper 10s-interval monitor" not in mon,
               "vm1-vesper's monitor did not fail while vesperd was down")
     finally:
-        start_vesperd(node)
-
-
-SKIPPED = []  # cases not run, counted in the summary line
+        stack.restart_vesperd(node)
 
 
 def controller_pid(node):
-    pids = run([os.path.join(CL, "pids"), "-d", STATE, node, "pacemaker-contr"]).stdout.split()
+    pids = run([os.path.join(stack.CL, "pids"), "-d", STATE, node, "pacemaker-contr"]).stdout.split()
     check(len(pids) == 1, "found pacemaker-controld of %s (%s)" % (node, " ".join(pids)))
     return int(pids[0]) if len(pids) == 1 else None
-
-
-def op_lines(node, guest, opid_before):
-    """vesperctl operations lines of guest's operations newer than opid_before."""
-    lines = ctl(node, "operations", guest).stdout.splitlines()
-    return [ln for ln in lines if ln not in opid_before]
 
 
 def case_controller_restart(lost):
@@ -436,139 +441,184 @@ def case_controller_restart(lost):
     controller's answer."""
     begin_case("controller %s during an action" % ("stopped then killed" if lost else "killed"))
     cleanup_cluster()
-    src = locate("vm1")
-    wait(lambda: vesper_bound(src, "vm1"), 30)
-    g = connect_guest(src, "vm1")
-    log_from = len(vesperd_log(src))
+    src = ready("vm1")
+    if not check(src is not None, "vm1 ready"):
+        return
+    log_from = len(stack.vesperd_log(src))
     ops_before = set(ctl(src, "operations", "vm1").stdout.splitlines())
-    try:
-        pid = controller_pid(src)
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGSTOP if lost else signal.SIGKILL)
-        t0 = time.time()
-        g.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=322, tgid=322, flags=EVF_WATCHED)
-        if lost:
-            # the fail went out into the stopped controller's IPC; let it
-            # wait there unread, then kill it
-            check(wait(lambda: "-> failover" in vesperd_log(src)[log_from:], 10),
-                  "vesperd took the failover verdict with the controller stopped")
-            time.sleep(1)
-            os.kill(pid, signal.SIGKILL)
-        dst = wait(lambda: (lambda n: n if n and n != src and "+" not in n else None)(
-            locate("vm1")), 60, 0.1)
-        check(dst is not None, "vm1 moved off %s after the controller came back" % src)
-        if dst:
-            log("vm1 %s -> %s %.1f s after the fault" % (src, dst, time.time() - t0))
-        vl = vesperd_log(src)[log_from:]
-        check("controller unavailable" in vl, "vesperd logged the controller outage")
-        check("waiting for the join" in vl, "vesperd logged the controller's rejoin")
-        settle()
-        mon = ex("node1", "crm_mon", "-1").stdout
-        check("FAILED" not in mon, "no resource is left FAILED")
-        ops = wait(lambda: [ln for ln in op_lines(src, "vm1", ops_before)
-                            if "act:pacemaker" in ln or "pacemaker" in ln], 10)
-        for ln in ops or []:
-            log("vesperctl operations: " + ln)
-        text = "\n".join(ops or [])
-        # Without fencing, Pacemaker itself may recover vm1 elsewhere while
-        # the controller is gone (its node's resources count as stopped);
-        # then vesperd's check before the resend finds vm1 gone and sends
-        # nothing.  Either outcome is right; a fail lost in silence is not.
-        recorded = "failure recorded" in text
-        moved = re.search(r"vm1 has left %s since .*: not sent" % re.escape(src), text)
-        check(recorded or moved, "the operation ended with the controller's answer, or "
-              "found vm1 already moved by Pacemaker and sent nothing")
-        if lost and recorded:
-            check("after a resend" in text, "the outcome says the lost request was resent")
-        # one event, one fail request taken by a controller (Pacemaker 2.1.5
-        # itself may count it twice in the fail-count when it lands on a
-        # freshly rejoined node: the new history creates both vm1_last_0 and
-        # vm1_last_failure_0, and the DC increments once per entry)
-        taken = [ln for ln in pcmk_log(src).splitlines()
-                 if "Failing resource vm1..." in ln and (log_time(ln) or 0) >= t0 - 1]
-        want = 1 if recorded else 0
-        check(len(taken) == want, "%s fail of vm1 taken by a controller on %s (%d)" %
-              ("exactly one" if want else "no", src, len(taken)))
-        log("fail-count on %s: %s" % (src, ex("node1", "crm_failcount", "-G", "-r", "vm1", "-N",
-                                              src).stdout.strip()))
-    finally:
-        g.close()
+    pid = controller_pid(src)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGSTOP if lost else signal.SIGKILL)
+    t0 = kill_httpd("vm1", src)
+    if lost:
+        # the fail went out into the stopped controller's IPC; let it
+        # wait there unread, then kill it
+        check(wait(lambda: "-> failover" in stack.vesperd_log(src)[log_from:], 10),
+              "vesperd took the failover verdict with the controller stopped")
+        time.sleep(1)
+        os.kill(pid, signal.SIGKILL)
+    dst = wait(lambda: moved_from("vm1", src), 120, 0.1)
+    check(dst is not None, "vm1 moved off %s after the controller came back" % src)
+    if dst:
+        log("vm1 %s -> %s %.1f s after the fault" % (src, dst, time.time() - t0))
+    vl = stack.vesperd_log(src)[log_from:]
+    check("controller unavailable" in vl, "vesperd logged the controller outage")
+    check("waiting for the join" in vl, "vesperd logged the controller's rejoin")
+    settle(120)
+    mon = ex("node1", "crm_mon", "-1").stdout
+    check("FAILED" not in mon, "no resource is left FAILED")
+    check(len(stack.running_on(DOM["vm1"])) == 1, "domain %s runs once (%s)" %
+          (DOM["vm1"], stack.running_on(DOM["vm1"])))
+    ops = wait(lambda: [ln for ln in ctl(src, "operations", "vm1").stdout.splitlines()
+                        if ln not in ops_before and "pacemaker" in ln], 10)
+    for ln in ops or []:
+        log("vesperctl operations: " + ln)
+    text = "\n".join(ops or [])
+    # Without fencing, Pacemaker itself may recover vm1 elsewhere while the
+    # controller is gone (its node's resources count as stopped); then
+    # vesperd's check before the resend finds vm1 gone and sends nothing.
+    # Either outcome is right; a fail lost in silence is not.
+    recorded = "failure recorded" in text
+    moved = re.search(r"vm1 has left %s since .*: not sent" % re.escape(src), text)
+    check(recorded or moved, "the operation ended with the controller's answer, or "
+          "found vm1 already moved by Pacemaker and sent nothing")
+    if lost and recorded:
+        check("after a resend" in text, "the outcome says the lost request was resent")
+    # one event, one fail request taken by a controller (Pacemaker 2.1.5
+    # itself may count it twice in the fail-count when it lands on a freshly
+    # rejoined node: the new history creates both vm1_last_0 and
+    # vm1_last_failure_0, and the DC increments once per entry)
+    taken = [ln for t, n, ln in stack.pcmk_lines(t0 - 1)
+             if n == src and "Failing resource vm1..." in ln]
+    want = 1 if recorded else 0
+    check(len(taken) == want, "%s fail of vm1 taken by a controller on %s (%d)" %
+          ("exactly one" if want else "no", src, len(taken)))
+
+
+# ---------------------------------------------------------------------------
+# benchmark: fault -> started elsewhere, vesper (P2) vs the 10 s monitor (P1)
+
+def pct(v, q):
+    v = sorted(v)
+    k = (len(v) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def bench_run(arm):
+    """One fault of vm1 in arm P1 or P2: (detected ms, started ms) or None."""
+    ex("node1", "crm_resource", "-r", "vm1-vesper", "--meta", "-p", "target-role", "-v",
+       "Started" if arm == "P2" else "Stopped", check_rc=True)
+    cleanup_cluster()
+    src = locate("vm1")
+    if src not in INST or not wait(lambda: httpd_up("vm1"), 60, 0.5):
+        return None
+    if arm == "P2" and not ready("vm1"):
+        return None
+    time.sleep(random.uniform(0, 10))  # a random phase of the monitor
+    t0 = kill_httpd("vm1", src)
+    r = wait(lambda: started_elsewhere("vm1", src, t0), 120, 0.1)
+    if not r:
+        return None
+    t1 = r[1]
+    lines = stack.pcmk_lines(t0)
+    if arm == "P1":
+        td = stack.first(lines, r"Result of monitor operation for vm1 on %s: (?!ok)" % src)
+    else:
+        td = stack.first(lines, r"Failing resource vm1\.\.\.")
+    return ((td - t0) * 1000 if td else None), (t1 - t0) * 1000
 
 
 def bench(n):
-    lat = []
+    res = {"P1": [], "P2": []}
     for i in range(n):
-        cleanup_cluster()
-        r = failover_once("vm1")
-        if r and r[2] is not None:
-            lat.append(r[2])
-            log("run %d: %s -> %s %.0f ms" % (i + 1, r[0], r[1], r[2]))
-        else:
-            log("run %d: no result" % (i + 1))
-    if lat:
-        print("vesper failover (fault event -> started elsewhere): n=%d median=%.0f min=%.0f "
-              "max=%.0f ms" % (len(lat), statistics.median(lat), min(lat), max(lat)))
-    return len(lat) == n
+        for arm in (("P1", "P2") if i % 2 == 0 else ("P2", "P1")):
+            r = bench_run(arm)
+            log("run %d %s: %s" % (i + 1, arm, "detected %s ms, started elsewhere %.0f ms" % (
+                "%.0f" % r[0] if r[0] is not None else "?", r[1]) if r else "no result"))
+            if r:
+                res[arm].append(r)
+    for arm, what in (("P1", "10 s monitor (guest-httpd-check)"), ("P2", "vesper")):
+        for k, name in ((0, "fault -> failure in Pacemaker"), (1, "fault -> started elsewhere")):
+            v = [r[k] for r in res[arm] if r[k] is not None]
+            if v:
+                print("%s %-34s %-27s n=%d median=%.0f p90=%.0f min=%.0f max=%.0f ms" %
+                      (arm, what, name, len(v), statistics.median(v), pct(v, 0.9), min(v), max(v)))
+    return len(res["P1"]) == n and len(res["P2"]) == n
 
+
+# ---------------------------------------------------------------------------
 
 def main():
+    global VESPERD, VESPERCTL
     bench_n = 0
     keep = "--keep" in sys.argv
     if "--bench" in sys.argv:
         bench_n = int(sys.argv[sys.argv.index("--bench") + 1])
     if os.geteuid() != 0:
-        skip("needs root (namespaces, corosync)")
-    for t in ("corosync", "pacemakerd", "crm_resource", "cibadmin"):
+        skip("needs root (namespaces, corosync, libvirtd)")
+    for t in ("corosync", "pacemakerd", "crm_resource", "cibadmin", "virsh", "libvirtd",
+              "qemu-system-x86_64"):
         if not shutil.which(t):
-            skip("%s not installed (tools/deps cluster)" % t)
+            skip("%s not installed (tools/deps cluster libvirt guest)" % t)
+    if not os.path.exists("/usr/lib/ocf/resource.d/heartbeat/VirtualDomain"):
+        skip("no ocf:heartbeat:VirtualDomain (apt-get install resource-agents)")
+    VESPERD, VESPERCTL = stack.setup(STATE, NODES)
     for p in (VESPERD, VESPERCTL):
         if not os.access(p, os.X_OK):
             skip("%s not built" % p)
-    run([os.path.join(CL, "down"), "-d", STATE])
-    r = run([os.path.join(CL, "up"), "-n", str(NODES), "-d", STATE,
-             "-b", "%s:/usr/lib/ocf/resource.d/vesper" % os.path.join(TOP, "ocf")], timeout=180)
+    r = stack.libvirt_up()
+    if r.returncode != 0:
+        check(False, "tools/libvirt/up --second: " + r.stdout + r.stderr)
+        return
+    r = stack.cluster_up(binds=["%s:/usr/lib/ocf/resource.d/vesper" % os.path.join(TOP, "ocf")]
+                         + stack.libvirt_binds())
     print(r.stdout + r.stderr, end="")
     if r.returncode != 0:
         check(False, "tools/cluster/up")
+        stack.libvirt_down()
         return
     try:
-        for n in range(1, NODES + 1):
-            start_vesperd("node%d" % n)
-        if not wait(lambda: "pacemaker: controller link ready" in vesperd_log("node1"), 30):
+        groups = stack.probe_groups(os.path.join(STATE + "-guests", "probe-groups"))
+        for n in INST:
+            stack.start_vesperd(n, groups, vesperd_body(n))
+        if not wait(lambda: "pacemaker: controller link ready" in stack.vesperd_log("node1"), 30):
             skip("this vesperd does not start the Pacemaker link (action_pcmk_init not wired)")
-        configure()
-        settle()
+        configure(define_guests())
+        settle(180)
         check(locate("vm1") == "node1" and locate("vm2") == "node1",
               "vm1 and vm2 start on node1 (%s, %s)" % (locate("vm1"), locate("vm2")))
+        check(stack.running_on(DOM["vm1"]) == ["node1"] and
+              stack.running_on(DOM["vm2"]) == ["node1"], "their domains run on node1's hypervisor")
         check(wait(lambda: locate("vm1-vesper") == "node1", 30), "vm1-vesper runs with vm1")
-        check(wait(lambda: vesper_bound("node1", "vm1"), 30), "the agent bound vm1 in vesperd")
+        check(wait(lambda: stack.bound("node1", "vm1", "vm1"), 30),
+              "the agent bound vm1 in vesperd")
+        check(wait(lambda: stack.health("node1", "vm1") == "running", 60, 0.2),
+              "vm1's agent is connected to vesperd on node1")
+        check(wait(lambda: shows("node1", "vm1", "running"), 30),
+              "crm_mon -A shows vesperd's view: vesper-state-vm1 : running on node1")
         if bench_n:
-            check(bench(bench_n), "%d benchmark runs" % bench_n)
+            check(bench(bench_n), "%d benchmark runs per arm" % bench_n)
             return
         case_failover_and_isolation()
         case_migrate()
         case_no_vesperd()
-        # Was flaky until 2026-11-22: a fail sent in the few ms between the
-        # controller's SIGKILL and vesperd seeing its connection close was
-        # never read and ended "outcome unknown, not resent"; pmk now resends
-        # such a lost request after checking where the resource runs.
         case_controller_restart(lost=False)
         case_controller_restart(lost=True)
     except Exception as e:  # a crash of the test is a failure, with the logs kept
         check(False, "exception: %r" % e)
     finally:
         if failed:
-            for n in range(1, NODES + 1):
-                log("--- node%d vesperd.log (tail)\n%s" % (n, vesperd_log("node%d" % n)[-2000:]))
-        for n in list(vesperd_procs):
-            stop_vesperd(n)
+            for n in INST:
+                log("--- %s vesperd.log (tail)\n%s" % (n, stack.vesperd_log(n)[-2000:]))
+        stack.stop_vesperd()
         if failed:
             log("failure logs in %s" % save_failure_logs())
-        if failed and not keep:
-            run([os.path.join(CL, "down"), "-d", STATE, "-k"])
-        elif not keep:
-            run([os.path.join(CL, "down"), "-d", STATE])
+        if not keep:
+            stack.cluster_down(keep_state=bool(failed))
+            stack.libvirt_down()
 
 
 if __name__ == "__main__":
@@ -578,6 +628,7 @@ if __name__ == "__main__":
         raise
     except Exception as e:  # a crash of the test is a failure, with the cluster torn down
         check(False, "exception: %r" % e)
-        run([os.path.join(CL, "down"), "-d", STATE])
-    print("%d passed, %d failed, %d skipped" % (passed, failed, len(SKIPPED)))
+        stack.cluster_down()
+        stack.libvirt_down()
+    print("%d passed, %d failed, 0 skipped" % (passed, failed))
     sys.exit(1 if failed else 0)
