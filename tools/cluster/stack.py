@@ -179,12 +179,6 @@ def first(lines, pattern):
     return None
 
 
-def op_ok_time(node, rsc, after, op="start"):
-    """When node's controller logged a successful op of rsc at/after `after`."""
-    return first(pcmk_lines(after), r"Result of %s operation for %s on %s: ok"
-                 % (op, re.escape(rsc), re.escape(node)))
-
-
 # ---------------------------------------------------------------------------
 # vesperd on the nodes
 
