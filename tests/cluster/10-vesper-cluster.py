@@ -12,7 +12,8 @@
 # ocf:heartbeat:VirtualDomain resource: allow-migrate (peer-to-peer live
 # migration between the two libvirtd, per-node hypervisor and remoteuri),
 # migration-threshold=1, force_stop, and a 10 s monitor whose monitor script
-# (guest-httpd-check) asks the guest whether httpd runs: ordinary polling.
+# (tools/libvirt/guest-httpd-check) asks the guest whether httpd runs:
+# ordinary polling.  The set-up is stack.vd_* (tools/cluster/stack.py).
 # vesperd runs on node1 and node2 with the node's hypervisor in [libvirt]
 # and both guests configured; vmN-vesper (ocf:vesper:vesper, from the source
 # tree) binds guest vmN to resource vmN in the vesperd of the node running it.
@@ -68,8 +69,7 @@ from stack import INST, ctl, ex, gcmd, log, moved_from, run, settle, wait  # noq
 
 STATE = os.environ.get("VESPER_CLUSTER_TEST_DIR", "/tmp/vesper-cluster-test")
 GUESTS = ("vm1", "vm2")
-DOM = {g: "vesper-" + g for g in GUESTS}     # libvirt domain of guest g
-MIGRATE_PORT = {"vm1": 49161, "vm2": 49162}  # QEMU's migration stream
+DOM = {g: stack.vd_domain(g) for g in GUESTS}   # libvirt domain of guest g
 NODES = 3
 
 passed = failed = 0
@@ -106,36 +106,12 @@ def locate(g):
     return stack.locate(g)
 
 
-def guest(g, *cmd, timeout=10):
-    """One command to guest g wherever its domain runs: (ok, reply)."""
-    where = stack.running_on(DOM[g])
-    if len(where) != 1:
-        return False, "%s runs on %r" % (DOM[g], where)
-    return gcmd(where[0], DOM[g], *cmd, timeout=timeout)
-
-
-def node_attrs():
-    """{node: {attribute: value}} of the "Node Attributes" of crm_mon -1A:
-    what an operator sees."""
-    attrs, node, inside = {}, None, False
-    for line in ex("node1", "crm_mon", "-1A").stdout.splitlines():
-        if not line.startswith(" "):
-            inside = line.startswith("Node Attributes")
-            continue
-        m = re.match(r"\s*\* Node: (\S+?):?$", line)
-        if inside and m:
-            node = m.group(1)
-            attrs[node] = {}
-            continue
-        m = re.match(r"\s*\* (\S+)\s*: (.*?)\s*$", line)
-        if inside and node and m:
-            attrs[node][m.group(1)] = m.group(2)
-    return attrs
+guest = stack.vd_run
 
 
 def shows(node, g, state):
     """crm_mon -A shows vesper-state-g = state on node (None: no such attribute)."""
-    return node_attrs().get(node, {}).get("vesper-state-" + g) == state
+    return stack.node_attrs().get(node, {}).get("vesper-state-" + g) == state
 
 
 def httpd_up(g):
@@ -170,97 +146,7 @@ def save_failure_logs():
 
 
 # ---------------------------------------------------------------------------
-# set-up
-
-def vesperd_body(node):
-    body = stack.libvirt_section(node)
-    for g in GUESTS:
-        body += """
-[guest %s]
-domain = %s
-groups = signal, memory, memory-pressure, agent, hypervisor
-watch = comm:httpd
-on-failover = pacemaker
-on-migrate = pacemaker
-resource = %s
-""" % (g, DOM[g], g)
-    return body
-
-
-def define_guests():
-    """The domain XML of both guests (VirtualDomain creates the domains)."""
-    out = STATE + "-guests"
-    image = None
-    xml = {}
-    for g in GUESTS:
-        xml[g] = stack.mkdomain(DOM[g], out, image, ["--agent"])
-        image = image or os.path.join(out, "guest", "initramfs.cpio")
-    return xml
-
-
-def configure(xml):
-    """vm1 and vm2 (VirtualDomain) with their vesper resources, in one CIB
-    update (so that the location preferences hold when they first start)."""
-    check_script = os.path.join(HERE, "guest-httpd-check")
-    rsc = cons = ""
-    for g in GUESTS:
-        per_node = ""
-        for n in INST:
-            other = [m for m in INST if m != n][0]
-            per_node += """
-  <instance_attributes id="{g}-ia-{n}" score="10">
-    <rule id="{g}-on-{n}" score="0"><expression id="{g}-on-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule>
-    <nvpair id="{g}-hv-{n}" name="hypervisor" value="{hv}"/>
-    <nvpair id="{g}-ruri-{n}" name="remoteuri" value="{ruri}"/>
-  </instance_attributes>""".format(g=g, n=n, hv=stack.lv_uri_node(n), ruri=stack.lv_tcp_uri(other))
-        rsc += """
-<primitive id="{g}" class="ocf" provider="heartbeat" type="VirtualDomain">
-  <instance_attributes id="{g}-ia">
-    <nvpair id="{g}-config" name="config" value="{xml}"/>
-    <nvpair id="{g}-force" name="force_stop" value="true"/>
-    <nvpair id="{g}-mopts" name="migrate_options" value="--p2p"/>
-    <nvpair id="{g}-muri" name="migrateuri" value="tcp://127.0.0.1:{port}"/>
-    <nvpair id="{g}-scripts" name="monitor_scripts" value="{script}"/>
-  </instance_attributes>{per_node}
-  <meta_attributes id="{g}-meta">
-    <nvpair id="{g}-am" name="allow-migrate" value="true"/>
-    <nvpair id="{g}-mt" name="migration-threshold" value="1"/>
-    <nvpair id="{g}-st" name="resource-stickiness" value="100"/>
-  </meta_attributes>
-  <operations>
-    <op id="{g}-mon" name="monitor" interval="10s" timeout="30s"/>
-    <op id="{g}-start" name="start" interval="0" timeout="120s"/>
-    <op id="{g}-stop" name="stop" interval="0" timeout="60s"/>
-    <op id="{g}-mto" name="migrate_to" interval="0" timeout="120s"/>
-    <op id="{g}-mfrom" name="migrate_from" interval="0" timeout="120s"/>
-  </operations>
-</primitive>
-<primitive id="{g}-vesper" class="ocf" provider="vesper" type="vesper">
-  <instance_attributes id="{g}-vesper-ia">
-    <nvpair id="{g}-vesper-guest" name="guest" value="{g}"/>
-    <nvpair id="{g}-vesper-domain" name="domain" value="{dom}"/>
-    <nvpair id="{g}-vesper-rsc" name="resource" value="{g}"/>
-    <nvpair id="{g}-vesper-ctl" name="vesperctl" value="{ctl}"/>
-    <nvpair id="{g}-vesper-watch" name="watch" value="comm:httpd"/>
-  </instance_attributes>
-  <operations><op id="{g}-vesper-mon" name="monitor" interval="10s" timeout="20s"/></operations>
-</primitive>""".format(g=g, xml=xml[g], port=MIGRATE_PORT[g], script=check_script,
-                       per_node=per_node, dom=DOM[g], ctl=VESPERCTL)
-        # As ocf_vesper_vesper(7) says: colocated, started after the guest,
-        # the order for starts only (a recovery of {g} does not wait for
-        # {g}-vesper's stop).  Both guests start on node1, so a fault of one
-        # has a neighbour to spare.
-        cons += """
-<rsc_colocation id="{g}-vesper-with-{g}" rsc="{g}-vesper" with-rsc="{g}" score="INFINITY"/>
-<rsc_order id="{g}-then-vesper" first="{g}" first-action="start" then="{g}-vesper" then-action="start" kind="Mandatory" symmetrical="false"/>
-<rsc_location id="{g}-prefers-node1" rsc="{g}" node="node1" score="50"/>""".format(g=g)
-        for n in stack.nodes():
-            if n not in INST:
-                cons += """
-<rsc_location id="{g}-not-{n}" rsc="{g}" node="{n}" score="-INFINITY" resource-discovery="never"/>""".format(g=g, n=n)
-    stack.cib_modify("<configuration><resources>%s</resources><constraints>%s</constraints>"
-                     "</configuration>" % (rsc, cons))
-
+# set-up: stack.vd_* (VirtualDomain guests bound by ocf:vesper:vesper)
 
 def cleanup_cluster():
     """No marks, no failures, no latches; every guest up and connected."""
@@ -583,10 +469,10 @@ def main():
     try:
         groups = stack.probe_groups(os.path.join(STATE + "-guests", "probe-groups"))
         for n in INST:
-            stack.start_vesperd(n, groups, vesperd_body(n))
+            stack.start_vesperd(n, groups, stack.vd_vesperd_body(n, GUESTS))
         if not wait(lambda: "pacemaker: controller link ready" in stack.vesperd_log("node1"), 30):
             skip("this vesperd does not start the Pacemaker link (action_pcmk_init not wired)")
-        configure(define_guests())
+        stack.vd_configure(GUESTS, stack.vd_define(GUESTS, STATE + "-guests"))
         settle(180)
         check(locate("vm1") == "node1" and locate("vm2") == "node1",
               "vm1 and vm2 start on node1 (%s, %s)" % (locate("vm1"), locate("vm2")))

@@ -374,3 +374,136 @@ def mkdomain(name, out, image=None, args=()):
         a += ["-i", image]
     r = run(a, timeout=600, check_rc=True)
     return r.stdout.strip().splitlines()[-1]
+
+
+# ---------------------------------------------------------------------------
+# guests under ocf:heartbeat:VirtualDomain, bound by ocf:vesper:vesper (the
+# cluster tests and tools/demo): guest G is domain vesper-G of the vesper
+# guest image (vesper.ko, vesper-agent, busybox httpd as the watched
+# service), on node1's or node2's hypervisor.
+
+VD_CHECK = os.path.join(LV, "guest-httpd-check")   # VirtualDomain monitor script
+VD_GROUPS = "signal, memory, memory-pressure, agent, hypervisor"
+
+
+def vd_domain(g):
+    return "vesper-" + g
+
+
+def vd_define(guests, out):
+    """The domain XML of each guest (VirtualDomain creates the domains from
+    it), built from one guest image; returns {guest: xml path}."""
+    image, xml = None, {}
+    for g in guests:
+        xml[g] = mkdomain(vd_domain(g), out, image, ["--agent"])
+        image = image or os.path.join(out, "guest", "initramfs.cpio")
+    return xml
+
+
+def vd_vesperd_body(node, guests):
+    """vesperd.conf of a hypervisor node past [vesperd]: its libvirtd and the
+    guests, each failed over (or moved) through Pacemaker as its resource."""
+    body = libvirt_section(node)
+    for g in guests:
+        body += """
+[guest %s]
+domain = %s
+groups = %s
+watch = comm:httpd
+on-failover = pacemaker
+on-migrate = pacemaker
+resource = %s
+""" % (g, vd_domain(g), VD_GROUPS, g)
+    return body
+
+
+def vd_configure(guests, xml, prefer="node1"):
+    """One CIB update (so that the preferences hold at the first start): per
+    guest G a VirtualDomain resource G and its binding G-vesper.  G: the
+    hypervisor and the peer-to-peer live-migration URI of the node it runs
+    on (rules on #uname), force_stop, allow-migrate, migration-threshold=1,
+    stickiness 100, a 10 s monitor with VD_CHECK (httpd inside the guest),
+    prefers `prefer`, never on a node without a hypervisor.  G-vesper:
+    colocated, started after G (starts only, as ocf_vesper_vesper(7) says:
+    a recovery of G does not wait for G-vesper's stop)."""
+    rsc = cons = ""
+    for i, g in enumerate(guests):
+        per_node = ""
+        for n in INST:
+            other = [m for m in INST if m != n][0]
+            per_node += """
+  <instance_attributes id="{g}-ia-{n}" score="10">
+    <rule id="{g}-on-{n}" score="0"><expression id="{g}-on-{n}-e" attribute="#uname" operation="eq" value="{n}"/></rule>
+    <nvpair id="{g}-hv-{n}" name="hypervisor" value="{hv}"/>
+    <nvpair id="{g}-ruri-{n}" name="remoteuri" value="{ruri}"/>
+  </instance_attributes>""".format(g=g, n=n, hv=lv_uri_node(n), ruri=lv_tcp_uri(other))
+        rsc += """
+<primitive id="{g}" class="ocf" provider="heartbeat" type="VirtualDomain">
+  <instance_attributes id="{g}-ia">
+    <nvpair id="{g}-config" name="config" value="{xml}"/>
+    <nvpair id="{g}-force" name="force_stop" value="true"/>
+    <nvpair id="{g}-mopts" name="migrate_options" value="--p2p"/>
+    <nvpair id="{g}-muri" name="migrateuri" value="tcp://127.0.0.1:{port}"/>
+    <nvpair id="{g}-scripts" name="monitor_scripts" value="{script}"/>
+  </instance_attributes>{per_node}
+  <meta_attributes id="{g}-meta">
+    <nvpair id="{g}-am" name="allow-migrate" value="true"/>
+    <nvpair id="{g}-mt" name="migration-threshold" value="1"/>
+    <nvpair id="{g}-st" name="resource-stickiness" value="100"/>
+  </meta_attributes>
+  <operations>
+    <op id="{g}-mon" name="monitor" interval="10s" timeout="30s"/>
+    <op id="{g}-start" name="start" interval="0" timeout="120s"/>
+    <op id="{g}-stop" name="stop" interval="0" timeout="60s"/>
+    <op id="{g}-mto" name="migrate_to" interval="0" timeout="120s"/>
+    <op id="{g}-mfrom" name="migrate_from" interval="0" timeout="120s"/>
+  </operations>
+</primitive>
+<primitive id="{g}-vesper" class="ocf" provider="vesper" type="vesper">
+  <instance_attributes id="{g}-vesper-ia">
+    <nvpair id="{g}-vesper-guest" name="guest" value="{g}"/>
+    <nvpair id="{g}-vesper-domain" name="domain" value="{dom}"/>
+    <nvpair id="{g}-vesper-rsc" name="resource" value="{g}"/>
+    <nvpair id="{g}-vesper-ctl" name="vesperctl" value="{ctl}"/>
+    <nvpair id="{g}-vesper-watch" name="watch" value="comm:httpd"/>
+  </instance_attributes>
+  <operations><op id="{g}-vesper-mon" name="monitor" interval="10s" timeout="20s"/></operations>
+</primitive>""".format(g=g, xml=xml[g], port=49161 + i, script=VD_CHECK, per_node=per_node,
+                       dom=vd_domain(g), ctl=cfg["vesperctl"])
+        cons += """
+<rsc_colocation id="{g}-vesper-with-{g}" rsc="{g}-vesper" with-rsc="{g}" score="INFINITY"/>
+<rsc_order id="{g}-then-vesper" first="{g}" first-action="start" then="{g}-vesper" then-action="start" kind="Mandatory" symmetrical="false"/>
+<rsc_location id="{g}-prefers-{p}" rsc="{g}" node="{p}" score="50"/>""".format(g=g, p=prefer)
+        for n in nodes():
+            if n not in INST:
+                cons += """
+<rsc_location id="{g}-not-{n}" rsc="{g}" node="{n}" score="-INFINITY" resource-discovery="never"/>""".format(g=g, n=n)
+    cib_modify("<configuration><resources>%s</resources><constraints>%s</constraints>"
+               "</configuration>" % (rsc, cons))
+
+
+def vd_run(g, *cmd, timeout=10):
+    """One command to guest g wherever its domain runs: (ok, reply)."""
+    where = running_on(vd_domain(g))
+    if len(where) != 1:
+        return False, "%s runs on %r" % (vd_domain(g), where)
+    return gcmd(where[0], vd_domain(g), *cmd, timeout=timeout)
+
+
+def node_attrs():
+    """{node: {attribute: value}} of the "Node Attributes" of crm_mon -1A:
+    what an operator sees."""
+    attrs, node, inside = {}, None, False
+    for line in ex("node1", "crm_mon", "-1A").stdout.splitlines():
+        if not line.startswith(" "):
+            inside = line.startswith("Node Attributes")
+            continue
+        m = re.match(r"\s*\* Node: (\S+?):?$", line)
+        if inside and m:
+            node = m.group(1)
+            attrs[node] = {}
+            continue
+        m = re.match(r"\s*\* (\S+)\s*: (.*?)\s*$", line)
+        if inside and node and m:
+            attrs[node][m.group(1)] = m.group(2)
+    return attrs
