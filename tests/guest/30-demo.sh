@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (C) 2026 The vesper authors
 #
-# The README's first command with its default, the real guest: tools/demo
+# tools/demo --guest, the real guest without a cluster: tools/demo
 # boots the demo guest, SIGKILL of its httpd becomes a failover with a
 # latency.  Same checks as tests/integration/21-demo.sh.
 top="$(cd "$(dirname "$0")/../.." && pwd)"
 [ "$(id -u)" = 0 ] || { echo "SKIP: 30-demo: the guest demo needs root (mknod in the guest image)"; exit 77; }
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: 30-demo: qemu-system-x86 not installed"; exit 77; }
-VESPER_DEMO_ARGS="" exec "$top/tests/integration/21-demo.sh"
+VESPER_DEMO_ARGS="--guest" exec "$top/tests/integration/21-demo.sh"

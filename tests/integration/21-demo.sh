@@ -6,7 +6,8 @@
 # benign SIGHUP is ignored, the SIGKILL becomes a failover by the signal
 # group whose action ran, and a latency is printed.  Runs tools/demo with
 # $VESPER_DEMO_ARGS (default --loopback; tests/guest/30-demo.sh runs the
-# default, real-guest demo through this script).
+# real-guest demo, --guest, through this script; tests/cluster/30-demo.sh
+# checks the default, cluster demo).
 set -u
 top="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$(mktemp)"

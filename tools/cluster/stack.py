@@ -179,6 +179,18 @@ def first(lines, pattern):
     return None
 
 
+def op_ok_elsewhere(rsc, src, after, op="start"):
+    """(node, time) of the first successful op of rsc on a node other than
+    src at/after `after` (the controllers' "Result of OP operation for RSC on
+    NODE: ok" lines), or None."""
+    rx = re.compile(r"Result of %s operation for %s on (\S+): ok" % (op, re.escape(rsc)))
+    for t, n, line in pcmk_lines(after):
+        m = rx.search(line)
+        if m and m.group(1) != src:
+            return m.group(1), t
+    return None
+
+
 # ---------------------------------------------------------------------------
 # vesperd on the nodes
 
@@ -297,7 +309,9 @@ def libvirt_up(timeout=120):
 
 
 def libvirt_down(timeout=120):
-    return run([os.path.join(LV, "down"), "--second"], timeout)
+    """Both libvirtd and their domains (only the vesper-* domains of a
+    libvirtd that tools/libvirt/up did not start)."""
+    return run([os.path.join(LV, "down")], timeout)
 
 
 def libvirt_binds():
@@ -378,9 +392,10 @@ def mkdomain(name, out, image=None, args=()):
 
 # ---------------------------------------------------------------------------
 # guests under ocf:heartbeat:VirtualDomain, bound by ocf:vesper:vesper (the
-# cluster tests and tools/demo): guest G is domain vesper-G of the vesper
-# guest image (vesper.ko, vesper-agent, busybox httpd as the watched
-# service), on node1's or node2's hypervisor.
+# cluster tests and tools/demo): resource G runs domain vesper-G (also its
+# name as vesperd's guest) of the vesper guest image (vesper.ko,
+# vesper-agent, busybox httpd as the watched service) on node1's or node2's
+# hypervisor.
 
 VD_CHECK = os.path.join(LV, "guest-httpd-check")   # VirtualDomain monitor script
 VD_GROUPS = "signal, memory, memory-pressure, agent, hypervisor"
@@ -400,21 +415,27 @@ def vd_define(guests, out):
     return xml
 
 
-def vd_vesperd_body(node, guests):
-    """vesperd.conf of a hypervisor node past [vesperd]: its libvirtd and the
-    guests, each failed over (or moved) through Pacemaker as its resource."""
-    body = libvirt_section(node)
+def vd_destroy(guests):
+    """Destroy what an earlier run left of these guests' domains (a run that
+    was killed tears nothing down; its domain would be found running)."""
     for g in guests:
-        body += """
-[guest %s]
-domain = %s
+        for n in INST:
+            virsh(n, "destroy", vd_domain(g))
+
+
+def vd_vesperd_body(node):
+    """vesperd.conf of a hypervisor node past [vesperd]: its libvirtd, every
+    domain with an org.vesper.0 channel served as a guest of that name, failed
+    over (or moved) through Pacemaker as the resource an ocf:vesper:vesper
+    binding gives it (none while unbound: then vesperd only logs)."""
+    return libvirt_section(node) + """discover = yes
+
+[guest-template]
 groups = %s
 watch = comm:httpd
 on-failover = pacemaker
 on-migrate = pacemaker
-resource = %s
-""" % (g, vd_domain(g), VD_GROUPS, g)
-    return body
+""" % VD_GROUPS
 
 
 def vd_configure(guests, xml, prefer="node1"):
@@ -461,8 +482,7 @@ def vd_configure(guests, xml, prefer="node1"):
 </primitive>
 <primitive id="{g}-vesper" class="ocf" provider="vesper" type="vesper">
   <instance_attributes id="{g}-vesper-ia">
-    <nvpair id="{g}-vesper-guest" name="guest" value="{g}"/>
-    <nvpair id="{g}-vesper-domain" name="domain" value="{dom}"/>
+    <nvpair id="{g}-vesper-guest" name="guest" value="{dom}"/>
     <nvpair id="{g}-vesper-rsc" name="resource" value="{g}"/>
     <nvpair id="{g}-vesper-ctl" name="vesperctl" value="{ctl}"/>
     <nvpair id="{g}-vesper-watch" name="watch" value="comm:httpd"/>
