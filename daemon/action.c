@@ -53,33 +53,37 @@ const struct action_ops *action_lookup(enum conf_action_type type)
     return NULL;
 }
 
+void action_report(const char *task, action_done_fn done, void *arg, int status,
+                   uint64_t start_ns, const char *text)
+{
+    struct action_result res;
+
+    memset(&res, 0, sizeof(res));
+    res.status = status;
+    res.exit_code = -1;
+    res.end_mono_ns = oplog_mono_ns();
+    res.start_mono_ns = start_ns ? start_ns : res.end_mono_ns;
+    g_strlcpy(res.text, text, sizeof(res.text));
+    done(task, &res, arg);
+}
+
 int action_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
                  void *arg)
 {
     const struct action_ops *ops = act ? action_lookup(act->type) : &action_log_ops;
-    struct action_result res;
+    char text[OPLOG_TEXT_LEN];
     int rc;
 
     if (!ops) {
-        rc = -ENOTSUP;
-        memset(&res, 0, sizeof(res));
-        res.status = rc;
-        res.exit_code = -1;
-        res.start_mono_ns = res.end_mono_ns = oplog_mono_ns();
-        snprintf(res.text, sizeof(res.text), "action %s: type not built into this vesperd",
-                 act->name);
-        done(op->task, &res, arg);
-        return rc;
+        snprintf(text, sizeof(text), "action %s: type not built into this vesperd", act->name);
+        action_report(op->task, done, arg, -ENOTSUP, 0, text);
+        return -ENOTSUP;
     }
     rc = ops->start(act, op, done, arg);
     if (rc < 0) {
-        memset(&res, 0, sizeof(res));
-        res.status = rc;
-        res.exit_code = -1;
-        res.start_mono_ns = res.end_mono_ns = oplog_mono_ns();
-        snprintf(res.text, sizeof(res.text), "%s action could not start: %s", ops->name,
+        snprintf(text, sizeof(text), "%s action could not start: %s", ops->name,
                  g_strerror(-rc));
-        done(op->task, &res, arg);
+        action_report(op->task, done, arg, rc, 0, text);
     }
     return rc;
 }

@@ -72,6 +72,15 @@ const struct action_ops *action_lookup(enum conf_action_type type);
 int action_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
                  void *arg);
 
+/*
+ * action_report() - complete an action that ran no process: call
+ * done(task, res, arg) once with status (0 or -errno), no exit code or
+ * signal, started at start_ns (host CLOCK_MONOTONIC; 0 = now), ended now,
+ * and text (truncated to OPLOG_TEXT_LEN).
+ */
+void action_report(const char *task, action_done_fn done, void *arg, int status,
+                   uint64_t start_ns, const char *text);
+
 /* Sum of running() over all implementations. */
 unsigned action_running(void);
 

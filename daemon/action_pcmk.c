@@ -33,20 +33,6 @@ struct apk_run {
 
 static unsigned apk_running;
 
-static void apk_finish(const char *task, action_done_fn done, void *arg, int status,
-                       uint64_t start_ns, const char *text)
-{
-    struct action_result res;
-
-    memset(&res, 0, sizeof(res));
-    res.status = status;
-    res.exit_code = -1;
-    res.start_mono_ns = start_ns;
-    res.end_mono_ns = oplog_mono_ns();
-    g_strlcpy(res.text, text, sizeof(res.text));
-    done(task, &res, arg);
-}
-
 static void apk_on_result(const struct pmk_result *r, void *data)
 {
     struct apk_run *run = data;
@@ -57,7 +43,7 @@ static void apk_on_result(const struct pmk_result *r, void *data)
         log_info("op %s: pacemaker: %s (%.3f ms after sending)", run->opid, r->text, ms);
     else
         log_warnx("op %s: pacemaker: %s", run->opid, r->text);
-    apk_finish(run->task, run->done, run->arg, r->status, run->start_ns, r->text);
+    action_report(run->task, run->done, run->arg, r->status, run->start_ns, r->text);
     g_free(run);
 }
 
@@ -88,13 +74,13 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op,
     if (op->verdict != VSP_VERDICT_FAILOVER && op->verdict != VSP_VERDICT_MIGRATE) {
         snprintf(text, sizeof(text), "pacemaker: nothing to do for verdict %s",
                  conf_verdict_name(op->verdict));
-        apk_finish(op->task, done, arg, 0, now, text);
+        action_report(op->task, done, arg, 0, now, text);
         return 0;
     }
     if (!op->resource[0]) {
         snprintf(text, sizeof(text), "pacemaker: guest %s has no bound resource", op->guest);
         log_warnx("op %s: %s", op->id, text);
-        apk_finish(op->task, done, arg, -ENOENT, now, text);
+        action_report(op->task, done, arg, -ENOENT, now, text);
         return 0;
     }
     run = g_new0(struct apk_run, 1);
@@ -113,7 +99,7 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op,
                  apk_refusal(rc));
         log_warnx("op %s: %s", op->id, text);
         g_free(run);
-        apk_finish(op->task, done, arg, rc, now, text);
+        action_report(op->task, done, arg, rc, now, text);
         return 0;
     }
     apk_running++;

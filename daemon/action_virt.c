@@ -35,20 +35,6 @@ struct av_run {
 static GPtrArray *av_runs; /* struct av_run *, unfinished and orphaned */
 static action_progress_fn av_progress;
 
-static void av_finish(const char *task, action_done_fn done, void *arg, int status,
-                      uint64_t start_ns, const char *text)
-{
-    struct action_result res;
-
-    memset(&res, 0, sizeof(res));
-    res.status = status;
-    res.exit_code = -1;
-    res.start_mono_ns = start_ns;
-    res.end_mono_ns = oplog_mono_ns();
-    g_strlcpy(res.text, text, sizeof(res.text));
-    done(task, &res, arg);
-}
-
 static void av_run_free(struct av_run *run)
 {
     g_ptr_array_remove(av_runs, run);
@@ -114,7 +100,7 @@ static void av_on_done(void *arg, const char *name, const struct hv_migrate_resu
         log_info("op %s: migrate: domain %s %s", run->opid, name, text);
     else
         log_warnx("op %s: migrate: domain %s: %s", run->opid, name, text);
-    av_finish(run->task, run->done, run->arg, r->status, run->start_ns, text);
+    action_report(run->task, run->done, run->arg, r->status, run->start_ns, text);
     av_run_free(run);
 }
 
@@ -128,7 +114,7 @@ static int av_start(const struct conf_action *act, const struct oplog_op *op, ac
     int rc;
 
     if (!act || !act->destination) {
-        av_finish(op->task, done, arg, -EINVAL, now, "migrate: no destination");
+        action_report(op->task, done, arg, -EINVAL, now, "migrate: no destination");
         return 0;
     }
     run = g_new0(struct av_run, 1);
@@ -150,7 +136,7 @@ static int av_start(const struct conf_action *act, const struct oplog_op *op, ac
         snprintf(text, sizeof(text), "migrate: %s", err);
         log_warnx("op %s: %s", op->id, text);
         av_run_free(run);
-        av_finish(op->task, done, arg, rc, now, text);
+        action_report(op->task, done, arg, rc, now, text);
         return 0;
     }
     log_info("op %s: migrate: guest %s live to %s%s%s (timeout %.0f s)", op->id, op->guest,
@@ -185,7 +171,7 @@ static void av_shutdown(int force)
         if (run->finished)
             continue;
         run->finished = 1;
-        av_finish(run->task, run->done, run->arg, -ECANCELED, run->start_ns,
+        action_report(run->task, run->done, run->arg, -ECANCELED, run->start_ns,
                   "vesperd exited during the migration; libvirt may still complete it");
     }
 }
