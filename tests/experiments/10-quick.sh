@@ -53,8 +53,24 @@ if [ -s "$csv" ]; then
         test "$(tail -n +2 "$csv" | awk -F, -v f="$f" -v c="$fc" \
             '$f ~ /^(sigterm|sigkill|oom)$/ { print $c }' | sort -u | tr -d '\n')" = guest
 fi
-check "benign phase: 2 arms, 0 false failovers" \
-    test "$(tail -n +2 "$out/res/benign.csv" 2>/dev/null | awk -F, '{ n++; s += $7 } END { print n "/" s }')" = 2/0
+# benign.csv field: "n/sum" of one numeric column over the arms, or a
+# column's values joined by ";"
+benign() {
+    python3 - "$out/res/benign.csv" "$1" "${2:-}" <<'PY' 2>/dev/null
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+if sys.argv[3] == "join":
+    print(";".join(r[sys.argv[2]] for r in rows))
+else:
+    print("%d/%d" % (len(rows), sum(int(r[sys.argv[2]]) for r in rows)))
+PY
+}
+check "benign phase: 2 arms, 0 false failovers" test "$(benign false_failovers)" = 2/0
+kinds="$(benign kinds join)"
+check "benign phase: vesperd saw the memory and CPU pressure spikes in both arms ($kinds)" \
+    test "$(echo "$kinds" | tr ';' '\n' | grep -c 'psi-memory.*psi-cpu\|psi-cpu.*psi-memory')" = 2
+check "benign phase: no event judged failover or migrate" \
+    sh -c "! echo '$kinds' | grep -Eq 'failover|migrate'"
 check "summary.md has the detection table" grep -q '^## Detection' "$out/res/summary.md"
 for p in cdf phases; do
     check "$p.png is a PNG" sh -c "head -c 8 '$out/res/$p.png' | od -An -c | grep -q 'P   N   G'"
