@@ -374,14 +374,6 @@ def case_controller_restart(lost):
 # ---------------------------------------------------------------------------
 # benchmark: fault -> started elsewhere, vesper (P2) vs the 10 s monitor (P1)
 
-def pct(v, q):
-    v = sorted(v)
-    k = (len(v) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
-
-
 def bench_run(arm):
     """One fault of vm1 in arm P1 or P2: (detected ms, started ms) or None."""
     ex("node1", "crm_resource", "-r", "vm1-vesper", "--meta", "-p", "target-role", "-v",
@@ -436,7 +428,7 @@ def bench(n):
             if v:
                 print("%s %-34s %-27s n=%d median=%s p90=%s min=%s max=%s ms" % (
                     (arm, what, name, len(v)) + tuple(fmt % x for x in (
-                        statistics.median(v), pct(v, 0.9), min(v), max(v)))))
+                        statistics.median(v), stack.pct(v, 0.9), min(v), max(v)))))
     return len(res["P1"]) == n and len(res["P2"]) == n
 
 

@@ -52,11 +52,14 @@ def failover_op():
 
 
 def pacemaker_story(t0):
-    """The controller and scheduler lines about vm1 since t0, with their
-    times after t0, and (stop time, start time)."""
-    keep = re.compile(r"Failing resource %s\.\.\.|schedulerd.*Actions: (Recover|Move) +%s |"
+    """The scheduler's and controllers' lines about vm1 since t0, with their
+    times after t0, and (stop time, start time).  (The fail request itself
+    is in vesperd's timeline: Pacemaker's log times are libqb's
+    CLOCK_REALTIME_COARSE, up to a 4 ms tick early, which puts its line
+    before the fault.)"""
+    keep = re.compile(r"schedulerd.*Actions: (Recover|Move) +%s |"
                       r"Initiating (stop|start) operation %s_|"
-                      r"Result of (stop|start) operation for %s on" % (G, G, G, G))
+                      r"Result of (stop|start) operation for %s on" % (G, G, G))
     t_stop = t_start = None
     shown = set()
     for t, n, line in stack.pcmk_lines(t0):

@@ -65,6 +65,17 @@ def wait(pred, timeout, step=0.1):
     return pred()
 
 
+def pct(v, q):
+    """The q-quantile (0..1) of the numbers v, linearly interpolated; None if v is empty."""
+    v = sorted(v)
+    if not v:
+        return None
+    k = (len(v) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
 # ---------------------------------------------------------------------------
 # cluster
 
