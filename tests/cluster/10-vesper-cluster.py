@@ -405,8 +405,7 @@ def bench_run(arm):
         ops = [o for o in stack.ctl_json(src, "operations", "operations", DOM["vm1"])
                if o.get("verdict") == "failover" and o.get("end_mono_ns")
                and o.get("recv_real_ns", 0) >= t_cmd * 1e9]
-        td = ((ops[0]["recv_real_ns"] + ops[0]["end_mono_ns"] - ops[0]["recv_mono_ns"]) / 1e9
-              if ops else None)
+        td = stack.op_real(ops[0], "end_mono_ns") if ops else None
     return ((td - t0) * 1000 if td else None), (t1 - t0) * 1000
 
 

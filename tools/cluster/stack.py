@@ -300,6 +300,13 @@ def ctl_json(node, key, *args):
     return [o for o in items if isinstance(o, dict)]
 
 
+def op_real(op, key):
+    """Host wall-clock seconds of one of the CLOCK_MONOTONIC stamps of a
+    vesperd operation or event (vesperctl --json), mapped through its
+    recv_mono_ns / recv_real_ns pair."""
+    return (op["recv_real_ns"] + op[key] - op["recv_mono_ns"]) / 1e9
+
+
 def bound(node, guest, rsc):
     """node's vesperd has guest bound to rsc."""
     r = ctl(node, "--json", "guest", guest)
