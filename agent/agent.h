@@ -7,7 +7,7 @@
  * session on it (session.c), the bounded event queue with its resend ring
  * (queue.c), the event sources (src_kmod.c, src_psi.c, src_inject.c), the
  * guest identity (ident.c) and logging (log.c).  Everything links against
- * libc and daemon/libvsp.a only, so that the agent can be built statically
+ * libc and lib/libvsp.a only, so that the agent can be built statically
  * for guest images.
  */
 #ifndef AGENT_H
@@ -45,7 +45,7 @@ static inline uint64_t agent_real_ns(void)
     return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-/* agent_errf(): write "why" into err and return rc (daemon/errf.h). */
+/* agent_errf(): write "why" into err and return rc (lib/errf.h). */
 #define agent_errf vsp_errf
 
 /*

@@ -310,7 +310,7 @@ void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_
 /* ------------------------------------------------------------------------ */
 /* value helpers */
 
-/* one sentence into the caller's buffer (daemon/errf.h) */
+/* one sentence into the caller's buffer (lib/errf.h) */
 #define seterr(err, errlen, ...) ((void)vsp_errf(err, errlen, 0, __VA_ARGS__))
 
 const char *conf_quote(const char *s, char *buf, size_t len)
