@@ -25,6 +25,7 @@
 #include "agent.h"
 #include "log.h"
 #include "src_inject.h"
+#include "vsp_time.h"
 
 /* ---------------------------------------------------------------------------
  * Line parser (pure)
@@ -525,7 +526,7 @@ static void stream_line(struct inject *in, struct inject_stream *s, const char *
         return;
     }
     if (s->burst.kind == INJECT_SLEEP)
-        s->resume_ns = agent_mono_ns() + s->burst.sleep_ns;
+        s->resume_ns = vsp_mono_ns() + s->burst.sleep_ns;
     else if (s->burst.kind == INJECT_EVENT)
         s->burst_left = s->burst.count;
 }
@@ -580,8 +581,8 @@ int inject_work(struct inject *in, struct queue *q, uint64_t now, uint64_t *dead
             if (s->burst_left > 0) {
                 struct vsp_event ev = s->burst.ev;
 
-                ev.mono_ns = agent_mono_ns();
-                ev.real_ns = agent_real_ns();
+                ev.mono_ns = vsp_mono_ns();
+                ev.real_ns = vsp_real_ns();
                 queue_push(q, &ev);
                 in->events++;
                 s->burst_left--;
@@ -600,7 +601,7 @@ int inject_work(struct inject *in, struct queue *q, uint64_t now, uint64_t *dead
                 break;
             stream_line(in, s, line);
             budget--;
-            now = agent_mono_ns();
+            now = vsp_mono_ns();
         }
         if (budget == 0 && (s->burst_left > 0 || stream_has_line(s)) && s->resume_ns <= now)
             more = 1;
