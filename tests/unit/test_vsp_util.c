@@ -2,7 +2,8 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Unit tests of the small helpers lib/ gives the agent and the daemon
- * alike: the nanosecond clocks (vsp_time.h).
+ * alike: the nanosecond clocks (vsp_time.h) and the hex formatter
+ * (vsp_hex.h).
  */
 #include "config.h"
 
@@ -10,10 +11,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
 
+#include "proto.h"
+#include "vsp_hex.h"
 #include "vsp_time.h"
 
 /* the monotonic clock never goes back and moves across a sleep */
@@ -40,11 +44,30 @@ static void test_real_ns(void **unused)
     assert_true(r / 1000000000u <= after);
 }
 
+/* a whole boot id, its short form, every digit value, and no byte at all */
+static void test_hex(void **unused)
+{
+    const uint8_t id[VSP_BOOT_ID_LEN] = {0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd,
+                                         0xef, 0xf0, 0x0f, 0x10, 0x7f, 0x80, 0xfe, 0xff};
+    char full[VSP_HEX_SIZE(VSP_BOOT_ID_LEN)], shrt[VSP_HEX_SIZE(VSP_BOOT_SHORT_LEN) + 1];
+    char none[1] = {'x'};
+
+    (void)unused;
+    assert_int_equal(sizeof(full), 33);
+    assert_ptr_equal(vsp_hex(full, id, VSP_BOOT_ID_LEN), full);
+    assert_string_equal(full, "000123456789abcdeff00f107f80feff");
+    memset(shrt, '#', sizeof(shrt));
+    assert_string_equal(vsp_hex(shrt, id + 2, VSP_BOOT_SHORT_LEN), "23456789");
+    assert_int_equal(shrt[sizeof(shrt) - 1], '#'); /* nothing written past the NUL */
+    assert_string_equal(vsp_hex(none, id, 0), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mono_ns),
         cmocka_unit_test(test_real_ns),
+        cmocka_unit_test(test_hex),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
