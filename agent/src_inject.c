@@ -12,11 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,25 +23,12 @@
 #include "agent.h"
 #include "log.h"
 #include "src_inject.h"
+#include "vsp_signal.h"
 #include "vsp_time.h"
 
 /* ---------------------------------------------------------------------------
  * Line parser (pure)
  */
-static const struct {
-    const char *name;
-    int sig;
-} sig_names[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
-    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-    {"PWR", SIGPWR},       {"SYS", SIGSYS},
-};
-
 /* Next whitespace separated token of *p: returns its start, sets *len;
  * NULL at the end of the line or at a '#' that starts a comment. */
 static const char *next_token(const char **p, size_t *len)
@@ -119,27 +104,23 @@ static int parse_u64(const char *tok, size_t len, uint64_t *out)
     return 0;
 }
 
+/* "15", "0" (no signal) or a name (vsp_signal.h) */
 static int parse_signal(const char *tok, size_t len, int *sig)
 {
     long long v;
+    int n;
 
     if (tok[0] >= '0' && tok[0] <= '9') {
-        if (parse_num(tok, len, 0, 64, &v) < 0)
+        if (parse_num(tok, len, 0, VSP_SIGNAL_MAX, &v) < 0)
             return -EINVAL;
         *sig = (int)v;
         return 0;
     }
-    if (len > 3 && strncasecmp(tok, "SIG", 3) == 0) {
-        tok += 3;
-        len -= 3;
-    }
-    for (size_t i = 0; i < sizeof(sig_names) / sizeof(sig_names[0]); i++) {
-        if (strlen(sig_names[i].name) == len && strncasecmp(tok, sig_names[i].name, len) == 0) {
-            *sig = sig_names[i].sig;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    n = vsp_signal_number(tok, len);
+    if (n < 0)
+        return n;
+    *sig = n;
+    return 0;
 }
 
 static int parse_duration(const char *tok, size_t len, uint64_t *ns)

@@ -2,11 +2,12 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Unit tests of the small helpers lib/ gives the agent and the daemon
- * alike: the nanosecond clocks (vsp_time.h) and the hex formatter
- * (vsp_hex.h).
+ * alike: the nanosecond clocks (vsp_time.h), the hex formatter
+ * (vsp_hex.h) and the signal names (vsp_signal.h).
  */
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "proto.h"
 #include "vsp_hex.h"
+#include "vsp_signal.h"
 #include "vsp_time.h"
 
 /* the monotonic clock never goes back and moves across a sleep */
@@ -62,12 +64,53 @@ static void test_hex(void **unused)
     assert_string_equal(vsp_hex(none, id, 0), "");
 }
 
+static int number(const char *name)
+{
+    return vsp_signal_number(name, strlen(name));
+}
+
+/* every name both ways, the SIG prefix, case, aliases, and what is refused */
+static void test_signal(void **unused)
+{
+    (void)unused;
+    for (int sig = 1; sig <= 31; sig++) {
+        const char *name = vsp_signal_name(sig);
+
+        assert_non_null(name);
+        assert_int_equal(number(name), sig);
+    }
+    assert_string_equal(vsp_signal_name(15), "TERM");
+    assert_string_equal(vsp_signal_name(16), "STKFLT");
+    assert_string_equal(vsp_signal_name(31), "SYS");
+    assert_null(vsp_signal_name(0));
+    assert_null(vsp_signal_name(32));
+    assert_null(vsp_signal_name(VSP_SIGNAL_MAX));
+    assert_null(vsp_signal_name(-1));
+    assert_int_equal(number("SIGKILL"), 9);
+    assert_int_equal(number("sigkill"), 9);
+    assert_int_equal(number("SiGwInCh"), 28);
+    assert_int_equal(number("IOT"), 6);
+    assert_int_equal(number("sigcld"), 17);
+    assert_int_equal(number("POLL"), 29);
+    /* the length bounds the name: no NUL needed, no prefix match */
+    assert_int_equal(vsp_signal_number("TERMINAL", 4), 15);
+    assert_int_equal(vsp_signal_number("SIGHUP x", 6), 1);
+    assert_int_equal(number("TER"), -EINVAL);
+    assert_int_equal(number("TERMS"), -EINVAL);
+    assert_int_equal(number("SIG"), -EINVAL);
+    assert_int_equal(number("SIGSIGTERM"), -EINVAL);
+    assert_int_equal(number(""), -EINVAL);
+    assert_int_equal(number("15"), -EINVAL);
+    assert_int_equal(number("RTMIN"), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mono_ns),
         cmocka_unit_test(test_real_ns),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_signal),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
