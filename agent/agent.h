@@ -27,9 +27,6 @@
 #define NSEC_PER_MSEC 1000000ull
 #define NSEC_PER_SEC 1000000000ull
 
-/* agent_errf(): write "why" into err and return rc (lib/errf.h). */
-#define agent_errf vsp_errf
-
 /*
  * What applying a CONFIG did, for CONFIG_ACK: the first error (0 or
  * -errno) and a human sentence list "hang: /dev/vesper not available; ...".

@@ -178,15 +178,15 @@ static int parse_field(const char *tok, size_t len, struct vsp_event *ev, int *t
         else if (tok_is(tok, len, "core"))
             ev->flags |= VSP_EVF_CORE;
         else
-            return agent_errf(err, errlen, -EINVAL,
-                              "unknown word '%.*s' (flags: watched, ksender, core)", (int)len, tok);
+            return vsp_errf(err, errlen, -EINVAL,
+                            "unknown word '%.*s' (flags: watched, ksender, core)", (int)len, tok);
         return 0;
     }
     klen = (size_t)(eq - tok);
     val = eq + 1;
     vlen = len - klen - 1;
     if (vlen == 0)
-        return agent_errf(err, errlen, -EINVAL, "'%.*s' has no value", (int)klen, tok);
+        return vsp_errf(err, errlen, -EINVAL, "'%.*s' has no value", (int)klen, tok);
     if (tok_is(tok, klen, "pid")) {
         if ((rc = parse_num(val, vlen, 0, UINT32_MAX, &v)) == 0)
             ev->pid = (uint32_t)v;
@@ -215,13 +215,13 @@ static int parse_field(const char *tok, size_t len, struct vsp_event *ev, int *t
     } else if (tok_is(tok, klen, "src_comm")) {
         rc = parse_comm(val, vlen, ev->src_comm);
     } else {
-        return agent_errf(err, errlen, -EINVAL,
-                          "unknown field '%.*s' (pid, tgid, src_pid, uid, sig, code, value, comm, "
-                          "src_comm)",
-                          (int)klen, tok);
+        return vsp_errf(err, errlen, -EINVAL,
+                        "unknown field '%.*s' (pid, tgid, src_pid, uid, sig, code, value, comm, "
+                        "src_comm)",
+                        (int)klen, tok);
     }
     if (rc < 0)
-        return agent_errf(err, errlen, -EINVAL, "bad value in '%.*s'", (int)len, tok);
+        return vsp_errf(err, errlen, -EINVAL, "bad value in '%.*s'", (int)len, tok);
     return 0;
 }
 
@@ -241,13 +241,13 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
     if (tok_is(tok, len, "sleep")) {
         tok = next_token(&p, &len);
         if (tok == NULL)
-            return agent_errf(err, errlen, -EINVAL, "sleep needs a duration, e.g. 'sleep 100ms'");
+            return vsp_errf(err, errlen, -EINVAL, "sleep needs a duration, e.g. 'sleep 100ms'");
         if (parse_duration(tok, len, &cmd->sleep_ns) < 0)
-            return agent_errf(err, errlen, -EINVAL,
-                              "bad duration '%.*s' (number with ns, us, ms or s; at most 1 hour)",
-                              (int)len, tok);
+            return vsp_errf(err, errlen, -EINVAL,
+                            "bad duration '%.*s' (number with ns, us, ms or s; at most 1 hour)",
+                            (int)len, tok);
         if (next_token(&p, &len) != NULL)
-            return agent_errf(err, errlen, -EINVAL, "trailing text after the sleep duration");
+            return vsp_errf(err, errlen, -EINVAL, "trailing text after the sleep duration");
         cmd->kind = INJECT_SLEEP;
         return 0;
     }
@@ -255,11 +255,11 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
     if (tok_is(tok, len, "burst")) {
         tok = next_token(&p, &len);
         if (tok == NULL || parse_num(tok, len, 1, INJECT_BURST_MAX, &v) < 0)
-            return agent_errf(err, errlen, -EINVAL, "burst needs a count 1..%u", INJECT_BURST_MAX);
+            return vsp_errf(err, errlen, -EINVAL, "burst needs a count 1..%u", INJECT_BURST_MAX);
         cmd->count = (uint32_t)v;
         tok = next_token(&p, &len);
         if (tok == NULL)
-            return agent_errf(err, errlen, -EINVAL, "burst needs an event after the count");
+            return vsp_errf(err, errlen, -EINVAL, "burst needs an event after the count");
     }
     {
         char name[32];
@@ -270,10 +270,10 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
         name[len] = '\0';
         probe = vsp_probe_from_name(name);
         if (probe <= VSP_PROBE_NONE || probe > VSP_PROBE_GUEST_MAX_)
-            return agent_errf(err, errlen, -EINVAL,
-                              "unknown event '%s' (signal, oom, exit, hang, psi-cpu, psi-memory, "
-                              "psi-io, sleep, burst)",
-                              name);
+            return vsp_errf(err, errlen, -EINVAL,
+                            "unknown event '%s' (signal, oom, exit, hang, psi-cpu, psi-memory, "
+                            "psi-io, sleep, burst)",
+                            name);
     }
     cmd->ev.probe = (uint16_t)probe;
     cmd->ev.group = (uint16_t)vsp_probe_kgroup((unsigned)probe);
@@ -297,7 +297,7 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
         m.u.event = cmd->ev;
         m.u.event.seq = 1;
         if (vsp_encode(&m, frame, sizeof(frame), why, sizeof(why)) < 0)
-            return agent_errf(err, errlen, -EINVAL, "inconsistent event: %s", why);
+            return vsp_errf(err, errlen, -EINVAL, "inconsistent event: %s", why);
     }
     cmd->kind = INJECT_EVENT;
     return 0;
@@ -348,11 +348,11 @@ int inject_add_path(struct inject *in, const char *path, char *err, size_t errle
     int fd;
 
     if (s == NULL)
-        return agent_errf(err, errlen, -ENOSPC, "too many inject streams");
+        return vsp_errf(err, errlen, -ENOSPC, "too many inject streams");
     if (strcmp(path, "-") == 0) {
         fd = dup(STDIN_FILENO);
         if (fd < 0)
-            return agent_errf(err, errlen, -errno, "stdin: %s", strerror(errno));
+            return vsp_errf(err, errlen, -errno, "stdin: %s", strerror(errno));
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         stream_setup(s, fd, INJECT_STDIN, "stdin");
@@ -361,11 +361,11 @@ int inject_add_path(struct inject *in, const char *path, char *err, size_t errle
     /* O_NONBLOCK: opening a FIFO must not wait for its writer */
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return agent_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
+        return vsp_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return agent_errf(err, errlen, -e, "%s: %s", path, strerror(e));
+        return vsp_errf(err, errlen, -e, "%s: %s", path, strerror(e));
     }
     type = S_ISFIFO(st.st_mode) ? INJECT_FIFO : INJECT_FILE;
     stream_setup(s, fd, type, path);
@@ -380,16 +380,16 @@ int inject_listen(struct inject *in, const char *path, char *err, size_t errlen)
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(sa.sun_path))
-        return agent_errf(err, errlen, -ENAMETOOLONG, "%s: socket path too long", path);
+        return vsp_errf(err, errlen, -ENAMETOOLONG, "%s: socket path too long", path);
     strcpy(sa.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return agent_errf(err, errlen, -errno, "socket: %s", strerror(errno));
+        return vsp_errf(err, errlen, -errno, "socket: %s", strerror(errno));
     unlink(path);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
         int e = errno;
         close(fd);
-        return agent_errf(err, errlen, -e, "%s: %s", path, strerror(e));
+        return vsp_errf(err, errlen, -e, "%s: %s", path, strerror(e));
     }
     in->listen_fd = fd;
     snprintf(in->listen_path, sizeof(in->listen_path), "%s", path);
