@@ -20,6 +20,7 @@
 
 #include "action.h"
 #include "log.h"
+#include "vsp_hex.h"
 
 #define ACTION_MAX_IMPL 8
 
@@ -179,15 +180,14 @@ char **action_environ(const struct oplog_op *op, char **base)
     GPtrArray *env = g_ptr_array_new();
     const char *probe = vsp_probe_name(op->probe);
     const char *sname = conf_signal_name(op->sig);
-    char boot[2 * VSP_BOOT_ID_LEN + 1];
+    char boot[VSP_HEX_SIZE(VSP_BOOT_ID_LEN)];
     uint64_t decide_real = 0;
 
     for (char **p = base; p && *p; p++) {
         if (strncmp(*p, "VESPER_", 7) != 0)
             g_ptr_array_add(env, g_strdup(*p));
     }
-    for (size_t i = 0; i < VSP_BOOT_ID_LEN; i++)
-        snprintf(boot + 2 * i, 3, "%02x", op->boot_id[i]);
+    vsp_hex(boot, op->boot_id, VSP_BOOT_ID_LEN);
     if (op->decide_mono_ns >= op->recv_mono_ns && op->recv_real_ns)
         decide_real = op->recv_real_ns + (op->decide_mono_ns - op->recv_mono_ns);
 

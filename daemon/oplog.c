@@ -16,12 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <glib.h>
 #include <sqlite3.h>
 
 #include "oplog.h"
+#include "vsp_hex.h"
 
 struct oplog_follower {
     unsigned handle; /* 0: removed */
@@ -63,22 +63,6 @@ struct oplog {
     uint64_t b_writes, b_errors;
     char b_error[256];
 };
-
-uint64_t oplog_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t oplog_real_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 uint64_t oplog_mono_to_real(uint64_t mono_ns)
 {
@@ -329,17 +313,6 @@ fail:
     return -EIO;
 }
 
-static void oplog_hex(char *out, const uint8_t *b, size_t n)
-{
-    static const char hx[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[b[i] >> 4];
-        out[2 * i + 1] = hx[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static void oplog_db_step(struct oplog *log, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -361,12 +334,12 @@ static void oplog_db_step(struct oplog *log, sqlite3_stmt *st)
 static void oplog_db_event(struct oplog *log, const struct oplog_event *e)
 {
     sqlite3_stmt *st = log->ins_ev;
-    char boot[2 * VSP_BOOT_ID_LEN + 1];
+    char boot[VSP_HEX_SIZE(VSP_BOOT_ID_LEN)];
     int i = 1;
 
     if (!st)
         return;
-    oplog_hex(boot, e->boot_id, VSP_BOOT_ID_LEN);
+    vsp_hex(boot, e->boot_id, VSP_BOOT_ID_LEN);
     BIND_T(st, i++, e->id);
     BIND_T(st, i++, e->guest);
     BIND_T(st, i++, vsp_probe_name(e->probe));

@@ -31,15 +31,23 @@
 #include "conf.h"
 #include "opid.h"
 #include "proto.h"
+#include "vsp_time.h"
 
 #define OPLOG_EVENTS_DEFAULT 10000
 #define OPLOG_OPS_DEFAULT 1000
 #define OPLOG_REASON_LEN 24
 #define OPLOG_TEXT_LEN 160
 
-/* Host clocks, ns. */
-uint64_t oplog_mono_ns(void); /* CLOCK_MONOTONIC */
-uint64_t oplog_real_ns(void); /* CLOCK_REALTIME */
+/* Host clocks, ns: vsp_mono_ns() and vsp_real_ns() (vsp_time.h). */
+static inline uint64_t oplog_mono_ns(void)
+{
+    return vsp_mono_ns();
+}
+
+static inline uint64_t oplog_real_ns(void)
+{
+    return vsp_real_ns();
+}
 
 struct oplog_event {
     uint64_t n;                 /* position in the log, 1.. */
