@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Per-guest state and protocol dispatch (see guest.h).  One dispatch
- * function, guest_on_msg(), switches on the frame type; every handler
- * checks the protocol state first (HELLO must come first and only once per
- * connection) and a violation closes only this guest's channel.
+ * The guest registry (see guest.h): one struct guest per configured or
+ * discovered guest, in configuration order, made, changed and removed as
+ * the configuration changes (guests_apply()) and as the OCF agent binds
+ * resources (guest_bind()); each guest's channel life cycle and rule
+ * state; lookups; and the health the control socket reports to the OCF
+ * monitor (guest_health()).  The decisions are in guest_judge.c, the
+ * protocol in guest_proto.c, libvirt domains in guest_dom.c.
  *
  * Configurations are reference counted (struct gconf): a guest whose probe
  * groups did not change across a reload keeps its rule state, which points

@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Per-guest state and protocol dispatch (see guest.h).  One dispatch
- * function, guest_on_msg(), switches on the frame type; every handler
- * checks the protocol state first (HELLO must come first and only once per
- * connection) and a violation closes only this guest's channel.
- *
- * Configurations are reference counted (struct gconf): a guest whose probe
- * groups did not change across a reload keeps its rule state, which points
- * into the configuration it was built from, so that configuration stays
- * alive until no guest refers to it.
+ * Guests following libvirt domains, as virt.c reports them: a guest made
+ * from [guest-template] for a discovered domain (guest_discover()), its
+ * channel moving with the domain (guest_domain_up()), the domain leaving
+ * this host on purpose or not (guest_domain_down()), a connection removed
+ * by a reload (guests_domain_forget()), and a discovered guest removed
+ * GUEST_AWAY_LINGER_MS after its domain left.
  */
 #include "config.h"
 

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Per-guest state and protocol dispatch (see guest.h).  One dispatch
- * function, guest_on_msg(), switches on the frame type; every handler
- * checks the protocol state first (HELLO must come first and only once per
- * connection) and a violation closes only this guest's channel.
- *
- * Configurations are reference counted (struct gconf): a guest whose probe
- * groups did not change across a reload keeps its rule state, which points
- * into the configuration it was built from, so that configuration stays
- * alive until no guest refers to it.
+ * Decisions: every event of a guest, from its agent or synthesised by the
+ * host (agent lost / back, hypervisor events), is judged by the guest's
+ * rule state (rules.h) in guest_judge() and recorded in the operation log;
+ * a log, migrate or failover verdict becomes an operation whose action
+ * (action.h) is started here and completed in guest_action_done().  A
+ * failover verdict latches the guest FAILED, a migrate verdict DEGRADED,
+ * for the OCF monitor (guest_health() in guest.c reads the latch).
  */
 #include "config.h"
 

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Per-guest state and protocol dispatch (see guest.h).  One dispatch
+ * The guest protocol, host side (docs/protocol.md).  One dispatch
  * function, guest_on_msg(), switches on the frame type; every handler
  * checks the protocol state first (HELLO must come first and only once per
- * connection) and a violation closes only this guest's channel.
- *
- * Configurations are reference counted (struct gconf): a guest whose probe
- * groups did not change across a reload keeps its rule state, which points
- * into the configuration it was built from, so that configuration stays
- * alive until no guest refers to it.
+ * connection) and a violation closes only this guest's channel.  HELLO is
+ * answered with WELCOME (the resend point), CONFIG and a PING burst; an
+ * EVENT passes the duplicate / gap check and the rate limit before
+ * guest_judge().  The guest's timers are here too: heartbeat (agent lost
+ * on silence, HELLO requests on a new silent link), the clock PINGs, and
+ * the grace a libvirt guest's link gets before agent-lost.
  */
 #include "config.h"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Unit tests of vesperd's libvirt wiring (daemon/virt.c, the libvirt parts
- * of daemon/guest.c and daemon/action_virt.c) against libvirt's in-process
+ * Unit tests of vesperd's libvirt wiring (daemon/virt.c, daemon/guest_dom.c
+ * and daemon/action_virt.c) against libvirt's in-process
  * test:///default driver: a domain with an org.vesper.0 channel becomes a
  * discovered guest from [guest-template], a configured guest follows its
  * named domain, a destroy is a departure without agent-lost, hypervisor
