@@ -237,7 +237,7 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
 /* The log entry of event ev of g: identity (boot id, instance, seq) and
  * the event's fields; times are the caller's. */
 void guest_event_entry(const struct guest *g, const struct vsp_event *ev, uint64_t instance,
-                              struct oplog_event *e)
+                       struct oplog_event *e)
 {
     memset(e, 0, sizeof(*e));
     opid_event_id(e->id, sizeof(e->id), g->boot_id, instance, ev->seq);
