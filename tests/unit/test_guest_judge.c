@@ -32,6 +32,7 @@
 #include "guest_int.h"
 #include "log.h"
 #include "oplog.h"
+#include "unit_conf.h"
 
 static const char groups_text[] = "[group signal]\n"
                                   "rise = 1\n"
@@ -136,26 +137,9 @@ static const struct action_ops ta_ops = {
 
 /* ---- fixture ------------------------------------------------------------ */
 
-static struct conf *load(void)
-{
-    struct conf *c = conf_new();
-    struct conf_errors e;
-    char *text = g_strdup_printf(daemon_fmt, tdir);
-
-    conf_errors_init(&e);
-    conf_parse_daemon(c, "t.conf", text, strlen(text), &e);
-    conf_parse_groups(c, "g.conf", groups_text, strlen(groups_text), &e);
-    conf_resolve(c, &e);
-    for (size_t i = 0; i < e.n; i++)
-        fprintf(stderr, "  %s\n", e.msg[i]);
-    assert_int_equal(conf_errors_count(&e), 0);
-    conf_errors_free(&e);
-    g_free(text);
-    return c;
-}
-
 static int setup(void **state)
 {
+    char *text = g_strdup_printf(daemon_fmt, tdir);
     struct guest *g;
 
     memset(&ta, 0, sizeof(ta));
@@ -163,7 +147,8 @@ static int setup(void **state)
     assert_non_null(tlog);
     opid_gen_init(&tids, 1, 1);
     guests_init(tlog, &tids);
-    assert_int_equal(guests_apply(load()), 0);
+    assert_int_equal(guests_apply(unit_conf(text, groups_text)), 0);
+    g_free(text);
     g = guest_find("vm1");
     assert_non_null(g);
     /* a stream as a HELLO would have set it */
