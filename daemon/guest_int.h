@@ -21,8 +21,8 @@
  * globals would have let every file write the registry and the
  * configuration.
  *
- * Every function here takes a guest of the registry (not NULL) and runs on
- * the main loop, like the rest of the family.
+ * Everything here runs on the main loop, like the rest of the family; no
+ * pointer argument may be NULL.
  */
 #ifndef VSP_GUEST_INT_H
 #define VSP_GUEST_INT_H
@@ -32,13 +32,15 @@
 
 #include "guest.h"
 
+/* nanoseconds per millisecond / second, for the host clock (oplog_mono_ns()) */
 #define NS_MS 1000000ull
 #define NS_S 1000000000ull
 
 /* ---- guest.c: configuration, registry, channel life cycle -------------- */
 
 /* Heartbeat timeout (ns) and interval (ms) of g: its entry's, else the
- * daemon-wide setting of the configuration in use. */
+ * daemon-wide setting of the configuration in use; a timeout not set is
+ * three intervals. */
 uint64_t guest_hb_timeout(const struct guest *g);
 uint32_t guest_hb_ms(const struct guest *g);
 
@@ -80,7 +82,8 @@ void guest_list_remove(struct guest *g);
 /* ---- guest_judge.c: decisions ------------------------------------------ */
 
 /* Record events and operations in log, operation ids from ids (both must
- * outlive the guests; NULL log: guest_action_progress() does nothing). */
+ * outlive the guests).  Until it is called, guest_action_progress() does
+ * nothing. */
 void guest_judge_init(struct oplog *log, struct opid_gen *ids);
 
 /* Health latch back to RUNNING (no reason, operation or group). */
