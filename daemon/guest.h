@@ -3,8 +3,9 @@
  *
  * Per-guest state and protocol dispatch: one struct guest per configured
  * guest, owning its channel (chan.h), its rule-engine state (rules.h) and
- * its clock estimate (clocksync.h).  guest.c is where a decoded frame
- * becomes a decision:
+ * its clock estimate (clocksync.h).  The guest family is where a decoded
+ * frame becomes a decision (guest_proto.c dispatches, guest_judge.c
+ * decides):
  *
  *   HELLO      -> WELCOME (resend point), CONFIG, PING burst
  *   EVENT      -> duplicate / gap check, rate limit, rules_eval(),
@@ -14,17 +15,18 @@
  * plus the host-side "agent lost" / "agent back" events (heartbeat silence
  * or a closed channel), judged by the same rules as guest events.
  *
- * The set of guests follows the configuration: guests_apply() adds,
- * changes and removes guests on start and on every accepted reload.  With
- * [libvirt] (virt.c), a guest follows its libvirt domain: its channel is
- * the org.vesper.0 socket libvirt reports (unless the guest has a fixed
- * `channel`), it moves with the domain (guest_domain_up()), and a domain
- * that leaves this host on purpose (migrated, destroyed, shut down) closes
- * its channel without an agent-lost fault (guest_domain_down()).  Guests
- * for discovered domains are made from [guest-template] (guest_discover())
- * and removed GUEST_AWAY_LINGER_MS after their domain left.
+ * The set of guests follows the configuration (guest.c): guests_apply()
+ * adds, changes and removes guests on start and on every accepted reload.
+ * With [libvirt] (virt.c, guest_dom.c), a guest follows its libvirt
+ * domain: its channel is the org.vesper.0 socket libvirt reports (unless
+ * the guest has a fixed `channel`), it moves with the domain
+ * (guest_domain_up()), and a domain that leaves this host on purpose
+ * (migrated, destroyed, shut down) closes its channel without an
+ * agent-lost fault (guest_domain_down()).  Guests for discovered domains
+ * are made from [guest-template] (guest_discover()) and removed
+ * GUEST_AWAY_LINGER_MS after their domain left.
  * struct guest is public so that the control socket can display it; only
- * guest.c writes it.
+ * the guest*.c files write it (guest_int.h is what they share).
  */
 #ifndef VSP_GUEST_H
 #define VSP_GUEST_H
