@@ -84,7 +84,6 @@ void render_operation(struct reply *r, const struct oplog_op *o);
 
 /* One event (ev, op NULL) or operation (op, ev NULL) as one line appended
  * to out: a JSON object, or a text row in fixed-width columns. */
-void follow_line(GString *out, int json, const struct oplog_event *ev,
-                 const struct oplog_op *op);
+void follow_line(GString *out, int json, const struct oplog_event *ev, const struct oplog_op *op);
 
 #endif /* VSP_CONTROL_INT_H */

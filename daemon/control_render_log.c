@@ -199,8 +199,7 @@ _Static_assert(G_N_ELEMENTS(event_widths) == EVENT_COLS, "one width per event co
 _Static_assert(G_N_ELEMENTS(op_widths) == OP_COLS, "one width per operation column");
 
 /* One entry as one line: JSON object or fixed-width row. */
-void follow_line(GString *out, int json, const struct oplog_event *ev,
-                        const struct oplog_op *op)
+void follow_line(GString *out, int json, const struct oplog_event *ev, const struct oplog_op *op)
 {
     if (json) {
         struct json j;
