@@ -139,7 +139,7 @@ static void client_on_follow(const struct oplog_event *ev, const struct oplog_op
         client_free(c); /* safe during the oplog notification */
         return;
     }
-    follow_line(c->out, c->req.json, ev, op);
+    control_follow_line(c->out, c->req.json, ev, op);
     if (!c->wsrc)
         client_flush(c);
 }
@@ -147,7 +147,7 @@ static void client_on_follow(const struct oplog_event *ev, const struct oplog_op
 static void client_reply(struct client *c, const char *line, size_t len)
 {
     struct control_req *q = &c->req;
-    struct reply r;
+    struct control_reply r;
     char err[256];
     struct guest *g = NULL;
     int rc;
@@ -174,26 +174,26 @@ static void client_reply(struct client *c, const char *line, size_t len)
 
     switch (q->cmd) {
     case CONTROL_STATUS:
-        render_status(&r);
+        control_render_status(&r);
         break;
     case CONTROL_VERSION:
-        render_version(&r);
+        control_render_version(&r);
         break;
     case CONTROL_STATS:
-        render_stats(&r);
+        control_render_stats(&r);
         break;
     case CONTROL_GUESTS:
-        render_guests(&r);
+        control_render_guests(&r);
         break;
     case CONTROL_GUEST:
-        render_guest(&r, g);
+        control_render_guest(&r, g);
         break;
     case CONTROL_HEALTH:
-        render_health(&r, g);
+        control_render_health(&r, g);
         break;
     case CONTROL_EVENTS:
     case CONTROL_OPERATIONS:
-        render_list(&r, q->cmd == CONTROL_OPERATIONS);
+        control_render_list(&r, q->cmd == CONTROL_OPERATIONS);
         break;
     case CONTROL_OPERATION: {
         const struct oplog_op *o = oplog_find_op(control_env->oplog, q->opid);
@@ -203,7 +203,7 @@ static void client_reply(struct client *c, const char *line, size_t len)
             g_string_free(r.body, TRUE);
             return;
         }
-        render_operation(&r, o);
+        control_render_operation(&r, o);
         break;
     }
     case CONTROL_PUSH:

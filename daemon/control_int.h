@@ -22,45 +22,46 @@
 struct guest;
 
 /* Aligned text table: add cells row by row, then render. */
-struct table {
+struct control_table {
     GPtrArray *cells; /* char *, row-major */
     size_t ncols;
 };
 
 /* An empty table of ncols columns. */
-void table_init(struct table *t, size_t ncols);
+void control_table_init(struct control_table *t, size_t ncols);
 /* Append one cell (printf format); rows fill left to right. */
-void table_add(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void control_table_add(struct control_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Append the table to out, each column as wide as its widest cell, two
  * blanks between columns, the last column unpadded; frees the cells. */
-void table_render(struct table *t, GString *out);
-/* Like table_render() with the given width per column (w[ncols - 1] is
+void control_table_render(struct control_table *t, GString *out);
+/* Like control_table_render() with the given width per column (w[ncols - 1] is
  * unused), so that rows rendered apart still align; frees the cells. */
-void table_render_fixed(struct table *t, const int *w, GString *out);
+void control_table_render_fixed(struct control_table *t, const int *w, GString *out);
 
 /* The formatters write into buf (len bytes, truncated to fit) and return
  * buf; "-" stands for an unknown value (a zero time or version). */
 /* "12:03:04.123456", the local time of a wall clock ns */
-const char *fmt_clock(uint64_t real_ns, char *buf, size_t len);
+const char *control_fmt_clock(uint64_t real_ns, char *buf, size_t len);
 /* "2026-11-22 12:03:04.123456789 +0100" */
-const char *fmt_date(uint64_t real_ns, char *buf, size_t len);
+const char *control_fmt_date(uint64_t real_ns, char *buf, size_t len);
 /* b - a in milliseconds, "1.234ms" (negative when b < a) */
-const char *fmt_delta(uint64_t a, uint64_t b, char *buf, size_t len);
+const char *control_fmt_delta(uint64_t a, uint64_t b, char *buf, size_t len);
 /* now - then in seconds, "1.5s" */
-const char *fmt_age(uint64_t then, uint64_t now, char *buf, size_t len);
+const char *control_fmt_age(uint64_t then, uint64_t now, char *buf, size_t len);
 /* an agent version 0xMMmmpp as "M.m.p" */
-const char *fmt_version(uint32_t v, char *buf, size_t len);
+const char *control_fmt_version(uint32_t v, char *buf, size_t len);
 /* n bytes of b as 2n lowercase hex digits and a NUL into out (2n + 1 bytes) */
-void hex(const uint8_t *b, size_t n, char *out);
+void control_hex(const uint8_t *b, size_t n, char *out);
 /* vsp_probe_name() of p, "?" for an unknown probe */
-const char *probe_str(unsigned p);
+const char *control_probe_str(unsigned p);
 
 /* One reply being built: the renderers append its body. */
-struct reply {
+struct control_reply {
     GString *body;
     const struct control_req *req;
     struct json j;
-    struct table t;
+    struct control_table t;
     const struct control_env *env;
 };
 
@@ -70,20 +71,21 @@ struct reply {
  * read the daemon's state and never fail; the caller has checked that the
  * guest or operation exists.
  */
-void render_version(struct reply *r);
-void render_status(struct reply *r);
-void render_stats(struct reply *r);
-void render_guests(struct reply *r);
-void render_guest(struct reply *r, struct guest *g);
-void render_health(struct reply *r, struct guest *g);
+void control_render_version(struct control_reply *r);
+void control_render_status(struct control_reply *r);
+void control_render_stats(struct control_reply *r);
+void control_render_guests(struct control_reply *r);
+void control_render_guest(struct control_reply *r, struct guest *g);
+void control_render_health(struct control_reply *r, struct guest *g);
 /* events (ops 0) or operations (ops 1): r->req's guest, limit and follow;
- * with follow, the backlog as follow_line() lines after a text header. */
-void render_list(struct reply *r, int ops);
+ * with follow, the backlog as control_follow_line() lines after a text header. */
+void control_render_list(struct control_reply *r, int ops);
 /* one operation as a timeline (text) or one JSON object */
-void render_operation(struct reply *r, const struct oplog_op *o);
+void control_render_operation(struct control_reply *r, const struct oplog_op *o);
 
 /* One event (ev, op NULL) or operation (op, ev NULL) as one line appended
  * to out: a JSON object, or a text row in fixed-width columns. */
-void follow_line(GString *out, int json, const struct oplog_event *ev, const struct oplog_op *op);
+void control_follow_line(GString *out, int json, const struct oplog_event *ev,
+                         const struct oplog_op *op);
 
 #endif /* VSP_CONTROL_INT_H */

@@ -22,13 +22,13 @@
 
 /* ---- formatting helpers ------------------------------------------------------ */
 
-void table_init(struct table *t, size_t ncols)
+void control_table_init(struct control_table *t, size_t ncols)
 {
     t->cells = g_ptr_array_new_with_free_func(g_free);
     t->ncols = ncols;
 }
 
-void table_add(struct table *t, const char *fmt, ...)
+void control_table_add(struct control_table *t, const char *fmt, ...)
 {
     va_list ap;
     char *s;
@@ -39,7 +39,7 @@ void table_add(struct table *t, const char *fmt, ...)
     g_ptr_array_add(t->cells, s);
 }
 
-void table_render(struct table *t, GString *out)
+void control_table_render(struct control_table *t, GString *out)
 {
     size_t *w = g_new0(size_t, t->ncols);
     size_t n = t->cells->len;
@@ -64,7 +64,7 @@ void table_render(struct table *t, GString *out)
     g_ptr_array_free(t->cells, TRUE);
 }
 
-void table_render_fixed(struct table *t, const int *w, GString *out)
+void control_table_render_fixed(struct control_table *t, const int *w, GString *out)
 {
     for (size_t i = 0; i < t->cells->len; i++) {
         size_t col = i % t->ncols;
@@ -79,7 +79,7 @@ void table_render_fixed(struct table *t, const int *w, GString *out)
 }
 
 /* "12:03:04.123456" local time of a wall clock ns (or "-") */
-const char *fmt_clock(uint64_t real_ns, char *buf, size_t len)
+const char *control_fmt_clock(uint64_t real_ns, char *buf, size_t len)
 {
     time_t s = (time_t)(real_ns / 1000000000ull);
     struct tm tm;
@@ -95,7 +95,7 @@ const char *fmt_clock(uint64_t real_ns, char *buf, size_t len)
 }
 
 /* "2026-11-22 12:03:04.123456789 +0100" */
-const char *fmt_date(uint64_t real_ns, char *buf, size_t len)
+const char *control_fmt_date(uint64_t real_ns, char *buf, size_t len)
 {
     time_t s = (time_t)(real_ns / 1000000000ull);
     struct tm tm;
@@ -113,7 +113,7 @@ const char *fmt_date(uint64_t real_ns, char *buf, size_t len)
 }
 
 /* b - a as milliseconds "1.234ms", "-" when either is unknown */
-const char *fmt_delta(uint64_t a, uint64_t b, char *buf, size_t len)
+const char *control_fmt_delta(uint64_t a, uint64_t b, char *buf, size_t len)
 {
     if (!a || !b) {
         snprintf(buf, len, "-");
@@ -125,7 +125,7 @@ const char *fmt_delta(uint64_t a, uint64_t b, char *buf, size_t len)
     return buf;
 }
 
-const char *fmt_age(uint64_t then, uint64_t now, char *buf, size_t len)
+const char *control_fmt_age(uint64_t then, uint64_t now, char *buf, size_t len)
 {
     if (!then) {
         snprintf(buf, len, "-");
@@ -135,7 +135,7 @@ const char *fmt_age(uint64_t then, uint64_t now, char *buf, size_t len)
     return buf;
 }
 
-const char *fmt_version(uint32_t v, char *buf, size_t len)
+const char *control_fmt_version(uint32_t v, char *buf, size_t len)
 {
     if (!v)
         snprintf(buf, len, "-");
@@ -144,13 +144,13 @@ const char *fmt_version(uint32_t v, char *buf, size_t len)
     return buf;
 }
 
-void hex(const uint8_t *b, size_t n, char *out)
+void control_hex(const uint8_t *b, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
         snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-const char *probe_str(unsigned p)
+const char *control_probe_str(unsigned p)
 {
     const char *s = vsp_probe_name(p);
 

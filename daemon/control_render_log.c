@@ -68,7 +68,7 @@ static void event_json(struct json *j, const struct oplog_event *e)
 {
     char boot[2 * VSP_BOOT_ID_LEN + 1];
 
-    hex(e->boot_id, VSP_BOOT_ID_LEN, boot);
+    control_hex(e->boot_id, VSP_BOOT_ID_LEN, boot);
     json_obj_begin(j);
     json_kuint(j, "n", e->n);
     json_kstr(j, "id", e->id);
@@ -76,7 +76,7 @@ static void event_json(struct json *j, const struct oplog_event *e)
     json_kstr(j, "boot_id", boot);
     json_kuint(j, "instance", e->instance);
     json_kuint(j, "seq", e->seq);
-    json_kstr(j, "probe", probe_str(e->probe));
+    json_kstr(j, "probe", control_probe_str(e->probe));
     json_kstr(j, "kgroup", vsp_kgroup_name(e->kgroup));
     json_kuint(j, "flags", e->flags);
     json_kuint(j, "pid", e->pid);
@@ -109,27 +109,29 @@ static const char *const event_hdr[] = {"TIME",   "GUEST",     "EVENT",   "PROBE
                                         "REASON", "TRANSPORT", "DECIDE",  "OPERATION"};
 #define EVENT_COLS G_N_ELEMENTS(event_hdr)
 
-static void event_row(struct table *t, const struct oplog_event *e)
+static void event_row(struct control_table *t, const struct oplog_event *e)
 {
     char a[64], b[64], c[64];
 
-    table_add(t, "%s",
-              fmt_clock(e->event_mapped ? e->event_real_ns : e->recv_real_ns, a, sizeof(a)));
-    table_add(t, "%s", e->guest);
-    table_add(t, "%s", e->id);
-    table_add(t, "%s", probe_str(e->probe));
+    control_table_add(
+        t, "%s",
+        control_fmt_clock(e->event_mapped ? e->event_real_ns : e->recv_real_ns, a, sizeof(a)));
+    control_table_add(t, "%s", e->guest);
+    control_table_add(t, "%s", e->id);
+    control_table_add(t, "%s", control_probe_str(e->probe));
     if (e->comm[0])
-        table_add(t, "%s[%" PRIu32 "]", e->comm, e->tgid);
+        control_table_add(t, "%s[%" PRIu32 "]", e->comm, e->tgid);
     else
-        table_add(t, "-");
-    table_add(t, "%s", event_detail(e, b, sizeof(b)));
-    table_add(t, "%s", conf_verdict_name(e->verdict));
-    table_add(t, "%s", e->group[0] ? e->group : "-");
-    table_add(t, "%s", e->reason[0] ? e->reason : "-");
-    table_add(t, "%s",
-              e->event_mapped ? fmt_delta(e->event_mono_ns, e->recv_mono_ns, a, sizeof(a)) : "-");
-    table_add(t, "%s", fmt_delta(e->recv_mono_ns, e->decide_mono_ns, c, sizeof(c)));
-    table_add(t, "%s", e->opid[0] ? e->opid : "-");
+        control_table_add(t, "-");
+    control_table_add(t, "%s", event_detail(e, b, sizeof(b)));
+    control_table_add(t, "%s", conf_verdict_name(e->verdict));
+    control_table_add(t, "%s", e->group[0] ? e->group : "-");
+    control_table_add(t, "%s", e->reason[0] ? e->reason : "-");
+    control_table_add(
+        t, "%s",
+        e->event_mapped ? control_fmt_delta(e->event_mono_ns, e->recv_mono_ns, a, sizeof(a)) : "-");
+    control_table_add(t, "%s", control_fmt_delta(e->recv_mono_ns, e->decide_mono_ns, c, sizeof(c)));
+    control_table_add(t, "%s", e->opid[0] ? e->opid : "-");
 }
 
 static void op_json(struct json *j, const struct oplog_op *o)
@@ -144,7 +146,7 @@ static void op_json(struct json *j, const struct oplog_op *o)
     json_kstr(j, "action", o->action);
     json_kstr(j, "resource", o->resource);
     json_kstr(j, "verdict", conf_verdict_name(o->verdict));
-    json_kstr(j, "probe", probe_str(o->probe));
+    json_kstr(j, "probe", control_probe_str(o->probe));
     json_kuint(j, "pid", o->pid);
     json_kuint(j, "tgid", o->tgid);
     json_kint(j, "sig", o->sig);
@@ -173,23 +175,24 @@ static const char *const op_hdr[] = {"OPERATION",    "GUEST",  "EVENT",  "VERDIC
                                      "DECIDE>START", "RUN",    "OUTCOME"};
 #define OP_COLS G_N_ELEMENTS(op_hdr)
 
-static void op_row(struct table *t, const struct oplog_op *o)
+static void op_row(struct control_table *t, const struct oplog_op *o)
 {
     char a[64];
     uint64_t from = o->event_mapped ? o->event_mono_ns : o->recv_mono_ns;
 
-    table_add(t, "%s", o->id);
-    table_add(t, "%s", o->guest);
-    table_add(t, "%s", o->event_id);
-    table_add(t, "%s", conf_verdict_name(o->verdict));
-    table_add(t, "%s", o->group[0] ? o->group : "-");
-    table_add(t, "%s", o->action);
-    table_add(t, "%s", oplog_op_state_name(o->state));
-    table_add(t, "%s%s", fmt_delta(from, o->decide_mono_ns, a, sizeof(a)),
-              o->event_mapped ? "" : "*");
-    table_add(t, "%s", fmt_delta(o->decide_mono_ns, o->start_mono_ns, a, sizeof(a)));
-    table_add(t, "%s", fmt_delta(o->start_mono_ns, o->end_mono_ns, a, sizeof(a)));
-    table_add(t, "%s", o->outcome[0] ? o->outcome : "-");
+    control_table_add(t, "%s", o->id);
+    control_table_add(t, "%s", o->guest);
+    control_table_add(t, "%s", o->event_id);
+    control_table_add(t, "%s", conf_verdict_name(o->verdict));
+    control_table_add(t, "%s", o->group[0] ? o->group : "-");
+    control_table_add(t, "%s", o->action);
+    control_table_add(t, "%s", oplog_op_state_name(o->state));
+    control_table_add(t, "%s%s", control_fmt_delta(from, o->decide_mono_ns, a, sizeof(a)),
+                      o->event_mapped ? "" : "*");
+    control_table_add(t, "%s",
+                      control_fmt_delta(o->decide_mono_ns, o->start_mono_ns, a, sizeof(a)));
+    control_table_add(t, "%s", control_fmt_delta(o->start_mono_ns, o->end_mono_ns, a, sizeof(a)));
+    control_table_add(t, "%s", o->outcome[0] ? o->outcome : "-");
 }
 
 /* Follow mode: fixed column widths, so lines written later still align. */
@@ -199,7 +202,8 @@ _Static_assert(G_N_ELEMENTS(event_widths) == EVENT_COLS, "one width per event co
 _Static_assert(G_N_ELEMENTS(op_widths) == OP_COLS, "one width per operation column");
 
 /* One entry as one line: JSON object or fixed-width row. */
-void follow_line(GString *out, int json, const struct oplog_event *ev, const struct oplog_op *op)
+void control_follow_line(GString *out, int json, const struct oplog_event *ev,
+                         const struct oplog_op *op)
 {
     if (json) {
         struct json j;
@@ -212,22 +216,22 @@ void follow_line(GString *out, int json, const struct oplog_event *ev, const str
         g_string_append_c(out, '\n');
         return;
     }
-    struct table t;
+    struct control_table t;
 
-    table_init(&t, ev ? EVENT_COLS : OP_COLS);
+    control_table_init(&t, ev ? EVENT_COLS : OP_COLS);
     if (ev)
         event_row(&t, ev);
     else
         op_row(&t, op);
-    table_render_fixed(&t, ev ? event_widths : op_widths, out);
+    control_table_render_fixed(&t, ev ? event_widths : op_widths, out);
 }
 
 static void each_event_cb(const struct oplog_event *e, void *arg)
 {
-    struct reply *r = arg;
+    struct control_reply *r = arg;
 
     if (r->req->follow)
-        follow_line(r->body, r->req->json, e, NULL);
+        control_follow_line(r->body, r->req->json, e, NULL);
     else if (r->req->json)
         event_json(&r->j, e);
     else
@@ -236,17 +240,17 @@ static void each_event_cb(const struct oplog_event *e, void *arg)
 
 static void each_op_cb(const struct oplog_op *o, void *arg)
 {
-    struct reply *r = arg;
+    struct control_reply *r = arg;
 
     if (r->req->follow)
-        follow_line(r->body, r->req->json, NULL, o);
+        control_follow_line(r->body, r->req->json, NULL, o);
     else if (r->req->json)
         op_json(&r->j, o);
     else
         op_row(&r->t, o);
 }
 
-void render_list(struct reply *r, int ops)
+void control_render_list(struct control_reply *r, int ops)
 {
     const struct control_req *q = r->req;
     size_t limit =
@@ -257,21 +261,21 @@ void render_list(struct reply *r, int ops)
     if (q->follow) {
         /* header (text), the backlog, then the follow stream: one line each */
         if (!q->json) {
-            struct table t;
+            struct control_table t;
 
-            table_init(&t, ncols);
+            control_table_init(&t, ncols);
             for (size_t i = 0; i < ncols; i++)
-                table_add(&t, "%s", ops ? op_hdr[i] : event_hdr[i]);
-            table_render_fixed(&t, ops ? op_widths : event_widths, r->body);
+                control_table_add(&t, "%s", ops ? op_hdr[i] : event_hdr[i]);
+            control_table_render_fixed(&t, ops ? op_widths : event_widths, r->body);
         }
     } else if (q->json) {
         json_obj_begin(&r->j);
         json_key(&r->j, ops ? "operations" : "events");
         json_arr_begin(&r->j);
     } else {
-        table_init(&r->t, ncols);
+        control_table_init(&r->t, ncols);
         for (size_t i = 0; i < ncols; i++)
-            table_add(&r->t, "%s", ops ? op_hdr[i] : event_hdr[i]);
+            control_table_add(&r->t, "%s", ops ? op_hdr[i] : event_hdr[i]);
     }
     if (ops)
         oplog_each_op(r->env->oplog, guest, limit, each_op_cb, r);
@@ -284,11 +288,11 @@ void render_list(struct reply *r, int ops)
         json_obj_end(&r->j);
         g_string_append_c(r->body, '\n');
     } else {
-        table_render(&r->t, r->body);
+        control_table_render(&r->t, r->body);
     }
 }
 
-void render_operation(struct reply *r, const struct oplog_op *o)
+void control_render_operation(struct control_reply *r, const struct oplog_op *o)
 {
     char a[80], d[64];
     uint64_t t0 = o->event_mapped ? o->event_mono_ns : o->recv_mono_ns;
@@ -305,8 +309,8 @@ void render_operation(struct reply *r, const struct oplog_op *o)
     g_string_append_printf(r->body,
                            "  event     %s: %s %s[%" PRIu32 "] sig %" PRId32 " code %" PRId32
                            " value %" PRIu64 "\n",
-                           o->event_id, probe_str(o->probe), o->comm[0] ? o->comm : "-", o->tgid,
-                           o->sig, o->code, o->value);
+                           o->event_id, control_probe_str(o->probe), o->comm[0] ? o->comm : "-",
+                           o->tgid, o->sig, o->code, o->value);
     g_string_append_printf(r->body, "  verdict   %s (group %s), action %s: %s, %s\n",
                            conf_verdict_name(o->verdict), o->group[0] ? o->group : "-", o->action,
                            oplog_op_state_name(o->state), o->outcome[0] ? o->outcome : "-");
@@ -329,8 +333,8 @@ void render_operation(struct reply *r, const struct oplog_op *o)
             real = pts[i].mono >= o->recv_mono_ns
                        ? o->recv_real_ns + (pts[i].mono - o->recv_mono_ns)
                        : o->recv_real_ns - (o->recv_mono_ns - pts[i].mono);
-        g_string_append_printf(r->body, "    %-13s %-36s %s\n", pts[i].what,
-                               fmt_date(real, a, sizeof(a)),
-                               pts[i].mono ? fmt_delta(t0, pts[i].mono, d, sizeof(d)) : "-");
+        g_string_append_printf(
+            r->body, "    %-13s %-36s %s\n", pts[i].what, control_fmt_date(real, a, sizeof(a)),
+            pts[i].mono ? control_fmt_delta(t0, pts[i].mono, d, sizeof(d)) : "-");
     }
 }

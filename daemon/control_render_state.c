@@ -28,7 +28,7 @@
 
 /* ---- renderers ----------------------------------------------------------------- */
 
-void render_version(struct reply *r)
+void control_render_version(struct control_reply *r)
 {
     if (r->req->json) {
         json_obj_begin(&r->j);
@@ -43,7 +43,7 @@ void render_version(struct reply *r)
 }
 
 /* The libvirt connections: a "libvirt" array (JSON) or one row each. */
-static void libvirt_status(struct reply *r, uint64_t now)
+static void libvirt_status(struct control_reply *r, uint64_t now)
 {
 #ifdef HAVE_LIBVIRT
     struct virt_conn_info vi;
@@ -80,20 +80,21 @@ static void libvirt_status(struct reply *r, uint64_t now)
             json_obj_end(j);
             continue;
         }
-        table_add(&r->t, "libvirt %s", vi.name);
+        control_table_add(&r->t, "libvirt %s", vi.name);
         if (vi.connected)
-            table_add(&r->t,
-                      "%s connected%s%s, %zu domains (%zu followed), %u migrations running, "
-                      "%" PRIu64 " reconnects",
-                      vi.uri, vi.since_mono_ns ? " for " : "",
-                      vi.since_mono_ns ? fmt_age(vi.since_mono_ns, now, a, sizeof(a)) : "",
-                      vi.domains, vi.followed, vi.migrations,
-                      vi.st.connects ? vi.st.connects - 1 : 0);
+            control_table_add(
+                &r->t,
+                "%s connected%s%s, %zu domains (%zu followed), %u migrations running, "
+                "%" PRIu64 " reconnects",
+                vi.uri, vi.since_mono_ns ? " for " : "",
+                vi.since_mono_ns ? control_fmt_age(vi.since_mono_ns, now, a, sizeof(a)) : "",
+                vi.domains, vi.followed, vi.migrations, vi.st.connects ? vi.st.connects - 1 : 0);
         else
-            table_add(&r->t, "%s NOT CONNECTED (%s%s%s), %zu domains kept, retrying", vi.uri,
-                      vi.why, vi.since_mono_ns ? ", since " : "",
-                      vi.since_mono_ns ? fmt_age(vi.since_mono_ns, now, a, sizeof(a)) : "",
-                      vi.domains);
+            control_table_add(
+                &r->t, "%s NOT CONNECTED (%s%s%s), %zu domains kept, retrying", vi.uri, vi.why,
+                vi.since_mono_ns ? ", since " : "",
+                vi.since_mono_ns ? control_fmt_age(vi.since_mono_ns, now, a, sizeof(a)) : "",
+                vi.domains);
     }
     if (r->req->json)
         json_arr_end(&r->j);
@@ -103,7 +104,7 @@ static void libvirt_status(struct reply *r, uint64_t now)
 #endif
 }
 
-void render_status(struct reply *r)
+void control_render_status(struct control_reply *r)
 {
     const struct conf *c = guests_conf();
     struct oplog_stats os;
@@ -150,35 +151,37 @@ void render_status(struct reply *r)
         g_string_append_c(r->body, '\n');
         return;
     }
-    struct table t;
+    struct control_table t;
 
-    table_init(&t, 2);
-    table_add(&t, "vesperd");
-    table_add(&t, "%s, pid %d, up %.1f s", PACKAGE_VERSION, (int)getpid(),
-              (double)(now - r->env->start_mono_ns) / 1e9);
-    table_add(&t, "config");
-    table_add(&t, "%s (%zu groups, %zu actions, %zu guests)", r->env->conf_file, c ? c->ngroups : 0,
-              c ? c->nactions : 0, guests_count());
-    table_add(&t, "control");
-    table_add(&t, "%s", control_path() ? control_path() : "-");
-    table_add(&t, "oplog");
+    control_table_init(&t, 2);
+    control_table_add(&t, "vesperd");
+    control_table_add(&t, "%s, pid %d, up %.1f s", PACKAGE_VERSION, (int)getpid(),
+                      (double)(now - r->env->start_mono_ns) / 1e9);
+    control_table_add(&t, "config");
+    control_table_add(&t, "%s (%zu groups, %zu actions, %zu guests)", r->env->conf_file,
+                      c ? c->ngroups : 0, c ? c->nactions : 0, guests_count());
+    control_table_add(&t, "control");
+    control_table_add(&t, "%s", control_path() ? control_path() : "-");
+    control_table_add(&t, "oplog");
     if (c && c->oplog)
-        table_add(&t, "%s (%s), %zu/%zu events, %zu/%zu operations kept", c->oplog,
-                  os.db_open ? "sqlite" : "NOT OPEN", os.events_kept, os.events_cap, os.ops_kept,
-                  os.ops_cap);
+        control_table_add(&t, "%s (%s), %zu/%zu events, %zu/%zu operations kept", c->oplog,
+                          os.db_open ? "sqlite" : "NOT OPEN", os.events_kept, os.events_cap,
+                          os.ops_kept, os.ops_cap);
     else
-        table_add(&t, "memory, %zu/%zu events, %zu/%zu operations kept", os.events_kept,
-                  os.events_cap, os.ops_kept, os.ops_cap);
-    table_add(&t, "guests");
-    table_add(&t, "%zu up, %zu agent lost, %zu failed, %zu degraded", up, lost, failed, degraded);
-    table_add(&t, "events");
-    table_add(&t,
-              "%" PRIu64 " received, %" PRIu64 " judged, %" PRIu64 " operations, %u actions "
-              "running",
-              tot.events, tot.judged, tot.operations, action_running());
+        control_table_add(&t, "memory, %zu/%zu events, %zu/%zu operations kept", os.events_kept,
+                          os.events_cap, os.ops_kept, os.ops_cap);
+    control_table_add(&t, "guests");
+    control_table_add(&t, "%zu up, %zu agent lost, %zu failed, %zu degraded", up, lost, failed,
+                      degraded);
+    control_table_add(&t, "events");
+    control_table_add(&t,
+                      "%" PRIu64 " received, %" PRIu64 " judged, %" PRIu64
+                      " operations, %u actions "
+                      "running",
+                      tot.events, tot.judged, tot.operations, action_running());
     r->t = t;
     libvirt_status(r, now);
-    table_render(&r->t, r->body);
+    control_table_render(&r->t, r->body);
 }
 
 static const char *guest_cfg_str(const struct guest *g, char *buf, size_t len)
@@ -217,7 +220,7 @@ static void guest_domain_json(struct json *j, const struct guest *g)
     json_kstr(j, "channel_path", guest_channel_path(g));
 }
 
-void render_guests(struct reply *r)
+void control_render_guests(struct control_reply *r)
 {
     uint64_t now = oplog_mono_ns();
     char a[64], b[64], c[64], boot[9], rs[GUEST_REASON_LEN];
@@ -230,11 +233,11 @@ void render_guests(struct reply *r)
         json_key(&r->j, "guests");
         json_arr_begin(&r->j);
     } else {
-        table_init(&r->t, virt ? 13 : 12);
+        control_table_init(&r->t, virt ? 13 : 12);
         const char *hdr[] = {"GUEST",  "LINK", "HEALTH", "AGENT",  "HOST",   "BOOT",  "SEQ",
                              "EVENTS", "OPS",  "LAST",   "OFFSET", "CONFIG", "DOMAIN"};
         for (size_t i = 0; i < G_N_ELEMENTS(hdr) - !virt; i++)
-            table_add(&r->t, "%s", hdr[i]);
+            control_table_add(&r->t, "%s", hdr[i]);
     }
     for (size_t i = 0; i < guests_count(); i++) {
         struct guest *g = guest_at(i);
@@ -242,7 +245,7 @@ void render_guests(struct reply *r)
         struct clock_est est;
         int have_clock = guest_clock(g, &est) == 0;
 
-        hex(g->boot_id, 4, boot);
+        control_hex(g->boot_id, 4, boot);
         if (r->req->json) {
             struct json *j = &r->j;
 
@@ -251,7 +254,7 @@ void render_guests(struct reply *r)
             json_kstr(j, "link", guest_link_name(g->link));
             json_kstr(j, "health", guest_health_name(h));
             json_kstr(j, "reason", rs);
-            json_kstr(j, "agent_version", fmt_version(g->agent_version, a, sizeof(a)));
+            json_kstr(j, "agent_version", control_fmt_version(g->agent_version, a, sizeof(a)));
             json_kstr(j, "host", g->host);
             json_kstr(j, "boot", g->have_stream ? boot : NULL);
             json_kuint(j, "last_seq", g->last_seq);
@@ -272,30 +275,30 @@ void render_guests(struct reply *r)
             json_obj_end(j);
             continue;
         }
-        table_add(&r->t, "%s", g->name);
-        table_add(&r->t, "%s%s", guest_link_name(g->link), g->lost ? "/lost" : "");
-        table_add(&r->t, "%s", guest_health_name(h));
-        table_add(&r->t, "%s", fmt_version(g->agent_version, a, sizeof(a)));
-        table_add(&r->t, "%s", g->host[0] ? g->host : "-");
-        table_add(&r->t, "%s", g->have_stream ? boot : "-");
-        table_add(&r->t, "%" PRIu64, g->last_seq);
-        table_add(&r->t, "%" PRIu64, g->cnt.events);
-        table_add(&r->t, "%" PRIu64, g->cnt.operations);
-        table_add(&r->t, "%s", fmt_age(g->last_frame_ns, now, b, sizeof(b)));
+        control_table_add(&r->t, "%s", g->name);
+        control_table_add(&r->t, "%s%s", guest_link_name(g->link), g->lost ? "/lost" : "");
+        control_table_add(&r->t, "%s", guest_health_name(h));
+        control_table_add(&r->t, "%s", control_fmt_version(g->agent_version, a, sizeof(a)));
+        control_table_add(&r->t, "%s", g->host[0] ? g->host : "-");
+        control_table_add(&r->t, "%s", g->have_stream ? boot : "-");
+        control_table_add(&r->t, "%" PRIu64, g->last_seq);
+        control_table_add(&r->t, "%" PRIu64, g->cnt.events);
+        control_table_add(&r->t, "%" PRIu64, g->cnt.operations);
+        control_table_add(&r->t, "%s", control_fmt_age(g->last_frame_ns, now, b, sizeof(b)));
         if (have_clock)
-            table_add(&r->t, "%.3fms", (double)est.offset_ns / 1e6);
+            control_table_add(&r->t, "%.3fms", (double)est.offset_ns / 1e6);
         else
-            table_add(&r->t, "-");
-        table_add(&r->t, "%s", guest_cfg_str(g, c, sizeof(c)));
+            control_table_add(&r->t, "-");
+        control_table_add(&r->t, "%s", guest_cfg_str(g, c, sizeof(c)));
         if (virt)
-            table_add(&r->t, "%s", guest_domain_str(g, dom, sizeof(dom)));
+            control_table_add(&r->t, "%s", guest_domain_str(g, dom, sizeof(dom)));
     }
     if (r->req->json) {
         json_arr_end(&r->j);
         json_obj_end(&r->j);
         g_string_append_c(r->body, '\n');
     } else {
-        table_render(&r->t, r->body);
+        control_table_render(&r->t, r->body);
     }
 }
 
@@ -318,7 +321,7 @@ static void counters_json(struct json *j, const struct guest_counters *c)
     json_obj_end(j);
 }
 
-void render_guest(struct reply *r, struct guest *g)
+void control_render_guest(struct control_reply *r, struct guest *g)
 {
     uint64_t now = oplog_mono_ns();
     char a[64], b[64], boot[2 * VSP_BOOT_ID_LEN + 1], rs[GUEST_REASON_LEN];
@@ -331,7 +334,7 @@ void render_guest(struct reply *r, struct guest *g)
     memset(&cs, 0, sizeof(cs));
     if (g->chan)
         chan_get_stats(g->chan, &cs);
-    hex(g->boot_id, VSP_BOOT_ID_LEN, boot);
+    control_hex(g->boot_id, VSP_BOOT_ID_LEN, boot);
     if (r->req->json) {
         struct json *j = &r->j;
 
@@ -344,7 +347,7 @@ void render_guest(struct reply *r, struct guest *g)
         json_kstr(j, "reason", rs);
         json_kbool(j, "agent_lost", g->lost);
         json_kstr(j, "lost_reason", g->lost ? g->lost_reason : NULL);
-        json_kstr(j, "agent_version", fmt_version(g->agent_version, a, sizeof(a)));
+        json_kstr(j, "agent_version", control_fmt_version(g->agent_version, a, sizeof(a)));
         json_kstr(j, "host", g->host);
         json_kuint(j, "caps", g->caps);
         json_kuint(j, "kmod_abi", g->kmod_abi);
@@ -417,79 +420,81 @@ void render_guest(struct reply *r, struct guest *g)
         g_string_append_c(r->body, '\n');
         return;
     }
-    struct table t;
+    struct control_table t;
 
-    table_init(&t, 2);
-    table_add(&t, "guest");
-    table_add(&t, "%s", g->name);
-    table_add(&t, "channel");
-    table_add(&t, "%s (%s), %s%s", guest_channel_path(g) ? guest_channel_path(g) : "-",
-              g->cg->mode == CONF_CHAN_LISTEN ? "listen" : "connect", guest_link_name(g->link),
-              g->link == GUEST_UP ? "" : (g->chan ? "" : ", not started"));
+    control_table_init(&t, 2);
+    control_table_add(&t, "guest");
+    control_table_add(&t, "%s", g->name);
+    control_table_add(&t, "channel");
+    control_table_add(&t, "%s (%s), %s%s", guest_channel_path(g) ? guest_channel_path(g) : "-",
+                      g->cg->mode == CONF_CHAN_LISTEN ? "listen" : "connect",
+                      guest_link_name(g->link),
+                      g->link == GUEST_UP ? "" : (g->chan ? "" : ", not started"));
     if (guest_domain(g)) {
         char dom[GUEST_DOMAIN_STR];
 
-        table_add(&t, "domain");
-        table_add(&t, "%s%s, %s for %s%s", guest_domain_str(g, dom, sizeof(dom)),
-                  g->discovered ? " (discovered)" : "", guest_dom_state_name(g->dom_state),
-                  fmt_age(g->dom_since_ns, now, b, sizeof(b)),
-                  g->dom_moves ? ", channel moved" : "");
+        control_table_add(&t, "domain");
+        control_table_add(&t, "%s%s, %s for %s%s", guest_domain_str(g, dom, sizeof(dom)),
+                          g->discovered ? " (discovered)" : "", guest_dom_state_name(g->dom_state),
+                          control_fmt_age(g->dom_since_ns, now, b, sizeof(b)),
+                          g->dom_moves ? ", channel moved" : "");
     }
-    table_add(&t, "health");
-    table_add(&t, "%s%s%s", guest_health_name(h), rs[0] ? ": " : "", rs);
-    table_add(&t, "agent");
-    table_add(&t, "%s on %s, caps 0x%" PRIx32 ", kmod abi %" PRIu32,
-              fmt_version(g->agent_version, a, sizeof(a)), g->host[0] ? g->host : "-", g->caps,
-              g->kmod_abi);
-    table_add(&t, "stream");
+    control_table_add(&t, "health");
+    control_table_add(&t, "%s%s%s", guest_health_name(h), rs[0] ? ": " : "", rs);
+    control_table_add(&t, "agent");
+    control_table_add(&t, "%s on %s, caps 0x%" PRIx32 ", kmod abi %" PRIu32,
+                      control_fmt_version(g->agent_version, a, sizeof(a)),
+                      g->host[0] ? g->host : "-", g->caps, g->kmod_abi);
+    control_table_add(&t, "stream");
     if (g->have_stream)
-        table_add(&t, "boot %s instance %" PRIx64 ", last seq %" PRIu64, boot, g->instance,
-                  g->last_seq);
+        control_table_add(&t, "boot %s instance %" PRIx64 ", last seq %" PRIu64, boot, g->instance,
+                          g->last_seq);
     else
-        table_add(&t, "-");
-    table_add(&t, "last frame");
-    table_add(&t, "%s ago", fmt_age(g->last_frame_ns, now, a, sizeof(a)));
-    table_add(&t, "last heartbeat");
-    table_add(&t,
-              "%s ago (agent: seq %" PRIu64 ", %" PRIu32 " queued, %" PRIu64
-              " dropped, kmod %" PRIu64 " dropped)",
-              fmt_age(g->last_heartbeat_ns, now, b, sizeof(b)), g->hb.seq, g->hb.queued,
-              g->hb.dropped, g->hb.kdropped);
-    table_add(&t, "clock");
+        control_table_add(&t, "-");
+    control_table_add(&t, "last frame");
+    control_table_add(&t, "%s ago", control_fmt_age(g->last_frame_ns, now, a, sizeof(a)));
+    control_table_add(&t, "last heartbeat");
+    control_table_add(&t,
+                      "%s ago (agent: seq %" PRIu64 ", %" PRIu32 " queued, %" PRIu64
+                      " dropped, kmod %" PRIu64 " dropped)",
+                      control_fmt_age(g->last_heartbeat_ns, now, b, sizeof(b)), g->hb.seq,
+                      g->hb.queued, g->hb.dropped, g->hb.kdropped);
+    control_table_add(&t, "clock");
     if (have_clock)
-        table_add(&t, "offset %.3f ms (guest - host), rtt %.3f ms, %u samples", est.offset_ns / 1e6,
-                  est.rtt_ns / 1e6, est.samples);
+        control_table_add(&t, "offset %.3f ms (guest - host), rtt %.3f ms, %u samples",
+                          est.offset_ns / 1e6, est.rtt_ns / 1e6, est.samples);
     else
-        table_add(&t, "no estimate yet");
-    table_add(&t, "config");
-    table_add(&t, "generation %" PRIu32 " %s, probes 0x%" PRIx32 " armed 0x%" PRIx32 "%s%s",
-              g->config_gen, guest_cfg_state_name(g->config_state), g->config.probes,
-              g->ack.probes_armed, g->ack.text[0] ? ": " : "", g->ack.text);
-    table_add(&t, "resource");
-    table_add(&t, "%s%s", guest_resource(g) ? guest_resource(g) : "-",
-              g->bound_resource ? " (bound at run time)" : "");
+        control_table_add(&t, "no estimate yet");
+    control_table_add(&t, "config");
+    control_table_add(&t, "generation %" PRIu32 " %s, probes 0x%" PRIx32 " armed 0x%" PRIx32 "%s%s",
+                      g->config_gen, guest_cfg_state_name(g->config_state), g->config.probes,
+                      g->ack.probes_armed, g->ack.text[0] ? ": " : "", g->ack.text);
+    control_table_add(&t, "resource");
+    control_table_add(&t, "%s%s", guest_resource(g) ? guest_resource(g) : "-",
+                      g->bound_resource ? " (bound at run time)" : "");
     for (size_t i = 0; i < g->nrgroups; i++) {
         struct rules_counters rc;
 
         rules_group_counters(g->rules, i, &rc);
-        table_add(&t, "group %s", g->rgroups[i]->name);
-        table_add(&t,
-                  "%s, %" PRIu64 " events, %" PRIu64 " matched, %" PRIu64 " fired, %" PRIu64
-                  " held, %" PRIu64 " rate-limited, %" PRIu64 " flap-damped",
-                  rules_gstate_name(rules_group_state(g->rules, i, now)), rc.events, rc.matched,
-                  rc.fired, rc.held, rc.rate_limited, rc.flap_damped);
+        control_table_add(&t, "group %s", g->rgroups[i]->name);
+        control_table_add(&t,
+                          "%s, %" PRIu64 " events, %" PRIu64 " matched, %" PRIu64 " fired, %" PRIu64
+                          " held, %" PRIu64 " rate-limited, %" PRIu64 " flap-damped",
+                          rules_gstate_name(rules_group_state(g->rules, i, now)), rc.events,
+                          rc.matched, rc.fired, rc.held, rc.rate_limited, rc.flap_damped);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(counter_names); i++) {
-        table_add(&t, "%s", counter_names[i]);
-        table_add(&t, "%" PRIu64, cv[i]);
+        control_table_add(&t, "%s", counter_names[i]);
+        control_table_add(&t, "%" PRIu64, cv[i]);
     }
-    table_add(&t, "channel bytes");
-    table_add(&t, "%" PRIu64 " in, %" PRIu64 " out, %" PRIu64 " connects, %" PRIu64 " refused",
-              cs.bytes_in, cs.bytes_out, cs.connects, cs.refused);
-    table_render(&t, r->body);
+    control_table_add(&t, "channel bytes");
+    control_table_add(&t,
+                      "%" PRIu64 " in, %" PRIu64 " out, %" PRIu64 " connects, %" PRIu64 " refused",
+                      cs.bytes_in, cs.bytes_out, cs.connects, cs.refused);
+    control_table_render(&t, r->body);
 }
 
-void render_health(struct reply *r, struct guest *g)
+void control_render_health(struct control_reply *r, struct guest *g)
 {
     char rs[GUEST_REASON_LEN];
     enum guest_health h = guest_health(g, rs, sizeof(rs));
@@ -508,7 +513,7 @@ void render_health(struct reply *r, struct guest *g)
     }
 }
 
-void render_stats(struct reply *r)
+void control_render_stats(struct control_reply *r)
 {
     struct guest_counters tot;
     struct oplog_stats os;
@@ -545,21 +550,21 @@ void render_stats(struct reply *r)
         return;
     }
     /* one row per counter, one column per guest plus the total */
-    struct table t;
+    struct control_table t;
     size_t n = guests_count();
 
-    table_init(&t, n + 2);
-    table_add(&t, "COUNTER");
+    control_table_init(&t, n + 2);
+    control_table_add(&t, "COUNTER");
     for (size_t i = 0; i < n; i++)
-        table_add(&t, "%s", guest_at(i)->name);
-    table_add(&t, "TOTAL");
+        control_table_add(&t, "%s", guest_at(i)->name);
+    control_table_add(&t, "TOTAL");
     for (size_t k = 0; k < G_N_ELEMENTS(counter_names); k++) {
-        table_add(&t, "%s", counter_names[k]);
+        control_table_add(&t, "%s", counter_names[k]);
         for (size_t i = 0; i < n; i++)
-            table_add(&t, "%" PRIu64, ((const uint64_t *)&guest_at(i)->cnt)[k]);
-        table_add(&t, "%" PRIu64, tv[k]);
+            control_table_add(&t, "%" PRIu64, ((const uint64_t *)&guest_at(i)->cnt)[k]);
+        control_table_add(&t, "%" PRIu64, tv[k]);
     }
-    table_render(&t, r->body);
+    control_table_render(&t, r->body);
     g_string_append_printf(r->body,
                            "oplog: %" PRIu64 " events, %" PRIu64 " operations, sqlite %" PRIu64
                            " writes, %" PRIu64 " errors%s%s\n",
