@@ -39,7 +39,7 @@
 
 /* ---- clients ------------------------------------------------------------------ */
 
-struct client {
+struct control_client {
     int fd;
     uid_t uid;
     pid_t pid;
@@ -63,9 +63,9 @@ static gid_t control_gid = (gid_t)-1;
 static const struct control_env *control_env;
 static GList *control_clients;
 
-static gboolean client_on_write(gint fd, GIOCondition cond, gpointer data);
+static gboolean control_client_on_write(gint fd, GIOCondition cond, gpointer data);
 
-static void client_free(struct client *c)
+static void control_client_free(struct control_client *c)
 {
     if (c->follow)
         oplog_unfollow(control_env->oplog, c->follow);
@@ -82,7 +82,7 @@ static void client_free(struct client *c)
 }
 
 /* Write what is pending; free the client when done and closing. */
-static void client_flush(struct client *c)
+static void control_client_flush(struct control_client *c)
 {
     while (c->outoff < c->out->len) {
         ssize_t n = send(c->fd, c->out->str + c->outoff, c->out->len - c->outoff,
@@ -92,7 +92,7 @@ static void client_flush(struct client *c)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
-            client_free(c);
+            control_client_free(c);
             return;
         }
         c->outoff += (size_t)n;
@@ -105,27 +105,28 @@ static void client_flush(struct client *c)
             c->wsrc = 0;
         }
         if (c->closing) {
-            client_free(c);
+            control_client_free(c);
             return;
         }
     } else if (!c->wsrc) {
-        c->wsrc = g_unix_fd_add(c->fd, G_IO_OUT, client_on_write, c);
+        c->wsrc = g_unix_fd_add(c->fd, G_IO_OUT, control_client_on_write, c);
     }
 }
 
-static gboolean client_on_write(gint fd, GIOCondition cond, gpointer data)
+static gboolean control_client_on_write(gint fd, GIOCondition cond, gpointer data)
 {
-    struct client *c = data;
+    struct control_client *c = data;
 
-    c->wsrc = 0; /* re-armed by client_flush while output is pending */
-    client_flush(c);
+    c->wsrc = 0; /* re-armed by control_client_flush while output is pending */
+    control_client_flush(c);
     return G_SOURCE_REMOVE;
 }
 
 /* A new event/operation for a follower: one line. */
-static void client_on_follow(const struct oplog_event *ev, const struct oplog_op *op, void *arg)
+static void control_client_on_follow(const struct oplog_event *ev, const struct oplog_op *op,
+                                     void *arg)
 {
-    struct client *c = arg;
+    struct control_client *c = arg;
     const char *guest = c->req.guest[0] ? c->req.guest : NULL;
 
     if (c->closing)
@@ -136,15 +137,15 @@ static void client_on_follow(const struct oplog_event *ev, const struct oplog_op
         return;
     if (c->out->len - c->outoff > CONTROL_FOLLOW_MAX) {
         log_warnx("control: follower pid %d does not read, disconnecting it", (int)c->pid);
-        client_free(c); /* safe during the oplog notification */
+        control_client_free(c); /* safe during the oplog notification */
         return;
     }
     control_follow_line(c->out, c->req.json, ev, op);
     if (!c->wsrc)
-        client_flush(c);
+        control_client_flush(c);
 }
 
-static void client_reply(struct client *c, const char *line, size_t len)
+static void control_client_reply(struct control_client *c, const char *line, size_t len)
 {
     struct control_req *q = &c->req;
     struct control_reply r;
@@ -281,9 +282,9 @@ static void client_reply(struct client *c, const char *line, size_t len)
     g_string_free(r.body, TRUE);
 }
 
-static gboolean client_on_timeout(gpointer data)
+static gboolean control_client_on_timeout(gpointer data)
 {
-    struct client *c = data;
+    struct control_client *c = data;
 
     c->tsrc = 0;
     log_info("control: client pid %d sent no request in time", (int)c->pid);
@@ -293,13 +294,13 @@ static gboolean client_on_timeout(gpointer data)
     }
     g_string_append(c->out, "error: no request received\n");
     c->closing = 1;
-    client_flush(c);
+    control_client_flush(c);
     return G_SOURCE_REMOVE;
 }
 
-static gboolean client_on_read(gint fd, GIOCondition cond, gpointer data)
+static gboolean control_client_on_read(gint fd, GIOCondition cond, gpointer data)
 {
-    struct client *c = data;
+    struct control_client *c = data;
     ssize_t n;
     char *nl;
 
@@ -310,7 +311,7 @@ static gboolean client_on_read(gint fd, GIOCondition cond, gpointer data)
         n = recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
             c->rsrc = 0;
-            client_free(c);
+            control_client_free(c);
             return G_SOURCE_REMOVE;
         }
         return G_SOURCE_CONTINUE;
@@ -320,7 +321,7 @@ static gboolean client_on_read(gint fd, GIOCondition cond, gpointer data)
         return G_SOURCE_CONTINUE;
     if (n <= 0) {
         c->rsrc = 0;
-        client_free(c);
+        control_client_free(c);
         return G_SOURCE_REMOVE;
     }
     c->inlen += (size_t)n;
@@ -338,20 +339,20 @@ static gboolean client_on_read(gint fd, GIOCondition cond, gpointer data)
         g_string_append_printf(c->out, "error: request too long (more than %d bytes)\n",
                                CONTROL_MAX_REQUEST);
         c->closing = 1;
-        client_flush(c);
+        control_client_flush(c);
         return G_SOURCE_REMOVE;
     }
-    client_reply(c, c->in, (size_t)(nl - c->in));
+    control_client_reply(c, c->in, (size_t)(nl - c->in));
     if (c->req.follow && c->out->len >= 3 && strncmp(c->out->str, "ok\n", 3) == 0) {
-        c->follow =
-            oplog_follow(control_env->oplog, OPLOG_F_EVENTS | OPLOG_F_OPS, client_on_follow, c);
+        c->follow = oplog_follow(control_env->oplog, OPLOG_F_EVENTS | OPLOG_F_OPS,
+                                 control_client_on_follow, c);
         c->follow_ops = c->req.cmd == CONTROL_OPERATIONS;
-        c->rsrc = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, client_on_read, c);
-        client_flush(c);
+        c->rsrc = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, control_client_on_read, c);
+        control_client_flush(c);
         return G_SOURCE_REMOVE; /* replaced by the new watch */
     }
     c->closing = 1;
-    client_flush(c);
+    control_client_flush(c);
     return G_SOURCE_REMOVE;
 }
 
@@ -385,7 +386,7 @@ static gboolean control_on_accept(gint lfd, GIOCondition cond, gpointer data)
 {
     struct ucred cr;
     socklen_t crlen = sizeof(cr);
-    struct client *c;
+    struct control_client *c;
     int fd;
 
     fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -413,13 +414,13 @@ static gboolean control_on_accept(gint lfd, GIOCondition cond, gpointer data)
         close(fd);
         return G_SOURCE_CONTINUE;
     }
-    c = g_new0(struct client, 1);
+    c = g_new0(struct control_client, 1);
     c->fd = fd;
     c->uid = cr.uid;
     c->pid = cr.pid;
     c->out = g_string_new(NULL);
-    c->rsrc = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, client_on_read, c);
-    c->tsrc = g_timeout_add(CONTROL_REQUEST_TIMEOUT_MS, client_on_timeout, c);
+    c->rsrc = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, control_client_on_read, c);
+    c->tsrc = g_timeout_add(CONTROL_REQUEST_TIMEOUT_MS, control_client_on_timeout, c);
     control_clients = g_list_prepend(control_clients, c);
     return G_SOURCE_CONTINUE;
 }
@@ -501,7 +502,7 @@ void control_stop(void)
     struct stat sb;
 
     while (control_clients)
-        client_free(control_clients->data);
+        control_client_free(control_clients->data);
     if (control_lsrc) {
         g_source_remove(control_lsrc);
         control_lsrc = 0;

@@ -24,7 +24,7 @@
 /* ---- renderers ----------------------------------------------------------------- */
 
 /* Short detail of an event for tables */
-static const char *event_detail(const struct oplog_event *e, char *buf, size_t len)
+static const char *control_event_detail(const struct oplog_event *e, char *buf, size_t len)
 {
     const char *sn = conf_signal_name(e->sig);
 
@@ -64,7 +64,7 @@ static const char *event_detail(const struct oplog_event *e, char *buf, size_t l
     return buf;
 }
 
-static void event_json(struct json *j, const struct oplog_event *e)
+static void control_event_json(struct json *j, const struct oplog_event *e)
 {
     char boot[2 * VSP_BOOT_ID_LEN + 1];
 
@@ -104,12 +104,12 @@ static void event_json(struct json *j, const struct oplog_event *e)
     json_obj_end(j);
 }
 
-static const char *const event_hdr[] = {"TIME",   "GUEST",     "EVENT",   "PROBE",
-                                        "TASK",   "DETAIL",    "VERDICT", "GROUP",
-                                        "REASON", "TRANSPORT", "DECIDE",  "OPERATION"};
-#define EVENT_COLS G_N_ELEMENTS(event_hdr)
+static const char *const control_event_hdr[] = {"TIME",   "GUEST",     "EVENT",   "PROBE",
+                                                "TASK",   "DETAIL",    "VERDICT", "GROUP",
+                                                "REASON", "TRANSPORT", "DECIDE",  "OPERATION"};
+#define CONTROL_EVENT_COLS G_N_ELEMENTS(control_event_hdr)
 
-static void event_row(struct control_table *t, const struct oplog_event *e)
+static void control_event_row(struct control_table *t, const struct oplog_event *e)
 {
     char a[64], b[64], c[64];
 
@@ -123,7 +123,7 @@ static void event_row(struct control_table *t, const struct oplog_event *e)
         control_table_add(t, "%s[%" PRIu32 "]", e->comm, e->tgid);
     else
         control_table_add(t, "-");
-    control_table_add(t, "%s", event_detail(e, b, sizeof(b)));
+    control_table_add(t, "%s", control_event_detail(e, b, sizeof(b)));
     control_table_add(t, "%s", conf_verdict_name(e->verdict));
     control_table_add(t, "%s", e->group[0] ? e->group : "-");
     control_table_add(t, "%s", e->reason[0] ? e->reason : "-");
@@ -134,7 +134,7 @@ static void event_row(struct control_table *t, const struct oplog_event *e)
     control_table_add(t, "%s", e->opid[0] ? e->opid : "-");
 }
 
-static void op_json(struct json *j, const struct oplog_op *o)
+static void control_op_json(struct json *j, const struct oplog_op *o)
 {
     json_obj_begin(j);
     json_kuint(j, "n", o->n);
@@ -170,12 +170,12 @@ static void op_json(struct json *j, const struct oplog_op *o)
     json_obj_end(j);
 }
 
-static const char *const op_hdr[] = {"OPERATION",    "GUEST",  "EVENT",  "VERDICT",
-                                     "GROUP",        "ACTION", "STATE",  "EVENT>DECIDE",
-                                     "DECIDE>START", "RUN",    "OUTCOME"};
-#define OP_COLS G_N_ELEMENTS(op_hdr)
+static const char *const control_op_hdr[] = {"OPERATION",    "GUEST",  "EVENT",  "VERDICT",
+                                             "GROUP",        "ACTION", "STATE",  "EVENT>DECIDE",
+                                             "DECIDE>START", "RUN",    "OUTCOME"};
+#define CONTROL_OP_COLS G_N_ELEMENTS(control_op_hdr)
 
-static void op_row(struct control_table *t, const struct oplog_op *o)
+static void control_op_row(struct control_table *t, const struct oplog_op *o)
 {
     char a[64];
     uint64_t from = o->event_mapped ? o->event_mono_ns : o->recv_mono_ns;
@@ -196,10 +196,12 @@ static void op_row(struct control_table *t, const struct oplog_op *o)
 }
 
 /* Follow mode: fixed column widths, so lines written later still align. */
-static const int event_widths[] = {15, 8, 22, 10, 16, 22, 8, 10, 10, 10, 9, 0};
-static const int op_widths[] = {22, 8, 22, 8, 10, 8, 8, 12, 12, 10, 0};
-_Static_assert(G_N_ELEMENTS(event_widths) == EVENT_COLS, "one width per event column");
-_Static_assert(G_N_ELEMENTS(op_widths) == OP_COLS, "one width per operation column");
+static const int control_event_widths[] = {15, 8, 22, 10, 16, 22, 8, 10, 10, 10, 9, 0};
+static const int control_op_widths[] = {22, 8, 22, 8, 10, 8, 8, 12, 12, 10, 0};
+_Static_assert(G_N_ELEMENTS(control_event_widths) == CONTROL_EVENT_COLS,
+               "one width per event column");
+_Static_assert(G_N_ELEMENTS(control_op_widths) == CONTROL_OP_COLS,
+               "one width per operation column");
 
 /* One entry as one line: JSON object or fixed-width row. */
 void control_follow_line(GString *out, int json, const struct oplog_event *ev,
@@ -210,44 +212,44 @@ void control_follow_line(GString *out, int json, const struct oplog_event *ev,
 
         json_init(&j, out);
         if (ev)
-            event_json(&j, ev);
+            control_event_json(&j, ev);
         else
-            op_json(&j, op);
+            control_op_json(&j, op);
         g_string_append_c(out, '\n');
         return;
     }
     struct control_table t;
 
-    control_table_init(&t, ev ? EVENT_COLS : OP_COLS);
+    control_table_init(&t, ev ? CONTROL_EVENT_COLS : CONTROL_OP_COLS);
     if (ev)
-        event_row(&t, ev);
+        control_event_row(&t, ev);
     else
-        op_row(&t, op);
-    control_table_render_fixed(&t, ev ? event_widths : op_widths, out);
+        control_op_row(&t, op);
+    control_table_render_fixed(&t, ev ? control_event_widths : control_op_widths, out);
 }
 
-static void each_event_cb(const struct oplog_event *e, void *arg)
+static void control_each_event_cb(const struct oplog_event *e, void *arg)
 {
     struct control_reply *r = arg;
 
     if (r->req->follow)
         control_follow_line(r->body, r->req->json, e, NULL);
     else if (r->req->json)
-        event_json(&r->j, e);
+        control_event_json(&r->j, e);
     else
-        event_row(&r->t, e);
+        control_event_row(&r->t, e);
 }
 
-static void each_op_cb(const struct oplog_op *o, void *arg)
+static void control_each_op_cb(const struct oplog_op *o, void *arg)
 {
     struct control_reply *r = arg;
 
     if (r->req->follow)
         control_follow_line(r->body, r->req->json, NULL, o);
     else if (r->req->json)
-        op_json(&r->j, o);
+        control_op_json(&r->j, o);
     else
-        op_row(&r->t, o);
+        control_op_row(&r->t, o);
 }
 
 void control_render_list(struct control_reply *r, int ops)
@@ -256,7 +258,7 @@ void control_render_list(struct control_reply *r, int ops)
     size_t limit =
         q->limit ? q->limit : (q->follow ? CONTROL_FOLLOW_BACKLOG : CONTROL_DEFAULT_LIMIT);
     const char *guest = q->guest[0] ? q->guest : NULL;
-    size_t ncols = ops ? OP_COLS : EVENT_COLS;
+    size_t ncols = ops ? CONTROL_OP_COLS : CONTROL_EVENT_COLS;
 
     if (q->follow) {
         /* header (text), the backlog, then the follow stream: one line each */
@@ -265,8 +267,8 @@ void control_render_list(struct control_reply *r, int ops)
 
             control_table_init(&t, ncols);
             for (size_t i = 0; i < ncols; i++)
-                control_table_add(&t, "%s", ops ? op_hdr[i] : event_hdr[i]);
-            control_table_render_fixed(&t, ops ? op_widths : event_widths, r->body);
+                control_table_add(&t, "%s", ops ? control_op_hdr[i] : control_event_hdr[i]);
+            control_table_render_fixed(&t, ops ? control_op_widths : control_event_widths, r->body);
         }
     } else if (q->json) {
         json_obj_begin(&r->j);
@@ -275,12 +277,12 @@ void control_render_list(struct control_reply *r, int ops)
     } else {
         control_table_init(&r->t, ncols);
         for (size_t i = 0; i < ncols; i++)
-            control_table_add(&r->t, "%s", ops ? op_hdr[i] : event_hdr[i]);
+            control_table_add(&r->t, "%s", ops ? control_op_hdr[i] : control_event_hdr[i]);
     }
     if (ops)
-        oplog_each_op(r->env->oplog, guest, limit, each_op_cb, r);
+        oplog_each_op(r->env->oplog, guest, limit, control_each_op_cb, r);
     else
-        oplog_each_event(r->env->oplog, guest, limit, each_event_cb, r);
+        oplog_each_event(r->env->oplog, guest, limit, control_each_event_cb, r);
     if (q->follow)
         return;
     if (q->json) {
@@ -298,7 +300,7 @@ void control_render_operation(struct control_reply *r, const struct oplog_op *o)
     uint64_t t0 = o->event_mapped ? o->event_mono_ns : o->recv_mono_ns;
 
     if (r->req->json) {
-        op_json(&r->j, o);
+        control_op_json(&r->j, o);
         g_string_append_c(r->body, '\n');
         return;
     }

@@ -43,7 +43,7 @@ void control_render_version(struct control_reply *r)
 }
 
 /* The libvirt connections: a "libvirt" array (JSON) or one row each. */
-static void libvirt_status(struct control_reply *r, uint64_t now)
+static void control_libvirt_status(struct control_reply *r, uint64_t now)
 {
 #ifdef HAVE_LIBVIRT
     struct virt_conn_info vi;
@@ -146,7 +146,7 @@ void control_render_status(struct control_reply *r)
         json_kuint(j, "judged", tot.judged);
         json_kuint(j, "operations", tot.operations);
         json_kuint(j, "actions_running", action_running());
-        libvirt_status(r, now);
+        control_libvirt_status(r, now);
         json_obj_end(j);
         g_string_append_c(r->body, '\n');
         return;
@@ -180,11 +180,11 @@ void control_render_status(struct control_reply *r)
                       "running",
                       tot.events, tot.judged, tot.operations, action_running());
     r->t = t;
-    libvirt_status(r, now);
+    control_libvirt_status(r, now);
     control_table_render(&r->t, r->body);
 }
 
-static const char *guest_cfg_str(const struct guest *g, char *buf, size_t len)
+static const char *control_guest_cfg_str(const struct guest *g, char *buf, size_t len)
 {
     if (g->config_state == GUEST_CFG_NONE)
         snprintf(buf, len, "-");
@@ -194,8 +194,8 @@ static const char *guest_cfg_str(const struct guest *g, char *buf, size_t len)
 }
 
 /* "vm1@default", "vm1 away (migrated)", "-" */
-#define GUEST_DOMAIN_STR (CONF_MAX_DOMAIN + CONF_NAME_MAX + 48)
-static const char *guest_domain_str(const struct guest *g, char *buf, size_t len)
+#define CONTROL_GUEST_DOMAIN_STR (CONF_MAX_DOMAIN + CONF_NAME_MAX + 48)
+static const char *control_guest_domain_str(const struct guest *g, char *buf, size_t len)
 {
     const char *d = guest_domain(g);
 
@@ -210,7 +210,7 @@ static const char *guest_domain_str(const struct guest *g, char *buf, size_t len
     return buf;
 }
 
-static void guest_domain_json(struct json *j, const struct guest *g)
+static void control_guest_domain_json(struct json *j, const struct guest *g)
 {
     json_kstr(j, "domain", guest_domain(g));
     json_kstr(j, "domain_state", guest_dom_state_name(g->dom_state));
@@ -226,7 +226,7 @@ void control_render_guests(struct control_reply *r)
     char a[64], b[64], c[64], boot[9], rs[GUEST_REASON_LEN];
     const struct conf *cf = guests_conf();
     int virt = cf && cf->nlibvirt > 0; /* a DOMAIN column */
-    char dom[GUEST_DOMAIN_STR];
+    char dom[CONTROL_GUEST_DOMAIN_STR];
 
     if (r->req->json) {
         json_obj_begin(&r->j);
@@ -271,7 +271,7 @@ void control_render_guests(struct control_reply *r)
             json_kuint(j, "config_generation", g->config_gen);
             json_kstr(j, "config_state", guest_cfg_state_name(g->config_state));
             json_kstr(j, "resource", guest_resource(g));
-            guest_domain_json(j, g);
+            control_guest_domain_json(j, g);
             json_obj_end(j);
             continue;
         }
@@ -289,9 +289,9 @@ void control_render_guests(struct control_reply *r)
             control_table_add(&r->t, "%.3fms", (double)est.offset_ns / 1e6);
         else
             control_table_add(&r->t, "-");
-        control_table_add(&r->t, "%s", guest_cfg_str(g, c, sizeof(c)));
+        control_table_add(&r->t, "%s", control_guest_cfg_str(g, c, sizeof(c)));
         if (virt)
-            control_table_add(&r->t, "%s", guest_domain_str(g, dom, sizeof(dom)));
+            control_table_add(&r->t, "%s", control_guest_domain_str(g, dom, sizeof(dom)));
     }
     if (r->req->json) {
         json_arr_end(&r->j);
@@ -302,22 +302,23 @@ void control_render_guests(struct control_reply *r)
     }
 }
 
-static const char *const counter_names[] = {
+static const char *const control_counter_names[] = {
     "frames",     "events",        "judged",       "duplicates",    "gaps",
     "lost",       "dropped_agent", "rate_limited", "decode_errors", "protocol_errors",
     "operations", "hellos",        "heartbeats",   "pings",         "pongs",
     "configs",    "config_acks",   "agent_lost",   "send_dropped",
 };
-_Static_assert(G_N_ELEMENTS(counter_names) * sizeof(uint64_t) == sizeof(struct guest_counters),
-               "counter_names must name every guest counter");
+_Static_assert(G_N_ELEMENTS(control_counter_names) * sizeof(uint64_t) ==
+                   sizeof(struct guest_counters),
+               "control_counter_names must name every guest counter");
 
-static void counters_json(struct json *j, const struct guest_counters *c)
+static void control_counters_json(struct json *j, const struct guest_counters *c)
 {
     const uint64_t *v = (const uint64_t *)c;
 
     json_obj_begin(j);
-    for (size_t i = 0; i < G_N_ELEMENTS(counter_names); i++)
-        json_kuint(j, counter_names[i], v[i]);
+    for (size_t i = 0; i < G_N_ELEMENTS(control_counter_names); i++)
+        json_kuint(j, control_counter_names[i], v[i]);
     json_obj_end(j);
 }
 
@@ -384,7 +385,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
         json_obj_end(j);
         json_kstr(j, "resource", guest_resource(g));
         json_kstr(j, "bound_resource", g->bound_resource);
-        guest_domain_json(j, g);
+        control_guest_domain_json(j, g);
         json_kuint(j, "channel_moves", g->dom_moves);
         json_key(j, "groups");
         json_arr_begin(j);
@@ -405,7 +406,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
         }
         json_arr_end(j);
         json_key(j, "counters");
-        counters_json(j, &g->cnt);
+        control_counters_json(j, &g->cnt);
         json_key(j, "channel");
         json_obj_begin(j);
         json_kuint(j, "bytes_in", cs.bytes_in);
@@ -431,10 +432,10 @@ void control_render_guest(struct control_reply *r, struct guest *g)
                       guest_link_name(g->link),
                       g->link == GUEST_UP ? "" : (g->chan ? "" : ", not started"));
     if (guest_domain(g)) {
-        char dom[GUEST_DOMAIN_STR];
+        char dom[CONTROL_GUEST_DOMAIN_STR];
 
         control_table_add(&t, "domain");
-        control_table_add(&t, "%s%s, %s for %s%s", guest_domain_str(g, dom, sizeof(dom)),
+        control_table_add(&t, "%s%s, %s for %s%s", control_guest_domain_str(g, dom, sizeof(dom)),
                           g->discovered ? " (discovered)" : "", guest_dom_state_name(g->dom_state),
                           control_fmt_age(g->dom_since_ns, now, b, sizeof(b)),
                           g->dom_moves ? ", channel moved" : "");
@@ -483,8 +484,8 @@ void control_render_guest(struct control_reply *r, struct guest *g)
                           rules_gstate_name(rules_group_state(g->rules, i, now)), rc.events,
                           rc.matched, rc.fired, rc.held, rc.rate_limited, rc.flap_damped);
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(counter_names); i++) {
-        control_table_add(&t, "%s", counter_names[i]);
+    for (size_t i = 0; i < G_N_ELEMENTS(control_counter_names); i++) {
+        control_table_add(&t, "%s", control_counter_names[i]);
         control_table_add(&t, "%" PRIu64, cv[i]);
     }
     control_table_add(&t, "channel bytes");
@@ -526,12 +527,12 @@ void control_render_stats(struct control_reply *r)
 
         json_obj_begin(j);
         json_key(j, "total");
-        counters_json(j, &tot);
+        control_counters_json(j, &tot);
         json_key(j, "guests");
         json_obj_begin(j);
         for (size_t i = 0; i < guests_count(); i++) {
             json_key(j, guest_at(i)->name);
-            counters_json(j, &guest_at(i)->cnt);
+            control_counters_json(j, &guest_at(i)->cnt);
         }
         json_obj_end(j);
         json_key(j, "oplog");
@@ -558,8 +559,8 @@ void control_render_stats(struct control_reply *r)
     for (size_t i = 0; i < n; i++)
         control_table_add(&t, "%s", guest_at(i)->name);
     control_table_add(&t, "TOTAL");
-    for (size_t k = 0; k < G_N_ELEMENTS(counter_names); k++) {
-        control_table_add(&t, "%s", counter_names[k]);
+    for (size_t k = 0; k < G_N_ELEMENTS(control_counter_names); k++) {
+        control_table_add(&t, "%s", control_counter_names[k]);
         for (size_t i = 0; i < n; i++)
             control_table_add(&t, "%" PRIu64, ((const uint64_t *)&guest_at(i)->cnt)[k]);
         control_table_add(&t, "%" PRIu64, tv[k]);
