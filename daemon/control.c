@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Control socket server (see control.h): the pure request parser, the
- * listener with SO_PEERCRED admission, one small state per client (input
- * line, output buffer, follow handle), and the renderers of every command
- * as an aligned text table or JSON.  Replies are produced in full into a
- * buffer and written without blocking; a follower that does not read is
- * disconnected rather than allowed to grow vesperd's memory.
+ * Control socket server (see control.h): the listener with SO_PEERCRED
+ * admission, one small state per client (input line, output buffer, follow
+ * handle, request timeout), and the dispatch of a parsed request
+ * (control_req.c) to its renderer (control_render_*.c) or to the guest
+ * operation it asks for.  Replies are produced in full into a buffer and
+ * written without blocking; a follower that does not read is disconnected
+ * rather than allowed to grow vesperd's memory.
  */
 #include "config.h"
 
@@ -355,6 +356,8 @@ static gboolean control_client_on_read(gint fd, GIOCondition cond, gpointer data
     control_client_flush(c);
     return G_SOURCE_REMOVE;
 }
+
+/* ---- listener ----------------------------------------------------------------- */
 
 /* root, our own user, or a member of the control group */
 static int control_allowed(uid_t uid, gid_t gid)

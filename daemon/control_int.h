@@ -35,8 +35,8 @@ void control_table_add(struct control_table *t, const char *fmt, ...)
 /* Append the table to out, each column as wide as its widest cell, two
  * blanks between columns, the last column unpadded; frees the cells. */
 void control_table_render(struct control_table *t, GString *out);
-/* Like control_table_render() with the given width per column (w[ncols - 1] is
- * unused), so that rows rendered apart still align; frees the cells. */
+/* Like control_table_render() with the width w[i] for column i (the last
+ * one is unused), so that rows rendered apart still align; frees the cells. */
 void control_table_render_fixed(struct control_table *t, const int *w, GString *out);
 
 /* The formatters write into buf (len bytes, truncated to fit) and return
@@ -60,7 +60,7 @@ const char *control_probe_str(unsigned p);
 struct control_reply {
     GString *body;
     const struct control_req *req;
-    struct json j;
+    struct json j; /* writes into body, for --json */
     struct control_table t;
     const struct control_env *env;
 };

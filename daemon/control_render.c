@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Control socket server (see control.h): the pure request parser, the
- * listener with SO_PEERCRED admission, one small state per client (input
- * line, output buffer, follow handle), and the renderers of every command
- * as an aligned text table or JSON.  Replies are produced in full into a
- * buffer and written without blocking; a follower that does not read is
- * disconnected rather than allowed to grow vesperd's memory.
+ * The building blocks of the control socket's text replies (see
+ * control_int.h): an aligned text table, with columns as wide as their
+ * widest cell or of fixed widths for rows written one at a time, and the
+ * formatters of clock times, dates, durations, ages, versions and probe
+ * names.  No I/O: they only build strings.
  */
 #include "config.h"
 
@@ -19,8 +18,6 @@
 
 #include "control_int.h"
 #include "proto.h"
-
-/* ---- formatting helpers ------------------------------------------------------ */
 
 void control_table_init(struct control_table *t, size_t ncols)
 {

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Control socket server (see control.h): the pure request parser, the
- * listener with SO_PEERCRED admission, one small state per client (input
- * line, output buffer, follow handle), and the renderers of every command
- * as an aligned text table or JSON.  Replies are produced in full into a
- * buffer and written without blocking; a follower that does not read is
- * disconnected rather than allowed to grow vesperd's memory.
+ * Renderers of the operation log for the control socket: the events and
+ * operations lists (an aligned table, a JSON array, or the one-line-per-entry
+ * form of --follow), one operation as a timeline on the host clock, and the
+ * line a follower gets for each new entry.  They read the oplog and append
+ * to the reply; the server (control.c) decides what to send.
  */
 #include "config.h"
 
@@ -20,8 +19,6 @@
 #include "control_int.h"
 #include "json.h"
 #include "oplog.h"
-
-/* ---- renderers ----------------------------------------------------------------- */
 
 /* Short detail of an event for tables */
 static const char *control_event_detail(const struct oplog_event *e, char *buf, size_t len)

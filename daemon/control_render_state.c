@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Control socket server (see control.h): the pure request parser, the
- * listener with SO_PEERCRED admission, one small state per client (input
- * line, output buffer, follow handle), and the renderers of every command
- * as an aligned text table or JSON.  Replies are produced in full into a
- * buffer and written without blocking; a follower that does not read is
- * disconnected rather than allowed to grow vesperd's memory.
+ * Renderers of the daemon's live state for the control socket: version,
+ * status (with the libvirt connections), stats (the counters of every
+ * guest and the oplog's), the guests table, one guest in detail and its
+ * one-line health.  Each asks guest.c, rules.c and the oplog for the state
+ * and appends an aligned text table or one JSON value to the reply.
  */
 #include "config.h"
 
@@ -25,8 +24,6 @@
 #ifdef HAVE_LIBVIRT
 #include "virt.h"
 #endif
-
-/* ---- renderers ----------------------------------------------------------------- */
 
 void control_render_version(struct control_reply *r)
 {

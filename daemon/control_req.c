@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Control socket server (see control.h): the pure request parser, the
- * listener with SO_PEERCRED admission, one small state per client (input
- * line, output buffer, follow handle), and the renderers of every command
- * as an aligned text table or JSON.  Replies are produced in full into a
- * buffer and written without blocking; a follower that does not read is
- * disconnected rather than allowed to grow vesperd's memory.
+ * The control protocol's request parser (see control.h): one request line
+ * into a struct control_req, with the command table that says which
+ * arguments and options each command takes.  Pure: no main loop, no
+ * sockets, no logging; a refused request gets one sentence in the caller's
+ * buffer.  The line comes from any local user the socket admits, so every
+ * byte, word count, name and number is checked before use.
  */
 #include "config.h"
 
@@ -19,8 +19,6 @@
 
 #include "control.h"
 #include "errf.h"
-
-/* ---- request parser (pure) ----------------------------------------------- */
 
 static const struct {
     const char *name;
