@@ -134,7 +134,7 @@ static void control_client_on_follow(const struct oplog_event *ev, const struct 
         return;
     if (ev && (c->follow_ops || (guest && strcmp(ev->guest, guest) != 0)))
         return;
-    if (op && (!c->follow_ops || (guest && strcmp(op->guest, guest) != 0)))
+    if (op && (!c->follow_ops || (guest && strcmp(op->ev.guest, guest) != 0)))
         return;
     if (c->out->len - c->outoff > CONTROL_FOLLOW_MAX) {
         log_warnx("control: follower pid %d does not read, disconnecting it", (int)c->pid);

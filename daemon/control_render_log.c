@@ -137,25 +137,25 @@ static void control_op_json(struct json *j, const struct oplog_op *o)
     json_kuint(j, "n", o->n);
     json_kstr(j, "id", o->id);
     json_kstr(j, "task", o->task);
-    json_kstr(j, "event_id", o->event_id);
-    json_kstr(j, "guest", o->guest);
-    json_kstr(j, "group", o->group);
+    json_kstr(j, "event_id", o->ev.id);
+    json_kstr(j, "guest", o->ev.guest);
+    json_kstr(j, "group", o->ev.group);
     json_kstr(j, "action", o->action);
     json_kstr(j, "resource", o->resource);
-    json_kstr(j, "verdict", conf_verdict_name(o->verdict));
-    json_kstr(j, "probe", control_probe_str(o->probe));
-    json_kuint(j, "pid", o->pid);
-    json_kuint(j, "tgid", o->tgid);
-    json_kint(j, "sig", o->sig);
-    json_kint(j, "code", o->code);
-    json_kuint(j, "value", o->value);
-    json_kstr(j, "comm", o->comm);
-    json_kbool(j, "event_mapped", o->event_mapped);
-    json_kuint(j, "event_mono_ns", o->event_mono_ns);
-    json_kuint(j, "event_real_ns", o->event_real_ns);
-    json_kuint(j, "recv_mono_ns", o->recv_mono_ns);
-    json_kuint(j, "recv_real_ns", o->recv_real_ns);
-    json_kuint(j, "decide_mono_ns", o->decide_mono_ns);
+    json_kstr(j, "verdict", conf_verdict_name(o->ev.verdict));
+    json_kstr(j, "probe", control_probe_str(o->ev.probe));
+    json_kuint(j, "pid", o->ev.pid);
+    json_kuint(j, "tgid", o->ev.tgid);
+    json_kint(j, "sig", o->ev.sig);
+    json_kint(j, "code", o->ev.code);
+    json_kuint(j, "value", o->ev.value);
+    json_kstr(j, "comm", o->ev.comm);
+    json_kbool(j, "event_mapped", o->ev.event_mapped);
+    json_kuint(j, "event_mono_ns", o->ev.event_mono_ns);
+    json_kuint(j, "event_real_ns", o->ev.event_real_ns);
+    json_kuint(j, "recv_mono_ns", o->ev.recv_mono_ns);
+    json_kuint(j, "recv_real_ns", o->ev.recv_real_ns);
+    json_kuint(j, "decide_mono_ns", o->ev.decide_mono_ns);
     json_kuint(j, "start_mono_ns", o->start_mono_ns);
     json_kuint(j, "end_mono_ns", o->end_mono_ns);
     json_kstr(j, "state", oplog_op_state_name(o->state));
@@ -175,19 +175,19 @@ static const char *const control_op_hdr[] = {"OPERATION",    "GUEST",  "EVENT", 
 static void control_op_row(struct control_table *t, const struct oplog_op *o)
 {
     char a[64];
-    uint64_t from = o->event_mapped ? o->event_mono_ns : o->recv_mono_ns;
+    uint64_t from = o->ev.event_mapped ? o->ev.event_mono_ns : o->ev.recv_mono_ns;
 
     control_table_add(t, "%s", o->id);
-    control_table_add(t, "%s", o->guest);
-    control_table_add(t, "%s", o->event_id);
-    control_table_add(t, "%s", conf_verdict_name(o->verdict));
-    control_table_add(t, "%s", o->group[0] ? o->group : "-");
+    control_table_add(t, "%s", o->ev.guest);
+    control_table_add(t, "%s", o->ev.id);
+    control_table_add(t, "%s", conf_verdict_name(o->ev.verdict));
+    control_table_add(t, "%s", o->ev.group[0] ? o->ev.group : "-");
     control_table_add(t, "%s", o->action);
     control_table_add(t, "%s", oplog_op_state_name(o->state));
-    control_table_add(t, "%s%s", control_fmt_delta(from, o->decide_mono_ns, a, sizeof(a)),
-                      o->event_mapped ? "" : "*");
+    control_table_add(t, "%s%s", control_fmt_delta(from, o->ev.decide_mono_ns, a, sizeof(a)),
+                      o->ev.event_mapped ? "" : "*");
     control_table_add(t, "%s",
-                      control_fmt_delta(o->decide_mono_ns, o->start_mono_ns, a, sizeof(a)));
+                      control_fmt_delta(o->ev.decide_mono_ns, o->start_mono_ns, a, sizeof(a)));
     control_table_add(t, "%s", control_fmt_delta(o->start_mono_ns, o->end_mono_ns, a, sizeof(a)));
     control_table_add(t, "%s", o->outcome[0] ? o->outcome : "-");
 }
@@ -294,7 +294,7 @@ void control_render_list(struct control_reply *r, int ops)
 void control_render_operation(struct control_reply *r, const struct oplog_op *o)
 {
     char a[80], d[64];
-    uint64_t t0 = o->event_mapped ? o->event_mono_ns : o->recv_mono_ns;
+    uint64_t t0 = o->ev.event_mapped ? o->ev.event_mono_ns : o->ev.recv_mono_ns;
 
     if (r->req->json) {
         control_op_json(&r->j, o);
@@ -303,35 +303,36 @@ void control_render_operation(struct control_reply *r, const struct oplog_op *o)
     }
     g_string_append_printf(r->body, "operation %s\n", o->id);
     g_string_append_printf(r->body, "  task      %s\n", o->task);
-    g_string_append_printf(r->body, "  guest     %s%s%s\n", o->guest,
+    g_string_append_printf(r->body, "  guest     %s%s%s\n", o->ev.guest,
                            o->resource[0] ? ", resource " : "", o->resource);
-    g_string_append_printf(r->body,
-                           "  event     %s: %s %s[%" PRIu32 "] sig %" PRId32 " code %" PRId32
-                           " value %" PRIu64 "\n",
-                           o->event_id, control_probe_str(o->probe), o->comm[0] ? o->comm : "-",
-                           o->tgid, o->sig, o->code, o->value);
+    g_string_append_printf(
+        r->body,
+        "  event     %s: %s %s[%" PRIu32 "] sig %" PRId32 " code %" PRId32 " value %" PRIu64 "\n",
+        o->ev.id, control_probe_str(o->ev.probe), o->ev.comm[0] ? o->ev.comm : "-", o->ev.tgid,
+        o->ev.sig, o->ev.code, o->ev.value);
     g_string_append_printf(r->body, "  verdict   %s (group %s), action %s: %s, %s\n",
-                           conf_verdict_name(o->verdict), o->group[0] ? o->group : "-", o->action,
-                           oplog_op_state_name(o->state), o->outcome[0] ? o->outcome : "-");
+                           conf_verdict_name(o->ev.verdict), o->ev.group[0] ? o->ev.group : "-",
+                           o->action, oplog_op_state_name(o->state),
+                           o->outcome[0] ? o->outcome : "-");
     g_string_append_printf(r->body, "  timeline  (host clock; offsets from the %s)\n",
-                           o->event_mapped ? "guest event" : "receive, no clock estimate");
+                           o->ev.event_mapped ? "guest event" : "receive, no clock estimate");
     struct {
         const char *what;
         uint64_t mono;
     } pts[] = {
-        {"guest event", o->event_mapped ? o->event_mono_ns : 0},
-        {"received", o->recv_mono_ns},
-        {"decided", o->decide_mono_ns},
+        {"guest event", o->ev.event_mapped ? o->ev.event_mono_ns : 0},
+        {"received", o->ev.recv_mono_ns},
+        {"decided", o->ev.decide_mono_ns},
         {"action start", o->start_mono_ns},
         {"action end", o->end_mono_ns},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(pts); i++) {
         uint64_t real = 0;
 
-        if (pts[i].mono && o->recv_real_ns)
-            real = pts[i].mono >= o->recv_mono_ns
-                       ? o->recv_real_ns + (pts[i].mono - o->recv_mono_ns)
-                       : o->recv_real_ns - (o->recv_mono_ns - pts[i].mono);
+        if (pts[i].mono && o->ev.recv_real_ns)
+            real = pts[i].mono >= o->ev.recv_mono_ns
+                       ? o->ev.recv_real_ns + (pts[i].mono - o->ev.recv_mono_ns)
+                       : o->ev.recv_real_ns - (o->ev.recv_mono_ns - pts[i].mono);
         g_string_append_printf(
             r->body, "    %-13s %-36s %s\n", pts[i].what, control_fmt_date(real, a, sizeof(a)),
             pts[i].mono ? control_fmt_delta(t0, pts[i].mono, d, sizeof(d)) : "-");

@@ -173,30 +173,10 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
         opid_sub(op.task, sizeof(op.task), op.id, "act", aname) < 0)
         g_strlcpy(op.task, op.id, sizeof(op.task)); /* action name outside the id charset */
     g_strlcpy(e->opid, op.id, sizeof(e->opid));
-    g_strlcpy(op.event_id, e->id, sizeof(op.event_id));
-    g_strlcpy(op.guest, g->name, sizeof(op.guest));
-    g_strlcpy(op.group, e->group, sizeof(op.group));
+    op.ev = *e; /* the decision's event, with its verdict, group and times */
     g_strlcpy(op.action, aname, sizeof(op.action));
     if (res_name)
         g_strlcpy(op.resource, res_name, sizeof(op.resource));
-    op.verdict = v;
-    op.probe = ev->probe;
-    op.flags = ev->flags;
-    op.pid = ev->pid;
-    op.tgid = ev->tgid;
-    op.sig = ev->sig;
-    op.code = ev->code;
-    op.value = ev->value;
-    memcpy(op.comm, ev->comm, sizeof(op.comm));
-    memcpy(op.boot_id, e->boot_id, sizeof(op.boot_id));
-    op.instance = e->instance;
-    op.seq = e->seq;
-    op.event_mapped = e->event_mapped;
-    op.event_mono_ns = e->event_mono_ns;
-    op.event_real_ns = e->event_real_ns;
-    op.recv_mono_ns = e->recv_mono_ns;
-    op.recv_real_ns = e->recv_real_ns;
-    op.decide_mono_ns = e->decide_mono_ns;
     op.state = OPLOG_OP_RUNNING; /* the action starts right below */
     op.exit_code = -1;
     g->cnt.operations++;

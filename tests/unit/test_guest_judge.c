@@ -118,7 +118,7 @@ static int ta_start(const struct conf_action *act, const struct oplog_op *op, ac
     g_strlcpy(ta.opid, op->id, sizeof(ta.opid));
     g_strlcpy(ta.action, op->action, sizeof(ta.action));
     g_strlcpy(ta.resource, op->resource, sizeof(ta.resource));
-    ta.verdict = op->verdict;
+    ta.verdict = op->ev.verdict;
     ta.state = op->state;
     if (ta.sync) {
         action_report(op->task, done, arg, ta.status, 0, ta.status ? "test failed" : "test ok");
@@ -266,7 +266,7 @@ static void test_ignore_and_default_log(void **state)
     assert_int_equal(s.ev.verdict, VSP_VERDICT_LOG);
     assert_string_equal(s.ev.reason, "default");
     assert_string_equal(s.ev.opid, s.op.id);
-    assert_string_equal(s.op.event_id, "3f2a9c01.1b2e4f0a3c.2");
+    assert_string_equal(s.op.ev.id, "3f2a9c01.1b2e4f0a3c.2");
     assert_string_equal(s.op.action, "log");
     assert_int_equal(s.op.state, OPLOG_OP_DONE); /* the built-in log completes at once */
     assert_string_equal(s.op.outcome, "logged");
@@ -295,14 +295,14 @@ static void test_failover(void **state)
     assert_string_equal(s.ev.group, "signal");
     assert_string_equal(s.ev.reason, "fired");
     assert_string_equal(s.ev.opid, s.op.id);
-    assert_int_equal(s.op.verdict, VSP_VERDICT_FAILOVER);
+    assert_int_equal(s.op.ev.verdict, VSP_VERDICT_FAILOVER);
     assert_string_equal(s.op.action, "page");
     assert_string_equal(s.op.resource, "vm1-web");
-    assert_string_equal(s.op.group, "signal");
-    assert_int_equal(s.op.sig, 9);
-    assert_int_equal(s.op.seq, 7);
-    assert_int_equal(s.op.instance, INSTANCE);
-    assert_memory_equal(s.op.boot_id, boot, sizeof(boot));
+    assert_string_equal(s.op.ev.group, "signal");
+    assert_int_equal(s.op.ev.sig, 9);
+    assert_int_equal(s.op.ev.seq, 7);
+    assert_int_equal(s.op.ev.instance, INSTANCE);
+    assert_memory_equal(s.op.ev.boot_id, boot, sizeof(boot));
     assert_int_equal(s.op.state, OPLOG_OP_RUNNING);
 
     /* the action was started once, for this operation */
@@ -324,8 +324,8 @@ static void test_failover(void **state)
     memset(&res, 0, sizeof(res));
     res.status = 0;
     res.exit_code = 0;
-    res.start_mono_ns = s.op.decide_mono_ns;
-    res.end_mono_ns = s.op.decide_mono_ns + 5000000;
+    res.start_mono_ns = s.op.ev.decide_mono_ns;
+    res.end_mono_ns = s.op.ev.decide_mono_ns + 5000000;
     g_strlcpy(res.text, "exit 0", sizeof(res.text));
     ta.done(ta.task, &res, ta.arg);
     op = oplog_find_op(tlog, s.op.id);
@@ -399,7 +399,7 @@ static void test_migrate_degraded(void **state)
     assert_string_equal(s.ev.group, "pressure");
     assert_string_equal(s.ev.reason, "fired");
     assert_int_equal(s.nop, 1);
-    assert_int_equal(s.op.verdict, VSP_VERDICT_MIGRATE);
+    assert_int_equal(s.op.ev.verdict, VSP_VERDICT_MIGRATE);
     assert_string_equal(s.op.action, "page");
     assert_int_equal(s.op.state, OPLOG_OP_DONE);
     assert_string_equal(s.op.outcome, "test ok");
@@ -464,7 +464,7 @@ static void test_agent_lost_back(void **state)
     assert_int_equal(s.ev.verdict, VSP_VERDICT_LOG);
     assert_string_equal(s.ev.group, "agent");
     assert_int_equal(s.nop, 1);
-    assert_int_equal(s.op.probe, VSP_PROBE_AGENT_LOST);
+    assert_int_equal(s.op.ev.probe, VSP_PROBE_AGENT_LOST);
     assert_string_equal(s.op.action, "log");
     assert_int_equal(g->cnt.judged, 1);
 
@@ -511,7 +511,7 @@ static void test_hv_event(void **state)
     assert_int_equal(s.ev.instance, 0);
     assert_int_equal(s.ev.event_mono_ns, hv.mono_ns);
     assert_int_equal(s.nop, 1);
-    assert_string_equal(s.op.comm, "panicked");
+    assert_string_equal(s.op.ev.comm, "panicked");
     assert_int_equal(ta.calls, 1);
     assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
 }

@@ -152,7 +152,7 @@ static void count_op(const struct oplog_op *o, void *arg)
     struct opcount *oc = arg;
 
     oc->ops++;
-    oc->last_verdict = o->verdict;
+    oc->last_verdict = o->ev.verdict;
     oc->last_state = o->state;
     g_strlcpy(oc->last_outcome, o->outcome, sizeof(oc->last_outcome));
 }
