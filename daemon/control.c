@@ -235,17 +235,7 @@ static void control_client_reply(struct control_client *c, const char *line, siz
         break;
     }
     case CONTROL_BIND: {
-        struct guest_binding *b = g_new0(struct guest_binding, 1);
-
-        b->resource = q->resource;
-        b->set_groups = q->set_groups;
-        memcpy(b->groups, q->groups, sizeof(b->groups));
-        b->ngroups = q->ngroups;
-        b->set_watch = q->set_watch;
-        memcpy(b->watch, q->watch, sizeof(b->watch));
-        b->nwatch = q->nwatch;
-        rc = guest_bind(g, b, err, sizeof(err));
-        g_free(b);
+        rc = guest_bind(g, q->resource, &q->bind, err, sizeof(err));
         if (rc < 0) {
             g_string_append_printf(c->out, "error: bind %s: %s\n", g->name, err);
             g_string_free(r.body, TRUE);

@@ -76,13 +76,7 @@ struct control_req {
     char guest[CONF_NAME_MAX + 1];           /* "" = none given */
     char resource[CONTROL_RESOURCE_MAX + 1]; /* bind/unbind, "" = none */
     char opid[OPID_BUF_LEN];                 /* operation */
-    /* bind --groups a,b --watch comm:x,pid:1 */
-    int set_groups;
-    char groups[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
-    size_t ngroups;
-    int set_watch;
-    struct vsp_watch watch[VSP_MAX_WATCH];
-    size_t nwatch;
+    struct conf_binding bind;                /* bind --groups a,b --watch comm:x,pid:1 */
     /* bind --agent class:provider:type (the resource's agent; "" = ask the CIB) */
     char agent[CONTROL_AGENT_MAX + 1];
     size_t limit; /* 0 = not given */

@@ -119,13 +119,13 @@ static const char *control_quote(const char *w, char *buf, size_t len)
     return buf;
 }
 
-/* "signal,memory,agent" -> req->groups (names checked, no duplicates) */
+/* "signal,memory,agent" -> req->bind.groups (names checked, no duplicates) */
 static int control_parse_groups(const char *list, struct control_req *req, char *err, size_t errlen)
 {
     char q[48];
     const char *p = list;
 
-    req->ngroups = 0;
+    req->bind.ngroups = 0;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
@@ -143,23 +143,23 @@ static int control_parse_groups(const char *list, struct control_req *req, char 
                            control_quote(name, q, sizeof(q)));
             return -EINVAL;
         }
-        for (size_t i = 0; i < req->ngroups; i++) {
-            if (strcmp(req->groups[i], name) == 0) {
+        for (size_t i = 0; i < req->bind.ngroups; i++) {
+            if (strcmp(req->bind.groups[i], name) == 0) {
                 control_seterr(err, errlen, "bind: --groups: group %s listed twice", name);
                 return -EINVAL;
             }
         }
-        if (req->ngroups >= CONF_MAX_GUEST_GROUPS) {
+        if (req->bind.ngroups >= CONF_MAX_GUEST_GROUPS) {
             control_seterr(err, errlen, "bind: --groups: more than %d groups",
                            CONF_MAX_GUEST_GROUPS);
             return -EINVAL;
         }
-        memcpy(req->groups[req->ngroups++], name, n + 1);
+        memcpy(req->bind.groups[req->bind.ngroups++], name, n + 1);
         if (!comma)
             break;
         p = comma + 1;
     }
-    req->set_groups = 1;
+    req->bind.set_groups = 1;
     return 0;
 }
 
@@ -244,7 +244,7 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
             have_limit = 1;
             i++;
         } else if (strcmp(w, "--groups") == 0 && control_cmds[ci].bind_ok) {
-            if (req->set_groups || i + 1 >= nw) {
+            if (req->bind.set_groups || i + 1 >= nw) {
                 control_seterr(err, errlen, "%s: --groups needs one list of group names", cname);
                 return -EINVAL;
             }
@@ -253,16 +253,16 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
         } else if (strcmp(w, "--watch") == 0 && control_cmds[ci].bind_ok) {
             char werr[160];
 
-            if (req->set_watch || i + 1 >= nw) {
+            if (req->bind.set_watch || i + 1 >= nw) {
                 control_seterr(err, errlen, "%s: --watch needs one watch list", cname);
                 return -EINVAL;
             }
-            if (conf_parse_watch(words[++i], req->watch, VSP_MAX_WATCH, &req->nwatch, werr,
-                                 sizeof(werr)) < 0) {
+            if (conf_parse_watch(words[++i], req->bind.watch, VSP_MAX_WATCH, &req->bind.nwatch,
+                                 werr, sizeof(werr)) < 0) {
                 control_seterr(err, errlen, "%s: --watch: %s", cname, werr);
                 return -EINVAL;
             }
-            req->set_watch = 1;
+            req->bind.set_watch = 1;
         } else if (strcmp(w, "--agent") == 0 && control_cmds[ci].bind_ok) {
             if (req->agent[0] || i + 1 >= nw || !control_valid_agent(words[i + 1])) {
                 control_seterr(err, errlen,

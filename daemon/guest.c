@@ -170,13 +170,13 @@ static void guest_rules_build(struct guest *g, const struct conf_group *const *g
 void guest_effective(const struct guest *g, struct conf_guest *eff)
 {
     *eff = *g->cg;
-    if (g->ovr_groups) {
+    if (g->ovr.set_groups) {
         memcpy(eff->groups, g->ogroups, g->nogroups * sizeof(eff->groups[0]));
         eff->ngroups = g->nogroups;
     }
-    if (g->ovr_watch) {
-        memcpy(eff->watch, g->owatch, g->nowatch * sizeof(eff->watch[0]));
-        eff->nwatch = g->nowatch;
+    if (g->ovr.set_watch) {
+        memcpy(eff->watch, g->ovr.watch, g->ovr.nwatch * sizeof(eff->watch[0]));
+        eff->nwatch = g->ovr.nwatch;
     }
 }
 
@@ -480,8 +480,8 @@ static int guest_update(struct guest *g, const struct conf_guest *ncg, const str
     const struct conf_group *const *ng = ncg->groups;
     size_t nng = ncg->ngroups;
 
-    if (g->ovr_groups) {
-        guest_resolve_groups(g, g->ogroup_names, g->nogroup_names, tmp, &nng, 0, NULL, 0);
+    if (g->ovr.set_groups) {
+        guest_resolve_groups(g, g->ovr.groups, g->ovr.ngroups, tmp, &nng, 0, NULL, 0);
         ng = tmp;
     }
     if (guest_groups_equal(g->rgroups, g->nrgroups, ng, nng)) {
@@ -489,7 +489,7 @@ static int guest_update(struct guest *g, const struct conf_guest *ncg, const str
         log_debug("guest %s: probe groups unchanged, rule state kept", g->name);
     } else {
         log_info("guest %s: probe groups changed, rule state reset", g->name);
-        if (g->ovr_groups) {
+        if (g->ovr.set_groups) {
             memcpy(g->ogroups, tmp, nng * sizeof(tmp[0]));
             g->nogroups = nng;
             ng = g->ogroups;
@@ -656,7 +656,8 @@ enum guest_health guest_health(struct guest *g, char *reason, size_t len)
     return GUEST_HEALTH_RUNNING;
 }
 
-int guest_bind(struct guest *g, const struct guest_binding *b, char *err, size_t errlen)
+int guest_bind(struct guest *g, const char *resource, const struct conf_binding *b, char *err,
+               size_t errlen)
 {
     const struct conf_group *tmp[CONF_MAX_GUEST_GROUPS];
     size_t n = 0;
@@ -676,19 +677,19 @@ int guest_bind(struct guest *g, const struct guest_binding *b, char *err, size_t
         snprintf(err, errlen, "too many watch entries (max %d)", VSP_MAX_WATCH);
         return -E2BIG;
     }
-    if (!g->bound_resource || strcmp(g->bound_resource, b->resource) != 0) {
+    if (!g->bound_resource || strcmp(g->bound_resource, resource) != 0) {
         g_free(g->bound_resource);
-        g->bound_resource = g_strdup(b->resource);
-        log_info("guest %s: bound to resource %s", g->name, b->resource);
+        g->bound_resource = g_strdup(resource);
+        log_info("guest %s: bound to resource %s", g->name, resource);
     }
     if (g->latch != GUEST_HEALTH_RUNNING)
         log_info("guest %s: health reset by bind (was %s: %s)", g->name,
                  guest_health_name(g->latch), g->latch_reason);
     guest_latch_clear(g);
     if (b->set_groups) {
-        memcpy(g->ogroup_names, b->groups, b->ngroups * sizeof(b->groups[0]));
-        g->nogroup_names = b->ngroups;
-        g->ovr_groups = 1;
+        memcpy(g->ovr.groups, b->groups, b->ngroups * sizeof(b->groups[0]));
+        g->ovr.ngroups = b->ngroups;
+        g->ovr.set_groups = 1;
         if (!guest_groups_equal(g->rgroups, g->nrgroups, tmp, n)) {
             log_info("guest %s: probe groups set by bind, rule state reset", g->name);
             memcpy(g->ogroups, tmp, n * sizeof(tmp[0]));
@@ -697,9 +698,9 @@ int guest_bind(struct guest *g, const struct guest_binding *b, char *err, size_t
         }
     }
     if (b->set_watch) {
-        memcpy(g->owatch, b->watch, b->nwatch * sizeof(b->watch[0]));
-        g->nowatch = b->nwatch;
-        g->ovr_watch = 1;
+        memcpy(g->ovr.watch, b->watch, b->nwatch * sizeof(b->watch[0]));
+        g->ovr.nwatch = b->nwatch;
+        g->ovr.set_watch = 1;
     }
     guest_config_refresh(g);
     return 0;
@@ -714,14 +715,14 @@ int guest_unbind(struct guest *g, const char *resource)
     log_info("guest %s: unbound from resource %s", g->name, g->bound_resource);
     g_free(g->bound_resource);
     g->bound_resource = NULL;
-    if (g->ovr_groups) {
-        g->ovr_groups = 0;
+    if (g->ovr.set_groups) {
+        g->ovr.set_groups = 0;
         if (!guest_groups_equal(g->rgroups, g->nrgroups, g->cg->groups, g->cg->ngroups)) {
             log_info("guest %s: configured probe groups again, rule state reset", g->name);
             guest_rules_build(g, g->cg->groups, g->cg->ngroups);
         }
     }
-    g->ovr_watch = 0;
+    g->ovr.set_watch = 0;
     guest_config_refresh(g);
     return 0;
 }

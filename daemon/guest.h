@@ -165,13 +165,9 @@ struct guest {
 
     char *bound_resource; /* runtime binding (vesperctl bind), NULL none */
     /* the binding may replace the configured groups and watch list */
-    int ovr_groups, ovr_watch;
-    char ogroup_names[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
-    size_t nogroup_names;
-    const struct conf_group *ogroups[CONF_MAX_GUEST_GROUPS]; /* resolved */
+    struct conf_binding ovr;
+    const struct conf_group *ogroups[CONF_MAX_GUEST_GROUPS]; /* ovr.groups resolved */
     size_t nogroups;
-    struct vsp_watch owatch[VSP_MAX_WATCH];
-    size_t nowatch;
 
     /* libvirt (guest_domain_up/down) */
     int discovered;            /* made from [guest-template] */
@@ -296,21 +292,9 @@ int guest_push_config(struct guest *g);
  */
 enum guest_health guest_health(struct guest *g, char *reason, size_t len);
 
-/* A runtime binding (the OCF agent's start): resource, and optionally the
- * probe groups and watch list that replace the configured ones. */
-struct guest_binding {
-    const char *resource;
-    int set_groups;
-    char groups[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
-    size_t ngroups;
-    int set_watch;
-    struct vsp_watch watch[VSP_MAX_WATCH];
-    size_t nwatch;
-};
-
 /*
- * guest_bind() - bind a cluster resource to the guest: overrides the
- * configured resource, clears the health latch, and with set_groups /
+ * guest_bind() - bind cluster resource resource to the guest: overrides the
+ * configured resource, clears the health latch, and with b->set_groups /
  * set_watch replaces the guest's probe groups (rule state reset if they
  * differ) and watch list; a changed probe configuration is pushed to the
  * agent at once.  Returns 0, or -ENOENT / -E2BIG with err set (unknown
@@ -319,7 +303,8 @@ struct guest_binding {
  * whatever is bound; otherwise only if it matches, else -ENOENT); 0 when
  * nothing is bound.
  */
-int guest_bind(struct guest *g, const struct guest_binding *b, char *err, size_t errlen);
+int guest_bind(struct guest *g, const char *resource, const struct conf_binding *b, char *err,
+               size_t errlen);
 int guest_unbind(struct guest *g, const char *resource);
 /* The resource actions get: runtime binding, else configured, else NULL. */
 const char *guest_resource(const struct guest *g);
