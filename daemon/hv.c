@@ -923,21 +923,7 @@ void hv_free(struct hv *h)
         h->job->h = NULL;
     if (h->retry_src)
         g_source_remove(h->retry_src);
-    for (guint i = 0; i < h->migs->len; i++) {
-        struct hv_mig *m = g_ptr_array_index(h->migs, i);
-        m->h = NULL;
-        if (m->phase == HV_MIG_WAITING) {
-            hv_mig_free(m); /* the worker is done */
-        } else {
-            /* the worker's idle frees it */
-            if (m->poll_src)
-                g_source_remove(m->poll_src);
-            if (m->abort_src)
-                g_source_remove(m->abort_src);
-            m->poll_src = m->abort_src = 0;
-        }
-    }
-    g_ptr_array_free(h->migs, TRUE);
+    hv_mig_orphan_all(h);
     hv_teardown(h);
     g_ptr_array_free(h->doms, TRUE);
     g_free(h->uri);

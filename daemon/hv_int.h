@@ -2,11 +2,10 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Internals shared by hv.c (connections, domains, events) and hv_migrate.c
- * (live migration): the connection manager's state, a migration in flight,
- * and the few functions one file calls in the other.  Everything here is
- * touched on the GLib main loop only, except the fields of struct hv_mig
- * that its worker thread writes before it hands the job back.  Not for use
- * outside the hv_ subsystem; the public API is hv.h.
+ * (live migration): the connection manager's state and the few functions
+ * one file calls in the other.  Everything here is touched on the GLib
+ * main loop only.  Not for use outside the hv_ subsystem; the public API
+ * is hv.h.
  */
 #ifndef VSP_HV_INT_H
 #define VSP_HV_INT_H
@@ -27,31 +26,6 @@ enum {
     HV_CB_AGENT,
     HV_CB_JOB_COMPLETED,
     HV_CB_N_
-};
-
-/* A migration running (worker in virDomainMigrateToURI3) or waiting for the
- * job-completed event after it; one per domain, in hv.migs. */
-enum hv_mig_phase { HV_MIG_RUNNING, HV_MIG_WAITING };
-
-struct hv_mig {
-    struct hv *h; /* NULL once orphaned */
-    char *name;
-    char *dest_uri;
-    virDomainPtr dom;
-    virTypedParameterPtr params;
-    int nparams;
-    unsigned long flags;
-    hv_progress_fn progress;
-    hv_migrated_fn done;
-    void *arg;
-    enum hv_mig_phase phase;
-    guint poll_src, abort_src, wait_src;
-    int have_stats;
-    /* written by the worker before it hands back */
-    int rc;
-    int err_code;
-    char err[HV_TEXT_LEN];
-    struct hv_migrate_result res;
 };
 
 /* One libvirt connection manager (hv_new()). */
@@ -95,10 +69,11 @@ void hv_on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameter
                          int nparams, void *opaque);
 
 /*
- * hv_mig_free() - free m and remove its timers, without calling done and
- * without touching m->h.  Only for a migration whose worker thread has
- * returned (phase HV_MIG_WAITING) or never started.
+ * hv_mig_orphan_all() - for hv_free(): detach every migration of h from it
+ * and free h->migs.  No done callback is made.  A migration whose worker
+ * has returned is freed now; one whose worker still runs has its timers
+ * removed and is freed by the worker's idle callback.
  */
-void hv_mig_free(struct hv_mig *m);
+void hv_mig_orphan_all(struct hv *h);
 
 #endif /* VSP_HV_INT_H */

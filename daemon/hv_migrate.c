@@ -31,7 +31,31 @@
 #include "hv_int.h"
 #include "log.h"
 
-struct hv_mig;
+/* A migration running (worker in virDomainMigrateToURI3) or waiting for the
+ * job-completed event after it; one per domain, in hv.migs. */
+enum hv_mig_phase { HV_MIG_RUNNING, HV_MIG_WAITING };
+
+struct hv_mig {
+    struct hv *h; /* NULL once orphaned */
+    char *name;
+    char *dest_uri;
+    virDomainPtr dom;
+    virTypedParameterPtr params;
+    int nparams;
+    unsigned long flags;
+    hv_progress_fn progress;
+    hv_migrated_fn done;
+    void *arg;
+    enum hv_mig_phase phase;
+    guint poll_src, abort_src, wait_src;
+    int have_stats;
+    /* written by the worker before it hands back */
+    int rc;
+    int err_code;
+    char err[HV_TEXT_LEN];
+    struct hv_migrate_result res;
+};
+
 static void hv_mig_finish(struct hv_mig *m);
 
 unsigned hv_migrations_running(const struct hv *h)
@@ -76,7 +100,7 @@ void hv_on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameter
 
 /* ---- migration ---------------------------------------------------------- */
 
-void hv_mig_free(struct hv_mig *m)
+static void hv_mig_free(struct hv_mig *m)
 {
     if (m->poll_src)
         g_source_remove(m->poll_src);
@@ -298,4 +322,23 @@ int hv_migrate_abort(struct hv *h, const char *name)
         return -ENOENT;
     virDomainAbortJob(m->dom);
     return 0;
+}
+
+void hv_mig_orphan_all(struct hv *h)
+{
+    for (guint i = 0; i < h->migs->len; i++) {
+        struct hv_mig *m = g_ptr_array_index(h->migs, i);
+        m->h = NULL;
+        if (m->phase == HV_MIG_WAITING) {
+            hv_mig_free(m); /* the worker is done */
+        } else {
+            /* the worker's idle frees it */
+            if (m->poll_src)
+                g_source_remove(m->poll_src);
+            if (m->abort_src)
+                g_source_remove(m->abort_src);
+            m->poll_src = m->abort_src = 0;
+        }
+    }
+    g_ptr_array_free(h->migs, TRUE);
 }
