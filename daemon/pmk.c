@@ -37,7 +37,7 @@
 #define PMK_AGENTS_MAX (PMK_QUEUE_MAX * 4)
 #define PMK_JOIN_POLL_MS 250    /* ping period while the controller joins */
 
-struct pmk_state pk;
+struct pmk_state pmk;
 
 uint64_t pmk_now_ns(void)
 {
@@ -160,7 +160,7 @@ int pmk_rule_xml(const char *rsc, char *buf, size_t len)
 
 unsigned pmk_pending(void)
 {
-    return pk.wait.length + pk.flight.length + pk.attrs.length;
+    return pmk.wait.length + pmk.flight.length + pmk.attrs.length;
 }
 
 struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *node,
@@ -168,7 +168,7 @@ struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *no
 {
     struct pmk_req *r = g_new0(struct pmk_req, 1);
 
-    r->id = ++pk.next_id;
+    r->id = ++pmk.next_id;
     r->kind = kind;
     g_strlcpy(r->name, name, sizeof(r->name));
     g_strlcpy(r->node, node ? node : "", sizeof(r->node));
@@ -187,13 +187,13 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
 
     switch (r->where) {
     case PMK_Q_WAIT:
-        g_queue_remove(&pk.wait, r);
+        g_queue_remove(&pmk.wait, r);
         break;
     case PMK_Q_FLIGHT:
-        g_queue_remove(&pk.flight, r);
+        g_queue_remove(&pmk.flight, r);
         break;
     case PMK_Q_ATTR:
-        g_queue_remove(&pk.attrs, r);
+        g_queue_remove(&pmk.attrs, r);
         break;
     case PMK_Q_NONE:
         break;
@@ -213,7 +213,7 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.id = r->id;
     res.kind = r->kind;
     res.name = r->name;
-    res.node = r->node[0] ? r->node : pk.node;
+    res.node = r->node[0] ? r->node : pmk.node;
     res.value = r->kind == PMK_ATTR_SET ? r->value : NULL;
     res.status = status;
     res.sent = r->sent;
@@ -224,9 +224,9 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.done_mono_ns = pmk_now_ns();
     res.text = text;
     if (status == 0)
-        pk.st.done_ok++;
+        pmk.st.done_ok++;
     else
-        pk.st.done_failed++;
+        pmk.st.done_failed++;
     if (r->cb)
         r->cb(&res, r->arg);
     g_free(r);
@@ -234,7 +234,7 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
 
 const char *pmk_target(const struct pmk_req *r)
 {
-    return r->node[0] ? r->node : pk.node;
+    return r->node[0] ? r->node : pmk.node;
 }
 
 /* --------------------------------------------------------------------------
@@ -248,15 +248,15 @@ static void pmk_lost(struct pmk_req *r, int status, const char *why);
 
 static void pmk_link_set(enum pmk_link l, int err, unsigned retry_ms)
 {
-    pk.link = l;
-    pk.st.link = l;
-    if (pk.link_cb)
-        pk.link_cb(l, err, retry_ms, pk.link_arg);
+    pmk.link = l;
+    pmk.st.link = l;
+    if (pmk.link_cb)
+        pmk.link_cb(l, err, retry_ms, pmk.link_arg);
 }
 
 static gboolean pmk_connect_cb(gpointer data)
 {
-    pk.retry_src = 0;
+    pmk.retry_src = 0;
     pmk_try_connect();
     return G_SOURCE_REMOVE;
 }
@@ -264,20 +264,20 @@ static gboolean pmk_connect_cb(gpointer data)
 /* Link is down: try again after the current backoff, then double it. */
 static void pmk_schedule_connect(int err)
 {
-    unsigned delay = pk.backoff_ms;
+    unsigned delay = pmk.backoff_ms;
 
-    if (pk.stopping || pk.retry_src)
+    if (pmk.stopping || pmk.retry_src)
         return;
-    pk.backoff_ms = MIN(pk.backoff_ms * 2, pk.opts.backoff_max_ms);
-    pk.retry_src = g_timeout_add(delay, pmk_connect_cb, NULL);
+    pmk.backoff_ms = MIN(pmk.backoff_ms * 2, pmk.opts.backoff_max_ms);
+    pmk.retry_src = g_timeout_add(delay, pmk_connect_cb, NULL);
     pmk_link_set(PMK_LINK_DOWN, err, delay);
 }
 
 static gboolean pmk_drop_cb(gpointer data)
 {
-    pk.drop_src = 0;
-    if (pk.api && pcmk_ipc_is_connected(pk.api))
-        pcmk_disconnect_ipc(pk.api); /* the disconnect event reschedules */
+    pmk.drop_src = 0;
+    if (pmk.api && pcmk_ipc_is_connected(pmk.api))
+        pcmk_disconnect_ipc(pmk.api); /* the disconnect event reschedules */
     else
         pmk_on_disconnect();
     return G_SOURCE_REMOVE;
@@ -290,13 +290,13 @@ static gboolean pmk_drop_cb(gpointer data)
  */
 static void pmk_drop(void)
 {
-    if (!pk.drop_src && !pk.stopping)
-        pk.drop_src = g_idle_add(pmk_drop_cb, NULL);
+    if (!pmk.drop_src && !pmk.stopping)
+        pmk.drop_src = g_idle_add(pmk_drop_cb, NULL);
 }
 
 static gboolean pmk_info_timeout(gpointer data)
 {
-    pk.info_timer = 0;
+    pmk.info_timer = 0;
     pmk_drop();
     return G_SOURCE_REMOVE;
 }
@@ -305,17 +305,17 @@ static void pmk_on_disconnect(void)
 {
     struct pmk_req *r;
 
-    pk.st.disconnects++;
-    pmk_remove_source(&pk.info_timer);
-    pmk_remove_source(&pk.drop_src);
-    pmk_remove_source(&pk.ping_src);
-    if (pk.stopping)
+    pmk.st.disconnects++;
+    pmk_remove_source(&pmk.info_timer);
+    pmk_remove_source(&pmk.drop_src);
+    pmk_remove_source(&pmk.ping_src);
+    if (pmk.stopping)
         return;
-    pk.link = PMK_LINK_DOWN;
-    pk.fsa_state[0] = '\0';
-    pk.dc_state[0] = '\0';
+    pmk.link = PMK_LINK_DOWN;
+    pmk.fsa_state[0] = '\0';
+    pmk.dc_state[0] = '\0';
     /* replies of this connection can no longer come: outcome unknown */
-    while ((r = g_queue_peek_head(&pk.flight)) != NULL)
+    while ((r = g_queue_peek_head(&pmk.flight)) != NULL)
         pmk_lost(r, -ECONNRESET, "controller connection closed before the reply");
     /* the backoff is reset only by a link that became ready: a controller
      * that accepts and drops connections is not hammered */
@@ -326,34 +326,34 @@ static void pmk_on_node_info(const pcmk_controld_api_reply_t *reply)
 {
     const char *uname = reply->data.node_info.uname;
 
-    if (pk.link != PMK_LINK_CONNECTING)
+    if (pmk.link != PMK_LINK_CONNECTING)
         return;
-    pmk_remove_source(&pk.info_timer);
+    pmk_remove_source(&pmk.info_timer);
     if (uname == NULL || !pmk_name_ok(uname)) {
         pmk_drop();
         return;
     }
-    g_strlcpy(pk.node, uname, sizeof(pk.node));
-    pk.ping_dc = 0;
+    g_strlcpy(pmk.node, uname, sizeof(pmk.node));
+    pmk.ping_dc = 0;
     pmk_ping();
 }
 
 static gboolean pmk_ping_cb(gpointer data)
 {
-    pk.ping_src = 0;
+    pmk.ping_src = 0;
     pmk_ping();
     return G_SOURCE_REMOVE;
 }
 
-/* Ask the local controller (pk.ping_dc 0) or the DC (1) for its state; the
+/* Ask the local controller (pmk.ping_dc 0) or the DC (1) for its state; the
  * reply goes to pmk_on_ping(). */
 static void pmk_ping(void)
 {
-    if (pcmk_controld_api_ping(pk.api, pk.ping_dc ? NULL : pk.node) != pcmk_rc_ok) {
+    if (pcmk_controld_api_ping(pmk.api, pmk.ping_dc ? NULL : pmk.node) != pcmk_rc_ok) {
         pmk_drop();
         return;
     }
-    pk.info_timer = g_timeout_add(pk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
+    pmk.info_timer = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
 }
 
 /* Remember a state a ping reported in slot; tell link_cb when it changed. */
@@ -398,28 +398,28 @@ static void pmk_on_ping(const pcmk_controld_api_reply_t *reply)
     static const char *const dc_ok[] = {"S_IDLE"};
     const char *st = reply->data.ping.fsa_state;
 
-    if (pk.link != PMK_LINK_CONNECTING)
+    if (pmk.link != PMK_LINK_CONNECTING)
         return;
-    pmk_remove_source(&pk.info_timer);
-    if (!pk.ping_dc) {
-        pmk_join_seen(pk.fsa_state, sizeof(pk.fsa_state), st);
+    pmk_remove_source(&pmk.info_timer);
+    if (!pmk.ping_dc) {
+        pmk_join_seen(pmk.fsa_state, sizeof(pmk.fsa_state), st);
         if (pmk_state_in(st, local_ok, G_N_ELEMENTS(local_ok))) {
-            pk.ping_dc = 1;
+            pmk.ping_dc = 1;
             pmk_ping();
             return;
         }
     } else {
-        pmk_join_seen(pk.dc_state, sizeof(pk.dc_state), st);
+        pmk_join_seen(pmk.dc_state, sizeof(pmk.dc_state), st);
         if (pmk_state_in(st, dc_ok, G_N_ELEMENTS(dc_ok))) {
-            pk.backoff_ms = pk.opts.backoff_min_ms;
-            pk.epoch++;
+            pmk.backoff_ms = pmk.opts.backoff_min_ms;
+            pmk.epoch++;
             pmk_link_set(PMK_LINK_READY, 0, 0);
             pmk_flush();
             return;
         }
-        pk.ping_dc = 0; /* a new join: start over with the local state */
+        pmk.ping_dc = 0; /* a new join: start over with the local state */
     }
-    pk.ping_src = g_timeout_add(PMK_JOIN_POLL_MS, pmk_ping_cb, NULL);
+    pmk.ping_src = g_timeout_add(PMK_JOIN_POLL_MS, pmk_ping_cb, NULL);
 }
 
 static const xmlNode *pmk_xml_child(const xmlNode *x, const char *name)
@@ -467,7 +467,7 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
             reason = crm_element_value(op, "exit-reason");
         }
     }
-    for (GList *l = pk.flight.head; l && id; l = l->next) {
+    for (GList *l = pmk.flight.head; l && id; l = l->next) {
         struct pmk_req *x = l->data;
 
         if (strcmp(x->name, id) == 0) {
@@ -476,7 +476,7 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
         }
     }
     if (r == NULL)
-        r = g_queue_peek_head(&pk.flight);
+        r = g_queue_peek_head(&pmk.flight);
     if (r == NULL)
         return; /* a reply nobody waits for (after a timeout) */
     pmk_resend_note(r, note, sizeof(note));
@@ -509,9 +509,9 @@ static void pmk_ipc_event(pcmk_ipc_api_t *api, enum pcmk_ipc_event type, crm_exi
             pmk_on_ping(reply);
         } else if (reply && reply->reply_type == pcmk_controld_reply_resource) {
             pmk_on_resource_reply(status, reply);
-        } else if (pk.link == PMK_LINK_CONNECTING) {
+        } else if (pmk.link == PMK_LINK_CONNECTING) {
             pmk_drop();
-        } else if ((r = g_queue_peek_head(&pk.flight)) != NULL) {
+        } else if ((r = g_queue_peek_head(&pmk.flight)) != NULL) {
             pmk_finish(r, -EPROTO, "fail %s on %s: unexpected controller reply (%s)", r->name,
                        pmk_target(r), crm_exit_str(status));
         }
@@ -525,32 +525,32 @@ static void pmk_try_connect(void)
 {
     int rc;
 
-    if (pk.stopping)
+    if (pmk.stopping)
         return;
-    if (pk.api == NULL) {
-        rc = pcmk_new_ipc_api(&pk.api, pcmk_ipc_controld);
+    if (pmk.api == NULL) {
+        rc = pcmk_new_ipc_api(&pmk.api, pcmk_ipc_controld);
         if (rc != pcmk_rc_ok) {
-            pk.api = NULL;
-            pk.st.connect_errors++;
+            pmk.api = NULL;
+            pmk.st.connect_errors++;
             pmk_schedule_connect(rc);
             return;
         }
-        pcmk_register_ipc_callback(pk.api, pmk_ipc_event, NULL);
+        pcmk_register_ipc_callback(pmk.api, pmk_ipc_event, NULL);
     }
-    rc = pcmk_connect_ipc(pk.api, pcmk_ipc_dispatch_main);
+    rc = pcmk_connect_ipc(pmk.api, pcmk_ipc_dispatch_main);
     if (rc != pcmk_rc_ok) {
-        pk.st.connect_errors++;
+        pmk.st.connect_errors++;
         pmk_schedule_connect(rc);
         return;
     }
-    pk.st.connects++;
+    pmk.st.connects++;
     pmk_link_set(PMK_LINK_CONNECTING, 0, 0);
-    rc = pcmk_controld_api_node_info(pk.api, 0);
+    rc = pcmk_controld_api_node_info(pmk.api, 0);
     if (rc != pcmk_rc_ok) {
         pmk_drop();
         return;
     }
-    pk.info_timer = g_timeout_add(pk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
+    pmk.info_timer = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
 }
 
 /* --------------------------------------------------------------------------
@@ -560,7 +560,7 @@ static void pmk_try_connect(void)
 /* Why a fail request is still waiting, for its expiry text. */
 static const char *pmk_wait_reason(const struct pmk_req *r)
 {
-    if (pk.link != PMK_LINK_READY)
+    if (pmk.link != PMK_LINK_READY)
         return "controller unavailable or not joined";
     if (r->check_err[0])
         return r->check_err;
@@ -576,7 +576,7 @@ static void pmk_reply_timeout(struct pmk_req *r)
 {
     char why[PMK_WHY_LEN];
 
-    snprintf(why, sizeof(why), "no reply in %u ms", pk.opts.reply_timeout_ms);
+    snprintf(why, sizeof(why), "no reply in %u ms", pmk.opts.reply_timeout_ms);
     pmk_lost(r, -ETIMEDOUT, why);
     pmk_drop();
 }
@@ -589,26 +589,26 @@ gboolean pmk_req_timeout(gpointer data)
     if (r->where == PMK_Q_WAIT && r->lost)
         pmk_finish(r, -ETIMEDOUT,
                    "fail %s on %s: send lost (%s), not resolved in %u ms (%s); outcome unknown",
-                   r->name, pmk_target(r), r->lost_why, pk.opts.queue_deadline_ms,
+                   r->name, pmk_target(r), r->lost_why, pmk.opts.queue_deadline_ms,
                    pmk_wait_reason(r));
     else if (r->where == PMK_Q_WAIT)
         pmk_finish(r, -ETIMEDOUT,
                    "%s %s on %s: not sent in %u ms (%s; %u send attempts); "
                    "expired, the resource's own monitor decides",
                    pmk_kind_name(r->kind), r->name, pmk_target(r)[0] ? pmk_target(r) : "local node",
-                   pk.opts.queue_deadline_ms, pmk_wait_reason(r), r->attempts);
+                   pmk.opts.queue_deadline_ms, pmk_wait_reason(r), r->attempts);
     else if (r->where == PMK_Q_FLIGHT)
         pmk_reply_timeout(r);
-    else if (r->where == PMK_Q_ATTR && r == g_queue_peek_head(&pk.attrs) && pk.attr_pid)
+    else if (r->where == PMK_Q_ATTR && r == g_queue_peek_head(&pmk.attrs) && pmk.attr_pid)
         r->expired = 1; /* running: finished when attrd_updater exits */
     else if (r->where == PMK_Q_ATTR) {
-        int head = r == g_queue_peek_head(&pk.attrs);
+        int head = r == g_queue_peek_head(&pmk.attrs);
 
         pmk_finish(r, -ETIMEDOUT, "%s %s: not written in %u ms (%u attrd_updater runs failed)",
-                   pmk_kind_name(r->kind), r->name, pk.opts.queue_deadline_ms, r->attempts);
+                   pmk_kind_name(r->kind), r->name, pmk.opts.queue_deadline_ms, r->attempts);
         if (head) {
-            pmk_remove_source(&pk.attr_retry_src);
-            pk.attr_backoff_ms = pk.opts.backoff_min_ms;
+            pmk_remove_source(&pmk.attr_retry_src);
+            pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
             pmk_attr_next();
         }
     }
@@ -622,17 +622,17 @@ static int pmk_send(struct pmk_req *r)
     int rc;
 
     r->attempts++;
-    rc = pcmk_controld_api_fail(pk.api, pmk_target(r), pmk_target(r), r->name, NULL, r->cls,
+    rc = pcmk_controld_api_fail(pmk.api, pmk_target(r), pmk_target(r), r->name, NULL, r->cls,
                                 r->provider[0] ? r->provider : NULL, r->type);
     if (rc != pcmk_rc_ok)
         return rc;
-    g_queue_remove(&pk.wait, r);
+    g_queue_remove(&pmk.wait, r);
     r->sent = 1;
     r->sent_ns = pmk_now_ns();
     r->where = PMK_Q_FLIGHT;
-    g_queue_push_tail(&pk.flight, r);
+    g_queue_push_tail(&pmk.flight, r);
     pmk_remove_source(&r->timer);
-    r->timer = g_timeout_add(pk.opts.reply_timeout_ms, pmk_req_timeout, r);
+    r->timer = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_req_timeout, r);
     return 0;
 }
 
@@ -652,18 +652,18 @@ static gint pmk_req_cmp(gconstpointer a, gconstpointer b, gpointer data)
 static void pmk_lost(struct pmk_req *r, int status, const char *why)
 {
     uint64_t now = pmk_now_ns();
-    uint64_t end = r->queued_ns + (uint64_t)pk.opts.queue_deadline_ms * 1000000ull;
+    uint64_t end = r->queued_ns + (uint64_t)pmk.opts.queue_deadline_ms * 1000000ull;
 
     g_strlcpy(r->lost_why, why, sizeof(r->lost_why));
     r->lost++;
-    pk.st.lost++;
+    pmk.st.lost++;
     if (r->lost >= PMK_SEND_MAX) {
         pmk_finish(r, status, "fail %s on %s: %u sends lost (last: %s); outcome unknown",
                    r->name, pmk_target(r), r->lost, why);
         return;
     }
-    g_queue_remove(&pk.flight, r);
-    g_queue_insert_sorted(&pk.wait, r, pmk_req_cmp, NULL);
+    g_queue_remove(&pmk.flight, r);
+    g_queue_insert_sorted(&pmk.wait, r, pmk_req_cmp, NULL);
     r->where = PMK_Q_WAIT;
     r->epoch = 0; /* never sent unchecked again */
     r->check_err[0] = '\0';
@@ -676,15 +676,15 @@ static void pmk_lost(struct pmk_req *r, int status, const char *why)
  * through an outage is checked first (pmk_check_start()). */
 void pmk_flush(void)
 {
-    GList *l = pk.wait.head, *next;
+    GList *l = pmk.wait.head, *next;
 
-    for (; l && pk.link == PMK_LINK_READY && !pk.drop_src; l = next) {
+    for (; l && pmk.link == PMK_LINK_READY && !pmk.drop_src; l = next) {
         struct pmk_req *r = l->data;
 
         next = l->next;
         if (r->type[0] == '\0')
             continue; /* agent still being resolved */
-        if (r->epoch != pk.epoch) {
+        if (r->epoch != pmk.epoch) {
             if (r->check == NULL && r->check_retry == 0)
                 pmk_check_start(r);
             continue;
@@ -699,7 +699,7 @@ void pmk_flush(void)
 
 static int pmk_same_node(const struct pmk_req *r, const char *node)
 {
-    return strcmp(pmk_target(r), node ? node : pk.node) == 0 ||
+    return strcmp(pmk_target(r), node ? node : pmk.node) == 0 ||
            (r->node[0] == '\0' && node == NULL);
 }
 
@@ -707,13 +707,13 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
 {
     const char *spec;
     struct pmk_req *r;
-    GQueue *qs[] = {&pk.wait, &pk.flight};
+    GQueue *qs[] = {&pmk.wait, &pmk.flight};
 
-    if (!pk.init || pk.stopping)
+    if (!pmk.init || pmk.stopping)
         return -ESHUTDOWN;
     if (!pmk_name_ok(rsc) || (node && !pmk_name_ok(node)))
         return -EINVAL;
-    spec = g_hash_table_lookup(pk.agents, rsc);
+    spec = g_hash_table_lookup(pmk.agents, rsc);
     for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
         for (GList *l = qs[i]->head; l; l = l->next) {
             struct pmk_req *x = l->data;
@@ -724,8 +724,8 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
     }
     if (pmk_pending() >= PMK_QUEUE_MAX)
         return -ENOSPC;
-    if (spec == NULL && !g_hash_table_contains(pk.resolving, rsc) &&
-        g_hash_table_size(pk.resolving) >= PMK_RESOLVE_MAX)
+    if (spec == NULL && !g_hash_table_contains(pmk.resolving, rsc) &&
+        g_hash_table_size(pmk.resolving) >= PMK_RESOLVE_MAX)
         return -ENOSPC;
     r = pmk_req_new(PMK_FAIL, rsc, node, cb, arg);
     if (spec && pmk_parse_agent(spec, r->cls, r->provider, r->type, sizeof(r->type)) != 0) {
@@ -734,9 +734,9 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
     }
     r->where = PMK_Q_WAIT;
     /* made while the link is not ready: checked before it is sent */
-    r->epoch = pk.link == PMK_LINK_READY ? pk.epoch : 0;
-    g_queue_push_tail(&pk.wait, r);
-    r->timer = g_timeout_add(pk.opts.queue_deadline_ms, pmk_req_timeout, r);
+    r->epoch = pmk.link == PMK_LINK_READY ? pmk.epoch : 0;
+    g_queue_push_tail(&pmk.wait, r);
+    r->timer = g_timeout_add(pmk.opts.queue_deadline_ms, pmk_req_timeout, r);
     if (id)
         *id = r->id;
     if (spec == NULL)
@@ -749,18 +749,18 @@ int pmk_set_agent(const char *rsc, const char *agent)
 {
     char c[PMK_CLS_LEN], p[PMK_NAME_MAX + 1], t[PMK_NAME_MAX + 1];
 
-    if (!pk.init || !pmk_name_ok(rsc))
+    if (!pmk.init || !pmk_name_ok(rsc))
         return -EINVAL;
     if (agent == NULL) {
-        g_hash_table_remove(pk.agents, rsc);
+        g_hash_table_remove(pmk.agents, rsc);
         return 0;
     }
     if (strlen(agent) > PMK_NAME_MAX || pmk_parse_agent(agent, c, p, t, sizeof(c)) != 0)
         return -EINVAL;
-    if (!g_hash_table_contains(pk.agents, rsc) &&
-        g_hash_table_size(pk.agents) >= PMK_AGENTS_MAX)
+    if (!g_hash_table_contains(pmk.agents, rsc) &&
+        g_hash_table_size(pmk.agents) >= PMK_AGENTS_MAX)
         return -ENOSPC;
-    g_hash_table_replace(pk.agents, g_strdup(rsc), g_strdup(agent));
+    g_hash_table_replace(pmk.agents, g_strdup(rsc), g_strdup(agent));
     return 0;
 }
 
@@ -770,34 +770,34 @@ int pmk_set_agent(const char *rsc, const char *agent)
 
 int pmk_init(const struct pmk_opts *opts, pmk_link_fn link_cb, void *arg)
 {
-    if (pk.init)
+    if (pmk.init)
         return -EALREADY;
-    memset(&pk, 0, sizeof(pk));
+    memset(&pmk, 0, sizeof(pmk));
     if (opts)
-        pk.opts = *opts;
-    if (pk.opts.backoff_min_ms == 0)
-        pk.opts.backoff_min_ms = 100;
-    if (pk.opts.backoff_max_ms < pk.opts.backoff_min_ms)
-        pk.opts.backoff_max_ms = MAX(5000, pk.opts.backoff_min_ms);
-    if (pk.opts.queue_deadline_ms == 0)
-        pk.opts.queue_deadline_ms = 30000;
-    if (pk.opts.reply_timeout_ms == 0)
-        pk.opts.reply_timeout_ms = 10000;
-    if (pk.opts.attrd_updater == NULL)
-        pk.opts.attrd_updater = "attrd_updater";
-    if (pk.opts.crm_resource == NULL)
-        pk.opts.crm_resource = "crm_resource";
-    pk.link_cb = link_cb;
-    pk.link_arg = arg;
-    pk.backoff_ms = pk.opts.backoff_min_ms;
-    pk.attr_backoff_ms = pk.opts.backoff_min_ms;
-    pk.attr_err_fd = -1;
-    g_queue_init(&pk.wait);
-    g_queue_init(&pk.flight);
-    g_queue_init(&pk.attrs);
-    pk.agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    pk.resolving = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pmk_resolver_free);
-    pk.init = 1;
+        pmk.opts = *opts;
+    if (pmk.opts.backoff_min_ms == 0)
+        pmk.opts.backoff_min_ms = 100;
+    if (pmk.opts.backoff_max_ms < pmk.opts.backoff_min_ms)
+        pmk.opts.backoff_max_ms = MAX(5000, pmk.opts.backoff_min_ms);
+    if (pmk.opts.queue_deadline_ms == 0)
+        pmk.opts.queue_deadline_ms = 30000;
+    if (pmk.opts.reply_timeout_ms == 0)
+        pmk.opts.reply_timeout_ms = 10000;
+    if (pmk.opts.attrd_updater == NULL)
+        pmk.opts.attrd_updater = "attrd_updater";
+    if (pmk.opts.crm_resource == NULL)
+        pmk.opts.crm_resource = "crm_resource";
+    pmk.link_cb = link_cb;
+    pmk.link_arg = arg;
+    pmk.backoff_ms = pmk.opts.backoff_min_ms;
+    pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
+    pmk.attr_err_fd = -1;
+    g_queue_init(&pmk.wait);
+    g_queue_init(&pmk.flight);
+    g_queue_init(&pmk.attrs);
+    pmk.agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    pmk.resolving = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pmk_resolver_free);
+    pmk.init = 1;
     pmk_try_connect();
     return 0;
 }
@@ -805,75 +805,75 @@ int pmk_init(const struct pmk_opts *opts, pmk_link_fn link_cb, void *arg)
 void pmk_shutdown(void)
 {
     struct pmk_req *r;
-    GQueue *qs[] = {&pk.wait, &pk.flight, &pk.attrs};
+    GQueue *qs[] = {&pmk.wait, &pmk.flight, &pmk.attrs};
 
-    if (!pk.init)
+    if (!pmk.init)
         return;
-    pk.stopping = 1;
-    pmk_remove_source(&pk.retry_src);
-    pmk_remove_source(&pk.info_timer);
-    pmk_remove_source(&pk.drop_src);
-    pmk_remove_source(&pk.ping_src);
-    pmk_remove_source(&pk.attr_retry_src);
-    if (pk.attr_pid > 0) {
-        pmk_remove_source(&pk.attr_child_src);
-        kill(pk.attr_pid, SIGKILL);
-        waitpid(pk.attr_pid, NULL, 0);
-        g_spawn_close_pid(pk.attr_pid);
+    pmk.stopping = 1;
+    pmk_remove_source(&pmk.retry_src);
+    pmk_remove_source(&pmk.info_timer);
+    pmk_remove_source(&pmk.drop_src);
+    pmk_remove_source(&pmk.ping_src);
+    pmk_remove_source(&pmk.attr_retry_src);
+    if (pmk.attr_pid > 0) {
+        pmk_remove_source(&pmk.attr_child_src);
+        kill(pmk.attr_pid, SIGKILL);
+        waitpid(pmk.attr_pid, NULL, 0);
+        g_spawn_close_pid(pmk.attr_pid);
         pmk_attr_reap();
     }
-    if (pk.attr_err_fd >= 0) {
-        close(pk.attr_err_fd);
-        pk.attr_err_fd = -1;
+    if (pmk.attr_err_fd >= 0) {
+        close(pmk.attr_err_fd);
+        pmk.attr_err_fd = -1;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
         while ((r = g_queue_peek_head(qs[i])) != NULL)
             pmk_finish(r, -ECANCELED, "%s %s: vesperd is shutting down%s", pmk_kind_name(r->kind),
                        r->name, r->sent ? " (sent, outcome unknown)" : " (not sent)");
     }
-    if (pk.api) {
-        pcmk_free_ipc_api(pk.api); /* disconnect event is ignored while stopping */
-        pk.api = NULL;
+    if (pmk.api) {
+        pcmk_free_ipc_api(pmk.api); /* disconnect event is ignored while stopping */
+        pmk.api = NULL;
     }
-    g_hash_table_destroy(pk.resolving);
-    pk.resolving = NULL;
-    for (GList *l = pk.late; l; l = l->next) {
+    g_hash_table_destroy(pmk.resolving);
+    pmk.resolving = NULL;
+    for (GList *l = pmk.late; l; l = l->next) {
         g_idle_remove_by_data(l->data);
         g_free(l->data);
     }
-    g_list_free(pk.late);
-    pk.late = NULL;
-    g_hash_table_destroy(pk.agents);
-    pk.agents = NULL;
-    pk.init = 0;
-    pk.stopping = 0;
-    pk.link = PMK_LINK_DOWN;
+    g_list_free(pmk.late);
+    pmk.late = NULL;
+    g_hash_table_destroy(pmk.agents);
+    pmk.agents = NULL;
+    pmk.init = 0;
+    pmk.stopping = 0;
+    pmk.link = PMK_LINK_DOWN;
 }
 
 enum pmk_link pmk_link_state(void)
 {
-    return pk.link;
+    return pmk.link;
 }
 
 const char *pmk_node_name(void)
 {
-    return pk.node;
+    return pmk.node;
 }
 
 const char *pmk_controller_state(void)
 {
-    return pk.fsa_state;
+    return pmk.fsa_state;
 }
 
 const char *pmk_dc_state(void)
 {
-    return pk.dc_state;
+    return pmk.dc_state;
 }
 
 void pmk_get_stats(struct pmk_stats *st)
 {
-    *st = pk.st;
-    st->link = pk.link;
-    st->queued = pk.wait.length + (pk.attr_pid ? 0 : pk.attrs.length);
-    st->in_flight = pk.flight.length + (pk.attr_pid ? pk.attrs.length : 0);
+    *st = pmk.st;
+    st->link = pmk.link;
+    st->queued = pmk.wait.length + (pmk.attr_pid ? 0 : pmk.attrs.length);
+    st->in_flight = pmk.flight.length + (pmk.attr_pid ? pmk.attrs.length : 0);
 }

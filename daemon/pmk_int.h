@@ -49,7 +49,7 @@ struct pmk_req {
     char lost_why[PMK_WHY_LEN];  /* how the last one was lost */
     char check_err[PMK_WHY_LEN]; /* why the last --locate gave no answer */
     struct pmk_run *check;       /* crm_resource --locate running */
-    unsigned check_epoch;        /* pk.epoch when it started */
+    unsigned check_epoch;        /* pmk.epoch when it started */
     guint check_retry;           /* next --locate after an unusable answer */
     pmk_done_fn cb;
     void *arg;
@@ -84,7 +84,7 @@ struct pmk_state {
     struct pmk_stats st;
 };
 
-extern struct pmk_state pk;
+extern struct pmk_state pmk;
 
 /* ---- pmk.c ------------------------------------------------------------- */
 
@@ -144,11 +144,11 @@ void pmk_check_start(struct pmk_req *r);
  * completed or ended from the loop, never inside the call. */
 void pmk_resolve_start(const char *rsc);
 
-/* pmk_resolver_free() - free a lookup of pk.resolving (GDestroyNotify),
+/* pmk_resolver_free() - free a lookup of pmk.resolving (GDestroyNotify),
  * cancelling its run if it is still running. */
 void pmk_resolver_free(gpointer data);
 
-/* pmk_attr_next() - start attrd_updater for the head of pk.attrs unless
+/* pmk_attr_next() - start attrd_updater for the head of pmk.attrs unless
  * one runs or a retry waits.  Never finishes a request inside the call. */
 void pmk_attr_next(void);
 

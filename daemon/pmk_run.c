@@ -135,15 +135,15 @@ static void pmk_check_done(struct pmk_run *run, gint wstatus, const char *out, v
     const char *again = r->lost ? "resent" : "sent";
 
     r->check = NULL; /* the runner frees run */
-    if (pk.link != PMK_LINK_READY || r->check_epoch != pk.epoch) {
+    if (pmk.link != PMK_LINK_READY || r->check_epoch != pmk.epoch) {
         pmk_flush(); /* the link dropped meanwhile: check again when it is ready */
         return;
     }
     switch (pmk_locate_verdict(code, out, pmk_target(r), where, sizeof(where))) {
     case PMK_LOC_HERE:
-        r->epoch = pk.epoch;
+        r->epoch = pmk.epoch;
         if (r->lost)
-            pk.st.resent++;
+            pmk.st.resent++;
         pmk_flush();
         break;
     case PMK_LOC_LEFT:
@@ -170,11 +170,11 @@ static void pmk_check_done(struct pmk_run *run, gint wstatus, const char *out, v
 
 void pmk_check_start(struct pmk_req *r)
 {
-    const char *argv[] = {pk.opts.crm_resource, "--locate", "--resource", r->name,
+    const char *argv[] = {pmk.opts.crm_resource, "--locate", "--resource", r->name,
                           "--output-as=xml", NULL};
     char err[PMK_WHY_LEN];
 
-    r->check_epoch = pk.epoch;
+    r->check_epoch = pmk.epoch;
     r->check = pmk_run_start(argv, pmk_check_done, r, err, sizeof(err));
     if (r->check == NULL) {
         g_strlcpy(r->check_err, "cannot run crm_resource: ", sizeof(r->check_err));
@@ -240,7 +240,7 @@ static struct pmk_run *pmk_run_start(const char *const *argv, pmk_run_fn done, v
     run->done = done;
     run->data = data;
     run->child_src = g_child_watch_add(run->pid, pmk_run_child, run);
-    run->kill_src = g_timeout_add(pk.opts.reply_timeout_ms, pmk_run_kill, run);
+    run->kill_src = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_run_kill, run);
     return run;
 }
 
@@ -317,7 +317,7 @@ void pmk_resolver_free(gpointer data)
 /* Requests for rsc waiting for its agent: fill it in, or end them. */
 static void pmk_resolved(const char *rsc, const char *spec, const char *why)
 {
-    GList *l = pk.wait.head, *next;
+    GList *l = pmk.wait.head, *next;
 
     for (; l; l = next) {
         struct pmk_req *r = l->data;
@@ -348,17 +348,17 @@ static void pmk_resolver_done(struct pmk_run *run, gint wstatus, const char *out
         snprintf(why, sizeof(why), "%s in the CIB (crm_resource %s)",
                  rc == -ENOENT ? "no primitive of that name" : "unusable primitive",
                  WIFEXITED(wstatus) ? "exited" : "was killed");
-    g_hash_table_remove(pk.resolving, rsc); /* frees rv */
+    g_hash_table_remove(pmk.resolving, rsc); /* frees rv */
     pmk_resolved(rsc, rc == 0 ? spec : NULL, why);
 }
 
 void pmk_resolve_start(const char *rsc)
 {
     struct pmk_resolver *rv;
-    const char *argv[] = {pk.opts.crm_resource, "--resource", rsc, "--query-xml", NULL};
+    const char *argv[] = {pmk.opts.crm_resource, "--resource", rsc, "--query-xml", NULL};
     char err[PMK_WHY_LEN];
 
-    if (g_hash_table_contains(pk.resolving, rsc) || g_hash_table_contains(pk.agents, rsc))
+    if (g_hash_table_contains(pmk.resolving, rsc) || g_hash_table_contains(pmk.agents, rsc))
         return;
     rv = g_new0(struct pmk_resolver, 1);
     g_strlcpy(rv->rsc, rsc, sizeof(rv->rsc));
@@ -366,13 +366,13 @@ void pmk_resolve_start(const char *rsc)
     if (rv->run == NULL) {
         char why[PMK_TEXT_LEN];
 
-        snprintf(why, sizeof(why), "cannot run %s: %s", pk.opts.crm_resource, err);
+        snprintf(why, sizeof(why), "cannot run %s: %s", pmk.opts.crm_resource, err);
         g_free(rv);
         /* end the waiting requests from the loop, not inside the caller */
         pmk_resolve_fail_later(rsc, why);
         return;
     }
-    g_hash_table_insert(pk.resolving, g_strdup(rsc), rv);
+    g_hash_table_insert(pmk.resolving, g_strdup(rsc), rv);
 }
 
 struct pmk_late {
@@ -384,7 +384,7 @@ static gboolean pmk_late_cb(gpointer data)
 {
     struct pmk_late *lt = data;
 
-    pk.late = g_list_remove(pk.late, lt);
+    pmk.late = g_list_remove(pmk.late, lt);
     pmk_resolved(lt->rsc, NULL, lt->why);
     g_free(lt);
     return G_SOURCE_REMOVE;
@@ -396,20 +396,20 @@ static void pmk_resolve_fail_later(const char *rsc, const char *why)
 
     g_strlcpy(lt->rsc, rsc, sizeof(lt->rsc));
     g_strlcpy(lt->why, why, sizeof(lt->why));
-    pk.late = g_list_prepend(pk.late, lt);
+    pmk.late = g_list_prepend(pmk.late, lt);
     g_idle_add(pmk_late_cb, lt);
 }
 
 int pmk_resolve_agent(const char *rsc)
 {
-    if (!pk.init || pk.stopping)
+    if (!pmk.init || pmk.stopping)
         return -ESHUTDOWN;
     if (!pmk_name_ok(rsc))
         return -EINVAL;
-    if (g_hash_table_contains(pk.agents, rsc))
+    if (g_hash_table_contains(pmk.agents, rsc))
         return 0;
-    if (!g_hash_table_contains(pk.resolving, rsc) &&
-        g_hash_table_size(pk.resolving) >= PMK_RESOLVE_MAX)
+    if (!g_hash_table_contains(pmk.resolving, rsc) &&
+        g_hash_table_size(pmk.resolving) >= PMK_RESOLVE_MAX)
         return -ENOSPC;
     pmk_resolve_start(rsc);
     return 0;
@@ -423,14 +423,14 @@ static gboolean pmk_attr_retry(gpointer data);
 
 void pmk_attr_reap(void)
 {
-    pmk_remove_source(&pk.attr_kill_src);
-    pk.attr_child_src = 0;
-    pk.attr_pid = 0;
+    pmk_remove_source(&pmk.attr_kill_src);
+    pmk.attr_child_src = 0;
+    pmk.attr_pid = 0;
 }
 
 static void pmk_attr_child(GPid pid, gint wstatus, gpointer data)
 {
-    struct pmk_req *r = g_queue_peek_head(&pk.attrs);
+    struct pmk_req *r = g_queue_peek_head(&pmk.attrs);
     char err[PMK_ERR_LEN + 1] = "";
     char *nl;
     ssize_t n;
@@ -438,11 +438,11 @@ static void pmk_attr_child(GPid pid, gint wstatus, gpointer data)
 
     g_spawn_close_pid(pid);
     pmk_attr_reap();
-    if (pk.attr_err_fd >= 0) {
-        n = read(pk.attr_err_fd, err, PMK_ERR_LEN);
+    if (pmk.attr_err_fd >= 0) {
+        n = read(pmk.attr_err_fd, err, PMK_ERR_LEN);
         err[n > 0 ? n : 0] = '\0';
-        close(pk.attr_err_fd);
-        pk.attr_err_fd = -1;
+        close(pmk.attr_err_fd);
+        pmk.attr_err_fd = -1;
         if ((nl = strchr(err, '\n')) != NULL)
             *nl = '\0';
     }
@@ -456,47 +456,47 @@ static void pmk_attr_child(GPid pid, gint wstatus, gpointer data)
         else
             pmk_finish(r, 0, "attribute %s deleted on %s", r->name,
                        pmk_target(r)[0] ? pmk_target(r) : "the local node");
-        pk.attr_backoff_ms = pk.opts.backoff_min_ms;
+        pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
         pmk_attr_next();
         return;
     }
-    if (r->expired || pk.stopping) {
+    if (r->expired || pmk.stopping) {
         pmk_finish(r, -ETIMEDOUT, "%s %s: attrd_updater failed %u times until the deadline: %s",
                    pmk_kind_name(r->kind), r->name, r->attempts,
                    err[0] ? err : (WIFSIGNALED(wstatus) ? "killed" : "no message"));
-        pk.attr_backoff_ms = pk.opts.backoff_min_ms;
+        pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
         pmk_attr_next();
         return;
     }
     /* retry the same request later: attribute updates are idempotent */
-    pk.attr_retry_src = g_timeout_add(pk.attr_backoff_ms, pmk_attr_retry, NULL);
-    pk.attr_backoff_ms = MIN(pk.attr_backoff_ms * 2, pk.opts.backoff_max_ms);
+    pmk.attr_retry_src = g_timeout_add(pmk.attr_backoff_ms, pmk_attr_retry, NULL);
+    pmk.attr_backoff_ms = MIN(pmk.attr_backoff_ms * 2, pmk.opts.backoff_max_ms);
 }
 
 static gboolean pmk_attr_retry(gpointer data)
 {
-    pk.attr_retry_src = 0;
+    pmk.attr_retry_src = 0;
     pmk_attr_next();
     return G_SOURCE_REMOVE;
 }
 
 static gboolean pmk_attr_spawn_failed(gpointer data)
 {
-    struct pmk_req *r = g_queue_peek_head(&pk.attrs);
+    struct pmk_req *r = g_queue_peek_head(&pmk.attrs);
 
-    pk.attr_retry_src = 0;
+    pmk.attr_retry_src = 0;
     if (r)
         pmk_finish(r, -ENOEXEC, "%s %s: cannot run %s: %s", pmk_kind_name(r->kind), r->name,
-                   pk.opts.attrd_updater, pk.attr_spawn_err);
+                   pmk.opts.attrd_updater, pmk.attr_spawn_err);
     pmk_attr_next();
     return G_SOURCE_REMOVE;
 }
 
 static gboolean pmk_attr_kill(gpointer data)
 {
-    pk.attr_kill_src = 0;
-    if (pk.attr_pid > 0)
-        kill(pk.attr_pid, SIGKILL);
+    pmk.attr_kill_src = 0;
+    if (pmk.attr_pid > 0)
+        kill(pmk.attr_pid, SIGKILL);
     return G_SOURCE_REMOVE;
 }
 
@@ -509,10 +509,10 @@ void pmk_attr_next(void)
     GPid pid;
     GError *gerr = NULL;
 
-    r = g_queue_peek_head(&pk.attrs);
-    if (r == NULL || pk.attr_pid || pk.attr_retry_src || pk.stopping)
+    r = g_queue_peek_head(&pmk.attrs);
+    if (r == NULL || pmk.attr_pid || pmk.attr_retry_src || pmk.stopping)
         return;
-    argv[argc++] = pk.opts.attrd_updater;
+    argv[argc++] = pmk.opts.attrd_updater;
     argv[argc++] = "-n";
     argv[argc++] = r->name;
     if (r->kind == PMK_ATTR_SET) {
@@ -532,20 +532,20 @@ void pmk_attr_next(void)
                                       G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
                                   NULL, NULL, &pid, NULL, NULL, &err_fd, &gerr)) {
         /* reported from the loop: never call back inside a request function */
-        g_strlcpy(pk.attr_spawn_err, gerr ? gerr->message : "spawn failed",
-                  sizeof(pk.attr_spawn_err));
+        g_strlcpy(pmk.attr_spawn_err, gerr ? gerr->message : "spawn failed",
+                  sizeof(pmk.attr_spawn_err));
         g_clear_error(&gerr);
-        pk.attr_retry_src = g_idle_add(pmk_attr_spawn_failed, NULL);
+        pmk.attr_retry_src = g_idle_add(pmk_attr_spawn_failed, NULL);
         return;
     }
     if (!r->sent) {
         r->sent = 1;
         r->sent_ns = pmk_now_ns();
     }
-    pk.attr_pid = pid;
-    pk.attr_err_fd = err_fd;
-    pk.attr_child_src = g_child_watch_add(pid, pmk_attr_child, NULL);
-    pk.attr_kill_src = g_timeout_add(pk.opts.reply_timeout_ms, pmk_attr_kill, NULL);
+    pmk.attr_pid = pid;
+    pmk.attr_err_fd = err_fd;
+    pmk.attr_child_src = g_child_watch_add(pid, pmk_attr_child, NULL);
+    pmk.attr_kill_src = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_attr_kill, NULL);
 }
 
 static int pmk_attr_request(enum pmk_kind kind, const char *name, const char *value,
@@ -553,7 +553,7 @@ static int pmk_attr_request(enum pmk_kind kind, const char *name, const char *va
 {
     struct pmk_req *r;
 
-    if (!pk.init || pk.stopping)
+    if (!pmk.init || pmk.stopping)
         return -ESHUTDOWN;
     if (!pmk_name_ok(name) || (node && !pmk_name_ok(node)) ||
         (kind == PMK_ATTR_SET && !pmk_name_ok(value)))
@@ -564,8 +564,8 @@ static int pmk_attr_request(enum pmk_kind kind, const char *name, const char *va
     if (value)
         g_strlcpy(r->value, value, sizeof(r->value));
     r->where = PMK_Q_ATTR;
-    g_queue_push_tail(&pk.attrs, r);
-    r->timer = g_timeout_add(pk.opts.queue_deadline_ms, pmk_req_timeout, r);
+    g_queue_push_tail(&pmk.attrs, r);
+    r->timer = g_timeout_add(pmk.opts.queue_deadline_ms, pmk_req_timeout, r);
     if (id)
         *id = r->id;
     pmk_attr_next();
