@@ -1,19 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * libvirt in vesperd (see hv.h): the GLib event loop implementation given
- * to libvirt, the pure helpers (channel path from domain XML, lifecycle
- * table, host probe events), and the connection manager: connect in a
- * worker thread, register domain event callbacks, list domains, follow
- * lifecycle events, reconnect with backoff after libvirtd closes the
- * connection, and run live migrations in worker threads.
+ * libvirt connections of vesperd (see hv.h): the pure helpers (channel
+ * path from domain XML, lifecycle table, host probe events) and the
+ * connection manager: connect in a worker thread, register domain event
+ * callbacks, list the running domains, follow their lifecycle events, and
+ * reconnect with backoff and resynchronise after libvirtd closes the
+ * connection.  Live migration is in hv_migrate.c, libvirt's event loop on
+ * GLib in hv_glib.c.
  *
  * Threads: everything in struct hv is touched only on the main loop.  The
- * worker threads (connect, migrate) own a job structure, hand their result
- * back with g_idle_add(), and never touch struct hv; hv_free() orphans a
- * job (job->h = NULL) and the idle callback then just frees it.  The event
- * loop glue (hv_glib_*) is called by libvirt from any thread and keeps its
- * tables under one mutex, which is never held while calling into libvirt.
+ * connect worker owns its job structure, hands its result back with
+ * g_idle_add(), and never touches struct hv; hv_free() orphans the job
+ * (job->h = NULL) and the idle callback then just frees it.
  */
 #include "config.h"
 

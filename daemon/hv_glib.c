@@ -1,19 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * libvirt in vesperd (see hv.h): the GLib event loop implementation given
- * to libvirt, the pure helpers (channel path from domain XML, lifecycle
- * table, host probe events), and the connection manager: connect in a
- * worker thread, register domain event callbacks, list domains, follow
- * lifecycle events, reconnect with backoff after libvirtd closes the
- * connection, and run live migrations in worker threads.
+ * libvirt's event loop on vesperd's GLib main loop (hv_glib_register() in
+ * hv.h): the six virEventRegisterImpl() callbacks, which add, update and
+ * remove libvirt's file handles and timeouts as GLib sources of the
+ * default main context, and dispatch them to libvirt's callbacks.
  *
- * Threads: everything in struct hv is touched only on the main loop.  The
- * worker threads (connect, migrate) own a job structure, hand their result
- * back with g_idle_add(), and never touch struct hv; hv_free() orphans a
- * job (job->h = NULL) and the idle callback then just frees it.  The event
- * loop glue (hv_glib_*) is called by libvirt from any thread and keeps its
- * tables under one mutex, which is never held while calling into libvirt.
+ * Threads: libvirt calls these from any thread, so the tables of handles
+ * and timers are kept under one mutex, which is never held while calling
+ * into libvirt; the opaque data of a removed handle or timer is freed
+ * from an idle callback, never from inside the remove.
  */
 #include "config.h"
 

@@ -1,19 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * libvirt in vesperd (see hv.h): the GLib event loop implementation given
- * to libvirt, the pure helpers (channel path from domain XML, lifecycle
- * table, host probe events), and the connection manager: connect in a
- * worker thread, register domain event callbacks, list domains, follow
- * lifecycle events, reconnect with backoff after libvirtd closes the
- * connection, and run live migrations in worker threads.
+ * Live migration of a running domain, peer to peer (hv_migrate() in hv.h):
+ * virDomainMigrateToURI3() in a worker thread, its progress polled from
+ * the main loop every HV_PROGRESS_MS, an optional timeout that aborts the
+ * job, and libvirt's job-completed event, which brings the downtime.
  *
- * Threads: everything in struct hv is touched only on the main loop.  The
- * worker threads (connect, migrate) own a job structure, hand their result
- * back with g_idle_add(), and never touch struct hv; hv_free() orphans a
- * job (job->h = NULL) and the idle callback then just frees it.  The event
- * loop glue (hv_glib_*) is called by libvirt from any thread and keeps its
- * tables under one mutex, which is never held while calling into libvirt.
+ * Threads: a migration (struct hv_mig) is in hv.migs and touched on the
+ * main loop, except the result fields its worker writes before it hands
+ * it back with g_idle_add(); hv_free() orphans a running migration
+ * (m->h = NULL) and the idle callback then just frees it.
  */
 #include "config.h"
 

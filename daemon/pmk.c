@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * pmk: Pacemaker requests of vesperd (see pmk.h for the contract and the
- * choice of mechanism).  One connection to the local controller through
- * libcrmcommon's public IPC API, dispatched by the default GMainContext;
- * a queue of fail requests waiting for the link, a list of requests in
- * flight matched to replies by resource id; attribute requests run
- * attrd_updater one at a time.  Every request owns one timer: its queue
- * deadline while queued (also while lost, see pmk.h), its reply timeout
- * while in flight.  Reconnection uses a doubling delay reset by every
- * successful connection.  crm_resource runs (agent lookups, where a lost
- * request's resource is active) share one child runner (pmk_run_*).
+ * pmk: Pacemaker requests of vesperd (see pmk.h for the contract), the
+ * controller link and the fail queue.  One connection to the local
+ * controller through libcrmcommon's public IPC API, dispatched by the
+ * default GMainContext; a queue of fail requests waiting for the link, a
+ * list of requests in flight matched to replies by resource id.  Every
+ * request owns one timer: its queue deadline while queued (also while
+ * lost, see pmk.h), its reply timeout while in flight.  Reconnection uses
+ * a doubling delay, reset only when a link becomes ready.  The children
+ * pmk runs (crm_resource, attrd_updater) are in pmk_run.c.
  */
 #include "config.h"
 

@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * pmk: Pacemaker requests of vesperd (see pmk.h for the contract and the
- * choice of mechanism).  One connection to the local controller through
- * libcrmcommon's public IPC API, dispatched by the default GMainContext;
- * a queue of fail requests waiting for the link, a list of requests in
- * flight matched to replies by resource id; attribute requests run
- * attrd_updater one at a time.  Every request owns one timer: its queue
- * deadline while queued (also while lost, see pmk.h), its reply timeout
- * while in flight.  Reconnection uses a doubling delay reset by every
- * successful connection.  crm_resource runs (agent lookups, where a lost
- * request's resource is active) share one child runner (pmk_run_*).
+ * The children pmk runs, each watched from the GLib main loop and killed
+ * after opts.reply_timeout_ms: crm_resource through one runner (pmk_run_*,
+ * its stdout read when it exits) for the check of a fail request that
+ * waited through an outage (--locate: where is the resource active now?)
+ * and for the lookup of an unknown resource's agent (--query-xml); and
+ * attrd_updater for attribute requests, one run at a time for the head of
+ * the queue, retried with backoff until the request's deadline.
  */
 #include "config.h"
 
