@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Unit tests of daemon/pmk.c: the pure helpers, and the request state
- * machine against a fake controller.  The libcrmcommon IPC functions pmk.c
- * calls are replaced with the linker's --wrap (see tests/unit/Makefile.am):
- * the fake answers node-info, ping and fail requests from the GLib loop,
- * as the real controller does, and can refuse connections, lose the
- * connection, fail a send or keep a reply back.  crm_resource is a shell
+ * Unit tests of daemon/pmk.c and pmk_run.c: the pure helpers, and the
+ * request state machine against a fake controller.  The libcrmcommon IPC
+ * functions pmk.c calls are replaced with the linker's --wrap (see
+ * tests/unit/Makefile.am): the fake answers node-info, ping and fail
+ * requests from the GLib loop, as the real controller does, and can refuse
+ * connections, lose the connection, fail a send or keep a reply back.  crm_resource is a shell
  * stand-in: --query-xml knows vm9 only, --locate prints what the test put
  * in a file (set_locate()) and logs its calls.  No real cluster is ever
  * contacted.  Loops run until a condition holds (with a generous safety
