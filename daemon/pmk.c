@@ -375,16 +375,9 @@ static int pmk_state_in(const char *st, const char *const *set, size_t n)
 
 /*
  * The link is ready only once the local controller has joined the cluster
- * and the DC has run the transition that follows the join.  Measured on
- * 2.1.5 with a controller that had just restarted:
- *  - a fail taken before the join ended lands in a history the DC is
- *    rebuilding: the resource showed FAILED with no fail-count and was
- *    restarted in place, the failure never counted;
- *  - a fail taken after the join but before the DC's first transition (which
- *    re-probes the node's resources) gets the controller's fake call id
- *    999999999, as the new controller has no history of the resource yet;
- *    that "failure" then outranks every later operation on the node and the
- *    resource stays "FAILED [old-node new-node]" until a cleanup.
+ * and the DC has run the transition that follows the join: a fail taken
+ * before that is mishandled by the controller (docs/architecture.md, "The
+ * Pacemaker link", has the measurements).
  * So: ping the local controller until it is S_NOT_DC (or a DC state), then
  * the DC until it is S_IDLE (after a join the DC goes through the policy
  * engine and transition states before S_IDLE); otherwise ask again shortly.
