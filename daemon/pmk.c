@@ -27,8 +27,8 @@
 #include <crm/crm.h>
 #include <crm/common/ipc.h>
 #include <crm/common/ipc_controld.h>
-#include <crm/common/nvpair.h>
 #include <crm/common/results.h>
+#include <libxml/tree.h>
 
 #include "pmk.h"
 #include "pmk_int.h"
@@ -423,6 +423,19 @@ static const xmlNode *pmk_xml_child(const xmlNode *x, const char *name)
     return NULL;
 }
 
+/* Attribute name of element x (x may be NULL): a string to release with
+ * xmlFree(), or NULL when x has no such attribute. */
+static char *pmk_xml_attr(const xmlNode *x, const char *name)
+{
+    return x ? (char *)xmlGetProp(x, (const xmlChar *)name) : NULL;
+}
+
+static void pmk_xml_free(char *s)
+{
+    if (s)
+        xmlFree(s);
+}
+
 /* " after a resend (...)" for a request sent again after a loss, else "". */
 static void pmk_resend_note(const struct pmk_req *r, char *buf, size_t len)
 {
@@ -442,7 +455,7 @@ static void pmk_resend_note(const struct pmk_req *r, char *buf, size_t len)
 static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_reply_t *reply)
 {
     const xmlNode *rsc, *op;
-    const char *id = NULL, *rc = NULL, *opst = NULL, *reason = NULL;
+    char *id = NULL, *rc = NULL, *opst = NULL, *reason = NULL;
     const char *from = reply->host_from ? reply->host_from : "?";
     struct pmk_req *r = NULL;
     char note[PMK_WHY_LEN + 40];
@@ -451,13 +464,11 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
                                       "lrm_resources"),
                         "lrm_resource");
     if (rsc) {
-        id = crm_element_value(rsc, "id");
+        id = pmk_xml_attr(rsc, "id");
         op = pmk_xml_child(rsc, "lrm_rsc_op");
-        if (op) {
-            rc = crm_element_value(op, "rc-code");
-            opst = crm_element_value(op, "op-status");
-            reason = crm_element_value(op, "exit-reason");
-        }
+        rc = pmk_xml_attr(op, "rc-code");
+        opst = pmk_xml_attr(op, "op-status");
+        reason = pmk_xml_attr(op, "exit-reason");
     }
     for (GList *l = pmk.flight.head; l && id; l = l->next) {
         struct pmk_req *x = l->data;
@@ -470,7 +481,7 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
     if (r == NULL)
         r = g_queue_peek_head(&pmk.flight);
     if (r == NULL)
-        return; /* a reply nobody waits for (after a timeout) */
+        goto out; /* a reply nobody waits for (after a timeout) */
     pmk_resend_note(r, note, sizeof(note));
     if (status != CRM_EX_OK || rc == NULL || opst == NULL)
         pmk_finish(r, -EPROTO, "fail %s on %s: unreadable controller reply from %s (%s)%s",
@@ -482,6 +493,11 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
         pmk_finish(r, -EREMOTEIO, "fail %s on %s: refused by the controller on %s: %s "
                    "(rc-code %s, op-status %s)%s", r->name, pmk_target(r), from,
                    reason && *reason ? reason : "no reason given", rc, opst, note);
+out:
+    pmk_xml_free(id);
+    pmk_xml_free(rc);
+    pmk_xml_free(opst);
+    pmk_xml_free(reason);
 }
 
 static void pmk_ipc_event(pcmk_ipc_api_t *api, enum pcmk_ipc_event type, crm_exit_t status,
