@@ -325,7 +325,6 @@ void hv_make_event(struct vsp_event *ev, uint16_t probe, uint64_t seq, int32_t c
  * Connections
  * ======================================================================== */
 
-
 struct hv_dom {
     char *name;
     char *path;        /* channel path (prefix applied), NULL none */

@@ -34,7 +34,7 @@
 #include "pmk_int.h"
 
 #define PMK_AGENTS_MAX (PMK_QUEUE_MAX * 4)
-#define PMK_JOIN_POLL_MS 250    /* ping period while the controller joins */
+#define PMK_JOIN_POLL_MS 250 /* ping period while the controller joins */
 
 struct pmk_state pmk;
 
@@ -162,8 +162,8 @@ unsigned pmk_pending(void)
     return pmk.wait.length + pmk.flight.length + pmk.attrs.length;
 }
 
-struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *node,
-                            pmk_done_fn cb, void *arg)
+struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *node, pmk_done_fn cb,
+                            void *arg)
 {
     struct pmk_req *r = g_new0(struct pmk_req, 1);
 
@@ -460,9 +460,9 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
     struct pmk_req *r = NULL;
     char note[PMK_WHY_LEN + 40];
 
-    rsc = pmk_xml_child(pmk_xml_child(pmk_xml_child(reply->data.resource.node_state, "lrm"),
-                                      "lrm_resources"),
-                        "lrm_resource");
+    rsc = pmk_xml_child(
+        pmk_xml_child(pmk_xml_child(reply->data.resource.node_state, "lrm"), "lrm_resources"),
+        "lrm_resource");
     if (rsc) {
         id = pmk_xml_attr(rsc, "id");
         op = pmk_xml_child(rsc, "lrm_rsc_op");
@@ -484,15 +484,17 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
         goto out; /* a reply nobody waits for (after a timeout) */
     pmk_resend_note(r, note, sizeof(note));
     if (status != CRM_EX_OK || rc == NULL || opst == NULL)
-        pmk_finish(r, -EPROTO, "fail %s on %s: unreadable controller reply from %s (%s)%s",
-                   r->name, pmk_target(r), from, crm_exit_str(status), note);
+        pmk_finish(r, -EPROTO, "fail %s on %s: unreadable controller reply from %s (%s)%s", r->name,
+                   pmk_target(r), from, crm_exit_str(status), note);
     else if (strcmp(rc, "0") == 0 && strcmp(opst, "0") == 0)
         pmk_finish(r, 0, "fail %s on %s: failure recorded by the controller on %s%s", r->name,
                    pmk_target(r), from, note);
     else
-        pmk_finish(r, -EREMOTEIO, "fail %s on %s: refused by the controller on %s: %s "
-                   "(rc-code %s, op-status %s)%s", r->name, pmk_target(r), from,
-                   reason && *reason ? reason : "no reason given", rc, opst, note);
+        pmk_finish(r, -EREMOTEIO,
+                   "fail %s on %s: refused by the controller on %s: %s "
+                   "(rc-code %s, op-status %s)%s",
+                   r->name, pmk_target(r), from, reason && *reason ? reason : "no reason given", rc,
+                   opst, note);
 out:
     pmk_xml_free(id);
     pmk_xml_free(rc);
@@ -666,8 +668,8 @@ static void pmk_lost(struct pmk_req *r, int status, const char *why)
     r->lost++;
     pmk.st.lost++;
     if (r->lost >= PMK_SEND_MAX) {
-        pmk_finish(r, status, "fail %s on %s: %u sends lost (last: %s); outcome unknown",
-                   r->name, pmk_target(r), r->lost, why);
+        pmk_finish(r, status, "fail %s on %s: %u sends lost (last: %s); outcome unknown", r->name,
+                   pmk_target(r), r->lost, why);
         return;
     }
     g_queue_remove(&pmk.flight, r);
@@ -676,8 +678,8 @@ static void pmk_lost(struct pmk_req *r, int status, const char *why)
     r->epoch = 0; /* never sent unchecked again */
     r->check_err[0] = '\0';
     pmk_remove_source(&r->timer);
-    r->timer = g_timeout_add(now < end ? (guint)((end - now) / 1000000u) + 1 : 0,
-                             pmk_req_timeout, r);
+    r->timer =
+        g_timeout_add(now < end ? (guint)((end - now) / 1000000u) + 1 : 0, pmk_req_timeout, r);
 }
 
 /* Send what waits, in order, while the link is ready; a request that waited
@@ -765,8 +767,7 @@ int pmk_set_agent(const char *rsc, const char *agent)
     }
     if (strlen(agent) > PMK_NAME_MAX || pmk_parse_agent(agent, c, p, t, sizeof(c)) != 0)
         return -EINVAL;
-    if (!g_hash_table_contains(pmk.agents, rsc) &&
-        g_hash_table_size(pmk.agents) >= PMK_AGENTS_MAX)
+    if (!g_hash_table_contains(pmk.agents, rsc) && g_hash_table_size(pmk.agents) >= PMK_AGENTS_MAX)
         return -ENOSPC;
     g_hash_table_replace(pmk.agents, g_strdup(rsc), g_strdup(agent));
     return 0;

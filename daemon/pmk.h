@@ -67,12 +67,12 @@
 
 #include <stdint.h>
 
-#define PMK_NAME_MAX 128  /* resource, node and attribute names */
-#define PMK_TEXT_LEN 200  /* result text */
-#define PMK_QUEUE_MAX 64  /* queued + in-flight requests */
+#define PMK_NAME_MAX 128 /* resource, node and attribute names */
+#define PMK_TEXT_LEN 200 /* result text */
+#define PMK_QUEUE_MAX 64 /* queued + in-flight requests */
 #define PMK_ATTR_PREFIX "vesper-"
 #define PMK_ATTR_DEGRADED "degraded"
-#define PMK_SEND_MAX 3    /* sends of one fail request (resends after a loss) */
+#define PMK_SEND_MAX 3 /* sends of one fail request (resends after a loss) */
 
 enum pmk_kind {
     PMK_FAIL = 1,        /* pcmk_controld_api_fail() */
@@ -82,9 +82,9 @@ enum pmk_kind {
 const char *pmk_kind_name(enum pmk_kind k);
 
 enum pmk_link {
-    PMK_LINK_DOWN = 0,     /* no controller connection; retrying */
-    PMK_LINK_CONNECTING,   /* connected, waiting for the node name and the join */
-    PMK_LINK_READY,        /* requests are sent at once */
+    PMK_LINK_DOWN = 0,   /* no controller connection; retrying */
+    PMK_LINK_CONNECTING, /* connected, waiting for the node name and the join */
+    PMK_LINK_READY,      /* requests are sent at once */
 };
 const char *pmk_link_name(enum pmk_link l);
 
@@ -100,11 +100,11 @@ struct pmk_opts {
 };
 
 struct pmk_result {
-    uint64_t id;          /* as returned by the request function */
+    uint64_t id; /* as returned by the request function */
     enum pmk_kind kind;
-    const char *name;     /* resource (fail) or attribute name */
-    const char *node;     /* target node ("" for the local node's attrd default) */
-    const char *value;    /* PMK_ATTR_SET: the value, else NULL */
+    const char *name;  /* resource (fail) or attribute name */
+    const char *node;  /* target node ("" for the local node's attrd default) */
+    const char *value; /* PMK_ATTR_SET: the value, else NULL */
     /*
      * 0: done (controller accepted the failure / attribute written), or a
      *   fail that waited through an outage and whose resource has left the
@@ -120,11 +120,12 @@ struct pmk_result {
      * -ECANCELED: pmk_shutdown() before the end.
      */
     int status;
-    int sent;             /* 1: the request reached the controller / attrd */
-    unsigned attempts;    /* sends (attributes: runs of attrd_updater) */
-    unsigned lost;        /* fail: sends whose reply could not come */
-    uint64_t queued_mono_ns, sent_mono_ns, done_mono_ns; /* sent 0 if never sent */
-    const char *text;     /* one line for the operation log */
+    int sent;          /* 1: the request reached the controller / attrd */
+    unsigned attempts; /* sends (attributes: runs of attrd_updater) */
+    unsigned lost;     /* fail: sends whose reply could not come */
+    /* CLOCK_MONOTONIC; sent_mono_ns is 0 if never sent */
+    uint64_t queued_mono_ns, sent_mono_ns, done_mono_ns;
+    const char *text; /* one line for the operation log */
 };
 
 /* Result of a request; res and its strings are valid during the call only. */
@@ -227,8 +228,8 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
  * (attribute updates are idempotent).  Same returns as pmk_fail() except
  * -ENOENT and -EALREADY.
  */
-int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb,
-                 void *arg, uint64_t *id);
+int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb, void *arg,
+                 uint64_t *id);
 int pmk_attr_delete(const char *name, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
 
 /*
@@ -255,8 +256,8 @@ struct pmk_stats {
     uint64_t connects;       /* successful connections */
     uint64_t connect_errors; /* failed connection attempts */
     uint64_t disconnects;
-    unsigned queued;         /* waiting to be sent */
-    unsigned in_flight;      /* sent, no reply yet */
+    unsigned queued;               /* waiting to be sent */
+    unsigned in_flight;            /* sent, no reply yet */
     uint64_t done_ok, done_failed; /* results delivered */
     uint64_t lost, resent;         /* fail sends lost; lost requests sent again */
 };

@@ -22,9 +22,9 @@
 #include "pmk.h"
 
 #define PMK_CLS_LEN 32
-#define PMK_ERR_LEN 120         /* first line of attrd_updater's stderr kept */
-#define PMK_RESOLVE_MAX 8       /* crm_resource runs at a time */
-#define PMK_WHY_LEN 64          /* why a send was lost / could not be checked */
+#define PMK_ERR_LEN 120   /* first line of attrd_updater's stderr kept */
+#define PMK_RESOLVE_MAX 8 /* crm_resource runs at a time */
+#define PMK_WHY_LEN 64    /* why a send was lost / could not be checked */
 
 enum pmk_where { PMK_Q_NONE = 0, PMK_Q_WAIT, PMK_Q_FLIGHT, PMK_Q_ATTR };
 
@@ -105,8 +105,8 @@ unsigned pmk_pending(void);
 
 /* pmk_req_new() - a new request with the next id, queued_ns now, node ""
  * when node is NULL; not linked anywhere (where PMK_Q_NONE), no timer. */
-struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *node,
-                            pmk_done_fn cb, void *arg);
+struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *node, pmk_done_fn cb,
+                            void *arg);
 
 /*
  * pmk_finish() - the single completion path: unlink r from its queue, stop

@@ -167,8 +167,9 @@ static void pmk_check_done(struct pmk_run *run, gint wstatus, const char *out, v
 
 void pmk_check_start(struct pmk_req *r)
 {
-    const char *argv[] = {pmk.opts.crm_resource, "--locate", "--resource", r->name,
-                          "--output-as=xml", NULL};
+    const char *argv[] = {
+        pmk.opts.crm_resource, "--locate", "--resource", r->name, "--output-as=xml", NULL,
+    };
     char err[PMK_WHY_LEN];
 
     r->check_epoch = pmk.epoch;
@@ -569,8 +570,8 @@ static int pmk_attr_request(enum pmk_kind kind, const char *name, const char *va
     return 0;
 }
 
-int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb,
-                 void *arg, uint64_t *id)
+int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb, void *arg,
+                 uint64_t *id)
 {
     return pmk_attr_request(PMK_ATTR_SET, name, value, node, cb, arg, id);
 }
