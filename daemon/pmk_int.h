@@ -100,7 +100,8 @@ void pmk_remove_source(guint *src);
  * ._-:@), else 0. */
 int pmk_name_ok(const char *s);
 
-/* pmk_pending() - requests queued, in flight or waiting for attrd_updater. */
+/* pmk_pending() - requests not finished: fail requests waiting or in
+ * flight, and attribute requests. */
 unsigned pmk_pending(void);
 
 /* pmk_req_new() - a new request with the next id, queued_ns now, node ""
@@ -140,8 +141,8 @@ void pmk_run_cancel(struct pmk_run *run);
 void pmk_check_start(struct pmk_req *r);
 
 /* pmk_resolve_start() - look up rsc's agent in the CIB in the background,
- * unless it is known or being looked up; the requests waiting for it are
- * completed or ended from the loop, never inside the call. */
+ * unless it is known or being looked up; the requests waiting for it get
+ * the agent, or are ended, from the loop, never inside the call. */
 void pmk_resolve_start(const char *rsc);
 
 /* pmk_resolver_free() - free a lookup of pmk.resolving (GDestroyNotify),

@@ -27,7 +27,6 @@
 #define PMK_VERIFY_RETRY_MS 500 /* next --locate after an unusable answer */
 #define PMK_CRM_EX_NOSUCH 105   /* crm_resource's exit code for an unknown resource */
 
-struct pmk_run;
 /* A finished child: wstatus as from waitpid(), out its stdout ("" if none). */
 typedef void (*pmk_run_fn)(struct pmk_run *run, gint wstatus, const char *out, void *data);
 
