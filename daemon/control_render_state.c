@@ -299,23 +299,12 @@ void control_render_guests(struct control_reply *r)
     }
 }
 
-static const char *const control_counter_names[] = {
-    "frames",     "events",        "judged",       "duplicates",    "gaps",
-    "lost",       "dropped_agent", "rate_limited", "decode_errors", "protocol_errors",
-    "operations", "hellos",        "heartbeats",   "pings",         "pongs",
-    "configs",    "config_acks",   "agent_lost",   "send_dropped",
-};
-_Static_assert(G_N_ELEMENTS(control_counter_names) * sizeof(uint64_t) ==
-                   sizeof(struct guest_counters),
-               "control_counter_names must name every guest counter");
-
 static void control_counters_json(struct json *j, const struct guest_counters *c)
 {
-    const uint64_t *v = (const uint64_t *)c;
-
     json_obj_begin(j);
-    for (size_t i = 0; i < G_N_ELEMENTS(control_counter_names); i++)
-        json_kuint(j, control_counter_names[i], v[i]);
+#define CONTROL_COUNTER_JSON(name, text) json_kuint(j, #name, c->name);
+    GUEST_COUNTERS(CONTROL_COUNTER_JSON)
+#undef CONTROL_COUNTER_JSON
     json_obj_end(j);
 }
 
@@ -327,7 +316,6 @@ void control_render_guest(struct control_reply *r, struct guest *g)
     struct clock_est est;
     int have_clock = guest_clock(g, &est) == 0;
     struct chan_stats cs;
-    const uint64_t *cv = (const uint64_t *)&g->cnt;
 
     memset(&cs, 0, sizeof(cs));
     if (g->chan)
@@ -481,10 +469,11 @@ void control_render_guest(struct control_reply *r, struct guest *g)
                           rules_gstate_name(rules_group_state(g->rules, i, now)), rc.events,
                           rc.matched, rc.fired, rc.held, rc.rate_limited, rc.flap_damped);
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(control_counter_names); i++) {
-        control_table_add(&t, "%s", control_counter_names[i]);
-        control_table_add(&t, "%" PRIu64, cv[i]);
-    }
+#define CONTROL_COUNTER_ROW(name, text)                                                            \
+    control_table_add(&t, "%s", #name);                                                            \
+    control_table_add(&t, "%" PRIu64, g->cnt.name);
+    GUEST_COUNTERS(CONTROL_COUNTER_ROW)
+#undef CONTROL_COUNTER_ROW
     control_table_add(&t, "channel bytes");
     control_table_add(&t,
                       "%" PRIu64 " in, %" PRIu64 " out, %" PRIu64 " connects, %" PRIu64 " refused",
@@ -515,7 +504,6 @@ void control_render_stats(struct control_reply *r)
 {
     struct guest_counters tot;
     struct oplog_stats os;
-    const uint64_t *tv = (const uint64_t *)&tot;
 
     guests_totals(&tot);
     oplog_get_stats(r->env->oplog, &os);
@@ -556,12 +544,13 @@ void control_render_stats(struct control_reply *r)
     for (size_t i = 0; i < n; i++)
         control_table_add(&t, "%s", guest_at(i)->name);
     control_table_add(&t, "TOTAL");
-    for (size_t k = 0; k < G_N_ELEMENTS(control_counter_names); k++) {
-        control_table_add(&t, "%s", control_counter_names[k]);
-        for (size_t i = 0; i < n; i++)
-            control_table_add(&t, "%" PRIu64, ((const uint64_t *)&guest_at(i)->cnt)[k]);
-        control_table_add(&t, "%" PRIu64, tv[k]);
-    }
+#define CONTROL_COUNTER_ROW(name, text)                                                            \
+    control_table_add(&t, "%s", #name);                                                            \
+    for (size_t i = 0; i < n; i++)                                                                 \
+        control_table_add(&t, "%" PRIu64, guest_at(i)->cnt.name);                                  \
+    control_table_add(&t, "%" PRIu64, tot.name);
+    GUEST_COUNTERS(CONTROL_COUNTER_ROW)
+#undef CONTROL_COUNTER_ROW
     control_table_render(&t, r->body);
     g_string_append_printf(r->body,
                            "oplog: %" PRIu64 " events, %" PRIu64 " operations, sqlite %" PRIu64

@@ -747,18 +747,14 @@ int guest_clock(const struct guest *g, struct clock_est *est)
     return clock_estimate(&g->clock, est);
 }
 
-_Static_assert(sizeof(struct guest_counters) % sizeof(uint64_t) == 0,
-               "guest_counters must hold only uint64_t");
-
 void guests_totals(struct guest_counters *out)
 {
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < guests_count(); i++) {
         const struct guest_counters *c = &guest_at(i)->cnt;
-        const uint64_t *src = (const uint64_t *)c;
-        uint64_t *dst = (uint64_t *)out;
 
-        for (size_t k = 0; k < sizeof(*c) / sizeof(uint64_t); k++)
-            dst[k] += src[k];
+#define GUEST_COUNTER_ADD(name, text) out->name += c->name;
+        GUEST_COUNTERS(GUEST_COUNTER_ADD)
+#undef GUEST_COUNTER_ADD
     }
 }

@@ -85,21 +85,36 @@ enum guest_cfg_state {
 };
 const char *guest_cfg_state_name(enum guest_cfg_state s);
 
+/*
+ * The per-guest counters, one X(name, meaning) per counter: the one list
+ * that struct guest_counters, its totals (guests_totals()) and every
+ * display (vesperctl guest/stats, JSON keys = the names) are made from.
+ */
+#define GUEST_COUNTERS(X)                                                                          \
+    X(frames, "frames received")                                                                   \
+    X(events, "EVENT frames received")                                                             \
+    X(judged, "events given to the rules")                                                         \
+    X(duplicates, "seq already seen in this stream: not judged again")                             \
+    X(gaps, "sequence jumps")                                                                      \
+    X(lost, "events missing in those jumps")                                                       \
+    X(dropped_agent, "events the agent reported as dropped (DROPPED)")                             \
+    X(rate_limited, "over max_events_per_sec: not judged")                                         \
+    X(decode_errors, "frames rejected by the decoder")                                             \
+    X(protocol_errors, "valid frames at the wrong time or direction")                              \
+    X(operations, "operations created")                                                            \
+    X(hellos, "HELLO frames")                                                                      \
+    X(heartbeats, "HEARTBEAT frames")                                                              \
+    X(pings, "PING frames sent")                                                                   \
+    X(pongs, "PONG frames")                                                                        \
+    X(configs, "CONFIG frames sent")                                                               \
+    X(config_acks, "CONFIG_ACK frames")                                                            \
+    X(agent_lost, "times the agent was declared lost")                                             \
+    X(send_dropped, "host->guest frames dropped (queue full)")
+
 struct guest_counters {
-    uint64_t frames;          /* frames received */
-    uint64_t events;          /* EVENT frames received */
-    uint64_t judged;          /* events given to the rules */
-    uint64_t duplicates;      /* seq already seen in this stream: not judged again */
-    uint64_t gaps;            /* sequence jumps */
-    uint64_t lost;            /* events missing in those jumps */
-    uint64_t dropped_agent;   /* events the agent reported as dropped (DROPPED) */
-    uint64_t rate_limited;    /* over max_events_per_sec: not judged */
-    uint64_t decode_errors;   /* frames rejected by the decoder */
-    uint64_t protocol_errors; /* valid frames at the wrong time or direction */
-    uint64_t operations;      /* operations created */
-    uint64_t hellos, heartbeats, pings, pongs, configs, config_acks;
-    uint64_t agent_lost;   /* times the agent was declared lost */
-    uint64_t send_dropped; /* host->guest frames dropped (queue full) */
+#define GUEST_COUNTER_FIELD(name, text) uint64_t name;
+    GUEST_COUNTERS(GUEST_COUNTER_FIELD)
+#undef GUEST_COUNTER_FIELD
 };
 
 struct gconf; /* refcounted configuration (guest.c) */
