@@ -21,6 +21,7 @@
 #include "action.h"
 #include "log.h"
 #include "vsp_hex.h"
+#include "vsp_time.h"
 
 #define ACTION_MAX_IMPL 8
 
@@ -62,7 +63,7 @@ void action_report(const char *task, action_done_fn done, void *arg, int status,
     memset(&res, 0, sizeof(res));
     res.status = status;
     res.exit_code = -1;
-    res.end_mono_ns = oplog_mono_ns();
+    res.end_mono_ns = vsp_mono_ns();
     res.start_mono_ns = start_ns ? start_ns : res.end_mono_ns;
     g_strlcpy(res.text, text, sizeof(res.text));
     done(task, &res, arg);
@@ -115,7 +116,7 @@ static int action_log_start(const struct conf_action *act, const struct oplog_op
 {
     struct action_result res;
     uint64_t from = op->ev.event_mapped ? op->ev.event_mono_ns : op->ev.recv_mono_ns;
-    uint64_t now = oplog_mono_ns();
+    uint64_t now = vsp_mono_ns();
     const char *probe = vsp_probe_name(op->ev.probe);
 
     memset(&res, 0, sizeof(res));
@@ -132,7 +133,7 @@ static int action_log_start(const struct conf_action *act, const struct oplog_op
              op->ev.group[0] ? op->ev.group : "-", probe ? probe : "?", task, op->ev.id,
              op->resource[0] ? op->resource : "-", op->ev.event_mapped ? "event" : "receive",
              op->ev.decide_mono_ns >= from ? (double)(op->ev.decide_mono_ns - from) / 1e6 : 0.0);
-    res.end_mono_ns = oplog_mono_ns();
+    res.end_mono_ns = vsp_mono_ns();
     snprintf(res.text, sizeof(res.text), "logged");
     done(op->task, &res, arg);
     return 0;

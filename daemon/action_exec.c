@@ -28,6 +28,7 @@
 
 #include "action.h"
 #include "log.h"
+#include "vsp_time.h"
 
 #define EXEC_KILL_DELAY_MS 2000
 #define EXEC_DEFAULT_TIMEOUT_NS (30ull * 1000000000ull)
@@ -145,7 +146,7 @@ static void exec_on_exit(GPid pid, gint status, gpointer data)
     r->child_src = 0; /* the child watch source is done after this call */
     memset(&res, 0, sizeof(res));
     res.start_mono_ns = r->start_ns;
-    res.end_mono_ns = oplog_mono_ns();
+    res.end_mono_ns = vsp_mono_ns();
     res.exit_code = -1;
     res.timed_out = r->timed_out;
     conf_format_duration(r->timeout_ns, tmo, sizeof(tmo));
@@ -279,7 +280,7 @@ static int exec_start(const struct conf_action *act, const struct oplog_op *op, 
         close(null_fd);
         return -e;
     }
-    start_ns = oplog_mono_ns();
+    start_ns = vsp_mono_ns();
     envp = action_environ(op, environ);
     {
         /* the instant the command starts, both clocks */
@@ -288,7 +289,7 @@ static int exec_start(const struct conf_action *act, const struct oplog_op *op, 
         for (char **p = envp; *p; p++)
             g_ptr_array_add(extra, *p);
         g_ptr_array_add(extra, g_strdup_printf("VESPER_START_MONO=%" PRIu64, start_ns));
-        g_ptr_array_add(extra, g_strdup_printf("VESPER_START_TIME=%" PRIu64, oplog_real_ns()));
+        g_ptr_array_add(extra, g_strdup_printf("VESPER_START_TIME=%" PRIu64, vsp_real_ns()));
         g_ptr_array_add(extra, NULL);
         g_free(envp);
         envp = (char **)g_ptr_array_free(extra, FALSE);
@@ -350,7 +351,7 @@ static void exec_shutdown(int force)
         res.exit_code = -1;
         res.signal = SIGKILL;
         res.start_mono_ns = r->start_ns;
-        res.end_mono_ns = oplog_mono_ns();
+        res.end_mono_ns = vsp_mono_ns();
         snprintf(res.text, sizeof(res.text), "killed at daemon exit");
         log_warnx("op %s: %s: killed at daemon exit (pid %d)", r->task, r->name, (int)r->pid);
         exec_finish(r, &res);

@@ -22,6 +22,7 @@
 #include "action_pcmk.h"
 #include "log.h"
 #include "pmk.h"
+#include "vsp_time.h"
 
 struct apk_run {
     char task[OPID_BUF_LEN];
@@ -68,7 +69,7 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op,
 {
     struct apk_run *run;
     char text[OPLOG_TEXT_LEN];
-    uint64_t now = oplog_mono_ns();
+    uint64_t now = vsp_mono_ns();
     int rc;
 
     if (op->ev.verdict != VSP_VERDICT_FAILOVER && op->ev.verdict != VSP_VERDICT_MIGRATE) {

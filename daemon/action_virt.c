@@ -21,6 +21,7 @@
 #include "action_virt.h"
 #include "log.h"
 #include "virt.h"
+#include "vsp_time.h"
 
 struct av_run {
     char task[OPID_BUF_LEN];
@@ -110,7 +111,7 @@ static int av_start(const struct conf_action *act, const struct oplog_op *op, ac
     struct hv_migrate_opts o;
     struct av_run *run;
     char err[OPLOG_TEXT_LEN - 16], text[OPLOG_TEXT_LEN];
-    uint64_t now = oplog_mono_ns();
+    uint64_t now = vsp_mono_ns();
     int rc;
 
     if (!act || !act->destination) {

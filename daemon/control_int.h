@@ -51,8 +51,6 @@ const char *control_fmt_delta(uint64_t a, uint64_t b, char *buf, size_t len);
 const char *control_fmt_age(uint64_t then, uint64_t now, char *buf, size_t len);
 /* an agent version 0xMMmmpp as "M.m.p" */
 const char *control_fmt_version(uint32_t v, char *buf, size_t len);
-/* n bytes of b as 2n lowercase hex digits and a NUL into out (2n + 1 bytes) */
-void control_hex(const uint8_t *b, size_t n, char *out);
 /* vsp_probe_name() of p, "?" for an unknown probe */
 const char *control_probe_str(unsigned p);
 

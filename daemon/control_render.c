@@ -141,12 +141,6 @@ const char *control_fmt_version(uint32_t v, char *buf, size_t len)
     return buf;
 }
 
-void control_hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 const char *control_probe_str(unsigned p)
 {
     const char *s = vsp_probe_name(p);

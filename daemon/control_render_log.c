@@ -19,6 +19,7 @@
 #include "control_int.h"
 #include "json.h"
 #include "oplog.h"
+#include "vsp_hex.h"
 
 /* Short detail of an event for tables */
 static const char *control_event_detail(const struct oplog_event *e, char *buf, size_t len)
@@ -65,7 +66,7 @@ static void control_event_json(struct json *j, const struct oplog_event *e)
 {
     char boot[2 * VSP_BOOT_ID_LEN + 1];
 
-    control_hex(e->boot_id, VSP_BOOT_ID_LEN, boot);
+    vsp_hex(boot, e->boot_id, VSP_BOOT_ID_LEN);
     json_obj_begin(j);
     json_kuint(j, "n", e->n);
     json_kstr(j, "id", e->id);

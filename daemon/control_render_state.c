@@ -21,6 +21,8 @@
 #include "guest.h"
 #include "json.h"
 #include "oplog.h"
+#include "vsp_hex.h"
+#include "vsp_time.h"
 #ifdef HAVE_LIBVIRT
 #include "virt.h"
 #endif
@@ -107,7 +109,7 @@ void control_render_status(struct control_reply *r)
     struct oplog_stats os;
     struct guest_counters tot;
     size_t up = 0, lost = 0, failed = 0, degraded = 0;
-    uint64_t now = oplog_mono_ns();
+    uint64_t now = vsp_mono_ns();
     char rs[GUEST_REASON_LEN];
 
     oplog_get_stats(r->env->oplog, &os);
@@ -219,7 +221,7 @@ static void control_guest_domain_json(struct json *j, const struct guest *g)
 
 void control_render_guests(struct control_reply *r)
 {
-    uint64_t now = oplog_mono_ns();
+    uint64_t now = vsp_mono_ns();
     char a[64], b[64], c[64], boot[9], rs[GUEST_REASON_LEN];
     const struct conf *cf = guests_conf();
     int virt = cf && cf->nlibvirt > 0; /* a DOMAIN column */
@@ -242,7 +244,7 @@ void control_render_guests(struct control_reply *r)
         struct clock_est est;
         int have_clock = guest_clock(g, &est) == 0;
 
-        control_hex(g->boot_id, 4, boot);
+        vsp_hex(boot, g->boot_id, VSP_BOOT_SHORT_LEN);
         if (r->req->json) {
             struct json *j = &r->j;
 
@@ -310,7 +312,7 @@ static void control_counters_json(struct json *j, const struct guest_counters *c
 
 void control_render_guest(struct control_reply *r, struct guest *g)
 {
-    uint64_t now = oplog_mono_ns();
+    uint64_t now = vsp_mono_ns();
     char a[64], b[64], boot[2 * VSP_BOOT_ID_LEN + 1], rs[GUEST_REASON_LEN];
     enum guest_health h = guest_health(g, rs, sizeof(rs));
     struct clock_est est;
@@ -320,7 +322,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
     memset(&cs, 0, sizeof(cs));
     if (g->chan)
         chan_get_stats(g->chan, &cs);
-    control_hex(g->boot_id, VSP_BOOT_ID_LEN, boot);
+    vsp_hex(boot, g->boot_id, VSP_BOOT_ID_LEN);
     if (r->req->json) {
         struct json *j = &r->j;
 

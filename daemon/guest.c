@@ -26,6 +26,7 @@
 
 #include "guest_int.h"
 #include "log.h"
+#include "vsp_time.h"
 
 struct gconf {
     struct conf *c;
@@ -464,7 +465,7 @@ static int guest_update(struct guest *g, const struct conf_guest *ncg, const str
         g->dom_path = NULL;
         g->dom_conn[0] = '\0';
         g->dom_state = ncg->domain ? GUEST_DOM_UNKNOWN : GUEST_DOM_NONE;
-        g->dom_since_ns = oplog_mono_ns();
+        g->dom_since_ns = vsp_mono_ns();
         guest_remove_source(&g->grace_src);
         guest_remove_source(&g->away_src);
     }
@@ -612,7 +613,7 @@ int guest_push_config(struct guest *g)
 
 enum guest_health guest_health(struct guest *g, char *reason, size_t len)
 {
-    uint64_t now = oplog_mono_ns();
+    uint64_t now = vsp_mono_ns();
 
     if (len)
         reason[0] = '\0';

@@ -18,6 +18,7 @@
 
 #include "guest_int.h"
 #include "log.h"
+#include "vsp_time.h"
 
 /* ---- libvirt ------------------------------------------------------------- */
 
@@ -77,7 +78,7 @@ void guest_domain_up(struct guest *g, const char *conn, const char *path)
 
     guest_remove_source(&g->away_src);
     if (g->dom_state != GUEST_DOM_RUNNING || moved) {
-        g->dom_since_ns = oplog_mono_ns();
+        g->dom_since_ns = vsp_mono_ns();
         if (was == GUEST_DOM_RUNNING)
             log_info("guest %s: domain %s moved to libvirt %s (was %s), channel %s", g->name,
                      g->cg->domain, conn, g->dom_conn, path ? path : "(none)");
@@ -118,7 +119,7 @@ int guest_domain_down(struct guest *g, const char *conn, const char *path, const
         g_strcmp0(g->dom_path, path) != 0)
         return -ESTALE;
     g->dom_state = GUEST_DOM_AWAY;
-    g->dom_since_ns = oplog_mono_ns();
+    g->dom_since_ns = vsp_mono_ns();
     g_strlcpy(g->dom_reason, reason, sizeof(g->dom_reason));
     g->dom_expected = expected;
     pending = g->grace_src != 0;
@@ -155,7 +156,7 @@ void guests_domain_forget(const char *conn)
                  g->cg->domain);
         g->dom_conn[0] = '\0';
         g->dom_state = GUEST_DOM_UNKNOWN;
-        g->dom_since_ns = oplog_mono_ns();
+        g->dom_since_ns = vsp_mono_ns();
         guest_remove_source(&g->grace_src);
     }
 }

@@ -32,7 +32,7 @@
 
 #include "guest.h"
 
-/* nanoseconds per millisecond / second, for the host clock (oplog_mono_ns()) */
+/* nanoseconds per millisecond / second, for the host clock (vsp_mono_ns()) */
 #define NS_MS 1000000ull
 #define NS_S 1000000000ull
 

@@ -20,6 +20,7 @@
 #include "action.h"
 #include "guest_int.h"
 #include "log.h"
+#include "vsp_time.h"
 
 #define GUEST_MAX_RESULTS CONF_MAX_GUEST_GROUPS
 
@@ -130,8 +131,8 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     char desc[160];
 
     g->cnt.judged++;
-    v = rules_eval(g->rules, ev, oplog_mono_ns(), res, GUEST_MAX_RESULTS, &nres);
-    e->decide_mono_ns = oplog_mono_ns();
+    v = rules_eval(g->rules, ev, vsp_mono_ns(), res, GUEST_MAX_RESULTS, &nres);
+    e->decide_mono_ns = vsp_mono_ns();
     e->verdict = v;
     /* the group that gave the verdict (first among equals), else the first result */
     for (size_t i = 0; i < nres; i++) {
@@ -248,7 +249,7 @@ void guest_event_entry(const struct guest *g, const struct vsp_event *ev, uint64
 static void guest_host_judge(struct guest *g, struct vsp_event *ev, uint64_t mono_ns)
 {
     struct oplog_event e;
-    uint64_t now = oplog_mono_ns(), real = oplog_real_ns();
+    uint64_t now = vsp_mono_ns(), real = vsp_real_ns();
 
     if (mono_ns == 0 || mono_ns > now)
         mono_ns = now;
@@ -293,7 +294,7 @@ void guest_agent_lost(struct guest *g, const char *why)
     if (g->lost)
         return;
     g->lost = 1;
-    g->lost_ns = oplog_mono_ns();
+    g->lost_ns = vsp_mono_ns();
     g_strlcpy(g->lost_reason, why, sizeof(g->lost_reason));
     g->cnt.agent_lost++;
     log_warnx("guest %s: agent lost: %s; cluster falls back to its ordinary monitors", g->name,
@@ -305,7 +306,7 @@ void guest_agent_back(struct guest *g)
 {
     if (!g->lost)
         return;
-    uint64_t gap = oplog_mono_ns() - g->lost_ns;
+    uint64_t gap = vsp_mono_ns() - g->lost_ns;
 
     g->lost = 0;
     log_info("guest %s: agent back after %.1f s", g->name, (double)gap / 1e9);

@@ -23,6 +23,8 @@
 
 #include "guest_int.h"
 #include "log.h"
+#include "vsp_hex.h"
+#include "vsp_time.h"
 
 static void guest_on_up(void *arg);
 static void guest_on_msg(void *arg, const struct vsp_msg *m, uint64_t recv_ns);
@@ -35,11 +37,6 @@ const struct chan_cbs guest_chan_cbs = {
 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static void guest_boot_hex(const uint8_t *b, char *out) /* 8 hex digits */
-{
-    snprintf(out, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
-}
 
 static int guest_send(struct guest *g, const struct vsp_msg *m)
 {
@@ -77,7 +74,7 @@ static void guest_request_hello(struct guest *g);
 static gboolean guest_on_hb_timer(gpointer data)
 {
     struct guest *g = data;
-    uint64_t now = oplog_mono_ns(), tmo = guest_hb_timeout(g);
+    uint64_t now = vsp_mono_ns(), tmo = guest_hb_timeout(g);
 
     g->hb_src = 0;
     if (g->link == GUEST_CONNECTED) {
@@ -127,7 +124,7 @@ static void guest_send_ping(struct guest *g)
     memset(&m, 0, sizeof(m));
     m.type = VSP_MSG_PING;
     m.u.ping.id = ++g->ping_id;
-    m.u.ping.host_ns = oplog_mono_ns();
+    m.u.ping.host_ns = vsp_mono_ns();
     if (guest_send(g, &m) == 0) {
         g->ping_sent_ns = m.u.ping.host_ns;
         g->cnt.pings++;
@@ -177,7 +174,7 @@ void guest_send_config(struct guest *g)
     if (guest_send(g, &m) == 0) {
         g->config = m.u.config;
         g->config_state = GUEST_CFG_SENT;
-        g->config_sent_ns = oplog_mono_ns();
+        g->config_sent_ns = vsp_mono_ns();
         g->cnt.configs++;
         log_debug("guest %s: CONFIG %" PRIu32 " sent (probes 0x%" PRIx32 ", %u watch entries)",
                   g->name, m.u.config.generation, m.u.config.probes, m.u.config.nwatch);
@@ -232,7 +229,7 @@ static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t 
         log_info("guest %s: agent up again on %s", g->name, chan_path(g->chan));
     }
 
-    guest_boot_hex(h->boot_id, boot);
+    vsp_hex(boot, h->boot_id, VSP_BOOT_SHORT_LEN);
     log_info("guest %s: HELLO from agent %u.%u.%u on %s, boot %s instance %" PRIx64
              " caps 0x%" PRIx32 ": %s, resend point seq %" PRIu64,
              g->name, h->agent_version >> 16, (h->agent_version >> 8) & 0xff,
@@ -346,7 +343,7 @@ static void guest_on_event(struct guest *g, const struct vsp_event *ev, uint64_t
     e.guest_mono_ns = ev->mono_ns;
     e.guest_real_ns = ev->real_ns;
     e.recv_mono_ns = recv_ns;
-    e.recv_real_ns = oplog_real_ns() - (oplog_mono_ns() - recv_ns);
+    e.recv_real_ns = vsp_real_ns() - (vsp_mono_ns() - recv_ns);
     if (clock_to_host(&g->clock, ev->mono_ns, &host) == 0) {
         struct clock_est est;
 
@@ -495,7 +492,7 @@ static void guest_request_hello(struct guest *g)
     memset(&m, 0, sizeof(m));
     m.type = VSP_MSG_PING;
     m.u.ping.id = 0;
-    m.u.ping.host_ns = oplog_mono_ns();
+    m.u.ping.host_ns = vsp_mono_ns();
     (void)guest_send(g, &m);
 }
 
@@ -504,7 +501,7 @@ static void guest_on_up(void *arg)
     struct guest *g = arg;
 
     g->link = GUEST_CONNECTED;
-    g->connected_ns = oplog_mono_ns();
+    g->connected_ns = vsp_mono_ns();
     g->last_frame_ns = g->connected_ns;
     guest_arm_hb(g, guest_hb_timeout(g));
     guest_request_hello(g);

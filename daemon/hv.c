@@ -29,6 +29,7 @@
 #include "hv.h"
 #include "hv_int.h"
 #include "log.h"
+#include "vsp_time.h"
 
 /* ========================================================================
  * Pure helpers
@@ -288,14 +289,6 @@ const char *hv_lifecycle_detail_name(int event, int detail)
     return i < 0 ? "?" : hv_life_table[i].name;
 }
 
-uint64_t hv_clock_ns(clockid_t id)
-{
-    struct timespec ts;
-
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void hv_copy_printable(char *dst, size_t cap, const char *src)
 {
     size_t i = 0;
@@ -312,8 +305,8 @@ void hv_make_event(struct vsp_event *ev, uint16_t probe, uint64_t seq, int32_t c
 {
     memset(ev, 0, sizeof(*ev));
     ev->seq = seq;
-    ev->mono_ns = hv_clock_ns(CLOCK_MONOTONIC);
-    ev->real_ns = hv_clock_ns(CLOCK_REALTIME);
+    ev->mono_ns = vsp_mono_ns();
+    ev->real_ns = vsp_real_ns();
     ev->group = VSP_KGROUP_HOST;
     ev->probe = probe;
     ev->code = code;

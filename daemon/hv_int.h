@@ -51,11 +51,6 @@ struct hv {
     struct hv_stats st;
 };
 
-/* hv.c */
-
-/* hv_clock_ns() - the clock id's time now in nanoseconds. */
-uint64_t hv_clock_ns(clockid_t id);
-
 /* hv_migrate.c */
 
 /*

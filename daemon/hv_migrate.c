@@ -26,6 +26,7 @@
 #include "hv.h"
 #include "hv_int.h"
 #include "log.h"
+#include "vsp_time.h"
 
 /* A migration running (worker in virDomainMigrateToURI3) or waiting for the
  * job-completed event after it; one per domain, in hv.migs. */
@@ -172,8 +173,8 @@ static gboolean hv_mig_thread_done(gpointer data)
 {
     struct hv_mig *m = data;
 
-    m->res.end_mono_ns = hv_clock_ns(CLOCK_MONOTONIC);
-    m->res.end_real_ns = hv_clock_ns(CLOCK_REALTIME);
+    m->res.end_mono_ns = vsp_mono_ns();
+    m->res.end_real_ns = vsp_real_ns();
     if (m->poll_src) {
         g_source_remove(m->poll_src);
         m->poll_src = 0;
@@ -297,8 +298,8 @@ int hv_migrate(struct hv *h, const char *name, const struct hv_migrate_opts *o,
     }
     m->res.downtime_ms = -1;
     m->res.elapsed_ms = -1;
-    m->res.start_mono_ns = hv_clock_ns(CLOCK_MONOTONIC);
-    m->res.start_real_ns = hv_clock_ns(CLOCK_REALTIME);
+    m->res.start_mono_ns = vsp_mono_ns();
+    m->res.start_real_ns = vsp_real_ns();
     g_ptr_array_add(h->migs, m);
     log_info("hv %s: domain %s: live migration to %s%s%s", h->uri, name, o->dest_uri,
              o->migrate_uri ? " via " : "", o->migrate_uri ? o->migrate_uri : "");

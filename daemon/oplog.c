@@ -22,6 +22,7 @@
 
 #include "oplog.h"
 #include "vsp_hex.h"
+#include "vsp_time.h"
 
 struct oplog_follower {
     unsigned handle; /* 0: removed */
@@ -68,7 +69,7 @@ uint64_t oplog_mono_to_real(uint64_t mono_ns)
 {
     if (mono_ns == 0)
         return 0;
-    uint64_t m = oplog_mono_ns(), r = oplog_real_ns();
+    uint64_t m = vsp_mono_ns(), r = vsp_real_ns();
 
     return r - m + mono_ns;
 }

@@ -38,17 +38,6 @@
 #define OPLOG_REASON_LEN 24
 #define OPLOG_TEXT_LEN 160
 
-/* Host clocks, ns: vsp_mono_ns() and vsp_real_ns() (vsp_time.h). */
-static inline uint64_t oplog_mono_ns(void)
-{
-    return vsp_mono_ns();
-}
-
-static inline uint64_t oplog_real_ns(void)
-{
-    return vsp_real_ns();
-}
-
 struct oplog_event {
     uint64_t n;                 /* position in the log, 1.. */
     char id[OPID_EVENT_ID_LEN]; /* event identity */

@@ -32,19 +32,12 @@
 
 #include "pmk.h"
 #include "pmk_int.h"
+#include "vsp_time.h"
 
 #define PMK_AGENTS_MAX (PMK_QUEUE_MAX * 4)
 #define PMK_JOIN_POLL_MS 250 /* ping period while the controller joins */
 
 struct pmk_state pmk;
-
-uint64_t pmk_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void pmk_remove_source(guint *src)
 {
@@ -171,7 +164,7 @@ struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *no
     r->kind = kind;
     g_strlcpy(r->name, name, sizeof(r->name));
     g_strlcpy(r->node, node ? node : "", sizeof(r->node));
-    r->queued_ns = pmk_now_ns();
+    r->queued_ns = vsp_mono_ns();
     r->cb = cb;
     r->arg = arg;
     return r;
@@ -220,7 +213,7 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.lost = r->lost;
     res.queued_mono_ns = r->queued_ns;
     res.sent_mono_ns = r->sent_ns;
-    res.done_mono_ns = pmk_now_ns();
+    res.done_mono_ns = vsp_mono_ns();
     res.text = text;
     if (status == 0)
         pmk.st.done_ok++;
@@ -638,7 +631,7 @@ static int pmk_send(struct pmk_req *r)
         return rc;
     g_queue_remove(&pmk.wait, r);
     r->sent = 1;
-    r->sent_ns = pmk_now_ns();
+    r->sent_ns = vsp_mono_ns();
     r->where = PMK_Q_FLIGHT;
     g_queue_push_tail(&pmk.flight, r);
     pmk_remove_source(&r->timer);
@@ -661,7 +654,7 @@ static gint pmk_req_cmp(gconstpointer a, gconstpointer b, gpointer data)
  */
 static void pmk_lost(struct pmk_req *r, int status, const char *why)
 {
-    uint64_t now = pmk_now_ns();
+    uint64_t now = vsp_mono_ns();
     uint64_t end = r->queued_ns + (uint64_t)pmk.opts.queue_deadline_ms * 1000000ull;
 
     g_strlcpy(r->lost_why, why, sizeof(r->lost_why));

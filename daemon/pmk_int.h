@@ -88,9 +88,6 @@ extern struct pmk_state pmk;
 
 /* ---- pmk.c ------------------------------------------------------------- */
 
-/* pmk_now_ns() - CLOCK_MONOTONIC now, in nanoseconds. */
-uint64_t pmk_now_ns(void);
-
 /* pmk_remove_source() - remove GLib source *src if it is not 0, and set it
  * to 0. */
 void pmk_remove_source(guint *src);

@@ -23,6 +23,7 @@
 
 #include "pmk.h"
 #include "pmk_int.h"
+#include "vsp_time.h"
 
 #define PMK_VERIFY_RETRY_MS 500 /* next --locate after an unusable answer */
 #define PMK_CRM_EX_NOSUCH 105   /* crm_resource's exit code for an unknown resource */
@@ -537,7 +538,7 @@ void pmk_attr_next(void)
     }
     if (!r->sent) {
         r->sent = 1;
-        r->sent_ns = pmk_now_ns();
+        r->sent_ns = vsp_mono_ns();
     }
     pmk.attr_pid = pid;
     pmk.attr_err_fd = err_fd;

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "opid.h"
 #include "oplog.h"
+#include "vsp_time.h"
 #ifdef HAVE_LIBVIRT
 #include "virt.h"
 #endif
@@ -180,10 +181,10 @@ static gboolean vesperd_tick(gpointer data)
 /* Let running actions finish for up to ms (they report through the loop). */
 static void vesperd_wait_actions(unsigned ms)
 {
-    uint64_t end = oplog_mono_ns() + (uint64_t)ms * 1000000ull;
+    uint64_t end = vsp_mono_ns() + (uint64_t)ms * 1000000ull;
     guint tick = g_timeout_add(50, vesperd_tick, NULL);
 
-    while (action_running() > 0 && oplog_mono_ns() < end)
+    while (action_running() > 0 && vsp_mono_ns() < end)
         g_main_context_iteration(NULL, TRUE);
     g_source_remove(tick);
 }
@@ -308,7 +309,7 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, vesperd_on_term, GINT_TO_POINTER(SIGTERM));
     g_unix_signal_add(SIGINT, vesperd_on_term, GINT_TO_POINTER(SIGINT));
 
-    opid_gen_init(&vesperd_ids, oplog_real_ns() / 1000000000ull, (uint32_t)getpid());
+    opid_gen_init(&vesperd_ids, vsp_real_ns() / 1000000000ull, (uint32_t)getpid());
     vesperd_oplog = oplog_new(0, 0, c->oplog, &rc);
     if (rc < 0)
         log_warnx("oplog: %s; operations are kept in memory only", oplog_last_error(vesperd_oplog));
@@ -320,7 +321,7 @@ int main(int argc, char **argv)
 
     vesperd_env.oplog = vesperd_oplog;
     vesperd_env.conf_file = opt_conf;
-    vesperd_env.start_mono_ns = oplog_mono_ns();
+    vesperd_env.start_mono_ns = vsp_mono_ns();
     vesperd_env.reload = vesperd_reload;
     const char *sock = opt_socket ? opt_socket : c->control_socket;
 

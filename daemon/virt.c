@@ -20,6 +20,7 @@
 #include "log.h"
 #include "oplog.h"
 #include "virt.h"
+#include "vsp_time.h"
 
 struct virt_conn {
     struct conf_libvirt cf; /* copies of the settings (strings owned) */
@@ -104,7 +105,7 @@ static void virt_on_conn(void *arg, struct hv *h, int connected, const char *why
     struct virt_conn *vc = arg;
 
     (void)h;
-    vc->since_ns = oplog_mono_ns();
+    vc->since_ns = vsp_mono_ns();
     g_strlcpy(vc->why, why ? why : "", sizeof(vc->why));
     if (!connected)
         log_info("libvirt %s: disconnected (%s); guests and their channels are kept, "

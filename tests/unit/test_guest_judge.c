@@ -33,6 +33,7 @@
 #include "log.h"
 #include "oplog.h"
 #include "unit_conf.h"
+#include "vsp_time.h"
 
 static const char groups_text[] = "[group signal]\n"
                                   "rise = 1\n"
@@ -200,8 +201,8 @@ static void judge(struct guest *g, const struct vsp_event *ev)
     struct oplog_event e;
 
     guest_event_entry(g, ev, g->instance, &e);
-    e.recv_mono_ns = oplog_mono_ns();
-    e.recv_real_ns = oplog_real_ns();
+    e.recv_mono_ns = vsp_mono_ns();
+    e.recv_real_ns = vsp_real_ns();
     guest_judge(g, ev, &e);
 }
 
@@ -500,7 +501,7 @@ static void test_hv_event(void **state)
     memset(&hv, 0, sizeof(hv));
     hv.probe = VSP_PROBE_HV_CRASH;
     hv.group = VSP_KGROUP_HOST;
-    hv.mono_ns = oplog_mono_ns();
+    hv.mono_ns = vsp_mono_ns();
     strcpy(hv.comm, "panicked");
     guest_hv_event(g, &hv);
     s = seen();

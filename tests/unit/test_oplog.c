@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "oplog.h"
+#include "vsp_time.h"
 
 static struct oplog_event mkev(const char *guest, uint64_t seq)
 {
@@ -276,7 +277,7 @@ static void test_sqlite_unavailable(void **state)
 
 static void test_clock_helpers(void **state)
 {
-    uint64_t m = oplog_mono_ns(), r = oplog_real_ns();
+    uint64_t m = vsp_mono_ns(), r = vsp_real_ns();
 
     assert_true(m > 0);
     assert_true(r > 1000000000ull * 1000000000ull / 1000000000ull); /* after 1970 + 1 s */

@@ -30,6 +30,7 @@
 #include "oplog.h"
 #include "unit_conf.h"
 #include "virt.h"
+#include "vsp_time.h"
 
 static const char groups_text[] = "[group hypervisor]\n"
                                   "rule = crash -> failover\n"
@@ -88,10 +89,10 @@ static gboolean tick_cb(gpointer unused)
 /* Run the main loop until cond() or about 5 s. */
 static int spin_until(int (*cond)(void *), void *arg)
 {
-    uint64_t end = oplog_mono_ns() + 5000000000ull;
+    uint64_t end = vsp_mono_ns() + 5000000000ull;
     guint tick = g_timeout_add(5, tick_cb, NULL);
 
-    while (!cond(arg) && oplog_mono_ns() < end)
+    while (!cond(arg) && vsp_mono_ns() < end)
         g_main_context_iteration(NULL, TRUE);
     g_source_remove(tick);
     return cond(arg);
