@@ -54,7 +54,7 @@ const char *control_cmd_name(enum control_cmd cmd)
     return NULL;
 }
 
-/* one sentence into the caller's buffer (daemon/errf.h) */
+/* one sentence into the caller's buffer (lib/errf.h) */
 #define control_seterr(err, errlen, ...) ((void)vsp_errf(err, errlen, 0, __VA_ARGS__))
 
 /* "class:provider:type" or "class:type", each part [A-Za-z0-9_.+-]{1,} */

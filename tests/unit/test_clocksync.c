@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Unit tests of the guest/host clock alignment (daemon/clocksync.c), fed
+ * Unit tests of the guest/host clock alignment (lib/clocksync.c), fed
  * with synthetic PING/PONG exchanges built from a known true offset and
  * known one-way delays: symmetric and asymmetric delays, outliers, the
  * 16-sample window, ties, impossible samples and the int64 edges.
