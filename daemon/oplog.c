@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Operation log (see oplog.h): two fixed rings allocated once, a small
- * follower list, and optional sqlite3 persistence.  The database runs in
- * WAL mode with synchronous=NORMAL, and rows are written in groups by a
- * writer thread that a GLib timer hands them to (oplog_flush()), never on
- * the event path and never on the main loop: a transaction, and above all
- * a WAL checkpoint with its fsync, takes milliseconds, during which no
- * guest would be served.  A failing database never stops the in-memory log.
+ * Operation log (see oplog.h), its in-memory half: two fixed rings
+ * allocated once and a small follower list.  Every entry added here is
+ * also handed to the sqlite persistence of oplog_db.c (oplog_pend()); a
+ * failing database never stops the in-memory log.
  */
 #include "config.h"
 
