@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "errf.h"
 
 #define CONF_NS_US UINT64_C(1000)
 #define CONF_NS_MS UINT64_C(1000000)
@@ -22,6 +23,9 @@
 #define CONF_PID_MAX 4194304u /* PID_MAX_LIMIT on 64-bit Linux */
 #define CONF_SUN_PATH_MAX 107 /* sizeof(sun_path) - 1 */
 #define CONF_QUOTE_LEN 68     /* user text quoted in messages: 64 bytes and "..." */
+
+/* one sentence into the caller's buffer (daemon/errf.h) */
+#define seterr(err, errlen, ...) ((void)vsp_errf(err, errlen, 0, __VA_ARGS__))
 
 /* Names of one guest that conf_resolve() looks up; index = guest index. */
 struct conf_pending_guest {
