@@ -3,9 +3,9 @@
  *
  * Configuration model: error lists, creation and release of struct conf,
  * look-ups, the per-guest CONFIG message, and the pure value helpers
- * (durations, signal names, watch lists, rules) that the parser
- * (conf_parse.c), the printer (conf_print.c) and other subsystems share.
- * Nothing here does I/O or logs.
+ * (durations, signal names, watch lists) that the parser (conf_parse.c),
+ * the rule grammar (conf_rule.c), the printer (conf_print.c) and other
+ * subsystems share.  Nothing here does I/O or logs.
  */
 #include <config.h>
 
