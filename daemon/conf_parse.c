@@ -22,7 +22,6 @@
 
 #include "conf.h"
 #include "conf_int.h"
-#include "rules.h" /* RULES_MAX_RISE, RULES_MAX_FLAP: what the engine can count */
 
 enum sect { S_NONE, S_SKIP, S_VESPERD, S_GROUP, S_GUEST, S_ACTION, S_LIBVIRT, S_TEMPLATE };
 
@@ -60,10 +59,10 @@ struct parser {
 };
 
 /* bounds (documented in the man pages) */
-#define RISE_MAX RULES_MAX_RISE
+#define RISE_MAX CONF_MAX_RISE
 #define FALL_MAX 1000u
 #define RATE_N_MAX 1000000u
-#define FLAP_N_MAX RULES_MAX_FLAP
+#define FLAP_N_MAX CONF_MAX_FLAP
 #define MAX_EVENTS_MAX 1000000u
 #define HEARTBEAT_MIN (50 * CONF_NS_MS)
 #define HEARTBEAT_MAX (60 * CONF_NS_S)
