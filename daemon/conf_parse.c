@@ -123,26 +123,6 @@ static void perr_at(struct parser *p, int line, const char *fmt, ...)
 
 #define Q(s) conf_quote((s), (char[CONF_QUOTE_LEN]){0}, CONF_QUOTE_LEN)
 
-static const char *sect_kind_name(enum sect s)
-{
-    switch (s) {
-    case S_VESPERD:
-        return "vesperd";
-    case S_GROUP:
-        return "group";
-    case S_GUEST:
-        return "guest";
-    case S_ACTION:
-        return "action";
-    case S_LIBVIRT:
-        return "libvirt";
-    case S_TEMPLATE:
-        return "guest-template";
-    default:
-        return "?";
-    }
-}
-
 static const char *sect_obj_name(struct parser *p)
 {
     switch (p->sect) {
@@ -1007,39 +987,163 @@ static void finish_action(struct parser *p)
     p->a = NULL;
 }
 
+/* Opening a section, once its header is good: the checks and the set-up of
+ * its kind.  name: NULL for a section without one.  0, or -1 when an error
+ * was reported (the section is then skipped). */
+static int open_vesperd(struct parser *p, const char *name)
+{
+    struct conf *c = p->c;
+
+    (void)name;
+    if (c->pending_->vesperd_line) {
+        perr(p, "duplicate section [vesperd] (first at line %d)", c->pending_->vesperd_line);
+        return -1;
+    }
+    c->pending_->vesperd_line = p->line;
+    return 0;
+}
+
+static int open_template(struct parser *p, const char *name)
+{
+    struct conf *c = p->c;
+
+    (void)name;
+    if (c->guest_template) {
+        perr(p, "duplicate section [guest-template] (first at line %d)", c->guest_template->line);
+        return -1;
+    }
+    p->gu = g_new0(struct conf_guest, 1);
+    p->pg = g_new0(struct conf_pending_guest, 1);
+    p->gu->file = g_strdup(p->file);
+    p->gu->line = p->line;
+    p->gu->mode = CONF_CHAN_CONNECT;
+    return 0;
+}
+
+static int open_group(struct parser *p, const char *name)
+{
+    if (p->c->ngroups >= CONF_MAX_GROUPS) {
+        perr(p, "too many groups (max %d)", CONF_MAX_GROUPS);
+        return -1;
+    }
+    p->g = g_new0(struct conf_group, 1);
+    strcpy(p->g->name, name);
+    p->g->file = g_strdup(p->file);
+    p->g->line = p->line;
+    p->g->rise = 1;
+    p->g->fall = 1;
+    p->g->window_ns = 10 * CONF_NS_S;
+    p->g->dflt = VSP_VERDICT_LOG;
+    return 0;
+}
+
+static int open_guest(struct parser *p, const char *name)
+{
+    if (p->c->nguests >= CONF_MAX_GUESTS) {
+        perr(p, "too many guests (max %d)", CONF_MAX_GUESTS);
+        return -1;
+    }
+    p->gu = g_new0(struct conf_guest, 1);
+    p->pg = g_new0(struct conf_pending_guest, 1);
+    strcpy(p->gu->name, name);
+    p->gu->file = g_strdup(p->file);
+    p->gu->line = p->line;
+    p->gu->mode = CONF_CHAN_CONNECT;
+    return 0;
+}
+
+static int open_libvirt(struct parser *p, const char *name)
+{
+    if (p->c->nlibvirt >= CONF_MAX_LIBVIRT) {
+        perr(p, "too many [libvirt] sections (max %d)", CONF_MAX_LIBVIRT);
+        return -1;
+    }
+    p->lv = g_new0(struct conf_libvirt, 1);
+    strcpy(p->lv->name, name);
+    p->lv->uri = g_strdup("qemu:///system");
+    p->lv->backoff_min_ns = LIBVIRT_BACKOFF_MIN_DEF;
+    p->lv->backoff_max_ns = LIBVIRT_BACKOFF_MAX_DEF;
+    p->lv->file = g_strdup(p->file);
+    p->lv->line = p->line;
+    return 0;
+}
+
+static int open_action(struct parser *p, const char *name)
+{
+    if (strcmp(name, "log") == 0 || strcmp(name, "pacemaker") == 0) {
+        perr(p, "action name '%s' is reserved for the built-in action", name);
+        return -1;
+    }
+    if (p->c->nactions >= CONF_MAX_ACTIONS) {
+        perr(p, "too many actions (max %d)", CONF_MAX_ACTIONS);
+        return -1;
+    }
+    p->a = g_new0(struct conf_action, 1);
+    strcpy(p->a->name, name);
+    p->a->file = g_strdup(p->file);
+    p->a->line = p->line;
+    return 0;
+}
+
+/* The sections of both file kinds: the header word, whether it takes a
+ * name, where it may appear, its keys, and what opening and closing it do. */
+static const struct sectdef {
+    const char *name;         /* the header's first word: [name] or [name NAME] */
+    enum sect kind;           /* what p->sect becomes */
+    int named;                /* takes a NAME (else [name] alone) */
+    const char *default_name; /* named: the name of a bare [name]; NULL = required */
+    int group_file;           /* may appear in a probe-group file (else vesperd.conf only) */
+    const struct keydef *keys;
+    size_t nkeys;
+    int (*open)(struct parser *p, const char *name);
+    void (*finish)(struct parser *p); /* NULL = nothing to check or keep */
+} sections[] = {
+    {"vesperd", S_VESPERD, 0, NULL, 0, vesperd_keys, G_N_ELEMENTS(vesperd_keys), open_vesperd,
+     NULL},
+    {"group", S_GROUP, 1, NULL, 1, group_keys, G_N_ELEMENTS(group_keys), open_group, finish_group},
+    {"guest", S_GUEST, 1, NULL, 0, guest_keys, G_N_ELEMENTS(guest_keys), open_guest, finish_guest},
+    {"action", S_ACTION, 1, NULL, 0, action_keys, G_N_ELEMENTS(action_keys), open_action,
+     finish_action},
+    {"libvirt", S_LIBVIRT, 1, CONF_LIBVIRT_DEFAULT, 0, libvirt_keys, G_N_ELEMENTS(libvirt_keys),
+     open_libvirt, finish_libvirt},
+    {"guest-template", S_TEMPLATE, 0, NULL, 0, template_keys, G_N_ELEMENTS(template_keys),
+     open_template, finish_template},
+};
+
+/* The section of that kind, or NULL (S_NONE, S_SKIP). */
+static const struct sectdef *sect_def(enum sect kind)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(sections); i++)
+        if (sections[i].kind == kind)
+            return &sections[i];
+    return NULL;
+}
+
+static const char *sect_kind_name(enum sect s)
+{
+    const struct sectdef *d = sect_def(s);
+
+    return d ? d->name : "?";
+}
+
 static void finish_section(struct parser *p)
 {
-    switch (p->sect) {
-    case S_GROUP:
-        finish_group(p);
-        break;
-    case S_GUEST:
-        finish_guest(p);
-        break;
-    case S_ACTION:
-        finish_action(p);
-        break;
-    case S_LIBVIRT:
-        finish_libvirt(p);
-        break;
-    case S_TEMPLATE:
-        finish_template(p);
-        break;
-    default:
-        break;
-    }
+    const struct sectdef *d = sect_def(p->sect);
+
+    if (d && d->finish)
+        d->finish(p);
     p->sect = S_NONE;
     p->keys = NULL;
     p->nkeys = 0;
     memset(p->seen, 0, sizeof(p->seen));
 }
 
-static void enter(struct parser *p, enum sect s, const struct keydef *keys, size_t nkeys)
+static void enter(struct parser *p, const struct sectdef *d)
 {
-    p->sect = s;
+    p->sect = d->kind;
     p->sect_line = p->line;
-    p->keys = keys;
-    p->nkeys = nkeys;
+    p->keys = d->keys;
+    p->nkeys = d->nkeys;
 }
 
 /* Where an object of that name was defined first, or NULL. */
@@ -1076,11 +1180,10 @@ static const char *find_dup(struct parser *p, enum sect kind, const char *name, 
 
 static void section(struct parser *p, char *s)
 {
-    struct conf *c = p->c;
     size_t len = strlen(s);
     char *words[3] = {NULL, NULL, NULL};
     int n = 0;
-    enum sect kind;
+    const struct sectdef *d = NULL;
     const char *kname, *name, *dfile;
     int dline = 0;
 
@@ -1108,140 +1211,49 @@ static void section(struct parser *p, char *s)
     }
     kname = words[0];
     name = words[1];
-    if (strcmp(kname, "vesperd") == 0)
-        kind = S_VESPERD;
-    else if (strcmp(kname, "group") == 0)
-        kind = S_GROUP;
-    else if (strcmp(kname, "guest") == 0)
-        kind = S_GUEST;
-    else if (strcmp(kname, "action") == 0)
-        kind = S_ACTION;
-    else if (strcmp(kname, "libvirt") == 0)
-        kind = S_LIBVIRT;
-    else if (strcmp(kname, "guest-template") == 0)
-        kind = S_TEMPLATE;
-    else {
+    for (size_t i = 0; !d && i < G_N_ELEMENTS(sections); i++)
+        if (strcmp(kname, sections[i].name) == 0)
+            d = &sections[i];
+    if (!d) {
         perr(p, "unknown section [%s] (%s)", Q(kname),
              p->daemon ? "vesperd, libvirt, action NAME, guest NAME, guest-template or group NAME"
                        : "group NAME");
         return;
     }
-    if (kind != S_GROUP && !p->daemon) {
+    if (!d->group_file && !p->daemon) {
         perr(p, "section [%s] belongs in vesperd.conf, not in a probe-group file", kname);
         return;
     }
-    if (kind == S_VESPERD) {
+    if (!d->named) {
         if (n > 1) {
-            perr(p, "section [vesperd] takes no name");
+            perr(p, "section [%s] takes no name", kname);
             return;
         }
-        if (c->pending_->vesperd_line) {
-            perr(p, "duplicate section [vesperd] (first at line %d)", c->pending_->vesperd_line);
+    } else {
+        if (n == 1 && d->default_name) {
+            name = d->default_name; /* [libvirt] */
+            n = 2;
+        }
+        if (n != 2) {
+            perr(p, "section [%s] needs exactly one name: [%s NAME]", kname, kname);
             return;
         }
-        c->pending_->vesperd_line = p->line;
-        enter(p, S_VESPERD, vesperd_keys, G_N_ELEMENTS(vesperd_keys));
+        if (!conf_name_ok(name)) {
+            perr(p, "bad %s name '%s': 1..%d characters of A-Z a-z 0-9 _ . -", kname, Q(name),
+                 CONF_NAME_MAX);
+            return;
+        }
+        if ((dfile = find_dup(p, d->kind, name, &dline)) != NULL) {
+            if (d->default_name && strcmp(name, d->default_name) == 0)
+                perr(p, "duplicate section [%s] (first at %s:%d)", kname, dfile, dline);
+            else
+                perr(p, "duplicate %s '%s' (first defined at %s:%d)", kname, name, dfile, dline);
+            return;
+        }
+    }
+    if (d->open(p, name) != 0)
         return;
-    }
-    if (kind == S_TEMPLATE) {
-        if (n > 1) {
-            perr(p, "section [guest-template] takes no name");
-            return;
-        }
-        if (c->guest_template) {
-            perr(p, "duplicate section [guest-template] (first at line %d)",
-                 c->guest_template->line);
-            return;
-        }
-        p->gu = g_new0(struct conf_guest, 1);
-        p->pg = g_new0(struct conf_pending_guest, 1);
-        p->gu->file = g_strdup(p->file);
-        p->gu->line = p->line;
-        p->gu->mode = CONF_CHAN_CONNECT;
-        enter(p, S_TEMPLATE, template_keys, G_N_ELEMENTS(template_keys));
-        return;
-    }
-    if (kind == S_LIBVIRT && n == 1) {
-        name = CONF_LIBVIRT_DEFAULT; /* [libvirt] */
-        n = 2;
-    }
-    if (n != 2) {
-        perr(p, "section [%s] needs exactly one name: [%s NAME]", kname, kname);
-        return;
-    }
-    if (!conf_name_ok(name)) {
-        perr(p, "bad %s name '%s': 1..%d characters of A-Z a-z 0-9 _ . -", kname, Q(name),
-             CONF_NAME_MAX);
-        return;
-    }
-    if ((dfile = find_dup(p, kind, name, &dline)) != NULL) {
-        if (kind == S_LIBVIRT && strcmp(name, CONF_LIBVIRT_DEFAULT) == 0)
-            perr(p, "duplicate section [libvirt] (first at %s:%d)", dfile, dline);
-        else
-            perr(p, "duplicate %s '%s' (first defined at %s:%d)", kname, name, dfile, dline);
-        return;
-    }
-    switch (kind) {
-    case S_GROUP:
-        if (c->ngroups >= CONF_MAX_GROUPS) {
-            perr(p, "too many groups (max %d)", CONF_MAX_GROUPS);
-            return;
-        }
-        p->g = g_new0(struct conf_group, 1);
-        strcpy(p->g->name, name);
-        p->g->file = g_strdup(p->file);
-        p->g->line = p->line;
-        p->g->rise = 1;
-        p->g->fall = 1;
-        p->g->window_ns = 10 * CONF_NS_S;
-        p->g->dflt = VSP_VERDICT_LOG;
-        enter(p, S_GROUP, group_keys, G_N_ELEMENTS(group_keys));
-        break;
-    case S_GUEST:
-        if (c->nguests >= CONF_MAX_GUESTS) {
-            perr(p, "too many guests (max %d)", CONF_MAX_GUESTS);
-            return;
-        }
-        p->gu = g_new0(struct conf_guest, 1);
-        p->pg = g_new0(struct conf_pending_guest, 1);
-        strcpy(p->gu->name, name);
-        p->gu->file = g_strdup(p->file);
-        p->gu->line = p->line;
-        p->gu->mode = CONF_CHAN_CONNECT;
-        enter(p, S_GUEST, guest_keys, G_N_ELEMENTS(guest_keys));
-        break;
-    case S_LIBVIRT:
-        if (c->nlibvirt >= CONF_MAX_LIBVIRT) {
-            perr(p, "too many [libvirt] sections (max %d)", CONF_MAX_LIBVIRT);
-            return;
-        }
-        p->lv = g_new0(struct conf_libvirt, 1);
-        strcpy(p->lv->name, name);
-        p->lv->uri = g_strdup("qemu:///system");
-        p->lv->backoff_min_ns = LIBVIRT_BACKOFF_MIN_DEF;
-        p->lv->backoff_max_ns = LIBVIRT_BACKOFF_MAX_DEF;
-        p->lv->file = g_strdup(p->file);
-        p->lv->line = p->line;
-        enter(p, S_LIBVIRT, libvirt_keys, G_N_ELEMENTS(libvirt_keys));
-        break;
-    case S_ACTION:
-        if (strcmp(name, "log") == 0 || strcmp(name, "pacemaker") == 0) {
-            perr(p, "action name '%s' is reserved for the built-in action", name);
-            return;
-        }
-        if (c->nactions >= CONF_MAX_ACTIONS) {
-            perr(p, "too many actions (max %d)", CONF_MAX_ACTIONS);
-            return;
-        }
-        p->a = g_new0(struct conf_action, 1);
-        strcpy(p->a->name, name);
-        p->a->file = g_strdup(p->file);
-        p->a->line = p->line;
-        enter(p, S_ACTION, action_keys, G_N_ELEMENTS(action_keys));
-        break;
-    default:
-        break;
-    }
+    enter(p, d);
 }
 
 static void keyval(struct parser *p, char *s)
