@@ -23,31 +23,46 @@
 #include "conf.h"
 #include "conf_int.h"
 
-enum sect { S_NONE, S_SKIP, S_VESPERD, S_GROUP, S_GUEST, S_ACTION, S_LIBVIRT, S_TEMPLATE };
+enum conf_sect {
+    CONF_SECT_NONE,
+    CONF_SECT_SKIP,
+    CONF_SECT_VESPERD,
+    CONF_SECT_GROUP,
+    CONF_SECT_GUEST,
+    CONF_SECT_ACTION,
+    CONF_SECT_LIBVIRT,
+    CONF_SECT_TEMPLATE
+};
 
-struct parser;
-typedef void (*setter_fn)(struct parser *p, char *val);
+struct conf_parser;
+typedef void (*conf_setter_fn)(struct conf_parser *p, char *val);
 
-struct keydef {
+struct conf_keydef {
     const char *name;
-    setter_fn set;
+    conf_setter_fn set;
     int repeat; /* may appear more than once (rule) */
 };
 
-#define MAX_KEYS 16
+/* The key table of a section */
+struct conf_keytab {
+    const struct conf_keydef *key;
+    size_t n;
+};
 
-struct parser {
+#define CONF_MAX_SECTION_KEYS 16
+
+struct conf_parser {
     struct conf *c;
     struct conf_errors *errs;
     const char *file;
     int line;
     int daemon; /* parsing vesperd.conf (else a probe-group file) */
 
-    enum sect sect;
+    enum conf_sect sect;
     int sect_line;
-    const struct keydef *keys;
+    const struct conf_keydef *keys;
     size_t nkeys;
-    int seen[MAX_KEYS]; /* line of each key of the section, 0 = not given */
+    int seen[CONF_MAX_SECTION_KEYS]; /* line of each key of the section, 0 = not given */
 
     struct conf_group *g; /* section being parsed */
     struct conf_guest *gu;
@@ -91,9 +106,10 @@ struct parser {
 #define PATH_PREFIX_MAX 80 /* leaves room in a sockaddr_un for the path libvirt reports */
 #define DOMAIN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:+@-"
 
-static void perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conf_perr(struct conf_parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-static void perr(struct parser *p, const char *fmt, ...)
+static void conf_perr(struct conf_parser *p, const char *fmt, ...)
 {
     va_list ap;
     char *text;
@@ -106,10 +122,10 @@ static void perr(struct parser *p, const char *fmt, ...)
 }
 
 /* error at another line than the current one */
-static void perr_at(struct parser *p, int line, const char *fmt, ...)
+static void perr_at(struct conf_parser *p, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void perr_at(struct parser *p, int line, const char *fmt, ...)
+static void perr_at(struct conf_parser *p, int line, const char *fmt, ...)
 {
     va_list ap;
     char *text;
@@ -123,23 +139,23 @@ static void perr_at(struct parser *p, int line, const char *fmt, ...)
 
 #define Q(s) conf_quote((s), (char[CONF_QUOTE_LEN]){0}, CONF_QUOTE_LEN)
 
-static const char *sect_obj_name(struct parser *p)
+static const char *sect_obj_name(struct conf_parser *p)
 {
     switch (p->sect) {
-    case S_GROUP:
+    case CONF_SECT_GROUP:
         return p->g->name;
-    case S_GUEST:
+    case CONF_SECT_GUEST:
         return p->gu->name;
-    case S_ACTION:
+    case CONF_SECT_ACTION:
         return p->a->name;
-    case S_LIBVIRT:
+    case CONF_SECT_LIBVIRT:
         return p->lv->name;
     default:
         return "";
     }
 }
 
-static int seen_line(struct parser *p, const char *key)
+static int seen_line(struct conf_parser *p, const char *key)
 {
     for (size_t i = 0; i < p->nkeys; i++)
         if (strcmp(p->keys[i].name, key) == 0)
@@ -150,33 +166,33 @@ static int seen_line(struct parser *p, const char *key)
 /* ------------------------------------------------------------------------ */
 /* value checks shared by the setters; each reports its own error */
 
-static int get_uint(struct parser *p, const char *key, const char *val, uint64_t min, uint64_t max,
-                    uint64_t *out)
+static int get_uint(struct conf_parser *p, const char *key, const char *val, uint64_t min,
+                    uint64_t max, uint64_t *out)
 {
     uint64_t v;
 
     if (conf_parse_uint(val, strlen(val), &v) != 0 || v < min || v > max) {
-        perr(p, "%s must be a number in %llu..%llu, not '%s'", key, (unsigned long long)min,
-             (unsigned long long)max, Q(val));
+        conf_perr(p, "%s must be a number in %llu..%llu, not '%s'", key, (unsigned long long)min,
+                  (unsigned long long)max, Q(val));
         return -1;
     }
     *out = v;
     return 0;
 }
 
-static int get_duration(struct parser *p, const char *key, const char *val, uint64_t min,
+static int get_duration(struct conf_parser *p, const char *key, const char *val, uint64_t min,
                         uint64_t max, uint64_t *out)
 {
     char err[200], a[32], b[32];
     uint64_t ns;
 
     if (conf_parse_duration(val, &ns, err, sizeof(err)) != 0) {
-        perr(p, "%s: %s", key, err);
+        conf_perr(p, "%s: %s", key, err);
         return -1;
     }
     if (ns < min || ns > max) {
-        perr(p, "%s %s is out of range (%s..%s)", key, Q(val),
-             conf_format_duration(min, a, sizeof(a)), conf_format_duration(max, b, sizeof(b)));
+        conf_perr(p, "%s %s is out of range (%s..%s)", key, Q(val),
+                  conf_format_duration(min, a, sizeof(a)), conf_format_duration(max, b, sizeof(b)));
         return -1;
     }
     *out = ns;
@@ -184,7 +200,7 @@ static int get_duration(struct parser *p, const char *key, const char *val, uint
 }
 
 /* "N/DURATION" or "N/UNIT" (= N/1UNIT) */
-static int get_rate(struct parser *p, const char *key, const char *val, unsigned nmax,
+static int get_rate(struct conf_parser *p, const char *key, const char *val, unsigned nmax,
                     uint64_t permin, uint64_t permax, unsigned *n, uint64_t *per)
 {
     const char *slash = strchr(val, '/');
@@ -192,7 +208,7 @@ static int get_rate(struct parser *p, const char *key, const char *val, unsigned
     uint64_t v;
 
     if (!slash || (size_t)(slash - val) >= sizeof(num) || strlen(slash + 1) + 2 > sizeof(dur)) {
-        perr(p, "%s must be COUNT/DURATION such as 100/1s, not '%s'", key, Q(val));
+        conf_perr(p, "%s must be COUNT/DURATION such as 100/1s, not '%s'", key, Q(val));
         return -1;
     }
     memcpy(num, val, (size_t)(slash - val));
@@ -206,21 +222,21 @@ static int get_rate(struct parser *p, const char *key, const char *val, unsigned
     return 0;
 }
 
-static int get_path(struct parser *p, const char *key, const char *val, size_t max)
+static int get_path(struct conf_parser *p, const char *key, const char *val, size_t max)
 {
     if (val[0] != '/') {
-        perr(p, "%s must be an absolute path, not '%s'", key, Q(val));
+        conf_perr(p, "%s must be an absolute path, not '%s'", key, Q(val));
         return -1;
     }
     if (strlen(val) > max) {
-        perr(p, "%s is too long (%zu > %zu bytes)", key, strlen(val), max);
+        conf_perr(p, "%s is too long (%zu > %zu bytes)", key, strlen(val), max);
         return -1;
     }
     return 0;
 }
 
-static int get_enum(struct parser *p, const char *key, const char *val, const char *const *names,
-                    int n)
+static int get_enum(struct conf_parser *p, const char *key, const char *val,
+                    const char *const *names, int n)
 {
     GString *all;
 
@@ -230,12 +246,12 @@ static int get_enum(struct parser *p, const char *key, const char *val, const ch
     all = g_string_new(NULL);
     for (int i = 0; i < n; i++)
         g_string_append_printf(all, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
-    perr(p, "%s must be %s, not '%s'", key, all->str, Q(val));
+    conf_perr(p, "%s must be %s, not '%s'", key, all->str, Q(val));
     g_string_free(all, TRUE);
     return -1;
 }
 
-static int get_verdict(struct parser *p, const char *key, const char *val)
+static int get_verdict(struct conf_parser *p, const char *key, const char *val)
 {
     static const char *const names[] = {"ignore", "log", "migrate", "failover"};
     int i = get_enum(p, key, val, names, 4);
@@ -244,14 +260,14 @@ static int get_verdict(struct parser *p, const char *key, const char *val)
 }
 
 /* "a, b, c" -> trimmed items (names); checks conf_name_ok and duplicates */
-static int get_name_list(struct parser *p, const char *key, char *val,
+static int get_name_list(struct conf_parser *p, const char *key, char *val,
                          char (*out)[CONF_NAME_MAX + 1], size_t max, size_t *n)
 {
     char *save = NULL;
 
     *n = 0;
     if (val[0] == ',' || val[strlen(val) - 1] == ',' || strstr(val, ",,")) {
-        perr(p, "empty entry in %s list", key);
+        conf_perr(p, "empty entry in %s list", key);
         return -1;
     }
     for (char *tok = strtok_r(val, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -263,18 +279,18 @@ static int get_name_list(struct parser *p, const char *key, char *val,
         while (e > tok && (e[-1] == ' ' || e[-1] == '\t'))
             *--e = '\0';
         if (!conf_name_ok(tok)) {
-            perr(p, "bad name '%s' in %s: 1..%d characters of A-Z a-z 0-9 _ . -", Q(tok), key,
-                 CONF_NAME_MAX);
+            conf_perr(p, "bad name '%s' in %s: 1..%d characters of A-Z a-z 0-9 _ . -", Q(tok), key,
+                      CONF_NAME_MAX);
             return -1;
         }
         for (size_t i = 0; i < *n; i++) {
             if (strcmp(out[i], tok) == 0) {
-                perr(p, "'%s' listed twice in %s", tok, key);
+                conf_perr(p, "'%s' listed twice in %s", tok, key);
                 return -1;
             }
         }
         if (*n >= max) {
-            perr(p, "too many entries in %s (max %zu)", key, max);
+            conf_perr(p, "too many entries in %s (max %zu)", key, max);
             return -1;
         }
         strcpy(out[(*n)++], tok);
@@ -285,7 +301,7 @@ static int get_name_list(struct parser *p, const char *key, char *val,
 /* ------------------------------------------------------------------------ */
 /* [vesperd] */
 
-static void set_control_socket(struct parser *p, char *val)
+static void set_control_socket(struct conf_parser *p, char *val)
 {
     if (get_path(p, "control-socket", val, CONF_SUN_PATH_MAX) == 0) {
         g_free(p->c->control_socket);
@@ -293,7 +309,7 @@ static void set_control_socket(struct parser *p, char *val)
     }
 }
 
-static void set_probe_groups(struct parser *p, char *val)
+static void set_probe_groups(struct conf_parser *p, char *val)
 {
     if (get_path(p, "probe-groups", val, PATH_MAX_LEN) == 0) {
         g_free(p->c->group_dir);
@@ -301,7 +317,7 @@ static void set_probe_groups(struct parser *p, char *val)
     }
 }
 
-static void set_oplog(struct parser *p, char *val)
+static void set_oplog(struct conf_parser *p, char *val)
 {
     if (strcmp(val, "none") == 0) {
         g_free(p->c->oplog);
@@ -312,7 +328,7 @@ static void set_oplog(struct parser *p, char *val)
     }
 }
 
-static void set_control_group(struct parser *p, char *val)
+static void set_control_group(struct conf_parser *p, char *val)
 {
     size_t n = strlen(val);
 
@@ -324,33 +340,33 @@ static void set_control_group(struct parser *p, char *val)
     if (n > 32 ||
         strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n ||
         val[0] == '-') {
-        perr(p, "control-group must be a unix group name or none, not '%s'", Q(val));
+        conf_perr(p, "control-group must be a unix group name or none, not '%s'", Q(val));
         return;
     }
     g_free(p->c->control_group);
     p->c->control_group = g_strdup(val);
 }
 
-static void set_heartbeat_common(struct parser *p, const char *val, uint32_t *ms)
+static void set_heartbeat_common(struct conf_parser *p, const char *val, uint32_t *ms)
 {
     uint64_t ns;
 
     if (get_duration(p, "heartbeat", val, HEARTBEAT_MIN, HEARTBEAT_MAX, &ns) != 0)
         return;
     if (ns % CONF_NS_MS) {
-        perr(p, "heartbeat must be whole milliseconds, not '%s'", Q(val));
+        conf_perr(p, "heartbeat must be whole milliseconds, not '%s'", Q(val));
         return;
     }
     *ms = (uint32_t)(ns / CONF_NS_MS);
 }
 
-static void set_d_heartbeat(struct parser *p, char *val)
+static void set_d_heartbeat(struct conf_parser *p, char *val)
 {
     p->heartbeat_line = p->line;
     set_heartbeat_common(p, val, &p->c->heartbeat_ms);
 }
 
-static void set_d_heartbeat_timeout(struct parser *p, char *val)
+static void set_d_heartbeat_timeout(struct conf_parser *p, char *val)
 {
     p->heartbeat_timeout_line = p->line;
     get_duration(p, "heartbeat-timeout", val, HB_TIMEOUT_MIN, HB_TIMEOUT_MAX,
@@ -358,13 +374,13 @@ static void set_d_heartbeat_timeout(struct parser *p, char *val)
 }
 
 /* "MIN..MAX" backoff bounds; 0 or -1 (reported) */
-static int get_backoff(struct parser *p, char *val, uint64_t *min, uint64_t *max)
+static int get_backoff(struct conf_parser *p, char *val, uint64_t *min, uint64_t *max)
 {
     char *dots = strstr(val, "..");
     uint64_t lo, hi;
 
     if (!dots) {
-        perr(p, "reconnect must be MIN..MAX such as 100ms..5s, not '%s'", Q(val));
+        conf_perr(p, "reconnect must be MIN..MAX such as 100ms..5s, not '%s'", Q(val));
         return -1;
     }
     *dots = '\0';
@@ -374,7 +390,7 @@ static int get_backoff(struct parser *p, char *val, uint64_t *min, uint64_t *max
         get_duration(p, "reconnect", dots + 2, BACKOFF_MIN, BACKOFF_MAX, &hi) != 0)
         return -1;
     if (lo > hi) {
-        perr(p, "reconnect: minimum %s is above maximum %s", Q(val), Q(dots + 2));
+        conf_perr(p, "reconnect: minimum %s is above maximum %s", Q(val), Q(dots + 2));
         return -1;
     }
     *min = lo;
@@ -382,12 +398,12 @@ static int get_backoff(struct parser *p, char *val, uint64_t *min, uint64_t *max
     return 0;
 }
 
-static void set_reconnect(struct parser *p, char *val)
+static void set_reconnect(struct conf_parser *p, char *val)
 {
     get_backoff(p, val, &p->c->backoff_min_ns, &p->c->backoff_max_ns);
 }
 
-static void set_max_guests(struct parser *p, char *val)
+static void set_max_guests(struct conf_parser *p, char *val)
 {
     uint64_t v;
 
@@ -395,7 +411,7 @@ static void set_max_guests(struct parser *p, char *val)
         p->c->max_guests = (unsigned)v;
 }
 
-static void set_max_events(struct parser *p, char *val)
+static void set_max_events(struct conf_parser *p, char *val)
 {
     unsigned n;
     uint64_t per;
@@ -403,13 +419,13 @@ static void set_max_events(struct parser *p, char *val)
     if (get_rate(p, "max-events", val, MAX_EVENTS_MAX, 1, UINT64_MAX, &n, &per) != 0)
         return;
     if (per != CONF_NS_S) {
-        perr(p, "max-events is counted per second: write N/s, not '%s'", Q(val));
+        conf_perr(p, "max-events is counted per second: write N/s, not '%s'", Q(val));
         return;
     }
     p->c->max_events_per_sec = n;
 }
 
-static const struct keydef vesperd_keys[] = {
+static const struct conf_keydef vesperd_keys[] = {
     {"control-socket", set_control_socket, 0},
     {"probe-groups", set_probe_groups, 0},
     {"oplog", set_oplog, 0},
@@ -420,34 +436,35 @@ static const struct keydef vesperd_keys[] = {
     {"max-guests", set_max_guests, 0},
     {"max-events", set_max_events, 0},
 };
+static const struct conf_keytab conf_vesperd_keys = {vesperd_keys, G_N_ELEMENTS(vesperd_keys)};
 
 /* A libvirt URI ("qemu:///system", "qemu+tcp://host/system"): printable,
  * no blanks, a scheme.  0 or -1 (reported). */
-static int get_uri(struct parser *p, const char *key, const char *val)
+static int get_uri(struct conf_parser *p, const char *key, const char *val)
 {
     size_t n = strlen(val);
     const char *colon = strchr(val, ':');
 
     if (n > CONF_MAX_URI) {
-        perr(p, "%s is too long (%zu > %d bytes)", key, n, CONF_MAX_URI);
+        conf_perr(p, "%s is too long (%zu > %d bytes)", key, n, CONF_MAX_URI);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)val[i] <= ' ' || (unsigned char)val[i] >= 0x7f || val[i] == '"' ||
             val[i] == '\'') {
-            perr(p, "%s must be a URI without blanks or quotes, not '%s'", key, Q(val));
+            conf_perr(p, "%s must be a URI without blanks or quotes, not '%s'", key, Q(val));
             return -1;
         }
     }
     if (!colon || colon == val ||
         strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789+.-") != (size_t)(colon - val)) {
-        perr(p, "%s must be a URI such as qemu:///system, not '%s'", key, Q(val));
+        conf_perr(p, "%s must be a URI such as qemu:///system, not '%s'", key, Q(val));
         return -1;
     }
     return 0;
 }
 
-static int get_yesno(struct parser *p, const char *key, const char *val)
+static int get_yesno(struct conf_parser *p, const char *key, const char *val)
 {
     static const char *const names[] = {"no", "yes"};
 
@@ -457,7 +474,7 @@ static int get_yesno(struct parser *p, const char *key, const char *val)
 /* ------------------------------------------------------------------------ */
 /* [libvirt] / [libvirt NAME] */
 
-static void set_lv_uri(struct parser *p, char *val)
+static void set_lv_uri(struct conf_parser *p, char *val)
 {
     if (get_uri(p, "uri", val) == 0) {
         g_free(p->lv->uri);
@@ -465,7 +482,7 @@ static void set_lv_uri(struct parser *p, char *val)
     }
 }
 
-static void set_lv_discover(struct parser *p, char *val)
+static void set_lv_discover(struct conf_parser *p, char *val)
 {
     int v = get_yesno(p, "discover", val);
 
@@ -475,7 +492,7 @@ static void set_lv_discover(struct parser *p, char *val)
         p->c->pending_->discover_line = p->line;
 }
 
-static void set_lv_path_prefix(struct parser *p, char *val)
+static void set_lv_path_prefix(struct conf_parser *p, char *val)
 {
     if (get_path(p, "path-prefix", val, PATH_PREFIX_MAX) == 0) {
         g_free(p->lv->path_prefix);
@@ -483,22 +500,23 @@ static void set_lv_path_prefix(struct parser *p, char *val)
     }
 }
 
-static void set_lv_reconnect(struct parser *p, char *val)
+static void set_lv_reconnect(struct conf_parser *p, char *val)
 {
     get_backoff(p, val, &p->lv->backoff_min_ns, &p->lv->backoff_max_ns);
 }
 
-static const struct keydef libvirt_keys[] = {
+static const struct conf_keydef libvirt_keys[] = {
     {"uri", set_lv_uri, 0},
     {"discover", set_lv_discover, 0},
     {"path-prefix", set_lv_path_prefix, 0},
     {"reconnect", set_lv_reconnect, 0},
 };
+static const struct conf_keytab conf_libvirt_keys = {libvirt_keys, G_N_ELEMENTS(libvirt_keys)};
 
 /* ------------------------------------------------------------------------ */
 /* [action NAME] */
 
-static void set_a_type(struct parser *p, char *val)
+static void set_a_type(struct conf_parser *p, char *val)
 {
     static const char *const names[] = {"log", "exec", "pacemaker", "migrate"};
     int i = get_enum(p, "type", val, names, 4);
@@ -507,18 +525,18 @@ static void set_a_type(struct parser *p, char *val)
         p->a->type = (enum conf_action_type)(i + CONF_ACTION_LOG);
 }
 
-static void set_a_command(struct parser *p, char *val)
+static void set_a_command(struct conf_parser *p, char *val)
 {
     g_free(p->a->command);
     p->a->command = g_strdup(val);
 }
 
-static void set_a_timeout(struct parser *p, char *val)
+static void set_a_timeout(struct conf_parser *p, char *val)
 {
     get_duration(p, "timeout", val, ACTION_TIMEOUT_MIN, ACTION_TIMEOUT_MAX, &p->a->timeout_ns);
 }
 
-static void set_a_destination(struct parser *p, char *val)
+static void set_a_destination(struct conf_parser *p, char *val)
 {
     if (get_uri(p, "destination", val) == 0) {
         g_free(p->a->destination);
@@ -526,7 +544,7 @@ static void set_a_destination(struct parser *p, char *val)
     }
 }
 
-static void set_a_migrate_uri(struct parser *p, char *val)
+static void set_a_migrate_uri(struct conf_parser *p, char *val)
 {
     if (get_uri(p, "migrate-uri", val) == 0) {
         g_free(p->a->migrate_uri);
@@ -534,18 +552,19 @@ static void set_a_migrate_uri(struct parser *p, char *val)
     }
 }
 
-static const struct keydef action_keys[] = {
+static const struct conf_keydef action_keys[] = {
     {"type", set_a_type, 0},
     {"command", set_a_command, 0},
     {"timeout", set_a_timeout, 0},
     {"destination", set_a_destination, 0},
     {"migrate-uri", set_a_migrate_uri, 0},
 };
+static const struct conf_keytab conf_action_keys = {action_keys, G_N_ELEMENTS(action_keys)};
 
 /* ------------------------------------------------------------------------ */
 /* [guest NAME] */
 
-static void set_g_channel(struct parser *p, char *val)
+static void set_g_channel(struct conf_parser *p, char *val)
 {
     p->pg->channel_line = p->line;
     if (get_path(p, "channel", val, CONF_SUN_PATH_MAX) == 0) {
@@ -554,7 +573,7 @@ static void set_g_channel(struct parser *p, char *val)
     }
 }
 
-static void set_g_channel_mode(struct parser *p, char *val)
+static void set_g_channel_mode(struct conf_parser *p, char *val)
 {
     static const char *const names[] = {"connect", "listen"};
     int i = get_enum(p, "channel-mode", val, names, 2);
@@ -563,89 +582,91 @@ static void set_g_channel_mode(struct parser *p, char *val)
         p->gu->mode = (enum conf_chan_mode)(i + CONF_CHAN_CONNECT);
 }
 
-static void set_g_groups(struct parser *p, char *val)
+static void set_g_groups(struct conf_parser *p, char *val)
 {
     p->pg->groups_line = p->line;
     if (get_name_list(p, "groups", val, p->pg->groups, CONF_MAX_GUEST_GROUPS, &p->pg->ngroups))
         p->pg->ngroups = 0;
 }
 
-static void set_g_watch(struct parser *p, char *val)
+static void set_g_watch(struct conf_parser *p, char *val)
 {
     char err[300];
 
     if (conf_parse_watch(val, p->gu->watch, VSP_MAX_WATCH, &p->gu->nwatch, err, sizeof(err))) {
-        perr(p, "watch: %s", err);
+        conf_perr(p, "watch: %s", err);
         p->gu->nwatch = 0;
     }
 }
 
-static void set_g_on(struct parser *p, const char *key, char *val, enum vsp_verdict v)
+static void set_g_on(struct conf_parser *p, const char *key, char *val, enum vsp_verdict v)
 {
     if (!conf_name_ok(val)) {
-        perr(p, "%s must name an action (or log, pacemaker), not '%s'", key, Q(val));
+        conf_perr(p, "%s must name an action (or log, pacemaker), not '%s'", key, Q(val));
         return;
     }
     strcpy(p->pg->on[v], val);
     p->pg->on_line[v] = p->line;
 }
 
-static void set_g_on_failover(struct parser *p, char *val)
+static void set_g_on_failover(struct conf_parser *p, char *val)
 {
     set_g_on(p, "on-failover", val, VSP_VERDICT_FAILOVER);
 }
 
-static void set_g_on_migrate(struct parser *p, char *val)
+static void set_g_on_migrate(struct conf_parser *p, char *val)
 {
     set_g_on(p, "on-migrate", val, VSP_VERDICT_MIGRATE);
 }
 
-static void set_g_on_log(struct parser *p, char *val)
+static void set_g_on_log(struct conf_parser *p, char *val)
 {
     set_g_on(p, "on-log", val, VSP_VERDICT_LOG);
 }
 
-static void set_g_resource(struct parser *p, char *val)
+static void set_g_resource(struct conf_parser *p, char *val)
 {
     size_t n = strlen(val);
 
     if (n > RESOURCE_MAX ||
         strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") != n) {
-        perr(p, "resource must be a Pacemaker resource id (1..%d of A-Z a-z 0-9 _ . : -), not '%s'",
-             RESOURCE_MAX, Q(val));
+        conf_perr(
+            p, "resource must be a Pacemaker resource id (1..%d of A-Z a-z 0-9 _ . : -), not '%s'",
+            RESOURCE_MAX, Q(val));
         return;
     }
     g_free(p->gu->resource);
     p->gu->resource = g_strdup(val);
 }
 
-static void set_g_heartbeat(struct parser *p, char *val)
+static void set_g_heartbeat(struct conf_parser *p, char *val)
 {
     set_heartbeat_common(p, val, &p->gu->heartbeat_ms);
 }
 
-static void set_g_heartbeat_timeout(struct parser *p, char *val)
+static void set_g_heartbeat_timeout(struct conf_parser *p, char *val)
 {
     p->pg->heartbeat_timeout_line = p->line;
     get_duration(p, "heartbeat-timeout", val, HB_TIMEOUT_MIN, HB_TIMEOUT_MAX,
                  &p->gu->heartbeat_timeout_ns);
 }
 
-static void set_g_domain(struct parser *p, char *val)
+static void set_g_domain(struct conf_parser *p, char *val)
 {
     size_t n = strlen(val);
 
     p->pg->domain_line = p->line;
     if (n > CONF_MAX_DOMAIN || strspn(val, DOMAIN_CHARS) != n) {
-        perr(p, "domain must be a libvirt domain name (1..%d of A-Z a-z 0-9 _ . : + @ -), not '%s'",
-             CONF_MAX_DOMAIN, Q(val));
+        conf_perr(
+            p, "domain must be a libvirt domain name (1..%d of A-Z a-z 0-9 _ . : + @ -), not '%s'",
+            CONF_MAX_DOMAIN, Q(val));
         return;
     }
     g_free(p->gu->domain);
     p->gu->domain = g_strdup(val);
 }
 
-static const struct keydef guest_keys[] = {
+static const struct conf_keydef guest_keys[] = {
     {"channel", set_g_channel, 0},         {"channel-mode", set_g_channel_mode, 0},
     {"groups", set_g_groups, 0},           {"watch", set_g_watch, 0},
     {"on-failover", set_g_on_failover, 0}, {"on-migrate", set_g_on_migrate, 0},
@@ -653,9 +674,10 @@ static const struct keydef guest_keys[] = {
     {"heartbeat", set_g_heartbeat, 0},     {"heartbeat-timeout", set_g_heartbeat_timeout, 0},
     {"domain", set_g_domain, 0},
 };
+static const struct conf_keytab conf_guest_keys = {guest_keys, G_N_ELEMENTS(guest_keys)};
 
 /* [guest-template]: what a guest made for a discovered domain gets */
-static const struct keydef template_keys[] = {
+static const struct conf_keydef template_keys[] = {
     {"groups", set_g_groups, 0},
     {"watch", set_g_watch, 0},
     {"on-failover", set_g_on_failover, 0},
@@ -664,21 +686,22 @@ static const struct keydef template_keys[] = {
     {"heartbeat", set_g_heartbeat, 0},
     {"heartbeat-timeout", set_g_heartbeat_timeout, 0},
 };
+static const struct conf_keytab conf_template_keys = {template_keys, G_N_ELEMENTS(template_keys)};
 
 /* ------------------------------------------------------------------------ */
 /* [group NAME] */
 
-static void set_description(struct parser *p, char *val)
+static void set_description(struct conf_parser *p, char *val)
 {
     if (strlen(val) > CONF_MAX_DESCRIPTION) {
-        perr(p, "description is too long (%zu > %d bytes)", strlen(val), CONF_MAX_DESCRIPTION);
+        conf_perr(p, "description is too long (%zu > %d bytes)", strlen(val), CONF_MAX_DESCRIPTION);
         return;
     }
     g_free(p->g->description);
     p->g->description = g_strdup(val);
 }
 
-static void set_rise(struct parser *p, char *val)
+static void set_rise(struct conf_parser *p, char *val)
 {
     uint64_t v;
 
@@ -686,7 +709,7 @@ static void set_rise(struct parser *p, char *val)
         p->g->rise = (unsigned)v;
 }
 
-static void set_fall(struct parser *p, char *val)
+static void set_fall(struct conf_parser *p, char *val)
 {
     uint64_t v;
 
@@ -694,12 +717,12 @@ static void set_fall(struct parser *p, char *val)
         p->g->fall = (unsigned)v;
 }
 
-static void set_window(struct parser *p, char *val)
+static void set_window(struct conf_parser *p, char *val)
 {
     get_duration(p, "window", val, WINDOW_MIN, WINDOW_MAX, &p->g->window_ns);
 }
 
-static void set_rate(struct parser *p, char *val)
+static void set_rate(struct conf_parser *p, char *val)
 {
     if (strcmp(val, "none") == 0) {
         p->g->rate_n = 0;
@@ -709,7 +732,7 @@ static void set_rate(struct parser *p, char *val)
     get_rate(p, "rate", val, RATE_N_MAX, RATE_PER_MIN, RATE_PER_MAX, &p->g->rate_n, &p->g->rate_ns);
 }
 
-static void set_flap(struct parser *p, char *val)
+static void set_flap(struct conf_parser *p, char *val)
 {
     if (strcmp(val, "none") == 0) {
         p->g->flap_n = 0;
@@ -719,7 +742,7 @@ static void set_flap(struct parser *p, char *val)
     get_rate(p, "flap", val, FLAP_N_MAX, FLAP_PER_MIN, FLAP_PER_MAX, &p->g->flap_n, &p->g->flap_ns);
 }
 
-static void set_signal_probe(struct parser *p, char *val)
+static void set_signal_probe(struct conf_parser *p, char *val)
 {
     static const char *const names[] = {"kprobe", "tracepoint"};
     int i = get_enum(p, "signal-probe", val, names, 2);
@@ -728,7 +751,7 @@ static void set_signal_probe(struct parser *p, char *val)
         p->g->signal_tracepoint = i;
 }
 
-static void set_psi(struct parser *p, const char *key, char *val, enum vsp_psi_res r)
+static void set_psi(struct conf_parser *p, const char *key, char *val, enum vsp_psi_res r)
 {
     char *words[3];
     char *slash;
@@ -748,7 +771,8 @@ static void set_psi(struct parser *p, const char *key, char *val, enum vsp_psi_r
     }
     if (n != 2 || (strcmp(words[0], "some") != 0 && strcmp(words[0], "full") != 0) ||
         !(slash = strchr(words[1], '/'))) {
-        perr(p, "%s must be 'some STALL/WINDOW' or 'full STALL/WINDOW' such as some 150ms/1s", key);
+        conf_perr(p, "%s must be 'some STALL/WINDOW' or 'full STALL/WINDOW' such as some 150ms/1s",
+                  key);
         return;
     }
     full = words[0][0] == 'f';
@@ -757,7 +781,7 @@ static void set_psi(struct parser *p, const char *key, char *val, enum vsp_psi_r
         get_duration(p, key, words[1], CONF_NS_US, PSI_WIN_MAX, &stall) != 0)
         return;
     if (stall > win) {
-        perr(p, "%s: stall %s is longer than the window %s", key, Q(words[1]), Q(slash + 1));
+        conf_perr(p, "%s: stall %s is longer than the window %s", key, Q(words[1]), Q(slash + 1));
         return;
     }
     p->g->psi[r].stall_us = (uint32_t)(stall / CONF_NS_US);
@@ -765,53 +789,53 @@ static void set_psi(struct parser *p, const char *key, char *val, enum vsp_psi_r
     p->g->psi_full[r] = (uint8_t)full;
 }
 
-static void set_psi_cpu(struct parser *p, char *val)
+static void set_psi_cpu(struct conf_parser *p, char *val)
 {
     set_psi(p, "psi-cpu", val, VSP_PSI_CPU);
 }
 
-static void set_psi_memory(struct parser *p, char *val)
+static void set_psi_memory(struct conf_parser *p, char *val)
 {
     set_psi(p, "psi-memory", val, VSP_PSI_MEMORY);
 }
 
-static void set_psi_io(struct parser *p, char *val)
+static void set_psi_io(struct conf_parser *p, char *val)
 {
     set_psi(p, "psi-io", val, VSP_PSI_IO);
 }
 
-static void set_hung_timeout(struct parser *p, char *val)
+static void set_hung_timeout(struct conf_parser *p, char *val)
 {
     uint64_t ns;
 
     if (get_duration(p, "hung-timeout", val, HUNG_MIN, HUNG_MAX, &ns) != 0)
         return;
     if (ns % CONF_NS_S) {
-        perr(p, "hung-timeout must be whole seconds, not '%s'", Q(val));
+        conf_perr(p, "hung-timeout must be whole seconds, not '%s'", Q(val));
         return;
     }
     p->g->hung_timeout_s = (uint32_t)(ns / CONF_NS_S);
 }
 
-static void set_rule(struct parser *p, char *val)
+static void set_rule(struct conf_parser *p, char *val)
 {
     struct conf_group *g = p->g;
     struct conf_rule r;
     char err[300];
 
     if (g->nrules >= CONF_MAX_RULES) {
-        perr(p, "too many rules in group '%s' (max %d)", g->name, CONF_MAX_RULES);
+        conf_perr(p, "too many rules in group '%s' (max %d)", g->name, CONF_MAX_RULES);
         return;
     }
     if (conf_parse_rule(val, &r, err, sizeof(err)) != 0) {
-        perr(p, "rule: %s", err);
+        conf_perr(p, "rule: %s", err);
         return;
     }
     r.line = p->line;
     for (size_t i = 0; i < g->nrules; i++) {
         if (conf_rule_shadows(&g->rules[i], &r)) {
-            perr(p, "rule can never match: the rule at line %d matches all its events first",
-                 g->rules[i].line);
+            conf_perr(p, "rule can never match: the rule at line %d matches all its events first",
+                      g->rules[i].line);
             return;
         }
     }
@@ -820,7 +844,7 @@ static void set_rule(struct parser *p, char *val)
         g->probes |= VSP_PROBE_BIT(r.probe);
 }
 
-static void set_default(struct parser *p, char *val)
+static void set_default(struct conf_parser *p, char *val)
 {
     int v = get_verdict(p, "default", val);
 
@@ -828,7 +852,7 @@ static void set_default(struct parser *p, char *val)
         p->g->dflt = (enum vsp_verdict)v;
 }
 
-static const struct keydef group_keys[] = {
+static const struct conf_keydef group_keys[] = {
     {"description", set_description, 0},
     {"rise", set_rise, 0},
     {"fall", set_fall, 0},
@@ -843,6 +867,7 @@ static const struct keydef group_keys[] = {
     {"rule", set_rule, 1},
     {"default", set_default, 0},
 };
+static const struct conf_keytab conf_group_keys = {group_keys, G_N_ELEMENTS(group_keys)};
 
 /* ------------------------------------------------------------------------ */
 /* sections */
@@ -858,7 +883,7 @@ static int group_has_probe(const struct conf_group *g, unsigned probe, int *line
     return 0;
 }
 
-static void finish_group(struct parser *p)
+static void finish_group(struct conf_parser *p)
 {
     struct conf_group *g = p->g;
     static const struct {
@@ -902,7 +927,7 @@ static void finish_group(struct parser *p)
     p->g = NULL;
 }
 
-static void finish_guest(struct parser *p)
+static void finish_guest(struct conf_parser *p)
 {
     struct conf *c = p->c;
 
@@ -919,7 +944,7 @@ static void finish_guest(struct parser *p)
     p->pg = NULL;
 }
 
-static void finish_template(struct parser *p)
+static void finish_template(struct conf_parser *p)
 {
     struct conf *c = p->c;
 
@@ -931,7 +956,7 @@ static void finish_template(struct parser *p)
     p->pg = NULL;
 }
 
-static void finish_libvirt(struct parser *p)
+static void finish_libvirt(struct conf_parser *p)
 {
     struct conf *c = p->c;
 
@@ -941,7 +966,7 @@ static void finish_libvirt(struct parser *p)
     p->lv = NULL;
 }
 
-static void finish_action(struct parser *p)
+static void finish_action(struct conf_parser *p)
 {
     struct conf_action *a = p->a;
     int l;
@@ -990,26 +1015,27 @@ static void finish_action(struct parser *p)
 /* Opening a section, once its header is good: the checks and the set-up of
  * its kind.  name: NULL for a section without one.  0, or -1 when an error
  * was reported (the section is then skipped). */
-static int open_vesperd(struct parser *p, const char *name)
+static int open_vesperd(struct conf_parser *p, const char *name)
 {
     struct conf *c = p->c;
 
     (void)name;
     if (c->pending_->vesperd_line) {
-        perr(p, "duplicate section [vesperd] (first at line %d)", c->pending_->vesperd_line);
+        conf_perr(p, "duplicate section [vesperd] (first at line %d)", c->pending_->vesperd_line);
         return -1;
     }
     c->pending_->vesperd_line = p->line;
     return 0;
 }
 
-static int open_template(struct parser *p, const char *name)
+static int open_template(struct conf_parser *p, const char *name)
 {
     struct conf *c = p->c;
 
     (void)name;
     if (c->guest_template) {
-        perr(p, "duplicate section [guest-template] (first at line %d)", c->guest_template->line);
+        conf_perr(p, "duplicate section [guest-template] (first at line %d)",
+                  c->guest_template->line);
         return -1;
     }
     p->gu = g_new0(struct conf_guest, 1);
@@ -1020,10 +1046,10 @@ static int open_template(struct parser *p, const char *name)
     return 0;
 }
 
-static int open_group(struct parser *p, const char *name)
+static int open_group(struct conf_parser *p, const char *name)
 {
     if (p->c->ngroups >= CONF_MAX_GROUPS) {
-        perr(p, "too many groups (max %d)", CONF_MAX_GROUPS);
+        conf_perr(p, "too many groups (max %d)", CONF_MAX_GROUPS);
         return -1;
     }
     p->g = g_new0(struct conf_group, 1);
@@ -1037,10 +1063,10 @@ static int open_group(struct parser *p, const char *name)
     return 0;
 }
 
-static int open_guest(struct parser *p, const char *name)
+static int open_guest(struct conf_parser *p, const char *name)
 {
     if (p->c->nguests >= CONF_MAX_GUESTS) {
-        perr(p, "too many guests (max %d)", CONF_MAX_GUESTS);
+        conf_perr(p, "too many guests (max %d)", CONF_MAX_GUESTS);
         return -1;
     }
     p->gu = g_new0(struct conf_guest, 1);
@@ -1052,10 +1078,10 @@ static int open_guest(struct parser *p, const char *name)
     return 0;
 }
 
-static int open_libvirt(struct parser *p, const char *name)
+static int open_libvirt(struct conf_parser *p, const char *name)
 {
     if (p->c->nlibvirt >= CONF_MAX_LIBVIRT) {
-        perr(p, "too many [libvirt] sections (max %d)", CONF_MAX_LIBVIRT);
+        conf_perr(p, "too many [libvirt] sections (max %d)", CONF_MAX_LIBVIRT);
         return -1;
     }
     p->lv = g_new0(struct conf_libvirt, 1);
@@ -1068,14 +1094,14 @@ static int open_libvirt(struct parser *p, const char *name)
     return 0;
 }
 
-static int open_action(struct parser *p, const char *name)
+static int open_action(struct conf_parser *p, const char *name)
 {
     if (strcmp(name, "log") == 0 || strcmp(name, "pacemaker") == 0) {
-        perr(p, "action name '%s' is reserved for the built-in action", name);
+        conf_perr(p, "action name '%s' is reserved for the built-in action", name);
         return -1;
     }
     if (p->c->nactions >= CONF_MAX_ACTIONS) {
-        perr(p, "too many actions (max %d)", CONF_MAX_ACTIONS);
+        conf_perr(p, "too many actions (max %d)", CONF_MAX_ACTIONS);
         return -1;
     }
     p->a = g_new0(struct conf_action, 1);
@@ -1089,29 +1115,26 @@ static int open_action(struct parser *p, const char *name)
  * name, where it may appear, its keys, and what opening and closing it do. */
 static const struct sectdef {
     const char *name;         /* the header's first word: [name] or [name NAME] */
-    enum sect kind;           /* what p->sect becomes */
+    enum conf_sect kind;      /* what p->sect becomes */
     int named;                /* takes a NAME (else [name] alone) */
     const char *default_name; /* named: the name of a bare [name]; NULL = required */
     int group_file;           /* may appear in a probe-group file (else vesperd.conf only) */
-    const struct keydef *keys;
-    size_t nkeys;
-    int (*open)(struct parser *p, const char *name);
-    void (*finish)(struct parser *p); /* NULL = nothing to check or keep */
+    const struct conf_keytab *keys;
+    int (*open)(struct conf_parser *p, const char *name);
+    void (*finish)(struct conf_parser *p); /* NULL = nothing to check or keep */
 } sections[] = {
-    {"vesperd", S_VESPERD, 0, NULL, 0, vesperd_keys, G_N_ELEMENTS(vesperd_keys), open_vesperd,
-     NULL},
-    {"group", S_GROUP, 1, NULL, 1, group_keys, G_N_ELEMENTS(group_keys), open_group, finish_group},
-    {"guest", S_GUEST, 1, NULL, 0, guest_keys, G_N_ELEMENTS(guest_keys), open_guest, finish_guest},
-    {"action", S_ACTION, 1, NULL, 0, action_keys, G_N_ELEMENTS(action_keys), open_action,
-     finish_action},
-    {"libvirt", S_LIBVIRT, 1, CONF_LIBVIRT_DEFAULT, 0, libvirt_keys, G_N_ELEMENTS(libvirt_keys),
-     open_libvirt, finish_libvirt},
-    {"guest-template", S_TEMPLATE, 0, NULL, 0, template_keys, G_N_ELEMENTS(template_keys),
-     open_template, finish_template},
+    {"vesperd", CONF_SECT_VESPERD, 0, NULL, 0, &conf_vesperd_keys, open_vesperd, NULL},
+    {"group", CONF_SECT_GROUP, 1, NULL, 1, &conf_group_keys, open_group, finish_group},
+    {"guest", CONF_SECT_GUEST, 1, NULL, 0, &conf_guest_keys, open_guest, finish_guest},
+    {"action", CONF_SECT_ACTION, 1, NULL, 0, &conf_action_keys, open_action, finish_action},
+    {"libvirt", CONF_SECT_LIBVIRT, 1, CONF_LIBVIRT_DEFAULT, 0, &conf_libvirt_keys, open_libvirt,
+     finish_libvirt},
+    {"guest-template", CONF_SECT_TEMPLATE, 0, NULL, 0, &conf_template_keys, open_template,
+     finish_template},
 };
 
-/* The section of that kind, or NULL (S_NONE, S_SKIP). */
-static const struct sectdef *sect_def(enum sect kind)
+/* The section of that kind, or NULL (CONF_SECT_NONE, CONF_SECT_SKIP). */
+static const struct sectdef *sect_def(enum conf_sect kind)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(sections); i++)
         if (sections[i].kind == kind)
@@ -1119,55 +1142,55 @@ static const struct sectdef *sect_def(enum sect kind)
     return NULL;
 }
 
-static const char *sect_kind_name(enum sect s)
+static const char *sect_kind_name(enum conf_sect s)
 {
     const struct sectdef *d = sect_def(s);
 
     return d ? d->name : "?";
 }
 
-static void finish_section(struct parser *p)
+static void finish_section(struct conf_parser *p)
 {
     const struct sectdef *d = sect_def(p->sect);
 
     if (d && d->finish)
         d->finish(p);
-    p->sect = S_NONE;
+    p->sect = CONF_SECT_NONE;
     p->keys = NULL;
     p->nkeys = 0;
     memset(p->seen, 0, sizeof(p->seen));
 }
 
-static void enter(struct parser *p, const struct sectdef *d)
+static void enter(struct conf_parser *p, const struct sectdef *d)
 {
     p->sect = d->kind;
     p->sect_line = p->line;
-    p->keys = d->keys;
-    p->nkeys = d->nkeys;
+    p->keys = d->keys->key;
+    p->nkeys = d->keys->n;
 }
 
 /* Where an object of that name was defined first, or NULL. */
-static const char *find_dup(struct parser *p, enum sect kind, const char *name, int *line)
+static const char *find_dup(struct conf_parser *p, enum conf_sect kind, const char *name, int *line)
 {
     struct conf *c = p->c;
 
     switch (kind) {
-    case S_GROUP:
+    case CONF_SECT_GROUP:
         for (size_t i = 0; i < c->ngroups; i++)
             if (strcmp(c->groups[i].name, name) == 0)
                 return *line = c->groups[i].line, c->groups[i].file;
         break;
-    case S_GUEST:
+    case CONF_SECT_GUEST:
         for (size_t i = 0; i < c->nguests; i++)
             if (strcmp(c->guests[i].name, name) == 0)
                 return *line = c->guests[i].line, c->guests[i].file;
         break;
-    case S_ACTION:
+    case CONF_SECT_ACTION:
         for (size_t i = 0; i < c->nactions; i++)
             if (strcmp(c->actions[i].name, name) == 0)
                 return *line = c->actions[i].line, c->actions[i].file;
         break;
-    case S_LIBVIRT:
+    case CONF_SECT_LIBVIRT:
         for (size_t i = 0; i < c->nlibvirt; i++)
             if (strcmp(c->libvirt[i].name, name) == 0)
                 return *line = c->libvirt[i].line, c->libvirt[i].file;
@@ -1178,7 +1201,7 @@ static const char *find_dup(struct parser *p, enum sect kind, const char *name, 
     return NULL;
 }
 
-static void section(struct parser *p, char *s)
+static void section(struct conf_parser *p, char *s)
 {
     size_t len = strlen(s);
     char *words[3] = {NULL, NULL, NULL};
@@ -1188,9 +1211,9 @@ static void section(struct parser *p, char *s)
     int dline = 0;
 
     finish_section(p);
-    p->sect = S_SKIP; /* until the header proves good */
+    p->sect = CONF_SECT_SKIP; /* until the header proves good */
     if (s[len - 1] != ']') {
-        perr(p, "section header needs a closing ']'");
+        conf_perr(p, "section header needs a closing ']'");
         return;
     }
     s[len - 1] = '\0';
@@ -1206,7 +1229,7 @@ static void section(struct parser *p, char *s)
             *q++ = '\0';
     }
     if (n == 0) {
-        perr(p, "empty section header");
+        conf_perr(p, "empty section header");
         return;
     }
     kname = words[0];
@@ -1215,18 +1238,19 @@ static void section(struct parser *p, char *s)
         if (strcmp(kname, sections[i].name) == 0)
             d = &sections[i];
     if (!d) {
-        perr(p, "unknown section [%s] (%s)", Q(kname),
-             p->daemon ? "vesperd, libvirt, action NAME, guest NAME, guest-template or group NAME"
-                       : "group NAME");
+        conf_perr(p, "unknown section [%s] (%s)", Q(kname),
+                  p->daemon
+                      ? "vesperd, libvirt, action NAME, guest NAME, guest-template or group NAME"
+                      : "group NAME");
         return;
     }
     if (!d->group_file && !p->daemon) {
-        perr(p, "section [%s] belongs in vesperd.conf, not in a probe-group file", kname);
+        conf_perr(p, "section [%s] belongs in vesperd.conf, not in a probe-group file", kname);
         return;
     }
     if (!d->named) {
         if (n > 1) {
-            perr(p, "section [%s] takes no name", kname);
+            conf_perr(p, "section [%s] takes no name", kname);
             return;
         }
     } else {
@@ -1235,19 +1259,20 @@ static void section(struct parser *p, char *s)
             n = 2;
         }
         if (n != 2) {
-            perr(p, "section [%s] needs exactly one name: [%s NAME]", kname, kname);
+            conf_perr(p, "section [%s] needs exactly one name: [%s NAME]", kname, kname);
             return;
         }
         if (!conf_name_ok(name)) {
-            perr(p, "bad %s name '%s': 1..%d characters of A-Z a-z 0-9 _ . -", kname, Q(name),
-                 CONF_NAME_MAX);
+            conf_perr(p, "bad %s name '%s': 1..%d characters of A-Z a-z 0-9 _ . -", kname, Q(name),
+                      CONF_NAME_MAX);
             return;
         }
         if ((dfile = find_dup(p, d->kind, name, &dline)) != NULL) {
             if (d->default_name && strcmp(name, d->default_name) == 0)
-                perr(p, "duplicate section [%s] (first at %s:%d)", kname, dfile, dline);
+                conf_perr(p, "duplicate section [%s] (first at %s:%d)", kname, dfile, dline);
             else
-                perr(p, "duplicate %s '%s' (first defined at %s:%d)", kname, name, dfile, dline);
+                conf_perr(p, "duplicate %s '%s' (first defined at %s:%d)", kname, name, dfile,
+                          dline);
             return;
         }
     }
@@ -1256,16 +1281,16 @@ static void section(struct parser *p, char *s)
     enter(p, d);
 }
 
-static void keyval(struct parser *p, char *s)
+static void keyval(struct conf_parser *p, char *s)
 {
     char *eq = strchr(s, '=');
     char *key = s, *val, *e;
     size_t i;
 
-    if (p->sect == S_SKIP)
+    if (p->sect == CONF_SECT_SKIP)
         return; /* the bad section header was reported */
     if (!eq) {
-        perr(p, "expected 'key = value' or a [section], found '%s'", Q(s));
+        conf_perr(p, "expected 'key = value' or a [section], found '%s'", Q(s));
         return;
     }
     *eq = '\0';
@@ -1275,37 +1300,37 @@ static void keyval(struct parser *p, char *s)
     while (*val == ' ' || *val == '\t')
         val++;
     if (key[0] == '\0') {
-        perr(p, "missing key before '='");
+        conf_perr(p, "missing key before '='");
         return;
     }
-    if (p->sect == S_NONE) {
-        perr(p, "'%s' outside of a section (%s)", Q(key),
-             p->daemon ? "start with [vesperd], [libvirt], [action NAME], [guest NAME], "
-                         "[guest-template] or [group NAME]"
-                       : "start with [group NAME]");
+    if (p->sect == CONF_SECT_NONE) {
+        conf_perr(p, "'%s' outside of a section (%s)", Q(key),
+                  p->daemon ? "start with [vesperd], [libvirt], [action NAME], [guest NAME], "
+                              "[guest-template] or [group NAME]"
+                            : "start with [group NAME]");
         return;
     }
     for (i = 0; i < p->nkeys; i++)
         if (strcmp(p->keys[i].name, key) == 0)
             break;
     if (i == p->nkeys) {
-        if (p->sect == S_VESPERD || p->sect == S_TEMPLATE)
-            perr(p, "unknown key '%s' in [%s]", Q(key), sect_kind_name(p->sect));
-        else if (p->sect == S_LIBVIRT && strcmp(p->lv->name, CONF_LIBVIRT_DEFAULT) == 0)
-            perr(p, "unknown key '%s' in [libvirt]", Q(key));
+        if (p->sect == CONF_SECT_VESPERD || p->sect == CONF_SECT_TEMPLATE)
+            conf_perr(p, "unknown key '%s' in [%s]", Q(key), sect_kind_name(p->sect));
+        else if (p->sect == CONF_SECT_LIBVIRT && strcmp(p->lv->name, CONF_LIBVIRT_DEFAULT) == 0)
+            conf_perr(p, "unknown key '%s' in [libvirt]", Q(key));
         else
-            perr(p, "unknown key '%s' in [%s %s]", Q(key), sect_kind_name(p->sect),
-                 sect_obj_name(p));
+            conf_perr(p, "unknown key '%s' in [%s %s]", Q(key), sect_kind_name(p->sect),
+                      sect_obj_name(p));
         return;
     }
     if (p->seen[i] && !p->keys[i].repeat) {
-        perr(p, "duplicate key '%s' (first at line %d)", key, p->seen[i]);
+        conf_perr(p, "duplicate key '%s' (first at line %d)", key, p->seen[i]);
         return;
     }
     if (!p->seen[i])
         p->seen[i] = p->line;
     if (val[0] == '\0') {
-        perr(p, "missing value for '%s'", key);
+        conf_perr(p, "missing value for '%s'", key);
         return;
     }
     p->keys[i].set(p, val);
@@ -1336,7 +1361,7 @@ static void strip_comment(char *s)
     }
 }
 
-static void handle_line(struct parser *p, char *buf, size_t n)
+static void handle_line(struct conf_parser *p, char *buf, size_t n)
 {
     char *s, *e;
 
@@ -1344,11 +1369,11 @@ static void handle_line(struct parser *p, char *buf, size_t n)
         unsigned char ch = (unsigned char)buf[i];
 
         if (ch == '\0') {
-            perr(p, "NUL byte in line");
+            conf_perr(p, "NUL byte in line");
             return;
         }
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            perr(p, "control character 0x%02x in line", ch);
+            conf_perr(p, "control character 0x%02x in line", ch);
             return;
         }
     }
@@ -1369,7 +1394,7 @@ static int parse_text(struct conf *c, const char *file, const char *text, size_t
                       struct conf_errors *errs, int daemon)
 {
     size_t before = conf_errors_count(errs), first = errs->n;
-    struct parser p;
+    struct conf_parser p;
     char buf[CONF_MAX_LINE + 1];
     size_t pos = 0;
 
@@ -1394,7 +1419,7 @@ static int parse_text(struct conf *c, const char *file, const char *text, size_t
         if (n && start[n - 1] == '\r')
             n--;
         if (n > CONF_MAX_LINE) {
-            perr(&p, "line too long (%zu > %d bytes)", n, CONF_MAX_LINE);
+            conf_perr(&p, "line too long (%zu > %d bytes)", n, CONF_MAX_LINE);
             continue;
         }
         memcpy(buf, start, n);
