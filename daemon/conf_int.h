@@ -63,4 +63,70 @@ int conf_comm_ok(const char *s);
 /* Does rule a (earlier) match every event rule b (later) matches? */
 int conf_rule_shadows(const struct conf_rule *a, const struct conf_rule *b);
 
+/* The parser's state, shared by conf_parse.c (lines, sections) and
+ * conf_keys.c (the setters of the keys). */
+enum conf_sect {
+    CONF_SECT_NONE,
+    CONF_SECT_SKIP,
+    CONF_SECT_VESPERD,
+    CONF_SECT_GROUP,
+    CONF_SECT_GUEST,
+    CONF_SECT_ACTION,
+    CONF_SECT_LIBVIRT,
+    CONF_SECT_TEMPLATE
+};
+
+struct conf_parser;
+typedef void (*conf_setter_fn)(struct conf_parser *p, char *val);
+
+struct conf_keydef {
+    const char *name;
+    conf_setter_fn set;
+    int repeat; /* may appear more than once (rule) */
+};
+
+/* The key table of a section */
+struct conf_keytab {
+    const struct conf_keydef *key;
+    size_t n;
+};
+
+#define CONF_MAX_SECTION_KEYS 16
+
+struct conf_parser {
+    struct conf *c;
+    struct conf_errors *errs;
+    const char *file;
+    int line;
+    int daemon; /* parsing vesperd.conf (else a probe-group file) */
+
+    enum conf_sect sect;
+    int sect_line;
+    const struct conf_keydef *keys;
+    size_t nkeys;
+    int seen[CONF_MAX_SECTION_KEYS]; /* line of each key of the section, 0 = not given */
+
+    struct conf_group *g; /* section being parsed */
+    struct conf_guest *gu;
+    struct conf_pending_guest *pg;
+    struct conf_action *a;
+    struct conf_libvirt *lv;
+
+    int heartbeat_line, heartbeat_timeout_line; /* [vesperd] */
+};
+
+/* An error at the line being parsed. */
+void conf_perr(struct conf_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* s cut for a message (conf_quote) into a buffer of the enclosing block */
+#define Q(s) conf_quote((s), (char[CONF_QUOTE_LEN]){0}, CONF_QUOTE_LEN)
+
+/* The key tables of the sections (conf_keys.c) */
+extern const struct conf_keytab conf_vesperd_keys;  /* [vesperd] */
+extern const struct conf_keytab conf_libvirt_keys;  /* [libvirt], [libvirt NAME] */
+extern const struct conf_keytab conf_action_keys;   /* [action NAME] */
+extern const struct conf_keytab conf_guest_keys;    /* [guest NAME] */
+extern const struct conf_keytab conf_template_keys; /* [guest-template] */
+extern const struct conf_keytab conf_group_keys;    /* [group NAME] */
+
 #endif /* VSP_CONF_INT_H */
