@@ -3,12 +3,15 @@
  *
  * Parser of vesperd.conf and probe-group files: pure functions from a text
  * buffer to struct conf.  The text is cut into lines (length capped before
- * anything is copied), comments are stripped, and every "key = value" goes
- * through the key table of its section, whose setter checks the value and
- * its bounds.  Cross-key checks run when a section ends, cross-section
- * checks in conf_resolve().  Every problem becomes one "file:line: message"
- * error and parsing goes on, so a user sees all of them at once.  The
- * format is documented in vesperd.conf(5) and vesper-probe-groups(5).
+ * anything is copied), comments are stripped, a [section] header is looked
+ * up in the section table, which says what the section takes and what
+ * opening and closing it do, and every "key = value" goes to the setter of
+ * its section's key table (conf_keys.c), which checks the value and its
+ * bounds.  Cross-key checks run when a section ends, cross-section checks
+ * in conf_resolve() (conf_resolve.c).  Every problem becomes one
+ * "file:line: message" error and parsing goes on, so a user sees all of
+ * them at once.  The format is documented in vesperd.conf(5) and
+ * vesper-probe-groups(5).
  */
 #include <config.h>
 
