@@ -205,6 +205,7 @@ static void test_virt_test_driver(void **unused)
     opid_gen_init(&tids, 1, 1);
     action_init();
     virt_init();
+    assert_int_equal(action_virt_init(guest_action_progress), 0);
     guests_init(tlog, &tids);
     assert_int_equal(guests_apply(load(daemon_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
