@@ -473,6 +473,25 @@ int conf_comm_ok(const char *s)
     return 1;
 }
 
+int conf_split_words(char *s, char **words, int max)
+{
+    int n = 0;
+
+    for (char *p = s;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            return n;
+        if (n == max)
+            return -E2BIG;
+        words[n++] = p;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+        if (*p)
+            *p++ = '\0';
+    }
+}
+
 /* Copy the trimmed [s, s+n) into buf (capacity len); 0 or -E2BIG. */
 static int trim_copy(const char *s, size_t n, char *buf, size_t len)
 {

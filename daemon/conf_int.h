@@ -57,6 +57,10 @@ void conf_errors_sort_file_first(struct conf_errors *e, size_t first, const char
 const char *conf_quote(const char *s, char *buf, size_t len);
 /* Decimal digits only, [s, s+n), no sign; 0, -EINVAL or -ERANGE. */
 int conf_parse_uint(const char *s, size_t n, uint64_t *out);
+/* Split s (NUL terminated, modified in place) on blanks into words[0..max);
+ * returns the count, or -E2BIG when there are more than max words (the
+ * first max are then in words). */
+int conf_split_words(char *s, char **words, int max);
 /* A task comm as written in rules and watch lists: 1..15 printable bytes,
  * no blanks and none of , # > " ' = */
 int conf_comm_ok(const char *s);

@@ -169,27 +169,6 @@ static void format_value(uint64_t v, enum value_kind kind, char *buf, size_t len
     snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
-/* Split s (NUL terminated, modified in place) on blanks; returns the count
- * or -E2BIG when there are more than max words. */
-static int split_words(char *s, char **words, int max)
-{
-    int n = 0;
-
-    for (char *p = s;;) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0')
-            return n;
-        if (n == max)
-            return -E2BIG;
-        words[n++] = p;
-        while (*p && *p != ' ' && *p != '\t')
-            p++;
-        if (*p)
-            *p++ = '\0';
-    }
-}
-
 int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen)
 {
     char buf[CONF_MAX_LINE + 1];
@@ -217,7 +196,7 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
         return -EINVAL;
     }
     *arrow = '\0';
-    nv = split_words(arrow + 2, vwords, 2);
+    nv = conf_split_words(arrow + 2, vwords, 2);
     if (nv != 1) {
         seterr(err, errlen,
                "rule needs exactly one verdict after '->' "
@@ -232,7 +211,7 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
     }
     r->verdict = (enum vsp_verdict)v;
 
-    nw = split_words(buf, words, (int)G_N_ELEMENTS(words));
+    nw = conf_split_words(buf, words, (int)G_N_ELEMENTS(words));
     if (nw == 0) {
         seterr(err, errlen, "rule needs a probe before '->'");
         return -EINVAL;
