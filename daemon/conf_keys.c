@@ -638,22 +638,11 @@ static void set_signal_probe(struct conf_parser *p, char *val)
 
 static void set_psi(struct conf_parser *p, const char *key, char *val, enum vsp_psi_res r)
 {
-    char *words[3];
+    char *words[2];
     char *slash;
     uint64_t stall, win;
-    int n = 0, full;
+    int n = conf_split_words(val, words, 2), full;
 
-    for (char *s = val; n < 3;) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (!*s)
-            break;
-        words[n++] = s;
-        while (*s && *s != ' ' && *s != '\t')
-            s++;
-        if (*s)
-            *s++ = '\0';
-    }
     if (n != 2 || (strcmp(words[0], "some") != 0 && strcmp(words[0], "full") != 0) ||
         !(slash = strchr(words[1], '/'))) {
         conf_perr(p, "%s must be 'some STALL/WINDOW' or 'full STALL/WINDOW' such as some 150ms/1s",

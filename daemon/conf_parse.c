@@ -419,8 +419,8 @@ static const char *find_dup(struct conf_parser *p, enum conf_sect kind, const ch
 static void section(struct conf_parser *p, char *s)
 {
     size_t len = strlen(s);
-    char *words[3] = {NULL, NULL, NULL};
-    int n = 0;
+    char *words[2] = {NULL, NULL};
+    int n;
     const struct sectdef *d = NULL;
     const char *kname, *name, *dfile;
     int dline = 0;
@@ -432,17 +432,9 @@ static void section(struct conf_parser *p, char *s)
         return;
     }
     s[len - 1] = '\0';
-    for (char *q = s + 1; n < 3;) {
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (!*q)
-            break;
-        words[n++] = q;
-        while (*q && *q != ' ' && *q != '\t')
-            q++;
-        if (*q)
-            *q++ = '\0';
-    }
+    n = conf_split_words(s + 1, words, 2);
+    if (n < 0)
+        n = 3; /* more than a kind and a name: refused below */
     if (n == 0) {
         conf_perr(p, "empty section header");
         return;
