@@ -36,6 +36,7 @@
 #include "src_inject.h"
 #include "src_kmod.h"
 #include "src_psi.h"
+#include "vsp_time.h"
 
 #define AGENT_HUNG_TIMEOUT_PATH "/proc/sys/kernel/hung_task_timeout_secs"
 #define AGENT_RT_PRIO 10
@@ -280,14 +281,14 @@ static void agent_identity(struct agent *a)
     int rc;
 
     id->agent_version = ident_version_pack(PACKAGE_VERSION);
-    id->instance = agent_mono_ns();
+    id->instance = vsp_mono_ns();
     rc = ident_read_boot_id(IDENT_BOOT_ID_PATH, id->boot_id);
     if (rc < 0) {
         /* a stream id that is at least unique: resends will never match */
         log_warnx("cannot read %s (%s): using a random boot id", IDENT_BOOT_ID_PATH, strerror(-rc));
         if (getrandom(id->boot_id, sizeof(id->boot_id), GRND_NONBLOCK) !=
             (ssize_t)sizeof(id->boot_id)) {
-            uint64_t t = agent_real_ns() ^ ((uint64_t)getpid() << 32);
+            uint64_t t = vsp_real_ns() ^ ((uint64_t)getpid() << 32);
             memcpy(id->boot_id, &t, sizeof(t));
             memcpy(id->boot_id + sizeof(t), &id->instance, sizeof(id->instance));
         }
@@ -432,7 +433,7 @@ static int agent_pump(struct agent *a, uint64_t now)
         buf = port_out_space(&a->port, &cap);
         if (buf == NULL)
             return 0; /* earlier bytes still waiting for POLLOUT */
-        n = session_fill(&a->sess, &a->q, buf, cap, agent_mono_ns());
+        n = session_fill(&a->sess, &a->q, buf, cap, vsp_mono_ns());
         if (a->sess.encode_errors != errs)
             log_err("cannot encode a frame (bug): %s", a->sess.last_error);
         if (n == 0)
@@ -571,7 +572,7 @@ static int agent_run(struct agent *a)
     struct pollfd pfd[PFD_N_];
 
     for (;;) {
-        uint64_t now = agent_mono_ns(), deadline = UINT64_MAX, d, rx_ns = 0;
+        uint64_t now = vsp_mono_ns(), deadline = UINT64_MAX, d, rx_ns = 0;
         int busy = 0, n;
 
         if (!a->terminating)
@@ -638,7 +639,7 @@ static int agent_run(struct agent *a)
                 continue;
             fatal("poll");
         }
-        now = agent_mono_ns();
+        now = vsp_mono_ns();
         if (n == 0)
             continue;
 

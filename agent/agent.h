@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Small definitions every vesper-agent subsystem shares: the clocks and the
- * error-text helper.  The agent is one process with one poll() loop
- * (agent.c); the subsystems are the port to the host (port.c), the protocol
- * session on it (session.c), the bounded event queue with its resend ring
- * (queue.c), the event sources (src_kmod.c, src_psi.c, src_inject.c), the
- * guest identity (ident.c) and logging (log.c).  Everything links against
- * libc and daemon/libvsp.a only, so that the agent can be built statically
- * for guest images.
+ * Small definitions every vesper-agent subsystem shares: time units, the
+ * error-text helper and the CONFIG_ACK note (the clocks are vsp_time.h).
+ * The agent is one process with one poll() loop (agent.c); the subsystems
+ * are the port to the host (port.c), the protocol session on it
+ * (session.c), the bounded event queue with its resend ring (queue.c), the
+ * event sources (src_kmod.c, src_psi.c, src_inject.c), the guest identity
+ * (ident.c) and logging (log.c).  Everything links against libc and
+ * lib/libvsp.a only, so that the agent can be built statically for guest
+ * images.
  */
 #ifndef AGENT_H
 #define AGENT_H
@@ -19,34 +20,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "errf.h"
 #include "proto.h"
 
 #define NSEC_PER_MSEC 1000000ull
 #define NSEC_PER_SEC 1000000000ull
-
-/* CLOCK_MONOTONIC in ns: every age, timeout and event time in the agent. */
-static inline uint64_t agent_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* CLOCK_REALTIME in ns: only carried in frames for display on the host. */
-static inline uint64_t agent_real_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* agent_errf(): write "why" into err and return rc (daemon/errf.h). */
-#define agent_errf vsp_errf
 
 /*
  * What applying a CONFIG did, for CONFIG_ACK: the first error (0 or

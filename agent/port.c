@@ -24,6 +24,7 @@
 #include "agent.h"
 #include "log.h"
 #include "port.h"
+#include "vsp_time.h"
 
 int port_find_by_name(const char *sysdir, const char *name, char *dev, size_t len)
 {
@@ -294,7 +295,7 @@ enum port_change port_dispatch(struct port *p, short revents, uint64_t now, uint
         ssize_t n = read(p->fd, p->in + p->in_len, sizeof(p->in) - p->in_len);
 
         if (n > 0) {
-            *rx_ns = agent_mono_ns();
+            *rx_ns = vsp_mono_ns();
             p->in_len += (size_t)n;
             p->bytes_in += (uint64_t)n;
             if (p->mode == PORT_SOCKET)

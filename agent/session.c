@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "session.h"
+#include "vsp_time.h"
 
 static uint32_t clamp_hb(uint32_t ms)
 {
@@ -206,7 +207,7 @@ size_t session_fill(struct session *s, struct queue *q, unsigned char *buf, size
         memcpy(m.u.hello.boot_id, s->id->boot_id, VSP_BOOT_ID_LEN);
         m.u.hello.instance = s->id->instance;
         m.u.hello.mono_ns = now;
-        m.u.hello.real_ns = agent_real_ns();
+        m.u.hello.real_ns = vsp_real_ns();
         m.u.hello.kmod_abi = s->id->kmod_abi;
         m.u.hello.probes_avail = s->id->probes_avail;
         memcpy(m.u.hello.name, s->id->name, sizeof(m.u.hello.name));
@@ -226,8 +227,8 @@ size_t session_fill(struct session *s, struct queue *q, unsigned char *buf, size
             memset(&m, 0, sizeof(m));
             m.type = VSP_MSG_PONG;
             m.u.pong = s->pong[i];
-            m.u.pong.guest_tx_ns = agent_mono_ns();
-            m.u.pong.guest_real_ns = agent_real_ns();
+            m.u.pong.guest_tx_ns = vsp_mono_ns();
+            m.u.pong.guest_real_ns = vsp_real_ns();
             if (m.u.pong.guest_tx_ns < m.u.pong.guest_rx_ns)
                 m.u.pong.guest_tx_ns = m.u.pong.guest_rx_ns;
             if (put(s, &m, buf, cap, &off) == 0)

@@ -12,11 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,24 +23,12 @@
 #include "agent.h"
 #include "log.h"
 #include "src_inject.h"
+#include "vsp_signal.h"
+#include "vsp_time.h"
 
 /* ---------------------------------------------------------------------------
  * Line parser (pure)
  */
-static const struct {
-    const char *name;
-    int sig;
-} sig_names[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
-    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-    {"PWR", SIGPWR},       {"SYS", SIGSYS},
-};
-
 /* Next whitespace separated token of *p: returns its start, sets *len;
  * NULL at the end of the line or at a '#' that starts a comment. */
 static const char *next_token(const char **p, size_t *len)
@@ -118,27 +104,23 @@ static int parse_u64(const char *tok, size_t len, uint64_t *out)
     return 0;
 }
 
+/* "15", "0" (no signal) or a name (vsp_signal.h) */
 static int parse_signal(const char *tok, size_t len, int *sig)
 {
     long long v;
+    int n;
 
     if (tok[0] >= '0' && tok[0] <= '9') {
-        if (parse_num(tok, len, 0, 64, &v) < 0)
+        if (parse_num(tok, len, 0, VSP_SIGNAL_MAX, &v) < 0)
             return -EINVAL;
         *sig = (int)v;
         return 0;
     }
-    if (len > 3 && strncasecmp(tok, "SIG", 3) == 0) {
-        tok += 3;
-        len -= 3;
-    }
-    for (size_t i = 0; i < sizeof(sig_names) / sizeof(sig_names[0]); i++) {
-        if (strlen(sig_names[i].name) == len && strncasecmp(tok, sig_names[i].name, len) == 0) {
-            *sig = sig_names[i].sig;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    n = vsp_signal_number(tok, len);
+    if (n < 0)
+        return n;
+    *sig = n;
+    return 0;
 }
 
 static int parse_duration(const char *tok, size_t len, uint64_t *ns)
@@ -196,15 +178,15 @@ static int parse_field(const char *tok, size_t len, struct vsp_event *ev, int *t
         else if (tok_is(tok, len, "core"))
             ev->flags |= VSP_EVF_CORE;
         else
-            return agent_errf(err, errlen, -EINVAL,
-                              "unknown word '%.*s' (flags: watched, ksender, core)", (int)len, tok);
+            return vsp_errf(err, errlen, -EINVAL,
+                            "unknown word '%.*s' (flags: watched, ksender, core)", (int)len, tok);
         return 0;
     }
     klen = (size_t)(eq - tok);
     val = eq + 1;
     vlen = len - klen - 1;
     if (vlen == 0)
-        return agent_errf(err, errlen, -EINVAL, "'%.*s' has no value", (int)klen, tok);
+        return vsp_errf(err, errlen, -EINVAL, "'%.*s' has no value", (int)klen, tok);
     if (tok_is(tok, klen, "pid")) {
         if ((rc = parse_num(val, vlen, 0, UINT32_MAX, &v)) == 0)
             ev->pid = (uint32_t)v;
@@ -233,13 +215,13 @@ static int parse_field(const char *tok, size_t len, struct vsp_event *ev, int *t
     } else if (tok_is(tok, klen, "src_comm")) {
         rc = parse_comm(val, vlen, ev->src_comm);
     } else {
-        return agent_errf(err, errlen, -EINVAL,
-                          "unknown field '%.*s' (pid, tgid, src_pid, uid, sig, code, value, comm, "
-                          "src_comm)",
-                          (int)klen, tok);
+        return vsp_errf(err, errlen, -EINVAL,
+                        "unknown field '%.*s' (pid, tgid, src_pid, uid, sig, code, value, comm, "
+                        "src_comm)",
+                        (int)klen, tok);
     }
     if (rc < 0)
-        return agent_errf(err, errlen, -EINVAL, "bad value in '%.*s'", (int)len, tok);
+        return vsp_errf(err, errlen, -EINVAL, "bad value in '%.*s'", (int)len, tok);
     return 0;
 }
 
@@ -259,13 +241,13 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
     if (tok_is(tok, len, "sleep")) {
         tok = next_token(&p, &len);
         if (tok == NULL)
-            return agent_errf(err, errlen, -EINVAL, "sleep needs a duration, e.g. 'sleep 100ms'");
+            return vsp_errf(err, errlen, -EINVAL, "sleep needs a duration, e.g. 'sleep 100ms'");
         if (parse_duration(tok, len, &cmd->sleep_ns) < 0)
-            return agent_errf(err, errlen, -EINVAL,
-                              "bad duration '%.*s' (number with ns, us, ms or s; at most 1 hour)",
-                              (int)len, tok);
+            return vsp_errf(err, errlen, -EINVAL,
+                            "bad duration '%.*s' (number with ns, us, ms or s; at most 1 hour)",
+                            (int)len, tok);
         if (next_token(&p, &len) != NULL)
-            return agent_errf(err, errlen, -EINVAL, "trailing text after the sleep duration");
+            return vsp_errf(err, errlen, -EINVAL, "trailing text after the sleep duration");
         cmd->kind = INJECT_SLEEP;
         return 0;
     }
@@ -273,11 +255,11 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
     if (tok_is(tok, len, "burst")) {
         tok = next_token(&p, &len);
         if (tok == NULL || parse_num(tok, len, 1, INJECT_BURST_MAX, &v) < 0)
-            return agent_errf(err, errlen, -EINVAL, "burst needs a count 1..%u", INJECT_BURST_MAX);
+            return vsp_errf(err, errlen, -EINVAL, "burst needs a count 1..%u", INJECT_BURST_MAX);
         cmd->count = (uint32_t)v;
         tok = next_token(&p, &len);
         if (tok == NULL)
-            return agent_errf(err, errlen, -EINVAL, "burst needs an event after the count");
+            return vsp_errf(err, errlen, -EINVAL, "burst needs an event after the count");
     }
     {
         char name[32];
@@ -288,10 +270,10 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
         name[len] = '\0';
         probe = vsp_probe_from_name(name);
         if (probe <= VSP_PROBE_NONE || probe > VSP_PROBE_GUEST_MAX_)
-            return agent_errf(err, errlen, -EINVAL,
-                              "unknown event '%s' (signal, oom, exit, hang, psi-cpu, psi-memory, "
-                              "psi-io, sleep, burst)",
-                              name);
+            return vsp_errf(err, errlen, -EINVAL,
+                            "unknown event '%s' (signal, oom, exit, hang, psi-cpu, psi-memory, "
+                            "psi-io, sleep, burst)",
+                            name);
     }
     cmd->ev.probe = (uint16_t)probe;
     cmd->ev.group = (uint16_t)vsp_probe_kgroup((unsigned)probe);
@@ -315,7 +297,7 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
         m.u.event = cmd->ev;
         m.u.event.seq = 1;
         if (vsp_encode(&m, frame, sizeof(frame), why, sizeof(why)) < 0)
-            return agent_errf(err, errlen, -EINVAL, "inconsistent event: %s", why);
+            return vsp_errf(err, errlen, -EINVAL, "inconsistent event: %s", why);
     }
     cmd->kind = INJECT_EVENT;
     return 0;
@@ -366,11 +348,11 @@ int inject_add_path(struct inject *in, const char *path, char *err, size_t errle
     int fd;
 
     if (s == NULL)
-        return agent_errf(err, errlen, -ENOSPC, "too many inject streams");
+        return vsp_errf(err, errlen, -ENOSPC, "too many inject streams");
     if (strcmp(path, "-") == 0) {
         fd = dup(STDIN_FILENO);
         if (fd < 0)
-            return agent_errf(err, errlen, -errno, "stdin: %s", strerror(errno));
+            return vsp_errf(err, errlen, -errno, "stdin: %s", strerror(errno));
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         stream_setup(s, fd, INJECT_STDIN, "stdin");
@@ -379,11 +361,11 @@ int inject_add_path(struct inject *in, const char *path, char *err, size_t errle
     /* O_NONBLOCK: opening a FIFO must not wait for its writer */
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return agent_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
+        return vsp_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
-        return agent_errf(err, errlen, -e, "%s: %s", path, strerror(e));
+        return vsp_errf(err, errlen, -e, "%s: %s", path, strerror(e));
     }
     type = S_ISFIFO(st.st_mode) ? INJECT_FIFO : INJECT_FILE;
     stream_setup(s, fd, type, path);
@@ -398,16 +380,16 @@ int inject_listen(struct inject *in, const char *path, char *err, size_t errlen)
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(sa.sun_path))
-        return agent_errf(err, errlen, -ENAMETOOLONG, "%s: socket path too long", path);
+        return vsp_errf(err, errlen, -ENAMETOOLONG, "%s: socket path too long", path);
     strcpy(sa.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return agent_errf(err, errlen, -errno, "socket: %s", strerror(errno));
+        return vsp_errf(err, errlen, -errno, "socket: %s", strerror(errno));
     unlink(path);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
         int e = errno;
         close(fd);
-        return agent_errf(err, errlen, -e, "%s: %s", path, strerror(e));
+        return vsp_errf(err, errlen, -e, "%s: %s", path, strerror(e));
     }
     in->listen_fd = fd;
     snprintf(in->listen_path, sizeof(in->listen_path), "%s", path);
@@ -525,7 +507,7 @@ static void stream_line(struct inject *in, struct inject_stream *s, const char *
         return;
     }
     if (s->burst.kind == INJECT_SLEEP)
-        s->resume_ns = agent_mono_ns() + s->burst.sleep_ns;
+        s->resume_ns = vsp_mono_ns() + s->burst.sleep_ns;
     else if (s->burst.kind == INJECT_EVENT)
         s->burst_left = s->burst.count;
 }
@@ -580,8 +562,8 @@ int inject_work(struct inject *in, struct queue *q, uint64_t now, uint64_t *dead
             if (s->burst_left > 0) {
                 struct vsp_event ev = s->burst.ev;
 
-                ev.mono_ns = agent_mono_ns();
-                ev.real_ns = agent_real_ns();
+                ev.mono_ns = vsp_mono_ns();
+                ev.real_ns = vsp_real_ns();
                 queue_push(q, &ev);
                 in->events++;
                 s->burst_left--;
@@ -600,7 +582,7 @@ int inject_work(struct inject *in, struct queue *q, uint64_t now, uint64_t *dead
                 break;
             stream_line(in, s, line);
             budget--;
-            now = agent_mono_ns();
+            now = vsp_mono_ns();
         }
         if (budget == 0 && (s->burst_left > 0 || stream_has_line(s)) && s->resume_ns <= now)
             more = 1;

@@ -51,13 +51,13 @@ int kmod_open(struct kmod *k, char *err, size_t errlen)
         return 0;
     if (k->disabled) {
         snprintf(k->why, sizeof(k->why), "kernel module source disabled (--no-kmod)");
-        return agent_errf(err, errlen, -ENODEV, "%s", k->why);
+        return vsp_errf(err, errlen, -ENODEV, "%s", k->why);
     }
     fd = open(k->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
         snprintf(k->why, sizeof(k->why), "%.64s not available (%s)", k->path, strerror(errno));
-        return agent_errf(err, errlen, rc, "%s", k->why);
+        return vsp_errf(err, errlen, rc, "%s", k->why);
     }
     memset(&info, 0, sizeof(info));
     if (ioctl(fd, VESPER_IOC_INFO, &info) < 0) {
@@ -65,14 +65,14 @@ int kmod_open(struct kmod *k, char *err, size_t errlen)
         snprintf(k->why, sizeof(k->why), "%.64s: VESPER_IOC_INFO failed (%s)", k->path,
                  strerror(errno));
         close(fd);
-        return agent_errf(err, errlen, rc, "%s", k->why);
+        return vsp_errf(err, errlen, rc, "%s", k->why);
     }
     if (info.abi != VESPER_ABI_VERSION || info.record_size != sizeof(struct vesper_record)) {
         snprintf(k->why, sizeof(k->why),
                  "%.64s speaks record ABI %u size %u, the agent wants ABI %u size %zu", k->path,
                  info.abi, info.record_size, VESPER_ABI_VERSION, sizeof(struct vesper_record));
         close(fd);
-        return agent_errf(err, errlen, -EPROTO, "%s", k->why);
+        return vsp_errf(err, errlen, -EPROTO, "%s", k->why);
     }
     k->fd = fd;
     k->info = info;
@@ -119,19 +119,18 @@ int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *
     unsigned group = 0;
 
     if (len < sizeof(rec))
-        return agent_errf(err, errlen, -EBADMSG, "short record (%zu of %zu bytes)", len,
-                          sizeof(rec));
+        return vsp_errf(err, errlen, -EBADMSG, "short record (%zu of %zu bytes)", len, sizeof(rec));
     memcpy(&rec, buf, sizeof(rec));
     if (rec.abi != VESPER_ABI_VERSION || rec.size != sizeof(rec))
-        return agent_errf(err, errlen, -EPROTO, "record ABI %u size %u (want %u, %zu)", rec.abi,
-                          rec.size, VESPER_ABI_VERSION, sizeof(rec));
+        return vsp_errf(err, errlen, -EPROTO, "record ABI %u size %u (want %u, %zu)", rec.abi,
+                        rec.size, VESPER_ABI_VERSION, sizeof(rec));
     for (size_t i = 0; i < KMOD_NMAP; i++) {
         if (kmod_map[i].probe == rec.probe)
             group = kmod_map[i].group;
     }
     if (group == 0)
-        return agent_errf(err, errlen, -EINVAL, "record seq %llu: unknown probe %u",
-                          (unsigned long long)rec.seq, rec.probe);
+        return vsp_errf(err, errlen, -EINVAL, "record seq %llu: unknown probe %u",
+                        (unsigned long long)rec.seq, rec.probe);
 
     memset(ev, 0, sizeof(*ev));
     ev->probe = rec.probe;
@@ -150,8 +149,8 @@ int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *
     switch (rec.probe) {
     case VESPER_PROBE_SIGNAL:
         if (rec.sig < 1 || rec.sig > 64)
-            return agent_errf(err, errlen, -EINVAL, "record seq %llu: signal number %d",
-                              (unsigned long long)rec.seq, rec.sig);
+            return vsp_errf(err, errlen, -EINVAL, "record seq %llu: signal number %d",
+                            (unsigned long long)rec.seq, rec.sig);
         ev->sig = rec.sig;
         if (rec.flags & VESPER_F_KSENDER)
             ev->flags |= VSP_EVF_KSENDER; /* sent by the kernel: no sender task */
@@ -161,8 +160,8 @@ int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *
         break;
     case VESPER_PROBE_EXIT:
         if (rec.sig < 0 || rec.sig > 64)
-            return agent_errf(err, errlen, -EINVAL, "record seq %llu: exit signal %d",
-                              (unsigned long long)rec.seq, rec.sig);
+            return vsp_errf(err, errlen, -EINVAL, "record seq %llu: exit signal %d",
+                            (unsigned long long)rec.seq, rec.sig);
         ev->sig = rec.sig;
         if (rec.flags & VESPER_F_CORE)
             ev->flags |= VSP_EVF_CORE;
@@ -227,36 +226,36 @@ int kmod_watch_from_wire(const struct vsp_watch *w, const char *cgroot, struct v
     case VSP_WATCH_COMM:
         n = strnlen(w->value, sizeof(w->value));
         if (n < 1 || n >= VESPER_COMM_LEN)
-            return agent_errf(err, errlen, -EINVAL, "watch comm '%s': length %zu outside 1..%d",
-                              w->value, n, VESPER_COMM_LEN - 1);
+            return vsp_errf(err, errlen, -EINVAL, "watch comm '%s': length %zu outside 1..%d",
+                            w->value, n, VESPER_COMM_LEN - 1);
         kw->kind = VESPER_WATCH_COMM;
         memcpy(kw->comm, w->value, n);
         return 0;
     case VSP_WATCH_PID:
         if (w->pid == 0)
-            return agent_errf(err, errlen, -EINVAL, "watch pid 0");
+            return vsp_errf(err, errlen, -EINVAL, "watch pid 0");
         kw->kind = VESPER_WATCH_PID;
         kw->pid = w->pid;
         return 0;
     case VSP_WATCH_CGROUP:
         if (w->value[0] != '/' || strstr(w->value, "/..") != NULL)
-            return agent_errf(err, errlen, -EINVAL, "watch cgroup '%s': not an absolute path",
-                              w->value);
+            return vsp_errf(err, errlen, -EINVAL, "watch cgroup '%s': not an absolute path",
+                            w->value);
         if ((size_t)snprintf(path, sizeof(path), "%s%s", cgroot, w->value) >= sizeof(path))
-            return agent_errf(err, errlen, -ENAMETOOLONG, "watch cgroup '%s': path too long",
-                              w->value);
+            return vsp_errf(err, errlen, -ENAMETOOLONG, "watch cgroup '%s': path too long",
+                            w->value);
         if (stat(path, &st) < 0) {
             int e = errno;
 
-            return agent_errf(err, errlen, -e, "watch cgroup %s: %s", w->value, strerror(e));
+            return vsp_errf(err, errlen, -e, "watch cgroup %s: %s", w->value, strerror(e));
         }
         if (!S_ISDIR(st.st_mode))
-            return agent_errf(err, errlen, -ENOTDIR, "watch cgroup %s: not a directory", w->value);
+            return vsp_errf(err, errlen, -ENOTDIR, "watch cgroup %s: not a directory", w->value);
         kw->kind = VESPER_WATCH_CGROUP;
         kw->cgroup_id = (uint64_t)st.st_ino;
         return 0;
     default:
-        return agent_errf(err, errlen, -EINVAL, "watch entry of unknown kind %u", w->kind);
+        return vsp_errf(err, errlen, -EINVAL, "watch entry of unknown kind %u", w->kind);
     }
 }
 

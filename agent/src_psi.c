@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "src_psi.h"
+#include "vsp_time.h"
 
 static const char *const psi_file[VSP_PSI_N_] = {
     [VSP_PSI_CPU] = "cpu",
@@ -133,8 +134,8 @@ int psi_fire(struct psi *p, int res, short revents, struct queue *q)
     if (!(revents & POLLPRI))
         return 0;
     memset(&ev, 0, sizeof(ev));
-    ev.mono_ns = agent_mono_ns();
-    ev.real_ns = agent_real_ns();
+    ev.mono_ns = vsp_mono_ns();
+    ev.real_ns = vsp_real_ns();
     ev.probe = (uint16_t)psi_probe(res);
     ev.group = (uint16_t)vsp_probe_kgroup(ev.probe);
     ev.value = p->trig[res].stall_us;

@@ -20,6 +20,7 @@
 
 #include "action.h"
 #include "log.h"
+#include "vsp_hex.h"
 
 #define ACTION_MAX_IMPL 8
 
@@ -113,24 +114,24 @@ static int action_log_start(const struct conf_action *act, const struct oplog_op
                             action_done_fn done, void *arg)
 {
     struct action_result res;
-    uint64_t from = op->event_mapped ? op->event_mono_ns : op->recv_mono_ns;
+    uint64_t from = op->ev.event_mapped ? op->ev.event_mono_ns : op->ev.recv_mono_ns;
     uint64_t now = oplog_mono_ns();
-    const char *probe = vsp_probe_name(op->probe);
+    const char *probe = vsp_probe_name(op->ev.probe);
 
     memset(&res, 0, sizeof(res));
     res.exit_code = -1;
     res.start_mono_ns = now;
     char task[64] = "";
 
-    if (op->comm[0])
-        snprintf(task, sizeof(task), " %s[%" PRIu32 "] sig %" PRId32 " code %" PRId32, op->comm,
-                 op->tgid, op->sig, op->code);
+    if (op->ev.comm[0])
+        snprintf(task, sizeof(task), " %s[%" PRIu32 "] sig %" PRId32 " code %" PRId32, op->ev.comm,
+                 op->ev.tgid, op->ev.sig, op->ev.code);
     log_info("op %s: guest %s verdict %s by group %s: %s%s (event %s, resource %s, "
              "%s->decide %.3f ms)",
-             op->id, op->guest, conf_verdict_name(op->verdict), op->group[0] ? op->group : "-",
-             probe ? probe : "?", task, op->event_id, op->resource[0] ? op->resource : "-",
-             op->event_mapped ? "event" : "receive",
-             op->decide_mono_ns >= from ? (double)(op->decide_mono_ns - from) / 1e6 : 0.0);
+             op->id, op->ev.guest, conf_verdict_name(op->ev.verdict),
+             op->ev.group[0] ? op->ev.group : "-", probe ? probe : "?", task, op->ev.id,
+             op->resource[0] ? op->resource : "-", op->ev.event_mapped ? "event" : "receive",
+             op->ev.decide_mono_ns >= from ? (double)(op->ev.decide_mono_ns - from) / 1e6 : 0.0);
     res.end_mono_ns = oplog_mono_ns();
     snprintf(res.text, sizeof(res.text), "logged");
     done(op->task, &res, arg);
@@ -177,54 +178,53 @@ static void env_set(GPtrArray *env, const char *name, const char *fmt, ...)
 char **action_environ(const struct oplog_op *op, char **base)
 {
     GPtrArray *env = g_ptr_array_new();
-    const char *probe = vsp_probe_name(op->probe);
-    const char *sname = conf_signal_name(op->sig);
-    char boot[2 * VSP_BOOT_ID_LEN + 1];
+    const char *probe = vsp_probe_name(op->ev.probe);
+    const char *sname = conf_signal_name(op->ev.sig);
+    char boot[VSP_HEX_SIZE(VSP_BOOT_ID_LEN)];
     uint64_t decide_real = 0;
 
     for (char **p = base; p && *p; p++) {
         if (strncmp(*p, "VESPER_", 7) != 0)
             g_ptr_array_add(env, g_strdup(*p));
     }
-    for (size_t i = 0; i < VSP_BOOT_ID_LEN; i++)
-        snprintf(boot + 2 * i, 3, "%02x", op->boot_id[i]);
-    if (op->decide_mono_ns >= op->recv_mono_ns && op->recv_real_ns)
-        decide_real = op->recv_real_ns + (op->decide_mono_ns - op->recv_mono_ns);
+    vsp_hex(boot, op->ev.boot_id, VSP_BOOT_ID_LEN);
+    if (op->ev.decide_mono_ns >= op->ev.recv_mono_ns && op->ev.recv_real_ns)
+        decide_real = op->ev.recv_real_ns + (op->ev.decide_mono_ns - op->ev.recv_mono_ns);
 
     env_set(env, "VESPER_OPID", "%s", op->id);
     env_set(env, "VESPER_TASK", "%s", op->task);
-    env_set(env, "VESPER_GUEST", "%s", op->guest);
-    env_set(env, "VESPER_VERDICT", "%s", conf_verdict_name(op->verdict));
-    env_set(env, "VESPER_GROUP", "%s", op->group);
+    env_set(env, "VESPER_GUEST", "%s", op->ev.guest);
+    env_set(env, "VESPER_VERDICT", "%s", conf_verdict_name(op->ev.verdict));
+    env_set(env, "VESPER_GROUP", "%s", op->ev.group);
     env_set(env, "VESPER_ACTION", "%s", op->action);
     env_set(env, "VESPER_PROBE", "%s", probe ? probe : "");
-    env_set(env, "VESPER_EVENT_ID", "%s", op->event_id);
+    env_set(env, "VESPER_EVENT_ID", "%s", op->ev.id);
     env_set(env, "VESPER_BOOT_ID", "%s", boot);
-    env_set(env, "VESPER_SEQ", "%" PRIu64, op->seq);
-    env_set(env, "VESPER_PID", "%" PRIu32, op->pid);
-    env_set(env, "VESPER_TGID", "%" PRIu32, op->tgid);
-    env_set(env, "VESPER_COMM", "%s", op->comm);
-    env_set(env, "VESPER_SIGNAL", "%" PRId32, op->sig);
+    env_set(env, "VESPER_SEQ", "%" PRIu64, op->ev.seq);
+    env_set(env, "VESPER_PID", "%" PRIu32, op->ev.pid);
+    env_set(env, "VESPER_TGID", "%" PRIu32, op->ev.tgid);
+    env_set(env, "VESPER_COMM", "%s", op->ev.comm);
+    env_set(env, "VESPER_SIGNAL", "%" PRId32, op->ev.sig);
     env_set(env, "VESPER_SIGNAL_NAME", "%s", sname ? sname : "");
-    env_set(env, "VESPER_EXIT_CODE", "%" PRId32, op->probe == VSP_PROBE_EXIT ? op->code : 0);
-    env_set(env, "VESPER_CODE", "%" PRId32, op->code);
-    env_set(env, "VESPER_VALUE", "%" PRIu64, op->value);
+    env_set(env, "VESPER_EXIT_CODE", "%" PRId32, op->ev.probe == VSP_PROBE_EXIT ? op->ev.code : 0);
+    env_set(env, "VESPER_CODE", "%" PRId32, op->ev.code);
+    env_set(env, "VESPER_VALUE", "%" PRIu64, op->ev.value);
     env_set(env, "VESPER_RESOURCE", "%s", op->resource);
     /* wall clock ns of the host (EVENT_TIME: the guest event mapped to the
      * host clock; empty while no clock estimate exists) */
-    if (op->event_mapped)
-        env_set(env, "VESPER_EVENT_TIME", "%" PRIu64, op->event_real_ns);
+    if (op->ev.event_mapped)
+        env_set(env, "VESPER_EVENT_TIME", "%" PRIu64, op->ev.event_real_ns);
     else
         env_set(env, "VESPER_EVENT_TIME", "%s", "");
-    env_set(env, "VESPER_RECV_TIME", "%" PRIu64, op->recv_real_ns);
+    env_set(env, "VESPER_RECV_TIME", "%" PRIu64, op->ev.recv_real_ns);
     env_set(env, "VESPER_DECIDE_TIME", "%" PRIu64, decide_real);
     /* the same instants on the host's CLOCK_MONOTONIC, for latency math */
-    if (op->event_mapped)
-        env_set(env, "VESPER_EVENT_MONO", "%" PRIu64, op->event_mono_ns);
+    if (op->ev.event_mapped)
+        env_set(env, "VESPER_EVENT_MONO", "%" PRIu64, op->ev.event_mono_ns);
     else
         env_set(env, "VESPER_EVENT_MONO", "%s", "");
-    env_set(env, "VESPER_RECV_MONO", "%" PRIu64, op->recv_mono_ns);
-    env_set(env, "VESPER_DECIDE_MONO", "%" PRIu64, op->decide_mono_ns);
+    env_set(env, "VESPER_RECV_MONO", "%" PRIu64, op->ev.recv_mono_ns);
+    env_set(env, "VESPER_DECIDE_MONO", "%" PRIu64, op->ev.decide_mono_ns);
     g_ptr_array_add(env, NULL);
     return (char **)g_ptr_array_free(env, FALSE);
 }

@@ -71,14 +71,14 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op,
     uint64_t now = oplog_mono_ns();
     int rc;
 
-    if (op->verdict != VSP_VERDICT_FAILOVER && op->verdict != VSP_VERDICT_MIGRATE) {
+    if (op->ev.verdict != VSP_VERDICT_FAILOVER && op->ev.verdict != VSP_VERDICT_MIGRATE) {
         snprintf(text, sizeof(text), "pacemaker: nothing to do for verdict %s",
-                 conf_verdict_name(op->verdict));
+                 conf_verdict_name(op->ev.verdict));
         action_report(op->task, done, arg, 0, now, text);
         return 0;
     }
     if (!op->resource[0]) {
-        snprintf(text, sizeof(text), "pacemaker: guest %s has no bound resource", op->guest);
+        snprintf(text, sizeof(text), "pacemaker: guest %s has no bound resource", op->ev.guest);
         log_warnx("op %s: %s", op->id, text);
         action_report(op->task, done, arg, -ENOENT, now, text);
         return 0;
@@ -89,13 +89,13 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op,
     run->start_ns = now;
     run->done = done;
     run->arg = arg;
-    if (op->verdict == VSP_VERDICT_FAILOVER)
+    if (op->ev.verdict == VSP_VERDICT_FAILOVER)
         rc = pmk_fail(op->resource, NULL, apk_on_result, run, NULL);
     else
         rc = pmk_migrate(op->resource, NULL, apk_on_result, run, NULL);
     if (rc < 0) {
         snprintf(text, sizeof(text), "pacemaker: %s %s refused: %s",
-                 op->verdict == VSP_VERDICT_FAILOVER ? "fail" : "migrate", op->resource,
+                 op->ev.verdict == VSP_VERDICT_FAILOVER ? "fail" : "migrate", op->resource,
                  apk_refusal(rc));
         log_warnx("op %s: %s", op->id, text);
         g_free(run);
@@ -103,7 +103,7 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op,
         return 0;
     }
     apk_running++;
-    if (pmk_link_state() != PMK_LINK_READY && op->verdict == VSP_VERDICT_FAILOVER)
+    if (pmk_link_state() != PMK_LINK_READY && op->ev.verdict == VSP_VERDICT_FAILOVER)
         log_warnx("op %s: pacemaker: controller link %s, fail of %s queued", op->id,
                   pmk_link_name(pmk_link_state()), op->resource);
     return 0;

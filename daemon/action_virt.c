@@ -131,7 +131,7 @@ static int av_start(const struct conf_action *act, const struct oplog_op *op, ac
     if (!av_runs)
         av_runs = g_ptr_array_new();
     g_ptr_array_add(av_runs, run);
-    rc = virt_migrate(op->guest, &o, av_on_progress, av_on_done, run, err, sizeof(err));
+    rc = virt_migrate(op->ev.guest, &o, av_on_progress, av_on_done, run, err, sizeof(err));
     if (rc < 0) {
         snprintf(text, sizeof(text), "migrate: %s", err);
         log_warnx("op %s: %s", op->id, text);
@@ -139,7 +139,7 @@ static int av_start(const struct conf_action *act, const struct oplog_op *op, ac
         action_report(op->task, done, arg, rc, now, text);
         return 0;
     }
-    log_info("op %s: migrate: guest %s live to %s%s%s (timeout %.0f s)", op->id, op->guest,
+    log_info("op %s: migrate: guest %s live to %s%s%s (timeout %.0f s)", op->id, op->ev.guest,
              act->destination, act->migrate_uri ? " via " : "",
              act->migrate_uri ? act->migrate_uri : "", (double)act->timeout_ns / 1e9);
     if (av_progress) {

@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -26,6 +25,7 @@
 
 #include "chan.h"
 #include "log.h"
+#include "vsp_time.h"
 
 struct chan {
     char name[CONF_NAME_MAX + 1];
@@ -56,14 +56,6 @@ struct chan {
 
     struct chan_stats st;
 };
-
-static uint64_t chan_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void chan_schedule(struct chan *c);
 static gboolean chan_on_read(gint fd, GIOCondition cond, gpointer data);
@@ -484,7 +476,7 @@ static gboolean chan_on_read(gint fd, GIOCondition cond, gpointer data)
                    c->rlen != 0);
         return G_SOURCE_REMOVE;
     }
-    uint64_t recv_ns = chan_now();
+    uint64_t recv_ns = vsp_mono_ns();
 
     c->rlen += (size_t)n;
     c->st.bytes_in += (uint64_t)n;

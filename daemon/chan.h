@@ -18,7 +18,7 @@
  * in the middle of a frame); from that HELLO on every frame must decode.
  * Output goes through a bounded write queue.
  *
- * The channel knows frames, not the protocol's state: the owner (guest.c)
+ * The channel knows frames, not the protocol's state: the owner (guest_proto.c)
  * gets every decoded frame through chan_cbs.msg and decides.
  */
 #ifndef VSP_CHAN_H

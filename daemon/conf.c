@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "errf.h"
 #include "conf_int.h"
+#include "vsp_signal.h"
 
 #ifndef VSP_SYSCONFDIR
 #define VSP_SYSCONFDIR "/etc"
@@ -406,47 +407,25 @@ const char *conf_format_duration(uint64_t ns, char *buf, size_t len)
     return buf;
 }
 
-/* Linux signal numbers (the same on x86, arm64 and most architectures) */
-static const char *const signal_names[32] = {
-    [1] = "HUP",   [2] = "INT",     [3] = "QUIT",  [4] = "ILL",     [5] = "TRAP",  [6] = "ABRT",
-    [7] = "BUS",   [8] = "FPE",     [9] = "KILL",  [10] = "USR1",   [11] = "SEGV", [12] = "USR2",
-    [13] = "PIPE", [14] = "ALRM",   [15] = "TERM", [16] = "STKFLT", [17] = "CHLD", [18] = "CONT",
-    [19] = "STOP", [20] = "TSTP",   [21] = "TTIN", [22] = "TTOU",   [23] = "URG",  [24] = "XCPU",
-    [25] = "XFSZ", [26] = "VTALRM", [27] = "PROF", [28] = "WINCH",  [29] = "IO",   [30] = "PWR",
-    [31] = "SYS",
-};
-
-static const struct {
-    const char *name;
-    int sig;
-} signal_aliases[] = {{"IOT", 6}, {"CLD", 17}, {"POLL", 29}};
-
+/* names through vsp_signal.h; numbers in the configuration's own syntax */
 int conf_signal_from_name(const char *s)
 {
     uint64_t v;
     size_t n = strlen(s);
+    int sig;
 
     if (n > 0 && s[0] >= '0' && s[0] <= '9') {
-        if (conf_parse_uint(s, n, &v) != 0 || v < 1 || v > 64)
+        if (conf_parse_uint(s, n, &v) != 0 || v < 1 || v > VSP_SIGNAL_MAX)
             return -1;
         return (int)v;
     }
-    if (n > 3 && g_ascii_strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (int i = 1; i < 32; i++)
-        if (g_ascii_strcasecmp(s, signal_names[i]) == 0)
-            return i;
-    for (size_t i = 0; i < G_N_ELEMENTS(signal_aliases); i++)
-        if (g_ascii_strcasecmp(s, signal_aliases[i].name) == 0)
-            return signal_aliases[i].sig;
-    return -1;
+    sig = vsp_signal_number(s, n);
+    return sig > 0 ? sig : -1;
 }
 
 const char *conf_signal_name(int sig)
 {
-    if (sig < 1 || sig > 31)
-        return NULL;
-    return signal_names[sig];
+    return vsp_signal_name(sig);
 }
 
 int conf_name_ok(const char *s)

@@ -124,6 +124,22 @@ struct conf_action {
 
 enum conf_chan_mode { CONF_CHAN_CONNECT = 1, CONF_CHAN_LISTEN = 2 };
 
+/*
+ * What a runtime binding (vesperctl bind, the OCF agent's start) may set in
+ * place of a guest's configured probe groups and watch list: group names
+ * (resolved by the guest) and watch entries, each only if its set_ flag is
+ * 1.  One shape for the control request, the guest API and the guest's
+ * own record of its binding.
+ */
+struct conf_binding {
+    int set_groups;
+    char groups[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
+    size_t ngroups;
+    int set_watch;
+    struct vsp_watch watch[VSP_MAX_WATCH];
+    size_t nwatch;
+};
+
 struct conf_guest {
     char name[CONF_NAME_MAX + 1];
     char *socket; /* unix socket path of the guest channel */

@@ -25,7 +25,7 @@
 #define CONF_SUN_PATH_MAX 107 /* sizeof(sun_path) - 1 */
 #define CONF_QUOTE_LEN 68     /* user text quoted in messages: 64 bytes and "..." */
 
-/* one sentence into the caller's buffer (daemon/errf.h) */
+/* one sentence into the caller's buffer (lib/errf.h) */
 #define seterr(err, errlen, ...) ((void)vsp_errf(err, errlen, 0, __VA_ARGS__))
 
 /* Names of one guest that conf_resolve() looks up; index = guest index. */

@@ -22,12 +22,16 @@
  *   operation OPID    one operation as a timeline
  *   push NAME         resend the guest's CONFIG
  *   bind NAME RESOURCE [--groups G1,G2] [--watch comm:X,pid:N,cgroup:/P]
+ *        [--agent CLASS:PROVIDER:TYPE]
  *                     runtime binding (the OCF agent's start); groups and
- *                     watch list replace the configured ones until unbind
+ *                     watch list replace the configured ones until unbind;
+ *                     --agent names the resource's agent, which failing
+ *                     it through Pacemaker needs (default: from the CIB)
  *   unbind NAME [RESOURCE] / clear NAME
  *
- * control_parse_request() is the pure parser of the request line; it is
- * unit tested against garbage, overlong and unknown input.
+ * control_parse_request() (control_req.c) is the pure parser of the request
+ * line, unit tested against garbage, overlong and unknown input.  The
+ * replies are rendered by control_render*.c; control.c is the server.
  */
 #ifndef VSP_CONTROL_H
 #define VSP_CONTROL_H
@@ -72,13 +76,7 @@ struct control_req {
     char guest[CONF_NAME_MAX + 1];           /* "" = none given */
     char resource[CONTROL_RESOURCE_MAX + 1]; /* bind/unbind, "" = none */
     char opid[OPID_BUF_LEN];                 /* operation */
-    /* bind --groups a,b --watch comm:x,pid:1 */
-    int set_groups;
-    char groups[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
-    size_t ngroups;
-    int set_watch;
-    struct vsp_watch watch[VSP_MAX_WATCH];
-    size_t nwatch;
+    struct conf_binding bind;                /* bind --groups a,b --watch comm:x,pid:1 */
     /* bind --agent class:provider:type (the resource's agent; "" = ask the CIB) */
     char agent[CONTROL_AGENT_MAX + 1];
     size_t limit; /* 0 = not given */

@@ -3,8 +3,9 @@
  *
  * Per-guest state and protocol dispatch: one struct guest per configured
  * guest, owning its channel (chan.h), its rule-engine state (rules.h) and
- * its clock estimate (clocksync.h).  guest.c is where a decoded frame
- * becomes a decision:
+ * its clock estimate (clocksync.h).  The guest family is where a decoded
+ * frame becomes a decision (guest_proto.c dispatches, guest_judge.c
+ * decides):
  *
  *   HELLO      -> WELCOME (resend point), CONFIG, PING burst
  *   EVENT      -> duplicate / gap check, rate limit, rules_eval(),
@@ -14,17 +15,18 @@
  * plus the host-side "agent lost" / "agent back" events (heartbeat silence
  * or a closed channel), judged by the same rules as guest events.
  *
- * The set of guests follows the configuration: guests_apply() adds,
- * changes and removes guests on start and on every accepted reload.  With
- * [libvirt] (virt.c), a guest follows its libvirt domain: its channel is
- * the org.vesper.0 socket libvirt reports (unless the guest has a fixed
- * `channel`), it moves with the domain (guest_domain_up()), and a domain
- * that leaves this host on purpose (migrated, destroyed, shut down) closes
- * its channel without an agent-lost fault (guest_domain_down()).  Guests
- * for discovered domains are made from [guest-template] (guest_discover())
- * and removed GUEST_AWAY_LINGER_MS after their domain left.
+ * The set of guests follows the configuration (guest.c): guests_apply()
+ * adds, changes and removes guests on start and on every accepted reload.
+ * With [libvirt] (virt.c, guest_dom.c), a guest follows its libvirt
+ * domain: its channel is the org.vesper.0 socket libvirt reports (unless
+ * the guest has a fixed `channel`), it moves with the domain
+ * (guest_domain_up()), and a domain that leaves this host on purpose
+ * (migrated, destroyed, shut down) closes its channel without an
+ * agent-lost fault (guest_domain_down()).  Guests for discovered domains
+ * are made from [guest-template] (guest_discover()) and removed
+ * GUEST_AWAY_LINGER_MS after their domain left.
  * struct guest is public so that the control socket can display it; only
- * guest.c writes it.
+ * the guest*.c files write it (guest_int.h is what they share).
  */
 #ifndef VSP_GUEST_H
 #define VSP_GUEST_H
@@ -83,21 +85,36 @@ enum guest_cfg_state {
 };
 const char *guest_cfg_state_name(enum guest_cfg_state s);
 
+/*
+ * The per-guest counters, one X(name, meaning) per counter: the one list
+ * that struct guest_counters, its totals (guests_totals()) and every
+ * display (vesperctl guest/stats, JSON keys = the names) are made from.
+ */
+#define GUEST_COUNTERS(X)                                                                          \
+    X(frames, "frames received")                                                                   \
+    X(events, "EVENT frames received")                                                             \
+    X(judged, "events given to the rules")                                                         \
+    X(duplicates, "seq already seen in this stream: not judged again")                             \
+    X(gaps, "sequence jumps")                                                                      \
+    X(lost, "events missing in those jumps")                                                       \
+    X(dropped_agent, "events the agent reported as dropped (DROPPED)")                             \
+    X(rate_limited, "over max_events_per_sec: not judged")                                         \
+    X(decode_errors, "frames rejected by the decoder")                                             \
+    X(protocol_errors, "valid frames at the wrong time or direction")                              \
+    X(operations, "operations created")                                                            \
+    X(hellos, "HELLO frames")                                                                      \
+    X(heartbeats, "HEARTBEAT frames")                                                              \
+    X(pings, "PING frames sent")                                                                   \
+    X(pongs, "PONG frames")                                                                        \
+    X(configs, "CONFIG frames sent")                                                               \
+    X(config_acks, "CONFIG_ACK frames")                                                            \
+    X(agent_lost, "times the agent was declared lost")                                             \
+    X(send_dropped, "host->guest frames dropped (queue full)")
+
 struct guest_counters {
-    uint64_t frames;          /* frames received */
-    uint64_t events;          /* EVENT frames received */
-    uint64_t judged;          /* events given to the rules */
-    uint64_t duplicates;      /* seq already seen in this stream: not judged again */
-    uint64_t gaps;            /* sequence jumps */
-    uint64_t lost;            /* events missing in those jumps */
-    uint64_t dropped_agent;   /* events the agent reported as dropped (DROPPED) */
-    uint64_t rate_limited;    /* over max_events_per_sec: not judged */
-    uint64_t decode_errors;   /* frames rejected by the decoder */
-    uint64_t protocol_errors; /* valid frames at the wrong time or direction */
-    uint64_t operations;      /* operations created */
-    uint64_t hellos, heartbeats, pings, pongs, configs, config_acks;
-    uint64_t agent_lost;   /* times the agent was declared lost */
-    uint64_t send_dropped; /* host->guest frames dropped (queue full) */
+#define GUEST_COUNTER_FIELD(name, text) uint64_t name;
+    GUEST_COUNTERS(GUEST_COUNTER_FIELD)
+#undef GUEST_COUNTER_FIELD
 };
 
 struct gconf; /* refcounted configuration (guest.c) */
@@ -163,13 +180,9 @@ struct guest {
 
     char *bound_resource; /* runtime binding (vesperctl bind), NULL none */
     /* the binding may replace the configured groups and watch list */
-    int ovr_groups, ovr_watch;
-    char ogroup_names[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
-    size_t nogroup_names;
-    const struct conf_group *ogroups[CONF_MAX_GUEST_GROUPS]; /* resolved */
+    struct conf_binding ovr;
+    const struct conf_group *ogroups[CONF_MAX_GUEST_GROUPS]; /* ovr.groups resolved */
     size_t nogroups;
-    struct vsp_watch owatch[VSP_MAX_WATCH];
-    size_t nowatch;
 
     /* libvirt (guest_domain_up/down) */
     int discovered;            /* made from [guest-template] */
@@ -294,21 +307,9 @@ int guest_push_config(struct guest *g);
  */
 enum guest_health guest_health(struct guest *g, char *reason, size_t len);
 
-/* A runtime binding (the OCF agent's start): resource, and optionally the
- * probe groups and watch list that replace the configured ones. */
-struct guest_binding {
-    const char *resource;
-    int set_groups;
-    char groups[CONF_MAX_GUEST_GROUPS][CONF_NAME_MAX + 1];
-    size_t ngroups;
-    int set_watch;
-    struct vsp_watch watch[VSP_MAX_WATCH];
-    size_t nwatch;
-};
-
 /*
- * guest_bind() - bind a cluster resource to the guest: overrides the
- * configured resource, clears the health latch, and with set_groups /
+ * guest_bind() - bind cluster resource resource to the guest: overrides the
+ * configured resource, clears the health latch, and with b->set_groups /
  * set_watch replaces the guest's probe groups (rule state reset if they
  * differ) and watch list; a changed probe configuration is pushed to the
  * agent at once.  Returns 0, or -ENOENT / -E2BIG with err set (unknown
@@ -317,7 +318,8 @@ struct guest_binding {
  * whatever is bound; otherwise only if it matches, else -ENOENT); 0 when
  * nothing is bound.
  */
-int guest_bind(struct guest *g, const struct guest_binding *b, char *err, size_t errlen);
+int guest_bind(struct guest *g, const char *resource, const struct conf_binding *b, char *err,
+               size_t errlen);
 int guest_unbind(struct guest *g, const char *resource);
 /* The resource actions get: runtime binding, else configured, else NULL. */
 const char *guest_resource(const struct guest *g);

@@ -1,361 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * libvirt in vesperd (see hv.h): the GLib event loop implementation given
- * to libvirt, the pure helpers (channel path from domain XML, lifecycle
- * table, host probe events), and the connection manager: connect in a
- * worker thread, register domain event callbacks, list domains, follow
- * lifecycle events, reconnect with backoff after libvirtd closes the
- * connection, and run live migrations in worker threads.
+ * libvirt connections of vesperd (see hv.h): the pure helpers (channel
+ * path from domain XML, lifecycle table, host probe events) and the
+ * connection manager: connect in a worker thread, register domain event
+ * callbacks, list the running domains, follow their lifecycle events, and
+ * reconnect with backoff and resynchronise after libvirtd closes the
+ * connection.  Live migration is in hv_migrate.c, libvirt's event loop on
+ * GLib in hv_glib.c.
  *
  * Threads: everything in struct hv is touched only on the main loop.  The
- * worker threads (connect, migrate) own a job structure, hand their result
- * back with g_idle_add(), and never touch struct hv; hv_free() orphans a
- * job (job->h = NULL) and the idle callback then just frees it.  The event
- * loop glue (hv_glib_*) is called by libvirt from any thread and keeps its
- * tables under one mutex, which is never held while calling into libvirt.
+ * connect worker owns its job structure, hands its result back with
+ * g_idle_add(), and never touches struct hv; hv_free() orphans the job
+ * (job->h = NULL) and the idle callback then just frees it.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <glib.h>
-#include <glib-unix.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "hv.h"
+#include "hv_int.h"
 #include "log.h"
-
-/* ========================================================================
- * libvirt event loop on GLib
- * ======================================================================== */
-
-struct hv_ghandle {
-    int id;
-    int fd;
-    int events; /* VIR_EVENT_HANDLE_* wanted now */
-    virEventHandleCallback cb;
-    void *opaque;
-    virFreeCallback ff;
-    GSource *src; /* NULL while events == 0 */
-    int removed;
-};
-
-struct hv_gtimer {
-    int id;
-    int interval; /* ms; -1 disabled, 0 every loop iteration */
-    virEventTimeoutCallback cb;
-    void *opaque;
-    virFreeCallback ff;
-    GSource *src;
-    int removed;
-};
-
-static GMutex hvg_lock;
-static GHashTable *hvg_handles; /* id -> struct hv_ghandle */
-static GHashTable *hvg_timers;  /* id -> struct hv_gtimer */
-static int hvg_next_handle = 1, hvg_next_timer = 1;
-static struct hv_glib_stats hvg_st;
-static int hvg_registered;
-
-static GIOCondition hvg_cond(int events)
-{
-    GIOCondition c = 0;
-
-    if (events & VIR_EVENT_HANDLE_READABLE)
-        c |= G_IO_IN;
-    if (events & VIR_EVENT_HANDLE_WRITABLE)
-        c |= G_IO_OUT;
-    /* errors and hang-ups are always reported, as poll() does */
-    return c | G_IO_ERR | G_IO_HUP;
-}
-
-static int hvg_events(GIOCondition c)
-{
-    int e = 0;
-
-    if (c & G_IO_IN)
-        e |= VIR_EVENT_HANDLE_READABLE;
-    if (c & G_IO_OUT)
-        e |= VIR_EVENT_HANDLE_WRITABLE;
-    if (c & G_IO_ERR)
-        e |= VIR_EVENT_HANDLE_ERROR;
-    if (c & G_IO_HUP)
-        e |= VIR_EVENT_HANDLE_HANGUP;
-    return e;
-}
-
-static gboolean hvg_handle_dispatch(gint fd, GIOCondition cond, gpointer data)
-{
-    struct hv_ghandle *hd = data;
-    virEventHandleCallback cb;
-    void *opaque;
-    int id, wanted;
-
-    g_mutex_lock(&hvg_lock);
-    /* the source may have been replaced or removed by another thread
-     * after the poll: then this wake-up is stale */
-    if (hd->removed || hd->src == NULL || hd->src != g_main_current_source()) {
-        g_mutex_unlock(&hvg_lock);
-        return G_SOURCE_CONTINUE;
-    }
-    cb = hd->cb;
-    opaque = hd->opaque;
-    id = hd->id;
-    wanted = hd->events;
-    hvg_st.handle_dispatches++;
-    g_mutex_unlock(&hvg_lock);
-
-    int ev = hvg_events(cond) & (wanted | VIR_EVENT_HANDLE_ERROR | VIR_EVENT_HANDLE_HANGUP);
-    if (ev)
-        cb(id, fd, ev, opaque);
-    return G_SOURCE_CONTINUE;
-}
-
-/* Replace hd's GSource by one for its current events (lock held). */
-static void hvg_handle_rearm(struct hv_ghandle *hd)
-{
-    if (hd->src) {
-        g_source_destroy(hd->src);
-        g_source_unref(hd->src);
-        hd->src = NULL;
-    }
-    if (hd->removed || hd->events == 0)
-        return;
-    hd->src = g_unix_fd_source_new(hd->fd, hvg_cond(hd->events));
-    g_source_set_callback(hd->src, G_SOURCE_FUNC(hvg_handle_dispatch), hd, NULL);
-    g_source_set_name(hd->src, "libvirt fd");
-    g_source_attach(hd->src, NULL);
-}
-
-/* Free callbacks run from an idle on the main loop: a clean stack, as
- * libvirt requires (an ff called from inside remove may deadlock it). */
-static gboolean hvg_free_handle(gpointer data)
-{
-    struct hv_ghandle *hd = data;
-
-    if (hd->ff)
-        hd->ff(hd->opaque);
-    g_mutex_lock(&hvg_lock);
-    hvg_st.frees += hd->ff != NULL;
-    g_mutex_unlock(&hvg_lock);
-    g_free(hd);
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean hvg_free_timer(gpointer data)
-{
-    struct hv_gtimer *t = data;
-
-    if (t->ff)
-        t->ff(t->opaque);
-    g_mutex_lock(&hvg_lock);
-    hvg_st.frees += t->ff != NULL;
-    g_mutex_unlock(&hvg_lock);
-    g_free(t);
-    return G_SOURCE_REMOVE;
-}
-
-static int hvg_add_handle(int fd, int events, virEventHandleCallback cb, void *opaque,
-                          virFreeCallback ff)
-{
-    struct hv_ghandle *hd;
-
-    if (fd < 0 || cb == NULL)
-        return -1;
-    hd = g_new0(struct hv_ghandle, 1);
-    hd->fd = fd;
-    hd->events = events;
-    hd->cb = cb;
-    hd->opaque = opaque;
-    hd->ff = ff;
-    g_mutex_lock(&hvg_lock);
-    if (hvg_next_handle == INT_MAX) {
-        g_mutex_unlock(&hvg_lock);
-        g_free(hd);
-        return -1;
-    }
-    hd->id = hvg_next_handle++;
-    g_hash_table_insert(hvg_handles, GINT_TO_POINTER(hd->id), hd);
-    hvg_handle_rearm(hd);
-    g_mutex_unlock(&hvg_lock);
-    return hd->id;
-}
-
-static void hvg_update_handle(int id, int events)
-{
-    struct hv_ghandle *hd;
-
-    g_mutex_lock(&hvg_lock);
-    hd = g_hash_table_lookup(hvg_handles, GINT_TO_POINTER(id));
-    if (hd && !hd->removed && hd->events != events) {
-        hd->events = events;
-        hvg_handle_rearm(hd);
-    }
-    g_mutex_unlock(&hvg_lock);
-}
-
-static int hvg_remove_handle(int id)
-{
-    struct hv_ghandle *hd;
-
-    g_mutex_lock(&hvg_lock);
-    hd = g_hash_table_lookup(hvg_handles, GINT_TO_POINTER(id));
-    if (hd == NULL || hd->removed) {
-        g_mutex_unlock(&hvg_lock);
-        return -1;
-    }
-    hd->removed = 1;
-    hvg_handle_rearm(hd); /* destroys the source */
-    g_hash_table_remove(hvg_handles, GINT_TO_POINTER(id));
-    g_mutex_unlock(&hvg_lock);
-    g_idle_add_full(G_PRIORITY_DEFAULT, hvg_free_handle, hd, NULL);
-    return 0;
-}
-
-static gboolean hvg_timer_dispatch(gpointer data)
-{
-    struct hv_gtimer *t = data;
-    virEventTimeoutCallback cb;
-    void *opaque;
-    int id;
-
-    g_mutex_lock(&hvg_lock);
-    if (t->removed || t->src == NULL || t->src != g_main_current_source()) {
-        g_mutex_unlock(&hvg_lock);
-        return G_SOURCE_CONTINUE;
-    }
-    cb = t->cb;
-    opaque = t->opaque;
-    id = t->id;
-    hvg_st.timer_dispatches++;
-    g_mutex_unlock(&hvg_lock);
-
-    cb(id, opaque);
-    return G_SOURCE_CONTINUE;
-}
-
-/* Replace t's GSource by one for its current interval (lock held). */
-static void hvg_timer_rearm(struct hv_gtimer *t)
-{
-    if (t->src) {
-        g_source_destroy(t->src);
-        g_source_unref(t->src);
-        t->src = NULL;
-    }
-    if (t->removed || t->interval < 0)
-        return;
-    if (t->interval == 0) {
-        /* "fire on every iteration": an idle at default priority; libvirt
-         * only uses it briefly (it disables the timer from its callback) */
-        t->src = g_idle_source_new();
-        g_source_set_priority(t->src, G_PRIORITY_DEFAULT);
-    } else {
-        t->src = g_timeout_source_new((guint)t->interval);
-    }
-    g_source_set_callback(t->src, hvg_timer_dispatch, t, NULL);
-    g_source_set_name(t->src, "libvirt timer");
-    g_source_attach(t->src, NULL);
-}
-
-static int hvg_add_timeout(int interval, virEventTimeoutCallback cb, void *opaque,
-                           virFreeCallback ff)
-{
-    struct hv_gtimer *t;
-
-    if (cb == NULL)
-        return -1;
-    t = g_new0(struct hv_gtimer, 1);
-    t->interval = interval < 0 ? -1 : interval;
-    t->cb = cb;
-    t->opaque = opaque;
-    t->ff = ff;
-    g_mutex_lock(&hvg_lock);
-    if (hvg_next_timer == INT_MAX) {
-        g_mutex_unlock(&hvg_lock);
-        g_free(t);
-        return -1;
-    }
-    t->id = hvg_next_timer++;
-    g_hash_table_insert(hvg_timers, GINT_TO_POINTER(t->id), t);
-    hvg_timer_rearm(t);
-    g_mutex_unlock(&hvg_lock);
-    return t->id;
-}
-
-static void hvg_update_timeout(int id, int interval)
-{
-    struct hv_gtimer *t;
-
-    if (interval < 0)
-        interval = -1;
-    g_mutex_lock(&hvg_lock);
-    t = g_hash_table_lookup(hvg_timers, GINT_TO_POINTER(id));
-    /* re-arm even when the interval is unchanged: libvirt expects an
-     * update to restart the period */
-    if (t && !t->removed) {
-        t->interval = interval;
-        hvg_timer_rearm(t);
-    }
-    g_mutex_unlock(&hvg_lock);
-}
-
-static int hvg_remove_timeout(int id)
-{
-    struct hv_gtimer *t;
-
-    g_mutex_lock(&hvg_lock);
-    t = g_hash_table_lookup(hvg_timers, GINT_TO_POINTER(id));
-    if (t == NULL || t->removed) {
-        g_mutex_unlock(&hvg_lock);
-        return -1;
-    }
-    t->removed = 1;
-    hvg_timer_rearm(t);
-    g_hash_table_remove(hvg_timers, GINT_TO_POINTER(id));
-    g_mutex_unlock(&hvg_lock);
-    g_idle_add_full(G_PRIORITY_DEFAULT, hvg_free_timer, t, NULL);
-    return 0;
-}
-
-/* libvirt prints errors on stderr by default; vesperd reports them itself. */
-static void hv_quiet_error(void *data, virErrorPtr err)
-{
-}
-
-void hv_glib_register(void)
-{
-    g_mutex_lock(&hvg_lock);
-    if (hvg_registered) {
-        g_mutex_unlock(&hvg_lock);
-        return;
-    }
-    hvg_handles = g_hash_table_new(g_direct_hash, g_direct_equal);
-    hvg_timers = g_hash_table_new(g_direct_hash, g_direct_equal);
-    hvg_registered = 1;
-    g_mutex_unlock(&hvg_lock);
-
-    virInitialize();
-    virSetErrorFunc(NULL, hv_quiet_error);
-    virEventRegisterImpl(hvg_add_handle, hvg_update_handle, hvg_remove_handle, hvg_add_timeout,
-                         hvg_update_timeout, hvg_remove_timeout);
-}
-
-void hv_glib_get_stats(struct hv_glib_stats *out)
-{
-    g_mutex_lock(&hvg_lock);
-    *out = hvg_st;
-    out->handles = hvg_handles ? g_hash_table_size(hvg_handles) : 0;
-    out->timers = hvg_timers ? g_hash_table_size(hvg_timers) : 0;
-    g_mutex_unlock(&hvg_lock);
-}
 
 /* ========================================================================
  * Pure helpers
@@ -615,7 +288,7 @@ const char *hv_lifecycle_detail_name(int event, int detail)
     return i < 0 ? "?" : hv_life_table[i].name;
 }
 
-static uint64_t hv_clock_ns(clockid_t id)
+uint64_t hv_clock_ns(clockid_t id)
 {
     struct timespec ts;
 
@@ -652,15 +325,6 @@ void hv_make_event(struct vsp_event *ev, uint16_t probe, uint64_t seq, int32_t c
  * Connections
  * ======================================================================== */
 
-enum {
-    HV_CB_LIFECYCLE,
-    HV_CB_WATCHDOG,
-    HV_CB_IO_ERROR,
-    HV_CB_AGENT,
-    HV_CB_JOB_COMPLETED,
-    HV_CB_N_
-};
-
 struct hv_dom {
     char *name;
     char *path;        /* channel path (prefix applied), NULL none */
@@ -678,55 +342,8 @@ struct hv_conn_job {
     char err[HV_TEXT_LEN];
 };
 
-enum hv_mig_phase { HV_MIG_RUNNING, HV_MIG_WAITING };
-
-struct hv_mig {
-    struct hv *h; /* NULL once orphaned */
-    char *name;
-    char *dest_uri;
-    virDomainPtr dom;
-    virTypedParameterPtr params;
-    int nparams;
-    unsigned long flags;
-    hv_progress_fn progress;
-    hv_migrated_fn done;
-    void *arg;
-    enum hv_mig_phase phase;
-    guint poll_src, abort_src, wait_src;
-    int have_stats;
-    /* written by the worker before it hands back */
-    int rc;
-    int err_code;
-    char err[HV_TEXT_LEN];
-    struct hv_migrate_result res;
-};
-
-struct hv {
-    char *uri, *channel, *prefix;
-    uint64_t bmin, bmax, backoff; /* ns */
-    unsigned keepalive;
-    const struct hv_callbacks *cbs;
-    void *arg;
-
-    virConnectPtr conn;
-    int cb_ids[HV_CB_N_];
-    int close_registered;
-    struct hv_conn_job *job;
-    guint retry_src, close_src;
-    int started;
-    int fail_logged;
-
-    GPtrArray *doms; /* struct hv_dom */
-    GPtrArray *migs; /* struct hv_mig */
-    unsigned gen;
-    uint64_t seq;
-    struct hv_stats st;
-};
-
 static void hv_connect_begin(struct hv *h);
 static void hv_teardown(struct hv *h);
-struct hv_mig;
-static void hv_mig_finish(struct hv_mig *m);
 
 const char *hv_uri(const struct hv *h)
 {
@@ -765,11 +382,6 @@ int hv_domain_at(const struct hv *h, size_t i, const char **name, const char **c
         }
     }
     return -ENOENT;
-}
-
-unsigned hv_migrations_running(const struct hv *h)
-{
-    return h->migs->len;
 }
 
 static struct hv_dom *hv_dom_find(struct hv *h, const char *name)
@@ -948,16 +560,6 @@ int hv_resync(struct hv *h)
 
 /* ---- domain events ------------------------------------------------------ */
 
-static struct hv_mig *hv_mig_find(struct hv *h, const char *name)
-{
-    for (guint i = 0; i < h->migs->len; i++) {
-        struct hv_mig *m = g_ptr_array_index(h->migs, i);
-        if (strcmp(m->name, name) == 0)
-            return m;
-    }
-    return NULL;
-}
-
 static int hv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
                            void *opaque)
 {
@@ -1070,31 +672,6 @@ static void hv_on_agent(virConnectPtr conn, virDomainPtr dom, int state, int rea
     log_info("hv %s: domain %s: guest agent channel %s", h->uri, name,
              state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED ? "connected"
                                                                                : "disconnected");
-}
-
-static void hv_on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
-                                int nparams, void *opaque)
-{
-    struct hv *h = opaque;
-    const char *name = virDomainGetName(dom);
-    struct hv_mig *m;
-    unsigned long long v;
-    int op = -1;
-
-    if (name == NULL || conn != h->conn || (m = hv_mig_find(h, name)) == NULL)
-        return;
-    if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
-        op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
-        return;
-    if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DOWNTIME, &v) == 1)
-        m->res.downtime_ms = (int64_t)v;
-    if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_TIME_ELAPSED, &v) == 1)
-        m->res.elapsed_ms = (int64_t)v;
-    m->have_stats = 1;
-    if (m->phase == HV_MIG_WAITING) {
-        /* the worker already returned and was waiting for these figures */
-        hv_mig_finish(m);
-    }
 }
 
 /* ---- connection management ---------------------------------------------- */
@@ -1336,232 +913,6 @@ int hv_start(struct hv *h)
     return 0;
 }
 
-/* ---- migration ---------------------------------------------------------- */
-
-static void hv_mig_free(struct hv_mig *m)
-{
-    if (m->poll_src)
-        g_source_remove(m->poll_src);
-    if (m->abort_src)
-        g_source_remove(m->abort_src);
-    if (m->wait_src)
-        g_source_remove(m->wait_src);
-    if (m->dom)
-        virDomainFree(m->dom);
-    virTypedParamsFree(m->params, m->nparams);
-    g_free(m->name);
-    g_free(m->dest_uri);
-    g_free(m);
-}
-
-static void hv_mig_finish(struct hv_mig *m)
-{
-    struct hv *h = m->h;
-
-    g_ptr_array_remove(h->migs, m);
-    if (m->res.status == 0) {
-        h->st.migrations++;
-        log_info("hv %s: domain %s: migrated to %s in %" PRIu64 " ms (libvirt %" PRId64
-                 " ms, downtime %" PRId64 " ms)",
-                 h->uri, m->name, m->dest_uri,
-                 (uint64_t)((m->res.end_mono_ns - m->res.start_mono_ns) / 1000000u),
-                 m->res.elapsed_ms, m->res.downtime_ms);
-    } else {
-        h->st.migrations_failed++;
-        log_warnx("hv %s: domain %s: migration to %s failed: %s", h->uri, m->name, m->dest_uri,
-                  m->res.text);
-    }
-    if (m->done)
-        m->done(m->arg, m->name, &m->res);
-    hv_mig_free(m);
-}
-
-static gboolean hv_mig_wait_over(gpointer data)
-{
-    struct hv_mig *m = data;
-
-    m->wait_src = 0;
-    hv_mig_finish(m);
-    return G_SOURCE_REMOVE;
-}
-
-static int hv_mig_errno(int code)
-{
-    switch (code) {
-    case VIR_ERR_OPERATION_ABORTED:
-        return -ECANCELED;
-    case VIR_ERR_OPERATION_TIMEOUT:
-    case VIR_ERR_AGENT_UNRESPONSIVE:
-        return -ETIMEDOUT;
-    case VIR_ERR_NO_SUPPORT:
-    case VIR_ERR_ARGUMENT_UNSUPPORTED:
-        return -ENOTSUP;
-    case VIR_ERR_NO_DOMAIN:
-        return -ENOENT;
-    case VIR_ERR_OPERATION_INVALID:
-        return -EINVAL;
-    case VIR_ERR_NO_CONNECT:
-    case VIR_ERR_SYSTEM_ERROR:
-    case VIR_ERR_RPC:
-        return -ECONNREFUSED;
-    default:
-        return -EIO;
-    }
-}
-
-/* The worker has returned (main loop). */
-static gboolean hv_mig_thread_done(gpointer data)
-{
-    struct hv_mig *m = data;
-
-    m->res.end_mono_ns = hv_clock_ns(CLOCK_MONOTONIC);
-    m->res.end_real_ns = hv_clock_ns(CLOCK_REALTIME);
-    if (m->poll_src) {
-        g_source_remove(m->poll_src);
-        m->poll_src = 0;
-    }
-    if (m->abort_src) {
-        g_source_remove(m->abort_src);
-        m->abort_src = 0;
-    }
-    if (m->h == NULL) {
-        hv_mig_free(m);
-        return G_SOURCE_REMOVE;
-    }
-    if (m->rc == 0) {
-        m->res.status = 0;
-        snprintf(m->res.text, sizeof(m->res.text), "migrated to %s", m->dest_uri);
-    } else {
-        m->res.status = hv_mig_errno(m->err_code);
-        g_strlcpy(m->res.text, m->err, sizeof(m->res.text));
-    }
-    if (m->rc == 0 && !m->have_stats && m->h->cb_ids[HV_CB_JOB_COMPLETED] >= 0) {
-        /* the job-completed event (downtime) may still be on its way */
-        m->phase = HV_MIG_WAITING;
-        m->wait_src = g_timeout_add(2000, hv_mig_wait_over, m);
-        return G_SOURCE_REMOVE;
-    }
-    hv_mig_finish(m);
-    return G_SOURCE_REMOVE;
-}
-
-static gpointer hv_mig_thread(gpointer data)
-{
-    struct hv_mig *m = data;
-
-    m->rc = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params, (unsigned)m->nparams,
-                                   (unsigned)m->flags);
-    if (m->rc < 0) {
-        virErrorPtr e = virGetLastError();
-        m->err_code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
-        g_strlcpy(m->err, e && e->message ? e->message : "unknown libvirt error", sizeof(m->err));
-        m->rc = -1;
-    }
-    g_idle_add(hv_mig_thread_done, m);
-    return NULL;
-}
-
-static gboolean hv_mig_poll(gpointer data)
-{
-    struct hv_mig *m = data;
-    virDomainJobInfo info;
-    struct hv_migrate_progress p;
-
-    if (m->h == NULL || m->progress == NULL)
-        return G_SOURCE_CONTINUE;
-    if (virDomainGetJobInfo(m->dom, &info) < 0 || info.type == VIR_DOMAIN_JOB_NONE)
-        return G_SOURCE_CONTINUE;
-    memset(&p, 0, sizeof(p));
-    p.elapsed_ms = info.timeElapsed;
-    p.data_total = info.dataTotal;
-    p.data_processed = info.dataProcessed;
-    p.data_remaining = info.dataRemaining;
-    p.mem_total = info.memTotal;
-    p.mem_processed = info.memProcessed;
-    p.mem_remaining = info.memRemaining;
-    m->res.progress_polls++;
-    m->progress(m->arg, m->name, &p);
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean hv_mig_timeout(gpointer data)
-{
-    struct hv_mig *m = data;
-
-    m->abort_src = 0;
-    if (m->h)
-        log_warnx("hv %s: domain %s: migration timed out, aborting", m->h->uri, m->name);
-    virDomainAbortJob(m->dom);
-    return G_SOURCE_REMOVE;
-}
-
-int hv_migrate(struct hv *h, const char *name, const struct hv_migrate_opts *o,
-               hv_progress_fn progress, hv_migrated_fn done, void *arg)
-{
-    struct hv_mig *m;
-    virDomainPtr dom;
-    int maxp = 0;
-    GThread *t;
-
-    if (o == NULL || o->dest_uri == NULL || o->dest_uri[0] == '\0' || name == NULL)
-        return -EINVAL;
-    if (h->conn == NULL)
-        return -ENOTCONN;
-    if (hv_mig_find(h, name))
-        return -EBUSY;
-    dom = virDomainLookupByName(h->conn, name);
-    if (dom == NULL)
-        return -ENOENT;
-    if (virDomainIsActive(dom) != 1) {
-        virDomainFree(dom);
-        return -ENOENT;
-    }
-    m = g_new0(struct hv_mig, 1);
-    m->h = h;
-    m->name = g_strdup(name);
-    m->dest_uri = g_strdup(o->dest_uri);
-    m->dom = dom;
-    m->progress = progress;
-    m->done = done;
-    m->arg = arg;
-    m->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
-    if (o->persist)
-        m->flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
-    if ((o->migrate_uri && o->migrate_uri[0] &&
-         virTypedParamsAddString(&m->params, &m->nparams, &maxp, VIR_MIGRATE_PARAM_URI,
-                                 o->migrate_uri) < 0) ||
-        (o->bandwidth_mib &&
-         virTypedParamsAddULLong(&m->params, &m->nparams, &maxp, VIR_MIGRATE_PARAM_BANDWIDTH,
-                                 o->bandwidth_mib) < 0)) {
-        m->h = NULL;
-        hv_mig_free(m);
-        return -ENOMEM;
-    }
-    m->res.downtime_ms = -1;
-    m->res.elapsed_ms = -1;
-    m->res.start_mono_ns = hv_clock_ns(CLOCK_MONOTONIC);
-    m->res.start_real_ns = hv_clock_ns(CLOCK_REALTIME);
-    g_ptr_array_add(h->migs, m);
-    log_info("hv %s: domain %s: live migration to %s%s%s", h->uri, name, o->dest_uri,
-             o->migrate_uri ? " via " : "", o->migrate_uri ? o->migrate_uri : "");
-    m->poll_src = g_timeout_add(HV_PROGRESS_MS, hv_mig_poll, m);
-    if (o->timeout_ns)
-        m->abort_src = g_timeout_add((guint)(o->timeout_ns / 1000000ull), hv_mig_timeout, m);
-    t = g_thread_new("hv-migrate", hv_mig_thread, m);
-    g_thread_unref(t);
-    return 0;
-}
-
-int hv_migrate_abort(struct hv *h, const char *name)
-{
-    struct hv_mig *m = hv_mig_find(h, name);
-
-    if (m == NULL || m->phase != HV_MIG_RUNNING)
-        return -ENOENT;
-    virDomainAbortJob(m->dom);
-    return 0;
-}
-
 void hv_free(struct hv *h)
 {
     if (h == NULL)
@@ -1570,21 +921,7 @@ void hv_free(struct hv *h)
         h->job->h = NULL;
     if (h->retry_src)
         g_source_remove(h->retry_src);
-    for (guint i = 0; i < h->migs->len; i++) {
-        struct hv_mig *m = g_ptr_array_index(h->migs, i);
-        m->h = NULL;
-        if (m->phase == HV_MIG_WAITING) {
-            hv_mig_free(m); /* the worker is done */
-        } else {
-            /* the worker's idle frees it */
-            if (m->poll_src)
-                g_source_remove(m->poll_src);
-            if (m->abort_src)
-                g_source_remove(m->abort_src);
-            m->poll_src = m->abort_src = 0;
-        }
-    }
-    g_ptr_array_free(h->migs, TRUE);
+    hv_mig_orphan_all(h);
     hv_teardown(h);
     g_ptr_array_free(h->doms, TRUE);
     g_free(h->uri);

@@ -20,8 +20,9 @@
  *   - live-migrates a domain peer to peer (virDomainMigrateToURI3 in a
  *     worker thread, progress polled from the main loop every 500 ms).
  * Every callback runs on the GLib main loop (default main context).
- * hv.c logs connection and domain transitions as "hv URI: ..." lines;
- * hv_parse_channel() and hv_lifecycle_map() are pure.
+ * hv.c and hv_migrate.c log connection, domain and migration transitions
+ * as "hv URI: ..." lines; hv_parse_channel() and hv_lifecycle_map() are
+ * pure.
  */
 #ifndef VSP_HV_H
 #define VSP_HV_H

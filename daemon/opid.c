@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "opid.h"
+#include "vsp_hex.h"
 
 static const char b36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -263,12 +264,13 @@ int opid_cmp(const char *a, const char *b)
 int opid_event_id(char *buf, size_t len, const uint8_t boot_id[VSP_BOOT_ID_LEN], uint64_t instance,
                   uint64_t seq)
 {
+    char boot[VSP_HEX_SIZE(VSP_BOOT_SHORT_LEN)];
     int n;
 
     if (buf == NULL || len == 0)
         return -ENOSPC;
-    n = snprintf(buf, len, "%02x%02x%02x%02x.%" PRIx64 ".%" PRIu64, boot_id[0], boot_id[1],
-                 boot_id[2], boot_id[3], instance, seq);
+    n = snprintf(buf, len, "%s.%" PRIx64 ".%" PRIu64, vsp_hex(boot, boot_id, VSP_BOOT_SHORT_LEN),
+                 instance, seq);
     if (n < 0 || (size_t)n >= len) {
         buf[0] = '\0';
         return -ENOSPC;

@@ -16,12 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <glib.h>
 #include <sqlite3.h>
 
 #include "oplog.h"
+#include "vsp_hex.h"
 
 struct oplog_follower {
     unsigned handle; /* 0: removed */
@@ -63,22 +63,6 @@ struct oplog {
     uint64_t b_writes, b_errors;
     char b_error[256];
 };
-
-uint64_t oplog_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t oplog_real_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 uint64_t oplog_mono_to_real(uint64_t mono_ns)
 {
@@ -329,17 +313,6 @@ fail:
     return -EIO;
 }
 
-static void oplog_hex(char *out, const uint8_t *b, size_t n)
-{
-    static const char hx[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[b[i] >> 4];
-        out[2 * i + 1] = hx[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static void oplog_db_step(struct oplog *log, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -361,12 +334,12 @@ static void oplog_db_step(struct oplog *log, sqlite3_stmt *st)
 static void oplog_db_event(struct oplog *log, const struct oplog_event *e)
 {
     sqlite3_stmt *st = log->ins_ev;
-    char boot[2 * VSP_BOOT_ID_LEN + 1];
+    char boot[VSP_HEX_SIZE(VSP_BOOT_ID_LEN)];
     int i = 1;
 
     if (!st)
         return;
-    oplog_hex(boot, e->boot_id, VSP_BOOT_ID_LEN);
+    vsp_hex(boot, e->boot_id, VSP_BOOT_ID_LEN);
     BIND_T(st, i++, e->id);
     BIND_T(st, i++, e->guest);
     BIND_T(st, i++, vsp_probe_name(e->probe));
@@ -409,25 +382,25 @@ static void oplog_db_op(struct oplog *log, const struct oplog_op *o)
         return;
     BIND_T(st, i++, o->id);
     BIND_T(st, i++, o->task);
-    BIND_T(st, i++, o->event_id);
-    BIND_T(st, i++, o->guest);
-    BIND_T(st, i++, o->group);
+    BIND_T(st, i++, o->ev.id);
+    BIND_T(st, i++, o->ev.guest);
+    BIND_T(st, i++, o->ev.group);
     BIND_T(st, i++, o->action);
     BIND_T(st, i++, o->resource);
-    BIND_T(st, i++, conf_verdict_name(o->verdict));
-    BIND_T(st, i++, vsp_probe_name(o->probe));
-    BIND_I(st, i++, o->pid);
-    BIND_I(st, i++, o->tgid);
-    BIND_I(st, i++, o->sig);
-    BIND_I(st, i++, o->code);
-    BIND_I(st, i++, o->value);
-    BIND_T(st, i++, o->comm);
-    BIND_I(st, i++, o->event_mapped);
-    BIND_I(st, i++, o->event_mono_ns);
-    BIND_I(st, i++, o->event_real_ns);
-    BIND_I(st, i++, o->recv_mono_ns);
-    BIND_I(st, i++, o->recv_real_ns);
-    BIND_I(st, i++, o->decide_mono_ns);
+    BIND_T(st, i++, conf_verdict_name(o->ev.verdict));
+    BIND_T(st, i++, vsp_probe_name(o->ev.probe));
+    BIND_I(st, i++, o->ev.pid);
+    BIND_I(st, i++, o->ev.tgid);
+    BIND_I(st, i++, o->ev.sig);
+    BIND_I(st, i++, o->ev.code);
+    BIND_I(st, i++, o->ev.value);
+    BIND_T(st, i++, o->ev.comm);
+    BIND_I(st, i++, o->ev.event_mapped);
+    BIND_I(st, i++, o->ev.event_mono_ns);
+    BIND_I(st, i++, o->ev.event_real_ns);
+    BIND_I(st, i++, o->ev.recv_mono_ns);
+    BIND_I(st, i++, o->ev.recv_real_ns);
+    BIND_I(st, i++, o->ev.decide_mono_ns);
     BIND_I(st, i++, o->start_mono_ns);
     BIND_I(st, i++, o->end_mono_ns);
     BIND_T(st, i++, oplog_op_state_name(o->state));
@@ -553,7 +526,7 @@ const struct oplog_op *oplog_last_op(const struct oplog *log, const char *guest)
     for (size_t i = log->op_len; i-- > 0;) {
         const struct oplog_op *o = RING_AT(log->op, log->op_cap, log->op_head, log->op_len, i);
 
-        if (strcmp(o->guest, guest) == 0)
+        if (strcmp(o->ev.guest, guest) == 0)
             return o;
     }
     return NULL;
@@ -587,13 +560,13 @@ void oplog_each_op(const struct oplog *log, const char *guest, size_t limit,
     while (first > 0 && (limit == 0 || found < limit)) {
         const struct oplog_op *o =
             RING_AT(log->op, log->op_cap, log->op_head, log->op_len, first - 1);
-        if (!guest || strcmp(o->guest, guest) == 0)
+        if (!guest || strcmp(o->ev.guest, guest) == 0)
             found++;
         first--;
     }
     for (size_t i = first; i < log->op_len; i++) {
         const struct oplog_op *o = RING_AT(log->op, log->op_cap, log->op_head, log->op_len, i);
-        if (!guest || strcmp(o->guest, guest) == 0)
+        if (!guest || strcmp(o->ev.guest, guest) == 0)
             fn(o, arg);
     }
 }

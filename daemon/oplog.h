@@ -31,15 +31,23 @@
 #include "conf.h"
 #include "opid.h"
 #include "proto.h"
+#include "vsp_time.h"
 
 #define OPLOG_EVENTS_DEFAULT 10000
 #define OPLOG_OPS_DEFAULT 1000
 #define OPLOG_REASON_LEN 24
 #define OPLOG_TEXT_LEN 160
 
-/* Host clocks, ns. */
-uint64_t oplog_mono_ns(void); /* CLOCK_MONOTONIC */
-uint64_t oplog_real_ns(void); /* CLOCK_REALTIME */
+/* Host clocks, ns: vsp_mono_ns() and vsp_real_ns() (vsp_time.h). */
+static inline uint64_t oplog_mono_ns(void)
+{
+    return vsp_mono_ns();
+}
+
+static inline uint64_t oplog_real_ns(void)
+{
+    return vsp_real_ns();
+}
 
 struct oplog_event {
     uint64_t n;                 /* position in the log, 1.. */
@@ -77,26 +85,14 @@ const char *oplog_op_state_name(enum oplog_op_state s);
 
 struct oplog_op {
     uint64_t n;
-    char id[OPID_BUF_LEN];   /* operation id */
-    char task[OPID_BUF_LEN]; /* sub-task id of the action: <id>/act:<name> */
-    char event_id[OPID_EVENT_ID_LEN];
-    char guest[CONF_NAME_MAX + 1];
-    char group[CONF_NAME_MAX + 1];
+    char id[OPID_BUF_LEN];            /* operation id */
+    char task[OPID_BUF_LEN];          /* sub-task id of the action: <id>/act:<name> */
     char action[CONF_NAME_MAX + 1];   /* action name ("log" for the built-in) */
     char resource[CONF_NAME_MAX + 1]; /* Pacemaker resource bound to the guest, "" none */
-    enum vsp_verdict verdict;
-    uint16_t probe, flags;
-    uint32_t pid, tgid;
-    int32_t sig, code;
-    uint64_t value;
-    char comm[VSP_COMM_LEN];
-    uint8_t boot_id[VSP_BOOT_ID_LEN];
-    uint64_t instance, seq;
-
-    int event_mapped;
-    uint64_t event_mono_ns, event_real_ns;
-    uint64_t recv_mono_ns, recv_real_ns;
-    uint64_t decide_mono_ns;
+    /* the event it was decided on: its identity (ev.id, boot id, instance,
+     * seq), guest, group, verdict, what the probe saw and its times;
+     * ev.opid is this operation's id */
+    struct oplog_event ev;
     uint64_t start_mono_ns, end_mono_ns; /* action */
 
     enum oplog_op_state state;

@@ -1,24 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * pmk: Pacemaker requests of vesperd (see pmk.h for the contract and the
- * choice of mechanism).  One connection to the local controller through
- * libcrmcommon's public IPC API, dispatched by the default GMainContext;
- * a queue of fail requests waiting for the link, a list of requests in
- * flight matched to replies by resource id; attribute requests run
- * attrd_updater one at a time.  Every request owns one timer: its queue
- * deadline while queued (also while lost, see pmk.h), its reply timeout
- * while in flight.  Reconnection uses a doubling delay reset by every
- * successful connection.  crm_resource runs (agent lookups, where a lost
- * request's resource is active) share one child runner (pmk_run_*).
+ * pmk: Pacemaker requests of vesperd (see pmk.h for the contract), the
+ * controller link and the fail queue.  One connection to the local
+ * controller through libcrmcommon's public IPC API, dispatched by the
+ * default GMainContext; a queue of fail requests waiting for the link, a
+ * list of requests in flight matched to replies by resource id.  Every
+ * request owns one timer: its queue deadline while queued (also while
+ * lost, see pmk.h), its reply timeout while in flight.  Reconnection uses
+ * a doubling delay, reset only when a link becomes ready.  The children
+ * pmk runs (crm_resource, attrd_updater) are in pmk_run.c.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -30,88 +27,18 @@
 #include <crm/crm.h>
 #include <crm/common/ipc.h>
 #include <crm/common/ipc_controld.h>
-#include <crm/common/nvpair.h>
 #include <crm/common/results.h>
+#include <libxml/tree.h>
 
 #include "pmk.h"
+#include "pmk_int.h"
 
-#define PMK_CLS_LEN 32
 #define PMK_AGENTS_MAX (PMK_QUEUE_MAX * 4)
-#define PMK_ERR_LEN 120         /* first line of attrd_updater's stderr kept */
-#define PMK_JOIN_POLL_MS 250    /* ping period while the controller joins */
-#define PMK_RESOLVE_MAX 8       /* crm_resource runs at a time */
-#define PMK_VERIFY_RETRY_MS 500 /* next --locate after an unusable answer */
-#define PMK_WHY_LEN 64          /* why a send was lost / could not be checked */
-#define PMK_CRM_EX_NOSUCH 105   /* crm_resource's exit code for an unknown resource */
+#define PMK_JOIN_POLL_MS 250 /* ping period while the controller joins */
 
-enum pmk_where { PMK_Q_NONE = 0, PMK_Q_WAIT, PMK_Q_FLIGHT, PMK_Q_ATTR };
+struct pmk_state pmk;
 
-struct pmk_run;
-/* A finished child: wstatus as from waitpid(), out its stdout ("" if none). */
-typedef void (*pmk_run_fn)(struct pmk_run *run, gint wstatus, const char *out, void *data);
-
-/* One crm_resource run; see pmk_run_start(). */
-struct pmk_run {
-    GPid pid;
-    int out_fd;
-    guint child_src, kill_src;
-    pmk_run_fn done;
-    void *data;
-};
-
-struct pmk_req {
-    uint64_t id;
-    enum pmk_kind kind;
-    enum pmk_where where;
-    char name[PMK_NAME_MAX + 1];
-    char node[PMK_NAME_MAX + 1]; /* "" = local node */
-    char value[PMK_NAME_MAX + 1];
-    char cls[PMK_CLS_LEN], provider[PMK_NAME_MAX + 1], type[PMK_NAME_MAX + 1];
-    int sent, expired;
-    unsigned attempts;
-    uint64_t queued_ns, sent_ns;
-    guint timer;
-    /* fail requests that wait through an outage are checked before sending */
-    unsigned epoch;              /* link epoch in which it may be sent unchecked */
-    unsigned lost;               /* sends whose reply could not come */
-    char lost_why[PMK_WHY_LEN];  /* how the last one was lost */
-    char check_err[PMK_WHY_LEN]; /* why the last --locate gave no answer */
-    struct pmk_run *check;       /* crm_resource --locate running */
-    unsigned check_epoch;        /* pk.epoch when it started */
-    guint check_retry;           /* next --locate after an unusable answer */
-    pmk_done_fn cb;
-    void *arg;
-};
-
-static struct {
-    int init, stopping;
-    struct pmk_opts opts;
-    pmk_link_fn link_cb;
-    void *link_arg;
-    pcmk_ipc_api_t *api;
-    enum pmk_link link;
-    char node[PMK_NAME_MAX + 1];
-    unsigned backoff_ms;
-    guint retry_src, info_timer, drop_src, ping_src;
-    char fsa_state[32]; /* last local controller state seen by a ping */
-    char dc_state[32];  /* last DC state seen by a ping */
-    int ping_dc;        /* joining: 0 = waiting for the local controller, 1 = for the DC */
-    unsigned epoch;     /* counts link-ready transitions (0: never ready) */
-    GQueue wait, flight, attrs;
-    GHashTable *agents;    /* rsc -> "class:provider:type" */
-    GHashTable *resolving; /* rsc -> struct pmk_resolver (crm_resource running) */
-    GList *late;           /* struct pmk_late: resolution failures to report */
-    /* the running attrd_updater, for the head of attrs */
-    pid_t attr_pid;
-    int attr_err_fd;
-    guint attr_child_src, attr_kill_src, attr_retry_src;
-    unsigned attr_backoff_ms;
-    char attr_spawn_err[PMK_ERR_LEN];
-    uint64_t next_id;
-    struct pmk_stats st;
-} pk;
-
-static uint64_t pmk_now_ns(void)
+uint64_t pmk_now_ns(void)
 {
     struct timespec ts;
 
@@ -119,7 +46,7 @@ static uint64_t pmk_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void pmk_remove_source(guint *src)
+void pmk_remove_source(guint *src)
 {
     if (*src) {
         g_source_remove(*src);
@@ -155,7 +82,7 @@ const char *pmk_link_name(enum pmk_link l)
 
 /* A name Pacemaker and the CIB accept, that is safe on a command line and in
  * XML: letters, digits and ._-:@ only (resource ids are XML IDs). */
-static int pmk_name_ok(const char *s)
+int pmk_name_ok(const char *s)
 {
     size_t n;
 
@@ -230,17 +157,17 @@ int pmk_rule_xml(const char *rsc, char *buf, size_t len)
  * Requests: creation and the single completion path.
  */
 
-static unsigned pmk_pending(void)
+unsigned pmk_pending(void)
 {
-    return pk.wait.length + pk.flight.length + pk.attrs.length;
+    return pmk.wait.length + pmk.flight.length + pmk.attrs.length;
 }
 
-static struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *node,
-                                   pmk_done_fn cb, void *arg)
+struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const char *node, pmk_done_fn cb,
+                            void *arg)
 {
     struct pmk_req *r = g_new0(struct pmk_req, 1);
 
-    r->id = ++pk.next_id;
+    r->id = ++pmk.next_id;
     r->kind = kind;
     g_strlcpy(r->name, name, sizeof(r->name));
     g_strlcpy(r->node, node ? node : "", sizeof(r->node));
@@ -250,12 +177,8 @@ static struct pmk_req *pmk_req_new(enum pmk_kind kind, const char *name, const c
     return r;
 }
 
-static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void pmk_run_cancel(struct pmk_run *run);
-
 /* Unlink r from wherever it is, report it once, free it. */
-static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
+void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
 {
     char text[PMK_TEXT_LEN];
     struct pmk_result res = {0};
@@ -263,13 +186,13 @@ static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
 
     switch (r->where) {
     case PMK_Q_WAIT:
-        g_queue_remove(&pk.wait, r);
+        g_queue_remove(&pmk.wait, r);
         break;
     case PMK_Q_FLIGHT:
-        g_queue_remove(&pk.flight, r);
+        g_queue_remove(&pmk.flight, r);
         break;
     case PMK_Q_ATTR:
-        g_queue_remove(&pk.attrs, r);
+        g_queue_remove(&pmk.attrs, r);
         break;
     case PMK_Q_NONE:
         break;
@@ -289,7 +212,7 @@ static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.id = r->id;
     res.kind = r->kind;
     res.name = r->name;
-    res.node = r->node[0] ? r->node : pk.node;
+    res.node = r->node[0] ? r->node : pmk.node;
     res.value = r->kind == PMK_ATTR_SET ? r->value : NULL;
     res.status = status;
     res.sent = r->sent;
@@ -300,17 +223,17 @@ static void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.done_mono_ns = pmk_now_ns();
     res.text = text;
     if (status == 0)
-        pk.st.done_ok++;
+        pmk.st.done_ok++;
     else
-        pk.st.done_failed++;
+        pmk.st.done_failed++;
     if (r->cb)
         r->cb(&res, r->arg);
     g_free(r);
 }
 
-static const char *pmk_target(const struct pmk_req *r)
+const char *pmk_target(const struct pmk_req *r)
 {
-    return r->node[0] ? r->node : pk.node;
+    return r->node[0] ? r->node : pmk.node;
 }
 
 /* --------------------------------------------------------------------------
@@ -318,25 +241,21 @@ static const char *pmk_target(const struct pmk_req *r)
  */
 
 static void pmk_try_connect(void);
-static void pmk_flush(void);
 static void pmk_on_disconnect(void);
 static void pmk_ping(void);
-static void pmk_attr_next(void);
-static void pmk_resolve_start(const char *rsc);
-static void pmk_resolve_fail_later(const char *rsc, const char *why);
 static void pmk_lost(struct pmk_req *r, int status, const char *why);
 
 static void pmk_link_set(enum pmk_link l, int err, unsigned retry_ms)
 {
-    pk.link = l;
-    pk.st.link = l;
-    if (pk.link_cb)
-        pk.link_cb(l, err, retry_ms, pk.link_arg);
+    pmk.link = l;
+    pmk.st.link = l;
+    if (pmk.link_cb)
+        pmk.link_cb(l, err, retry_ms, pmk.link_arg);
 }
 
 static gboolean pmk_connect_cb(gpointer data)
 {
-    pk.retry_src = 0;
+    pmk.retry_src = 0;
     pmk_try_connect();
     return G_SOURCE_REMOVE;
 }
@@ -344,20 +263,20 @@ static gboolean pmk_connect_cb(gpointer data)
 /* Link is down: try again after the current backoff, then double it. */
 static void pmk_schedule_connect(int err)
 {
-    unsigned delay = pk.backoff_ms;
+    unsigned delay = pmk.backoff_ms;
 
-    if (pk.stopping || pk.retry_src)
+    if (pmk.stopping || pmk.retry_src)
         return;
-    pk.backoff_ms = MIN(pk.backoff_ms * 2, pk.opts.backoff_max_ms);
-    pk.retry_src = g_timeout_add(delay, pmk_connect_cb, NULL);
+    pmk.backoff_ms = MIN(pmk.backoff_ms * 2, pmk.opts.backoff_max_ms);
+    pmk.retry_src = g_timeout_add(delay, pmk_connect_cb, NULL);
     pmk_link_set(PMK_LINK_DOWN, err, delay);
 }
 
 static gboolean pmk_drop_cb(gpointer data)
 {
-    pk.drop_src = 0;
-    if (pk.api && pcmk_ipc_is_connected(pk.api))
-        pcmk_disconnect_ipc(pk.api); /* the disconnect event reschedules */
+    pmk.drop_src = 0;
+    if (pmk.api && pcmk_ipc_is_connected(pmk.api))
+        pcmk_disconnect_ipc(pmk.api); /* the disconnect event reschedules */
     else
         pmk_on_disconnect();
     return G_SOURCE_REMOVE;
@@ -370,13 +289,13 @@ static gboolean pmk_drop_cb(gpointer data)
  */
 static void pmk_drop(void)
 {
-    if (!pk.drop_src && !pk.stopping)
-        pk.drop_src = g_idle_add(pmk_drop_cb, NULL);
+    if (!pmk.drop_src && !pmk.stopping)
+        pmk.drop_src = g_idle_add(pmk_drop_cb, NULL);
 }
 
 static gboolean pmk_info_timeout(gpointer data)
 {
-    pk.info_timer = 0;
+    pmk.info_timer = 0;
     pmk_drop();
     return G_SOURCE_REMOVE;
 }
@@ -385,17 +304,17 @@ static void pmk_on_disconnect(void)
 {
     struct pmk_req *r;
 
-    pk.st.disconnects++;
-    pmk_remove_source(&pk.info_timer);
-    pmk_remove_source(&pk.drop_src);
-    pmk_remove_source(&pk.ping_src);
-    if (pk.stopping)
+    pmk.st.disconnects++;
+    pmk_remove_source(&pmk.info_timer);
+    pmk_remove_source(&pmk.drop_src);
+    pmk_remove_source(&pmk.ping_src);
+    if (pmk.stopping)
         return;
-    pk.link = PMK_LINK_DOWN;
-    pk.fsa_state[0] = '\0';
-    pk.dc_state[0] = '\0';
+    pmk.link = PMK_LINK_DOWN;
+    pmk.fsa_state[0] = '\0';
+    pmk.dc_state[0] = '\0';
     /* replies of this connection can no longer come: outcome unknown */
-    while ((r = g_queue_peek_head(&pk.flight)) != NULL)
+    while ((r = g_queue_peek_head(&pmk.flight)) != NULL)
         pmk_lost(r, -ECONNRESET, "controller connection closed before the reply");
     /* the backoff is reset only by a link that became ready: a controller
      * that accepts and drops connections is not hammered */
@@ -406,34 +325,34 @@ static void pmk_on_node_info(const pcmk_controld_api_reply_t *reply)
 {
     const char *uname = reply->data.node_info.uname;
 
-    if (pk.link != PMK_LINK_CONNECTING)
+    if (pmk.link != PMK_LINK_CONNECTING)
         return;
-    pmk_remove_source(&pk.info_timer);
+    pmk_remove_source(&pmk.info_timer);
     if (uname == NULL || !pmk_name_ok(uname)) {
         pmk_drop();
         return;
     }
-    g_strlcpy(pk.node, uname, sizeof(pk.node));
-    pk.ping_dc = 0;
+    g_strlcpy(pmk.node, uname, sizeof(pmk.node));
+    pmk.ping_dc = 0;
     pmk_ping();
 }
 
 static gboolean pmk_ping_cb(gpointer data)
 {
-    pk.ping_src = 0;
+    pmk.ping_src = 0;
     pmk_ping();
     return G_SOURCE_REMOVE;
 }
 
-/* Ask the local controller (pk.ping_dc 0) or the DC (1) for its state; the
+/* Ask the local controller (pmk.ping_dc 0) or the DC (1) for its state; the
  * reply goes to pmk_on_ping(). */
 static void pmk_ping(void)
 {
-    if (pcmk_controld_api_ping(pk.api, pk.ping_dc ? NULL : pk.node) != pcmk_rc_ok) {
+    if (pcmk_controld_api_ping(pmk.api, pmk.ping_dc ? NULL : pmk.node) != pcmk_rc_ok) {
         pmk_drop();
         return;
     }
-    pk.info_timer = g_timeout_add(pk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
+    pmk.info_timer = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
 }
 
 /* Remember a state a ping reported in slot; tell link_cb when it changed. */
@@ -456,16 +375,9 @@ static int pmk_state_in(const char *st, const char *const *set, size_t n)
 
 /*
  * The link is ready only once the local controller has joined the cluster
- * and the DC has run the transition that follows the join.  Measured on
- * 2.1.5 with a controller that had just restarted:
- *  - a fail taken before the join ended lands in a history the DC is
- *    rebuilding: the resource showed FAILED with no fail-count and was
- *    restarted in place, the failure never counted;
- *  - a fail taken after the join but before the DC's first transition (which
- *    re-probes the node's resources) gets the controller's fake call id
- *    999999999, as the new controller has no history of the resource yet;
- *    that "failure" then outranks every later operation on the node and the
- *    resource stays "FAILED [old-node new-node]" until a cleanup.
+ * and the DC has run the transition that follows the join: a fail taken
+ * before that is mishandled by the controller (docs/architecture.md, "The
+ * Pacemaker link", has the measurements).
  * So: ping the local controller until it is S_NOT_DC (or a DC state), then
  * the DC until it is S_IDLE (after a join the DC goes through the policy
  * engine and transition states before S_IDLE); otherwise ask again shortly.
@@ -478,28 +390,28 @@ static void pmk_on_ping(const pcmk_controld_api_reply_t *reply)
     static const char *const dc_ok[] = {"S_IDLE"};
     const char *st = reply->data.ping.fsa_state;
 
-    if (pk.link != PMK_LINK_CONNECTING)
+    if (pmk.link != PMK_LINK_CONNECTING)
         return;
-    pmk_remove_source(&pk.info_timer);
-    if (!pk.ping_dc) {
-        pmk_join_seen(pk.fsa_state, sizeof(pk.fsa_state), st);
+    pmk_remove_source(&pmk.info_timer);
+    if (!pmk.ping_dc) {
+        pmk_join_seen(pmk.fsa_state, sizeof(pmk.fsa_state), st);
         if (pmk_state_in(st, local_ok, G_N_ELEMENTS(local_ok))) {
-            pk.ping_dc = 1;
+            pmk.ping_dc = 1;
             pmk_ping();
             return;
         }
     } else {
-        pmk_join_seen(pk.dc_state, sizeof(pk.dc_state), st);
+        pmk_join_seen(pmk.dc_state, sizeof(pmk.dc_state), st);
         if (pmk_state_in(st, dc_ok, G_N_ELEMENTS(dc_ok))) {
-            pk.backoff_ms = pk.opts.backoff_min_ms;
-            pk.epoch++;
+            pmk.backoff_ms = pmk.opts.backoff_min_ms;
+            pmk.epoch++;
             pmk_link_set(PMK_LINK_READY, 0, 0);
             pmk_flush();
             return;
         }
-        pk.ping_dc = 0; /* a new join: start over with the local state */
+        pmk.ping_dc = 0; /* a new join: start over with the local state */
     }
-    pk.ping_src = g_timeout_add(PMK_JOIN_POLL_MS, pmk_ping_cb, NULL);
+    pmk.ping_src = g_timeout_add(PMK_JOIN_POLL_MS, pmk_ping_cb, NULL);
 }
 
 static const xmlNode *pmk_xml_child(const xmlNode *x, const char *name)
@@ -509,6 +421,19 @@ static const xmlNode *pmk_xml_child(const xmlNode *x, const char *name)
             return c;
     }
     return NULL;
+}
+
+/* Attribute name of element x (x may be NULL): a string to release with
+ * xmlFree(), or NULL when x has no such attribute. */
+static char *pmk_xml_attr(const xmlNode *x, const char *name)
+{
+    return x ? (char *)xmlGetProp(x, (const xmlChar *)name) : NULL;
+}
+
+static void pmk_xml_free(char *s)
+{
+    if (s)
+        xmlFree(s);
 }
 
 /* " after a resend (...)" for a request sent again after a loss, else "". */
@@ -530,24 +455,22 @@ static void pmk_resend_note(const struct pmk_req *r, char *buf, size_t len)
 static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_reply_t *reply)
 {
     const xmlNode *rsc, *op;
-    const char *id = NULL, *rc = NULL, *opst = NULL, *reason = NULL;
+    char *id = NULL, *rc = NULL, *opst = NULL, *reason = NULL;
     const char *from = reply->host_from ? reply->host_from : "?";
     struct pmk_req *r = NULL;
     char note[PMK_WHY_LEN + 40];
 
-    rsc = pmk_xml_child(pmk_xml_child(pmk_xml_child(reply->data.resource.node_state, "lrm"),
-                                      "lrm_resources"),
-                        "lrm_resource");
+    rsc = pmk_xml_child(
+        pmk_xml_child(pmk_xml_child(reply->data.resource.node_state, "lrm"), "lrm_resources"),
+        "lrm_resource");
     if (rsc) {
-        id = crm_element_value(rsc, "id");
+        id = pmk_xml_attr(rsc, "id");
         op = pmk_xml_child(rsc, "lrm_rsc_op");
-        if (op) {
-            rc = crm_element_value(op, "rc-code");
-            opst = crm_element_value(op, "op-status");
-            reason = crm_element_value(op, "exit-reason");
-        }
+        rc = pmk_xml_attr(op, "rc-code");
+        opst = pmk_xml_attr(op, "op-status");
+        reason = pmk_xml_attr(op, "exit-reason");
     }
-    for (GList *l = pk.flight.head; l && id; l = l->next) {
+    for (GList *l = pmk.flight.head; l && id; l = l->next) {
         struct pmk_req *x = l->data;
 
         if (strcmp(x->name, id) == 0) {
@@ -556,20 +479,27 @@ static void pmk_on_resource_reply(crm_exit_t status, const pcmk_controld_api_rep
         }
     }
     if (r == NULL)
-        r = g_queue_peek_head(&pk.flight);
+        r = g_queue_peek_head(&pmk.flight);
     if (r == NULL)
-        return; /* a reply nobody waits for (after a timeout) */
+        goto out; /* a reply nobody waits for (after a timeout) */
     pmk_resend_note(r, note, sizeof(note));
     if (status != CRM_EX_OK || rc == NULL || opst == NULL)
-        pmk_finish(r, -EPROTO, "fail %s on %s: unreadable controller reply from %s (%s)%s",
-                   r->name, pmk_target(r), from, crm_exit_str(status), note);
+        pmk_finish(r, -EPROTO, "fail %s on %s: unreadable controller reply from %s (%s)%s", r->name,
+                   pmk_target(r), from, crm_exit_str(status), note);
     else if (strcmp(rc, "0") == 0 && strcmp(opst, "0") == 0)
         pmk_finish(r, 0, "fail %s on %s: failure recorded by the controller on %s%s", r->name,
                    pmk_target(r), from, note);
     else
-        pmk_finish(r, -EREMOTEIO, "fail %s on %s: refused by the controller on %s: %s "
-                   "(rc-code %s, op-status %s)%s", r->name, pmk_target(r), from,
-                   reason && *reason ? reason : "no reason given", rc, opst, note);
+        pmk_finish(r, -EREMOTEIO,
+                   "fail %s on %s: refused by the controller on %s: %s "
+                   "(rc-code %s, op-status %s)%s",
+                   r->name, pmk_target(r), from, reason && *reason ? reason : "no reason given", rc,
+                   opst, note);
+out:
+    pmk_xml_free(id);
+    pmk_xml_free(rc);
+    pmk_xml_free(opst);
+    pmk_xml_free(reason);
 }
 
 static void pmk_ipc_event(pcmk_ipc_api_t *api, enum pcmk_ipc_event type, crm_exit_t status,
@@ -589,9 +519,9 @@ static void pmk_ipc_event(pcmk_ipc_api_t *api, enum pcmk_ipc_event type, crm_exi
             pmk_on_ping(reply);
         } else if (reply && reply->reply_type == pcmk_controld_reply_resource) {
             pmk_on_resource_reply(status, reply);
-        } else if (pk.link == PMK_LINK_CONNECTING) {
+        } else if (pmk.link == PMK_LINK_CONNECTING) {
             pmk_drop();
-        } else if ((r = g_queue_peek_head(&pk.flight)) != NULL) {
+        } else if ((r = g_queue_peek_head(&pmk.flight)) != NULL) {
             pmk_finish(r, -EPROTO, "fail %s on %s: unexpected controller reply (%s)", r->name,
                        pmk_target(r), crm_exit_str(status));
         }
@@ -605,32 +535,32 @@ static void pmk_try_connect(void)
 {
     int rc;
 
-    if (pk.stopping)
+    if (pmk.stopping)
         return;
-    if (pk.api == NULL) {
-        rc = pcmk_new_ipc_api(&pk.api, pcmk_ipc_controld);
+    if (pmk.api == NULL) {
+        rc = pcmk_new_ipc_api(&pmk.api, pcmk_ipc_controld);
         if (rc != pcmk_rc_ok) {
-            pk.api = NULL;
-            pk.st.connect_errors++;
+            pmk.api = NULL;
+            pmk.st.connect_errors++;
             pmk_schedule_connect(rc);
             return;
         }
-        pcmk_register_ipc_callback(pk.api, pmk_ipc_event, NULL);
+        pcmk_register_ipc_callback(pmk.api, pmk_ipc_event, NULL);
     }
-    rc = pcmk_connect_ipc(pk.api, pcmk_ipc_dispatch_main);
+    rc = pcmk_connect_ipc(pmk.api, pcmk_ipc_dispatch_main);
     if (rc != pcmk_rc_ok) {
-        pk.st.connect_errors++;
+        pmk.st.connect_errors++;
         pmk_schedule_connect(rc);
         return;
     }
-    pk.st.connects++;
+    pmk.st.connects++;
     pmk_link_set(PMK_LINK_CONNECTING, 0, 0);
-    rc = pcmk_controld_api_node_info(pk.api, 0);
+    rc = pcmk_controld_api_node_info(pmk.api, 0);
     if (rc != pcmk_rc_ok) {
         pmk_drop();
         return;
     }
-    pk.info_timer = g_timeout_add(pk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
+    pmk.info_timer = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_info_timeout, NULL);
 }
 
 /* --------------------------------------------------------------------------
@@ -640,7 +570,7 @@ static void pmk_try_connect(void)
 /* Why a fail request is still waiting, for its expiry text. */
 static const char *pmk_wait_reason(const struct pmk_req *r)
 {
-    if (pk.link != PMK_LINK_READY)
+    if (pmk.link != PMK_LINK_READY)
         return "controller unavailable or not joined";
     if (r->check_err[0])
         return r->check_err;
@@ -656,12 +586,12 @@ static void pmk_reply_timeout(struct pmk_req *r)
 {
     char why[PMK_WHY_LEN];
 
-    snprintf(why, sizeof(why), "no reply in %u ms", pk.opts.reply_timeout_ms);
+    snprintf(why, sizeof(why), "no reply in %u ms", pmk.opts.reply_timeout_ms);
     pmk_lost(r, -ETIMEDOUT, why);
     pmk_drop();
 }
 
-static gboolean pmk_req_timeout(gpointer data)
+gboolean pmk_req_timeout(gpointer data)
 {
     struct pmk_req *r = data;
 
@@ -669,26 +599,26 @@ static gboolean pmk_req_timeout(gpointer data)
     if (r->where == PMK_Q_WAIT && r->lost)
         pmk_finish(r, -ETIMEDOUT,
                    "fail %s on %s: send lost (%s), not resolved in %u ms (%s); outcome unknown",
-                   r->name, pmk_target(r), r->lost_why, pk.opts.queue_deadline_ms,
+                   r->name, pmk_target(r), r->lost_why, pmk.opts.queue_deadline_ms,
                    pmk_wait_reason(r));
     else if (r->where == PMK_Q_WAIT)
         pmk_finish(r, -ETIMEDOUT,
                    "%s %s on %s: not sent in %u ms (%s; %u send attempts); "
                    "expired, the resource's own monitor decides",
                    pmk_kind_name(r->kind), r->name, pmk_target(r)[0] ? pmk_target(r) : "local node",
-                   pk.opts.queue_deadline_ms, pmk_wait_reason(r), r->attempts);
+                   pmk.opts.queue_deadline_ms, pmk_wait_reason(r), r->attempts);
     else if (r->where == PMK_Q_FLIGHT)
         pmk_reply_timeout(r);
-    else if (r->where == PMK_Q_ATTR && r == g_queue_peek_head(&pk.attrs) && pk.attr_pid)
+    else if (r->where == PMK_Q_ATTR && r == g_queue_peek_head(&pmk.attrs) && pmk.attr_pid)
         r->expired = 1; /* running: finished when attrd_updater exits */
     else if (r->where == PMK_Q_ATTR) {
-        int head = r == g_queue_peek_head(&pk.attrs);
+        int head = r == g_queue_peek_head(&pmk.attrs);
 
         pmk_finish(r, -ETIMEDOUT, "%s %s: not written in %u ms (%u attrd_updater runs failed)",
-                   pmk_kind_name(r->kind), r->name, pk.opts.queue_deadline_ms, r->attempts);
+                   pmk_kind_name(r->kind), r->name, pmk.opts.queue_deadline_ms, r->attempts);
         if (head) {
-            pmk_remove_source(&pk.attr_retry_src);
-            pk.attr_backoff_ms = pk.opts.backoff_min_ms;
+            pmk_remove_source(&pmk.attr_retry_src);
+            pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
             pmk_attr_next();
         }
     }
@@ -702,17 +632,17 @@ static int pmk_send(struct pmk_req *r)
     int rc;
 
     r->attempts++;
-    rc = pcmk_controld_api_fail(pk.api, pmk_target(r), pmk_target(r), r->name, NULL, r->cls,
+    rc = pcmk_controld_api_fail(pmk.api, pmk_target(r), pmk_target(r), r->name, NULL, r->cls,
                                 r->provider[0] ? r->provider : NULL, r->type);
     if (rc != pcmk_rc_ok)
         return rc;
-    g_queue_remove(&pk.wait, r);
+    g_queue_remove(&pmk.wait, r);
     r->sent = 1;
     r->sent_ns = pmk_now_ns();
     r->where = PMK_Q_FLIGHT;
-    g_queue_push_tail(&pk.flight, r);
+    g_queue_push_tail(&pmk.flight, r);
     pmk_remove_source(&r->timer);
-    r->timer = g_timeout_add(pk.opts.reply_timeout_ms, pmk_req_timeout, r);
+    r->timer = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_req_timeout, r);
     return 0;
 }
 
@@ -732,41 +662,39 @@ static gint pmk_req_cmp(gconstpointer a, gconstpointer b, gpointer data)
 static void pmk_lost(struct pmk_req *r, int status, const char *why)
 {
     uint64_t now = pmk_now_ns();
-    uint64_t end = r->queued_ns + (uint64_t)pk.opts.queue_deadline_ms * 1000000ull;
+    uint64_t end = r->queued_ns + (uint64_t)pmk.opts.queue_deadline_ms * 1000000ull;
 
     g_strlcpy(r->lost_why, why, sizeof(r->lost_why));
     r->lost++;
-    pk.st.lost++;
+    pmk.st.lost++;
     if (r->lost >= PMK_SEND_MAX) {
-        pmk_finish(r, status, "fail %s on %s: %u sends lost (last: %s); outcome unknown",
-                   r->name, pmk_target(r), r->lost, why);
+        pmk_finish(r, status, "fail %s on %s: %u sends lost (last: %s); outcome unknown", r->name,
+                   pmk_target(r), r->lost, why);
         return;
     }
-    g_queue_remove(&pk.flight, r);
-    g_queue_insert_sorted(&pk.wait, r, pmk_req_cmp, NULL);
+    g_queue_remove(&pmk.flight, r);
+    g_queue_insert_sorted(&pmk.wait, r, pmk_req_cmp, NULL);
     r->where = PMK_Q_WAIT;
     r->epoch = 0; /* never sent unchecked again */
     r->check_err[0] = '\0';
     pmk_remove_source(&r->timer);
-    r->timer = g_timeout_add(now < end ? (guint)((end - now) / 1000000u) + 1 : 0,
-                             pmk_req_timeout, r);
+    r->timer =
+        g_timeout_add(now < end ? (guint)((end - now) / 1000000u) + 1 : 0, pmk_req_timeout, r);
 }
-
-static void pmk_check_start(struct pmk_req *r);
 
 /* Send what waits, in order, while the link is ready; a request that waited
  * through an outage is checked first (pmk_check_start()). */
-static void pmk_flush(void)
+void pmk_flush(void)
 {
-    GList *l = pk.wait.head, *next;
+    GList *l = pmk.wait.head, *next;
 
-    for (; l && pk.link == PMK_LINK_READY && !pk.drop_src; l = next) {
+    for (; l && pmk.link == PMK_LINK_READY && !pmk.drop_src; l = next) {
         struct pmk_req *r = l->data;
 
         next = l->next;
         if (r->type[0] == '\0')
             continue; /* agent still being resolved */
-        if (r->epoch != pk.epoch) {
+        if (r->epoch != pmk.epoch) {
             if (r->check == NULL && r->check_retry == 0)
                 pmk_check_start(r);
             continue;
@@ -779,147 +707,9 @@ static void pmk_flush(void)
     }
 }
 
-/* --------------------------------------------------------------------------
- * Checking a request that waited through an outage: where is its resource
- * active now?  (crm_resource --locate, see pmk.h "Delivery rules".)
- */
-
-/* Next "<node ...>NAME</node>" of a --locate XML list from *p (advanced);
- * name copied into buf.  Returns 1, 0 at the end of the list, -1 if unreadable. */
-static int pmk_next_node(const char **p, const char *end, char *buf, size_t len)
-{
-    const char *a = strstr(*p, "<node"), *gt, *lt;
-
-    if (a == NULL || a >= end)
-        return 0;
-    if (a[5] != '>' && a[5] != ' ')
-        return -1;
-    if ((gt = strchr(a, '>')) == NULL || gt >= end || gt[-1] == '/')
-        return -1;
-    if ((lt = strstr(gt, "</node>")) == NULL || lt >= end)
-        return -1;
-    if ((size_t)(lt - gt - 1) >= len || lt - gt - 1 > PMK_NAME_MAX)
-        return -1;
-    memcpy(buf, gt + 1, (size_t)(lt - gt - 1));
-    buf[lt - gt - 1] = '\0';
-    *p = lt + 7;
-    return pmk_name_ok(buf) ? 1 : -1;
-}
-
-enum pmk_locate pmk_locate_verdict(int exit_code, const char *xml, const char *node, char *where,
-                                   size_t len)
-{
-    const char *p, *end;
-    char name[PMK_NAME_MAX + 1];
-    int here = 0, elsewhere = 0, rc;
-
-    if (where && len)
-        where[0] = '\0';
-    if (exit_code == PMK_CRM_EX_NOSUCH)
-        return PMK_LOC_NOSUCH;
-    if (exit_code != 0 || xml == NULL || node == NULL || (p = strstr(xml, "<nodes")) == NULL)
-        return PMK_LOC_UNKNOWN;
-    if ((end = strchr(p, '>')) == NULL)
-        return PMK_LOC_UNKNOWN;
-    if (end[-1] == '/')
-        return PMK_LOC_LEFT; /* <nodes resource="R"/>: active nowhere */
-    p = end + 1;
-    if ((end = strstr(p, "</nodes>")) == NULL)
-        return PMK_LOC_UNKNOWN;
-    while ((rc = pmk_next_node(&p, end, name, sizeof(name))) == 1) {
-        if (strcmp(name, node) == 0)
-            here = 1;
-        else
-            elsewhere = 1;
-        if (where && len) {
-            if (where[0])
-                g_strlcat(where, " ", len);
-            g_strlcat(where, name, len);
-        }
-    }
-    if (rc < 0)
-        return PMK_LOC_UNKNOWN;
-    return !here ? PMK_LOC_LEFT : elsewhere ? PMK_LOC_SPLIT : PMK_LOC_HERE;
-}
-
-static struct pmk_run *pmk_run_start(const char *const *argv, pmk_run_fn done, void *data,
-                                     char *err, size_t len);
-
-static gboolean pmk_check_retry_cb(gpointer data)
-{
-    struct pmk_req *r = data;
-
-    r->check_retry = 0;
-    pmk_flush();
-    return G_SOURCE_REMOVE;
-}
-
-/* Outcome texts of a checked request start "fail R on N: [send lost (why); ]". */
-#define PMK_CHECK_FMT "fail %s on %s: %s%s%s"
-#define PMK_CHECK_ARGS(r)                                                                          \
-    (r)->name, pmk_target(r), (r)->lost ? "send lost (" : "", (r)->lost ? (r)->lost_why : "",      \
-        (r)->lost ? "); " : ""
-
-/* The --locate run of r ended: send r, end it, or ask again later. */
-static void pmk_check_done(struct pmk_run *run, gint wstatus, const char *out, void *data)
-{
-    struct pmk_req *r = data;
-    char where[PMK_TEXT_LEN / 2];
-    int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
-    const char *again = r->lost ? "resent" : "sent";
-
-    r->check = NULL; /* the runner frees run */
-    if (pk.link != PMK_LINK_READY || r->check_epoch != pk.epoch) {
-        pmk_flush(); /* the link dropped meanwhile: check again when it is ready */
-        return;
-    }
-    switch (pmk_locate_verdict(code, out, pmk_target(r), where, sizeof(where))) {
-    case PMK_LOC_HERE:
-        r->epoch = pk.epoch;
-        if (r->lost)
-            pk.st.resent++;
-        pmk_flush();
-        break;
-    case PMK_LOC_LEFT:
-        pmk_finish(r, 0, PMK_CHECK_FMT "%s has left %s since (active on: %s): not %s",
-                   PMK_CHECK_ARGS(r), r->name, pmk_target(r), where[0] ? where : "none", again);
-        break;
-    case PMK_LOC_SPLIT:
-        pmk_finish(r, -EBUSY, PMK_CHECK_FMT "%s is active on several nodes (%s): not %s",
-                   PMK_CHECK_ARGS(r), r->name, where, again);
-        break;
-    case PMK_LOC_NOSUCH:
-        pmk_finish(r, -ENOENT, PMK_CHECK_FMT "%s is not in the CIB any more: not %s",
-                   PMK_CHECK_ARGS(r), r->name, again);
-        break;
-    case PMK_LOC_UNKNOWN:
-        if (WIFEXITED(wstatus))
-            snprintf(r->check_err, sizeof(r->check_err), "crm_resource --locate exit %d", code);
-        else
-            snprintf(r->check_err, sizeof(r->check_err), "crm_resource --locate killed");
-        r->check_retry = g_timeout_add(PMK_VERIFY_RETRY_MS, pmk_check_retry_cb, r);
-        break;
-    }
-}
-
-static void pmk_check_start(struct pmk_req *r)
-{
-    const char *argv[] = {pk.opts.crm_resource, "--locate", "--resource", r->name,
-                          "--output-as=xml", NULL};
-    char err[PMK_WHY_LEN];
-
-    r->check_epoch = pk.epoch;
-    r->check = pmk_run_start(argv, pmk_check_done, r, err, sizeof(err));
-    if (r->check == NULL) {
-        g_strlcpy(r->check_err, "cannot run crm_resource: ", sizeof(r->check_err));
-        g_strlcat(r->check_err, err, sizeof(r->check_err));
-        r->check_retry = g_timeout_add(PMK_VERIFY_RETRY_MS, pmk_check_retry_cb, r);
-    }
-}
-
 static int pmk_same_node(const struct pmk_req *r, const char *node)
 {
-    return strcmp(pmk_target(r), node ? node : pk.node) == 0 ||
+    return strcmp(pmk_target(r), node ? node : pmk.node) == 0 ||
            (r->node[0] == '\0' && node == NULL);
 }
 
@@ -927,13 +717,13 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
 {
     const char *spec;
     struct pmk_req *r;
-    GQueue *qs[] = {&pk.wait, &pk.flight};
+    GQueue *qs[] = {&pmk.wait, &pmk.flight};
 
-    if (!pk.init || pk.stopping)
+    if (!pmk.init || pmk.stopping)
         return -ESHUTDOWN;
     if (!pmk_name_ok(rsc) || (node && !pmk_name_ok(node)))
         return -EINVAL;
-    spec = g_hash_table_lookup(pk.agents, rsc);
+    spec = g_hash_table_lookup(pmk.agents, rsc);
     for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
         for (GList *l = qs[i]->head; l; l = l->next) {
             struct pmk_req *x = l->data;
@@ -944,8 +734,8 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
     }
     if (pmk_pending() >= PMK_QUEUE_MAX)
         return -ENOSPC;
-    if (spec == NULL && !g_hash_table_contains(pk.resolving, rsc) &&
-        g_hash_table_size(pk.resolving) >= PMK_RESOLVE_MAX)
+    if (spec == NULL && !g_hash_table_contains(pmk.resolving, rsc) &&
+        g_hash_table_size(pmk.resolving) >= PMK_RESOLVE_MAX)
         return -ENOSPC;
     r = pmk_req_new(PMK_FAIL, rsc, node, cb, arg);
     if (spec && pmk_parse_agent(spec, r->cls, r->provider, r->type, sizeof(r->type)) != 0) {
@@ -954,9 +744,9 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
     }
     r->where = PMK_Q_WAIT;
     /* made while the link is not ready: checked before it is sent */
-    r->epoch = pk.link == PMK_LINK_READY ? pk.epoch : 0;
-    g_queue_push_tail(&pk.wait, r);
-    r->timer = g_timeout_add(pk.opts.queue_deadline_ms, pmk_req_timeout, r);
+    r->epoch = pmk.link == PMK_LINK_READY ? pmk.epoch : 0;
+    g_queue_push_tail(&pmk.wait, r);
+    r->timer = g_timeout_add(pmk.opts.queue_deadline_ms, pmk_req_timeout, r);
     if (id)
         *id = r->id;
     if (spec == NULL)
@@ -969,437 +759,18 @@ int pmk_set_agent(const char *rsc, const char *agent)
 {
     char c[PMK_CLS_LEN], p[PMK_NAME_MAX + 1], t[PMK_NAME_MAX + 1];
 
-    if (!pk.init || !pmk_name_ok(rsc))
+    if (!pmk.init || !pmk_name_ok(rsc))
         return -EINVAL;
     if (agent == NULL) {
-        g_hash_table_remove(pk.agents, rsc);
+        g_hash_table_remove(pmk.agents, rsc);
         return 0;
     }
     if (strlen(agent) > PMK_NAME_MAX || pmk_parse_agent(agent, c, p, t, sizeof(c)) != 0)
         return -EINVAL;
-    if (!g_hash_table_contains(pk.agents, rsc) &&
-        g_hash_table_size(pk.agents) >= PMK_AGENTS_MAX)
+    if (!g_hash_table_contains(pmk.agents, rsc) && g_hash_table_size(pmk.agents) >= PMK_AGENTS_MAX)
         return -ENOSPC;
-    g_hash_table_replace(pk.agents, g_strdup(rsc), g_strdup(agent));
+    g_hash_table_replace(pmk.agents, g_strdup(rsc), g_strdup(agent));
     return 0;
-}
-
-/* --------------------------------------------------------------------------
- * Child runner: crm_resource in the background, its stdout read when it
- * exits, killed after opts.reply_timeout_ms.  Output is expected small (a
- * primitive, a node list): it is read at exit, up to 64 KiB.
- */
-
-static void pmk_run_child(GPid pid, gint wstatus, gpointer data)
-{
-    struct pmk_run *run = data;
-    GString *out = g_string_new(NULL);
-    char buf[4096];
-    ssize_t n;
-
-    run->child_src = 0;
-    pmk_remove_source(&run->kill_src);
-    g_spawn_close_pid(pid);
-    while (out->len < 65536 && (n = read(run->out_fd, buf, sizeof(buf))) > 0)
-        g_string_append_len(out, buf, n);
-    close(run->out_fd);
-    run->done(run, wstatus, out->str, run->data);
-    g_string_free(out, TRUE);
-    g_free(run);
-}
-
-static gboolean pmk_run_kill(gpointer data)
-{
-    struct pmk_run *run = data;
-
-    run->kill_src = 0;
-    kill(run->pid, SIGKILL);
-    return G_SOURCE_REMOVE;
-}
-
-/*
- * Start argv[0] (searched in PATH) with stdout to a pipe, stderr to
- * /dev/null.  done is called once, from the loop, when it has exited; run
- * is freed after done returns (done must forget it).  Returns the run, or
- * NULL with the reason in err.
- */
-static struct pmk_run *pmk_run_start(const char *const *argv, pmk_run_fn done, void *data,
-                                     char *err, size_t len)
-{
-    struct pmk_run *run = g_new0(struct pmk_run, 1);
-    GError *gerr = NULL;
-
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                      G_SPAWN_STDERR_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
-                                  NULL, NULL, &run->pid, NULL, &run->out_fd, NULL, &gerr)) {
-        g_strlcpy(err, gerr ? gerr->message : "spawn failed", len);
-        g_clear_error(&gerr);
-        g_free(run);
-        return NULL;
-    }
-    run->done = done;
-    run->data = data;
-    run->child_src = g_child_watch_add(run->pid, pmk_run_child, run);
-    run->kill_src = g_timeout_add(pk.opts.reply_timeout_ms, pmk_run_kill, run);
-    return run;
-}
-
-/* Stop a run that has not ended: kill and reap the child, free run; done is
- * not called. */
-static void pmk_run_cancel(struct pmk_run *run)
-{
-    pmk_remove_source(&run->kill_src);
-    pmk_remove_source(&run->child_src);
-    kill(run->pid, SIGKILL);
-    waitpid(run->pid, NULL, 0);
-    g_spawn_close_pid(run->pid);
-    close(run->out_fd);
-    g_free(run);
-}
-
-/* --------------------------------------------------------------------------
- * Agent resolution: the controller needs class/provider/type to fail a
- * resource.  When no binding gave them (pmk_set_agent()), pmk reads them
- * from the CIB with `crm_resource --resource R --query-xml`, in the
- * background; requests for R wait in the queue meanwhile (the first
- * failover of a resource whose agent was never given costs one
- * crm_resource run, ~0.1 s; pmk_resolve_agent() does it ahead of time).
- */
-
-struct pmk_resolver {
-    char rsc[PMK_NAME_MAX + 1];
-    struct pmk_run *run;
-};
-
-int pmk_parse_primitive(const char *text, char *spec, size_t len)
-{
-    const char *p = text ? strstr(text, "<primitive ") : NULL;
-    const char *end;
-    char val[3][PMK_NAME_MAX + 1];
-    static const char *const keys[] = {" class=\"", " provider=\"", " type=\""};
-    int n;
-
-    if (p == NULL || (end = strchr(p, '>')) == NULL)
-        return -ENOENT;
-    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
-        const char *a = g_strstr_len(p, end - p, keys[i]), *q;
-
-        val[i][0] = '\0';
-        if (a == NULL)
-            continue;
-        a += strlen(keys[i]);
-        q = memchr(a, '"', (size_t)(end - a));
-        if (q == NULL || (size_t)(q - a) > PMK_NAME_MAX)
-            return -EINVAL;
-        memcpy(val[i], a, (size_t)(q - a));
-        val[i][q - a] = '\0';
-        if (!pmk_name_ok(val[i]))
-            return -EINVAL;
-    }
-    if (!val[0][0] || !val[2][0])
-        return -EINVAL;
-    if (val[1][0])
-        n = snprintf(spec, len, "%s:%s:%s", val[0], val[1], val[2]);
-    else
-        n = snprintf(spec, len, "%s:%s", val[0], val[2]);
-    return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
-}
-
-static void pmk_resolver_free(gpointer data)
-{
-    struct pmk_resolver *rv = data;
-
-    if (rv->run) /* only when pmk shuts down with a resolver running */
-        pmk_run_cancel(rv->run);
-    g_free(rv);
-}
-
-/* Requests for rsc waiting for its agent: fill it in, or end them. */
-static void pmk_resolved(const char *rsc, const char *spec, const char *why)
-{
-    GList *l = pk.wait.head, *next;
-
-    for (; l; l = next) {
-        struct pmk_req *r = l->data;
-
-        next = l->next;
-        if (r->type[0] || strcmp(r->name, rsc) != 0)
-            continue;
-        if (spec && pmk_parse_agent(spec, r->cls, r->provider, r->type, sizeof(r->type)) == 0)
-            continue;
-        pmk_finish(r, -ENOENT, "fail %s: agent unknown: %s", r->name, why);
-    }
-    pmk_flush();
-}
-
-static void pmk_resolver_done(struct pmk_run *run, gint wstatus, const char *out, void *data)
-{
-    struct pmk_resolver *rv = data;
-    char rsc[PMK_NAME_MAX + 1], spec[PMK_NAME_MAX + 1], why[PMK_TEXT_LEN];
-    int rc = -ENOENT;
-
-    rv->run = NULL; /* the runner frees run */
-    g_strlcpy(rsc, rv->rsc, sizeof(rsc));
-    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
-        rc = pmk_parse_primitive(out, spec, sizeof(spec));
-    if (rc == 0 && pmk_set_agent(rsc, spec) != 0)
-        rc = -ENOSPC;
-    if (rc != 0)
-        snprintf(why, sizeof(why), "%s in the CIB (crm_resource %s)",
-                 rc == -ENOENT ? "no primitive of that name" : "unusable primitive",
-                 WIFEXITED(wstatus) ? "exited" : "was killed");
-    g_hash_table_remove(pk.resolving, rsc); /* frees rv */
-    pmk_resolved(rsc, rc == 0 ? spec : NULL, why);
-}
-
-static void pmk_resolve_start(const char *rsc)
-{
-    struct pmk_resolver *rv;
-    const char *argv[] = {pk.opts.crm_resource, "--resource", rsc, "--query-xml", NULL};
-    char err[PMK_WHY_LEN];
-
-    if (g_hash_table_contains(pk.resolving, rsc) || g_hash_table_contains(pk.agents, rsc))
-        return;
-    rv = g_new0(struct pmk_resolver, 1);
-    g_strlcpy(rv->rsc, rsc, sizeof(rv->rsc));
-    rv->run = pmk_run_start(argv, pmk_resolver_done, rv, err, sizeof(err));
-    if (rv->run == NULL) {
-        char why[PMK_TEXT_LEN];
-
-        snprintf(why, sizeof(why), "cannot run %s: %s", pk.opts.crm_resource, err);
-        g_free(rv);
-        /* end the waiting requests from the loop, not inside the caller */
-        pmk_resolve_fail_later(rsc, why);
-        return;
-    }
-    g_hash_table_insert(pk.resolving, g_strdup(rsc), rv);
-}
-
-struct pmk_late {
-    char rsc[PMK_NAME_MAX + 1];
-    char why[PMK_TEXT_LEN];
-};
-
-static gboolean pmk_late_cb(gpointer data)
-{
-    struct pmk_late *lt = data;
-
-    pk.late = g_list_remove(pk.late, lt);
-    pmk_resolved(lt->rsc, NULL, lt->why);
-    g_free(lt);
-    return G_SOURCE_REMOVE;
-}
-
-static void pmk_resolve_fail_later(const char *rsc, const char *why)
-{
-    struct pmk_late *lt = g_new0(struct pmk_late, 1);
-
-    g_strlcpy(lt->rsc, rsc, sizeof(lt->rsc));
-    g_strlcpy(lt->why, why, sizeof(lt->why));
-    pk.late = g_list_prepend(pk.late, lt);
-    g_idle_add(pmk_late_cb, lt);
-}
-
-int pmk_resolve_agent(const char *rsc)
-{
-    if (!pk.init || pk.stopping)
-        return -ESHUTDOWN;
-    if (!pmk_name_ok(rsc))
-        return -EINVAL;
-    if (g_hash_table_contains(pk.agents, rsc))
-        return 0;
-    if (!g_hash_table_contains(pk.resolving, rsc) &&
-        g_hash_table_size(pk.resolving) >= PMK_RESOLVE_MAX)
-        return -ENOSPC;
-    pmk_resolve_start(rsc);
-    return 0;
-}
-
-/* --------------------------------------------------------------------------
- * Attribute requests: attrd_updater, one run at a time.
- */
-
-static gboolean pmk_attr_retry(gpointer data);
-
-static void pmk_attr_reap(void)
-{
-    pmk_remove_source(&pk.attr_kill_src);
-    pk.attr_child_src = 0;
-    pk.attr_pid = 0;
-}
-
-static void pmk_attr_child(GPid pid, gint wstatus, gpointer data)
-{
-    struct pmk_req *r = g_queue_peek_head(&pk.attrs);
-    char err[PMK_ERR_LEN + 1] = "";
-    char *nl;
-    ssize_t n;
-    int ok;
-
-    g_spawn_close_pid(pid);
-    pmk_attr_reap();
-    if (pk.attr_err_fd >= 0) {
-        n = read(pk.attr_err_fd, err, PMK_ERR_LEN);
-        err[n > 0 ? n : 0] = '\0';
-        close(pk.attr_err_fd);
-        pk.attr_err_fd = -1;
-        if ((nl = strchr(err, '\n')) != NULL)
-            *nl = '\0';
-    }
-    if (r == NULL)
-        return;
-    ok = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
-    if (ok) {
-        if (r->kind == PMK_ATTR_SET)
-            pmk_finish(r, 0, "attribute %s=%s set on %s", r->name, r->value,
-                       pmk_target(r)[0] ? pmk_target(r) : "the local node");
-        else
-            pmk_finish(r, 0, "attribute %s deleted on %s", r->name,
-                       pmk_target(r)[0] ? pmk_target(r) : "the local node");
-        pk.attr_backoff_ms = pk.opts.backoff_min_ms;
-        pmk_attr_next();
-        return;
-    }
-    if (r->expired || pk.stopping) {
-        pmk_finish(r, -ETIMEDOUT, "%s %s: attrd_updater failed %u times until the deadline: %s",
-                   pmk_kind_name(r->kind), r->name, r->attempts,
-                   err[0] ? err : (WIFSIGNALED(wstatus) ? "killed" : "no message"));
-        pk.attr_backoff_ms = pk.opts.backoff_min_ms;
-        pmk_attr_next();
-        return;
-    }
-    /* retry the same request later: attribute updates are idempotent */
-    pk.attr_retry_src = g_timeout_add(pk.attr_backoff_ms, pmk_attr_retry, NULL);
-    pk.attr_backoff_ms = MIN(pk.attr_backoff_ms * 2, pk.opts.backoff_max_ms);
-}
-
-static gboolean pmk_attr_retry(gpointer data)
-{
-    pk.attr_retry_src = 0;
-    pmk_attr_next();
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean pmk_attr_spawn_failed(gpointer data)
-{
-    struct pmk_req *r = g_queue_peek_head(&pk.attrs);
-
-    pk.attr_retry_src = 0;
-    if (r)
-        pmk_finish(r, -ENOEXEC, "%s %s: cannot run %s: %s", pmk_kind_name(r->kind), r->name,
-                   pk.opts.attrd_updater, pk.attr_spawn_err);
-    pmk_attr_next();
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean pmk_attr_kill(gpointer data)
-{
-    pk.attr_kill_src = 0;
-    if (pk.attr_pid > 0)
-        kill(pk.attr_pid, SIGKILL);
-    return G_SOURCE_REMOVE;
-}
-
-/* Start attrd_updater for the head request unless one runs or waits. */
-static void pmk_attr_next(void)
-{
-    struct pmk_req *r;
-    const char *argv[10];
-    int argc = 0, err_fd = -1;
-    GPid pid;
-    GError *gerr = NULL;
-
-    r = g_queue_peek_head(&pk.attrs);
-    if (r == NULL || pk.attr_pid || pk.attr_retry_src || pk.stopping)
-        return;
-    argv[argc++] = pk.opts.attrd_updater;
-    argv[argc++] = "-n";
-    argv[argc++] = r->name;
-    if (r->kind == PMK_ATTR_SET) {
-        argv[argc++] = "-U";
-        argv[argc++] = r->value;
-    } else {
-        argv[argc++] = "-D";
-    }
-    if (r->node[0]) {
-        argv[argc++] = "-N";
-        argv[argc++] = r->node;
-    }
-    argv[argc] = NULL;
-    r->attempts++;
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
-                                  NULL, NULL, &pid, NULL, NULL, &err_fd, &gerr)) {
-        /* reported from the loop: never call back inside a request function */
-        g_strlcpy(pk.attr_spawn_err, gerr ? gerr->message : "spawn failed",
-                  sizeof(pk.attr_spawn_err));
-        g_clear_error(&gerr);
-        pk.attr_retry_src = g_idle_add(pmk_attr_spawn_failed, NULL);
-        return;
-    }
-    if (!r->sent) {
-        r->sent = 1;
-        r->sent_ns = pmk_now_ns();
-    }
-    pk.attr_pid = pid;
-    pk.attr_err_fd = err_fd;
-    pk.attr_child_src = g_child_watch_add(pid, pmk_attr_child, NULL);
-    pk.attr_kill_src = g_timeout_add(pk.opts.reply_timeout_ms, pmk_attr_kill, NULL);
-}
-
-static int pmk_attr_request(enum pmk_kind kind, const char *name, const char *value,
-                            const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
-{
-    struct pmk_req *r;
-
-    if (!pk.init || pk.stopping)
-        return -ESHUTDOWN;
-    if (!pmk_name_ok(name) || (node && !pmk_name_ok(node)) ||
-        (kind == PMK_ATTR_SET && !pmk_name_ok(value)))
-        return -EINVAL;
-    if (pmk_pending() >= PMK_QUEUE_MAX)
-        return -ENOSPC;
-    r = pmk_req_new(kind, name, node, cb, arg);
-    if (value)
-        g_strlcpy(r->value, value, sizeof(r->value));
-    r->where = PMK_Q_ATTR;
-    g_queue_push_tail(&pk.attrs, r);
-    r->timer = g_timeout_add(pk.opts.queue_deadline_ms, pmk_req_timeout, r);
-    if (id)
-        *id = r->id;
-    pmk_attr_next();
-    return 0;
-}
-
-int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb,
-                 void *arg, uint64_t *id)
-{
-    return pmk_attr_request(PMK_ATTR_SET, name, value, node, cb, arg, id);
-}
-
-int pmk_attr_delete(const char *name, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
-{
-    return pmk_attr_request(PMK_ATTR_DELETE, name, NULL, node, cb, arg, id);
-}
-
-int pmk_migrate(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
-{
-    char name[PMK_NAME_MAX + 1];
-
-    if (!pmk_name_ok(rsc) || pmk_attr_name(rsc, name, sizeof(name)) != 0)
-        return -EINVAL;
-    return pmk_attr_set(name, PMK_ATTR_DEGRADED, node, cb, arg, id);
-}
-
-int pmk_restore(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
-{
-    char name[PMK_NAME_MAX + 1];
-
-    if (!pmk_name_ok(rsc) || pmk_attr_name(rsc, name, sizeof(name)) != 0)
-        return -EINVAL;
-    return pmk_attr_delete(name, node, cb, arg, id);
 }
 
 /* --------------------------------------------------------------------------
@@ -1408,34 +779,34 @@ int pmk_restore(const char *rsc, const char *node, pmk_done_fn cb, void *arg, ui
 
 int pmk_init(const struct pmk_opts *opts, pmk_link_fn link_cb, void *arg)
 {
-    if (pk.init)
+    if (pmk.init)
         return -EALREADY;
-    memset(&pk, 0, sizeof(pk));
+    memset(&pmk, 0, sizeof(pmk));
     if (opts)
-        pk.opts = *opts;
-    if (pk.opts.backoff_min_ms == 0)
-        pk.opts.backoff_min_ms = 100;
-    if (pk.opts.backoff_max_ms < pk.opts.backoff_min_ms)
-        pk.opts.backoff_max_ms = MAX(5000, pk.opts.backoff_min_ms);
-    if (pk.opts.queue_deadline_ms == 0)
-        pk.opts.queue_deadline_ms = 30000;
-    if (pk.opts.reply_timeout_ms == 0)
-        pk.opts.reply_timeout_ms = 10000;
-    if (pk.opts.attrd_updater == NULL)
-        pk.opts.attrd_updater = "attrd_updater";
-    if (pk.opts.crm_resource == NULL)
-        pk.opts.crm_resource = "crm_resource";
-    pk.link_cb = link_cb;
-    pk.link_arg = arg;
-    pk.backoff_ms = pk.opts.backoff_min_ms;
-    pk.attr_backoff_ms = pk.opts.backoff_min_ms;
-    pk.attr_err_fd = -1;
-    g_queue_init(&pk.wait);
-    g_queue_init(&pk.flight);
-    g_queue_init(&pk.attrs);
-    pk.agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    pk.resolving = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pmk_resolver_free);
-    pk.init = 1;
+        pmk.opts = *opts;
+    if (pmk.opts.backoff_min_ms == 0)
+        pmk.opts.backoff_min_ms = 100;
+    if (pmk.opts.backoff_max_ms < pmk.opts.backoff_min_ms)
+        pmk.opts.backoff_max_ms = MAX(5000, pmk.opts.backoff_min_ms);
+    if (pmk.opts.queue_deadline_ms == 0)
+        pmk.opts.queue_deadline_ms = 30000;
+    if (pmk.opts.reply_timeout_ms == 0)
+        pmk.opts.reply_timeout_ms = 10000;
+    if (pmk.opts.attrd_updater == NULL)
+        pmk.opts.attrd_updater = "attrd_updater";
+    if (pmk.opts.crm_resource == NULL)
+        pmk.opts.crm_resource = "crm_resource";
+    pmk.link_cb = link_cb;
+    pmk.link_arg = arg;
+    pmk.backoff_ms = pmk.opts.backoff_min_ms;
+    pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
+    pmk.attr_err_fd = -1;
+    g_queue_init(&pmk.wait);
+    g_queue_init(&pmk.flight);
+    g_queue_init(&pmk.attrs);
+    pmk.agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    pmk.resolving = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, pmk_resolver_free);
+    pmk.init = 1;
     pmk_try_connect();
     return 0;
 }
@@ -1443,75 +814,75 @@ int pmk_init(const struct pmk_opts *opts, pmk_link_fn link_cb, void *arg)
 void pmk_shutdown(void)
 {
     struct pmk_req *r;
-    GQueue *qs[] = {&pk.wait, &pk.flight, &pk.attrs};
+    GQueue *qs[] = {&pmk.wait, &pmk.flight, &pmk.attrs};
 
-    if (!pk.init)
+    if (!pmk.init)
         return;
-    pk.stopping = 1;
-    pmk_remove_source(&pk.retry_src);
-    pmk_remove_source(&pk.info_timer);
-    pmk_remove_source(&pk.drop_src);
-    pmk_remove_source(&pk.ping_src);
-    pmk_remove_source(&pk.attr_retry_src);
-    if (pk.attr_pid > 0) {
-        pmk_remove_source(&pk.attr_child_src);
-        kill(pk.attr_pid, SIGKILL);
-        waitpid(pk.attr_pid, NULL, 0);
-        g_spawn_close_pid(pk.attr_pid);
+    pmk.stopping = 1;
+    pmk_remove_source(&pmk.retry_src);
+    pmk_remove_source(&pmk.info_timer);
+    pmk_remove_source(&pmk.drop_src);
+    pmk_remove_source(&pmk.ping_src);
+    pmk_remove_source(&pmk.attr_retry_src);
+    if (pmk.attr_pid > 0) {
+        pmk_remove_source(&pmk.attr_child_src);
+        kill(pmk.attr_pid, SIGKILL);
+        waitpid(pmk.attr_pid, NULL, 0);
+        g_spawn_close_pid(pmk.attr_pid);
         pmk_attr_reap();
     }
-    if (pk.attr_err_fd >= 0) {
-        close(pk.attr_err_fd);
-        pk.attr_err_fd = -1;
+    if (pmk.attr_err_fd >= 0) {
+        close(pmk.attr_err_fd);
+        pmk.attr_err_fd = -1;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
         while ((r = g_queue_peek_head(qs[i])) != NULL)
             pmk_finish(r, -ECANCELED, "%s %s: vesperd is shutting down%s", pmk_kind_name(r->kind),
                        r->name, r->sent ? " (sent, outcome unknown)" : " (not sent)");
     }
-    if (pk.api) {
-        pcmk_free_ipc_api(pk.api); /* disconnect event is ignored while stopping */
-        pk.api = NULL;
+    if (pmk.api) {
+        pcmk_free_ipc_api(pmk.api); /* disconnect event is ignored while stopping */
+        pmk.api = NULL;
     }
-    g_hash_table_destroy(pk.resolving);
-    pk.resolving = NULL;
-    for (GList *l = pk.late; l; l = l->next) {
+    g_hash_table_destroy(pmk.resolving);
+    pmk.resolving = NULL;
+    for (GList *l = pmk.late; l; l = l->next) {
         g_idle_remove_by_data(l->data);
         g_free(l->data);
     }
-    g_list_free(pk.late);
-    pk.late = NULL;
-    g_hash_table_destroy(pk.agents);
-    pk.agents = NULL;
-    pk.init = 0;
-    pk.stopping = 0;
-    pk.link = PMK_LINK_DOWN;
+    g_list_free(pmk.late);
+    pmk.late = NULL;
+    g_hash_table_destroy(pmk.agents);
+    pmk.agents = NULL;
+    pmk.init = 0;
+    pmk.stopping = 0;
+    pmk.link = PMK_LINK_DOWN;
 }
 
 enum pmk_link pmk_link_state(void)
 {
-    return pk.link;
+    return pmk.link;
 }
 
 const char *pmk_node_name(void)
 {
-    return pk.node;
+    return pmk.node;
 }
 
 const char *pmk_controller_state(void)
 {
-    return pk.fsa_state;
+    return pmk.fsa_state;
 }
 
 const char *pmk_dc_state(void)
 {
-    return pk.dc_state;
+    return pmk.dc_state;
 }
 
 void pmk_get_stats(struct pmk_stats *st)
 {
-    *st = pk.st;
-    st->link = pk.link;
-    st->queued = pk.wait.length + (pk.attr_pid ? 0 : pk.attrs.length);
-    st->in_flight = pk.flight.length + (pk.attr_pid ? pk.attrs.length : 0);
+    *st = pmk.st;
+    st->link = pmk.link;
+    st->queued = pmk.wait.length + (pmk.attr_pid ? 0 : pmk.attrs.length);
+    st->in_flight = pmk.flight.length + (pmk.attr_pid ? pmk.attrs.length : 0);
 }

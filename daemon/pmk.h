@@ -1,32 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * pmk: vesperd's side of Pacemaker.  Two kinds of request, both asynchronous
- * on the GLib main loop, both reporting exactly once through a callback with
- * CLOCK_MONOTONIC timestamps (queued, sent, done):
+ * pmk: vesperd's side of Pacemaker (docs/architecture.md, "The Pacemaker
+ * link", gives the reasons and the measurements behind these rules).  Two
+ * kinds of request, both asynchronous on the GLib main loop, both reporting
+ * exactly once through a callback with CLOCK_MONOTONIC timestamps (queued,
+ * sent, done):
  *
  *  - fail: a hard failure of a resource on a node, sent to the local
- *    controller over libcrmcommon's public IPC API (pcmk_controld_api_fail(),
- *    the request crm_resource --fail sends).  Recovery then follows the
- *    resource's on-fail / migration-threshold.  No process is spawned.
- *  - node attributes (migrate): set or delete a transient node attribute with
- *    attrd_updater, the public route to pacemaker-attrd (its C API is
- *    internal in 2.1).  pmk_migrate() sets "vesper-<rsc>" = "degraded" on
- *    the node; a location rule per resource (created by the ocf:vesper agent,
- *    see pmk_rule_xml()) gives that node -INFINITY for that resource only, so
- *    Pacemaker moves it while it is still healthy, live-migrating it when it
- *    has allow-migrate=true.
- *
- * Why a per-resource attribute and not a "#health-vesper" node attribute with
- * node-health-strategy=migrate-on-red: node health moves *every* resource off
- * the node, so one guest's pressure would move all other guests (the design
- * requires that a guest only ever affects its own resources), and the
- * strategy is a cluster-wide property that also changes how every other
- * #health-* attribute (HealthCPU, HealthSMART ...) is treated.  A
- * per-resource attribute plus rule is local to one resource, shows in
- * crm_mon -A as "vesper-<rsc> : degraded", and is cleared with
- * pmk_restore() (or attrd_updater -D -n vesper-<rsc> -N NODE); being
- * transient, it also disappears when the node restarts.
+ *    controller over libcrmcommon's public IPC API
+ *    (pcmk_controld_api_fail()).  Recovery then follows the resource's
+ *    on-fail / migration-threshold.  No process is spawned.
+ *  - node attributes (migrate): set or delete a transient node attribute
+ *    with attrd_updater.  pmk_migrate() sets "vesper-<rsc>" = "degraded" on
+ *    the node; a location rule per resource (created by the ocf:vesper
+ *    agent, see pmk_rule_xml()) gives that node -INFINITY for that resource
+ *    only, so Pacemaker moves it while it is still healthy, live-migrating
+ *    it when it has allow-migrate=true.  pmk_restore() clears the mark; a
+ *    restart of the node does too.
  *
  * Controller connection: pmk connects at pmk_init() and reconnects with
  * exponential backoff (opts.backoff_min_ms .. backoff_max_ms) whenever the
@@ -34,41 +25,29 @@
  * the local node's name (pmk_node_name()), then pings it every 250 ms until
  * it has joined the cluster (state S_NOT_DC or a DC state), then the DC
  * until it is S_IDLE (the transition after a join, which re-probes the
- * node, is over); only then is the link ready.  A fail taken by a controller
- * that has just restarted, before that, is mishandled by Pacemaker 2.1.5
- * (measured: the resource is restarted in place without a fail-count, or
- * stays "FAILED" on two nodes until a cleanup), so such requests wait.
+ * node, is over); only then is the link ready and are fail requests sent.
  * Every change of the states seen meanwhile is reported to link_cb as
  * PMK_LINK_CONNECTING (pmk_controller_state(), pmk_dc_state()).
  *
  * Delivery rules of fail requests:
  *  - a request made while the controller is unavailable is queued and sent
  *    once the link is ready; it is never lost: it ends in a result, at the
- *    latest when it expires (opts.queue_deadline_ms after it was made: a
- *    failure found that late has been found by the resource's own monitor
- *    already);
- *  - a request whose send failed was not delivered (libqb IPC sends whole
- *    messages) and stays queued;
+ *    latest when it expires (opts.queue_deadline_ms after it was made);
+ *  - a request whose send failed was not delivered and stays queued;
  *  - a request that was sent but whose reply cannot come any more (the
  *    connection closed, or no reply in opts.reply_timeout_ms, after which
- *    pmk drops the connection) is "lost": its outcome is unknown.  Measured
- *    on 2.1.5: a request sent in the few ms between a SIGKILL of the
- *    controller and pmk seeing the connection close is accepted by libqb
- *    (shared-memory ring) and never read.  A lost request goes back to the
- *    queue and is sent again (at most PMK_SEND_MAX sends in all);
+ *    pmk drops the connection) is "lost": its outcome is unknown.  It goes
+ *    back to the queue and is sent again (at most PMK_SEND_MAX sends in
+ *    all);
  *  - a request that waited through a controller outage (queued while the
  *    link was not ready, lost, or the link dropped before it went out) is
  *    only sent once the link is ready again and the CIB says the resource
  *    is active on the target node and nowhere else (crm_resource --locate,
- *    see pmk_locate_verdict()), pmk_fail()'s own precondition.  The
- *    transition after the controller's rejoin (the link is ready only when
- *    it is over) has by then acted on a failure the old controller took,
- *    moving or stopping the resource, while a failure it never read, or
- *    forgot with its history, has left the resource in place.  So one event
+ *    see pmk_locate_verdict()), pmk_fail()'s own precondition.  So one event
  *    makes one recorded failure, and never a fake failure of a resource
- *    that runs elsewhere (Pacemaker would believe it active on two nodes).
- *    A resource that has left the node ends the request with status 0
- *    ("not sent"/"not resent"); the outcome text says what happened;
+ *    that runs elsewhere.  A resource that has left the node ends the
+ *    request with status 0 ("not sent"/"not resent"); the outcome text says
+ *    what happened;
  *  - while a fail for the same resource and node is queued, being checked,
  *    in flight or lost, another one is refused with -EALREADY.
  *
@@ -88,12 +67,12 @@
 
 #include <stdint.h>
 
-#define PMK_NAME_MAX 128  /* resource, node and attribute names */
-#define PMK_TEXT_LEN 200  /* result text */
-#define PMK_QUEUE_MAX 64  /* queued + in-flight requests */
+#define PMK_NAME_MAX 128 /* resource, node and attribute names */
+#define PMK_TEXT_LEN 200 /* result text */
+#define PMK_QUEUE_MAX 64 /* queued + in-flight requests */
 #define PMK_ATTR_PREFIX "vesper-"
 #define PMK_ATTR_DEGRADED "degraded"
-#define PMK_SEND_MAX 3    /* sends of one fail request (resends after a loss) */
+#define PMK_SEND_MAX 3 /* sends of one fail request (resends after a loss) */
 
 enum pmk_kind {
     PMK_FAIL = 1,        /* pcmk_controld_api_fail() */
@@ -103,9 +82,9 @@ enum pmk_kind {
 const char *pmk_kind_name(enum pmk_kind k);
 
 enum pmk_link {
-    PMK_LINK_DOWN = 0,     /* no controller connection; retrying */
-    PMK_LINK_CONNECTING,   /* connected, waiting for the node name and the join */
-    PMK_LINK_READY,        /* requests are sent at once */
+    PMK_LINK_DOWN = 0,   /* no controller connection; retrying */
+    PMK_LINK_CONNECTING, /* connected, waiting for the node name and the join */
+    PMK_LINK_READY,      /* requests are sent at once */
 };
 const char *pmk_link_name(enum pmk_link l);
 
@@ -121,11 +100,11 @@ struct pmk_opts {
 };
 
 struct pmk_result {
-    uint64_t id;          /* as returned by the request function */
+    uint64_t id; /* as returned by the request function */
     enum pmk_kind kind;
-    const char *name;     /* resource (fail) or attribute name */
-    const char *node;     /* target node ("" for the local node's attrd default) */
-    const char *value;    /* PMK_ATTR_SET: the value, else NULL */
+    const char *name;  /* resource (fail) or attribute name */
+    const char *node;  /* target node ("" for the local node's attrd default) */
+    const char *value; /* PMK_ATTR_SET: the value, else NULL */
     /*
      * 0: done (controller accepted the failure / attribute written), or a
      *   fail that waited through an outage and whose resource has left the
@@ -141,11 +120,12 @@ struct pmk_result {
      * -ECANCELED: pmk_shutdown() before the end.
      */
     int status;
-    int sent;             /* 1: the request reached the controller / attrd */
-    unsigned attempts;    /* sends (attributes: runs of attrd_updater) */
-    unsigned lost;        /* fail: sends whose reply could not come */
-    uint64_t queued_mono_ns, sent_mono_ns, done_mono_ns; /* sent 0 if never sent */
-    const char *text;     /* one line for the operation log */
+    int sent;          /* 1: the request reached the controller / attrd */
+    unsigned attempts; /* sends (attributes: runs of attrd_updater) */
+    unsigned lost;     /* fail: sends whose reply could not come */
+    /* CLOCK_MONOTONIC; sent_mono_ns is 0 if never sent */
+    uint64_t queued_mono_ns, sent_mono_ns, done_mono_ns;
+    const char *text; /* one line for the operation log */
 };
 
 /* Result of a request; res and its strings are valid during the call only. */
@@ -189,8 +169,8 @@ int pmk_set_agent(const char *rsc, const char *agent);
  * background (crm_resource --query-xml), unless it is known.  pmk_fail() does
  * the same for a resource whose agent is unknown, its request waiting
  * meanwhile; calling this when a resource is configured or bound saves that
- * delay (~0.1 s) on the first failover.  Returns 0, -EINVAL, -ENOSPC (too
- * many lookups running), -ESHUTDOWN.
+ * delay (one crm_resource run) on the first failover.  Returns 0, -EINVAL,
+ * -ENOSPC (too many lookups running), -ESHUTDOWN.
  */
 int pmk_resolve_agent(const char *rsc);
 
@@ -234,11 +214,10 @@ enum pmk_locate pmk_locate_verdict(int exit_code, const char *xml, const char *n
  * -ENOSPC (queue full), -ESHUTDOWN (not initialised).  When the agent of
  * rsc is unknown (neither pmk_set_agent() nor a resolution gave it) it is
  * read from the CIB first; a resource the CIB does not have ends with
- * -ENOENT.  Never fails a resource without its class and type: the
- * controller would otherwise try to register it without them, an internal
- * error of the controller.  cb is never called before pmk_fail() returns:
- * results arrive from the main loop.  With the link ready and the agent
- * known, the request is sent before pmk_fail() returns.
+ * -ENOENT.  Never fails a resource without its class and type.  cb is
+ * never called before pmk_fail() returns: results arrive from the main
+ * loop.  With the link ready and the agent known, the request is sent
+ * before pmk_fail() returns.
  */
 int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
 
@@ -249,8 +228,8 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
  * (attribute updates are idempotent).  Same returns as pmk_fail() except
  * -ENOENT and -EALREADY.
  */
-int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb,
-                 void *arg, uint64_t *id);
+int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb, void *arg,
+                 uint64_t *id);
 int pmk_attr_delete(const char *name, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
 
 /*
@@ -277,8 +256,8 @@ struct pmk_stats {
     uint64_t connects;       /* successful connections */
     uint64_t connect_errors; /* failed connection attempts */
     uint64_t disconnects;
-    unsigned queued;         /* waiting to be sent */
-    unsigned in_flight;      /* sent, no reply yet */
+    unsigned queued;               /* waiting to be sent */
+    unsigned in_flight;            /* sent, no reply yet */
     uint64_t done_ok, done_failed; /* results delivered */
     uint64_t lost, resent;         /* fail sends lost; lost requests sent again */
 };

@@ -3,7 +3,7 @@
 # Copyright (C) 2026 The vesper authors
 #
 # The cluster test bed and pmk on their own (no vesperd): tools/cluster/up
-# brings 3 nodes online, a Dummy resource runs, pmk_fail_test (daemon/pmk.c
+# brings 3 nodes online, a Dummy resource runs, pmk_fail_test (daemon/pmk*.c
 # through the controller IPC) fails it and it moves, a queued request
 # survives a controller restart and is sent once, the degraded mark moves
 # an allow-migrate resource by live migration (migrate_to/migrate_from),

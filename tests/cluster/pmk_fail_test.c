@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * pmk_fail_test: drive daemon/pmk.c against a real cluster node (run it
+ * pmk_fail_test: drive pmk (daemon/pmk*.c) against a real cluster node (run it
  * inside a node with tools/cluster/exec).  Not installed; used by the
  * cluster tests and to measure the controller round trip.
  *

@@ -120,21 +120,21 @@ static void test_bind_options(void **state)
                            "comm:nginx,pid:4242,cgroup:/system.slice/nginx.service",
                            &r, err, sizeof(err)),
                      0);
-    assert_int_equal(r.set_groups, 1);
-    assert_int_equal(r.ngroups, 3);
-    assert_string_equal(r.groups[0], "signal");
-    assert_string_equal(r.groups[2], "agent");
-    assert_int_equal(r.set_watch, 1);
-    assert_int_equal(r.nwatch, 3);
-    assert_int_equal(r.watch[0].kind, VSP_WATCH_COMM);
-    assert_string_equal(r.watch[0].value, "nginx");
-    assert_int_equal(r.watch[1].kind, VSP_WATCH_PID);
-    assert_int_equal(r.watch[1].pid, 4242);
-    assert_int_equal(r.watch[2].kind, VSP_WATCH_CGROUP);
+    assert_int_equal(r.bind.set_groups, 1);
+    assert_int_equal(r.bind.ngroups, 3);
+    assert_string_equal(r.bind.groups[0], "signal");
+    assert_string_equal(r.bind.groups[2], "agent");
+    assert_int_equal(r.bind.set_watch, 1);
+    assert_int_equal(r.bind.nwatch, 3);
+    assert_int_equal(r.bind.watch[0].kind, VSP_WATCH_COMM);
+    assert_string_equal(r.bind.watch[0].value, "nginx");
+    assert_int_equal(r.bind.watch[1].kind, VSP_WATCH_PID);
+    assert_int_equal(r.bind.watch[1].pid, 4242);
+    assert_int_equal(r.bind.watch[2].kind, VSP_WATCH_CGROUP);
     /* options only for bind, given once, with a valid value */
     assert_int_equal(parse("bind vm1 web", &r, err, sizeof(err)), 0);
-    assert_int_equal(r.set_groups, 0);
-    assert_int_equal(r.set_watch, 0);
+    assert_int_equal(r.bind.set_groups, 0);
+    assert_int_equal(r.bind.set_watch, 0);
     assert_int_equal(parse("unbind vm1 --groups signal", &r, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "unbind: unknown option '--groups'");
     assert_int_equal(parse("bind vm1 web --groups", &r, err, sizeof(err)), -EINVAL);

@@ -44,11 +44,11 @@ static struct oplog_op mkop(const char *guest, unsigned n)
     struct oplog_op o;
 
     memset(&o, 0, sizeof(o));
-    snprintf(o.guest, sizeof(o.guest), "%s", guest);
+    snprintf(o.ev.guest, sizeof(o.ev.guest), "%s", guest);
     snprintf(o.id, sizeof(o.id), "op-0000000000001-%u", n);
     snprintf(o.task, sizeof(o.task), "op-0000000000001-%u/act:log", n);
     snprintf(o.action, sizeof(o.action), "log");
-    o.verdict = VSP_VERDICT_FAILOVER;
+    o.ev.verdict = VSP_VERDICT_FAILOVER;
     o.exit_code = -1;
     return o;
 }
@@ -132,7 +132,7 @@ static void test_find_op(void **state)
     struct oplog_op *o = oplog_find_op(log, "op-0000000000001-3");
 
     assert_non_null(o);
-    assert_string_equal(o->guest, "vm1");
+    assert_string_equal(o->ev.guest, "vm1");
     assert_ptr_equal(oplog_find_op(log, "op-0000000000001-3/act:log"), o);
     assert_null(oplog_find_op(log, "op-0000000000001-3/act:exec"));
     assert_string_equal(oplog_last_op(log, "vm1")->id, "op-0000000000001-4");

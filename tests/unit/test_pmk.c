@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Unit tests of daemon/pmk.c: the pure helpers, and the request state
- * machine against a fake controller.  The libcrmcommon IPC functions pmk.c
- * calls are replaced with the linker's --wrap (see tests/unit/Makefile.am):
- * the fake answers node-info, ping and fail requests from the GLib loop,
- * as the real controller does, and can refuse connections, lose the
- * connection, fail a send or keep a reply back.  crm_resource is a shell
+ * Unit tests of daemon/pmk.c and pmk_run.c: the pure helpers, and the
+ * request state machine against a fake controller.  The libcrmcommon IPC
+ * functions pmk.c calls are replaced with the linker's --wrap (see
+ * tests/unit/Makefile.am): the fake answers node-info, ping and fail
+ * requests from the GLib loop, as the real controller does, and can refuse
+ * connections, lose the connection, fail a send or keep a reply back.  crm_resource is a shell
  * stand-in: --query-xml knows vm9 only, --locate prints what the test put
  * in a file (set_locate()) and logs its calls.  No real cluster is ever
  * contacted.  Loops run until a condition holds (with a generous safety
@@ -31,8 +31,7 @@
 #include <crm/crm.h>
 #include <crm/common/ipc.h>
 #include <crm/common/ipc_controld.h>
-#include <crm/common/nvpair.h>
-#include <crm/common/xml.h>
+#include <libxml/tree.h>
 
 #include "pmk.h"
 
@@ -90,22 +89,26 @@ static gboolean fake_deliver(gpointer data)
         fk.cb((pcmk_ipc_api_t *)&fk.fake_api, pcmk_ipc_event_reply, CRM_EX_OK, &r, fk.cb_data);
         break;
     case FR_FAIL: {
-        xmlNode *ns = create_xml_node(NULL, "node_state");
-        xmlNode *lrm = create_xml_node(ns, "lrm");
-        xmlNode *lrs = create_xml_node(lrm, "lrm_resources");
-        xmlNode *lr = create_xml_node(lrs, "lrm_resource");
-        xmlNode *op = create_xml_node(lr, "lrm_rsc_op");
+        /* libxml2 itself: Pacemaker 3 removed or deprecated its XML helpers */
+        xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
+        xmlNode *ns = xmlNewDocNode(doc, NULL, BAD_CAST "node_state", NULL);
+        xmlNode *lrm, *lrs, *lr, *op;
 
-        crm_xml_add(lr, "id", m->rsc);
-        crm_xml_add(op, "operation", "asyncmon");
-        crm_xml_add(op, "rc-code", fk.refuse ? "1" : "0");
-        crm_xml_add(op, "op-status", fk.refuse ? "4" : "0");
+        xmlDocSetRootElement(doc, ns);
+        lrm = xmlNewChild(ns, NULL, BAD_CAST "lrm", NULL);
+        lrs = xmlNewChild(lrm, NULL, BAD_CAST "lrm_resources", NULL);
+        lr = xmlNewChild(lrs, NULL, BAD_CAST "lrm_resource", NULL);
+        op = xmlNewChild(lr, NULL, BAD_CAST "lrm_rsc_op", NULL);
+        xmlSetProp(lr, BAD_CAST "id", BAD_CAST m->rsc);
+        xmlSetProp(op, BAD_CAST "operation", BAD_CAST "asyncmon");
+        xmlSetProp(op, BAD_CAST "rc-code", BAD_CAST(fk.refuse ? "1" : "0"));
+        xmlSetProp(op, BAD_CAST "op-status", BAD_CAST(fk.refuse ? "4" : "0"));
         if (fk.refuse)
-            crm_xml_add(op, "exit-reason", "Cannot fail unknown resource");
+            xmlSetProp(op, BAD_CAST "exit-reason", BAD_CAST "Cannot fail unknown resource");
         r.reply_type = pcmk_controld_reply_resource;
         r.data.resource.node_state = ns;
         fk.cb((pcmk_ipc_api_t *)&fk.fake_api, pcmk_ipc_event_reply, CRM_EX_OK, &r, fk.cb_data);
-        free_xml(ns);
+        xmlFreeDoc(doc);
         break;
     }
     }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Unit tests of vesperd's libvirt wiring (daemon/virt.c, the libvirt parts
- * of daemon/guest.c and daemon/action_virt.c) against libvirt's in-process
+ * Unit tests of vesperd's libvirt wiring (daemon/virt.c, daemon/guest_dom.c
+ * and daemon/action_virt.c) against libvirt's in-process
  * test:///default driver: a domain with an org.vesper.0 channel becomes a
  * discovered guest from [guest-template], a configured guest follows its
  * named domain, a destroy is a departure without agent-lost, hypervisor
@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +28,7 @@
 #include "guest.h"
 #include "log.h"
 #include "oplog.h"
+#include "unit_conf.h"
 #include "virt.h"
 
 static const char groups_text[] = "[group hypervisor]\n"
@@ -79,22 +79,6 @@ static const char dom_fmt[] =
 
 static struct oplog *tlog;
 static struct opid_gen tids;
-
-static struct conf *load(const char *text)
-{
-    struct conf *c = conf_new();
-    struct conf_errors e;
-
-    conf_errors_init(&e);
-    conf_parse_daemon(c, "t.conf", text, strlen(text), &e);
-    conf_parse_groups(c, "g.conf", groups_text, strlen(groups_text), &e);
-    conf_resolve(c, &e);
-    for (size_t i = 0; i < e.n; i++)
-        fprintf(stderr, "  %s\n", e.msg[i]);
-    assert_int_equal(conf_errors_count(&e), 0);
-    conf_errors_free(&e);
-    return c;
-}
 
 static gboolean tick_cb(gpointer unused)
 {
@@ -168,7 +152,7 @@ static void count_op(const struct oplog_op *o, void *arg)
     struct opcount *oc = arg;
 
     oc->ops++;
-    oc->last_verdict = o->verdict;
+    oc->last_verdict = o->ev.verdict;
     oc->last_state = o->state;
     g_strlcpy(oc->last_outcome, o->outcome, sizeof(oc->last_outcome));
 }
@@ -207,7 +191,7 @@ static void test_virt_test_driver(void **unused)
     virt_init();
     assert_int_equal(action_virt_init(guest_action_progress), 0);
     guests_init(tlog, &tids);
-    assert_int_equal(guests_apply(load(daemon_text)), 0);
+    assert_int_equal(guests_apply(unit_conf(daemon_text, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     assert_int_equal(virt_conn_count(), 1);
     assert_true(spin_until(connected, NULL));
@@ -252,7 +236,7 @@ static void test_virt_test_driver(void **unused)
 
     /* a reload with the same template keeps the discovered guest and its
      * rule state, which must not refer to the replaced entry */
-    assert_int_equal(guests_apply(load(daemon_text)), 0);
+    assert_int_equal(guests_apply(unit_conf(daemon_text, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     g = guest_find("vt1");
     assert_non_null(g);
@@ -303,7 +287,7 @@ static void test_virt_test_driver(void **unused)
     assert_int_equal(action_running(), 0);
 
     /* a reload without discovery: the discovered guest goes, web stays */
-    assert_int_equal(guests_apply(load(daemon_text2)), 0);
+    assert_int_equal(guests_apply(unit_conf(daemon_text2, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     assert_null(guest_find("vt1"));
     g = guest_find("web");

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Private to the guest family (guest.c, guest_judge.c, guest_proto.c,
+ * guest_dom.c): the functions one of these files provides to the others.
+ * Include it from daemon/guest*.c and from the judge's unit test
+ * (tests/unit/test_guest_judge.c) only; everything else uses guest.h.
+ *
+ * Shared state: none is visible across files.  Each piece of file-scope
+ * state has one owner file and the others reach it through functions, so
+ * that every writer of it is found in one file:
+ *   - the guest registry and the configuration in use (struct gconf
+ *     references) belong to guest.c; the others read the configuration
+ *     with guests_conf() (guest.h) and add or remove a guest with
+ *     guest_list_add() / guest_list_remove();
+ *   - the operation log and the id generator belong to guest_judge.c, the
+ *     only file that records events and operations; guests_init() hands
+ *     them over through guest_judge_init().
+ * An accessor per use costs a call on the event path (guests_conf() in the
+ * rate limit), which is nothing next to a frame's decode; one struct of
+ * globals would have let every file write the registry and the
+ * configuration.
+ *
+ * Everything here runs on the main loop, like the rest of the family; no
+ * pointer argument may be NULL.
+ */
+#ifndef VSP_GUEST_INT_H
+#define VSP_GUEST_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest.h"
+
+/* nanoseconds per millisecond / second, for the host clock (oplog_mono_ns()) */
+#define NS_MS 1000000ull
+#define NS_S 1000000000ull
+
+/* ---- guest.c: configuration, registry, channel life cycle -------------- */
+
+/* Heartbeat timeout (ns) and interval (ms) of g: its entry's, else the
+ * daemon-wide setting of the configuration in use; a timeout not set is
+ * three intervals. */
+uint64_t guest_hb_timeout(const struct guest *g);
+uint32_t guest_hb_ms(const struct guest *g);
+
+/* Remove GLib source *id if set and zero it. */
+void guest_remove_source(unsigned *id);
+
+/* g's entry as it applies now: the runtime binding's groups and watch list
+ * (vesperctl bind) over the configured ones; eff is a shallow copy. */
+void guest_effective(const struct guest *g, struct conf_guest *eff);
+
+/* Start g's channel on its current path (none yet: 0, nothing done).
+ * 0 or -errno (logged). */
+int guest_start_chan(struct guest *g);
+
+/* Take the channel's decode and direction error counters into g->cnt;
+ * call before the channel is freed or after each close. */
+void guest_sync_chan_stats(struct guest *g);
+
+/* Close g's channel without the down callback (no agent-lost), stop its
+ * protocol timers; returns 1 if the agent was up on it. */
+int guest_chan_stop(struct guest *g);
+
+/* A new guest for entry cg (which must outlive it), with its rule state,
+ * not in the registry and without a channel. */
+struct guest *guest_new(const struct conf_guest *cg);
+
+/* Free g: timers, channel, rule state and its configuration reference.
+ * The caller takes g out of the registry. */
+void guest_free(struct guest *g);
+
+/* A discovered guest's entry: template t with name and domain `domain`,
+ * no fixed channel or resource; free it with the guest (g->own_cg). */
+struct conf_guest *guest_template_entry(const struct conf_guest *t, const char *domain);
+
+/* Append g to the registry (last in order) / take it out (not freed). */
+void guest_list_add(struct guest *g);
+void guest_list_remove(struct guest *g);
+
+/* ---- guest_judge.c: decisions ------------------------------------------ */
+
+/* Record events and operations in log, operation ids from ids (both must
+ * outlive the guests).  Until it is called, guest_action_progress() does
+ * nothing. */
+void guest_judge_init(struct oplog *log, struct opid_gen *ids);
+
+/* Health latch back to RUNNING (no reason, operation or group). */
+void guest_latch_clear(struct guest *g);
+
+/* Fill e with the log entry of event ev of g: identity (g's boot id,
+ * instance, ev->seq) and the event's fields; times are left 0 for the
+ * caller. */
+void guest_event_entry(const struct guest *g, const struct vsp_event *ev, uint64_t instance,
+                       struct oplog_event *e);
+
+/*
+ * guest_judge() - judge event ev of g by g's rule state and act on the
+ * verdict.  e carries identity and receive times (guest_event_entry());
+ * the verdict, group, reason and operation id are filled in and e is added
+ * to the operation log.  A log/migrate/failover verdict creates an
+ * operation and starts the guest's action for it; migrate sets the
+ * DEGRADED latch (unless FAILED), failover the FAILED latch.
+ */
+void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event *e);
+
+/* The agent is lost (why: one line) / back: once per loss, counted and
+ * logged, and judged as the host event VSP_PROBE_AGENT_LOST / _BACK (value:
+ * the silence in ms).  Each does nothing if g is already lost / not lost. */
+void guest_agent_lost(struct guest *g, const char *why);
+void guest_agent_back(struct guest *g);
+
+/* ---- guest_proto.c: protocol and its timers ---------------------------- */
+
+/* The channel callbacks of every guest (up, msg, down; arg: the guest). */
+extern const struct chan_cbs guest_chan_cbs;
+
+/* (Re)arm g's heartbeat timer to fire after delay_ns. */
+void guest_arm_hb(struct guest *g, uint64_t delay_ns);
+
+/* Stop g's heartbeat, PING and burst timers. */
+void guest_stop_timers(struct guest *g);
+
+/* Send g a CONFIG of its effective entry under a new generation; once
+ * queued it is SENT and counted (g->cnt.configs), otherwise it was not
+ * sent (a full queue is logged). */
+void guest_send_config(struct guest *g);
+
+/* Defer agent-lost for a libvirt guest whose link went away while its
+ * domain runs: after GUEST_DOMAIN_GRACE_MS without a HELLO, agent lost
+ * with why.  Nothing if a grace runs already or the agent is lost. */
+void guest_grace_start(struct guest *g, const char *why);
+
+#endif /* VSP_GUEST_INT_H */

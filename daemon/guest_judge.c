@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Decisions: every event of a guest, from its agent or synthesised by the
+ * host (agent lost / back, hypervisor events), is judged by the guest's
+ * rule state (rules.h) in guest_judge() and recorded in the operation log;
+ * a log, migrate or failover verdict becomes an operation whose action
+ * (action.h) is started here and completed in guest_action_done().  A
+ * failover verdict latches the guest FAILED, a migrate verdict DEGRADED,
+ * for the OCF monitor (guest_health() in guest.c reads the latch).
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "action.h"
+#include "guest_int.h"
+#include "log.h"
+
+#define GUEST_MAX_RESULTS CONF_MAX_GUEST_GROUPS
+
+static struct oplog *guest_oplog;
+static struct opid_gen *guest_ids;
+
+void guest_judge_init(struct oplog *log, struct opid_gen *ids)
+{
+    guest_oplog = log;
+    guest_ids = ids;
+}
+
+/* ---- health latch ------------------------------------------------------ */
+
+void guest_latch_clear(struct guest *g)
+{
+    g->latch = GUEST_HEALTH_RUNNING;
+    g->latch_reason[0] = '\0';
+    g->latch_opid[0] = '\0';
+    g->latch_group = NULL;
+}
+
+/* ---- decisions --------------------------------------------------------- */
+
+static void guest_describe(const struct vsp_event *ev, char *buf, size_t len)
+{
+    const char *probe = vsp_probe_name(ev->probe);
+    const char *sn = conf_signal_name(ev->sig);
+
+    switch (ev->probe) {
+    case VSP_PROBE_SIGNAL:
+        if (sn)
+            snprintf(buf, len, "signal SIG%s to %s[%" PRIu32 "] from %s[%" PRIu32 "]", sn, ev->comm,
+                     ev->tgid, ev->src_comm[0] ? ev->src_comm : "kernel", ev->src_pid);
+        else
+            snprintf(buf, len, "signal %" PRId32 " to %s[%" PRIu32 "] from %s[%" PRIu32 "]",
+                     ev->sig, ev->comm, ev->tgid, ev->src_comm[0] ? ev->src_comm : "kernel",
+                     ev->src_pid);
+        break;
+    case VSP_PROBE_OOM:
+        snprintf(buf, len, "oom kill of %s[%" PRIu32 "] (rss %" PRIu64 " KiB)", ev->comm, ev->tgid,
+                 ev->value);
+        break;
+    case VSP_PROBE_EXIT:
+        if (ev->sig)
+            snprintf(buf, len, "exit of %s[%" PRIu32 "] by signal %" PRId32, ev->comm, ev->tgid,
+                     ev->sig);
+        else
+            snprintf(buf, len, "exit of %s[%" PRIu32 "] status %" PRId32, ev->comm, ev->tgid,
+                     ev->code);
+        break;
+    case VSP_PROBE_HANG:
+        snprintf(buf, len, "hung task %s[%" PRIu32 "] (%" PRIu64 " s)", ev->comm, ev->pid,
+                 ev->value);
+        break;
+    case VSP_PROBE_PSI_CPU:
+    case VSP_PROBE_PSI_MEMORY:
+    case VSP_PROBE_PSI_IO:
+        snprintf(buf, len, "%s pressure (stall %" PRIu64 " us)", probe, ev->value);
+        break;
+    default:
+        /* host probes from libvirt carry a short reason and a device */
+        if (ev->group == VSP_KGROUP_HOST && ev->comm[0])
+            snprintf(buf, len, "%s (%s%s%s)", probe ? probe : "?", ev->comm,
+                     ev->src_comm[0] ? " on " : "", ev->src_comm);
+        else
+            snprintf(buf, len, "%s", probe ? probe : "?");
+        break;
+    }
+}
+
+static void guest_action_done(const char *task, const struct action_result *res, void *arg)
+{
+    struct oplog_op *op = oplog_find_op(guest_oplog, task);
+    double ms = res->end_mono_ns >= res->start_mono_ns
+                    ? (double)(res->end_mono_ns - res->start_mono_ns) / 1e6
+                    : 0.0;
+
+    if (res->status == 0)
+        log_info("op %s: %s (%.1f ms)", task, res->text, ms);
+    else
+        log_warnx("op %s: action failed: %s (%.1f ms)", task, res->text, ms);
+    if (!op) {
+        log_debug("op %s: operation left the log before its action finished", task);
+        return;
+    }
+    op->start_mono_ns = res->start_mono_ns;
+    op->end_mono_ns = res->end_mono_ns;
+    op->status = res->status;
+    op->exit_code = res->exit_code;
+    op->signal = res->signal;
+    op->timed_out = res->timed_out;
+    op->state = res->status == 0 ? OPLOG_OP_DONE : OPLOG_OP_FAILED;
+    g_strlcpy(op->outcome, res->text, sizeof(op->outcome));
+    oplog_op_updated(guest_oplog, op);
+}
+
+/*
+ * Judge one event (guest or host-synthesised) and act on the verdict.
+ * e carries identity and receive times; ev is what the rules see.
+ */
+void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event *e)
+{
+    struct rules_result res[GUEST_MAX_RESULTS];
+    size_t nres = 0;
+    enum vsp_verdict v;
+    const struct rules_result *why = NULL;
+    char desc[160];
+
+    g->cnt.judged++;
+    v = rules_eval(g->rules, ev, oplog_mono_ns(), res, GUEST_MAX_RESULTS, &nres);
+    e->decide_mono_ns = oplog_mono_ns();
+    e->verdict = v;
+    /* the group that gave the verdict (first among equals), else the first result */
+    for (size_t i = 0; i < nres; i++) {
+        if (res[i].verdict == v && v != VSP_VERDICT_NONE) {
+            why = &res[i];
+            break;
+        }
+    }
+    if (!why && nres > 0)
+        why = &res[0];
+    if (why) {
+        g_strlcpy(e->group, why->group->name, sizeof(e->group));
+        g_strlcpy(e->reason, rules_reason_name(why->reason), sizeof(e->reason));
+    } else {
+        g_strlcpy(e->reason, "no-group", sizeof(e->reason));
+    }
+    for (size_t i = 0; i < nres; i++) {
+        if (res[i].transition)
+            log_debug("guest %s: group %s: %s", g->name, res[i].group->name, res[i].transition);
+    }
+    guest_describe(ev, desc, sizeof(desc));
+
+    if (v < VSP_VERDICT_LOG) {
+        if (log_debug_enabled())
+            log_debug("guest %s: event %s %s -> %s (%s%s%s)", g->name, e->id, desc,
+                      conf_verdict_name(v), e->reason, e->group[0] ? " in group " : "", e->group);
+        oplog_add_event(guest_oplog, e);
+        return;
+    }
+
+    /* an operation: id, record, action */
+    struct oplog_op op;
+    const struct conf_action *act = g->cg->on[v];
+    const char *aname = act ? act->name : "log";
+    const char *res_name = guest_resource(g);
+
+    memset(&op, 0, sizeof(op));
+    if (opid_next(guest_ids, op.id, sizeof(op.id)) < 0 ||
+        opid_sub(op.task, sizeof(op.task), op.id, "act", aname) < 0)
+        g_strlcpy(op.task, op.id, sizeof(op.task)); /* action name outside the id charset */
+    g_strlcpy(e->opid, op.id, sizeof(e->opid));
+    op.ev = *e; /* the decision's event, with its verdict, group and times */
+    g_strlcpy(op.action, aname, sizeof(op.action));
+    if (res_name)
+        g_strlcpy(op.resource, res_name, sizeof(op.resource));
+    op.state = OPLOG_OP_RUNNING; /* the action starts right below */
+    op.exit_code = -1;
+    g->cnt.operations++;
+
+    uint64_t from = e->event_mapped ? e->event_mono_ns : e->recv_mono_ns;
+    double lat = e->decide_mono_ns >= from ? (double)(e->decide_mono_ns - from) / 1e6 : 0.0;
+
+    if (v == VSP_VERDICT_LOG)
+        log_info("guest %s: event %s %s -> log (group %s, op %s, %.3f ms)", g->name, e->id, desc,
+                 e->group, op.id, lat);
+    else
+        log_warnx("guest %s: event %s %s -> %s (group %s, %s, op %s, action %s, "
+                  "%s->decide %.3f ms)",
+                  g->name, e->id, desc, conf_verdict_name(v), e->group, e->reason, op.id, aname,
+                  e->event_mapped ? "event" : "receive", lat);
+
+    /* health latch for the OCF monitor */
+    if (v == VSP_VERDICT_FAILOVER) {
+        g->latch = GUEST_HEALTH_FAILED;
+        snprintf(g->latch_reason, sizeof(g->latch_reason), "%s (group %s, event %s, op %s)", desc,
+                 e->group, e->id, op.id);
+        g_strlcpy(g->latch_opid, op.id, sizeof(g->latch_opid));
+        g->latch_group = why ? why->group : NULL;
+    } else if (v == VSP_VERDICT_MIGRATE && g->latch != GUEST_HEALTH_FAILED) {
+        g->latch = GUEST_HEALTH_DEGRADED;
+        snprintf(g->latch_reason, sizeof(g->latch_reason), "%s (group %s, event %s, op %s)", desc,
+                 e->group, e->id, op.id);
+        g_strlcpy(g->latch_opid, op.id, sizeof(g->latch_opid));
+        g->latch_group = why ? why->group : NULL;
+    }
+
+    oplog_add_event(guest_oplog, e);
+    struct oplog_op *stored = oplog_add_op(guest_oplog, &op);
+
+    action_start(act, stored, guest_action_done, NULL);
+}
+
+/* The log entry of event ev of g: identity (boot id, instance, seq) and
+ * the event's fields; times are the caller's. */
+void guest_event_entry(const struct guest *g, const struct vsp_event *ev, uint64_t instance,
+                       struct oplog_event *e)
+{
+    memset(e, 0, sizeof(*e));
+    opid_event_id(e->id, sizeof(e->id), g->boot_id, instance, ev->seq);
+    g_strlcpy(e->guest, g->name, sizeof(e->guest));
+    memcpy(e->boot_id, g->boot_id, sizeof(e->boot_id));
+    e->instance = instance;
+    e->seq = ev->seq;
+    e->probe = ev->probe;
+    e->kgroup = ev->group;
+    e->flags = ev->flags;
+    e->pid = ev->pid;
+    e->tgid = ev->tgid;
+    e->src_pid = ev->src_pid;
+    e->uid = ev->uid;
+    e->sig = ev->sig;
+    e->code = ev->code;
+    e->value = ev->value;
+    memcpy(e->comm, ev->comm, sizeof(e->comm));
+    memcpy(e->src_comm, ev->src_comm, sizeof(e->src_comm));
+}
+
+/*
+ * Host-synthesised event (agent lost / back, hypervisor), judged like guest
+ * events.  ev: probe, value, code and reason (comm, src_comm) filled in;
+ * the group, sequence number and identity are set here.  mono_ns: when the
+ * host observed it (CLOCK_MONOTONIC), 0 = now.
+ */
+static void guest_host_judge(struct guest *g, struct vsp_event *ev, uint64_t mono_ns)
+{
+    struct oplog_event e;
+    uint64_t now = oplog_mono_ns(), real = oplog_real_ns();
+
+    if (mono_ns == 0 || mono_ns > now)
+        mono_ns = now;
+    ev->seq = ++g->host_seq;
+    ev->group = VSP_KGROUP_HOST;
+    /* identity: the guest boot it concerns, instance 0 = the host, host seq */
+    guest_event_entry(g, ev, 0, &e);
+    e.event_mapped = 1; /* observed on the host clock itself */
+    e.event_mono_ns = mono_ns;
+    e.event_real_ns = real - (now - mono_ns);
+    e.recv_mono_ns = now;
+    e.recv_real_ns = real;
+    guest_judge(g, ev, &e);
+}
+
+void guest_host_event(struct guest *g, unsigned probe, uint64_t value)
+{
+    struct vsp_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.probe = (uint16_t)probe;
+    ev.value = value;
+    guest_host_judge(g, &ev, 0);
+}
+
+void guest_hv_event(struct guest *g, const struct vsp_event *hv)
+{
+    struct vsp_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.probe = hv->probe;
+    ev.code = hv->code;
+    ev.value = hv->value;
+    memcpy(ev.comm, hv->comm, sizeof(ev.comm));
+    memcpy(ev.src_comm, hv->src_comm, sizeof(ev.src_comm));
+    ev.comm[sizeof(ev.comm) - 1] = ev.src_comm[sizeof(ev.src_comm) - 1] = '\0';
+    guest_host_judge(g, &ev, hv->mono_ns);
+}
+
+void guest_agent_lost(struct guest *g, const char *why)
+{
+    if (g->lost)
+        return;
+    g->lost = 1;
+    g->lost_ns = oplog_mono_ns();
+    g_strlcpy(g->lost_reason, why, sizeof(g->lost_reason));
+    g->cnt.agent_lost++;
+    log_warnx("guest %s: agent lost: %s; cluster falls back to its ordinary monitors", g->name,
+              why);
+    guest_host_event(g, VSP_PROBE_AGENT_LOST, 0);
+}
+
+void guest_agent_back(struct guest *g)
+{
+    if (!g->lost)
+        return;
+    uint64_t gap = oplog_mono_ns() - g->lost_ns;
+
+    g->lost = 0;
+    log_info("guest %s: agent back after %.1f s", g->name, (double)gap / 1e9);
+    guest_host_event(g, VSP_PROBE_AGENT_BACK, gap / NS_MS);
+}
+
+void guest_action_progress(const char *task, const char *text)
+{
+    struct oplog_op *op = guest_oplog ? oplog_find_op(guest_oplog, task) : NULL;
+
+    if (!op || op->state != OPLOG_OP_RUNNING)
+        return;
+    g_strlcpy(op->outcome, text, sizeof(op->outcome));
+    oplog_op_updated(guest_oplog, op);
+}

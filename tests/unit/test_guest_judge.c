@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Unit tests of the guest judge (daemon/guest_judge.c): a guest made by
+ * guests_apply() from a parsed configuration, with its real rule state,
+ * judges events into a real in-memory operation log (oplog_new() without a
+ * database).  The configured action is a test action registered for the
+ * exec type, so no command runs: it records what it was started for and
+ * completes when the test says.  Checked: verdicts, reasons and groups on
+ * the event entries, the operations created and their completion, the
+ * FAILED and DEGRADED health latch, and agent lost / back judged as host
+ * events.  The test drives the judge directly through guest_int.h, the
+ * guest family's private header.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <glib.h>
+
+#include "action.h"
+#include "conf.h"
+#include "guest_int.h"
+#include "log.h"
+#include "oplog.h"
+#include "unit_conf.h"
+
+static const char groups_text[] = "[group signal]\n"
+                                  "rise = 1\n"
+                                  "fall = 1\n"
+                                  "window = 10s\n"
+                                  "rate = 100/s\n"
+                                  "flap = none\n"
+                                  "rule = signal sig=KILL watched=yes -> failover\n"
+                                  "rule = signal sig=HUP -> ignore\n"
+                                  "default = log\n"
+                                  "\n"
+                                  "[group pressure]\n"
+                                  "psi-memory = some 150ms/1s\n"
+                                  "rise = 3\n"
+                                  "fall = 1\n"
+                                  "window = 10s\n"
+                                  "rate = 100/s\n"
+                                  "flap = none\n"
+                                  "rule = psi-memory -> migrate\n"
+                                  "\n"
+                                  "[group agent]\n"
+                                  "rise = 1\n"
+                                  "fall = 1\n"
+                                  "window = 10s\n"
+                                  "rate = 10/s\n"
+                                  "flap = none\n"
+                                  "rule = agent-lost -> log\n"
+                                  "rule = agent-back -> log\n"
+                                  "\n"
+                                  "[group hypervisor]\n"
+                                  "rise = 1\n"
+                                  "fall = 1\n"
+                                  "window = 10s\n"
+                                  "rate = 10/s\n"
+                                  "flap = none\n"
+                                  "rule = crash -> failover\n";
+
+/* %s: the directory of the guest's (listening) channel */
+static const char daemon_fmt[] = "[action page]\n"
+                                 "type = exec\n"
+                                 "command = /bin/false\n"
+                                 "timeout = 5s\n"
+                                 "\n"
+                                 "[guest vm1]\n"
+                                 "channel = %s/vm1.sock\n"
+                                 "channel-mode = listen\n"
+                                 "groups = signal, pressure, agent, hypervisor\n"
+                                 "on-failover = page\n"
+                                 "on-migrate = page\n"
+                                 "resource = vm1-web\n";
+
+static const uint8_t boot[VSP_BOOT_ID_LEN] = {0x3f, 0x2a, 0x9c, 0x01, 5,  6,  7,  8,
+                                              9,    10,   11,   12,   13, 14, 15, 16};
+#define INSTANCE UINT64_C(0x1b2e4f0a3c)
+
+static char tdir[] = "/tmp/test_guest_judge.XXXXXX";
+static struct oplog *tlog;
+static struct opid_gen tids;
+
+/* ---- the test action: serves type exec, runs nothing ------------------- */
+
+static struct {
+    unsigned calls;
+    int sync;   /* complete inside start() with status */
+    int status; /* for sync */
+    char task[OPID_BUF_LEN];
+    char opid[OPID_BUF_LEN];
+    char action[CONF_NAME_MAX + 1];
+    char resource[CONF_NAME_MAX + 1];
+    enum vsp_verdict verdict;
+    enum oplog_op_state state; /* of the operation when start() ran */
+    action_done_fn done;       /* pending completion (not sync) */
+    void *arg;
+} ta;
+
+static int ta_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
+                    void *arg)
+{
+    assert_non_null(act);
+    assert_string_equal(act->name, "page");
+    ta.calls++;
+    g_strlcpy(ta.task, op->task, sizeof(ta.task));
+    g_strlcpy(ta.opid, op->id, sizeof(ta.opid));
+    g_strlcpy(ta.action, op->action, sizeof(ta.action));
+    g_strlcpy(ta.resource, op->resource, sizeof(ta.resource));
+    ta.verdict = op->ev.verdict;
+    ta.state = op->state;
+    if (ta.sync) {
+        action_report(op->task, done, arg, ta.status, 0, ta.status ? "test failed" : "test ok");
+        return 0;
+    }
+    ta.done = done;
+    ta.arg = arg;
+    return 0;
+}
+
+static const struct action_ops ta_ops = {
+    .name = "test",
+    .type = CONF_ACTION_EXEC,
+    .start = ta_start,
+};
+
+/* ---- fixture ------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+    char *text = g_strdup_printf(daemon_fmt, tdir);
+    struct guest *g;
+
+    memset(&ta, 0, sizeof(ta));
+    tlog = oplog_new(0, 0, NULL, NULL);
+    assert_non_null(tlog);
+    opid_gen_init(&tids, 1, 1);
+    guests_init(tlog, &tids);
+    assert_int_equal(guests_apply(unit_conf(text, groups_text)), 0);
+    g_free(text);
+    g = guest_find("vm1");
+    assert_non_null(g);
+    /* a stream as a HELLO would have set it */
+    memcpy(g->boot_id, boot, sizeof(boot));
+    g->instance = INSTANCE;
+    g->have_stream = 1;
+    *state = g;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    guests_shutdown();
+    oplog_free(tlog);
+    tlog = NULL;
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct vsp_event ev_make(unsigned probe, uint64_t seq)
+{
+    struct vsp_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.seq = seq;
+    ev.probe = (uint16_t)probe;
+    ev.group = probe == VSP_PROBE_SIGNAL ? VSP_KGROUP_SIGNAL : VSP_KGROUP_MEMORY;
+    ev.pid = ev.tgid = 1234;
+    ev.flags = VSP_EVF_WATCHED;
+    strcpy(ev.comm, "postgres");
+    return ev;
+}
+
+static struct vsp_event ev_signal(uint64_t seq, int sig)
+{
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, seq);
+
+    ev.sig = sig;
+    ev.src_pid = 1;
+    strcpy(ev.src_comm, "init");
+    return ev;
+}
+
+/* Judge a guest event as guest_on_event() hands it over (receive time now,
+ * no clock estimate). */
+static void judge(struct guest *g, const struct vsp_event *ev)
+{
+    struct oplog_event e;
+
+    guest_event_entry(g, ev, g->instance, &e);
+    e.recv_mono_ns = oplog_mono_ns();
+    e.recv_real_ns = oplog_real_ns();
+    guest_judge(g, ev, &e);
+}
+
+struct seen {
+    size_t nev, nop;
+    struct oplog_event ev; /* the last of each */
+    struct oplog_op op;
+};
+
+static void seen_ev(const struct oplog_event *e, void *arg)
+{
+    struct seen *s = arg;
+
+    s->nev++;
+    s->ev = *e;
+}
+
+static void seen_op(const struct oplog_op *o, void *arg)
+{
+    struct seen *s = arg;
+
+    s->nop++;
+    s->op = *o;
+}
+
+static struct seen seen(void)
+{
+    struct seen s;
+
+    memset(&s, 0, sizeof(s));
+    oplog_each_event(tlog, "vm1", 0, seen_ev, &s);
+    oplog_each_op(tlog, "vm1", 0, seen_op, &s);
+    return s;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+/* ignore: recorded with its verdict, no operation; an unmatched signal
+ * gets the group default (log): an operation of the built-in log action */
+static void test_ignore_and_default_log(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(1, 1 /* HUP */);
+    struct seen s;
+
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.nev, 1);
+    assert_int_equal(s.nop, 0);
+    assert_string_equal(s.ev.id, "3f2a9c01.1b2e4f0a3c.1");
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_IGNORE);
+    assert_string_equal(s.ev.group, "signal");
+    assert_string_equal(s.ev.reason, "matched");
+    assert_string_equal(s.ev.opid, "");
+    assert_true(s.ev.decide_mono_ns >= s.ev.recv_mono_ns);
+
+    ev = ev_signal(2, 10 /* USR1: no rule */);
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.nev, 2);
+    assert_int_equal(s.nop, 1);
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_LOG);
+    assert_string_equal(s.ev.reason, "default");
+    assert_string_equal(s.ev.opid, s.op.id);
+    assert_string_equal(s.op.ev.id, "3f2a9c01.1b2e4f0a3c.2");
+    assert_string_equal(s.op.action, "log");
+    assert_int_equal(s.op.state, OPLOG_OP_DONE); /* the built-in log completes at once */
+    assert_string_equal(s.op.outcome, "logged");
+    assert_int_equal(ta.calls, 0);
+    assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
+    assert_int_equal(g->cnt.judged, 2);
+    assert_int_equal(g->cnt.operations, 1);
+}
+
+/* failover: an operation for the configured action with the guest's
+ * resource, the FAILED latch, completion recorded on the operation */
+static void test_failover(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(7, 9 /* KILL */);
+    struct action_result res;
+    struct oplog_op *op;
+    char reason[GUEST_REASON_LEN];
+    struct seen s;
+
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.nev, 1);
+    assert_int_equal(s.nop, 1);
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_string_equal(s.ev.group, "signal");
+    assert_string_equal(s.ev.reason, "fired");
+    assert_string_equal(s.ev.opid, s.op.id);
+    assert_int_equal(s.op.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_string_equal(s.op.action, "page");
+    assert_string_equal(s.op.resource, "vm1-web");
+    assert_string_equal(s.op.ev.group, "signal");
+    assert_int_equal(s.op.ev.sig, 9);
+    assert_int_equal(s.op.ev.seq, 7);
+    assert_int_equal(s.op.ev.instance, INSTANCE);
+    assert_memory_equal(s.op.ev.boot_id, boot, sizeof(boot));
+    assert_int_equal(s.op.state, OPLOG_OP_RUNNING);
+
+    /* the action was started once, for this operation */
+    assert_int_equal(ta.calls, 1);
+    assert_string_equal(ta.opid, s.op.id);
+    assert_string_equal(ta.task, s.op.task);
+    assert_non_null(strstr(ta.task, "/act:page"));
+    assert_int_equal(ta.verdict, VSP_VERDICT_FAILOVER);
+    assert_string_equal(ta.resource, "vm1-web");
+
+    /* the latch: FAILED whatever the link says */
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+    assert_string_equal(g->latch_opid, s.op.id);
+    assert_non_null(strstr(g->latch_reason, "SIGKILL"));
+    assert_int_equal(guest_health(g, reason, sizeof(reason)), GUEST_HEALTH_FAILED);
+    assert_string_equal(reason, g->latch_reason);
+
+    /* completion */
+    memset(&res, 0, sizeof(res));
+    res.status = 0;
+    res.exit_code = 0;
+    res.start_mono_ns = s.op.ev.decide_mono_ns;
+    res.end_mono_ns = s.op.ev.decide_mono_ns + 5000000;
+    g_strlcpy(res.text, "exit 0", sizeof(res.text));
+    ta.done(ta.task, &res, ta.arg);
+    op = oplog_find_op(tlog, s.op.id);
+    assert_non_null(op);
+    assert_int_equal(op->state, OPLOG_OP_DONE);
+    assert_int_equal(op->status, 0);
+    assert_int_equal(op->exit_code, 0);
+    assert_string_equal(op->outcome, "exit 0");
+    assert_int_equal(op->end_mono_ns - op->start_mono_ns, 5000000);
+
+    /* a second KILL is held by the tripped group: no second operation */
+    ev = ev_signal(8, 9);
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.nev, 2);
+    assert_int_equal(s.nop, 1);
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_NONE);
+    assert_string_equal(s.ev.reason, "held");
+    assert_int_equal(ta.calls, 1);
+
+    /* the operator clears the latch */
+    guest_clear(g);
+    assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
+    assert_string_equal(g->latch_opid, "");
+}
+
+/* an action that fails: the operation ends FAILED with its text */
+static void test_action_failed(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(1, 9);
+    struct seen s;
+
+    ta.sync = 1;
+    ta.status = -EIO;
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(ta.state, OPLOG_OP_RUNNING);
+    assert_int_equal(s.nop, 1);
+    assert_int_equal(s.op.state, OPLOG_OP_FAILED);
+    assert_int_equal(s.op.status, -EIO);
+    assert_string_equal(s.op.outcome, "test failed");
+}
+
+/* migrate after `rise` events: an operation and the DEGRADED latch on the
+ * group; a failover then latches FAILED over it */
+static void test_migrate_degraded(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev;
+    struct seen s;
+
+    ta.sync = 1;
+    for (uint64_t seq = 1; seq <= 2; seq++) {
+        ev = ev_make(VSP_PROBE_PSI_MEMORY, seq);
+        ev.value = 200000;
+        judge(g, &ev);
+        s = seen();
+        assert_int_equal(s.ev.verdict, VSP_VERDICT_NONE);
+        assert_string_equal(s.ev.reason, "rising");
+        assert_int_equal(s.nop, 0);
+    }
+    assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
+
+    ev = ev_make(VSP_PROBE_PSI_MEMORY, 3);
+    ev.value = 200000;
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_MIGRATE);
+    assert_string_equal(s.ev.group, "pressure");
+    assert_string_equal(s.ev.reason, "fired");
+    assert_int_equal(s.nop, 1);
+    assert_int_equal(s.op.ev.verdict, VSP_VERDICT_MIGRATE);
+    assert_string_equal(s.op.action, "page");
+    assert_int_equal(s.op.state, OPLOG_OP_DONE);
+    assert_string_equal(s.op.outcome, "test ok");
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(g->latch, GUEST_HEALTH_DEGRADED);
+    assert_string_equal(g->latch_opid, s.op.id);
+    assert_non_null(strstr(g->latch_reason, "memory pressure"));
+    assert_non_null(g->latch_group);
+    assert_string_equal(g->latch_group->name, "pressure");
+
+    ev = ev_signal(4, 9);
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_int_equal(s.nop, 2);
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+    assert_string_equal(g->latch_opid, s.op.id);
+}
+
+/* a migrate verdict while FAILED keeps FAILED (fresh rule state) */
+static void test_migrate_keeps_failed(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(1, 9);
+    struct seen s;
+    char failover_op[OPID_BUF_LEN];
+
+    ta.sync = 1;
+    judge(g, &ev);
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+    g_strlcpy(failover_op, g->latch_opid, sizeof(failover_op));
+    for (uint64_t seq = 2; seq <= 4; seq++) {
+        ev = ev_make(VSP_PROBE_PSI_MEMORY, seq);
+        judge(g, &ev);
+    }
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_MIGRATE);
+    assert_int_equal(s.nop, 2);
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+    assert_string_equal(g->latch_opid, failover_op);
+}
+
+/* agent lost / back: judged as host events of the guest's boot (instance
+ * 0, host sequence), once per loss */
+static void test_agent_lost_back(void **state)
+{
+    struct guest *g = *state;
+    struct seen s;
+
+    guest_agent_lost(g, "no heartbeat for 3.0 s");
+    assert_true(g->lost);
+    assert_int_equal(g->cnt.agent_lost, 1);
+    assert_string_equal(g->lost_reason, "no heartbeat for 3.0 s");
+    s = seen();
+    assert_int_equal(s.nev, 1);
+    assert_int_equal(s.ev.probe, VSP_PROBE_AGENT_LOST);
+    assert_int_equal(s.ev.kgroup, VSP_KGROUP_HOST);
+    assert_int_equal(s.ev.instance, 0);
+    assert_int_equal(s.ev.seq, 1);
+    assert_string_equal(s.ev.id, "3f2a9c01.0.1");
+    assert_true(s.ev.event_mapped); /* observed on the host clock */
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_LOG);
+    assert_string_equal(s.ev.group, "agent");
+    assert_int_equal(s.nop, 1);
+    assert_int_equal(s.op.ev.probe, VSP_PROBE_AGENT_LOST);
+    assert_string_equal(s.op.action, "log");
+    assert_int_equal(g->cnt.judged, 1);
+
+    /* already lost: nothing new */
+    guest_agent_lost(g, "again");
+    assert_int_equal(g->cnt.agent_lost, 1);
+    assert_string_equal(g->lost_reason, "no heartbeat for 3.0 s");
+    assert_int_equal(seen().nev, 1);
+
+    usleep(20000);
+    guest_agent_back(g);
+    assert_false(g->lost);
+    s = seen();
+    assert_int_equal(s.nev, 2);
+    assert_int_equal(s.ev.probe, VSP_PROBE_AGENT_BACK);
+    assert_string_equal(s.ev.id, "3f2a9c01.0.2");
+    assert_true(s.ev.value >= 20); /* the silence in ms */
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_LOG);
+
+    /* not lost: nothing */
+    guest_agent_back(g);
+    assert_int_equal(seen().nev, 2);
+}
+
+/* a hypervisor event: judged like a guest event, its reason kept */
+static void test_hv_event(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event hv;
+    struct seen s;
+
+    ta.sync = 1;
+    memset(&hv, 0, sizeof(hv));
+    hv.probe = VSP_PROBE_HV_CRASH;
+    hv.group = VSP_KGROUP_HOST;
+    hv.mono_ns = oplog_mono_ns();
+    strcpy(hv.comm, "panicked");
+    guest_hv_event(g, &hv);
+    s = seen();
+    assert_int_equal(s.nev, 1);
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_string_equal(s.ev.group, "hypervisor");
+    assert_string_equal(s.ev.comm, "panicked");
+    assert_int_equal(s.ev.instance, 0);
+    assert_int_equal(s.ev.event_mono_ns, hv.mono_ns);
+    assert_int_equal(s.nop, 1);
+    assert_string_equal(s.op.ev.comm, "panicked");
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ignore_and_default_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_action_failed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_degraded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_keeps_failed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_lost_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hv_event, setup, teardown),
+    };
+    int rc;
+
+    log_init("test_guest_judge", 1, 0);
+    if (!mkdtemp(tdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    /* the test action serves exec (action_init() is not called: nothing runs) */
+    if (action_register(&ta_ops) != 0)
+        return 1;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rmdir(tdir);
+    return rc;
+}
