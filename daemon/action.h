@@ -4,8 +4,11 @@
  * Actions: what vesperd does about a verdict.  Every kind of action sits
  * behind one interface, struct action_ops, registered by configuration
  * type: the built-in `log` (action.c), `exec` (action_exec.c: run a
- * command with the verdict in its environment), and later `pacemaker`
- * (action_pcmk.c) and libvirt migration (action_virt.c).
+ * command with the verdict in its environment), `pacemaker`
+ * (action_pcmk.c: fail the guest's resource, or mark it degraded, through
+ * the controller) and `migrate` (action_virt.c: live migration by
+ * libvirt); vesperd registers these two (action_pcmk_init(),
+ * action_virt_init()) when built with Pacemaker and libvirt.
  *
  * An action is started for one operation (struct oplog_op, see oplog.h)
  * and reports exactly once, through the done callback, with a struct

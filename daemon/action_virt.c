@@ -3,11 +3,12 @@
  *
  * The `migrate` action (see action_virt.h): one run per operation, started
  * with virt_migrate() and finished exactly once, by the migration's
- * outcome or, at daemon exit, by action_virt_shutdown(1).  The main loop
- * is never blocked: libvirt's migrate call runs in hv.c's worker thread
- * and the progress poll is a GLib timer.  A run refused up front (the
- * guest follows no domain, its libvirt is away, a migration of it is
- * already running) ends at once with a failure that says why.
+ * outcome or, at daemon exit, by action_shutdown(1) (av_shutdown() here).
+ * The main loop is never blocked: libvirt's migrate call runs in
+ * hv_migrate.c's worker thread and the progress poll is a GLib timer.  A
+ * run refused up front (the guest follows no domain, its libvirt is away,
+ * a migration of it is already running) ends at once with a failure that
+ * says why.
  */
 #include "config.h"
 

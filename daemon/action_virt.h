@@ -8,6 +8,8 @@
  * HV_PROGRESS_MS through the progress function given to action_virt_init()
  * (vesperd records it on the operation), and the outcome with libvirt's
  * time and the downtime, when libvirt reports them, ends the operation.
+ * vesperd calls action_virt_init() once at start-up, after action_init()
+ * and virt_init().
  */
 #ifndef VSP_ACTION_VIRT_H
 #define VSP_ACTION_VIRT_H
@@ -20,7 +22,8 @@ extern const struct action_ops action_virt_ops;
 /* Where progress goes: task (oplog_op.task) and one line of text. */
 typedef void (*action_progress_fn)(const char *task, const char *text);
 
-/* Register action_virt_ops; progress may be NULL.  0 or -errno. */
+/* Register action_virt_ops; progress may be NULL.  0 (also when already
+ * registered) or -errno. */
 int action_virt_init(action_progress_fn progress);
 
 /* Texts of a finished migration and of its progress, for the operation

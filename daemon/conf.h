@@ -31,6 +31,8 @@
 #define CONF_MAX_ERRORS 1000 /* stored messages; further ones are only counted */
 #define CONF_MAX_DESCRIPTION 200
 #define CONF_MAX_GROUP_FILES 1024 /* *.conf files in the probe-group directory */
+#define CONF_MAX_RISE 64     /* conf_group.rise: events the rule engine keeps per group */
+#define CONF_MAX_FLAP 64     /* conf_group.flap_n: trips the rule engine keeps per group */
 
 /* Signal n (1..64) in a conf_rule sigmask: bit n for 1..63, bit 0 for
  * signal 64 (there is no signal 0), so that no shift is ever >= 64. */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * vesperd's five-function log API (OpenBSD style) on top of libqb's
- * logging, the same facility Pacemaker and corosync use.  Messages go to
- * stderr when vesperd runs in the foreground and to syslog (daemon
+ * vesperd's log API in OpenBSD style, seven functions (log_warn,
+ * log_warnx, log_info, log_debug, log_err, fatal, fatalx), on top of
+ * libqb's logging, the same facility Pacemaker and corosync use.  Messages
+ * go to stderr when vesperd runs in the foreground and to syslog (daemon
  * facility) otherwise.  Every message starts with the object it concerns,
  * "guest vm1: ...", "op op-...: ...", "control: ...", so a line can be
  * grepped by object.  Only daemon code logs; library layers (proto, conf,

@@ -53,10 +53,10 @@
 /* Group state (RULES_GS_*: RULES_RISING is also a reason) */
 enum rules_gstate { RULES_GS_OK = 0, RULES_GS_RISING = 1, RULES_GS_TRIPPED = 2 };
 
-/* Bounds the engine keeps state for (the config parser should enforce
- * them; larger values are clamped). */
-#define RULES_MAX_RISE 64 /* conf_group.rise */
-#define RULES_MAX_FLAP 64 /* conf_group.flap_n */
+/* Bounds the engine keeps state for: the parser's limits (conf.h) enforce
+ * them; larger values are clamped. */
+#define RULES_MAX_RISE CONF_MAX_RISE /* conf_group.rise */
+#define RULES_MAX_FLAP CONF_MAX_FLAP /* conf_group.flap_n */
 
 /* Why a group gave the verdict it gave */
 enum rules_reason {

@@ -29,6 +29,9 @@
 #ifdef HAVE_PACEMAKER
 #include "action_pcmk.h"
 #endif
+#ifdef HAVE_LIBVIRT
+#include "action_virt.h"
+#endif
 #include "conf.h"
 #include "conf_check.h"
 #include "control.h"
@@ -316,6 +319,8 @@ int main(int argc, char **argv)
     action_init();
 #ifdef HAVE_LIBVIRT
     virt_init();
+    if (action_virt_init(guest_action_progress) < 0)
+        log_warnx("libvirt: the migrate action could not be registered");
 #endif
     guests_init(vesperd_oplog, &vesperd_ids);
 

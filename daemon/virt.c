@@ -15,7 +15,6 @@
 
 #include <glib.h>
 
-#include "action_virt.h"
 #include "guest.h"
 #include "log.h"
 #include "oplog.h"
@@ -250,8 +249,6 @@ void virt_init(void)
 {
     if (!virt_conns)
         virt_conns = g_ptr_array_new();
-    if (action_virt_init(guest_action_progress) < 0)
-        log_warnx("libvirt: the migrate action could not be registered");
 }
 
 int virt_apply(const struct conf *c)

@@ -25,8 +25,8 @@
 #include "conf.h"
 #include "hv.h"
 
-/* Register the `migrate` action (action_virt.c).  Once, at start-up,
- * after action_init(). */
+/* Set up the (empty) list of connections.  Once, at start-up, before
+ * virt_apply(). */
 void virt_init(void);
 
 /*

@@ -190,6 +190,7 @@ static void test_virt_test_driver(void **unused)
     opid_gen_init(&tids, 1, 1);
     action_init();
     virt_init();
+    assert_int_equal(action_virt_init(guest_action_progress), 0);
     guests_init(tlog, &tids);
     assert_int_equal(guests_apply(unit_conf(daemon_text, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
