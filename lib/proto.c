@@ -7,7 +7,7 @@
  * written through the mirror-image writer, one little-endian field at a time.
  * Decoding is split in two steps that the encoder shares: parsing checks the
  * shape of a payload (lengths, NUL termination, nothing left over) and
- * msg_check() checks what the fields say (flags, probe/group pairs, ranges),
+ * vsp_msg_check() checks what the fields say (flags, probe/group pairs, ranges),
  * so every message vsp_encode() accepts is one vsp_decode() accepts.
  * Nothing here allocates, logs or does I/O.
  */
@@ -19,7 +19,7 @@
 #include "proto_int.h"
 
 /* Per type: name and the payload length bounds known from the header alone. */
-const struct vsp_msg_info msg_info[VSP_MSG_MAX_ + 1] = {
+const struct vsp_msg_info vsp_msg_info[VSP_MSG_MAX_ + 1] = {
     [VSP_MSG_HELLO] = {"HELLO", HELLO_FIXED, HELLO_FIXED + VSP_MAX_NAME},
     [VSP_MSG_WELCOME] = {"WELCOME", WELCOME_LEN, WELCOME_LEN},
     [VSP_MSG_EVENT] = {"EVENT", EVENT_LEN, EVENT_LEN},
@@ -56,9 +56,9 @@ static const char *const kgroup_names[] = {
 
 const char *vsp_msg_name(unsigned type)
 {
-    if (type > VSP_MSG_MAX_ || msg_info[type].name == NULL)
+    if (type > VSP_MSG_MAX_ || vsp_msg_info[type].name == NULL)
         return "?";
-    return msg_info[type].name;
+    return vsp_msg_info[type].name;
 }
 
 const char *vsp_probe_name(unsigned probe)

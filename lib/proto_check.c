@@ -7,7 +7,7 @@
  * written through the mirror-image writer, one little-endian field at a time.
  * Decoding is split in two steps that the encoder shares: parsing checks the
  * shape of a payload (lengths, NUL termination, nothing left over) and
- * msg_check() checks what the fields say (flags, probe/group pairs, ranges),
+ * vsp_msg_check() checks what the fields say (flags, probe/group pairs, ranges),
  * so every message vsp_encode() accepts is one vsp_decode() accepts.
  * Nothing here allocates, logs or does I/O.
  */
@@ -259,7 +259,7 @@ static int check_error(const struct vsp_error *e, char *err, size_t errlen)
     return check_text("ERROR", e->text, sizeof(e->text), err, errlen);
 }
 
-int msg_check(const struct vsp_msg *m, char *err, size_t errlen)
+int vsp_msg_check(const struct vsp_msg *m, char *err, size_t errlen)
 {
     switch (m->type) {
     case VSP_MSG_HELLO:

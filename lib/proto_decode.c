@@ -7,7 +7,7 @@
  * written through the mirror-image writer, one little-endian field at a time.
  * Decoding is split in two steps that the encoder shares: parsing checks the
  * shape of a payload (lengths, NUL termination, nothing left over) and
- * msg_check() checks what the fields say (flags, probe/group pairs, ranges),
+ * vsp_msg_check() checks what the fields say (flags, probe/group pairs, ranges),
  * so every message vsp_encode() accepts is one vsp_decode() accepts.
  * Nothing here allocates, logs or does I/O.
  */
@@ -332,7 +332,7 @@ static int decode_header(const uint8_t *b, size_t len, uint32_t *flen, char *err
         return fail(err, errlen, -EPROTONOSUPPORT,
                     "unsupported protocol version %u (this side speaks %d)", b[2],
                     VSP_PROTO_VERSION);
-    if (len >= 4 && (b[3] == 0 || b[3] > VSP_MSG_MAX_ || msg_info[b[3]].name == NULL))
+    if (len >= 4 && (b[3] == 0 || b[3] > VSP_MSG_MAX_ || vsp_msg_info[b[3]].name == NULL))
         return fail(err, errlen, -ENOMSG, "unknown message type %u", b[3]);
     if (len < VSP_HDR_LEN)
         return fail(err, errlen, -EAGAIN, "incomplete header (%zu of %d bytes)", len,
@@ -345,12 +345,12 @@ static int decode_header(const uint8_t *b, size_t len, uint32_t *flen, char *err
         return fail(err, errlen, -EMSGSIZE, "frame too long (%u > %d bytes)", *flen,
                     VSP_MAX_FRAME);
     plen = *flen - VSP_HDR_LEN;
-    if (plen < msg_info[b[3]].min || plen > msg_info[b[3]].max) {
-        if (msg_info[b[3]].min == msg_info[b[3]].max)
+    if (plen < vsp_msg_info[b[3]].min || plen > vsp_msg_info[b[3]].max) {
+        if (vsp_msg_info[b[3]].min == vsp_msg_info[b[3]].max)
             return fail(err, errlen, -EBADMSG, "%s payload is %u bytes, expected %u",
-                        msg_info[b[3]].name, plen, msg_info[b[3]].min);
+                        vsp_msg_info[b[3]].name, plen, vsp_msg_info[b[3]].min);
         return fail(err, errlen, -EBADMSG, "%s payload is %u bytes, expected %u..%u",
-                    msg_info[b[3]].name, plen, msg_info[b[3]].min, msg_info[b[3]].max);
+                    vsp_msg_info[b[3]].name, plen, vsp_msg_info[b[3]].min, vsp_msg_info[b[3]].max);
     }
     return 0;
 }
@@ -369,7 +369,7 @@ int vsp_decode(const void *buf, size_t len, struct vsp_msg *msg, size_t *used, c
         return rc;
     if (len < flen)
         return fail(err, errlen, -EAGAIN, "incomplete %s frame (%zu of %u bytes)",
-                    msg_info[b[3]].name, len, flen);
+                    vsp_msg_info[b[3]].name, len, flen);
 
     memset(msg, 0, sizeof(*msg));
     msg->type = b[3];
@@ -378,11 +378,11 @@ int vsp_decode(const void *buf, size_t len, struct vsp_msg *msg, size_t *used, c
     if (rc < 0)
         return rc;
     if (r.short_) /* cannot happen after the header bounds; kept as a guard */
-        return fail(err, errlen, -EBADMSG, "%s payload is truncated", msg_info[msg->type].name);
+        return fail(err, errlen, -EBADMSG, "%s payload is truncated", vsp_msg_info[msg->type].name);
     if (r.left != 0)
         return fail(err, errlen, -EBADMSG, "%s payload has %zu bytes past its last field",
-                    msg_info[msg->type].name, r.left);
-    rc = msg_check(msg, err, errlen);
+                    vsp_msg_info[msg->type].name, r.left);
+    rc = vsp_msg_check(msg, err, errlen);
     if (rc < 0)
         return rc;
     *used = flen;

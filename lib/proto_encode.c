@@ -7,7 +7,7 @@
  * written through the mirror-image writer, one little-endian field at a time.
  * Decoding is split in two steps that the encoder shares: parsing checks the
  * shape of a payload (lengths, NUL termination, nothing left over) and
- * msg_check() checks what the fields say (flags, probe/group pairs, ranges),
+ * vsp_msg_check() checks what the fields say (flags, probe/group pairs, ranges),
  * so every message vsp_encode() accepts is one vsp_decode() accepts.
  * Nothing here allocates, logs or does I/O.
  */
@@ -136,7 +136,7 @@ static size_t payload_len(const struct vsp_msg *m)
     case VSP_MSG_ERROR:
         return ERROR_FIXED + strlen(m->u.error.text);
     default:
-        return msg_info[m->type].min;
+        return vsp_msg_info[m->type].min;
     }
 }
 
@@ -261,17 +261,17 @@ ssize_t vsp_encode(const struct vsp_msg *msg, void *buf, size_t cap, char *err, 
     size_t flen;
     int rc;
 
-    rc = msg_check(msg, err, errlen);
+    rc = vsp_msg_check(msg, err, errlen);
     if (rc < 0)
         return rc == -ENOMSG ? -EINVAL : rc;
-    /* msg_check() bounded every string, so strlen() below stays in its array. */
+    /* vsp_msg_check() bounded every string, so strlen() below stays in its array. */
     flen = VSP_HDR_LEN + payload_len(msg);
     if (flen > VSP_MAX_FRAME)
         return fail(err, errlen, -EINVAL, "%s frame would be %zu bytes, above %d",
-                    msg_info[msg->type].name, flen, VSP_MAX_FRAME);
+                    vsp_msg_info[msg->type].name, flen, VSP_MAX_FRAME);
     if (flen > cap)
         return fail(err, errlen, -EMSGSIZE, "%s frame needs %zu bytes, buffer has %zu",
-                    msg_info[msg->type].name, flen, cap);
+                    vsp_msg_info[msg->type].name, flen, cap);
 
     wr_u8(&w, VSP_MAGIC0);
     wr_u8(&w, VSP_MAGIC1);
@@ -281,6 +281,6 @@ ssize_t vsp_encode(const struct vsp_msg *msg, void *buf, size_t cap, char *err, 
     write_payload(&w, msg);
     if (w.short_ || w.left != cap - flen) /* a payload_len()/write_payload() mismatch */
         return fail(err, errlen, -EFAULT, "internal error: %s encoder length mismatch",
-                    msg_info[msg->type].name);
+                    vsp_msg_info[msg->type].name);
     return (ssize_t)flen;
 }

@@ -40,7 +40,7 @@ struct vsp_msg_info {
 };
 
 /* Indexed by type; name is NULL for the numbers that are no type. */
-extern const struct vsp_msg_info msg_info[VSP_MSG_MAX_ + 1];
+extern const struct vsp_msg_info vsp_msg_info[VSP_MSG_MAX_ + 1];
 
 /* ---------------------------------------------------------------------------
  * Errors: every failure leaves one sentence in the caller's buffer.
@@ -48,14 +48,14 @@ extern const struct vsp_msg_info msg_info[VSP_MSG_MAX_ + 1];
 #define fail vsp_errf
 
 /*
- * msg_check() - what the fields of m say: flags, probe/group pairs, ranges,
+ * vsp_msg_check() - what the fields of m say: flags, probe/group pairs, ranges,
  * the lengths of its strings.  Run by vsp_decode() after parsing and by
  * vsp_encode() before writing, so both accept the same messages.  0, or
  * -EINVAL (-ENOMSG for an unknown type) with one sentence in err.  After
  * 0 every string the message carries is NUL terminated within its array,
  * so strlen() on it stays in bounds.
  */
-int msg_check(const struct vsp_msg *m, char *err, size_t errlen);
+int vsp_msg_check(const struct vsp_msg *m, char *err, size_t errlen);
 
 /* The bytes a string keeps on the wire (printable ASCII); the reader and
  * the writer turn every other byte, NUL included, into '?'. */
