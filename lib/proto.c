@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Encoder and decoder of the vesper wire protocol (see proto.h and
- * docs/protocol.md).  Wire bytes are never cast to structs: they are read
- * through a small cursor whose reads fail (stickily) on a short buffer, and
- * written through the mirror-image writer, one little-endian field at a time.
- * Decoding is split in two steps that the encoder shares: parsing checks the
- * shape of a payload (lengths, NUL termination, nothing left over) and
- * vsp_msg_check() checks what the fields say (flags, probe/group pairs, ranges),
- * so every message vsp_encode() accepts is one vsp_decode() accepts.
- * Nothing here allocates, logs or does I/O.
+ * Names and tables of the vesper wire protocol (see proto.h and
+ * docs/protocol.md): message, probe and kernel group names, the group of
+ * each probe, which side may send which type, and vsp_msg_info[], the
+ * name and payload length bounds of each type that the decoder checks
+ * from the header alone.  The codec is in proto_check.c (what the fields
+ * say), proto_decode.c and proto_encode.c.  Nothing here allocates, logs
+ * or does I/O.
  */
 #include "config.h"
 

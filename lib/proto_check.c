@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Encoder and decoder of the vesper wire protocol (see proto.h and
- * docs/protocol.md).  Wire bytes are never cast to structs: they are read
- * through a small cursor whose reads fail (stickily) on a short buffer, and
- * written through the mirror-image writer, one little-endian field at a time.
- * Decoding is split in two steps that the encoder shares: parsing checks the
- * shape of a payload (lengths, NUL termination, nothing left over) and
- * vsp_msg_check() checks what the fields say (flags, probe/group pairs, ranges),
- * so every message vsp_encode() accepts is one vsp_decode() accepts.
- * Nothing here allocates, logs or does I/O.
+ * Semantic checks of the vesper wire protocol, vsp_msg_check(): what the
+ * fields of a message say (capability and flag bits, probe/group pairs,
+ * signal numbers, heartbeat and PSI ranges, watch entries, errno values,
+ * string lengths).  vsp_decode() runs them once parsing has checked the
+ * shape of a payload, vsp_encode() before it writes one, so every message
+ * vsp_encode() accepts is one vsp_decode() accepts.  They also bound every
+ * string, so the encoder never reads past an array.  Nothing here
+ * allocates, logs or does I/O.
  */
 #include "config.h"
 

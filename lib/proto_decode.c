@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Encoder and decoder of the vesper wire protocol (see proto.h and
- * docs/protocol.md).  Wire bytes are never cast to structs: they are read
- * through a small cursor whose reads fail (stickily) on a short buffer, and
- * written through the mirror-image writer, one little-endian field at a time.
- * Decoding is split in two steps that the encoder shares: parsing checks the
- * shape of a payload (lengths, NUL termination, nothing left over) and
- * vsp_msg_check() checks what the fields say (flags, probe/group pairs, ranges),
- * so every message vsp_encode() accepts is one vsp_decode() accepts.
- * Nothing here allocates, logs or does I/O.
+ * Decoder of the vesper wire protocol, vsp_decode() (see proto.h and
+ * docs/protocol.md): the single entry point for a guest's bytes.  Wire
+ * bytes are never cast to structs: they are read through a small cursor
+ * whose reads fail (stickily) on a short buffer, one little-endian field at
+ * a time.  The header is checked as soon as its bytes are present (magic,
+ * version, type, the type's length bounds), then parsing checks the shape
+ * of the payload (lengths, NUL termination, nothing left over) and
+ * vsp_msg_check() (proto_check.c) what its fields say.  Nothing here
+ * allocates, logs or does I/O.
  */
 #include "config.h"
 

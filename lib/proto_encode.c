@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Encoder and decoder of the vesper wire protocol (see proto.h and
- * docs/protocol.md).  Wire bytes are never cast to structs: they are read
- * through a small cursor whose reads fail (stickily) on a short buffer, and
- * written through the mirror-image writer, one little-endian field at a time.
- * Decoding is split in two steps that the encoder shares: parsing checks the
- * shape of a payload (lengths, NUL termination, nothing left over) and
- * vsp_msg_check() checks what the fields say (flags, probe/group pairs, ranges),
- * so every message vsp_encode() accepts is one vsp_decode() accepts.
- * Nothing here allocates, logs or does I/O.
+ * Encoder of the vesper wire protocol, vsp_encode() (see proto.h and
+ * docs/protocol.md).  A message passes vsp_msg_check() (proto_check.c)
+ * first, so the encoder writes only what vsp_decode() accepts; it is then
+ * written through a cursor that mirrors the decoder's reader, one
+ * little-endian field at a time, strings sanitised as the reader would,
+ * and a write past the buffer marks the cursor short.  Nothing here
+ * allocates, logs or does I/O.
  */
 #include "config.h"
 
