@@ -47,9 +47,9 @@ static const char *const probe_names[VSP_PROBE_MAX_ + 1] = {
 };
 
 static const char *const kgroup_names[] = {
-    [VSP_KGROUP_SIGNAL] = "signal", [VSP_KGROUP_MEMORY] = "memory",
+    [VSP_KGROUP_SIGNAL] = "signal",   [VSP_KGROUP_MEMORY] = "memory",
     [VSP_KGROUP_PROCESS] = "process", [VSP_KGROUP_SCHED] = "sched",
-    [VSP_KGROUP_IO] = "io",         [VSP_KGROUP_HOST] = "host",
+    [VSP_KGROUP_IO] = "io",           [VSP_KGROUP_HOST] = "host",
 };
 
 const char *vsp_msg_name(unsigned type)

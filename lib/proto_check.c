@@ -19,8 +19,8 @@
 #include "proto.h"
 #include "proto_int.h"
 
-#define MAX_SIGNAL 64     /* _NSIG on Linux */
-#define MAX_ERRNO 4095    /* like the kernel's MAX_ERRNO */
+#define MAX_SIGNAL 64  /* _NSIG on Linux */
+#define MAX_ERRNO 4095 /* like the kernel's MAX_ERRNO */
 #define HEARTBEAT_MIN_MS 50
 #define HEARTBEAT_MAX_MS 60000
 #define PSI_WINDOW_MIN_US 500000   /* the kernel refuses shorter windows */
@@ -103,8 +103,7 @@ static int check_event(const struct vsp_event *e, char *err, size_t errlen)
         return fail(err, errlen, -EINVAL, "EVENT flag CORE on probe %s (exit only)",
                     pname(e->probe));
     if ((e->flags & VSP_EVF_KSENDER) && e->src_pid != 0)
-        return fail(err, errlen, -EINVAL, "EVENT sent by the kernel but src_pid is %u",
-                    e->src_pid);
+        return fail(err, errlen, -EINVAL, "EVENT sent by the kernel but src_pid is %u", e->src_pid);
     if (strnlen(e->comm, sizeof(e->comm)) >= sizeof(e->comm))
         return fail(err, errlen, -EINVAL, "EVENT comm is not NUL terminated");
     if (strnlen(e->src_comm, sizeof(e->src_comm)) >= sizeof(e->src_comm))
@@ -147,13 +146,13 @@ static int check_watch(unsigned i, const struct vsp_watch *w, char *err, size_t 
     switch (w->kind) {
     case VSP_WATCH_COMM:
         if (len < 1 || len > VSP_COMM_LEN - 1)
-            return fail(err, errlen, -EINVAL, "CONFIG watch %u: comm length %zu outside 1..%d",
-                        i, len, VSP_COMM_LEN - 1);
+            return fail(err, errlen, -EINVAL, "CONFIG watch %u: comm length %zu outside 1..%d", i,
+                        len, VSP_COMM_LEN - 1);
         break;
     case VSP_WATCH_CGROUP:
         if (len < 1 || len > VSP_MAX_WATCH_VALUE)
-            return fail(err, errlen, -EINVAL, "CONFIG watch %u: cgroup length %zu outside 1..%d",
-                        i, len, VSP_MAX_WATCH_VALUE);
+            return fail(err, errlen, -EINVAL, "CONFIG watch %u: cgroup length %zu outside 1..%d", i,
+                        len, VSP_MAX_WATCH_VALUE);
         if (w->value[0] != '/')
             return fail(err, errlen, -EINVAL, "CONFIG watch %u: cgroup path does not start with /",
                         i);
@@ -197,8 +196,7 @@ static int check_config(const struct vsp_config *c, char *err, size_t errlen)
                 return fail(err, errlen, -EINVAL, "CONFIG %s window set without a stall threshold",
                             n);
             if (armed)
-                return fail(err, errlen, -EINVAL, "CONFIG probe %s armed without a PSI trigger",
-                            n);
+                return fail(err, errlen, -EINVAL, "CONFIG probe %s armed without a PSI trigger", n);
             continue;
         }
         if (!armed)

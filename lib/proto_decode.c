@@ -226,8 +226,8 @@ static int parse_watch(struct rd *r, unsigned i, struct vsp_watch *w, char *err,
         break;
     case VSP_WATCH_CGROUP:
         if (vlen < 1 || vlen > VSP_MAX_WATCH_VALUE)
-            return fail(err, errlen, -EINVAL, "CONFIG watch %u: cgroup length %u outside 1..%d",
-                        i, vlen, VSP_MAX_WATCH_VALUE);
+            return fail(err, errlen, -EINVAL, "CONFIG watch %u: cgroup length %u outside 1..%d", i,
+                        vlen, VSP_MAX_WATCH_VALUE);
         break;
     default:
         return fail(err, errlen, -EINVAL, "CONFIG watch %u: unknown kind %u", i, w->kind);
@@ -326,8 +326,8 @@ static int decode_header(const uint8_t *b, size_t len, uint32_t *flen, char *err
     uint32_t plen;
 
     if ((len >= 1 && b[0] != VSP_MAGIC0) || (len >= 2 && b[1] != VSP_MAGIC1))
-        return fail(err, errlen, -EPROTO, "bad magic 0x%02x 0x%02x (expected 0x%02x 0x%02x)",
-                    b[0], len >= 2 ? b[1] : 0, VSP_MAGIC0, VSP_MAGIC1);
+        return fail(err, errlen, -EPROTO, "bad magic 0x%02x 0x%02x (expected 0x%02x 0x%02x)", b[0],
+                    len >= 2 ? b[1] : 0, VSP_MAGIC0, VSP_MAGIC1);
     if (len >= 3 && b[2] != VSP_PROTO_VERSION)
         return fail(err, errlen, -EPROTONOSUPPORT,
                     "unsupported protocol version %u (this side speaks %d)", b[2],
@@ -335,15 +335,13 @@ static int decode_header(const uint8_t *b, size_t len, uint32_t *flen, char *err
     if (len >= 4 && (b[3] == 0 || b[3] > VSP_MSG_MAX_ || vsp_msg_info[b[3]].name == NULL))
         return fail(err, errlen, -ENOMSG, "unknown message type %u", b[3]);
     if (len < VSP_HDR_LEN)
-        return fail(err, errlen, -EAGAIN, "incomplete header (%zu of %d bytes)", len,
-                    VSP_HDR_LEN);
+        return fail(err, errlen, -EAGAIN, "incomplete header (%zu of %d bytes)", len, VSP_HDR_LEN);
     *flen = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
     if (*flen < VSP_HDR_LEN)
         return fail(err, errlen, -EPROTO, "frame length %u is shorter than the %d byte header",
                     *flen, VSP_HDR_LEN);
     if (*flen > VSP_MAX_FRAME)
-        return fail(err, errlen, -EMSGSIZE, "frame too long (%u > %d bytes)", *flen,
-                    VSP_MAX_FRAME);
+        return fail(err, errlen, -EMSGSIZE, "frame too long (%u > %d bytes)", *flen, VSP_MAX_FRAME);
     plen = *flen - VSP_HDR_LEN;
     if (plen < vsp_msg_info[b[3]].min || plen > vsp_msg_info[b[3]].max) {
         if (vsp_msg_info[b[3]].min == vsp_msg_info[b[3]].max)
