@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * libvirt connections of vesperd (see hv.h): the pure helpers (channel
- * path from domain XML, lifecycle table, host probe events) and the
- * connection manager: connect in a worker thread, register domain event
- * callbacks, list the running domains, follow their lifecycle events, and
- * reconnect with backoff and resynchronise after libvirtd closes the
- * connection.  Live migration is in hv_migrate.c, libvirt's event loop on
- * GLib in hv_glib.c.
+ * libvirt connections of vesperd (see hv.h): the connection manager.  It
+ * connects in a worker thread, registers domain event callbacks, lists the
+ * running domains, follows their lifecycle events, and reconnects with
+ * backoff and resynchronises after libvirtd closes the connection.  What
+ * a domain's XML and libvirt's event codes mean is decided by the pure
+ * helpers of hv_parse.c; live migration is in hv_migrate.c, libvirt's
+ * event loop on GLib in hv_glib.c.
  *
  * Threads: everything in struct hv is touched only on the main loop.  The
  * connect worker owns its job structure, hands its result back with

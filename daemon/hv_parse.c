@@ -1,18 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * libvirt connections of vesperd (see hv.h): the pure helpers (channel
- * path from domain XML, lifecycle table, host probe events) and the
- * connection manager: connect in a worker thread, register domain event
- * callbacks, list the running domains, follow their lifecycle events, and
- * reconnect with backoff and resynchronise after libvirtd closes the
- * connection.  Live migration is in hv_migrate.c, libvirt's event loop on
- * GLib in hv_glib.c.
- *
- * Threads: everything in struct hv is touched only on the main loop.  The
- * connect worker owns its job structure, hands its result back with
- * g_idle_add(), and never touches struct hv; hv_free() orphans the job
- * (job->h = NULL) and the idle callback then just frees it.
+ * What libvirt says, in vesperd's terms (see hv.h): the unix socket of a
+ * domain's org.vesper.0 channel from its domain XML (hv_parse_channel(),
+ * on GLib's GMarkup), the lifecycle table that turns a libvirt event and
+ * detail into what hv.c does (and both into names for logs), the names of
+ * the reasons a domain goes down, and hv_make_event(), which fills a host
+ * probe event.  Pure but for the clocks hv_make_event() reads: no
+ * connection, no state, no logging.
  */
 #include "config.h"
 
