@@ -2,7 +2,7 @@
 # Copyright (C) 2026 The vesper authors
 #
 # A fake vesper guest agent for loopback tests of vesperd, written from
-# docs/protocol.md (not from proto.c, so that it checks the daemon against
+# docs/protocol.md (not from lib/proto*.c, so that it checks the daemon against
 # the document): frame encoders for the guest->host messages, decoders for
 # the host->guest ones, and a FakeGuest that connects to a listen-mode
 # channel (or serves a connect-mode one), answers PING and CONFIG, and sends

@@ -3,12 +3,12 @@
  *
  * Unit tests of daemon/hv*.c: the channel path parser on domain XML samples
  * (live, inactive, other channels, malformed, oversized), the lifecycle
- * table, host probe events, libvirt's event loop on GLib (hv_glib.c:
- * handles, timers, deferred free callbacks), and the connection manager
- * against libvirt's in-process test:///default driver (discovery,
- * lifecycle events turned into domain_up / domain_down, hv_migrate.c's
- * failure reporting) and against a URI that cannot connect (retries with
- * backoff, clean free).
+ * table and host probe events (hv_parse.c), libvirt's event loop on GLib
+ * (hv_glib.c: handles, timers, deferred free callbacks), and the
+ * connection manager against libvirt's in-process test:///default driver
+ * (discovery, lifecycle events turned into domain_up / domain_down,
+ * hv_migrate.c's failure reporting) and against a URI that cannot connect
+ * (retries with backoff, clean free).
  */
 #include <errno.h>
 #include <fcntl.h>

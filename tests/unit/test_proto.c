@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Unit tests of the wire protocol (lib/proto.c): a round trip for every
+ * Unit tests of the wire protocol (lib/proto*.c): a round trip for every
  * message type, the byte layout documented in docs/protocol.md, and every
  * way a frame can be malformed: header, payload lengths, length prefixes,
  * inconsistent fields, partial and back-to-back frames, string sanitising,
