@@ -156,6 +156,21 @@ struct conf *conf_new(void)
     c->backoff_max_ns = 5 * CONF_NS_S;
     c->max_guests = CONF_MAX_GUESTS;
     c->max_events_per_sec = 1000;
+    c->failover_budget_n = 6;
+    c->failover_budget_ns = 3600 * CONF_NS_S;
+    c->migrate_budget_n = 6;
+    c->migrate_budget_ns = 3600 * CONF_NS_S;
+    c->boot_min_interval_ns = 5 * CONF_NS_S;
+    c->degraded_expiry_ns = 600 * CONF_NS_S;
+    c->log_rate_n = 20;
+    c->log_rate_ns = 10 * CONF_NS_S;
+    c->exec_max = 16;
+    c->exec_max_guest = 2;
+    c->control_max_clients = 64;
+    c->control_write_timeout_ns = 5 * CONF_NS_S;
+    c->oplog_max_age_ns = 30ull * 86400 * CONF_NS_S;
+    c->oplog_max_events = 1000000;
+    c->oplog_max_ops = 100000;
     c->pending_ = g_new0(struct conf_pending, 1);
     return c;
 }

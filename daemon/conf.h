@@ -191,6 +191,23 @@ struct conf {
     unsigned max_guests;
     unsigned max_events_per_sec;   /* per guest, before any group sees them */
 
+    /* containment: what a guest may cost, whatever it sends (0 n = none) */
+    unsigned failover_budget_n;  /* failover actions per guest and per resource ... */
+    uint64_t failover_budget_ns; /* ... in this long; default 6/1h */
+    unsigned migrate_budget_n;   /* migrate actions, the same way; default 6/1h */
+    uint64_t migrate_budget_ns;
+    uint64_t boot_min_interval_ns; /* a new boot sooner than this is implausible (5 s) */
+    uint64_t degraded_expiry_ns;   /* a degraded mark is cleared after this (10 min) */
+    unsigned log_rate_n;           /* log lines per guest per log_rate_ns (20/10s) */
+    uint64_t log_rate_ns;
+    unsigned exec_max;                 /* exec actions running at once, in all (16) */
+    unsigned exec_max_guest;           /* ... for one guest (2) */
+    unsigned control_max_clients;      /* control socket connections at once (64) */
+    uint64_t control_write_timeout_ns; /* a client that reads nothing for this long goes (5 s) */
+    uint64_t oplog_max_age_ns;         /* the database keeps rows this long (30 days) */
+    uint64_t oplog_max_events;         /* ... and at most this many events (1000000) */
+    uint64_t oplog_max_ops;            /* ... and operations (100000) */
+
     struct conf_group *groups;
     size_t ngroups;
     struct conf_action *actions;
@@ -282,6 +299,11 @@ void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_
  * built-in log action is NULL in conf_guest.on[]), "pacemaker" the built-in
  * Pacemaker action.  Returns 0 or -ENOENT. */
 int conf_find_action(const struct conf *c, const char *name, const struct conf_action **out);
+
+/* Text of a watch list as conf_parse_watch() reads it ("comm:nginx, pid:42",
+ * "" for none), into buf; cut at len (CONF_WATCH_TEXT_MAX always fits). */
+#define CONF_WATCH_TEXT_MAX (VSP_MAX_WATCH * (VSP_MAX_WATCH_VALUE + 10))
+const char *conf_format_watch(const struct vsp_watch *w, size_t n, char *buf, size_t len);
 
 /*
  * Value helpers, shared by the parser, vesperctl and the control socket.

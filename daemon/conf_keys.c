@@ -43,6 +43,23 @@
 #define BACKOFF_MAX (600 * CONF_NS_S)
 #define ACTION_TIMEOUT_MIN (100 * CONF_NS_MS)
 #define ACTION_TIMEOUT_MAX (3600 * CONF_NS_S)
+#define BUDGET_N_MAX 64 /* kept in a ring per guest and resource */
+#define BUDGET_PER_MIN (1 * CONF_NS_S)
+#define BUDGET_PER_MAX (7 * 86400 * CONF_NS_S)
+#define BOOT_MIN_MAX (600 * CONF_NS_S)
+#define EXPIRY_MIN (10 * CONF_NS_S)
+#define EXPIRY_MAX (7 * 86400 * CONF_NS_S)
+#define LOG_RATE_N_MAX 100000u
+#define LOG_RATE_PER_MIN (1 * CONF_NS_S)
+#define LOG_RATE_PER_MAX (3600 * CONF_NS_S)
+#define EXEC_MAX_MAX 1024u
+#define CLIENTS_MAX 4096u
+#define WRITE_TIMEOUT_MIN (100 * CONF_NS_MS)
+#define WRITE_TIMEOUT_MAX (600 * CONF_NS_S)
+#define OPLOG_AGE_MIN (60 * CONF_NS_S)
+#define OPLOG_AGE_MAX (3650ull * 86400 * CONF_NS_S)
+#define OPLOG_ROWS_MIN 100u
+#define OPLOG_ROWS_MAX 1000000000ull
 #define RESOURCE_MAX 127
 #define PATH_MAX_LEN 1024
 #define PATH_PREFIX_MAX 80 /* leaves room in a sockaddr_un for the path libvirt reports */
@@ -310,6 +327,102 @@ static void set_max_events(struct conf_parser *p, char *val)
     p->c->max_events_per_sec = n;
 }
 
+/* "N/DURATION" or "none" into *n (0 = none) and *per */
+static void set_budget(struct conf_parser *p, const char *key, char *val, unsigned *n,
+                       uint64_t *per)
+{
+    if (strcmp(val, "none") == 0) {
+        *n = 0;
+        *per = 0;
+        return;
+    }
+    get_rate(p, key, val, BUDGET_N_MAX, BUDGET_PER_MIN, BUDGET_PER_MAX, n, per);
+}
+
+static void set_failover_budget(struct conf_parser *p, char *val)
+{
+    set_budget(p, "failover-budget", val, &p->c->failover_budget_n, &p->c->failover_budget_ns);
+}
+
+static void set_migrate_budget(struct conf_parser *p, char *val)
+{
+    set_budget(p, "migrate-budget", val, &p->c->migrate_budget_n, &p->c->migrate_budget_ns);
+}
+
+static void set_boot_min_interval(struct conf_parser *p, char *val)
+{
+    get_duration(p, "boot-min-interval", val, 0, BOOT_MIN_MAX, &p->c->boot_min_interval_ns);
+}
+
+static void set_degraded_expiry(struct conf_parser *p, char *val)
+{
+    get_duration(p, "degraded-expiry", val, EXPIRY_MIN, EXPIRY_MAX, &p->c->degraded_expiry_ns);
+}
+
+static void set_log_rate(struct conf_parser *p, char *val)
+{
+    get_rate(p, "log-rate", val, LOG_RATE_N_MAX, LOG_RATE_PER_MIN, LOG_RATE_PER_MAX,
+             &p->c->log_rate_n, &p->c->log_rate_ns);
+}
+
+static void set_unsigned(struct conf_parser *p, const char *key, const char *val, uint64_t min,
+                         uint64_t max, unsigned *out)
+{
+    uint64_t v;
+
+    if (get_uint(p, key, val, min, max, &v) == 0)
+        *out = (unsigned)v;
+}
+
+static void set_exec_max(struct conf_parser *p, char *val)
+{
+    set_unsigned(p, "exec-max", val, 1, EXEC_MAX_MAX, &p->c->exec_max);
+}
+
+static void set_exec_max_guest(struct conf_parser *p, char *val)
+{
+    set_unsigned(p, "exec-max-per-guest", val, 1, EXEC_MAX_MAX, &p->c->exec_max_guest);
+}
+
+static void set_control_max_clients(struct conf_parser *p, char *val)
+{
+    set_unsigned(p, "control-max-clients", val, 1, CLIENTS_MAX, &p->c->control_max_clients);
+}
+
+static void set_control_write_timeout(struct conf_parser *p, char *val)
+{
+    get_duration(p, "control-write-timeout", val, WRITE_TIMEOUT_MIN, WRITE_TIMEOUT_MAX,
+                 &p->c->control_write_timeout_ns);
+}
+
+static void set_oplog_max_age(struct conf_parser *p, char *val)
+{
+    if (strcmp(val, "none") == 0) {
+        p->c->oplog_max_age_ns = 0;
+        return;
+    }
+    get_duration(p, "oplog-max-age", val, OPLOG_AGE_MIN, OPLOG_AGE_MAX, &p->c->oplog_max_age_ns);
+}
+
+static void set_oplog_count(struct conf_parser *p, const char *key, char *val, uint64_t *out)
+{
+    if (strcmp(val, "none") == 0) {
+        *out = 0;
+        return;
+    }
+    get_uint(p, key, val, OPLOG_ROWS_MIN, OPLOG_ROWS_MAX, out);
+}
+
+static void set_oplog_max_events(struct conf_parser *p, char *val)
+{
+    set_oplog_count(p, "oplog-max-events", val, &p->c->oplog_max_events);
+}
+
+static void set_oplog_max_ops(struct conf_parser *p, char *val)
+{
+    set_oplog_count(p, "oplog-max-operations", val, &p->c->oplog_max_ops);
+}
+
 static const struct conf_keydef vesperd_keys[] = {
     {"control-socket", set_control_socket, 0},
     {"probe-groups", set_probe_groups, 0},
@@ -320,6 +433,18 @@ static const struct conf_keydef vesperd_keys[] = {
     {"reconnect", set_reconnect, 0},
     {"max-guests", set_max_guests, 0},
     {"max-events", set_max_events, 0},
+    {"failover-budget", set_failover_budget, 0},
+    {"migrate-budget", set_migrate_budget, 0},
+    {"boot-min-interval", set_boot_min_interval, 0},
+    {"degraded-expiry", set_degraded_expiry, 0},
+    {"log-rate", set_log_rate, 0},
+    {"exec-max", set_exec_max, 0},
+    {"exec-max-per-guest", set_exec_max_guest, 0},
+    {"control-max-clients", set_control_max_clients, 0},
+    {"control-write-timeout", set_control_write_timeout, 0},
+    {"oplog-max-age", set_oplog_max_age, 0},
+    {"oplog-max-events", set_oplog_max_events, 0},
+    {"oplog-max-operations", set_oplog_max_ops, 0},
 };
 const struct conf_keytab conf_vesperd_keys = {vesperd_keys, G_N_ELEMENTS(vesperd_keys)};
 

@@ -36,6 +36,15 @@ static void print_rate(FILE *out, const char *key, unsigned n, uint64_t per)
     fprintf(out, "%s = %u/%s\n", key, n, b[0] == '1' && (b[1] < '0' || b[1] > '9') ? b + 1 : b);
 }
 
+/* "12345" or "none" for 0 */
+static void print_count(FILE *out, const char *key, uint64_t n)
+{
+    if (n)
+        fprintf(out, "%s = %llu\n", key, (unsigned long long)n);
+    else
+        fprintf(out, "%s = none\n", key);
+}
+
 void conf_print_group(const struct conf_group *g, FILE *out)
 {
     static const char *const psi_keys[VSP_PSI_N_] = {"psi-cpu", "psi-memory", "psi-io"};
@@ -93,22 +102,37 @@ static void print_action(const struct conf_action *a, FILE *out)
     }
 }
 
+const char *conf_format_watch(const struct vsp_watch *w, size_t n, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && i < VSP_MAX_WATCH && used < len; i++) {
+        const char *sep = i ? ", " : "";
+        int k;
+
+        if (w[i].kind == VSP_WATCH_PID)
+            k = snprintf(buf + used, len - used, "%spid:%u", sep, w[i].pid);
+        else
+            k = snprintf(buf + used, len - used, "%s%s:%.*s", sep,
+                         w[i].kind == VSP_WATCH_COMM ? "comm" : "cgroup", VSP_MAX_WATCH_VALUE,
+                         w[i].value);
+        if (k < 0)
+            break;
+        used += (size_t)k;
+    }
+    return buf;
+}
+
 static void print_watch(const struct conf_guest *g, FILE *out)
 {
+    char buf[CONF_WATCH_TEXT_MAX];
+
     if (!g->nwatch)
         return;
-    fprintf(out, "watch = ");
-    for (size_t i = 0; i < g->nwatch && i < VSP_MAX_WATCH; i++) {
-        const struct vsp_watch *w = &g->watch[i];
-        const char *sep = i ? ", " : "";
-
-        if (w->kind == VSP_WATCH_PID)
-            fprintf(out, "%spid:%u", sep, w->pid);
-        else
-            fprintf(out, "%s%s:%.*s", sep, w->kind == VSP_WATCH_COMM ? "comm" : "cgroup",
-                    VSP_MAX_WATCH_VALUE, w->value);
-    }
-    fprintf(out, "\n");
+    fprintf(out, "watch = %s\n", conf_format_watch(g->watch, g->nwatch, buf, sizeof(buf)));
 }
 
 /* The keys a guest and the template share, from groups on. */
@@ -225,6 +249,21 @@ void conf_print(const struct conf *c, FILE *out)
             dur(c->backoff_max_ns, b, sizeof(b)));
     fprintf(out, "max-guests = %u\n", c->max_guests);
     fprintf(out, "max-events = %u/s\n", c->max_events_per_sec);
+    print_rate(out, "failover-budget", c->failover_budget_n, c->failover_budget_ns);
+    print_rate(out, "migrate-budget", c->migrate_budget_n, c->migrate_budget_ns);
+    fprintf(out, "boot-min-interval = %s\n", dur(c->boot_min_interval_ns, a, sizeof(a)));
+    fprintf(out, "degraded-expiry = %s\n", dur(c->degraded_expiry_ns, a, sizeof(a)));
+    print_rate(out, "log-rate", c->log_rate_n, c->log_rate_ns);
+    fprintf(out, "exec-max = %u\n", c->exec_max);
+    fprintf(out, "exec-max-per-guest = %u\n", c->exec_max_guest);
+    fprintf(out, "control-max-clients = %u\n", c->control_max_clients);
+    fprintf(out, "control-write-timeout = %s\n", dur(c->control_write_timeout_ns, a, sizeof(a)));
+    if (c->oplog_max_age_ns)
+        fprintf(out, "oplog-max-age = %s\n", dur(c->oplog_max_age_ns, a, sizeof(a)));
+    else
+        fprintf(out, "oplog-max-age = none\n");
+    print_count(out, "oplog-max-events", c->oplog_max_events);
+    print_count(out, "oplog-max-operations", c->oplog_max_ops);
 
     if (c->nlibvirt) {
         const struct conf_libvirt **lv = g_new(const struct conf_libvirt *, c->nlibvirt);
