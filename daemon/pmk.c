@@ -700,13 +700,14 @@ void pmk_flush(void)
     }
 }
 
-static int pmk_same_node(const struct pmk_req *r, const char *node)
+int pmk_same_node(const struct pmk_req *r, const char *node)
 {
     return strcmp(pmk_target(r), node ? node : pmk.node) == 0 ||
            (r->node[0] == '\0' && node == NULL);
 }
 
-int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
+static int pmk_fail_req(const char *rsc, const char *node, int checked, pmk_done_fn cb, void *arg,
+                        uint64_t *id)
 {
     const char *spec;
     struct pmk_req *r;
@@ -725,7 +726,8 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
                 return -EALREADY;
         }
     }
-    if (pmk_pending() >= PMK_QUEUE_MAX)
+    /* fails only: attribute updates have a queue of their own */
+    if (pmk.wait.length + pmk.flight.length >= PMK_QUEUE_MAX)
         return -ENOSPC;
     if (spec == NULL && !g_hash_table_contains(pmk.resolving, rsc) &&
         g_hash_table_size(pmk.resolving) >= PMK_RESOLVE_MAX)
@@ -736,8 +738,8 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
         return -ENOENT;
     }
     r->where = PMK_Q_WAIT;
-    /* made while the link is not ready: checked before it is sent */
-    r->epoch = pmk.link == PMK_LINK_READY ? pmk.epoch : 0;
+    /* made while the link is not ready, or a resend: checked before it is sent */
+    r->epoch = pmk.link == PMK_LINK_READY && !checked ? pmk.epoch : 0;
     g_queue_push_tail(&pmk.wait, r);
     r->timer = g_timeout_add(pmk.opts.queue_deadline_ms, pmk_req_timeout, r);
     if (id)
@@ -746,6 +748,16 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
         pmk_resolve_start(rsc); /* sent once the agent is known */
     pmk_flush();
     return 0;
+}
+
+int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
+{
+    return pmk_fail_req(rsc, node, 0, cb, arg, id);
+}
+
+int pmk_fail_checked(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
+{
+    return pmk_fail_req(rsc, node, 1, cb, arg, id);
 }
 
 int pmk_set_agent(const char *rsc, const char *agent)

@@ -69,7 +69,8 @@
 
 #define PMK_NAME_MAX 128 /* resource, node and attribute names */
 #define PMK_TEXT_LEN 200 /* result text */
-#define PMK_QUEUE_MAX 64 /* queued + in-flight requests */
+#define PMK_QUEUE_MAX 64 /* fail requests queued + in flight */
+#define PMK_ATTR_QUEUE_MAX 64 /* attribute requests queued, one per attribute and node */
 #define PMK_ATTR_PREFIX "vesper-"
 #define PMK_ATTR_DEGRADED "degraded"
 #define PMK_SEND_MAX 3 /* sends of one fail request (resends after a loss) */
@@ -222,10 +223,24 @@ enum pmk_locate pmk_locate_verdict(int exit_code, const char *xml, const char *n
 int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
 
 /*
+ * pmk_fail_checked() - pmk_fail() for a request that may have reached the
+ * controller before (a resend after vesperd restarted): sent only once the
+ * link is ready and the CIB says rsc is active on node and nowhere else,
+ * as a request that waited through an outage is (see the delivery rules);
+ * a resource that has left the node ends it with status 0, not sent.
+ */
+int pmk_fail_checked(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
+
+/*
  * pmk_attr_set() / pmk_attr_delete() - set or delete transient node attribute
  * name on node (NULL: local) with attrd_updater.  Requests run one at a time
- * in order; a failed run is retried with backoff until the queue deadline
- * (attribute updates are idempotent).  Same returns as pmk_fail() except
+ * in order, in a queue of their own (a fail never waits behind them); a
+ * failed run is retried with backoff until the queue deadline (attribute
+ * updates are idempotent).  At most one request per attribute and node
+ * waits: a newer one takes the older's place, and the older ends with
+ * status 0 ("superseded") before this returns, so a guest that trips
+ * again and again holds one slot, never the queue.  Same returns as
+ * pmk_fail() except
  * -ENOENT and -EALREADY.
  */
 int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done_fn cb, void *arg,
@@ -260,6 +275,7 @@ struct pmk_stats {
     unsigned in_flight;            /* sent, no reply yet */
     uint64_t done_ok, done_failed; /* results delivered */
     uint64_t lost, resent;         /* fail sends lost; lost requests sent again */
+    uint64_t coalesced;            /* attribute requests superseded before they ran */
 };
 void pmk_get_stats(struct pmk_stats *st);
 

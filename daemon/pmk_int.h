@@ -97,6 +97,9 @@ void pmk_remove_source(guint *src);
  * ._-:@), else 0. */
 int pmk_name_ok(const char *s);
 
+/* Is r for node (NULL or "": the local node)? */
+int pmk_same_node(const struct pmk_req *r, const char *node);
+
 /* pmk_pending() - requests not finished: fail requests waiting or in
  * flight, and attribute requests. */
 unsigned pmk_pending(void);

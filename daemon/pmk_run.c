@@ -556,16 +556,38 @@ static int pmk_attr_request(enum pmk_kind kind, const char *name, const char *va
     if (!pmk_name_ok(name) || (node && !pmk_name_ok(node)) ||
         (kind == PMK_ATTR_SET && !pmk_name_ok(value)))
         return -EINVAL;
-    if (pmk_pending() >= PMK_QUEUE_MAX)
+    /* one waiting update per attribute and node: a newer one supersedes
+     * it (the running one, at the head, finishes as it is) */
+    struct pmk_req *old = NULL;
+
+    for (GList *l = pmk.attrs.head; l; l = l->next) {
+        struct pmk_req *x = l->data;
+        int running = l == pmk.attrs.head && (pmk.attr_pid || pmk.attr_retry_src);
+
+        if (!running && strcmp(x->name, name) == 0 && pmk_same_node(x, node)) {
+            old = x;
+            break;
+        }
+    }
+    if (!old && pmk.attrs.length >= PMK_ATTR_QUEUE_MAX)
         return -ENOSPC;
     r = pmk_req_new(kind, name, node, cb, arg);
     if (value)
         g_strlcpy(r->value, value, sizeof(r->value));
     r->where = PMK_Q_ATTR;
-    g_queue_push_tail(&pmk.attrs, r);
+    if (old)
+        g_queue_insert_before(&pmk.attrs, g_queue_find(&pmk.attrs, old), r);
+    else
+        g_queue_push_tail(&pmk.attrs, r);
     r->timer = g_timeout_add(pmk.opts.queue_deadline_ms, pmk_req_timeout, r);
     if (id)
         *id = r->id;
+    if (old) {
+        pmk.st.coalesced++;
+        pmk_finish(old, 0, "%s %s: superseded by a newer request (%s%s%s) before it ran",
+                   pmk_kind_name(old->kind), old->name, pmk_kind_name(kind), value ? " " : "",
+                   value ? value : "");
+    }
     pmk_attr_next();
     return 0;
 }

@@ -880,6 +880,92 @@ static void test_attr_missing_program(void **state)
     assert_int_equal(pmk_attr_set("vesper-x", "a b", NULL, on_done, NULL, NULL), -EINVAL);
 }
 
+/* ---- containment: resends after a restart, a fair queue ------------------- */
+
+static void test_fail_checked_here(void **state)
+{
+    run_until(is_ready);
+    set_locate(0, "node1");
+    /* a resend after vesperd restarted is checked even with the link ready */
+    assert_int_equal(pmk_fail_checked("vm1", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 0);
+    run_until(one_result);
+    assert_int_equal(locate_calls(), 1);
+    assert_int_equal(fk.fails_sent, 1);
+    assert_int_equal(res.status[0], 0);
+    assert_non_null(strstr(res.text[0], "recorded"));
+}
+
+static void test_fail_checked_left(void **state)
+{
+    run_until(is_ready);
+    set_locate(0, "node2");
+    assert_int_equal(pmk_fail_checked("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(locate_calls(), 1);
+    assert_int_equal(fk.fails_sent, 0); /* never a fail of a resource that left */
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.sent[0], 0);
+}
+
+static struct {
+    int n, ok, superseded;
+} flood;
+
+static void on_flood(const struct pmk_result *r, void *arg)
+{
+    flood.n++;
+    flood.ok += r->status == 0;
+    flood.superseded += strstr(r->text, "superseded") != NULL;
+}
+
+static int flood_done(void)
+{
+    return flood.n >= 201;
+}
+
+static void test_attr_coalesced(void **state)
+{
+    struct pmk_stats st;
+
+    memset(&flood, 0, sizeof(flood));
+    run_until(is_ready);
+    /* the first runs at once; of the many that follow one waits at a time */
+    assert_int_equal(pmk_migrate("vm1", NULL, on_flood, NULL, NULL), 0);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(pmk_migrate("vm1", NULL, on_flood, NULL, NULL), 0);
+    /* 199 superseded before they ran, each told at once with status 0 */
+    assert_int_equal(flood.n, 199);
+    assert_int_equal(flood.superseded, 199);
+    pmk_get_stats(&st);
+    assert_int_equal(st.coalesced, 199);
+    /* another resource's fail is not behind them, nor refused */
+    fk.hold_replies = 1;
+    assert_int_equal(pmk_fail("vm2", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 1);
+    run_until(flood_done);
+    assert_int_equal(flood.ok, 201);
+}
+
+static void test_attr_queue_apart(void **state)
+{
+    char name[32];
+
+    memset(&flood, 0, sizeof(flood));
+    run_until(is_ready);
+    for (int i = 0; i < PMK_ATTR_QUEUE_MAX; i++) {
+        snprintf(name, sizeof(name), "vesper-r%d", i);
+        /* as many distinct attributes as the queue holds, the running one too */
+        assert_int_equal(pmk_attr_set(name, "degraded", NULL, on_flood, NULL, NULL), 0);
+    }
+    assert_int_equal(pmk_attr_set("vesper-full", "degraded", NULL, on_flood, NULL, NULL), -ENOSPC);
+    /* a full attribute queue never refuses a fail */
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 1);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+}
+
 int main(void)
 {
     static struct pmk_opts quick_deadline = {.backoff_min_ms = 1, .backoff_max_ms = 4,
@@ -918,15 +1004,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_error_keeps_queued, setup, teardown),
         cmocka_unit_test_prestate_setup_teardown(test_queue_deadline, setup, teardown,
                                                  &quick_deadline),
-        cmocka_unit_test_prestate_setup_teardown(test_reply_timeout, setup, teardown,
-                                                 &quick_reply),
+        cmocka_unit_test_prestate_setup_teardown(test_reply_timeout, setup, teardown, &quick_reply),
         cmocka_unit_test_setup_teardown(test_shutdown_cancels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve_agent, setup, teardown),
         cmocka_unit_test_prestate_setup_teardown(test_attr_ok, setup, teardown, &attr_true),
-        cmocka_unit_test_prestate_setup_teardown(test_attr_retried_until_deadline, setup,
-                                                 teardown, &attr_false),
+        cmocka_unit_test_prestate_setup_teardown(test_attr_retried_until_deadline, setup, teardown,
+                                                 &attr_false),
         cmocka_unit_test_prestate_setup_teardown(test_attr_missing_program, setup, teardown,
                                                  &attr_none),
+        cmocka_unit_test_setup_teardown(test_fail_checked_here, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_checked_left, setup, teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_attr_coalesced, setup, teardown, &attr_true),
+        cmocka_unit_test_prestate_setup_teardown(test_attr_queue_apart, setup, teardown,
+                                                 &attr_true),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
