@@ -20,6 +20,7 @@
 #include "oplog_int.h"
 #include "vsp_hex.h"
 #include "vsp_time.h"
+
 uint64_t oplog_mono_to_real(uint64_t mono_ns)
 {
     if (mono_ns == 0)
@@ -40,8 +41,52 @@ const char *oplog_op_state_name(enum oplog_op_state s)
         return "done";
     case OPLOG_OP_FAILED:
         return "failed";
+    case OPLOG_OP_INTERRUPTED:
+        return "interrupted";
     }
     return "?";
+}
+
+uint64_t oplog_host_boot(void)
+{
+    static uint64_t boot;
+    static int read_once;
+    char buf[64];
+    FILE *f;
+
+    if (read_once)
+        return boot;
+    read_once = 1;
+    f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f)
+        return 0;
+    if (fgets(buf, sizeof(buf), f)) {
+        /* the first 16 hex digits (dashes skipped) as a number */
+        for (const char *p = buf; *p && *p != '\n'; p++) {
+            int v = g_ascii_xdigit_value(*p);
+
+            if (v >= 0 && (boot >> 60) == 0)
+                boot = boot << 4 | (uint64_t)v;
+        }
+        boot &= INT64_MAX; /* stored as a signed sqlite integer */
+    }
+    fclose(f);
+    return boot;
+}
+
+uint64_t oplog_event_now_mono(const struct oplog_event *e)
+{
+    uint64_t now = vsp_mono_ns(), real = vsp_real_ns(), t;
+
+    if (e->host_boot && e->host_boot == oplog_host_boot() && e->decide_mono_ns)
+        return e->decide_mono_ns;
+    /* another host boot: its wall clock, mapped onto this monotonic clock */
+    t = e->recv_real_ns;
+    if (e->decide_mono_ns > e->recv_mono_ns)
+        t += e->decide_mono_ns - e->recv_mono_ns;
+    if (t >= real)
+        return now;
+    return real - t < now ? now - (real - t) : 1;
 }
 
 /* ---- rings ----------------------------------------------------------------- */
@@ -58,11 +103,22 @@ struct oplog *oplog_new(size_t nevents, size_t nops, const char *db_path, int *d
     log->followers = g_array_new(FALSE, TRUE, sizeof(struct oplog_follower));
     log->pend_ev = g_array_new(FALSE, FALSE, sizeof(struct oplog_event));
     log->pend_op = g_array_new(FALSE, FALSE, sizeof(struct oplog_op));
+    log->pend_bind = g_array_new(FALSE, FALSE, sizeof(struct oplog_binding_row));
+    log->streams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    log->streams_dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     log->wr_ev = g_array_new(FALSE, FALSE, sizeof(struct oplog_event));
     log->wr_op = g_array_new(FALSE, FALSE, sizeof(struct oplog_op));
+    log->wr_st = g_array_new(FALSE, FALSE, sizeof(struct oplog_stream_row));
+    log->wr_bind = g_array_new(FALSE, FALSE, sizeof(struct oplog_binding_row));
+    g_queue_init(&log->urgent);
+    g_queue_init(&log->done_q);
     g_mutex_init(&log->wr_lock);
     g_cond_init(&log->wr_cond);
     log->next_handle = 1;
+    log->host_boot = oplog_host_boot();
+    log->keep.max_age_ns = OPLOG_MAX_AGE_DEFAULT_S * 1000000000ull;
+    log->keep.max_events = OPLOG_MAX_EVENTS_DEFAULT;
+    log->keep.max_ops = OPLOG_MAX_OPS_DEFAULT;
     rc = oplog_set_db(log, db_path);
     if (db_err)
         *db_err = rc;
@@ -76,8 +132,13 @@ void oplog_free(struct oplog *log)
     oplog_db_close(log);
     g_array_free(log->pend_ev, TRUE);
     g_array_free(log->pend_op, TRUE);
+    g_array_free(log->pend_bind, TRUE);
+    g_hash_table_destroy(log->streams);
+    g_hash_table_destroy(log->streams_dirty);
     g_array_free(log->wr_ev, TRUE);
     g_array_free(log->wr_op, TRUE);
+    g_array_free(log->wr_st, TRUE);
+    g_array_free(log->wr_bind, TRUE);
     g_mutex_clear(&log->wr_lock);
     g_cond_clear(&log->wr_cond);
     g_array_free(log->followers, TRUE);
@@ -105,15 +166,48 @@ static void oplog_notify(struct oplog *log, unsigned kind, const struct oplog_ev
     }
 }
 
-const struct oplog_event *oplog_add_event(struct oplog *log, const struct oplog_event *ev)
+/* A new entry (n 0) gets the next position and this host boot; one read
+ * back keeps both, and the positions continue after it. */
+struct oplog_event *oplog_ring_event(struct oplog *log, const struct oplog_event *ev, int notify)
 {
     struct oplog_event *slot = &log->ev[log->ev_head];
 
     *slot = *ev;
-    slot->n = ++log->ev_total;
+    if (slot->n == 0) {
+        slot->n = ++log->ev_total;
+        slot->host_boot = log->host_boot;
+    } else if (slot->n > log->ev_total) {
+        log->ev_total = slot->n;
+    }
     log->ev_head = (log->ev_head + 1) % log->ev_cap;
     if (log->ev_len < log->ev_cap)
         log->ev_len++;
+    if (notify)
+        oplog_notify(log, OPLOG_F_EVENTS, slot, NULL);
+    return slot;
+}
+
+struct oplog_op *oplog_ring_op(struct oplog *log, const struct oplog_op *op, int notify)
+{
+    struct oplog_op *slot = &log->op[log->op_head];
+
+    *slot = *op;
+    if (slot->n == 0)
+        slot->n = ++log->op_total;
+    else if (slot->n > log->op_total)
+        log->op_total = slot->n;
+    log->op_head = (log->op_head + 1) % log->op_cap;
+    if (log->op_len < log->op_cap)
+        log->op_len++;
+    if (notify)
+        oplog_notify(log, OPLOG_F_OPS, NULL, slot);
+    return slot;
+}
+
+const struct oplog_event *oplog_add_event(struct oplog *log, const struct oplog_event *ev)
+{
+    struct oplog_event *slot = oplog_ring_event(log, ev, 0);
+
     oplog_pend(log, log->pend_ev, slot);
     oplog_notify(log, OPLOG_F_EVENTS, slot, NULL);
     return slot;
@@ -121,16 +215,21 @@ const struct oplog_event *oplog_add_event(struct oplog *log, const struct oplog_
 
 struct oplog_op *oplog_add_op(struct oplog *log, const struct oplog_op *op)
 {
-    struct oplog_op *slot = &log->op[log->op_head];
+    struct oplog_op *slot = oplog_ring_op(log, op, 0);
 
-    *slot = *op;
-    slot->n = ++log->op_total;
-    log->op_head = (log->op_head + 1) % log->op_cap;
-    if (log->op_len < log->op_cap)
-        log->op_len++;
     oplog_pend(log, log->pend_op, slot);
     oplog_notify(log, OPLOG_F_OPS, NULL, slot);
     return slot;
+}
+
+void oplog_notify_op(struct oplog *log, const struct oplog_op *op)
+{
+    oplog_notify(log, OPLOG_F_OPS, NULL, op);
+}
+
+struct oplog_op *oplog_put_op(struct oplog *log, const struct oplog_op *op)
+{
+    return oplog_ring_op(log, op, 0);
 }
 
 void oplog_op_updated(struct oplog *log, struct oplog_op *op)
@@ -240,6 +339,9 @@ void oplog_get_stats(const struct oplog *log, struct oplog_stats *out)
     out->db_writes = log->db_writes;
     out->db_errors = log->db_errors;
     out->db_open = log->db != NULL;
+    out->decisions = log->decisions;
+    out->decide_wait_avg_ns = log->decisions ? log->decide_ns_total / log->decisions : 0;
+    out->decide_wait_max_ns = log->decide_ns_max;
 }
 
 const char *oplog_last_error(const struct oplog *log)

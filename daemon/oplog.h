@@ -8,12 +8,20 @@
  * failover, with the action's start, end and outcome).  vesperctl queries
  * them through the control socket; followers (`events --follow`) get every
  * new entry pushed.  Optionally every entry is also written to an sqlite3
- * database (conf `oplog = PATH`), written in groups by a writer thread
- * that a GLib timer hands them to (every 100 ms; never on the event path
- * nor on the main loop; oplog_free(), oplog_set_db() and oplog_sync() wait
- * until everything is written);
- * write failures are reported through oplog_last_error() and counted,
- * never fatal.
+ * database (conf `oplog = PATH`) by a writer thread, never on the main
+ * loop:
+ *  - a decision (oplog_decide(): the event and its operation, with every
+ *    row of the same guest still waiting before them and the guest's
+ *    stream) is committed in a transaction of its own at once, and the
+ *    caller is told when it is durable, so that an action starts only once
+ *    what it was decided on is on disk;
+ *  - everything else (events that need no action, operation updates,
+ *    streams, bindings) is written in groups that a GLib timer hands over
+ *    every 100 ms.
+ * oplog_free(), oplog_set_db() and oplog_sync() wait until everything is
+ * written.  On start the database is read back (oplog_load() and the
+ * oplog_read_*() functions).  Write failures are reported through
+ * oplog_last_error() and counted, never fatal.
  *
  * Times: *_mono_ns are host CLOCK_MONOTONIC (0 = unknown), *_real_ns host
  * CLOCK_REALTIME for display.  A guest event time is mapped to the host
@@ -57,6 +65,7 @@ struct oplog_event {
     uint64_t event_mono_ns, event_real_ns; /* event time on the host clock */
     uint64_t recv_mono_ns, recv_real_ns;   /* bytes read by vesperd */
     uint64_t decide_mono_ns;               /* rules_eval returned */
+    uint64_t host_boot;                    /* host boot of the *_mono_ns (oplog_host_boot()) */
 
     enum vsp_verdict verdict;
     char group[CONF_NAME_MAX + 1]; /* group that gave the verdict, "" none */
@@ -67,8 +76,9 @@ struct oplog_event {
 enum oplog_op_state {
     OPLOG_OP_PENDING = 0, /* created, action not started */
     OPLOG_OP_RUNNING = 1,
-    OPLOG_OP_DONE = 2,   /* action succeeded */
-    OPLOG_OP_FAILED = 3, /* action failed, timed out or could not start */
+    OPLOG_OP_DONE = 2,        /* action succeeded */
+    OPLOG_OP_FAILED = 3,      /* action failed, timed out or could not start */
+    OPLOG_OP_INTERRUPTED = 4, /* vesperd stopped before the action ended: not rerun */
 };
 const char *oplog_op_state_name(enum oplog_op_state s);
 
@@ -89,11 +99,36 @@ struct oplog_op {
     int exit_code; /* exec: exit status, -1 none */
     int signal;    /* exec: terminating signal, 0 none */
     int timed_out;
+    unsigned attempts; /* times the action was started (a reconciled fail: 2) */
     char outcome[OPLOG_TEXT_LEN];
+};
+
+/* A guest's stream as the log remembers it across vesperd restarts. */
+struct oplog_stream {
+    char guest[CONF_NAME_MAX + 1];
+    uint8_t boot_id[VSP_BOOT_ID_LEN];
+    uint64_t instance;
+    uint64_t last_seq;   /* highest seq accounted for (judged, rate-limited, dropped) */
+    uint64_t host_seq;   /* seq of the last host-synthesised event */
+    uint64_t boots;      /* new boot ids the guest announced */
+    uint64_t fast_boots; /* of which sooner than a real reboot can be */
+    uint64_t hello_real_ns;
 };
 
 /* Host wall clock for a host monotonic time (display only). */
 uint64_t oplog_mono_to_real(uint64_t mono_ns);
+
+/* This host boot's identity (from /proc/sys/kernel/random/boot_id; 0 if
+ * unreadable): monotonic times of another host boot mean nothing now. */
+uint64_t oplog_host_boot(void);
+
+/*
+ * oplog_event_now_mono() - e's decision time on this host boot's
+ * CLOCK_MONOTONIC: decide_mono_ns itself when e was judged in this host
+ * boot, else its wall-clock time mapped onto the monotonic clock (at least
+ * 1).  For replaying events read back from the database.
+ */
+uint64_t oplog_event_now_mono(const struct oplog_event *e);
 
 struct oplog;
 
@@ -114,12 +149,112 @@ void oplog_free(struct oplog *log);
 /* Write the rows waiting for the database now. */
 void oplog_sync(struct oplog *log);
 
+/* How much the database keeps: events younger than max_age_ns (0: any
+ * age) and at most max_events of them (0: no limit); operations younger
+ * than max_age_ns and at most max_ops.  The writer prunes what is beyond
+ * after its groups (at most every OPLOG_PRUNE_MS), never an operation
+ * still pending or running.  Defaults: OPLOG_MAX_AGE_DEFAULT_S, ... */
+struct oplog_retention {
+    uint64_t max_age_ns;
+    uint64_t max_events;
+    uint64_t max_ops;
+};
+#define OPLOG_MAX_AGE_DEFAULT_S (30ull * 24 * 3600)
+#define OPLOG_MAX_EVENTS_DEFAULT 1000000ull
+#define OPLOG_MAX_OPS_DEFAULT 100000ull
+void oplog_set_retention(struct oplog *log, const struct oplog_retention *r);
+
 /* Switch persistence to another file (reload); NULL closes it.  0 or -EIO. */
 int oplog_set_db(struct oplog *log, const char *db_path);
 
-/* Append a copy of ev (its n is assigned); returns the stored entry,
- * valid until the ring wraps over it. */
+/* Append a copy of ev (its n and host_boot are assigned); returns the
+ * stored entry, valid until the ring wraps over it. */
 const struct oplog_event *oplog_add_event(struct oplog *log, const struct oplog_event *ev);
+
+/*
+ * oplog_durable_fn - a decision is durable.  op: a copy of the operation as
+ * recorded (valid during the call).  status 0: committed to the database,
+ * or there is none; -EIO: the database failed (oplog_last_error() says
+ * why) - the caller acts all the same, a failure is never ignored because
+ * the disk is full; -ECANCELED: the database is being closed (vesperd
+ * stops or switches files) - the decision is on disk as pending, and the
+ * caller must not act: the next start reconciles it.
+ */
+typedef void (*oplog_durable_fn)(const struct oplog_op *op, int status, void *arg);
+
+/*
+ * oplog_decide() - record a decision: ev (its opid set) and op (op->ev a
+ * copy of ev), appended like oplog_add_event() + oplog_add_op(), then
+ * committed with the rows of the same guest that wait before them and the
+ * guest's stream (oplog_set_stream()) in one transaction of their own,
+ * ahead of the grouped writes.  done is called exactly once: from the main
+ * loop once the transaction is committed, or before oplog_decide() returns
+ * when there is no database.  Returns the stored operation (as
+ * oplog_add_op()).
+ */
+struct oplog_op *oplog_decide(struct oplog *log, const struct oplog_event *ev,
+                              const struct oplog_op *op, oplog_durable_fn done, void *arg);
+
+/*
+ * oplog_commit_op() - op (in the rings: an oplog_find_op() result) changed
+ * and must be on disk before the caller goes on: written like a decision,
+ * with its guest's waiting rows, in a transaction of its own; done as for
+ * oplog_decide().  Followers are told now.
+ */
+void oplog_commit_op(struct oplog *log, struct oplog_op *op, oplog_durable_fn done, void *arg);
+
+/* oplog_put_op() - put an operation read back from the database into the
+ * rings (its position n kept); returns the stored entry. */
+struct oplog_op *oplog_put_op(struct oplog *log, const struct oplog_op *op);
+
+/* Is a database open? */
+int oplog_has_db(const struct oplog *log);
+
+/*
+ * oplog_set_stream() - the guest's stream now (a copy is kept); written
+ * with the next group and with the guest's next decision.  A later call
+ * for the same guest supersedes an earlier one even if the earlier is
+ * written last.
+ */
+void oplog_set_stream(struct oplog *log, const struct oplog_stream *st);
+
+/*
+ * oplog_set_binding() - remember guest's runtime binding (resource and b)
+ * so that a restarted vesperd binds it again; resource NULL forgets it.
+ * Written with the next group.
+ */
+void oplog_set_binding(struct oplog *log, const char *guest, const char *resource,
+                       const struct conf_binding *b);
+
+/*
+ * Reading back (start-up; blocking reads of the database on the calling
+ * thread; -ENODEV when there is no database, -EIO with oplog_last_error()
+ * set when it cannot be read):
+ *  - oplog_load(): fill the rings with the most recent events and
+ *    operations, and continue the positions (n) after them; returns the
+ *    number of entries loaded.  Followers are not told.
+ *  - oplog_read_stream(): guest's stream; -ENOENT if none.
+ *  - oplog_read_events(): guest's events judged at or after since_real_ns,
+ *    oldest first, at most the limit most recent ones (0 = all).
+ *  - oplog_read_ops(): guest's operations decided at or after
+ *    since_real_ns, oldest first (NULL guest: every guest's).
+ *  - oplog_read_unfinished(): guest's operations still pending or running
+ *    in the database (vesperd stopped before they ended), oldest first.
+ *  - oplog_read_bindings(): every remembered binding.
+ * Each returns the number of rows given to fn, or -errno.
+ */
+int oplog_load(struct oplog *log);
+int oplog_read_stream(struct oplog *log, const char *guest, struct oplog_stream *out);
+int oplog_read_events(struct oplog *log, const char *guest, uint64_t since_real_ns, size_t limit,
+                      void (*fn)(const struct oplog_event *e, void *arg), void *arg);
+int oplog_read_ops(struct oplog *log, const char *guest, uint64_t since_real_ns,
+                   void (*fn)(const struct oplog_op *op, void *arg), void *arg);
+int oplog_read_unfinished(struct oplog *log, const char *guest,
+                          void (*fn)(const struct oplog_op *op, void *arg), void *arg);
+int oplog_read_bindings(struct oplog *log,
+                        void (*fn)(const char *guest, const char *resource,
+                                   const struct conf_binding *b, void *arg),
+                        void *arg);
 
 /* Append a copy of op; returns the stored entry (mutable: update it and
  * call oplog_op_updated()). */
@@ -153,6 +288,8 @@ struct oplog_stats {
     size_t events_kept, ops_kept, events_cap, ops_cap;
     uint64_t db_writes, db_errors;
     int db_open;
+    uint64_t decisions;                              /* durable decisions told (oplog_decide()) */
+    uint64_t decide_wait_avg_ns, decide_wait_max_ns; /* decision -> on disk, told */
 };
 void oplog_get_stats(const struct oplog *log, struct oplog_stats *out);
 

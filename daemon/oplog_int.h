@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Internals shared by oplog.c (the in-memory rings and followers) and
- * oplog_db.c (the sqlite persistence and its writer thread): struct
- * oplog itself and the calls one file makes into the other.  Not for use
- * outside the oplog_ subsystem; the public API is oplog.h.
+ * Internals shared by oplog.c (the in-memory rings and followers),
+ * oplog_db.c (the sqlite persistence and its writer thread) and
+ * oplog_read.c (reading the database back on start): struct oplog itself,
+ * the table layout the writer and the reader share, and the calls one
+ * file makes into another.  Not for use outside the oplog_ subsystem; the
+ * public API is oplog.h.
  */
 #ifndef VSP_OPLOG_INT_H
 #define VSP_OPLOG_INT_H
@@ -14,11 +16,45 @@
 
 #include "oplog.h"
 
+#define OPLOG_SCHEMA_VERSION 2
+#define OPLOG_PRUNE_MS 60000 /* the writer prunes at most this often */
+
 struct oplog_follower {
     unsigned handle; /* 0: removed */
     unsigned kinds;
     oplog_follow_fn fn;
     void *arg;
+};
+
+/* A stream or binding row waiting for the database; gen orders the rows
+ * of one guest (a later row wins even if it is written first). */
+struct oplog_stream_row {
+    struct oplog_stream st;
+    uint64_t gen;
+};
+
+struct oplog_binding_row {
+    char guest[CONF_NAME_MAX + 1];
+    char resource[CONF_NAME_MAX + 1]; /* "" = forget the binding */
+    struct conf_binding b;
+};
+
+/*
+ * One decision on its way to the database (oplog_decide()): its guest's
+ * rows that waited before it, then its event and operation, and the
+ * guest's stream, written in one transaction by the writer; then handed
+ * back to the main loop, which calls done.
+ */
+struct oplog_urgent {
+    char guest[CONF_NAME_MAX + 1];
+    GArray *ev, *op;            /* struct oplog_event / struct oplog_op, in order */
+    struct oplog_stream_row st; /* valid if have_st */
+    int have_st;
+    struct oplog_op decided; /* the copy done gets */
+    oplog_durable_fn done;
+    void *arg;
+    int status;         /* writer's result: 0 or -EIO */
+    uint64_t queued_ns; /* handed to the writer */
 };
 
 struct oplog {
@@ -28,38 +64,86 @@ struct oplog {
     struct oplog_op *op;
     size_t op_cap, op_head, op_len;
     uint64_t op_total;
+    uint64_t host_boot;
 
     GArray *followers; /* struct oplog_follower */
     unsigned next_handle;
     int notifying; /* followers are being called: removals only mark */
 
+    char *db_path;
     sqlite3 *db; /* used by the writer thread only while it runs */
-    sqlite3_stmt *ins_ev, *ins_op;
-    GArray *pend_ev; /* struct oplog_event copies waiting for the database */
-    GArray *pend_op; /* struct oplog_op copies (an update is one more copy) */
+    sqlite3_stmt *ins_ev, *ins_op, *ins_st, *ins_bind, *del_bind;
+    struct oplog_retention keep;
+    /* rows waiting for the next group (main thread only) */
+    GArray *pend_ev;           /* struct oplog_event copies */
+    GArray *pend_op;           /* struct oplog_op copies (an update is one more copy) */
+    GArray *pend_bind;         /* struct oplog_binding_row */
+    GHashTable *streams;       /* guest -> struct oplog_stream_row: the latest */
+    GHashTable *streams_dirty; /* guest names whose stream is not in a group yet */
+    uint64_t stream_gen;
     uint64_t pend_dropped;
     guint flush_src;               /* timer that hands them to the writer */
     uint64_t db_writes, db_errors; /* main thread's view, see oplog_collect() */
+    uint64_t decisions, decide_ns_total, decide_ns_max; /* durable decisions, commit wait */
     char db_error[256];
 
     /* writer thread; wr_* are shared and protected by wr_lock */
     GThread *writer;
     GMutex wr_lock;
     GCond wr_cond;
-    GArray *wr_ev, *wr_op; /* the batch handed over (owned by the writer while wr_busy) */
+    /* the group handed over (owned by the writer while wr_busy); rows
+     * already written ahead of it by a decision have n = 0 */
+    GArray *wr_ev, *wr_op, *wr_st, *wr_bind;
     int wr_busy, wr_stop;
+    GQueue urgent;                 /* struct oplog_urgent *, oldest first */
+    GQueue done_q;                 /* written, waiting for the main loop */
+    guint done_src;                /* the idle source that will drain done_q */
     uint64_t wr_writes, wr_errors; /* results not yet collected by the main thread */
     char wr_error[256];            /* last writer error, "" none */
-    /* the writer's own counters for the batch in progress (writer only) */
+    /* the writer's own (writer thread only) */
     uint64_t b_writes, b_errors;
     char b_error[256];
+    uint64_t last_prune_ns;
 };
 
 /* oplog_pend() - queue a copy of row (an event for a == log->pend_ev, an
- * operation for a == log->pend_op) for the database; nothing without one. */
+ * operation for a == log->pend_op) for the next group; nothing without a
+ * database. */
 void oplog_pend(struct oplog *log, GArray *a, const void *row);
+
+/* oplog_notify_op() - tell the followers op changed. */
+void oplog_notify_op(struct oplog *log, const struct oplog_op *op);
 
 /* oplog_db_close() - write what waits, stop the writer, close the database. */
 void oplog_db_close(struct oplog *log);
+
+/* oplog_ring_event() / oplog_ring_op() - append to the rings without
+ * queueing for the database (read back, or a decision), followers told
+ * when notify is 1; the stored entry is returned. */
+struct oplog_event *oplog_ring_event(struct oplog *log, const struct oplog_event *ev, int notify);
+struct oplog_op *oplog_ring_op(struct oplog *log, const struct oplog_op *op, int notify);
+
+/*
+ * The columns of an event, shared by the events table and the operations
+ * table (which holds its decision's event): names, and the binder and
+ * reader that write and read them in this order, starting at column *i
+ * (1-based for binding, 0-based for reading) and advancing it.
+ */
+#define OPLOG_EVENT_NCOLS 31
+extern const char *const oplog_event_cols[OPLOG_EVENT_NCOLS];
+void oplog_bind_event(sqlite3_stmt *st, int *i, const struct oplog_event *e);
+void oplog_column_event(sqlite3_stmt *st, int *i, struct oplog_event *e);
+
+/* The columns of an operation before its event's. */
+#define OPLOG_OP_NCOLS 14
+extern const char *const oplog_op_cols[OPLOG_OP_NCOLS];
+
+/* The upsert of a stream row (9 parameters: guest, boot id text,
+ * instance, last_seq, host_seq, boots, fast_boots, hello_real_ns, gen):
+ * an existing row is replaced only by one of a higher gen. */
+extern const char oplog_ins_st_sql[];
+
+/* Boot id text (32 hex digits) <-> bytes; 0 or -EINVAL. */
+int oplog_boot_parse(const char *hex, uint8_t *out);
 
 #endif /* VSP_OPLOG_INT_H */

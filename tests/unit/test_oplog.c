@@ -37,6 +37,7 @@ static struct oplog_event mkev(const char *guest, uint64_t seq)
     e.kgroup = VSP_KGROUP_SIGNAL;
     e.verdict = VSP_VERDICT_LOG;
     e.recv_mono_ns = 1000 + seq;
+    e.recv_real_ns = vsp_real_ns(); /* older than the retention would be pruned */
     return e;
 }
 
@@ -50,6 +51,7 @@ static struct oplog_op mkop(const char *guest, unsigned n)
     snprintf(o.task, sizeof(o.task), "op-0000000000001-%u/act:log", n);
     snprintf(o.action, sizeof(o.action), "log");
     o.ev.verdict = VSP_VERDICT_FAILOVER;
+    o.ev.recv_real_ns = vsp_real_ns();
     o.exit_code = -1;
     return o;
 }

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 The vesper authors
+ *
+ * Unit tests of the operation log's database (daemon/oplog_db.c,
+ * oplog_read.c) against a real sqlite file: a decision is on disk before
+ * its callback, with its guest's earlier rows and stream; a newer stream
+ * row is never overwritten by an older one; everything written is read
+ * back by a new log on the same file (rings, stream, events, operations,
+ * unfinished operations, bindings) and positions continue after it; the
+ * retention prunes; a first-version database is kept aside, not misread.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <glib.h>
+#include <sqlite3.h>
+
+#include "oplog.h"
+#include "oplog_int.h" /* the stream upsert, tested on its own */
+#include "vsp_time.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+    int fd;
+
+    (void)state;
+    g_strlcpy(path, "/tmp/test_oplog_db.XXXXXX", sizeof(path));
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char p[80];
+
+    (void)state;
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+    return 0;
+}
+
+static struct oplog_event mkev(const char *guest, uint64_t seq, enum vsp_verdict v)
+{
+    struct oplog_event e;
+
+    memset(&e, 0, sizeof(e));
+    g_strlcpy(e.guest, guest, sizeof(e.guest));
+    snprintf(e.id, sizeof(e.id), "a1b2c3d4.1.%llu", (unsigned long long)seq);
+    memset(e.boot_id, 0xa5, sizeof(e.boot_id));
+    e.instance = 1;
+    e.seq = seq;
+    e.probe = VSP_PROBE_SIGNAL;
+    e.kgroup = VSP_KGROUP_SIGNAL;
+    e.sig = 9;
+    e.verdict = v;
+    g_strlcpy(e.comm, "nginx", sizeof(e.comm));
+    g_strlcpy(e.group, "signal", sizeof(e.group));
+    e.recv_mono_ns = vsp_mono_ns();
+    e.recv_real_ns = vsp_real_ns();
+    e.decide_mono_ns = e.recv_mono_ns + 1000;
+    return e;
+}
+
+static struct oplog_op mkop(const struct oplog_event *e, const char *id)
+{
+    struct oplog_op o;
+
+    memset(&o, 0, sizeof(o));
+    g_strlcpy(o.id, id, sizeof(o.id));
+    snprintf(o.task, sizeof(o.task), "%s/act:pcmk", id);
+    g_strlcpy(o.action, "pcmk", sizeof(o.action));
+    g_strlcpy(o.resource, "web-vm", sizeof(o.resource));
+    o.ev = *e;
+    g_strlcpy(o.ev.opid, id, sizeof(o.ev.opid));
+    o.state = OPLOG_OP_PENDING;
+    o.exit_code = -1;
+    return o;
+}
+
+static struct oplog_stream mkstream(const char *guest, uint64_t last)
+{
+    struct oplog_stream st;
+
+    memset(&st, 0, sizeof(st));
+    g_strlcpy(st.guest, guest, sizeof(st.guest));
+    memset(st.boot_id, 0xa5, sizeof(st.boot_id));
+    st.instance = 1;
+    st.last_seq = last;
+    st.host_seq = 7;
+    st.boots = 3;
+    st.fast_boots = 1;
+    return st;
+}
+
+static long long db_count(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    long long n = -1;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+struct told {
+    int n, status;
+    long long events_on_disk, ops_on_disk, stream_seq_on_disk, others_on_disk;
+    char id[OPID_BUF_LEN];
+};
+
+static void on_durable(const struct oplog_op *op, int status, void *arg)
+{
+    struct told *t = arg;
+
+    t->n++;
+    t->status = status;
+    g_strlcpy(t->id, op->id, sizeof(t->id));
+    /* what a restart would find at this moment */
+    t->events_on_disk = db_count("SELECT count(*) FROM events WHERE guest = 'vm1'");
+    t->ops_on_disk = db_count("SELECT count(*) FROM operations WHERE id = 'op-1'");
+    t->stream_seq_on_disk = db_count("SELECT last_seq FROM streams WHERE guest = 'vm1'");
+    t->others_on_disk = db_count("SELECT count(*) FROM events WHERE guest = 'vm2'");
+}
+
+static void wait_told(struct told *t)
+{
+    for (int i = 0; i < 5000 && t->n == 0; i++) {
+        while (g_main_context_iteration(NULL, FALSE))
+            ;
+        if (t->n == 0)
+            g_usleep(1000);
+    }
+    assert_int_equal(t->n, 1);
+}
+
+/* One decision after two waiting events of its guest and one of another;
+ * returns 1 if the group timer had not written the others yet when the
+ * decision was told (only then does the test say anything). */
+static int decide_once(struct told *t)
+{
+    struct oplog *log;
+    int rc = 1;
+
+    memset(t, 0, sizeof(*t));
+    teardown(NULL);
+    setup(NULL);
+    log = oplog_new(100, 100, path, &rc);
+    assert_int_equal(rc, 0);
+    /* two ordinary events of vm1 and one of vm2 wait for their group... */
+    for (uint64_t s = 1; s <= 2; s++) {
+        struct oplog_event e = mkev("vm1", s, VSP_VERDICT_NONE);
+
+        oplog_add_event(log, &e);
+    }
+    struct oplog_event other = mkev("vm2", 1, VSP_VERDICT_NONE);
+
+    oplog_add_event(log, &other);
+    struct oplog_stream st = mkstream("vm1", 3);
+
+    oplog_set_stream(log, &st);
+    /* ...the decision takes vm1's with it, at once */
+    struct oplog_event e = mkev("vm1", 3, VSP_VERDICT_FAILOVER);
+    struct oplog_op o = mkop(&e, "op-1");
+
+    g_strlcpy(e.opid, "op-1", sizeof(e.opid));
+    const struct oplog_op *stored = oplog_decide(log, &e, &o, on_durable, t);
+
+    assert_non_null(stored);
+    assert_int_equal(stored->ev.n, 4); /* positions as added */
+    assert_int_equal(t->n, 0);         /* never told inside the call */
+    wait_told(t);
+    assert_int_equal(t->status, 0);
+    assert_string_equal(t->id, "op-1");
+    struct oplog_stats s;
+
+    oplog_get_stats(log, &s);
+    assert_int_equal(s.decisions, 1);
+    oplog_free(log);
+    assert_int_equal(db_count("SELECT count(*) FROM events"), 4);
+    return t->others_on_disk == 0;
+}
+
+static void test_decision_durable_first(void **state)
+{
+    struct told t;
+    int tries = 0;
+
+    (void)state;
+    /* on a loaded machine the 100 ms group timer may come first: try again */
+    while (!decide_once(&t) && ++tries < 20)
+        ;
+    assert_true(tries < 20);
+    assert_int_equal(t.events_on_disk, 3); /* its guest's earlier events came with it */
+    assert_int_equal(t.ops_on_disk, 1);
+    assert_int_equal(t.stream_seq_on_disk, 3);
+}
+
+static void test_stream_newer_wins(void **state)
+{
+    struct oplog *log;
+    struct oplog_stream st = mkstream("vm1", 10), back;
+    int rc = 1;
+
+    (void)state;
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    oplog_set_stream(log, &st);
+    oplog_sync(log);
+    st.last_seq = 12;
+    oplog_set_stream(log, &st);
+    oplog_sync(log);
+    assert_int_equal(db_count("SELECT last_seq FROM streams WHERE guest = 'vm1'"), 12);
+    /* a row of an older generation written later (a group handed to the
+     * writer before a decision that got ahead of it) changes nothing */
+    sqlite3 *db;
+    sqlite3_stmt *q;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, oplog_ins_st_sql, -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_text(q, 1, "vm1", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, "a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, 1);
+    sqlite3_bind_int64(q, 4, 5); /* older seq ... */
+    sqlite3_bind_int64(q, 9, 1); /* ... older generation */
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_int_equal(oplog_read_stream(log, "vm1", &back), 0);
+    assert_int_equal(back.last_seq, 12);
+    assert_int_equal(oplog_read_stream(log, "nosuch", &back), -ENOENT);
+    oplog_free(log);
+}
+
+struct seen {
+    int n;
+    uint64_t seq[16];
+    char guest[CONF_NAME_MAX + 1];
+    char resource[CONF_NAME_MAX + 1];
+    struct conf_binding b;
+    enum oplog_op_state state[16];
+};
+
+static void seen_event(const struct oplog_event *e, void *arg)
+{
+    struct seen *s = arg;
+
+    assert_true(s->n < 16);
+    assert_string_equal(e->comm, "nginx");
+    assert_int_equal(e->sig, 9);
+    assert_int_equal(e->host_boot, oplog_host_boot());
+    s->seq[s->n++] = e->seq;
+}
+
+static void seen_op(const struct oplog_op *o, void *arg)
+{
+    struct seen *s = arg;
+
+    assert_true(s->n < 16);
+    assert_string_equal(o->resource, "web-vm");
+    assert_string_equal(o->ev.group, "signal");
+    s->state[s->n] = o->state;
+    s->seq[s->n++] = o->ev.seq;
+}
+
+static void seen_binding(const char *guest, const char *resource, const struct conf_binding *b,
+                         void *arg)
+{
+    struct seen *s = arg;
+
+    s->n++;
+    g_strlcpy(s->guest, guest, sizeof(s->guest));
+    g_strlcpy(s->resource, resource, sizeof(s->resource));
+    s->b = *b;
+}
+
+static void test_read_back(void **state)
+{
+    struct oplog *log;
+    struct seen s;
+    struct conf_binding b;
+    int rc = 1;
+
+    (void)state;
+    log = oplog_new(100, 100, path, &rc);
+    assert_int_equal(rc, 0);
+    for (uint64_t q = 1; q <= 5; q++) {
+        struct oplog_event e = mkev("vm1", q, q == 4 ? VSP_VERDICT_FAILOVER : VSP_VERDICT_NONE);
+
+        oplog_add_event(log, &e);
+        if (q >= 4) {
+            char id[16];
+
+            snprintf(id, sizeof(id), "op-%llu", (unsigned long long)q);
+            struct oplog_op o = mkop(&e, id);
+
+            o.state = q == 4 ? OPLOG_OP_DONE : OPLOG_OP_RUNNING;
+            oplog_add_op(log, &o);
+        }
+    }
+    memset(&b, 0, sizeof(b));
+    b.set_groups = 1;
+    b.ngroups = 2;
+    g_strlcpy(b.groups[0], "signal", sizeof(b.groups[0]));
+    g_strlcpy(b.groups[1], "memory", sizeof(b.groups[1]));
+    b.set_watch = 1;
+    assert_int_equal(conf_parse_watch("comm:nginx,pid:42", b.watch, VSP_MAX_WATCH, &b.nwatch,
+                                      NULL, 0),
+                     0);
+    oplog_set_binding(log, "vm1", "web-vm", &b);
+    oplog_set_binding(log, "vm2", "gone-vm", &b);
+    oplog_set_binding(log, "vm2", NULL, NULL); /* forgotten again */
+    oplog_free(log);
+
+    /* a new vesperd on the same file */
+    log = oplog_new(3, 100, path, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(oplog_load(log), 3 + 2); /* the newest 3 events, both operations */
+    memset(&s, 0, sizeof(s));
+    struct oplog_event e6 = mkev("vm1", 6, VSP_VERDICT_NONE);
+    const struct oplog_event *se = oplog_add_event(log, &e6);
+
+    assert_int_equal(se->n, 6); /* positions go on after the file's */
+    assert_non_null(oplog_find_op(log, "op-4"));
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(oplog_read_events(log, "vm1", 0, 2, seen_event, &s), 2);
+    assert_int_equal(s.seq[0], 4); /* the 2 most recent on disk, oldest first */
+    assert_int_equal(s.seq[1], 5);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(oplog_read_ops(log, "vm1", 0, seen_op, &s), 2);
+    assert_int_equal(s.state[0], OPLOG_OP_DONE);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(oplog_read_unfinished(log, "vm1", seen_op, &s), 1);
+    assert_int_equal(s.seq[0], 5);
+    assert_int_equal(s.state[0], OPLOG_OP_RUNNING);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(oplog_read_bindings(log, seen_binding, &s), 1);
+    assert_string_equal(s.guest, "vm1");
+    assert_string_equal(s.resource, "web-vm");
+    assert_int_equal(s.b.ngroups, 2);
+    assert_string_equal(s.b.groups[1], "memory");
+    assert_int_equal(s.b.nwatch, 2);
+    assert_int_equal(s.b.watch[1].pid, 42);
+    oplog_free(log);
+}
+
+static void on_told(const struct oplog_op *op, int status, void *arg)
+{
+    struct told *t = arg;
+
+    (void)op;
+    t->n++;
+    t->status = status;
+}
+
+static void test_no_database(void **state)
+{
+    struct oplog *log = oplog_new(10, 10, NULL, NULL);
+    struct oplog_stream st;
+    struct told t = {0};
+    struct oplog_event e = mkev("vm1", 1, VSP_VERDICT_FAILOVER);
+    struct oplog_op o = mkop(&e, "op-1");
+
+    (void)state;
+    assert_int_equal(oplog_has_db(log), 0);
+    assert_int_equal(oplog_load(log), -ENODEV);
+    assert_int_equal(oplog_read_stream(log, "vm1", &st), -ENODEV);
+    /* nothing to wait for: told before oplog_decide() returns */
+    oplog_decide(log, &e, &o, on_told, &t);
+    assert_int_equal(t.n, 1);
+    assert_int_equal(t.status, 0);
+    oplog_free(log);
+}
+
+static void test_retention(void **state)
+{
+    struct oplog_retention r = {.max_age_ns = 0, .max_events = 100, .max_ops = 100};
+    struct oplog *log;
+    int rc = 1;
+
+    (void)state;
+    log = oplog_new(1000, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    oplog_set_retention(log, &r);
+    for (uint64_t q = 1; q <= 300; q++) {
+        struct oplog_event e = mkev("vm1", q, VSP_VERDICT_NONE);
+
+        oplog_add_event(log, &e);
+    }
+    oplog_sync(log); /* the writer prunes after its first group */
+    oplog_free(log);
+    assert_int_equal(db_count("SELECT count(*) FROM events"), 100);
+    assert_int_equal(db_count("SELECT min(n) FROM events"), 201);
+}
+
+static void test_first_version_kept_aside(void **state)
+{
+    sqlite3 *db;
+    struct oplog *log;
+    int rc = 1;
+
+    (void)state;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE events (id TEXT, guest TEXT, seq INTEGER);"
+                                  "CREATE TABLE operations (id TEXT PRIMARY KEY, guest TEXT);"
+                                  "INSERT INTO events VALUES ('x', 'vm1', 1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(oplog_load(log), 0);
+    oplog_free(log);
+    assert_int_equal(db_count("SELECT count(*) FROM events_v1"), 1);
+    assert_int_equal(db_count("SELECT count(*) FROM events"), 0);
+    assert_int_equal(db_count("PRAGMA user_version"), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_decision_durable_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_newer_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
+        cmocka_unit_test(test_no_database),
+        cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_version_kept_aside, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
