@@ -90,7 +90,11 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op,
     run->start_ns = now;
     run->done = done;
     run->arg = arg;
-    if (op->ev.verdict == VSP_VERDICT_FAILOVER)
+    /* attempts > 1: sent again after vesperd restarted, it may have
+     * reached the controller before: only if the resource is still here */
+    if (op->ev.verdict == VSP_VERDICT_FAILOVER && op->attempts > 1)
+        rc = pmk_fail_checked(op->resource, NULL, apk_on_result, run, NULL);
+    else if (op->ev.verdict == VSP_VERDICT_FAILOVER)
         rc = pmk_fail(op->resource, NULL, apk_on_result, run, NULL);
     else
         rc = pmk_migrate(op->resource, NULL, apk_on_result, run, NULL);

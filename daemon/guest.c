@@ -119,6 +119,65 @@ static void gconf_put(struct gconf *gc)
     }
 }
 
+struct gconf *guest_conf_hold(void)
+{
+    return guest_cur ? gconf_get(guest_cur) : NULL;
+}
+
+void guest_conf_release(struct gconf *gc)
+{
+    gconf_put(gc);
+}
+
+/* ---- log-rate ------------------------------------------------------------ */
+
+/* The period in which lines were held back is over: say how many. */
+static void guest_log_period_end(struct guest *g)
+{
+    char d[32];
+
+    if (g->log_held)
+        log_warnx("guest %s: %" PRIu64 " log lines about it suppressed in %s (log-rate %u/%s)",
+                  g->name, g->log_held,
+                  conf_format_duration(guest_cur->c->log_rate_ns, d, sizeof(d)),
+                  guest_cur->c->log_rate_n, d);
+    g->log_held = 0;
+    g->log_lines = 0;
+}
+
+static gboolean guest_on_log_period(gpointer data)
+{
+    struct guest *g = data;
+
+    g->log_src = 0;
+    guest_log_period_end(g);
+    g->log_period_ns = 0;
+    return G_SOURCE_REMOVE;
+}
+
+int guest_log_ok(struct guest *g)
+{
+    const struct conf *c = guest_cur ? guest_cur->c : NULL;
+    uint64_t now = vsp_mono_ns();
+
+    if (!c || c->log_rate_n == 0)
+        return 1;
+    if (g->log_period_ns == 0 || now - g->log_period_ns >= c->log_rate_ns) {
+        guest_remove_source(&g->log_src);
+        guest_log_period_end(g);
+        g->log_period_ns = now;
+    }
+    if (g->log_lines < c->log_rate_n) {
+        g->log_lines++;
+        return 1;
+    }
+    if (g->log_held++ == 0 && !g->log_src)
+        g->log_src = g_timeout_add((guint)((g->log_period_ns + c->log_rate_ns - now) / NS_MS + 1),
+                                   guest_on_log_period, g);
+    g->cnt.log_suppressed++;
+    return 0;
+}
+
 /* ---- helpers ------------------------------------------------------------- */
 
 uint64_t guest_hb_timeout(const struct guest *g)
@@ -345,6 +404,7 @@ struct guest *guest_new(const struct conf_guest *cg)
     g->dom_state = cg->domain ? GUEST_DOM_UNKNOWN : GUEST_DOM_NONE;
     clock_reset(&g->clock);
     guest_rules_build(g, cg->groups, cg->ngroups);
+    guest_restore(g);
     return g;
 }
 
@@ -372,6 +432,7 @@ void guest_free(struct guest *g)
     guest_stop_timers(g);
     guest_remove_source(&g->grace_src);
     guest_remove_source(&g->away_src);
+    guest_remove_source(&g->log_src);
     guest_chan_free(g);
     if (g->rules)
         rules_state_free(g->rules);
@@ -591,6 +652,7 @@ int guests_apply(struct conf *c)
 
 void guests_shutdown(void)
 {
+    guest_judge_stop();
     if (guest_list) {
         for (guint i = 0; i < guest_list->len; i++)
             guest_free(g_ptr_array_index(guest_list, i));
@@ -683,6 +745,8 @@ int guest_bind(struct guest *g, const char *resource, const struct conf_binding 
         g->bound_resource = g_strdup(resource);
         log_info("guest %s: bound to resource %s", g->name, resource);
     }
+    if (guest_log())
+        oplog_set_binding(guest_log(), g->name, resource, b);
     if (g->latch != GUEST_HEALTH_RUNNING)
         log_info("guest %s: health reset by bind (was %s: %s)", g->name,
                  guest_health_name(g->latch), g->latch_reason);
@@ -716,6 +780,8 @@ int guest_unbind(struct guest *g, const char *resource)
     log_info("guest %s: unbound from resource %s", g->name, g->bound_resource);
     g_free(g->bound_resource);
     g->bound_resource = NULL;
+    if (guest_log())
+        oplog_set_binding(guest_log(), g->name, NULL, NULL);
     if (g->ovr.set_groups) {
         g->ovr.set_groups = 0;
         if (!guest_groups_equal(g->rgroups, g->nrgroups, g->cg->groups, g->cg->ngroups)) {

@@ -40,6 +40,7 @@
 #include "opid.h"
 #include "oplog.h"
 #include "proto.h"
+#include "budget.h"
 #include "rules.h"
 
 #define GUEST_PING_BURST 8
@@ -109,7 +110,11 @@ const char *guest_cfg_state_name(enum guest_cfg_state s);
     X(configs, "CONFIG frames sent")                                                               \
     X(config_acks, "CONFIG_ACK frames")                                                            \
     X(agent_lost, "times the agent was declared lost")                                             \
-    X(send_dropped, "host->guest frames dropped (queue full)")
+    X(send_dropped, "host->guest frames dropped (queue full)")                                     \
+    X(boots, "new guest boots announced (HELLO with a new boot id)")                               \
+    X(fast_boots, "of which sooner than boot-min-interval after the last frame: implausible")      \
+    X(budget_refused, "failover/migrate verdicts over the guest's or resource's budget: logged")   \
+    X(log_suppressed, "log lines about the guest held back by log-rate")
 
 struct guest_counters {
 #define GUEST_COUNTER_FIELD(name, text) uint64_t name;
@@ -137,6 +142,8 @@ struct guest {
 
     /* host CLOCK_MONOTONIC ns, 0 = never */
     uint64_t connected_ns, hello_ns, last_frame_ns, last_heartbeat_ns;
+    uint64_t hello_real_ns;  /* the last HELLO, wall clock (kept across restarts) */
+    uint64_t stream_seen_ns; /* last frame of the current stream (0: none in this run) */
     struct vsp_heartbeat hb; /* last HEARTBEAT */
 
     /* agent lost / back */
@@ -171,6 +178,17 @@ struct guest {
     double tokens;
     uint64_t tokens_ns;
     uint64_t rl_logged_ns;
+
+    /* what the guest may cost, whatever it sends: kept across its boots
+     * and vesperd's restarts (read back from the operation log) */
+    struct budget fo_budget, mig_budget;
+    uint64_t budget_logged_ns; /* last "budget exhausted" line */
+    int fast_boot_logged;      /* the first implausible boot was logged */
+    /* log-rate: lines about this guest in the current period */
+    uint64_t log_period_ns;
+    unsigned log_lines;
+    uint64_t log_held; /* held back in this period, told when it ends */
+    unsigned log_src;  /* GLib timer: the end of a period with lines held */
 
     /* health latch for the OCF monitor */
     enum guest_health latch; /* RUNNING (none), DEGRADED or FAILED */

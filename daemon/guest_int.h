@@ -79,6 +79,20 @@ struct conf_guest *guest_template_entry(const struct conf_guest *t, const char *
 void guest_list_add(struct guest *g);
 void guest_list_remove(struct guest *g);
 
+/* A reference to the configuration in use, which stays alive until
+ * released (an action started after a reload still uses its own). */
+struct gconf *guest_conf_hold(void);
+void guest_conf_release(struct gconf *gc);
+
+/*
+ * guest_log_ok() - may a line about g be logged now?  At most log-rate
+ * lines per guest and period for what the guest causes (frames, gaps,
+ * drops, log verdicts); beyond, 0 and the line is counted
+ * (cnt.log_suppressed); when the period ends one line tells how many
+ * were held back.  Decisions that act are always logged.
+ */
+int guest_log_ok(struct guest *g);
+
 /* ---- guest_judge.c: decisions ------------------------------------------ */
 
 /* Record events and operations in log, operation ids from ids (both must
@@ -86,8 +100,25 @@ void guest_list_remove(struct guest *g);
  * nothing. */
 void guest_judge_init(struct oplog *log, struct opid_gen *ids);
 
+/* vesperd is stopping: an action that fails from now on (killed by the
+ * shutdown) ends its operation as interrupted, not failed. */
+void guest_judge_stop(void);
+
+/* The operation log given to guest_judge_init() (NULL before). */
+struct oplog *guest_log(void);
+
 /* Health latch back to RUNNING (no reason, operation or group). */
 void guest_latch_clear(struct guest *g);
+
+/* Remember g's stream (boot id, instance, last seq, host seq, boots) in
+ * the operation log, so that a restarted vesperd names it in WELCOME and
+ * continues the host's sequence.  Nothing before the stream is known. */
+void guest_stream_save(struct guest *g);
+
+/* A failover or migrate action of g (and of resource rsc, NULL/"" none)
+ * taken at t (host CLOCK_MONOTONIC): counted in their budgets (reading
+ * the log back). */
+void guest_budget_note(struct guest *g, const char *rsc, enum vsp_verdict v, uint64_t t);
 
 /* Fill e with the log entry of event ev of g: identity (g's boot id,
  * instance, ev->seq) and the event's fields; times are left 0 for the
@@ -110,6 +141,18 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
  * the silence in ms).  Each does nothing if g is already lost / not lost. */
 void guest_agent_lost(struct guest *g, const char *why);
 void guest_agent_back(struct guest *g);
+
+/* ---- guest_restore.c: taking up where the previous vesperd left -------- */
+
+/*
+ * guest_restore() - bring new guest g back to the state the operation
+ * log's database remembers for it: binding, stream, rule state (replayed),
+ * budgets, health latch; and reconcile its operations that were pending
+ * or running (a Pacemaker request sent again once, checked; any other
+ * action marked interrupted).  Nothing without a database.  Blocking
+ * reads: for start-up and reloads.
+ */
+void guest_restore(struct guest *g);
 
 /* ---- guest_proto.c: protocol and its timers ---------------------------- */
 

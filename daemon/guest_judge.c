@@ -8,9 +8,21 @@
  * (action.h) is started here and completed in guest_action_done().  A
  * failover verdict latches the guest FAILED, a migrate verdict DEGRADED,
  * for the OCF monitor (guest_health() in guest.c reads the latch).
+ *
+ * Containment: a failover or migrate verdict spends one unit of the
+ * guest's budget and of its resource's (budget.h; failover-budget,
+ * migrate-budget); over either, it is recorded as a log verdict with
+ * reason "budget" and nothing is done, so a guest that fails, or claims
+ * to, more often than that is left to the cluster's own monitors.
+ *
+ * Durable before acting: an operation is recorded with oplog_decide() and
+ * its action starts only when the log says it is on disk
+ * (guest_on_durable()); the configuration the action belongs to is held
+ * meanwhile, since a reload may come in between.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,11 +38,109 @@
 
 static struct oplog *guest_oplog;
 static struct opid_gen *guest_ids;
+/* resource -> struct guest_rsc_budget: a resource's budgets, whichever
+ * guest is bound to it */
+static GHashTable *guest_rsc_budgets;
+static int guest_stopping; /* guest_judge_stop(): actions still running are interrupted */
+
+struct guest_rsc_budget {
+    struct budget fo, mig;
+};
 
 void guest_judge_init(struct oplog *log, struct opid_gen *ids)
 {
     guest_oplog = log;
     guest_ids = ids;
+    guest_stopping = 0;
+    if (!guest_rsc_budgets)
+        guest_rsc_budgets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_hash_table_remove_all(guest_rsc_budgets);
+}
+
+void guest_judge_stop(void)
+{
+    guest_stopping = 1;
+}
+
+struct oplog *guest_log(void)
+{
+    return guest_oplog;
+}
+
+void guest_stream_save(struct guest *g)
+{
+    struct oplog_stream st;
+
+    if (!guest_oplog || !g->have_stream || !g->seq_known)
+        return;
+    memset(&st, 0, sizeof(st));
+    g_strlcpy(st.guest, g->name, sizeof(st.guest));
+    memcpy(st.boot_id, g->boot_id, sizeof(st.boot_id));
+    st.instance = g->instance;
+    st.last_seq = g->last_seq;
+    st.host_seq = g->host_seq;
+    st.boots = g->cnt.boots;
+    st.fast_boots = g->cnt.fast_boots;
+    st.hello_real_ns = g->hello_real_ns;
+    oplog_set_stream(guest_oplog, &st);
+}
+
+/* ---- budgets ----------------------------------------------------------- */
+
+static struct guest_rsc_budget *guest_rsc_budget(const char *rsc)
+{
+    struct guest_rsc_budget *b = g_hash_table_lookup(guest_rsc_budgets, rsc);
+
+    if (!b) {
+        b = g_new0(struct guest_rsc_budget, 1);
+        g_hash_table_insert(guest_rsc_budgets, g_strdup(rsc), b);
+    }
+    return b;
+}
+
+void guest_budget_note(struct guest *g, const char *rsc, enum vsp_verdict v, uint64_t t)
+{
+    struct guest_rsc_budget *rb = rsc && rsc[0] ? guest_rsc_budget(rsc) : NULL;
+
+    if (v == VSP_VERDICT_FAILOVER) {
+        budget_note(&g->fo_budget, t);
+        if (rb)
+            budget_note(&rb->fo, t);
+    } else if (v == VSP_VERDICT_MIGRATE) {
+        budget_note(&g->mig_budget, t);
+        if (rb)
+            budget_note(&rb->mig, t);
+    }
+}
+
+/*
+ * May verdict v (failover or migrate) of g act now?  Takes a unit of the
+ * guest's budget and of its resource's; 0 (nothing taken) when either is
+ * spent, with "guest" or "resource" in *whose.
+ */
+static int guest_budget_take(struct guest *g, enum vsp_verdict v, uint64_t now, const char **whose)
+{
+    const struct conf *c = guests_conf();
+    const char *rsc = guest_resource(g);
+    struct guest_rsc_budget *rb = rsc ? guest_rsc_budget(rsc) : NULL;
+    int fo = v == VSP_VERDICT_FAILOVER;
+    unsigned n = fo ? c->failover_budget_n : c->migrate_budget_n;
+    uint64_t win = fo ? c->failover_budget_ns : c->migrate_budget_ns;
+    struct budget *gb = fo ? &g->fo_budget : &g->mig_budget;
+    struct budget *r = rb ? (fo ? &rb->fo : &rb->mig) : NULL;
+
+    if (n && budget_used(gb, win, now) >= n) {
+        *whose = "guest";
+        return 0;
+    }
+    if (n && r && budget_used(r, win, now) >= n) {
+        *whose = "resource";
+        return 0;
+    }
+    budget_take(gb, 0, win, now);
+    if (r)
+        budget_take(r, 0, win, now);
+    return 1;
 }
 
 /* ---- health latch ------------------------------------------------------ */
@@ -115,7 +225,43 @@ static void guest_action_done(const char *task, const struct action_result *res,
     op->timed_out = res->timed_out;
     op->state = res->status == 0 ? OPLOG_OP_DONE : OPLOG_OP_FAILED;
     g_strlcpy(op->outcome, res->text, sizeof(op->outcome));
+    if (res->status != 0 && guest_stopping) {
+        /* ended by vesperd's own shutdown, not by what it did */
+        op->state = OPLOG_OP_INTERRUPTED;
+        snprintf(op->outcome, sizeof(op->outcome), "interrupted: vesperd stopped while it ran (%.*s)",
+                 (int)sizeof(op->outcome) - 48, res->text);
+    }
     oplog_op_updated(guest_oplog, op);
+}
+
+/* An operation waiting to be on disk before its action starts. */
+struct guest_decision {
+    struct gconf *conf; /* holds act */
+    const struct conf_action *act;
+};
+
+static void guest_on_durable(const struct oplog_op *op, int status, void *arg)
+{
+    struct guest_decision *d = arg;
+    struct oplog_op *stored = oplog_find_op(guest_oplog, op->id);
+
+    if (status == -ECANCELED) {
+        /* vesperd is stopping: recorded as pending, reconciled at the next start */
+        log_info("op %s: not started, vesperd is stopping (reconciled at the next start)", op->id);
+        goto out;
+    }
+    if (status < 0)
+        log_warnx("op %s: not on disk (%s); acting all the same", op->id,
+                  oplog_last_error(guest_oplog));
+    if (stored) {
+        stored->state = OPLOG_OP_RUNNING;
+        stored->attempts = 1;
+        oplog_op_updated(guest_oplog, stored);
+    }
+    action_start(d->act, stored ? stored : op, guest_action_done, NULL);
+out:
+    guest_conf_release(d->conf);
+    g_free(d);
 }
 
 /*
@@ -131,8 +277,8 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     char desc[160];
 
     g->cnt.judged++;
-    v = rules_eval(g->rules, ev, vsp_mono_ns(), res, GUEST_MAX_RESULTS, &nres);
     e->decide_mono_ns = vsp_mono_ns();
+    v = rules_eval(g->rules, ev, e->decide_mono_ns, res, GUEST_MAX_RESULTS, &nres);
     e->verdict = v;
     /* the group that gave the verdict (first among equals), else the first result */
     for (size_t i = 0; i < nres; i++) {
@@ -154,6 +300,30 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
             log_debug("guest %s: group %s: %s", g->name, res[i].group->name, res[i].transition);
     }
     guest_describe(ev, desc, sizeof(desc));
+
+    const char *whose = NULL;
+
+    if (v >= VSP_VERDICT_MIGRATE && !guest_budget_take(g, v, e->decide_mono_ns, &whose)) {
+        const struct conf *c = guests_conf();
+        int fo = v == VSP_VERDICT_FAILOVER;
+        char w[32];
+
+        g->cnt.budget_refused++;
+        if (e->decide_mono_ns - g->budget_logged_ns >= NS_S * 60 || g->budget_logged_ns == 0) {
+            g->budget_logged_ns = e->decide_mono_ns;
+            log_warnx("guest %s: event %s %s -> %s over the %s's %s (%u per %s): logged, not acted "
+                      "on; the cluster's monitors decide (%" PRIu64 " refused so far)",
+                      g->name, e->id, desc, conf_verdict_name(v), whose,
+                      fo ? "failover-budget" : "migrate-budget",
+                      fo ? c->failover_budget_n : c->migrate_budget_n,
+                      conf_format_duration(fo ? c->failover_budget_ns : c->migrate_budget_ns, w,
+                                           sizeof(w)),
+                      g->cnt.budget_refused);
+        }
+        v = VSP_VERDICT_LOG;
+        e->verdict = v;
+        g_strlcpy(e->reason, "budget", sizeof(e->reason));
+    }
 
     if (v < VSP_VERDICT_LOG) {
         if (log_debug_enabled())
@@ -178,17 +348,18 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     g_strlcpy(op.action, aname, sizeof(op.action));
     if (res_name)
         g_strlcpy(op.resource, res_name, sizeof(op.resource));
-    op.state = OPLOG_OP_RUNNING; /* the action starts right below */
+    op.state = OPLOG_OP_PENDING; /* until it is on disk and its action starts */
     op.exit_code = -1;
     g->cnt.operations++;
 
     uint64_t from = e->event_mapped ? e->event_mono_ns : e->recv_mono_ns;
     double lat = e->decide_mono_ns >= from ? (double)(e->decide_mono_ns - from) / 1e6 : 0.0;
 
-    if (v == VSP_VERDICT_LOG)
-        log_info("guest %s: event %s %s -> log (group %s, op %s, %.3f ms)", g->name, e->id, desc,
-                 e->group, op.id, lat);
-    else
+    if (v == VSP_VERDICT_LOG) {
+        if (guest_log_ok(g))
+            log_info("guest %s: event %s %s -> log (group %s, %s, op %s, %.3f ms)", g->name, e->id,
+                     desc, e->group, e->reason, op.id, lat);
+    } else
         log_warnx("guest %s: event %s %s -> %s (group %s, %s, op %s, action %s, "
                   "%s->decide %.3f ms)",
                   g->name, e->id, desc, conf_verdict_name(v), e->group, e->reason, op.id, aname,
@@ -209,10 +380,12 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
         g->latch_group = why ? why->group : NULL;
     }
 
-    oplog_add_event(guest_oplog, e);
-    struct oplog_op *stored = oplog_add_op(guest_oplog, &op);
+    struct guest_decision *d = g_new0(struct guest_decision, 1);
 
-    action_start(act, stored, guest_action_done, NULL);
+    d->conf = guest_conf_hold();
+    d->act = act;
+    guest_stream_save(g);
+    oplog_decide(guest_oplog, e, &op, guest_on_durable, d);
 }
 
 /* The log entry of event ev of g: identity (boot id, instance, seq) and
@@ -255,6 +428,7 @@ static void guest_host_judge(struct guest *g, struct vsp_event *ev, uint64_t mon
         mono_ns = now;
     ev->seq = ++g->host_seq;
     ev->group = VSP_KGROUP_HOST;
+    guest_stream_save(g);
     /* identity: the guest boot it concerns, instance 0 = the host, host seq */
     guest_event_entry(g, ev, 0, &e);
     e.event_mapped = 1; /* observed on the host clock itself */

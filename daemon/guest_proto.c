@@ -44,7 +44,8 @@ static int guest_send(struct guest *g, const struct vsp_msg *m)
 
     if (rc == -ENOBUFS) {
         g->cnt.send_dropped++;
-        log_warnx("guest %s: write queue full, %s not sent", g->name, vsp_msg_name(m->type));
+        if (guest_log_ok(g))
+            log_warnx("guest %s: write queue full, %s not sent", g->name, vsp_msg_name(m->type));
     }
     return rc;
 }
@@ -181,6 +182,32 @@ void guest_send_config(struct guest *g)
     }
 }
 
+/*
+ * A new boot claimed sooner after the previous stream's last frame than a
+ * guest can really go down and come up again (boot-min-interval) is
+ * implausible: counted, logged the first time (then only counted, to be
+ * read in vesperctl guest), and it changes nothing else - budgets never
+ * depended on boots.
+ */
+static void guest_boot_plausible(struct guest *g, uint64_t now)
+{
+    uint64_t min = guests_conf()->boot_min_interval_ns, gap;
+
+    if (!g->stream_seen_ns || !min)
+        return;
+    gap = now - g->stream_seen_ns;
+    if (gap >= min)
+        return;
+    g->cnt.fast_boots++;
+    if (!g->fast_boot_logged) {
+        g->fast_boot_logged = 1;
+        log_warnx("guest %s: claims a new boot %.3f s after its last frame (boot-min-interval "
+                  "%.1f s): implausible, counted; budgets and rule state are kept (further "
+                  "such claims are only counted)",
+                  g->name, (double)gap / 1e9, (double)min / 1e9);
+    }
+}
+
 static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t now)
 {
     struct vsp_msg m;
@@ -190,7 +217,7 @@ static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t 
 
     /* a repeated HELLO (the agent saw no WELCOME yet) starts a new session
      * on this link: answered like the first one (docs/protocol.md) */
-    if (g->link == GUEST_UP)
+    if (g->link == GUEST_UP && guest_log_ok(g))
         log_info("guest %s: HELLO again on the same connection, new session", g->name);
     g->cnt.hellos++;
     same_stream = g->have_stream && memcmp(g->boot_id, h->boot_id, VSP_BOOT_ID_LEN) == 0 &&
@@ -200,10 +227,19 @@ static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t 
         what = "same stream";
     } else {
         if (new_boot) {
-            /* a new guest boot: nothing judged before applies any more */
-            rules_state_reset(g->rules);
+            /*
+             * A new guest boot gets a new clock, nothing else: the rule
+             * state (hysteresis, flap damping, rate limits), the budgets
+             * and the health latch belong to the configured guest, so
+             * that a guest claiming a reboot before each fault is
+             * counted like one that really reboots after each - a
+             * flapping guest (a bind, or the operator, clears the latch).
+             */
             clock_reset(&g->clock);
-            guest_latch_clear(g);
+            if (g->have_stream) {
+                g->cnt.boots++;
+                guest_boot_plausible(g, now);
+            }
             what = g->have_stream ? "new guest boot" : "first stream";
         } else {
             what = "agent restarted";
@@ -221,6 +257,8 @@ static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t 
     g_strlcpy(g->host, h->name, sizeof(g->host));
     g->link = GUEST_UP;
     g->hello_ns = now;
+    g->hello_real_ns = vsp_real_ns();
+    g->stream_seen_ns = now;
     g->config_state = GUEST_CFG_NONE;
     chan_backoff_reset(g->chan);
     if (g->grace_src) {
@@ -230,18 +268,22 @@ static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t 
     }
 
     vsp_hex(boot, h->boot_id, VSP_BOOT_SHORT_LEN);
-    log_info("guest %s: HELLO from agent %u.%u.%u on %s, boot %s instance %" PRIx64
-             " caps 0x%" PRIx32 ": %s, resend point seq %" PRIu64,
-             g->name, h->agent_version >> 16, (h->agent_version >> 8) & 0xff,
-             h->agent_version & 0xff, g->host[0] ? g->host : "?", boot, h->instance, h->caps, what,
-             same_stream && g->seq_known ? g->last_seq : 0);
+    if (guest_log_ok(g))
+        log_info("guest %s: HELLO from agent %u.%u.%u on %s, boot %s instance %" PRIx64
+                 " caps 0x%" PRIx32 ": %s, resend point seq %" PRIu64,
+                 g->name, h->agent_version >> 16, (h->agent_version >> 8) & 0xff,
+                 h->agent_version & 0xff, g->host[0] ? g->host : "?", boot, h->instance, h->caps,
+                 what, same_stream && g->seq_known ? g->last_seq : 0);
+    guest_stream_save(g);
 
     /*
-     * The resend point names the stream only when this daemon has seen its
-     * events from the start (or from a baseline it set itself): after a
-     * daemon restart the agent must not resend what the previous daemon
-     * may have acted on already.  A zero stream means "resend nothing";
-     * events the agent never wrote anywhere come anyway.
+     * The resend point names the stream only when its events have been
+     * accounted for from a known point: seen by this daemon from the start
+     * or from a baseline it set itself, or read back from the operation
+     * log after a restart (which recorded every decision before acting
+     * on it).  Without that, the agent must not resend what a previous
+     * daemon may have acted on already: a zero stream means "resend
+     * nothing"; events the agent never wrote anywhere come anyway.
      */
     memset(&m, 0, sizeof(m));
     m.type = VSP_MSG_WELCOME;
@@ -301,8 +343,9 @@ static void guest_seq_baseline(struct guest *g, uint64_t seq)
         return;
     g->seq_known = 1;
     g->last_seq = seq;
-    if (seq > 0)
+    if (seq > 0 && guest_log_ok(g))
         log_info("guest %s: joining stream at seq %" PRIu64, g->name, seq + 1);
+    guest_stream_save(g);
 }
 
 static void guest_on_event(struct guest *g, const struct vsp_event *ev, uint64_t recv_ns)
@@ -324,10 +367,12 @@ static void guest_on_event(struct guest *g, const struct vsp_event *ev, uint64_t
 
         g->cnt.gaps++;
         g->cnt.lost += missing;
-        log_warnx("guest %s: %" PRIu64 " events lost (seq %" PRIu64 "..%" PRIu64 ")", g->name,
-                  missing, g->last_seq + 1, ev->seq - 1);
+        if (guest_log_ok(g))
+            log_warnx("guest %s: %" PRIu64 " events lost (seq %" PRIu64 "..%" PRIu64 ")", g->name,
+                      missing, g->last_seq + 1, ev->seq - 1);
     }
     g->last_seq = ev->seq;
+    guest_stream_save(g);
 
     if (!guest_rate_ok(g, recv_ns)) {
         g->cnt.rate_limited++;
@@ -399,18 +444,21 @@ static void guest_on_config_ack(struct guest *g, const struct vsp_config_ack *a,
     g->config_ack_ns = now;
     if (a->status == 0) {
         g->config_state = GUEST_CFG_ACKED;
-        log_info("guest %s: CONFIG %" PRIu32 " applied, probes armed 0x%" PRIx32 "%s%s", g->name,
-                 a->generation, a->probes_armed, a->text[0] ? ": " : "", a->text);
-        if ((a->probes_armed & g->config.probes) != g->config.probes)
+        if (guest_log_ok(g))
+            log_info("guest %s: CONFIG %" PRIu32 " applied, probes armed 0x%" PRIx32 "%s%s",
+                     g->name, a->generation, a->probes_armed, a->text[0] ? ": " : "", a->text);
+        if ((a->probes_armed & g->config.probes) != g->config.probes && guest_log_ok(g))
             log_warnx("guest %s: agent could not arm every probe (wanted 0x%" PRIx32
                       ", armed 0x%" PRIx32 ")",
                       g->name, g->config.probes, a->probes_armed);
     } else {
         g->config_state = GUEST_CFG_FAILED;
-        log_warnx("guest %s: CONFIG %" PRIu32 " not fully applied by the agent (probes 0x%" PRIx32
-                  " of 0x%" PRIx32 " armed): %s (%s)",
-                  g->name, a->generation, a->probes_armed, g->config.probes, a->text,
-                  g_strerror(-a->status > 0 ? -a->status : EINVAL));
+        if (guest_log_ok(g))
+            log_warnx("guest %s: CONFIG %" PRIu32
+                      " not fully applied by the agent (probes 0x%" PRIx32 " of 0x%" PRIx32
+                      " armed): %s (%s)",
+                      g->name, a->generation, a->probes_armed, g->config.probes, a->text,
+                      g_strerror(-a->status > 0 ? -a->status : EINVAL));
     }
 }
 
@@ -418,12 +466,15 @@ static void guest_on_dropped(struct guest *g, const struct vsp_dropped *d)
 {
     guest_seq_baseline(g, d->first_seq - 1);
     g->cnt.dropped_agent += d->count;
-    log_warnx("guest %s: agent dropped %" PRIu64 " events (seq %" PRIu64 "..%" PRIu64
-              "), kernel module dropped %" PRIu64 " so far",
-              g->name, d->count, d->first_seq, d->first_seq + d->count - 1, d->kdropped);
+    if (guest_log_ok(g))
+        log_warnx("guest %s: agent dropped %" PRIu64 " events (seq %" PRIu64 "..%" PRIu64
+                  "), kernel module dropped %" PRIu64 " so far",
+                  g->name, d->count, d->first_seq, d->first_seq + d->count - 1, d->kdropped);
     /* reported drops are not also counted as a sequence gap */
-    if (d->count && d->first_seq == g->last_seq + 1)
+    if (d->count && d->first_seq == g->last_seq + 1) {
         g->last_seq = d->first_seq + d->count - 1;
+        guest_stream_save(g);
+    }
 }
 
 static void guest_on_msg(void *arg, const struct vsp_msg *m, uint64_t recv_ns)
@@ -432,6 +483,8 @@ static void guest_on_msg(void *arg, const struct vsp_msg *m, uint64_t recv_ns)
 
     g->cnt.frames++;
     g->last_frame_ns = recv_ns;
+    if (g->link == GUEST_UP && m->type != VSP_MSG_HELLO)
+        g->stream_seen_ns = recv_ns; /* HELLO compares with it first */
     if (g->link != GUEST_UP && m->type != VSP_MSG_HELLO && m->type != VSP_MSG_ERROR) {
         guest_protocol_error(g, "%s before HELLO", vsp_msg_name(m->type));
         return;

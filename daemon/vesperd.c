@@ -115,6 +115,19 @@ static void vesperd_pacemaker_apply(const struct conf *c)
 #endif
 }
 
+/* The bounds of the configuration that live outside the guests: the
+ * database's retention (the writer prunes after its next group). */
+static void vesperd_limits_apply(const struct conf *c)
+{
+    struct oplog_retention r = {
+        .max_age_ns = c->oplog_max_age_ns,
+        .max_events = c->oplog_max_events,
+        .max_ops = c->oplog_max_ops,
+    };
+
+    oplog_set_retention(vesperd_oplog, &r);
+}
+
 /* Load and, if clean, apply the configuration.  Returns the error count. */
 static int vesperd_reload(GString *body)
 {
@@ -152,6 +165,7 @@ static int vesperd_reload(GString *body)
     }
     size_t ng = nc->nguests, ngr = nc->ngroups;
 
+    vesperd_limits_apply(nc);
     vesperd_pacemaker_apply(nc);
     int failed = guests_apply(nc); /* takes nc */
 
@@ -314,8 +328,18 @@ int main(int argc, char **argv)
 
     opid_gen_init(&vesperd_ids, vsp_real_ns() / 1000000000ull, (uint32_t)getpid());
     vesperd_oplog = oplog_new(0, 0, c->oplog, &rc);
-    if (rc < 0)
+    if (rc < 0) {
         log_warnx("oplog: %s; operations are kept in memory only", oplog_last_error(vesperd_oplog));
+    } else if (c->oplog) {
+        /* what the previous vesperd saw and did; guests take up their
+         * streams, rule state and unfinished operations in guests_apply() */
+        int n = oplog_load(vesperd_oplog);
+
+        if (n < 0)
+            log_warnx("oplog: cannot read %s back: %s", c->oplog, oplog_last_error(vesperd_oplog));
+        else if (n > 0)
+            log_info("oplog: %d events and operations read back from %s", n, c->oplog);
+    }
     action_init();
 #ifdef HAVE_LIBVIRT
     virt_init();
@@ -337,6 +361,7 @@ int main(int argc, char **argv)
     }
     log_info("vesperd %s starting: %s, %zu guests, %zu probe groups", PACKAGE_VERSION, opt_conf,
              c->nguests, c->ngroups);
+    vesperd_limits_apply(c);
     vesperd_pacemaker_apply(c);
     if (guests_apply(c) > 0)
         log_warnx("some guest channels could not be set up, see above");

@@ -21,8 +21,8 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vspfake import (check, CONFIG, EVF_RESENT, EVF_WATCHED, failures, FakeGuest, find_dirs, PING,
-                     PROBE_EXIT, PROBE_SIGNAL, skip, summary, Vesperd, wait_for)
+from vspfake import (check, CONFIG, enc_event, EVF_RESENT, EVF_WATCHED, failures, FakeGuest,
+                     find_dirs, PING, PROBE_EXIT, PROBE_SIGNAL, skip, summary, Vesperd, wait_for)
 
 CONF = """oplog = @DIR@/oplog.db
 heartbeat = 100ms
@@ -203,7 +203,6 @@ def run(d, guests):
           "WELCOME to a known stream: resend point = last seq held (%d)" % w["last_seq"])
     g1b.start_heartbeats(0.1)
     # resend the fault event (a duplicate) and one new event
-    from vspfake import enc_event
     g1b.send(enc_event(seq, PROBE_SIGNAL, sig=9, comm="nginx", pid=321, tgid=321,
                        flags=EVF_WATCHED | EVF_RESENT, src_pid=1, src_comm="bash"))
     g1b.event(PROBE_EXIT, sig=0, code=0, comm="worker", pid=9, tgid=9, flags=0)
@@ -283,8 +282,10 @@ def run(d, guests):
     check(n_ev >= 3, "events persisted to sqlite (%d)" % n_ev)
     check(row == ("failover", "done", "exit 0"), "operation persisted with its outcome %s" % (row,))
 
-    # --- vesperd restarts while the agent keeps its stream: nothing is
-    # resent (the old daemon may have acted on it), counting joins the stream
+    # --- vesperd restarts while the agent keeps its stream: the operation
+    # log remembers the stream, so WELCOME names it with the last seq the
+    # previous daemon accounted for; a resent event is a duplicate, not
+    # judged again; counting goes on with no gap
     g1b.close()
     d.stop()
     d.start()
@@ -293,13 +294,18 @@ def run(d, guests):
     g1c.seq = g1b.seq
     g1c.connect(d.path("vm1.sock"))
     w = g1c.hello()
-    check(w["boot_id"] == bytes(16) and w["last_seq"] == 0,
-          "after a daemon restart: WELCOME asks for no resend")
+    check(w["boot_id"] == g1.boot_id and w["last_seq"] == g1b.seq,
+          "after a daemon restart: WELCOME names the stream and its last seq (%d, want %d)"
+          % (w["last_seq"], g1b.seq))
+    g1c.send(enc_event(g1b.seq, PROBE_SIGNAL, sig=9, flags=EVF_WATCHED | EVF_RESENT))
     s2 = g1c.event(PROBE_EXIT, sig=0, code=0, comm="worker", pid=9, tgid=9, flags=0)
     gj = wait_for(lambda: (lambda x: x if x["last_seq"] == s2 else None)(d.json("guest", "vm1")))
     check(gj and gj["counters"]["gaps"] == 0 and gj["counters"]["lost"] == 0,
-          "joining a running stream counts no gap")
-    check("guest vm1: joining stream at seq %d" % s2 in d.logtext(), "join point logged")
+          "the stream goes on after the restart with no gap")
+    check(gj and gj["counters"]["duplicates"] == 1 and gj["counters"]["operations"] == 0,
+          "the event resent after the restart is a duplicate: not judged, no operation")
+    check("restored from the operation log: stream known" in d.logtext(),
+          "the restart is logged as a restore")
 
 
 if __name__ == "__main__":
