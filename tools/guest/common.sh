@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (C) 2026 The vesper authors
 #
-# Shared helpers of the guest scripts (sourced by mkinitramfs.sh and
-# boot.sh): which guest kernel to use and where its files are.  The guest
-# kernel is the newest installed Debian linux-image-<version>-amd64 package,
-# never the build machine's running kernel (uname -r).
+# Shared helpers of the guest scripts (sourced by mkinitramfs.sh, boot.sh,
+# mkdebian.sh and boot-debian.sh): which guest kernel to use and where its
+# files are.  The guest kernel is the newest installed Debian
+# linux-image-<version>-amd64 package, never the build machine's running
+# kernel (uname -r).
 
 # guest_kver: print the guest kernel version (VESPER_GUEST_KVER overrides).
 guest_kver() {
@@ -17,11 +18,12 @@ guest_kver() {
         sed -n 's/^install ok installed linux-image-//p' | sort -V | tail -n 1
 }
 
-# guest_vmlinux KVER CACHEDIR: print the path of the uncompressed vmlinux
-# (an ELF with a PVH entry note, which QEMU boots directly: ~2 s faster under
-# TCG than decompressing the bzImage), extracting it once into CACHEDIR.
+# guest_vmlinux KVER CACHEDIR [BZIMAGE]: print the path of the uncompressed
+# vmlinux (an ELF with a PVH entry note, which QEMU boots directly: ~2 s
+# faster under TCG than decompressing the bzImage), extracting it once into
+# CACHEDIR from BZIMAGE (default /boot/vmlinuz-KVER).
 guest_vmlinux() {
-    local kver="$1" cache="$2" bz="/boot/vmlinuz-$1" out setup poff tmp
+    local kver="$1" cache="$2" bz="${3:-/boot/vmlinuz-$1}" out setup poff tmp
     out="$cache/vmlinux-$kver"
     if [ -s "$out" ] && [ "$out" -nt "$bz" ]; then
         echo "$out"
