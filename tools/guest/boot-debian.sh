@@ -32,6 +32,8 @@
 # on timeout, 125 when the image or QEMU is missing.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tools/guest/common.sh
+. "$here/common.sh"
 
 dir=""
 rundir="$PWD/_guest-debian"
@@ -87,35 +89,20 @@ mkdir -p "$rundir"
 [ -n "$log" ] || log="$rundir/console.log"
 [ -n "$sock" ] || sock="$rundir/vesper.sock"
 
-case "$mode" in
-server) rm -f "$sock"; chardev="socket,id=vport0,path=$sock,server=on,wait=off" ;;
-client) chardev="socket,id=vport0,path=$sock,reconnect=1" ;;
-esac
-
-# shellcheck disable=SC2054 # QEMU option syntax
-args=(-accel tcg -m "$mem" -smp "$cpus" -nographic -nodefaults -no-reboot
-    -kernel "$kernel" -initrd "$dir/initrd.img"
+guest_qemu_args "$mem" "$cpus" "$log" "$mode" "$sock" || die "bad port mode $mode"
+args=("${guest_args[@]}" -kernel "$kernel" -initrd "$dir/initrd.img"
     -append "root=LABEL=vesper-root rw console=ttyS0,115200 loglevel=4 panic=-1 no_timer_check$append"
-    -drive "file=$dir/disk.img,format=raw,if=virtio,snapshot=$snapshot"
-    -chardev "file,id=con0,path=$log" -serial chardev:con0 -monitor none
-    -device virtio-serial-pci,id=vser0
-    -chardev "$chardev"
-    -device virtserialport,bus=vser0.0,chardev=vport0,name=org.vesper.0)
+    -drive "file=$dir/disk.img,format=raw,if=virtio,snapshot=$snapshot")
 if [ -n "$tsock" ]; then
     rm -f "$tsock"
-    # shellcheck disable=SC2054
+    # shellcheck disable=SC2054 # QEMU option syntax
     args+=(-chardev "socket,id=tport,path=$tsock,server=on,wait=off"
         -device virtserialport,bus=vser0.0,chardev=tport,name=org.vesper.test)
 fi
 [ -n "$qmp" ] && args+=(-qmp "unix:$qmp,server=on,wait=off")
 [ -n "$pidfile" ] && args+=(-pidfile "$pidfile")
 
-: >"$log"
-timeout -k 5 "$timeout_s" qemu-system-x86_64 "${args[@]}" "$@" </dev/null
+guest_qemu boot-debian "$log" "$timeout_s" "${args[@]}" "$@"
 rc=$?
-if [ $rc = 124 ] || [ $rc = 137 ]; then
-    echo "boot-debian: timeout after ${timeout_s} s (console log $log)" >&2
-    exit 124
-fi
-[ $rc = 0 ] || echo "boot-debian: qemu exited with status $rc (console log $log)" >&2
+[ $rc = 0 ] || [ $rc = 124 ] || echo "boot-debian: qemu exited with status $rc (console log $log)" >&2
 exit $rc
