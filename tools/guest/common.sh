@@ -3,8 +3,8 @@
 # Copyright (C) 2026 The vesper authors
 #
 # Shared helpers of the guest scripts (sourced by mkinitramfs.sh, boot.sh,
-# mkdebian.sh and boot-debian.sh): which guest kernel to use and where its
-# files are.  The guest kernel is the newest installed Debian
+# mkdebian.sh and boot-debian.sh): which guest kernel to use, where its
+# files are, and how QEMU starts a guest.  The guest kernel is the newest installed Debian
 # linux-image-<version>-amd64 package, never the build machine's running
 # kernel (uname -r).
 
