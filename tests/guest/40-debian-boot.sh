@@ -89,8 +89,10 @@ console() {
 }
 
 # console_has PATTERN: a line of the console log matches PATTERN (ERE).
+# grep reads all of it: with -q the writers could die of SIGPIPE, a failure
+# under pipefail.
 console_has() {
-    console | grep -Eq -- "$1"
+    console | grep -E -- "$1" >/dev/null
 }
 
 # wait_console SECONDS PATTERN: wait until console_has PATTERN.
