@@ -113,29 +113,15 @@ if [ -n "$test_script" ] || [ ${#extra[@]} -gt 0 ]; then
     initrd="$stage/initrd"
 fi
 
-case "$mode" in
-server) rm -f "$sock"; chardev="socket,id=vport0,path=$sock,server=on,wait=off" ;;
-client) chardev="socket,id=vport0,path=$sock,reconnect=1" ;;
-esac
-
-# shellcheck disable=SC2054 # QEMU option syntax
-args=(-accel tcg -m "$mem" -smp "$cpus" -nographic -nodefaults -no-reboot
-    -kernel "$kernel" -initrd "$initrd"
-    -append "console=ttyS0 loglevel=3 panic=-1 $append"
-    -chardev "file,id=con0,path=$log" -serial chardev:con0 -monitor none
-    -device virtio-serial-pci,id=vser0
-    -chardev "$chardev"
-    -device virtserialport,bus=vser0.0,chardev=vport0,name=org.vesper.0)
+guest_qemu_args "$mem" "$cpus" "$log" "$mode" "$sock" || die "bad port mode $mode"
+args=("${guest_args[@]}" -kernel "$kernel" -initrd "$initrd"
+    -append "console=ttyS0 loglevel=3 panic=-1 $append")
 [ -n "$qmp" ] && args+=(-qmp "unix:$qmp,server=on,wait=off")
 [ -n "$pidfile" ] && args+=(-pidfile "$pidfile")
 
-: >"$log"
-timeout -k 5 "$timeout_s" qemu-system-x86_64 "${args[@]}" "$@" </dev/null
+guest_qemu boot.sh "$log" "$timeout_s" "${args[@]}" "$@"
 rc=$?
-if [ $rc = 124 ] || [ $rc = 137 ]; then
-    echo "boot.sh: timeout after ${timeout_s} s (console log $log)" >&2
-    exit 124
-fi
+[ $rc = 124 ] && exit 124
 res="$(tr -d '\r' <"$log" | sed -n 's/^VESPER-GUEST: test exit=\([0-9]*\).*/\1/p' | tail -n 1)"
 if [ -n "$res" ]; then
     exit "$res"
