@@ -56,6 +56,8 @@ const char *pmk_kind_name(enum pmk_kind k)
         return "attr-set";
     case PMK_ATTR_DELETE:
         return "attr-delete";
+    case PMK_ATTR_MARK:
+        return "mark";
     }
     return "?";
 }
@@ -139,11 +141,10 @@ int pmk_rule_xml(const char *rsc, char *buf, size_t len)
         return -EINVAL;
     return snprintf(buf, len,
                     "<rsc_location id=\"vesper-degraded-%s\" rsc=\"%s\">"
-                    "<rule id=\"vesper-degraded-%s-rule\" score=\"-INFINITY\">"
-                    "<expression id=\"vesper-degraded-%s-expr\" attribute=\"" PMK_ATTR_PREFIX
-                    "%s\" operation=\"eq\" value=\"" PMK_ATTR_DEGRADED "\"/>"
-                    "</rule></rsc_location>",
-                    rsc, rsc, rsc, rsc, rsc);
+                    "<rule id=\"vesper-degraded-%s-rule\" score-attribute=\"" PMK_ATTR_PREFIX
+                    "%s\"><expression id=\"vesper-degraded-%s-expr\" attribute=\"" PMK_ATTR_PREFIX
+                    "%s\" operation=\"defined\"/></rule></rsc_location>",
+                    rsc, rsc, rsc, rsc, rsc, rsc);
 }
 
 /* --------------------------------------------------------------------------
@@ -206,7 +207,7 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.kind = r->kind;
     res.name = r->name;
     res.node = r->node[0] ? r->node : pmk.node;
-    res.value = r->kind == PMK_ATTR_SET ? r->value : NULL;
+    res.value = r->kind == PMK_ATTR_SET || r->kind == PMK_ATTR_MARK ? r->value : NULL;
     res.status = status;
     res.sent = r->sent;
     res.attempts = r->attempts;
@@ -806,6 +807,7 @@ int pmk_init(const struct pmk_opts *opts, pmk_link_fn link_cb, void *arg)
     pmk.backoff_ms = pmk.opts.backoff_min_ms;
     pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
     pmk.attr_err_fd = -1;
+    pmk.attr_out_fd = -1;
     g_queue_init(&pmk.wait);
     g_queue_init(&pmk.flight);
     g_queue_init(&pmk.attrs);
@@ -835,6 +837,10 @@ void pmk_shutdown(void)
         waitpid(pmk.attr_pid, NULL, 0);
         g_spawn_close_pid(pmk.attr_pid);
         pmk_attr_reap();
+    }
+    if (pmk.attr_out_fd >= 0) {
+        close(pmk.attr_out_fd);
+        pmk.attr_out_fd = -1;
     }
     if (pmk.attr_err_fd >= 0) {
         close(pmk.attr_err_fd);

@@ -73,12 +73,17 @@
 #define PMK_ATTR_QUEUE_MAX 64 /* attribute requests queued, one per attribute and node */
 #define PMK_ATTR_PREFIX "vesper-"
 #define PMK_ATTR_DEGRADED "degraded"
+/* Degraded marks are scores (see pmk_migrate()): the first -100000, each
+ * newer one below every mark of the resource, never -INFINITY. */
+#define PMK_MARK_FIRST (-100000)
+#define PMK_MARK_LOWEST (-999999)
 #define PMK_SEND_MAX 3 /* sends of one fail request (resends after a loss) */
 
 enum pmk_kind {
     PMK_FAIL = 1,        /* pcmk_controld_api_fail() */
     PMK_ATTR_SET = 2,    /* attrd_updater -U */
     PMK_ATTR_DELETE = 3, /* attrd_updater -D */
+    PMK_ATTR_MARK = 4,   /* attrd_updater -Q -A, then -U with the mark's score */
 };
 const char *pmk_kind_name(enum pmk_kind k);
 
@@ -105,7 +110,7 @@ struct pmk_result {
     enum pmk_kind kind;
     const char *name;  /* resource (fail) or attribute name */
     const char *node;  /* target node ("" for the local node's attrd default) */
-    const char *value; /* PMK_ATTR_SET: the value, else NULL */
+    const char *value; /* PMK_ATTR_SET, PMK_ATTR_MARK: the value, else NULL */
     /*
      * 0: done (controller accepted the failure / attribute written), or a
      *   fail that waited through an outage and whose resource has left the
@@ -248,21 +253,36 @@ int pmk_attr_set(const char *name, const char *value, const char *node, pmk_done
 int pmk_attr_delete(const char *name, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
 
 /*
- * pmk_migrate() - mark rsc degraded on node (NULL: local): attribute
- * "vesper-<rsc>" = "degraded", which the rule of pmk_rule_xml() turns into
- * -INFINITY for rsc on that node.  pmk_restore() deletes the mark.
+ * pmk_migrate() - mark rsc degraded on node (NULL: local): node attribute
+ * "vesper-<rsc>" = a score, which the rule of pmk_rule_xml() makes rsc's
+ * score on that node.  The score is below every mark rsc has on any node
+ * (attrd_updater -Q -A first; PMK_MARK_FIRST when none, never below
+ * PMK_MARK_LOWEST): a marked node is avoided like a ban while another is
+ * unmarked, yet rsc is never banned from every node by marks alone, and
+ * when every node it may run on is marked, it runs where the oldest mark
+ * is - Pacemaker's own choice, no node needs to know the others.  The
+ * result's value is the score set.  pmk_restore() deletes the mark.
  */
 int pmk_migrate(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
 int pmk_restore(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
+
+/*
+ * pmk_mark_score() - the score of a new degraded mark, from what
+ * `attrd_updater -Q -A -n vesper-RSC` printed (every value="N" in it):
+ * one below the lowest, PMK_MARK_FIRST when there is none, never below
+ * PMK_MARK_LOWEST.  *nmarks (may be NULL) gets how many it found.  Pure.
+ */
+int pmk_mark_score(const char *query_out, int *nmarks);
 
 /* The attribute name pmk_migrate() uses for rsc, into buf.  Returns 0 or -ENAMETOOLONG. */
 int pmk_attr_name(const char *rsc, char *buf, size_t len);
 
 /*
  * pmk_rule_xml() - the rsc_location constraint (CIB XML) that makes the
- * "degraded" mark of rsc move it: id "vesper-degraded-<rsc>", a rule with
- * score -INFINITY on attribute vesper-<rsc> eq degraded.  Returns the length
- * written (snprintf semantics) or -EINVAL for a name with XML-special chars.
+ * degraded mark of rsc move it: id "vesper-degraded-<rsc>", a rule whose
+ * score is the value of node attribute vesper-<rsc> where it is defined
+ * (score-attribute).  Returns the length written (snprintf semantics) or
+ * -EINVAL for a name with XML-special chars.
  */
 int pmk_rule_xml(const char *rsc, char *buf, size_t len);
 

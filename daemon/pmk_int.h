@@ -48,6 +48,7 @@ struct pmk_req {
     unsigned lost;               /* sends whose reply could not come */
     char lost_why[PMK_WHY_LEN];  /* how the last one was lost */
     char check_err[PMK_WHY_LEN]; /* why the last --locate gave no answer */
+    int marks;                   /* PMK_ATTR_MARK: marks the query found */
     struct pmk_run *check;       /* crm_resource --locate running */
     unsigned check_epoch;        /* pmk.epoch when it started */
     guint check_retry;           /* next --locate after an unusable answer */
@@ -77,6 +78,7 @@ struct pmk_state {
     /* the running attrd_updater, for the head of attrs */
     pid_t attr_pid;
     int attr_err_fd;
+    int attr_out_fd; /* a mark's query: the values of every node */
     guint attr_child_src, attr_kill_src, attr_retry_src;
     unsigned attr_backoff_ms;
     char attr_spawn_err[PMK_ERR_LEN];

@@ -419,6 +419,28 @@ int pmk_resolve_agent(const char *rsc)
 
 static gboolean pmk_attr_retry(gpointer data);
 
+int pmk_mark_score(const char *query_out, int *nmarks)
+{
+    long low = PMK_MARK_FIRST + 1;
+    int n = 0;
+
+    for (const char *p = query_out; p && (p = strstr(p, "value=\"")) != NULL;) {
+        char *end;
+        long v;
+
+        p += 7;
+        v = strtol(p, &end, 10);
+        if (end != p && *end == '"') {
+            n++;
+            if (v < low)
+                low = v;
+        }
+    }
+    if (nmarks)
+        *nmarks = n;
+    return low - 1 < PMK_MARK_LOWEST ? PMK_MARK_LOWEST : (int)(low - 1);
+}
+
 void pmk_attr_reap(void)
 {
     pmk_remove_source(&pmk.attr_kill_src);
@@ -429,13 +451,23 @@ void pmk_attr_reap(void)
 static void pmk_attr_child(GPid pid, gint wstatus, gpointer data)
 {
     struct pmk_req *r = g_queue_peek_head(&pmk.attrs);
-    char err[PMK_ERR_LEN + 1] = "";
+    char err[PMK_ERR_LEN + 1] = "", out[4096] = "";
     char *nl;
     ssize_t n;
     int ok;
 
     g_spawn_close_pid(pid);
     pmk_attr_reap();
+    if (pmk.attr_out_fd >= 0) {
+        size_t got = 0;
+
+        while (got < sizeof(out) - 1 &&
+               (n = read(pmk.attr_out_fd, out + got, sizeof(out) - 1 - got)) > 0)
+            got += (size_t)n;
+        out[got] = '\0';
+        close(pmk.attr_out_fd);
+        pmk.attr_out_fd = -1;
+    }
     if (pmk.attr_err_fd >= 0) {
         n = read(pmk.attr_err_fd, err, PMK_ERR_LEN);
         err[n > 0 ? n : 0] = '\0';
@@ -447,10 +479,20 @@ static void pmk_attr_child(GPid pid, gint wstatus, gpointer data)
     if (r == NULL)
         return;
     ok = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+    if (r->kind == PMK_ATTR_MARK && !r->value[0]) {
+        /* the query: a failure (attrd_updater says the attribute is set
+         * nowhere) means no marks; setting the mark is what must work */
+        snprintf(r->value, sizeof(r->value), "%d", pmk_mark_score(ok ? out : "", &r->marks));
+        pmk_attr_next();
+        return;
+    }
     if (ok) {
         if (r->kind == PMK_ATTR_SET)
             pmk_finish(r, 0, "attribute %s=%s set on %s", r->name, r->value,
                        pmk_target(r)[0] ? pmk_target(r) : "the local node");
+        else if (r->kind == PMK_ATTR_MARK)
+            pmk_finish(r, 0, "degraded mark %s=%s set on %s (%d older marks of it)", r->name,
+                       r->value, pmk_target(r)[0] ? pmk_target(r) : "the local node", r->marks);
         else
             pmk_finish(r, 0, "attribute %s deleted on %s", r->name,
                        pmk_target(r)[0] ? pmk_target(r) : "the local node");
@@ -503,7 +545,7 @@ void pmk_attr_next(void)
 {
     struct pmk_req *r;
     const char *argv[10];
-    int argc = 0, err_fd = -1;
+    int argc = 0, err_fd = -1, out_fd = -1, query;
     GPid pid;
     GError *gerr = NULL;
 
@@ -513,22 +555,28 @@ void pmk_attr_next(void)
     argv[argc++] = pmk.opts.attrd_updater;
     argv[argc++] = "-n";
     argv[argc++] = r->name;
-    if (r->kind == PMK_ATTR_SET) {
+    query = r->kind == PMK_ATTR_MARK && !r->value[0];
+    if (query) {
+        argv[argc++] = "-Q";
+        argv[argc++] = "-A";
+    } else if (r->kind == PMK_ATTR_SET || r->kind == PMK_ATTR_MARK) {
         argv[argc++] = "-U";
         argv[argc++] = r->value;
     } else {
         argv[argc++] = "-D";
     }
-    if (r->node[0]) {
+    if (r->node[0] && !query) {
         argv[argc++] = "-N";
         argv[argc++] = r->node;
     }
     argv[argc] = NULL;
-    r->attempts++;
+    if (!query)
+        r->attempts++;
     if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
                                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_CLOEXEC_PIPES,
-                                  NULL, NULL, &pid, NULL, NULL, &err_fd, &gerr)) {
+                                      (query ? 0 : G_SPAWN_STDOUT_TO_DEV_NULL) |
+                                      G_SPAWN_CLOEXEC_PIPES,
+                                  NULL, NULL, &pid, NULL, query ? &out_fd : NULL, &err_fd, &gerr)) {
         /* reported from the loop: never call back inside a request function */
         g_strlcpy(pmk.attr_spawn_err, gerr ? gerr->message : "spawn failed",
                   sizeof(pmk.attr_spawn_err));
@@ -542,6 +590,7 @@ void pmk_attr_next(void)
     }
     pmk.attr_pid = pid;
     pmk.attr_err_fd = err_fd;
+    pmk.attr_out_fd = out_fd;
     pmk.attr_child_src = g_child_watch_add(pid, pmk_attr_child, NULL);
     pmk.attr_kill_src = g_timeout_add(pmk.opts.reply_timeout_ms, pmk_attr_kill, NULL);
 }
@@ -609,7 +658,7 @@ int pmk_migrate(const char *rsc, const char *node, pmk_done_fn cb, void *arg, ui
 
     if (!pmk_name_ok(rsc) || pmk_attr_name(rsc, name, sizeof(name)) != 0)
         return -EINVAL;
-    return pmk_attr_set(name, PMK_ATTR_DEGRADED, node, cb, arg, id);
+    return pmk_attr_request(PMK_ATTR_MARK, name, NULL, node, cb, arg, id);
 }
 
 int pmk_restore(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)

@@ -457,8 +457,10 @@ static void test_rule_xml(void **state)
     n = pmk_rule_xml("vm1", buf, sizeof(buf));
     assert_true(n > 0 && (size_t)n < sizeof(buf));
     assert_non_null(strstr(buf, "<rsc_location id=\"vesper-degraded-vm1\" rsc=\"vm1\">"));
-    assert_non_null(strstr(buf, "score=\"-INFINITY\""));
-    assert_non_null(strstr(buf, "attribute=\"vesper-vm1\" operation=\"eq\" value=\"degraded\""));
+    /* the mark's value is the score, where the attribute is defined */
+    assert_non_null(strstr(buf, "score-attribute=\"vesper-vm1\""));
+    assert_null(strstr(buf, "INFINITY"));
+    assert_non_null(strstr(buf, "attribute=\"vesper-vm1\" operation=\"defined\"/>"));
     /* snprintf semantics: the length needed is returned when it does not fit */
     assert_int_equal(pmk_rule_xml("vm1", small, sizeof(small)), n);
     assert_int_equal(pmk_rule_xml("a\"b", buf, sizeof(buf)), -EINVAL);
@@ -535,6 +537,30 @@ static void test_locate_verdict(void **state)
     assert_int_equal(pmk_locate_verdict(0, "<nodes r=\"v\"><nodex>a</nodex></nodes>", "node1",
                                         where, sizeof(where)),
                      PMK_LOC_UNKNOWN);
+}
+
+static void test_mark_score(void **state)
+{
+    int n = -1;
+
+    /* none: the first mark */
+    assert_int_equal(pmk_mark_score("", &n), PMK_MARK_FIRST);
+    assert_int_equal(n, 0);
+    assert_int_equal(pmk_mark_score(NULL, NULL), PMK_MARK_FIRST);
+    /* below every mark of the resource, whatever the order */
+    assert_int_equal(pmk_mark_score("name=\"vesper-vm1\" host=\"node1\" value=\"-100000\"\n"
+                                    "name=\"vesper-vm1\" host=\"node2\" value=\"-100004\"\n"
+                                    "name=\"vesper-vm1\" host=\"node3\" value=\"-100002\"\n",
+                                    &n),
+                     -100005);
+    assert_int_equal(n, 3);
+    /* marks of an older vesperd ("degraded") and junk are no score */
+    assert_int_equal(pmk_mark_score("value=\"degraded\" value=\"-5x\" value=\"\"", &n),
+                     PMK_MARK_FIRST);
+    assert_int_equal(n, 0);
+    /* never -INFINITY: the lowest mark stays finite */
+    assert_int_equal(pmk_mark_score("value=\"-999999\"", NULL), PMK_MARK_LOWEST);
+    assert_int_equal(pmk_mark_score("value=\"-1000000\"", NULL), PMK_MARK_LOWEST);
 }
 
 static void test_attr_name(void **state)
@@ -856,8 +882,9 @@ static void test_attr_ok(void **state)
     assert_int_equal(pmk_restore("vm1", "node2", on_done, NULL, NULL), 0);
     run_until(two_results);
     assert_int_equal(res.status[0], 0);
-    assert_int_equal(res.kind[0], PMK_ATTR_SET);
-    assert_non_null(strstr(res.text[0], "vesper-vm1=degraded"));
+    assert_int_equal(res.kind[0], PMK_ATTR_MARK);
+    /* the query printed nothing: the first mark */
+    assert_non_null(strstr(res.text[0], "degraded mark vesper-vm1=-100000 set"));
     assert_int_equal(res.status[1], 0);
     assert_int_equal(res.kind[1], PMK_ATTR_DELETE);
     assert_string_equal(res.node[1], "node2");
@@ -878,6 +905,57 @@ static void test_attr_missing_program(void **state)
     run_until(one_result);
     assert_int_equal(res.status[0], -ENOEXEC);
     assert_int_equal(pmk_attr_set("vesper-x", "a b", NULL, on_done, NULL, NULL), -EINVAL);
+}
+
+/* ---- degraded marks ------------------------------------------------------ */
+
+/* A fake attrd_updater: -Q prints two other nodes' marks; every call is
+ * logged ("$@") to log. */
+static void make_fake_attrd(char *prog, size_t plen, char *log, size_t llen)
+{
+    FILE *f;
+
+    make_tmp(prog, plen, "/tmp/vesper-test-attrd.XXXXXX");
+    make_tmp(log, llen, "/tmp/vesper-test-attrdlog.XXXXXX");
+    f = fopen(prog, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "#!/bin/sh\n"
+            "echo \"$*\" >> %s\n"
+            "case \"$*\" in *-Q*)\n"
+            "  echo 'name=\"vesper-vm1\" host=\"node2\" value=\"-100003\"'\n"
+            "  echo 'name=\"vesper-vm1\" host=\"node3\" value=\"-100001\"' ;;\n"
+            "esac\n",
+            log);
+    fclose(f);
+    assert_int_equal(chmod(prog, 0700), 0);
+}
+
+static void test_mark_below_others(void **state)
+{
+    static char prog[64], log[64];
+    struct pmk_opts o = {.backoff_min_ms = 1,
+                         .backoff_max_ms = 4,
+                         .queue_deadline_ms = 5000,
+                         .reply_timeout_ms = 5000};
+    gchar *calls = NULL;
+
+    pmk_shutdown();
+    make_fake_attrd(prog, sizeof(prog), log, sizeof(log));
+    o.attrd_updater = prog;
+    o.crm_resource = fake_crm_resource;
+    assert_int_equal(pmk_init(&o, on_link, NULL), 0);
+    assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_non_null(strstr(res.text[0], "vesper-vm1=-100004"));
+    assert_non_null(strstr(res.text[0], "2 older marks"));
+    assert_true(g_file_get_contents(log, &calls, NULL, NULL));
+    /* the query asks every node; the update is for this one only */
+    assert_string_equal(calls, "-n vesper-vm1 -Q -A\n-n vesper-vm1 -U -100004\n");
+    g_free(calls);
+    unlink(prog);
+    unlink(log);
 }
 
 /* ---- containment: resends after a restart, a fair queue ------------------- */
@@ -984,6 +1062,7 @@ int main(void)
         cmocka_unit_test(test_parse_agent),
         cmocka_unit_test(test_rule_xml),
         cmocka_unit_test(test_attr_name),
+        cmocka_unit_test(test_mark_score),
         cmocka_unit_test(test_locate_verdict),
         cmocka_unit_test(test_parse_primitive),
         cmocka_unit_test(test_not_initialised),
@@ -1012,6 +1091,7 @@ int main(void)
                                                  &attr_false),
         cmocka_unit_test_prestate_setup_teardown(test_attr_missing_program, setup, teardown,
                                                  &attr_none),
+        cmocka_unit_test_setup_teardown(test_mark_below_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_checked_here, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_checked_left, setup, teardown),
         cmocka_unit_test_prestate_setup_teardown(test_attr_coalesced, setup, teardown, &attr_true),
