@@ -101,6 +101,14 @@ unsigned action_running(void)
     return n;
 }
 
+void action_release(enum conf_action_type type, const char *resource, const char *why)
+{
+    const struct action_ops *ops = action_lookup(type);
+
+    if (ops && ops->release)
+        ops->release(resource, why);
+}
+
 void action_shutdown(int force)
 {
     for (size_t i = 0; i < action_nimpl; i++) {

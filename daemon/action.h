@@ -54,6 +54,13 @@ struct action_ops {
     /* Daemon exit: force 0 = ask running actions to stop (e.g. SIGTERM),
      * force 1 = kill what is left (and report it). */
     void (*shutdown)(int force);
+    /*
+     * release() - undo what a migrate verdict's action left in place for
+     * resource on this node (the pacemaker action's degraded mark), if
+     * anything; why is one line for the log.  Never fails the caller: the
+     * outcome is logged.  NULL: nothing to undo.
+     */
+    void (*release)(const char *resource, const char *why);
 };
 
 /* Register an implementation (at start-up; the built-in log and exec are
@@ -89,6 +96,9 @@ unsigned action_running(void);
 
 /* Call shutdown(force) on all implementations. */
 void action_shutdown(int force);
+
+/* Call release(resource, why) of the implementation for type, if any. */
+void action_release(enum conf_action_type type, const char *resource, const char *why);
 
 /* The built-in log action (action.c) and exec (action_exec.c). */
 extern const struct action_ops action_log_ops;

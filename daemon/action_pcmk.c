@@ -114,6 +114,26 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op,
     return 0;
 }
 
+static void apk_on_released(const struct pmk_result *r, void *data)
+{
+    (void)data;
+    if (r->status == 0)
+        log_info("pacemaker: %s", r->text);
+    else
+        log_warnx("pacemaker: degraded mark not cleared: %s", r->text);
+}
+
+static void apk_release(const char *resource, const char *why)
+{
+    int rc = pmk_restore(resource, NULL, apk_on_released, NULL, NULL);
+
+    if (rc < 0)
+        log_warnx("pacemaker: degraded mark of %s not cleared (%s): %s", resource, why,
+                  apk_refusal(rc));
+    else
+        log_info("pacemaker: clearing the degraded mark of %s on this node: %s", resource, why);
+}
+
 static unsigned apk_running_count(void)
 {
     return apk_running;
@@ -131,6 +151,7 @@ const struct action_ops action_pcmk_ops = {
     .start = apk_start,
     .running = apk_running_count,
     .shutdown = apk_shutdown,
+    .release = apk_release,
 };
 
 static void apk_on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)

@@ -433,6 +433,7 @@ void guest_free(struct guest *g)
     guest_remove_source(&g->grace_src);
     guest_remove_source(&g->away_src);
     guest_remove_source(&g->log_src);
+    guest_remove_source(&g->mark_src); /* kept: a restart takes it back */
     guest_chan_free(g);
     if (g->rules)
         rules_state_free(g->rules);
@@ -642,6 +643,7 @@ int guests_apply(struct conf *c)
             log_info("guest %s: no longer discovered (configuration), channel closed", g->name);
         else
             log_info("guest %s: removed from the configuration, channel closed", g->name);
+        guest_mark_gone(g);
         guest_free(g);
     }
     g_ptr_array_free(guest_list, TRUE);
@@ -778,6 +780,7 @@ int guest_unbind(struct guest *g, const char *resource)
     if (resource && strcmp(resource, g->bound_resource) != 0)
         return -ENOENT;
     log_info("guest %s: unbound from resource %s", g->name, g->bound_resource);
+    guest_mark_unbound(g);
     g_free(g->bound_resource);
     g->bound_resource = NULL;
     if (guest_log())

@@ -190,6 +190,15 @@ struct guest {
     uint64_t log_held; /* held back in this period, told when it ends */
     unsigned log_src;  /* GLib timer: the end of a period with lines held */
 
+    /* a degraded mark this node set for the guest's resource (guest_mark.c) */
+    int mark;
+    uint64_t mark_ns;        /* set (host CLOCK_MONOTONIC) */
+    uint64_t mark_unbind_ns; /* the binding stopped, 0 not */
+    char mark_rsc[CONF_NAME_MAX + 1];
+    char mark_group[CONF_NAME_MAX + 1]; /* the group whose fall clears it */
+    char mark_opid[OPID_BUF_LEN];       /* the operation that set it */
+    unsigned mark_src;                  /* GLib timer checking it */
+
     /* health latch for the OCF monitor */
     enum guest_health latch; /* RUNNING (none), DEGRADED or FAILED */
     char latch_reason[GUEST_REASON_LEN];

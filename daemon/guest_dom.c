@@ -33,6 +33,7 @@ static gboolean guest_on_away(gpointer data)
     log_info("guest %s: domain away for %d s (%s), discovered guest removed", g->name,
              GUEST_AWAY_LINGER_MS / 1000, g->dom_reason);
     guest_list_remove(g);
+    guest_mark_gone(g);
     guest_free(g);
     return G_SOURCE_REMOVE;
 }

@@ -154,6 +154,27 @@ void guest_agent_back(struct guest *g);
  */
 void guest_restore(struct guest *g);
 
+/* ---- guest_mark.c: the degraded mark's life ------------------------------ */
+
+/* g's resource rsc was marked degraded on this node at `at` (host
+ * CLOCK_MONOTONIC) by operation opid, for a verdict of group: watched from
+ * now on, cleared when the group falls, the binding stops or
+ * degraded-expiry passes; the clearing is added to the operation's
+ * outcome ("...; mark cleared: why"). */
+#define GUEST_MARK_CLEARED "mark cleared" /* in the setting operation's outcome */
+void guest_mark_set(struct guest *g, const char *rsc, const char *group, const char *opid,
+                    uint64_t at);
+
+/* g's binding stopped: its mark goes GUEST_MARK_UNBIND_DELAY_MS later. */
+void guest_mark_unbound(struct guest *g);
+
+/* g is being removed: its mark goes now, its timer stops. */
+void guest_mark_gone(struct guest *g);
+
+/* A mark set by the previous vesperd (op: the migrate operation that set
+ * it), watched again; its age counts from then. */
+void guest_mark_restore(struct guest *g, const struct oplog_op *op);
+
 /* ---- guest_proto.c: protocol and its timers ---------------------------- */
 
 /* The channel callbacks of every guest (up, msg, down; arg: the guest). */

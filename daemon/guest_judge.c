@@ -380,6 +380,11 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
         g->latch_group = why ? why->group : NULL;
     }
 
+    /* the pacemaker action marks the resource degraded here: watch the
+     * mark, so that it goes when its reason does (guest_mark.c) */
+    if (v == VSP_VERDICT_MIGRATE && act && act->type == CONF_ACTION_PACEMAKER && res_name)
+        guest_mark_set(g, res_name, e->group, op.id, e->decide_mono_ns);
+
     struct guest_decision *d = g_new0(struct guest_decision, 1);
 
     d->conf = guest_conf_hold();

@@ -116,6 +116,8 @@ struct guest_ops_scan {
     unsigned noted;
     struct oplog_op last; /* the last failover/migrate of the current boot */
     int have_last;
+    struct oplog_op mark; /* the last migrate that marked its resource here */
+    int have_mark;
 };
 
 static void guest_ops_cb(const struct oplog_op *op, void *arg)
@@ -127,6 +129,16 @@ static void guest_ops_cb(const struct oplog_op *op, void *arg)
         return;
     guest_budget_note(s->g, op->resource, v, oplog_event_now_mono(&op->ev));
     s->noted++;
+    if (v == VSP_VERDICT_MIGRATE && op->resource[0] && op->state != OPLOG_OP_FAILED &&
+        !strstr(op->outcome, GUEST_MARK_CLEARED)) {
+        const struct conf_action *act = NULL;
+
+        if (conf_find_action(guests_conf(), op->action, &act) == 0 && act &&
+            act->type == CONF_ACTION_PACEMAKER) {
+            s->mark = *op;
+            s->have_mark = 1;
+        }
+    }
     if (memcmp(op->ev.boot_id, s->g->boot_id, VSP_BOOT_ID_LEN) == 0) {
         s->last = *op;
         s->have_last = 1;
@@ -275,6 +287,8 @@ void guest_restore(struct guest *g)
                    guest_ops_cb, &os);
     if (os.have_last)
         guest_restore_latch(g, &os.last);
+    if (os.have_mark)
+        guest_mark_restore(g, &os.mark);
     if (rc == 0 || rp.n || os.noted)
         log_info("guest %s: restored from the operation log: stream %s, %" PRIu64
                  " events replayed, %u failover/migrate actions in the budgets",
