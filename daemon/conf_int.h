@@ -95,7 +95,8 @@ struct conf_keytab {
     size_t n;
 };
 
-#define CONF_MAX_SECTION_KEYS 16
+/* the most keys one section kind has; each key table asserts it fits */
+#define CONF_MAX_SECTION_KEYS 48
 
 struct conf_parser {
     struct conf *c;

@@ -447,6 +447,7 @@ static const struct conf_keydef vesperd_keys[] = {
     {"oplog-max-operations", set_oplog_max_ops, 0},
 };
 const struct conf_keytab conf_vesperd_keys = {vesperd_keys, G_N_ELEMENTS(vesperd_keys)};
+G_STATIC_ASSERT(G_N_ELEMENTS(vesperd_keys) <= CONF_MAX_SECTION_KEYS);
 
 /* A libvirt URI ("qemu:///system", "qemu+tcp://host/system"): printable,
  * no blanks, a scheme.  0 or -1 (reported). */
@@ -522,6 +523,7 @@ static const struct conf_keydef libvirt_keys[] = {
     {"reconnect", set_lv_reconnect, 0},
 };
 const struct conf_keytab conf_libvirt_keys = {libvirt_keys, G_N_ELEMENTS(libvirt_keys)};
+G_STATIC_ASSERT(G_N_ELEMENTS(libvirt_keys) <= CONF_MAX_SECTION_KEYS);
 
 /* ------------------------------------------------------------------------ */
 /* [action NAME] */
@@ -570,6 +572,7 @@ static const struct conf_keydef action_keys[] = {
     {"migrate-uri", set_a_migrate_uri, 0},
 };
 const struct conf_keytab conf_action_keys = {action_keys, G_N_ELEMENTS(action_keys)};
+G_STATIC_ASSERT(G_N_ELEMENTS(action_keys) <= CONF_MAX_SECTION_KEYS);
 
 /* ------------------------------------------------------------------------ */
 /* [guest NAME] */
@@ -685,6 +688,7 @@ static const struct conf_keydef guest_keys[] = {
     {"domain", set_g_domain, 0},
 };
 const struct conf_keytab conf_guest_keys = {guest_keys, G_N_ELEMENTS(guest_keys)};
+G_STATIC_ASSERT(G_N_ELEMENTS(guest_keys) <= CONF_MAX_SECTION_KEYS);
 
 /* [guest-template]: what a guest made for a discovered domain gets */
 static const struct conf_keydef template_keys[] = {
@@ -697,6 +701,7 @@ static const struct conf_keydef template_keys[] = {
     {"heartbeat-timeout", set_g_heartbeat_timeout, 0},
 };
 const struct conf_keytab conf_template_keys = {template_keys, G_N_ELEMENTS(template_keys)};
+G_STATIC_ASSERT(G_N_ELEMENTS(template_keys) <= CONF_MAX_SECTION_KEYS);
 
 /* ------------------------------------------------------------------------ */
 /* [group NAME] */
@@ -867,3 +872,4 @@ static const struct conf_keydef group_keys[] = {
     {"default", set_default, 0},
 };
 const struct conf_keytab conf_group_keys = {group_keys, G_N_ELEMENTS(group_keys)};
+G_STATIC_ASSERT(G_N_ELEMENTS(group_keys) <= CONF_MAX_SECTION_KEYS);
