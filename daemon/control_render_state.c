@@ -163,12 +163,15 @@ void control_render_status(struct control_reply *r)
     control_table_add(&t, "%s", control_path() ? control_path() : "-");
     control_table_add(&t, "oplog");
     if (c && c->oplog)
-        control_table_add(&t, "%s (%s), %zu/%zu events, %zu/%zu operations kept", c->oplog,
-                          os.db_open ? "sqlite" : "NOT OPEN", os.events_kept, os.events_cap,
-                          os.ops_kept, os.ops_cap);
+        control_table_add(&t,
+                          "%s (%s), %zu events, %zu operations in memory (up to %zu, %zu per "
+                          "guest)",
+                          c->oplog, os.db_open ? "sqlite" : "NOT OPEN", os.events_kept,
+                          os.ops_kept, os.events_cap, os.ops_cap);
     else
-        control_table_add(&t, "memory, %zu/%zu events, %zu/%zu operations kept", os.events_kept,
-                          os.events_cap, os.ops_kept, os.ops_cap);
+        control_table_add(&t,
+                          "memory only, %zu events, %zu operations (up to %zu, %zu per guest)",
+                          os.events_kept, os.ops_kept, os.events_cap, os.ops_cap);
     control_table_add(&t, "guests");
     control_table_add(&t, "%zu up, %zu agent lost, %zu failed, %zu degraded", up, lost, failed,
                       degraded);

@@ -91,6 +91,101 @@ uint64_t oplog_event_now_mono(const struct oplog_event *e)
 
 /* ---- rings ----------------------------------------------------------------- */
 
+/* Frees n entries of a ring's slot array and the array. */
+static void oplog_slots_free(void **slots, size_t alloc)
+{
+    for (size_t i = 0; i < alloc; i++)
+        g_free(slots[i]);
+    g_free(slots);
+}
+
+static void oplog_ring_free(gpointer data)
+{
+    struct oplog_ring *r = data;
+
+    oplog_slots_free((void **)r->ev, r->ev_alloc);
+    oplog_slots_free((void **)r->op, r->op_alloc);
+    g_free(r);
+}
+
+/* i-th oldest kept entry of a ring of alloc slots holding len */
+#define RING_AT(base, alloc, head, len, i) ((base)[((head) + (alloc) - (len) + (i)) % (alloc)])
+
+/* Beyond this many rings (guests seen), the idlest one goes: discovered
+ * guests come and go, the log must not grow with every name. */
+#define OPLOG_MAX_RINGS 4096
+
+static void oplog_ring_evict_idlest(struct oplog *log)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    const char *idlest = NULL;
+    uint64_t oldest = UINT64_MAX;
+
+    g_hash_table_iter_init(&it, log->rings);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const struct oplog_ring *r = v;
+
+        if (r->last_n < oldest) {
+            oldest = r->last_n;
+            idlest = k;
+        }
+    }
+    if (idlest) {
+        struct oplog_ring *r = g_hash_table_lookup(log->rings, idlest);
+
+        log->ev_len -= r->ev_len;
+        log->op_len -= r->op_len;
+        g_hash_table_remove(log->rings, idlest);
+    }
+}
+
+static struct oplog_ring *oplog_ring_of(struct oplog *log, const char *guest)
+{
+    struct oplog_ring *r = g_hash_table_lookup(log->rings, guest);
+
+    if (!r) {
+        if (g_hash_table_size(log->rings) >= OPLOG_MAX_RINGS)
+            oplog_ring_evict_idlest(log);
+        r = g_new0(struct oplog_ring, 1);
+        g_hash_table_insert(log->rings, g_strdup(guest), r);
+    }
+    return r;
+}
+
+/*
+ * The entry for the next append to a ring of slots (each slot one entry
+ * of size bytes, allocated once, so entries never move).  While the ring
+ * is not full, its slot array grows by doubling up to cap; then the oldest
+ * entry is reused.  *len counts the ring's entries, *total all rings'.
+ */
+static void *oplog_ring_slot(void ***slots, size_t *alloc, size_t *head, size_t *len, size_t cap,
+                             size_t size, size_t *total)
+{
+    if (*len == *alloc && *alloc < cap) {
+        size_t n = MIN(cap, MAX(16, *alloc * 2));
+        void **ns = g_new0(void *, n);
+
+        /* unwrap into the new array, oldest first */
+        for (size_t i = 0; i < *len; i++)
+            ns[i] = (*slots)[(*head + *alloc - *len + i) % *alloc];
+        g_free(*slots);
+        *slots = ns;
+        *alloc = n;
+        *head = *len;
+    }
+    void **slot = &(*slots)[*head];
+
+    if (!*slot)
+        *slot = g_malloc(size);
+    *head = (*head + 1) % *alloc;
+    if (*len < *alloc) {
+        (*len)++;
+        (*total)++;
+    }
+    return *slot;
+}
+
 struct oplog *oplog_new(size_t nevents, size_t nops, const char *db_path, int *db_err)
 {
     struct oplog *log = g_new0(struct oplog, 1);
@@ -98,8 +193,7 @@ struct oplog *oplog_new(size_t nevents, size_t nops, const char *db_path, int *d
 
     log->ev_cap = nevents ? nevents : OPLOG_EVENTS_DEFAULT;
     log->op_cap = nops ? nops : OPLOG_OPS_DEFAULT;
-    log->ev = g_new0(struct oplog_event, log->ev_cap);
-    log->op = g_new0(struct oplog_op, log->op_cap);
+    log->rings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, oplog_ring_free);
     log->followers = g_array_new(FALSE, TRUE, sizeof(struct oplog_follower));
     log->pend_ev = g_array_new(FALSE, FALSE, sizeof(struct oplog_event));
     log->pend_op = g_array_new(FALSE, FALSE, sizeof(struct oplog_op));
@@ -142,8 +236,7 @@ void oplog_free(struct oplog *log)
     g_mutex_clear(&log->wr_lock);
     g_cond_clear(&log->wr_cond);
     g_array_free(log->followers, TRUE);
-    g_free(log->ev);
-    g_free(log->op);
+    g_hash_table_destroy(log->rings);
     g_free(log);
 }
 
@@ -170,7 +263,10 @@ static void oplog_notify(struct oplog *log, unsigned kind, const struct oplog_ev
  * back keeps both, and the positions continue after it. */
 struct oplog_event *oplog_ring_event(struct oplog *log, const struct oplog_event *ev, int notify)
 {
-    struct oplog_event *slot = &log->ev[log->ev_head];
+    struct oplog_ring *r = oplog_ring_of(log, ev->guest);
+    struct oplog_event *slot = oplog_ring_slot((void ***)&r->ev, &r->ev_alloc, &r->ev_head,
+                                               &r->ev_len, log->ev_cap, sizeof(*slot),
+                                               &log->ev_len);
 
     *slot = *ev;
     if (slot->n == 0) {
@@ -179,9 +275,7 @@ struct oplog_event *oplog_ring_event(struct oplog *log, const struct oplog_event
     } else if (slot->n > log->ev_total) {
         log->ev_total = slot->n;
     }
-    log->ev_head = (log->ev_head + 1) % log->ev_cap;
-    if (log->ev_len < log->ev_cap)
-        log->ev_len++;
+    r->last_n = ++log->ring_n;
     if (notify)
         oplog_notify(log, OPLOG_F_EVENTS, slot, NULL);
     return slot;
@@ -189,16 +283,16 @@ struct oplog_event *oplog_ring_event(struct oplog *log, const struct oplog_event
 
 struct oplog_op *oplog_ring_op(struct oplog *log, const struct oplog_op *op, int notify)
 {
-    struct oplog_op *slot = &log->op[log->op_head];
+    struct oplog_ring *r = oplog_ring_of(log, op->ev.guest);
+    struct oplog_op *slot = oplog_ring_slot((void ***)&r->op, &r->op_alloc, &r->op_head,
+                                            &r->op_len, log->op_cap, sizeof(*slot), &log->op_len);
 
     *slot = *op;
     if (slot->n == 0)
         slot->n = ++log->op_total;
     else if (slot->n > log->op_total)
         log->op_total = slot->n;
-    log->op_head = (log->op_head + 1) % log->op_cap;
-    if (log->op_len < log->op_cap)
-        log->op_len++;
+    r->last_n = ++log->ring_n;
     if (notify)
         oplog_notify(log, OPLOG_F_OPS, NULL, slot);
     return slot;
@@ -238,68 +332,95 @@ void oplog_op_updated(struct oplog *log, struct oplog_op *op)
     oplog_notify(log, OPLOG_F_OPS, NULL, op);
 }
 
-/* i-th oldest kept entry */
-#define RING_AT(base, cap, head, len, i) (&(base)[((head) + (cap) - (len) + (i)) % (cap)])
-
 struct oplog_op *oplog_find_op(struct oplog *log, const char *id)
 {
-    for (size_t i = log->op_len; i-- > 0;) {
-        struct oplog_op *o = RING_AT(log->op, log->op_cap, log->op_head, log->op_len, i);
+    GHashTableIter it;
+    gpointer v;
 
-        if (strcmp(o->id, id) == 0 || strcmp(o->task, id) == 0)
-            return o;
+    g_hash_table_iter_init(&it, log->rings);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        struct oplog_ring *r = v;
+
+        for (size_t i = r->op_len; i-- > 0;) {
+            struct oplog_op *o = RING_AT(r->op, r->op_alloc, r->op_head, r->op_len, i);
+
+            if (strcmp(o->id, id) == 0 || strcmp(o->task, id) == 0)
+                return o;
+        }
     }
     return NULL;
 }
 
 const struct oplog_op *oplog_last_op(const struct oplog *log, const char *guest)
 {
-    for (size_t i = log->op_len; i-- > 0;) {
-        const struct oplog_op *o = RING_AT(log->op, log->op_cap, log->op_head, log->op_len, i);
+    const struct oplog_ring *r = g_hash_table_lookup(log->rings, guest);
 
-        if (strcmp(o->ev.guest, guest) == 0)
-            return o;
+    return r && r->op_len ? RING_AT(r->op, r->op_alloc, r->op_head, r->op_len, r->op_len - 1)
+                          : NULL;
+}
+
+static gint oplog_cmp_event_n(gconstpointer a, gconstpointer b)
+{
+    const struct oplog_event *x = *(const struct oplog_event *const *)a;
+    const struct oplog_event *y = *(const struct oplog_event *const *)b;
+
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static gint oplog_cmp_op_n(gconstpointer a, gconstpointer b)
+{
+    const struct oplog_op *x = *(const struct oplog_op *const *)a;
+    const struct oplog_op *y = *(const struct oplog_op *const *)b;
+
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* The kept entries of guest's ring (NULL: every ring), in log order. */
+static GPtrArray *oplog_collect_entries(const struct oplog *log, const char *guest, int ops)
+{
+    GPtrArray *a = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k, v;
+
+    g_hash_table_iter_init(&it, log->rings);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const struct oplog_ring *r = v;
+
+        if (guest && strcmp(k, guest) != 0)
+            continue;
+        if (ops) {
+            for (size_t i = 0; i < r->op_len; i++)
+                g_ptr_array_add(a, RING_AT(r->op, r->op_alloc, r->op_head, r->op_len, i));
+        } else {
+            for (size_t i = 0; i < r->ev_len; i++)
+                g_ptr_array_add(a, RING_AT(r->ev, r->ev_alloc, r->ev_head, r->ev_len, i));
+        }
     }
-    return NULL;
+    if (!guest)
+        g_ptr_array_sort(a, ops ? oplog_cmp_op_n : oplog_cmp_event_n);
+    return a;
 }
 
 void oplog_each_event(const struct oplog *log, const char *guest, size_t limit,
                       void (*fn)(const struct oplog_event *ev, void *arg), void *arg)
 {
-    size_t first = log->ev_len, found = 0;
+    GPtrArray *a = oplog_collect_entries(log, guest, 0);
+    guint first = limit && a->len > limit ? a->len - (guint)limit : 0;
 
-    /* walk back to find where the last `limit` matches start */
-    while (first > 0 && (limit == 0 || found < limit)) {
-        const struct oplog_event *e =
-            RING_AT(log->ev, log->ev_cap, log->ev_head, log->ev_len, first - 1);
-        if (!guest || strcmp(e->guest, guest) == 0)
-            found++;
-        first--;
-    }
-    for (size_t i = first; i < log->ev_len; i++) {
-        const struct oplog_event *e = RING_AT(log->ev, log->ev_cap, log->ev_head, log->ev_len, i);
-        if (!guest || strcmp(e->guest, guest) == 0)
-            fn(e, arg);
-    }
+    for (guint i = first; i < a->len; i++)
+        fn(g_ptr_array_index(a, i), arg);
+    g_ptr_array_free(a, TRUE);
 }
 
 void oplog_each_op(const struct oplog *log, const char *guest, size_t limit,
                    void (*fn)(const struct oplog_op *op, void *arg), void *arg)
 {
-    size_t first = log->op_len, found = 0;
+    GPtrArray *a = oplog_collect_entries(log, guest, 1);
+    guint first = limit && a->len > limit ? a->len - (guint)limit : 0;
 
-    while (first > 0 && (limit == 0 || found < limit)) {
-        const struct oplog_op *o =
-            RING_AT(log->op, log->op_cap, log->op_head, log->op_len, first - 1);
-        if (!guest || strcmp(o->ev.guest, guest) == 0)
-            found++;
-        first--;
-    }
-    for (size_t i = first; i < log->op_len; i++) {
-        const struct oplog_op *o = RING_AT(log->op, log->op_cap, log->op_head, log->op_len, i);
-        if (!guest || strcmp(o->ev.guest, guest) == 0)
-            fn(o, arg);
-    }
+    for (guint i = first; i < a->len; i++)
+        fn(g_ptr_array_index(a, i), arg);
+    g_ptr_array_free(a, TRUE);
 }
 
 unsigned oplog_follow(struct oplog *log, unsigned kinds, oplog_follow_fn fn, void *arg)

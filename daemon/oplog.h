@@ -2,10 +2,11 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Operation log: what vesperd saw and what it did, with every timing field
- * needed to draw one fault as a timeline.  Two bounded in-memory rings:
- * judged events (each with its identity boot id + instance + seq, see
- * opid.h) and operations (one per decision that acts: log, migrate,
- * failover, with the action's start, end and outcome).  vesperctl queries
+ * needed to draw one fault as a timeline.  Two bounded in-memory rings per
+ * guest, so that no guest's flood evicts another's history: judged events
+ * (each with its identity boot id + instance + seq, see opid.h) and
+ * operations (one per decision that acts: log, migrate, failover, with the
+ * action's start, end and outcome).  vesperctl queries
  * them through the control socket; followers (`events --follow`) get every
  * new entry pushed.  Optionally every entry is also written to an sqlite3
  * database (conf `oplog = PATH`) by a writer thread, never on the main
@@ -41,8 +42,8 @@
 #include "proto.h"
 #include "vsp_time.h"
 
-#define OPLOG_EVENTS_DEFAULT 10000
-#define OPLOG_OPS_DEFAULT 1000
+#define OPLOG_EVENTS_DEFAULT 1000 /* kept in memory per guest */
+#define OPLOG_OPS_DEFAULT 100     /* ... and operations */
 #define OPLOG_REASON_LEN 24
 #define OPLOG_TEXT_LEN 160
 
@@ -138,7 +139,8 @@ enum { OPLOG_F_EVENTS = 1, OPLOG_F_OPS = 2 };
 typedef void (*oplog_follow_fn)(const struct oplog_event *ev, const struct oplog_op *op, void *arg);
 
 /*
- * oplog_new() - rings of nevents events and nops operations (0: defaults).
+ * oplog_new() - rings of nevents events and nops operations per guest (0:
+ * defaults); a guest's rings grow as it fills them.
  * db_path: sqlite3 file to persist entries to, NULL for memory only; if it
  * cannot be opened, the log works in memory and oplog_last_error() says why
  * (*db_err, if not NULL, gets -errno-like -EIO).
@@ -168,7 +170,7 @@ void oplog_set_retention(struct oplog *log, const struct oplog_retention *r);
 int oplog_set_db(struct oplog *log, const char *db_path);
 
 /* Append a copy of ev (its n and host_boot are assigned); returns the
- * stored entry, valid until the ring wraps over it. */
+ * stored entry, valid until that guest's ring wraps over it. */
 const struct oplog_event *oplog_add_event(struct oplog *log, const struct oplog_event *ev);
 
 /*
@@ -231,8 +233,9 @@ void oplog_set_binding(struct oplog *log, const char *guest, const char *resourc
  * thread; -ENODEV when there is no database, -EIO with oplog_last_error()
  * set when it cannot be read):
  *  - oplog_load(): fill the rings with the most recent events and
- *    operations, and continue the positions (n) after them; returns the
- *    number of entries loaded.  Followers are not told.
+ *    operations (up to OPLOG_LOAD_GUESTS rings' worth, each guest's ring
+ *    keeping its own newest), and continue the positions (n) after them;
+ *    returns the number of rows read.  Followers are not told.
  *  - oplog_read_stream(): guest's stream; -ENOENT if none.
  *  - oplog_read_events(): guest's events judged at or after since_real_ns,
  *    oldest first, at most the limit most recent ones (0 = all).
@@ -285,7 +288,8 @@ void oplog_unfollow(struct oplog *log, unsigned handle);
 
 struct oplog_stats {
     uint64_t events, ops; /* ever added */
-    size_t events_kept, ops_kept, events_cap, ops_cap;
+    size_t events_kept, ops_kept; /* in memory, all guests */
+    size_t events_cap, ops_cap;   /* per guest */
     uint64_t db_writes, db_errors;
     int db_open;
     uint64_t decisions;                              /* durable decisions told (oplog_decide()) */

@@ -18,6 +18,7 @@
 
 #define OPLOG_SCHEMA_VERSION 2
 #define OPLOG_PRUNE_MS 60000 /* the writer prunes at most this often */
+#define OPLOG_LOAD_GUESTS 64 /* oplog_load() reads this many guests' rings' worth */
 
 struct oplog_follower {
     unsigned handle; /* 0: removed */
@@ -57,13 +58,22 @@ struct oplog_urgent {
     uint64_t queued_ns; /* handed to the writer */
 };
 
+/* One guest's share of the in-memory log: its own rings, grown (doubling)
+ * up to the per-guest capacities, so that no guest evicts another's
+ * history.  Each slot holds one allocated entry: entries never move. */
+struct oplog_ring {
+    struct oplog_event **ev;
+    size_t ev_alloc, ev_head, ev_len; /* head: next slot to write */
+    struct oplog_op **op;
+    size_t op_alloc, op_head, op_len;
+    uint64_t last_n; /* position of its newest entry, for evicting idle rings */
+};
+
 struct oplog {
-    struct oplog_event *ev;
-    size_t ev_cap, ev_head, ev_len; /* head: next slot to write */
-    uint64_t ev_total;
-    struct oplog_op *op;
-    size_t op_cap, op_head, op_len;
-    uint64_t op_total;
+    size_t ev_cap, op_cap;    /* per guest */
+    GHashTable *rings;        /* guest name -> struct oplog_ring */
+    size_t ev_len, op_len;    /* kept, in all rings */
+    uint64_t ev_total, op_total, ring_n;
     uint64_t host_boot;
 
     GArray *followers; /* struct oplog_follower */

@@ -255,12 +255,14 @@ int oplog_load(struct oplog *log)
 {
     char *ecols = oplog_select_cols(0), *ocols = oplog_select_cols(1);
     /* the newest cap rows, oldest first */
+    /* the newest rows, oldest first: enough for the rings of many guests
+     * (each keeps its own newest) */
     char *esql = g_strdup_printf("SELECT * FROM (SELECT %s FROM events ORDER BY n DESC LIMIT %zu)"
                                  " ORDER BY n",
-                                 ecols, log->ev_cap);
+                                 ecols, log->ev_cap * OPLOG_LOAD_GUESTS);
     char *osql = g_strdup_printf("SELECT * FROM (SELECT %s FROM operations ORDER BY n DESC "
                                  "LIMIT %zu) ORDER BY n",
-                                 ocols, log->op_cap);
+                                 ocols, log->op_cap * OPLOG_LOAD_GUESTS);
     struct oplog_query qe = {.sql = esql, .row = oplog_load_event_row, .arg = log};
     struct oplog_query qo = {.sql = osql, .row = oplog_load_op_row, .arg = log};
     int ne = 0, no = 0;

@@ -93,6 +93,52 @@ static void test_ring_wraps(void **state)
     oplog_free(log);
 }
 
+/* A flooding guest fills only its own ring: the quiet guest keeps its
+ * history, entries do not move while a ring grows, and the merged view
+ * stays in log order. */
+static void test_rings_per_guest(void **state)
+{
+    struct oplog *log = oplog_new(20, 2, NULL, NULL);
+    struct oplog_stats st;
+    struct collect c = {0};
+    struct oplog_event q = mkev("quiet", 1);
+    const struct oplog_event *kept = oplog_add_event(log, &q);
+    struct oplog_event first = mkev("loud", 1);
+    const struct oplog_event *loud1 = oplog_add_event(log, &first);
+
+    (void)state;
+    for (uint64_t i = 2; i <= 18; i++) { /* the ring grows from 16 to 20 slots */
+        struct oplog_event e = mkev("loud", i);
+
+        oplog_add_event(log, &e);
+    }
+    assert_int_equal(loud1->seq, 1); /* not moved by the growth */
+    assert_string_equal(loud1->guest, "loud");
+    for (uint64_t i = 19; i <= 1000; i++) {
+        struct oplog_event e = mkev("loud", i);
+
+        oplog_add_event(log, &e);
+    }
+    assert_int_equal(kept->seq, 1);
+    oplog_each_event(log, "quiet", 0, collect_ev, &c);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.seq[0], 1);
+    memset(&c, 0, sizeof(c));
+    oplog_each_event(log, NULL, 3, collect_ev, &c);
+    assert_int_equal(c.n, 3); /* the newest three of all, oldest first */
+    assert_int_equal(c.seq[0], 998);
+    assert_int_equal(c.seq[2], 1000);
+    memset(&c, 0, sizeof(c));
+    oplog_each_event(log, NULL, 0, collect_ev, &c);
+    assert_int_equal(c.n, 21);
+    assert_int_equal(c.seq[0], 1); /* quiet's, the oldest position */
+    assert_int_equal(c.seq[1], 981);
+    oplog_get_stats(log, &st);
+    assert_int_equal(st.events_kept, 21);
+    assert_int_equal(st.events, 1001);
+    oplog_free(log);
+}
+
 static void test_query_by_guest_and_limit(void **state)
 {
     struct oplog *log = oplog_new(100, 10, NULL, NULL);
@@ -129,9 +175,10 @@ static void test_find_op(void **state)
 
         oplog_add_op(log, &o);
     }
-    /* 1 and 2 left the ring */
+    /* 1 left vm1's ring of 3; vm2's operation pushed none of vm1's out */
     assert_null(oplog_find_op(log, "op-0000000000001-1"));
-    assert_null(oplog_find_op(log, "op-0000000000001-2"));
+    assert_non_null(oplog_find_op(log, "op-0000000000001-2"));
+    assert_non_null(oplog_find_op(log, "op-0000000000001-5"));
     struct oplog_op *o = oplog_find_op(log, "op-0000000000001-3");
 
     assert_non_null(o);
@@ -292,7 +339,7 @@ static void test_clock_helpers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ring_wraps),    cmocka_unit_test(test_query_by_guest_and_limit),
+        cmocka_unit_test(test_ring_wraps), cmocka_unit_test(test_rings_per_guest),    cmocka_unit_test(test_query_by_guest_and_limit),
         cmocka_unit_test(test_find_op),       cmocka_unit_test(test_followers),
         cmocka_unit_test(test_sqlite),        cmocka_unit_test(test_sqlite_unavailable),
         cmocka_unit_test(test_clock_helpers),
