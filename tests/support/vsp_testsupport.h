@@ -5,7 +5,7 @@
  * and the test drivers (tests/cluster): the host's monotonic clock, a
  * small deterministic PRNG and builders for hand-made probe groups and
  * rules.  Nothing here needs GLib or cmocka, so a benchmark links it as it
- * is.
+ * is; the GLib main-loop helpers are in vsp_testloop.h.
  */
 #ifndef VSP_TESTSUPPORT_H
 #define VSP_TESTSUPPORT_H
