@@ -2,7 +2,7 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Shared test and benchmark helpers (see vsp_testsupport.h): the clock,
- * the PRNG and the probe group builders.
+ * the PRNG and the builders of groups, rules and events.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,4 +54,17 @@ struct conf_rule *vsp_ts_add_rule(struct conf_group *g, unsigned probe, enum vsp
     if (probe < 32)
         g->probes |= VSP_PROBE_BIT(probe);
     return r;
+}
+
+struct vsp_event vsp_ts_event(unsigned probe)
+{
+    struct vsp_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.probe = (uint16_t)probe;
+    ev.group = (uint16_t)vsp_probe_kgroup(probe);
+    ev.pid = ev.tgid = 1234;
+    ev.flags = VSP_EVF_WATCHED;
+    snprintf(ev.comm, sizeof(ev.comm), "postgres");
+    return ev;
 }

@@ -3,8 +3,8 @@
  *
  * Helpers shared by the unit tests (tests/unit), the benchmarks (bench/)
  * and the test drivers (tests/cluster): the host's monotonic clock, a
- * small deterministic PRNG and builders for hand-made probe groups and
- * rules.  Nothing here needs GLib or cmocka, so a benchmark links it as it
+ * small deterministic PRNG and builders for hand-made probe groups, rules
+ * and events.  Nothing here needs GLib or cmocka, so a benchmark links it as it
  * is; the GLib main-loop helpers are in vsp_testloop.h.
  */
 #ifndef VSP_TESTSUPPORT_H
@@ -44,5 +44,12 @@ void vsp_ts_group_init(struct conf_group *g, const char *name);
  * narrow.  Aborts when g already holds CONF_MAX_RULES rules.
  */
 struct conf_rule *vsp_ts_add_rule(struct conf_group *g, unsigned probe, enum vsp_verdict v);
+
+/*
+ * vsp_ts_event() - an event of probe as a guest sends it: its kernel group,
+ * task 1234 "postgres" (pid and tgid), watched, everything else zero.
+ * Callers set the fields they test (seq, sig, value, ...).
+ */
+struct vsp_event vsp_ts_event(unsigned probe);
 
 #endif /* VSP_TESTSUPPORT_H */

@@ -278,15 +278,11 @@ static struct vsp_msg mk_event(uint64_t seq)
 
     memset(&m, 0, sizeof(m));
     m.type = VSP_MSG_EVENT;
+    m.u.event = vsp_ts_event(VSP_PROBE_SIGNAL);
     m.u.event.seq = seq;
     m.u.event.mono_ns = 5000 + seq;
-    m.u.event.group = VSP_KGROUP_SIGNAL;
-    m.u.event.probe = VSP_PROBE_SIGNAL;
-    m.u.event.flags = VSP_EVF_WATCHED;
-    m.u.event.pid = m.u.event.tgid = 4242;
     m.u.event.src_pid = 1;
     m.u.event.sig = 9;
-    strcpy(m.u.event.comm, "postgres");
     strcpy(m.u.event.src_comm, "bash");
     return m;
 }

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "oplog.h"
 #include "unit_conf.h"
+#include "vsp_testsupport.h"
 #include "vsp_time.h"
 
 static const char groups_text[] = "[group signal]\n"
@@ -172,15 +173,9 @@ static int teardown(void **state)
 
 static struct vsp_event ev_make(unsigned probe, uint64_t seq)
 {
-    struct vsp_event ev;
+    struct vsp_event ev = vsp_ts_event(probe);
 
-    memset(&ev, 0, sizeof(ev));
     ev.seq = seq;
-    ev.probe = (uint16_t)probe;
-    ev.group = probe == VSP_PROBE_SIGNAL ? VSP_KGROUP_SIGNAL : VSP_KGROUP_MEMORY;
-    ev.pid = ev.tgid = 1234;
-    ev.flags = VSP_EVF_WATCHED;
-    strcpy(ev.comm, "postgres");
     return ev;
 }
 

@@ -25,14 +25,9 @@
 
 static struct vsp_event ev_make(unsigned probe, int sig)
 {
-    struct vsp_event ev;
+    struct vsp_event ev = vsp_ts_event(probe);
 
-    memset(&ev, 0, sizeof(ev));
-    ev.probe = (uint16_t)probe;
     ev.sig = sig;
-    ev.pid = ev.tgid = 1234;
-    ev.flags = VSP_EVF_WATCHED;
-    strcpy(ev.comm, "postgres");
     return ev;
 }
 
