@@ -32,7 +32,7 @@
 #include "guest_int.h"
 #include "log.h"
 #include "oplog.h"
-#include "unit_conf.h"
+#include "vsp_testconf.h"
 #include "vsp_testsupport.h"
 #include "vsp_time.h"
 
@@ -149,7 +149,7 @@ static int setup(void **state)
     assert_non_null(tlog);
     opid_gen_init(&tids, 1, 1);
     guests_init(tlog, &tids);
-    assert_int_equal(guests_apply(unit_conf(text, groups_text)), 0);
+    assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
     g_free(text);
     g = guest_find("vm1");
     assert_non_null(g);

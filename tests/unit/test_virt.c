@@ -28,8 +28,8 @@
 #include "guest.h"
 #include "log.h"
 #include "oplog.h"
-#include "unit_conf.h"
 #include "virt.h"
+#include "vsp_testconf.h"
 #include "vsp_testloop.h"
 
 static const char groups_text[] = "[group hypervisor]\n"
@@ -175,7 +175,7 @@ static void test_virt_test_driver(void **unused)
     virt_init();
     assert_int_equal(action_virt_init(guest_action_progress), 0);
     guests_init(tlog, &tids);
-    assert_int_equal(guests_apply(unit_conf(daemon_text, groups_text)), 0);
+    assert_int_equal(guests_apply(vsp_ts_conf(daemon_text, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     assert_int_equal(virt_conn_count(), 1);
     assert_true(vsp_ts_spin_until(connected, NULL));
@@ -220,7 +220,7 @@ static void test_virt_test_driver(void **unused)
 
     /* a reload with the same template keeps the discovered guest and its
      * rule state, which must not refer to the replaced entry */
-    assert_int_equal(guests_apply(unit_conf(daemon_text, groups_text)), 0);
+    assert_int_equal(guests_apply(vsp_ts_conf(daemon_text, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     g = guest_find("vt1");
     assert_non_null(g);
@@ -271,7 +271,7 @@ static void test_virt_test_driver(void **unused)
     assert_int_equal(action_running(), 0);
 
     /* a reload without discovery: the discovered guest goes, web stays */
-    assert_int_equal(guests_apply(unit_conf(daemon_text2, groups_text)), 0);
+    assert_int_equal(guests_apply(vsp_ts_conf(daemon_text2, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     assert_null(guest_find("vt1"));
     g = guest_find("web");
