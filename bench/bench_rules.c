@@ -19,52 +19,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
 #include "rules.h"
+#include "vsp_testsupport.h"
 
 #define MS (UINT64_C(1000000))
 #define SEC (UINT64_C(1000000000))
 #define NGROUPS 5
 #define MAXRES 8
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* A tiny deterministic PRNG (xorshift64*) so every run sees the same mix. */
-static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
-
-static uint32_t rnd(uint32_t n)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * UINT64_C(2685821657736338717)) >> 32) % n;
-}
-
-static struct conf_rule *add_rule(struct conf_group *g, unsigned probe, enum vsp_verdict v)
-{
-    struct conf_rule *r = &g->rules[g->nrules++];
-
-    memset(r, 0, sizeof(*r));
-    r->probe = probe;
-    r->watched = -1;
-    r->verdict = v;
-    g->probes |= VSP_PROBE_BIT(probe);
-    return r;
-}
+/* A tiny deterministic PRNG so every run sees the same mix. */
+static struct vsp_ts_rng rng = {UINT64_C(0x9e3779b97f4a7c15)};
 
 static void group_init(struct conf_group *g, const char *name, unsigned rise, uint64_t window_ns)
 {
-    memset(g, 0, sizeof(*g));
-    snprintf(g->name, sizeof(g->name), "%s", name);
+    vsp_ts_group_init(g, name);
     g->rise = rise;
     g->fall = 3;
     g->window_ns = window_ns;
@@ -80,38 +51,38 @@ static void groups_build(struct conf_group *g)
     struct conf_rule *r;
 
     group_init(&g[0], "signal", 1, 10 * SEC);
-    r = add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_IGNORE);
+    r = vsp_ts_add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_IGNORE);
     r->watched = 0;
-    r = add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    r = vsp_ts_add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     r->sigmask = (UINT64_C(1) << SIGKILL) | (UINT64_C(1) << SIGSEGV) | (UINT64_C(1) << SIGABRT) |
                  (UINT64_C(1) << SIGBUS);
     strcpy(r->comm, "postgres");
-    r = add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_LOG);
+    r = vsp_ts_add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_LOG);
     r->sigmask = UINT64_C(1) << SIGTERM;
     g[0].dflt = VSP_VERDICT_LOG;
 
     group_init(&g[1], "memory", 3, 30 * SEC);
-    add_rule(&g[1], VSP_PROBE_OOM, VSP_VERDICT_FAILOVER)->watched = 1;
-    add_rule(&g[1], VSP_PROBE_OOM, VSP_VERDICT_LOG);
-    add_rule(&g[1], VSP_PROBE_PSI_MEMORY, VSP_VERDICT_MIGRATE)->min_value = 200000;
-    add_rule(&g[1], VSP_PROBE_PSI_MEMORY, VSP_VERDICT_LOG);
+    vsp_ts_add_rule(&g[1], VSP_PROBE_OOM, VSP_VERDICT_FAILOVER)->watched = 1;
+    vsp_ts_add_rule(&g[1], VSP_PROBE_OOM, VSP_VERDICT_LOG);
+    vsp_ts_add_rule(&g[1], VSP_PROBE_PSI_MEMORY, VSP_VERDICT_MIGRATE)->min_value = 200000;
+    vsp_ts_add_rule(&g[1], VSP_PROBE_PSI_MEMORY, VSP_VERDICT_LOG);
 
     group_init(&g[2], "process", 1, 10 * SEC);
-    r = add_rule(&g[2], VSP_PROBE_EXIT, VSP_VERDICT_IGNORE);
+    r = vsp_ts_add_rule(&g[2], VSP_PROBE_EXIT, VSP_VERDICT_IGNORE);
     r->exit_kind = CONF_EXIT_CLEAN;
-    r = add_rule(&g[2], VSP_PROBE_EXIT, VSP_VERDICT_FAILOVER);
+    r = vsp_ts_add_rule(&g[2], VSP_PROBE_EXIT, VSP_VERDICT_FAILOVER);
     r->exit_kind = CONF_EXIT_FAILED;
     r->watched = 1;
     g[2].dflt = VSP_VERDICT_LOG;
 
     group_init(&g[3], "sched", 2, 60 * SEC);
-    add_rule(&g[3], VSP_PROBE_HANG, VSP_VERDICT_FAILOVER)->min_value = 120;
-    add_rule(&g[3], VSP_PROBE_PSI_CPU, VSP_VERDICT_MIGRATE)->min_value = 500000;
+    vsp_ts_add_rule(&g[3], VSP_PROBE_HANG, VSP_VERDICT_FAILOVER)->min_value = 120;
+    vsp_ts_add_rule(&g[3], VSP_PROBE_PSI_CPU, VSP_VERDICT_MIGRATE)->min_value = 500000;
     g[3].dflt = VSP_VERDICT_LOG;
 
     group_init(&g[4], "io", 3, 30 * SEC);
-    add_rule(&g[4], VSP_PROBE_PSI_IO, VSP_VERDICT_MIGRATE)->min_value = 500000;
-    add_rule(&g[4], VSP_PROBE_PSI_IO, VSP_VERDICT_IGNORE);
+    vsp_ts_add_rule(&g[4], VSP_PROBE_PSI_IO, VSP_VERDICT_MIGRATE)->min_value = 500000;
+    vsp_ts_add_rule(&g[4], VSP_PROBE_PSI_IO, VSP_VERDICT_IGNORE);
 }
 
 static const char *const comms[] = {"postgres", "nginx",   "java",         "sshd",
@@ -122,56 +93,57 @@ static const char *const comms[] = {"postgres", "nginx",   "java",         "sshd
 static void event_make(struct vsp_event *e, uint64_t seq)
 {
     static const int sigs[] = {SIGTERM, SIGKILL, SIGSEGV, SIGINT, SIGHUP, SIGABRT, SIGPIPE};
-    uint32_t p = rnd(100);
+    uint32_t p = vsp_ts_rand(&rng, 100);
 
     memset(e, 0, sizeof(*e));
     e->seq = seq;
     e->mono_ns = 5 * SEC + seq * 1000;
     e->real_ns = UINT64_C(1767225600) * SEC + e->mono_ns;
-    e->pid = 1000 + rnd(30000);
-    e->tgid = e->pid - rnd(4);
-    e->uid = rnd(2) ? 0 : 999;
+    e->pid = 1000 + vsp_ts_rand(&rng, 30000);
+    e->tgid = e->pid - vsp_ts_rand(&rng, 4);
+    e->uid = vsp_ts_rand(&rng, 2) ? 0 : 999;
     e->kseq = seq;
-    snprintf(e->comm, sizeof(e->comm), "%s", comms[rnd(sizeof(comms) / sizeof(comms[0]))]);
-    if (rnd(3) != 0)
+    snprintf(e->comm, sizeof(e->comm), "%s",
+             comms[vsp_ts_rand(&rng, sizeof(comms) / sizeof(comms[0]))]);
+    if (vsp_ts_rand(&rng, 3) != 0)
         e->flags |= VSP_EVF_WATCHED;
 
     if (p < 35) {
         e->probe = VSP_PROBE_SIGNAL;
-        e->sig = sigs[rnd(sizeof(sigs) / sizeof(sigs[0]))];
-        if (rnd(4) == 0) {
+        e->sig = sigs[vsp_ts_rand(&rng, sizeof(sigs) / sizeof(sigs[0]))];
+        if (vsp_ts_rand(&rng, 4) == 0) {
             e->flags |= VSP_EVF_KSENDER;
         } else {
-            e->src_pid = 1 + rnd(30000);
-            snprintf(e->src_comm, sizeof(e->src_comm), "%s", comms[rnd(4)]);
+            e->src_pid = 1 + vsp_ts_rand(&rng, 30000);
+            snprintf(e->src_comm, sizeof(e->src_comm), "%s", comms[vsp_ts_rand(&rng, 4)]);
         }
         e->code = 0;
     } else if (p < 55) {
         e->probe = VSP_PROBE_EXIT;
-        switch (rnd(3)) {
+        switch (vsp_ts_rand(&rng, 3)) {
         case 0:
             break;
         case 1:
-            e->code = 1 + (int32_t)rnd(255);
+            e->code = 1 + (int32_t)vsp_ts_rand(&rng, 255);
             break;
         default:
-            e->sig = sigs[rnd(sizeof(sigs) / sizeof(sigs[0]))];
+            e->sig = sigs[vsp_ts_rand(&rng, sizeof(sigs) / sizeof(sigs[0]))];
             if (e->sig == SIGSEGV || e->sig == SIGABRT)
                 e->flags |= VSP_EVF_CORE;
             break;
         }
     } else if (p < 60) {
         e->probe = VSP_PROBE_OOM;
-        e->value = 1024 * (1 + rnd(4096));
-        e->code = (int32_t)rnd(1000);
+        e->value = 1024 * (1 + vsp_ts_rand(&rng, 4096));
+        e->code = (int32_t)vsp_ts_rand(&rng, 1000);
     } else if (p < 63) {
         e->probe = VSP_PROBE_HANG;
-        e->value = 120 + rnd(600);
+        e->value = 120 + vsp_ts_rand(&rng, 600);
     } else {
         static const unsigned psi[] = {VSP_PROBE_PSI_CPU, VSP_PROBE_PSI_MEMORY, VSP_PROBE_PSI_IO};
 
-        e->probe = (uint16_t)psi[rnd(3)];
-        e->value = rnd(1000000);
+        e->probe = (uint16_t)psi[vsp_ts_rand(&rng, 3)];
+        e->value = vsp_ts_rand(&rng, 1000000);
     }
     e->group = (uint16_t)vsp_probe_kgroup(e->probe);
 }
@@ -238,10 +210,10 @@ static void run(struct bench *b, enum mode m, double seconds)
     double rate;
 
     pass(b, m, &sink); /* warm up caches and branch predictors */
-    t0 = mono_ns();
+    t0 = vsp_ts_mono_ns();
     do {
         events += pass(b, m, &sink);
-        t1 = mono_ns();
+        t1 = vsp_ts_mono_ns();
     } while (t1 - t0 < limit);
     rate = (double)events * 1e9 / (double)(t1 - t0);
     printf("%s: %.0f events/s (%.1f ns/event; %" PRIu64 " events in %.2f s)\n", mode_name[m], rate,

@@ -29,26 +29,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
 
 #include "pmk.h"
+#include "vsp_testsupport.h"
 
 static GMainLoop *loop;
 static const char *rsc, *node, *agent = "ocf:pacemaker:Dummy";
 static char mode = 'f';
 static int early, count = 1, pending, failures;
 static uint64_t t_call;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static double ms(uint64_t a, uint64_t b)
 {
@@ -76,7 +68,7 @@ static void request(void)
     uint64_t id = 0;
     int rc = 0;
 
-    t_call = now_ns();
+    t_call = vsp_ts_mono_ns();
     for (int i = 0; i < count; i++) {
         switch (mode) {
         case 'f':

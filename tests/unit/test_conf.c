@@ -26,6 +26,7 @@
 
 #include "conf.h"
 #include "conf_check.h"
+#include "vsp_testsupport.h"
 
 #ifndef VSP_TOP_SRCDIR
 #define VSP_TOP_SRCDIR "."
@@ -1479,38 +1480,30 @@ static void test_check_main(void **state)
 /* ------------------------------------------------------------------------ */
 /* robustness: mutated inputs never crash the parser (ASan in --asan builds) */
 
-static uint32_t rng(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
 static void test_mutations(void **state)
 {
     static const char alphabet[] = "[]=#,>-/.: \n\t\"'0123456789sm"
                                    "\x00\x01\xff";
     char *seed = g_strconcat(daemon_text, signal_group, more_groups, NULL);
     size_t seedlen = strlen(seed);
-    uint32_t s = 0x12345678;
+    struct vsp_ts_rng s = {0x12345678};
     int parsed_ok = 0;
 
     (void)state;
     for (int iter = 0; iter < 3000; iter++) {
         size_t cap = seedlen * 2, len = seedlen;
         char *buf = g_malloc(cap);
-        int nmut = 1 + (int)(rng(&s) % 8);
+        int nmut = 1 + (int)vsp_ts_rand(&s, 8);
         struct parsed p;
         char *out;
 
         memcpy(buf, seed, seedlen);
         for (int m = 0; m < nmut && len > 0; m++) {
-            size_t at = rng(&s) % len, n = rng(&s) % 64;
+            size_t at = vsp_ts_rand(&s, (uint32_t)len), n = vsp_ts_rand(&s, 64);
 
-            switch (rng(&s) % 3) {
+            switch (vsp_ts_rand(&s, 3)) {
             case 0: /* replace a byte */
-                buf[at] = alphabet[rng(&s) % (sizeof(alphabet) - 1)];
+                buf[at] = alphabet[vsp_ts_rand(&s, sizeof(alphabet) - 1)];
                 break;
             case 1: /* cut a piece */
                 n = MIN(n, len - at);
@@ -1518,7 +1511,7 @@ static void test_mutations(void **state)
                 len -= n;
                 break;
             default: { /* copy a piece of the text elsewhere */
-                size_t from = rng(&s) % len;
+                size_t from = vsp_ts_rand(&s, (uint32_t)len);
 
                 n = MIN(MIN(n, len - from), cap - len);
                 memmove(buf + at + n, buf + at, len - at);

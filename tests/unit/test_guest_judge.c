@@ -32,7 +32,8 @@
 #include "guest_int.h"
 #include "log.h"
 #include "oplog.h"
-#include "unit_conf.h"
+#include "vsp_testconf.h"
+#include "vsp_testsupport.h"
 #include "vsp_time.h"
 
 static const char groups_text[] = "[group signal]\n"
@@ -148,7 +149,7 @@ static int setup(void **state)
     assert_non_null(tlog);
     opid_gen_init(&tids, 1, 1);
     guests_init(tlog, &tids);
-    assert_int_equal(guests_apply(unit_conf(text, groups_text)), 0);
+    assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
     g_free(text);
     g = guest_find("vm1");
     assert_non_null(g);
@@ -172,15 +173,9 @@ static int teardown(void **state)
 
 static struct vsp_event ev_make(unsigned probe, uint64_t seq)
 {
-    struct vsp_event ev;
+    struct vsp_event ev = vsp_ts_event(probe);
 
-    memset(&ev, 0, sizeof(ev));
     ev.seq = seq;
-    ev.probe = (uint16_t)probe;
-    ev.group = probe == VSP_PROBE_SIGNAL ? VSP_KGROUP_SIGNAL : VSP_KGROUP_MEMORY;
-    ev.pid = ev.tgid = 1234;
-    ev.flags = VSP_EVF_WATCHED;
-    strcpy(ev.comm, "postgres");
     return ev;
 }
 

@@ -26,6 +26,7 @@
 #include <libvirt/libvirt.h>
 
 #include "hv.h"
+#include "vsp_testloop.h"
 
 /* ---- hv_parse_channel --------------------------------------------------- */
 
@@ -276,49 +277,6 @@ static void test_make_event(void **unused)
 
 /* ---- event loop glue ----------------------------------------------------- */
 
-/* Iterate the default context until *flag is set (guard: 10 s, not a timing
- * assertion, only a way to fail instead of hanging). */
-static int spin_until(const int *flag)
-{
-    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-
-    while (!*flag && g_get_monotonic_time() < end)
-        g_main_context_iteration(NULL, TRUE);
-    return *flag;
-}
-
-/* Iterate until *v >= n (same guard). */
-static int spin_ge(const int *v, int n)
-{
-    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-
-    while (*v < n && g_get_monotonic_time() < end)
-        g_main_context_iteration(NULL, TRUE);
-    return *v >= n;
-}
-
-/* Dispatch whatever is ready now, without blocking. */
-static void spin_pending(int rounds)
-{
-    for (int i = 0; i < rounds; i++)
-        g_main_context_iteration(NULL, FALSE);
-}
-
-static gboolean wake_cb(gpointer data)
-{
-    int *f = data;
-    *f = 1;
-    return G_SOURCE_REMOVE;
-}
-
-/* Let d milliseconds pass on the main loop (everything due is dispatched). */
-static void spin_ms(unsigned d)
-{
-    int f = 0;
-    g_timeout_add(d, wake_cb, &f);
-    spin_until(&f);
-}
-
 struct hstate {
     int calls, last_events, last_watch, freed, in_remove;
     int fd;
@@ -359,7 +317,7 @@ static void test_glib_handles(void **unused)
     assert_int_equal(st.handles, st0.handles + 1);
 
     assert_int_equal(write(p[1], "x", 1), 1);
-    spin_until(&s.calls);
+    vsp_ts_spin_ge(&s.calls, 1);
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.last_watch, w);
     assert_true(s.last_events & VIR_EVENT_HANDLE_READABLE);
@@ -367,11 +325,11 @@ static void test_glib_handles(void **unused)
     /* disabled: data waits */
     virEventUpdateHandle(w, 0);
     assert_int_equal(write(p[1], "y", 1), 1);
-    spin_pending(20);
+    vsp_ts_spin_pending(20);
     assert_int_equal(s.calls, 1);
     /* enabled again: the same id delivers it */
     virEventUpdateHandle(w, VIR_EVENT_HANDLE_READABLE);
-    spin_until(&s.calls); /* already 1: run a few more */
+    vsp_ts_spin_ge(&s.calls, 1); /* already 1: run a few more */
     for (int i = 0; i < 100 && s.calls < 2; i++)
         g_main_context_iteration(NULL, TRUE);
     assert_int_equal(s.calls, 2);
@@ -389,7 +347,7 @@ static void test_glib_handles(void **unused)
     s.in_remove = 0;
     assert_int_equal(s.freed, 0);
     int calls = s.calls;
-    spin_until(&s.freed);
+    vsp_ts_spin_ge(&s.freed, 1);
     assert_int_equal(s.freed, 1);
     assert_int_equal(s.calls, calls);
     assert_int_equal(virEventRemoveHandle(w), -1);      /* twice: unknown */
@@ -441,13 +399,13 @@ static void test_glib_timers(void **unused)
     /* disabled: nothing more */
     virEventUpdateTimeout(s.id, -1);
     int c = s.calls;
-    spin_ms(30);
+    vsp_ts_spin_ms(30);
     assert_int_equal(s.calls, c);
 
     /* a disabled timer can be removed; free comes from the loop */
     assert_int_equal(virEventRemoveTimeout(s.id), 0);
     assert_int_equal(s.freed, 0);
-    spin_until(&s.freed);
+    vsp_ts_spin_ge(&s.freed, 1);
     assert_int_equal(s.freed, 1);
     assert_int_equal(virEventRemoveTimeout(s.id), -1);
 
@@ -455,14 +413,14 @@ static void test_glib_timers(void **unused)
     struct tstate s2 = {0};
     s2.id = virEventAddTimeout(-1, t_cb, &s2, NULL);
     assert_true(s2.id > s.id); /* ids are never reused */
-    spin_ms(20);
+    vsp_ts_spin_ms(20);
     assert_int_equal(s2.calls, 0);
     virEventUpdateTimeout(s2.id, 1);
-    spin_until(&s2.calls);
+    vsp_ts_spin_ge(&s2.calls, 1);
     assert_true(s2.calls >= 1);
     assert_int_equal(virEventRemoveTimeout(s2.id), 0);
     c = s2.calls;
-    spin_ms(20);
+    vsp_ts_spin_ms(20);
     assert_int_equal(s2.calls, c);
 }
 
@@ -544,7 +502,7 @@ static void test_conn_test_driver(void **unused)
     assert_non_null(h);
     assert_string_equal(hv_uri(h), "test:///default");
     assert_int_equal(hv_start(h), 0);
-    spin_until(&r->ups);
+    vsp_ts_spin_ge(&r->ups, 1);
     assert_true(hv_connected(h));
     assert_int_equal(r->conn_up, 1);
     /* the test driver's own domain, running, without a vesper channel */
@@ -562,7 +520,7 @@ static void test_conn_test_driver(void **unused)
     assert_non_null(c);
     d = virDomainCreateXML(c, vt1_xml, 0);
     assert_non_null(d);
-    assert_true(spin_ge(&r->ups, 2));
+    assert_true(vsp_ts_spin_ge(&r->ups, 2));
     assert_string_equal(r->up_name[1], "vt1");
     assert_string_equal(r->up_path[1], "/run/vt/vt1.sock");
 
@@ -571,7 +529,7 @@ static void test_conn_test_driver(void **unused)
     assert_int_equal(virDomainResume(d), 0);
     /* destroy: down, with the path it came up with, and no probe */
     assert_int_equal(virDomainDestroy(d), 0);
-    assert_true(spin_ge(&r->downs, 1));
+    assert_true(vsp_ts_spin_ge(&r->downs, 1));
     assert_int_equal(r->downs, 1);
     assert_string_equal(r->down_name[0], "vt1");
     assert_int_equal(r->down_reason[0], HV_DOWN_DESTROYED);
@@ -596,11 +554,11 @@ static void test_conn_test_driver(void **unused)
     assert_string_equal(r->down_name[1], "test");
     assert_int_equal(r->down_reason[1], HV_DOWN_VANISHED);
     assert_int_equal(hv_domain_count(h), 0);
-    spin_ms(50);
+    vsp_ts_spin_ms(50);
     assert_int_equal(r->downs, 2);
     /* started again: up */
     assert_int_equal(virDomainCreate(d), 0);
-    assert_true(spin_ge(&r->ups, 3));
+    assert_true(vsp_ts_spin_ge(&r->ups, 3));
     assert_string_equal(r->up_name[2], "test");
     virDomainFree(d);
 
@@ -616,7 +574,7 @@ static void test_conn_test_driver(void **unused)
     /* nothing after free */
     d = virDomainCreateXML(c, vt1_xml, 0);
     assert_non_null(d);
-    spin_ms(50);
+    vsp_ts_spin_ms(50);
     assert_int_equal(r->ups, 3);
     virDomainDestroy(d);
     virDomainFree(d);
@@ -635,15 +593,15 @@ static void test_conn_prefix(void **unused)
     h = hv_new(&o, &rcbs, r, NULL);
     assert_non_null(h);
     hv_start(h);
-    spin_until(&r->ups); /* "test" */
+    vsp_ts_spin_ge(&r->ups, 1); /* "test" */
     c = virConnectOpen("test:///default");
     d = virDomainCreateXML(c, vt1_xml, 0);
     assert_non_null(d);
-    assert_true(spin_ge(&r->ups, 2));
+    assert_true(vsp_ts_spin_ge(&r->ups, 2));
     assert_string_equal(r->up_path[1], "/srv/ns2/run/vt/vt1.sock");
     virDomainDestroy(d);
     virDomainFree(d);
-    assert_true(spin_ge(&r->downs, 1));
+    assert_true(vsp_ts_spin_ge(&r->downs, 1));
     hv_free(h);
     virConnectClose(c);
     g_free(r);
@@ -678,7 +636,7 @@ static void test_migrate_errors(void **unused)
     /* not connected yet */
     assert_int_equal(hv_migrate(h, "test", &mo, r_progress, r_migrated, r), -ENOTCONN);
     hv_start(h);
-    spin_until(&r->ups);
+    vsp_ts_spin_ge(&r->ups, 1);
     assert_int_equal(hv_migrate(h, "test", &bad, NULL, r_migrated, r), -EINVAL);
     assert_int_equal(hv_migrate(h, "test", NULL, NULL, r_migrated, r), -EINVAL);
     assert_int_equal(hv_migrate(h, "nosuchdomain", &mo, NULL, r_migrated, r), -ENOENT);
@@ -688,7 +646,7 @@ static void test_migrate_errors(void **unused)
     assert_int_equal(hv_migrate(h, "test", &mo, r_progress, r_migrated, r), 0);
     assert_int_equal(hv_migrations_running(h), 1);
     assert_int_equal(hv_migrate(h, "test", &mo, r_progress, r_migrated, r), -EBUSY);
-    spin_until(&r->migrated);
+    vsp_ts_spin_ge(&r->migrated, 1);
     assert_int_equal(r->migrated, 1);
     assert_true(r->mres.status < 0);
     assert_true(strlen(r->mres.text) > 0);
@@ -698,13 +656,13 @@ static void test_migrate_errors(void **unused)
     hv_get_stats(h, &st);
     assert_int_equal(st.migrations_failed, 1);
     assert_int_equal(st.migrations, 0);
-    spin_ms(20);
+    vsp_ts_spin_ms(20);
     assert_int_equal(r->migrated, 1);
 
     /* free while a migration thread runs: no callback, no crash */
     assert_int_equal(hv_migrate(h, "test", &mo, r_progress, r_migrated, r), 0);
     hv_free(h);
-    spin_ms(200);
+    vsp_ts_spin_ms(200);
     assert_int_equal(r->migrated, 1);
     g_free(r);
 }
@@ -736,7 +694,7 @@ static void test_conn_unreachable(void **unused)
     assert_int_equal(hv_resync(h), -ENOTCONN);
     /* free with a connect attempt possibly in flight */
     hv_free(h);
-    spin_ms(50);
+    vsp_ts_spin_ms(50);
     assert_int_equal(r->ups, 0);
     g_free(r);
 }

@@ -17,45 +17,17 @@
 #include <cmocka.h>
 
 #include "rules.h"
+#include "vsp_testsupport.h"
 
 #define MS (UINT64_C(1000000))
 #define SEC (UINT64_C(1000000000))
 #define T0 (UINT64_C(1000) * SEC) /* tests start at an arbitrary monotonic time */
 
-static void group_init(struct conf_group *g, const char *name)
-{
-    memset(g, 0, sizeof(*g));
-    strncpy(g->name, name, CONF_NAME_MAX);
-    g->dflt = VSP_VERDICT_NONE;
-    g->rise = 1;
-    g->fall = 1;
-    g->window_ns = SEC;
-}
-
-static struct conf_rule *add_rule(struct conf_group *g, unsigned probe, enum vsp_verdict v)
-{
-    struct conf_rule *r = &g->rules[g->nrules++];
-
-    memset(r, 0, sizeof(*r));
-    r->probe = probe;
-    r->watched = -1;
-    r->exit_kind = CONF_EXIT_ANY;
-    r->verdict = v;
-    if (probe < 32)
-        g->probes |= VSP_PROBE_BIT(probe);
-    return r;
-}
-
 static struct vsp_event ev_make(unsigned probe, int sig)
 {
-    struct vsp_event ev;
+    struct vsp_event ev = vsp_ts_event(probe);
 
-    memset(&ev, 0, sizeof(ev));
-    ev.probe = (uint16_t)probe;
     ev.sig = sig;
-    ev.pid = ev.tgid = 1234;
-    ev.flags = VSP_EVF_WATCHED;
-    strcpy(ev.comm, "postgres");
     return ev;
 }
 
@@ -87,8 +59,8 @@ static void test_match_filters(void **unused)
     struct conf_rule *r;
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
 
-    group_init(&g, "m");
-    r = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "m");
+    r = vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     assert_true(rules_match(r, &ev));
 
     /* probe */
@@ -166,8 +138,8 @@ static void test_exit_kinds(void **unused)
     struct conf_group g;
     struct conf_rule *r;
 
-    group_init(&g, "x");
-    r = add_rule(&g, VSP_PROBE_EXIT, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "x");
+    r = vsp_ts_add_rule(&g, VSP_PROBE_EXIT, VSP_VERDICT_FAILOVER);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct vsp_event ev = ev_make(VSP_PROBE_EXIT, cases[i].sig);
 
@@ -194,12 +166,12 @@ static void test_first_match_wins(void **unused)
     struct vsp_event term = ev_make(VSP_PROBE_SIGNAL, SIGTERM);
     struct conf_rule *r0, *r1;
 
-    group_init(&g, "signal");
-    r0 = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_IGNORE);
+    vsp_ts_group_init(&g, "signal");
+    r0 = vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_IGNORE);
     r0->watched = 0; /* unwatched tasks: ignore */
-    r1 = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    r1 = vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     r1->sigmask = UINT64_C(1) << SIGKILL;
-    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_LOG); /* catch-all */
+    vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_LOG); /* catch-all */
     st = state1(&g);
 
     assert_int_equal(eval1(st, &term, T0, &res), VSP_VERDICT_LOG);
@@ -229,8 +201,8 @@ static void test_rise(void **unused)
     struct vsp_event ev = ev_make(VSP_PROBE_OOM, 0);
     struct rules_counters c;
 
-    group_init(&g, "memory");
-    add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_MIGRATE);
+    vsp_ts_group_init(&g, "memory");
+    vsp_ts_add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_MIGRATE);
     g.rise = 3;
     g.window_ns = SEC;
     st = state1(&g);
@@ -264,8 +236,8 @@ static void test_rise_one_trips_first_event(void **unused)
     struct rules_result res;
     struct vsp_event ev = ev_make(VSP_PROBE_HANG, 0);
 
-    group_init(&g, "sched");
-    add_rule(&g, VSP_PROBE_HANG, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "sched");
+    vsp_ts_add_rule(&g, VSP_PROBE_HANG, VSP_VERDICT_FAILOVER);
     g.rise = 1;
     st = state1(&g);
     assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
@@ -286,8 +258,8 @@ static void test_window_slides(void **unused)
     struct rules_result res;
     struct vsp_event ev = ev_make(VSP_PROBE_PSI_MEMORY, 0);
 
-    group_init(&g, "memory");
-    add_rule(&g, VSP_PROBE_PSI_MEMORY, VSP_VERDICT_MIGRATE);
+    vsp_ts_group_init(&g, "memory");
+    vsp_ts_add_rule(&g, VSP_PROBE_PSI_MEMORY, VSP_VERDICT_MIGRATE);
     g.rise = 3;
     g.window_ns = SEC;
     st = state1(&g);
@@ -317,8 +289,8 @@ static void test_rising_expires_to_ok(void **unused)
     struct rules_result res;
     struct vsp_event ev = ev_make(VSP_PROBE_OOM, 0);
 
-    group_init(&g, "memory");
-    add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "memory");
+    vsp_ts_add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
     g.rise = 2;
     g.window_ns = SEC;
     st = state1(&g);
@@ -339,8 +311,8 @@ static void test_held_clear_retrip(void **unused)
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
     struct rules_counters c;
 
-    group_init(&g, "signal");
-    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "signal");
+    vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     g.rise = 1;
     g.fall = 2;
     g.window_ns = SEC;
@@ -382,8 +354,8 @@ static void test_held_events_keep_tripped(void **unused)
     struct rules_result res;
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
 
-    group_init(&g, "signal");
-    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "signal");
+    vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     g.fall = 1;
     g.window_ns = SEC;
     st = state1(&g);
@@ -406,8 +378,8 @@ static void test_flap_damping(void **unused)
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
     struct rules_counters c;
 
-    group_init(&g, "signal");
-    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "signal");
+    vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     g.rise = 1;
     g.fall = 1;
     g.window_ns = SEC;
@@ -447,8 +419,8 @@ static void test_rate_limit(void **unused)
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGTERM);
     struct rules_counters c;
 
-    group_init(&g, "signal");
-    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_LOG);
+    vsp_ts_group_init(&g, "signal");
+    vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_LOG);
     g.rate_n = 2;
     g.rate_ns = SEC;
     st = state1(&g);
@@ -482,8 +454,8 @@ static void test_rate_limited_do_not_rise(void **unused)
     struct rules_result res;
     struct vsp_event ev = ev_make(VSP_PROBE_OOM, 0);
 
-    group_init(&g, "memory");
-    add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "memory");
+    vsp_ts_add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
     g.rise = 3;
     g.window_ns = 10 * SEC;
     g.rate_n = 1;
@@ -510,8 +482,8 @@ static void test_watched_filter_and_default(void **unused)
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
     struct conf_rule *r;
 
-    group_init(&g, "signal");
-    r = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "signal");
+    r = vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     r->watched = 1;
     g.dflt = VSP_VERDICT_LOG;
     st = state1(&g);
@@ -536,8 +508,8 @@ static void test_default_hysteresis(void **unused)
     struct vsp_event psi = ev_make(VSP_PROBE_PSI_IO, 0);
     struct conf_rule *r;
 
-    group_init(&g, "io");
-    r = add_rule(&g, VSP_PROBE_PSI_IO, VSP_VERDICT_IGNORE);
+    vsp_ts_group_init(&g, "io");
+    r = vsp_ts_add_rule(&g, VSP_PROBE_PSI_IO, VSP_VERDICT_IGNORE);
     strcpy(r->comm, "backup"); /* stalls blamed on backup: ignore; others: default */
     g.dflt = VSP_VERDICT_MIGRATE;
     g.rise = 2;
@@ -570,8 +542,8 @@ static void test_relevance(void **unused)
     struct rules_counters c;
     size_t n = 99;
 
-    group_init(&g, "signal");
-    r = add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "signal");
+    r = vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     r->sigmask = UINT64_C(1) << SIGKILL;
     st = state1(&g);
 
@@ -605,8 +577,8 @@ static void test_host_probe(void **unused)
     struct rules_result res;
     struct vsp_event lost = ev_make(VSP_PROBE_AGENT_LOST, 0);
 
-    group_init(&g, "agent");
-    add_rule(&g, VSP_PROBE_AGENT_LOST, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "agent");
+    vsp_ts_add_rule(&g, VSP_PROBE_AGENT_LOST, VSP_VERDICT_FAILOVER);
     g.dflt = VSP_VERDICT_LOG;
     st = state1(&g);
     assert_int_equal(eval1(st, &lost, T0, &res), VSP_VERDICT_FAILOVER);
@@ -623,14 +595,14 @@ static void test_multiple_groups_max_severity(void **unused)
     struct vsp_event kill = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
     size_t n = 99;
 
-    group_init(&g[0], "log");
-    add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_LOG);
-    group_init(&g[1], "memory");
-    add_rule(&g[1], VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
-    group_init(&g[2], "fail");
-    add_rule(&g[2], VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
-    group_init(&g[3], "move");
-    add_rule(&g[3], VSP_PROBE_SIGNAL, VSP_VERDICT_MIGRATE);
+    vsp_ts_group_init(&g[0], "log");
+    vsp_ts_add_rule(&g[0], VSP_PROBE_SIGNAL, VSP_VERDICT_LOG);
+    vsp_ts_group_init(&g[1], "memory");
+    vsp_ts_add_rule(&g[1], VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g[2], "fail");
+    vsp_ts_add_rule(&g[2], VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g[3], "move");
+    vsp_ts_add_rule(&g[3], VSP_PROBE_SIGNAL, VSP_VERDICT_MIGRATE);
     st = rules_state_new(gp, 4);
     assert_non_null(st);
 
@@ -668,8 +640,8 @@ static void test_time_backwards(void **unused)
     struct rules_result res;
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
 
-    group_init(&g, "signal");
-    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "signal");
+    vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     g.rise = 2;
     g.fall = 1;
     g.window_ns = SEC;
@@ -709,8 +681,8 @@ static void test_reset(void **unused)
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
     struct rules_counters c;
 
-    group_init(&g, "signal");
-    add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "signal");
+    vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
     g.fall = 1000;
     g.flap_n = 1;
     g.flap_ns = 3600 * SEC;
@@ -735,8 +707,8 @@ static void test_rise_capped(void **unused)
     struct rules_result res;
     struct vsp_event ev = ev_make(VSP_PROBE_OOM, 0);
 
-    group_init(&g, "memory");
-    add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g, "memory");
+    vsp_ts_add_rule(&g, VSP_PROBE_OOM, VSP_VERDICT_FAILOVER);
     g.rise = 1000;   /* clamped to RULES_MAX_RISE */
     g.window_ns = 0; /* events never age */
     st = state1(&g);

@@ -28,9 +28,9 @@
 #include "guest.h"
 #include "log.h"
 #include "oplog.h"
-#include "unit_conf.h"
 #include "virt.h"
-#include "vsp_time.h"
+#include "vsp_testconf.h"
+#include "vsp_testloop.h"
 
 static const char groups_text[] = "[group hypervisor]\n"
                                   "rule = crash -> failover\n"
@@ -80,23 +80,6 @@ static const char dom_fmt[] =
 
 static struct oplog *tlog;
 static struct opid_gen tids;
-
-static gboolean tick_cb(gpointer unused)
-{
-    return G_SOURCE_CONTINUE; /* only wakes the loop */
-}
-
-/* Run the main loop until cond() or about 5 s. */
-static int spin_until(int (*cond)(void *), void *arg)
-{
-    uint64_t end = vsp_mono_ns() + 5000000000ull;
-    guint tick = g_timeout_add(5, tick_cb, NULL);
-
-    while (!cond(arg) && vsp_mono_ns() < end)
-        g_main_context_iteration(NULL, TRUE);
-    g_source_remove(tick);
-    return cond(arg);
-}
 
 static int have_guest_running(void *name)
 {
@@ -192,10 +175,10 @@ static void test_virt_test_driver(void **unused)
     virt_init();
     assert_int_equal(action_virt_init(guest_action_progress), 0);
     guests_init(tlog, &tids);
-    assert_int_equal(guests_apply(unit_conf(daemon_text, groups_text)), 0);
+    assert_int_equal(guests_apply(vsp_ts_conf(daemon_text, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     assert_int_equal(virt_conn_count(), 1);
-    assert_true(spin_until(connected, NULL));
+    assert_true(vsp_ts_spin_until(connected, NULL));
     assert_int_equal(virt_conn_info(0, &vi), 0);
     assert_string_equal(vi.name, "default");
     assert_string_equal(vi.uri, "test:///default");
@@ -216,7 +199,7 @@ static void test_virt_test_driver(void **unused)
     c = virConnectOpen("test:///default");
     assert_non_null(c);
     d1 = start_domain(c, "vt1");
-    assert_true(spin_until(have_guest_running, "vt1"));
+    assert_true(vsp_ts_spin_until(have_guest_running, "vt1"));
     g = guest_find("vt1");
     assert_true(g->discovered);
     assert_string_equal(g->dom_conn, "default");
@@ -226,7 +209,7 @@ static void test_virt_test_driver(void **unused)
     assert_int_equal(g->nrgroups, 3);
 
     d2 = start_domain(c, "vt-web");
-    assert_true(spin_until(have_guest_running, "web"));
+    assert_true(vsp_ts_spin_until(have_guest_running, "web"));
     g = guest_find("web");
     assert_false(g->discovered);
     assert_string_equal(guest_channel_path(g), "/nonexistent/vt-web.sock");
@@ -237,7 +220,7 @@ static void test_virt_test_driver(void **unused)
 
     /* a reload with the same template keeps the discovered guest and its
      * rule state, which must not refer to the replaced entry */
-    assert_int_equal(guests_apply(unit_conf(daemon_text, groups_text)), 0);
+    assert_int_equal(guests_apply(vsp_ts_conf(daemon_text, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     g = guest_find("vt1");
     assert_non_null(g);
@@ -257,7 +240,7 @@ static void test_virt_test_driver(void **unused)
 
     /* destroy: a departure, no agent-lost; a late down is ignored */
     assert_int_equal(virDomainDestroy(d1), 0);
-    assert_true(spin_until(guest_away, "vt1"));
+    assert_true(vsp_ts_spin_until(guest_away, "vt1"));
     g = guest_find("vt1");
     assert_string_equal(g->dom_reason, "destroyed");
     assert_true(g->dom_expected);
@@ -271,7 +254,7 @@ static void test_virt_test_driver(void **unused)
 
     /* started again: the same guest, running */
     assert_int_equal(virDomainCreate(d1), 0);
-    assert_true(spin_until(have_guest_running, "vt1"));
+    assert_true(vsp_ts_spin_until(have_guest_running, "vt1"));
     assert_ptr_equal(guest_find("vt1"), g);
 
     /* the migrate action: the test driver cannot migrate, the operation
@@ -280,7 +263,7 @@ static void test_virt_test_driver(void **unused)
     guest_hv_event(guest_find("web"), &ev); /* web has no migrate action: log */
     assert_int_equal(count("web").last_verdict, VSP_VERDICT_MIGRATE);
     guest_hv_event(g, &ev);
-    assert_true(spin_until(op_finished, "vt1"));
+    assert_true(vsp_ts_spin_until(op_finished, "vt1"));
     oc = count("vt1");
     assert_int_equal(oc.last_verdict, VSP_VERDICT_MIGRATE);
     assert_int_equal(oc.last_state, OPLOG_OP_FAILED);
@@ -288,7 +271,7 @@ static void test_virt_test_driver(void **unused)
     assert_int_equal(action_running(), 0);
 
     /* a reload without discovery: the discovered guest goes, web stays */
-    assert_int_equal(guests_apply(unit_conf(daemon_text2, groups_text)), 0);
+    assert_int_equal(guests_apply(vsp_ts_conf(daemon_text2, groups_text)), 0);
     assert_int_equal(virt_apply(guests_conf()), 0);
     assert_null(guest_find("vt1"));
     g = guest_find("web");

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * unit_conf() for the daemon's unit tests (see unit_conf.h): the parse and
- * resolve steps of a configuration load, from text, under cmocka asserts.
+ * vsp_ts_conf() for the daemon's unit tests (see vsp_testconf.h): the
+ * parse and resolve steps of a configuration load, from text, under cmocka
+ * asserts.
  */
 #include "config.h"
 
@@ -15,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "unit_conf.h"
+#include "vsp_testconf.h"
 
-struct conf *unit_conf(const char *daemon_text, const char *groups_text)
+struct conf *vsp_ts_conf(const char *daemon_text, const char *groups_text)
 {
     struct conf *c = conf_new();
     struct conf_errors e;
