@@ -111,10 +111,6 @@ health_is() { # STATE: vesperctl health vm1 starts with STATE
     [[ "$h" == "$1 "* ]] || [ "$h" = "$1" ]
 }
 
-none() { # COMMAND...: true if COMMAND fails
-    ! "$@"
-}
-
 # barrier: a SIGHUP to httpd (ignored by the signal group) whose event is
 # newer than every event so far: once vesperd has it, every earlier event
 # of the guest's ordered stream has been judged too.
@@ -206,7 +202,7 @@ gt_check "unwatched OOM: logged" gt_q operations "$gt_wait_s" id pid="$p" verdic
 gt_check "barrier event after the OOM kill" barrier
 gt_check "unwatched OOM: no failover, no action" no_failover "$p"
 gt_check "unwatched task's signal and exit never left the guest kernel" \
-    none gt_q events 0 id pid="$p" probe!=oom
+    t_not gt_q events 0 id pid="$p" probe!=oom
 
 echo "== OOM kill of a watched task"
 gt_settle
@@ -242,7 +238,7 @@ p="$(gt_kv pid)"
 gt_check "unwatched newsvc gets SIGTERM" gt_guest kill TERM "$p"
 gt_check "barrier event after it" barrier
 gt_check "before: no event for newsvc (filtered in the guest kernel)" \
-    none gt_q events 0 id pid="$p"
+    t_not gt_q events 0 id pid="$p"
 gen="$(gt_q "guest vm1" 0 config.generation)"
 gt_check "vesperctl bind --watch adds comm:newsvc" \
     gt_ctl bind vm1 e2e-svc --watch comm:httpd,comm:wsvc,comm:newsvc

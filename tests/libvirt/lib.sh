@@ -121,7 +121,8 @@ lt_image() {
     local cache="${VESPER_LIBVIRT_IMAGES:-${TMPDIR:-/tmp}/vesper-libvirt-image}" key
     key="$(cat "$LT_AGENT" "$lt_top"/kmod/*.[ch] "$lt_top"/kmod/Kbuild \
         "$lt_top"/tools/guest/mkinitramfs.sh "$lt_top"/tools/guest/init \
-        "$lt_top"/tests/guest/tools/*.c "$lt_top"/tests/guest/*.sh 2>/dev/null |
+        "$lt_top"/tests/guest/tools/*.c "$lt_top"/tests/guest/*.sh "$lt_top"/tests/lib.sh \
+        2>/dev/null |
         sha256sum | cut -c1-16)"
     mkdir -p "$cache"
     (

@@ -160,8 +160,8 @@ cmd_loop() { # N COMM MIN_MS MAX_MS
 }
 
 TPORT="$(find_port org.vesper.test)" || {
-    vt_fail "no virtio-serial port org.vesper.test"
-    vt_summary
+    t_bad "no virtio-serial port org.vesper.test"
+    t_summary
     exit 1
 }
 exec 4<>"$TPORT"
@@ -192,5 +192,5 @@ while read -r cmd a1 a2 a3 a4 <&4; do
     *) reply "err unknown command '$cmd'" ;;
     esac
 done
-vt_ok "command session ended"
-vt_summary
+t_ok "command session ended"
+t_summary
