@@ -23,7 +23,9 @@
 #     task that was not watched leaves the guest kernel only afterwards
 #   vesperctl health (failed after a failover, running after bind), vesperctl
 #     push (CONFIG again), no sequence gaps or drops in the whole stream
-#   guest powers off                          -> agent-lost, logged only
+#   the guest's own end-of-session checks (scripts/e2e.sh: every command
+#     answered ok, the agent still runs, no kernel warning), then it
+#     powers off                              -> agent-lost, logged only
 # Prints "N passed, N failed"; exit 0 pass, 1 fail, 77 skip.
 # shellcheck disable=SC2317 # the check functions below run through gt_check "$@"
 set -uo pipefail
@@ -262,7 +264,7 @@ gt_check "no gaps, decode errors or drops" gt_q "guest vm1" 0 counters.events \
     counters.gaps=0 counters.decode_errors=0 counters.dropped_agent=0 counters.lost=0 \
     kmod_dropped_total=0 agent_dropped_total=0
 gt_guest_end
-gt_check "guest script ended and powered off (boot.sh status 0)" [ $? = 0 ]
+gt_check "guest's end-of-session checks passed, it powered off (boot.sh status 0)" [ $? = 0 ]
 gt_check "agent gone -> agent-lost, logged only (group agent)" ev_is log agent probe=agent-lost
 gt_check "vesperd exits 0" gt_vesperd_stop
 gt_summary

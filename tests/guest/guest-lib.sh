@@ -44,3 +44,14 @@ vt_count() {
     grep -c -E -e "$2" "$1" 2>/dev/null || true
 }
 
+# vt_dmesg_clean: true if the kernel log has no warning, oops, memory
+# corruption report or vesper.ko error; prints the offending part if not.
+vt_dmesg_clean() {
+    local bad='WARNING:|BUG:|Oops|general protection|refcount_t|list_(add|del) corruption|kmemleak|vesper: (init failed|signal probe lost)'
+    dmesg >/tmp/dmesg-check
+    if grep -E "$bad" /tmp/dmesg-check; then
+        grep -B2 -A20 -E "$bad" /tmp/dmesg-check | head -80
+        return 1
+    fi
+    return 0
+}
