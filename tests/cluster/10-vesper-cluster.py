@@ -64,15 +64,19 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tools", "cluster"))
+sys.path.insert(0, os.path.join(TOP, "tests"))
 import stack  # noqa: E402
+import vsptest  # noqa: E402
 from stack import INST, ctl, ex, gcmd, log, moved_from, run, settle, wait  # noqa: E402
+from vsptest import failures, skip  # noqa: E402
+
+vsptest.say = log
 
 STATE = os.environ.get("VESPER_CLUSTER_TEST_DIR", "/tmp/vesper-cluster-test")
 GUESTS = ("vm1", "vm2")
 DOM = {g: stack.vd_domain(g) for g in GUESTS}   # libvirt domain of guest g
 NODES = 3
 
-passed = failed = 0
 current_case = ("setup", time.time())  # (name, wall time it started)
 failed_cases = []  # (name, start) of the cases with a failed check
 VESPERD = VESPERCTL = None
@@ -85,21 +89,10 @@ def begin_case(name):
 
 
 def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        log("ok: " + what)
-    else:
-        failed += 1
-        log("FAIL: " + what)
-        if current_case not in failed_cases:
-            failed_cases.append(current_case)
+    """vsptest.check, remembering the case of a failed check."""
+    if not vsptest.check(cond, what) and current_case not in failed_cases:
+        failed_cases.append(current_case)
     return cond
-
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
 
 
 def locate(g):
@@ -493,14 +486,14 @@ def main():
     except Exception as e:  # a crash of the test is a failure, with the logs kept
         check(False, "exception: %r" % e)
     finally:
-        if failed:
+        if failures:
             for n in INST:
                 log("--- %s vesperd.log (tail)\n%s" % (n, stack.vesperd_log(n)[-2000:]))
         stack.stop_vesperd()
-        if failed:
+        if failures:
             log("failure logs in %s" % save_failure_logs())
         if not keep:
-            stack.cluster_down(keep_state=bool(failed))
+            stack.cluster_down(keep_state=bool(failures))
             stack.libvirt_down()
 
 
@@ -513,5 +506,4 @@ if __name__ == "__main__":
         check(False, "exception: %r" % e)
         stack.cluster_down()
         stack.libvirt_down()
-    print("%d passed, %d failed, 0 skipped" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(vsptest.summary())
