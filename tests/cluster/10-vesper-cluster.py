@@ -48,8 +48,8 @@
 # keeping STATE (tools/cluster/down -k).
 # Environment: VESPERD, VESPERCTL (default _build/daemon/...),
 # VESPER_CLUSTER_TEST_DIR (default /tmp/vesper-cluster-test).
-# Exit 0 pass, 1 fail, 77 skip (not root, a package missing, vesperd not
-# built or without the Pacemaker action).
+# Exit 0 pass, 1 fail (a vesperd whose Pacemaker link does not come up is a
+# failure), 77 skip (not root, a package missing, vesperd not built).
 import datetime
 import os
 import random
@@ -460,8 +460,10 @@ def main():
         groups = stack.probe_groups(os.path.join(STATE + "-guests", "probe-groups"))
         for n in INST:
             stack.start_vesperd(n, groups, stack.vd_vesperd_body(n))
-        if not wait(lambda: "pacemaker: controller link ready" in stack.vesperd_log("node1"), 30):
-            skip("this vesperd does not start the Pacemaker link (action_pcmk_init not wired)")
+        if not check(wait(lambda: all("pacemaker: controller link ready" in stack.vesperd_log(n)
+                                      for n in INST), 30),
+                     "vesperd's Pacemaker link comes up on %s" % ", ".join(INST)):
+            return
         stack.vd_configure(GUESTS, stack.vd_define(GUESTS, STATE + "-guests"))
         settle(180)
         check(locate("vm1") == "node1" and locate("vm2") == "node1",
