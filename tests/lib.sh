@@ -58,6 +58,15 @@ t_not() {
     ! "$@"
 }
 
+# t_quiet COMMAND...: run COMMAND with its output (stdout and stderr) shown
+# only when it fails, the last 20 lines indented (for t_check).
+t_quiet() {
+    local out
+    out="$("$@" 2>&1)" && return 0
+    printf '%s\n' "$out" | tail -n 20 | sed 's/^/    /'
+    return 1
+}
+
 # t_skip REASON: the whole test cannot run here: say why and exit 77.
 t_skip() {
     echo "SKIP: $t_name: $*"

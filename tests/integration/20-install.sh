@@ -15,13 +15,7 @@ if [ -z "$bdir" ] || [ ! -f "$bdir/Makefile" ]; then
 fi
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-# quiet COMMAND...: run COMMAND; its output is shown only when it fails
-quiet() {
-    "$@" >"$stage/out" 2>&1 && return 0
-    sed 's/^/    /' "$stage/out" | tail -20
-    return 1
-}
-t_check "make install DESTDIR" quiet make -C "$bdir" install DESTDIR="$stage/root"
+t_check "make install DESTDIR" t_quiet make -C "$bdir" install DESTDIR="$stage/root"
 r="$stage/root"
 for f in usr/sbin/vesperd usr/bin/vesperctl usr/sbin/vesper-agent usr/lib/ocf/resource.d/vesper/vesper; do
     t_check "installed executable $f" test -x "$r/$f"
@@ -32,14 +26,14 @@ done
 for m in man5/vesperd.conf.5 man5/vesper-probe-groups.5 man8/vesperd.8 man8/vesperctl.8 man8/vesper-agent.8; do
     t_check "man page $m installed" test -f "$r/usr/share/man/$m"
 done
-t_check "installed vesperd accepts the example with the installed groups" quiet \
+t_check "installed vesperd accepts the example with the installed groups" t_quiet \
     "$r/usr/sbin/vesperd" -n -c "$r/usr/share/doc/vesper/examples/vesperd.conf.example" \
     -G "$r/etc/vesper/probe-groups.d"
 t_check "installed vesperd -g checks a shipped group" \
-    quiet "$r/usr/sbin/vesperd" -g "$r/etc/vesper/probe-groups.d/signal.conf"
+    t_quiet "$r/usr/sbin/vesperd" -g "$r/etc/vesper/probe-groups.d/signal.conf"
 uninstall() {
     local left
-    quiet make -C "$bdir" uninstall DESTDIR="$r" || return 1
+    t_quiet make -C "$bdir" uninstall DESTDIR="$r" || return 1
     left="$(find "$r" -type f)"
     [ -z "$left" ] && return 0
     echo "    left: ${left//$'\n'/ }"
