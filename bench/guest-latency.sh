@@ -56,7 +56,7 @@ case "$faults$smin$smax" in *[!0-9]*) echo "guest-latency: numbers expected" >&2
 # shellcheck source=../tests/guest/lib.sh
 . "$top/tests/guest/lib.sh"
 if [ -z "${VESPER_BUILD:-}" ] && [ -z "${VESPERD:-}" ]; then
-    [ "$(id -u)" = 0 ] || gt_skip "needs root (mknod in the guest image)"
+    [ "$(id -u)" = 0 ] || t_skip "needs root (mknod in the guest image)"
     VESPER_BUILD="$("$top/tools/build")" || {
         echo "guest-latency: tools/build failed" >&2
         exit 1

@@ -9,29 +9,23 @@
 # an allow-migrate resource by live migration (migrate_to/migrate_from),
 # and tools/cluster/down leaves no process, namespace or state behind.
 # Prints "N passed, N failed"; 77 when not root or pacemaker is missing.
+# shellcheck disable=SC2317 # the check functions below run through t_check "$@"
 set -uo pipefail
 top="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../lib.sh
+. "$top/tests/lib.sh"
 build="${VESPER_BUILD:-$top/_build}"
 state="${VESPER_CLUSTER_TEST_DIR:-/tmp/vesper-cluster-test}"
 cl="$top/tools/cluster"
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+[ "$(id -u)" = 0 ] || t_skip "needs root"
 for t in corosync pacemakerd crm_resource; do
-    command -v "$t" >/dev/null || { echo "SKIP: $t not installed (tools/deps cluster)"; exit 77; }
+    command -v "$t" >/dev/null || t_skip "$t not installed (tools/deps cluster)"
 done
 drv="$build/tests/cluster/pmk_fail_test"
 if [ -f "$build/tests/cluster/Makefile" ]; then
     make -s -C "$build/tests/cluster" pmk_fail_test >/dev/null 2>&1
 fi
 
-pass=0
-fail=0
-ok() { echo "ok: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-check() { # description command...
-    local what="$1"
-    shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
-}
 on() { "$cl/exec" -d "$state" "$@"; }
 where() { on node1 crm_resource --locate -r "$1" 2>/dev/null | sed -n 's/.*is running on: //p'; }
 settle() { on node1 crm_resource --wait --timeout=60s >/dev/null 2>&1; }
@@ -47,15 +41,10 @@ moved_from() { # rsc node timeout_s: wait until rsc runs on one node other than 
 
 "$cl/down" -d "$state" >/dev/null 2>&1
 trap '"$cl/down" -d "$state" >/dev/null 2>&1' EXIT
-if ! "$cl/up" -n 3 -d "$state"; then
-    bad "tools/cluster/up"
-    echo "$pass passed, $fail failed"
-    exit 1
-fi
-ok "tools/cluster/up: 3 nodes online"
-check "status reports every daemon alive" sh -c "'$cl/status' -d '$state' >/dev/null"
-check "each node has its own hostname" test "$(on node2 hostname)" = node2
-check "crm_mon on node3 sees 3 nodes online" \
+t_check "tools/cluster/up: 3 nodes online" "$cl/up" -n 3 -d "$state" || t_end
+t_check "status reports every daemon alive" sh -c "'$cl/status' -d '$state' >/dev/null"
+t_check "each node has its own hostname" test "$(on node2 hostname)" = node2
+t_check "crm_mon on node3 sees 3 nodes online" \
     sh -c "'$cl/exec' -d '$state' node3 crm_mon -1 | grep -q 'Online: \[ node1 node2 node3 \]'"
 
 on node1 cibadmin --create -o resources --xml-text "
@@ -69,13 +58,14 @@ on node1 cibadmin --create -o resources --xml-text "
 </primitive>"
 settle
 n=$(where d1)
-check "a Dummy resource runs ($n)" test -n "$n"
+t_check "a Dummy resource runs ($n)" test -n "$n"
 
-if [ -x "$drv" ]; then
+# pmk_fail_test is what this test exists for: not built is a failure
+if t_check "pmk_fail_test built ($drv)" test -x "$drv"; then
     out=$(on "$n" "$drv" -a "" d1 2>&1)
-    echo "$out" | sed 's/^/    /'
-    check "pmk_fail: the controller accepts the failure" grep -q 'status=0' <<<"$out"
-    check "pmk_fail: d1 moves off $n" moved_from d1 "$n" 30
+    echo "    ${out//$'\n'/$'\n'    }"
+    t_check "pmk_fail: the controller accepts the failure" grep -q 'status=0' <<<"$out"
+    t_check "pmk_fail: d1 moves off $n" moved_from d1 "$n" 30
     settle
     on node1 crm_resource --cleanup -r d1 >/dev/null 2>&1
     settle
@@ -84,15 +74,15 @@ if [ -x "$drv" ]; then
     n=$(where d1)
     kill -9 "$("$cl/pids" -d "$state" "$n" pacemaker-contr)"
     out=$(on "$n" "$drv" -W -t 60 d1 2>&1)
-    echo "$out" | sed 's/^/    /'
-    check "queued while the controller restarts, then accepted" grep -q 'status=0' <<<"$out"
-    check "it waited in the queue for the restarted controller" \
+    echo "    ${out//$'\n'/$'\n'    }"
+    t_check "queued while the controller restarts, then accepted" grep -q 'status=0' <<<"$out"
+    t_check "it waited in the queue for the restarted controller" \
         test "$(grep -n -m1 'queued' <<<"$out" | cut -d: -f1)" -lt \
         "$(grep -n -m1 'link ready' <<<"$out" | cut -d: -f1)"
-    check "sent once" test "$(grep -c '^result' <<<"$out")" = 1
-    check "d1 moves off $n" moved_from d1 "$n" 60
+    t_check "sent once" test "$(grep -c '^result' <<<"$out")" = 1
+    t_check "d1 moves off $n" moved_from d1 "$n" 60
     settle
-    check "no resource is left FAILED" sh -c "! '$cl/exec' -d '$state' node1 crm_mon -1 | grep -q FAILED"
+    t_check "no resource is left FAILED" sh -c "! '$cl/exec' -d '$state' node1 crm_mon -1 | grep -q FAILED"
     on node1 crm_resource --cleanup -r d1 >/dev/null 2>&1
     settle
 
@@ -101,23 +91,21 @@ if [ -x "$drv" ]; then
     rule=$("$drv" -x d1)
     on node1 cibadmin --create -o constraints --xml-text "$rule"
     out=$(on "$n" "$drv" -m d1 2>&1)
-    check "pmk_migrate sets vesper-d1=degraded" grep -q 'status=0' <<<"$out"
-    check "d1 moves off $n" moved_from d1 "$n" 30
-    check "by live migration" sh -c "grep -q 'Result of migrate_to operation for d1 on $n: ok' \
+    t_check "pmk_migrate sets vesper-d1=degraded" grep -q 'status=0' <<<"$out"
+    t_check "d1 moves off $n" moved_from d1 "$n" 30
+    t_check "by live migration" sh -c "grep -q 'Result of migrate_to operation for d1 on $n: ok' \
         '$state/$n/root/log/pacemaker/pacemaker.log'"
-    check "crm_mon -A shows the mark" sh -c "'$cl/exec' -d '$state' node1 crm_mon -1A | \
+    t_check "crm_mon -A shows the mark" sh -c "'$cl/exec' -d '$state' node1 crm_mon -1A | \
         grep -Eq 'vesper-d1[[:space:]]+: degraded'"
     out=$(on "$n" "$drv" -r d1 2>&1)
-    check "pmk_restore deletes the mark" grep -q 'status=0' <<<"$out"
-else
-    echo "pmk_fail_test not built ($drv): pmk cases skipped"
+    t_check "pmk_restore deletes the mark" grep -q 'status=0' <<<"$out"
 fi
 
 # crm_resource --fail, the same request from the command line
 settle
 n=$(where d1)
 on "$n" crm_resource --fail -r d1 -N "$n" >/dev/null 2>&1
-check "crm_resource --fail moves d1 off $n" moved_from d1 "$n" 30
+t_check "crm_resource --fail moves d1 off $n" moved_from d1 "$n" 30
 
 prefix=$(sed -n 's/^PREFIX=//p' "$state/cluster.env")
 pids=$(for i in 1 2 3; do "$cl/pids" -d "$state" "node$i"; done)
@@ -129,10 +117,9 @@ alive() { # pids still alive and not zombies
         [ -d "/proc/$p" ] && [ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" != Z ] && echo "$p"
     done
 }
-check "down removes the state directory" test ! -e "$state"
-check "down removes the namespaces ($prefix-*)" sh -c "! ip netns list | grep -q '^$prefix-'"
-check "down leaves none of the $(echo $pids | wc -w) node processes" test -z "$(alive)"
-check "down is idempotent" "$cl/down" -d "$state"
+t_check "down removes the state directory" test ! -e "$state"
+t_check "down removes the namespaces ($prefix-*)" sh -c "! ip netns list | grep -q '^$prefix-'"
+t_check "down leaves none of the $(wc -w <<<"$pids") node processes" test -z "$(alive)"
+t_check "down is idempotent" "$cl/down" -d "$state"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_end

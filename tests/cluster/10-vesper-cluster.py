@@ -48,8 +48,8 @@
 # keeping STATE (tools/cluster/down -k).
 # Environment: VESPERD, VESPERCTL (default _build/daemon/...),
 # VESPER_CLUSTER_TEST_DIR (default /tmp/vesper-cluster-test).
-# Exit 0 pass, 1 fail, 77 skip (not root, a package missing, vesperd not
-# built or without the Pacemaker action).
+# Exit 0 pass, 1 fail (a vesperd whose Pacemaker link does not come up is a
+# failure), 77 skip (not root, a package missing, vesperd not built).
 import datetime
 import os
 import random
@@ -64,15 +64,19 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tools", "cluster"))
+sys.path.insert(0, os.path.join(TOP, "tests"))
 import stack  # noqa: E402
+import vsptest  # noqa: E402
 from stack import INST, ctl, ex, gcmd, log, moved_from, run, settle, wait  # noqa: E402
+from vsptest import failures, skip  # noqa: E402
+
+vsptest.say = log
 
 STATE = os.environ.get("VESPER_CLUSTER_TEST_DIR", "/tmp/vesper-cluster-test")
 GUESTS = ("vm1", "vm2")
 DOM = {g: stack.vd_domain(g) for g in GUESTS}   # libvirt domain of guest g
 NODES = 3
 
-passed = failed = 0
 current_case = ("setup", time.time())  # (name, wall time it started)
 failed_cases = []  # (name, start) of the cases with a failed check
 VESPERD = VESPERCTL = None
@@ -85,21 +89,10 @@ def begin_case(name):
 
 
 def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-        log("ok: " + what)
-    else:
-        failed += 1
-        log("FAIL: " + what)
-        if current_case not in failed_cases:
-            failed_cases.append(current_case)
+    """vsptest.check, remembering the case of a failed check."""
+    if not vsptest.check(cond, what) and current_case not in failed_cases:
+        failed_cases.append(current_case)
     return cond
-
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
 
 
 def locate(g):
@@ -467,8 +460,10 @@ def main():
         groups = stack.probe_groups(os.path.join(STATE + "-guests", "probe-groups"))
         for n in INST:
             stack.start_vesperd(n, groups, stack.vd_vesperd_body(n))
-        if not wait(lambda: "pacemaker: controller link ready" in stack.vesperd_log("node1"), 30):
-            skip("this vesperd does not start the Pacemaker link (action_pcmk_init not wired)")
+        if not check(wait(lambda: all("pacemaker: controller link ready" in stack.vesperd_log(n)
+                                      for n in INST), 30),
+                     "vesperd's Pacemaker link comes up on %s" % ", ".join(INST)):
+            return
         stack.vd_configure(GUESTS, stack.vd_define(GUESTS, STATE + "-guests"))
         settle(180)
         check(locate("vm1") == "node1" and locate("vm2") == "node1",
@@ -493,14 +488,14 @@ def main():
     except Exception as e:  # a crash of the test is a failure, with the logs kept
         check(False, "exception: %r" % e)
     finally:
-        if failed:
+        if failures:
             for n in INST:
                 log("--- %s vesperd.log (tail)\n%s" % (n, stack.vesperd_log(n)[-2000:]))
         stack.stop_vesperd()
-        if failed:
+        if failures:
             log("failure logs in %s" % save_failure_logs())
         if not keep:
-            stack.cluster_down(keep_state=bool(failed))
+            stack.cluster_down(keep_state=bool(failures))
             stack.libvirt_down()
 
 
@@ -513,5 +508,4 @@ if __name__ == "__main__":
         check(False, "exception: %r" % e)
         stack.cluster_down()
         stack.libvirt_down()
-    print("%d passed, %d failed, 0 skipped" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(vsptest.summary())

@@ -7,34 +7,40 @@
 # ignored, a SIGKILL is failed over by vesper through Pacemaker and vm1 runs
 # on node2; the operation, crm_mon before and after and the latencies are
 # printed.  Prints "N passed, N failed"; exit 77 without root or packages.
+# shellcheck disable=SC2317 # the check functions below run through t_check "$@"
 set -u
 top="$(cd "$(dirname "$0")/../.." && pwd)"
-[ "$(id -u)" = 0 ] || { echo "SKIP: 30-demo: the cluster demo needs root"; exit 77; }
+# shellcheck source=../lib.sh
+. "$top/tests/lib.sh"
+[ "$(id -u)" = 0 ] || t_skip "the cluster demo needs root"
 for t in corosync pacemakerd libvirtd qemu-system-x86_64; do
-    command -v "$t" >/dev/null || { echo "SKIP: 30-demo: $t not installed (tools/deps cluster)"; exit 77; }
+    command -v "$t" >/dev/null || t_skip "$t not installed (tools/deps cluster)"
 done
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then echo "ok: $1"; pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi; }
+# has ERE: a line of the demo's output matches ERE
+has() { grep -Eq "$1" "$out"; }
 "$top/tools/demo" >"$out" 2>&1
 rc=$?
-check "tools/demo exits 0 (got $rc)" '[ $rc = 0 ]'
-check "crm_mon shows vm1 started on node1 first" \
-    'grep -Eq "vm1[[:space:]]+\(ocf:heartbeat:VirtualDomain\):[[:space:]]+Started node1" "$out"'
-check "crm_mon shows vesperd's view (vesper-state-vm1 : running)" \
-    'grep -Eq "vesper-state-vm1[[:space:]]+: running" "$out"'
-check "SIGHUP judged ignore" 'grep -Eq "SIGHUP from .* ignore +signal" "$out"'
-check "no failover for the SIGHUP" '! grep -Eq "SIGHUP from .* failover" "$out"'
-check "SIGKILL judged failover" 'grep -Eq "SIGKILL from .* failover +signal +fired" "$out"'
-check "the operation: a signal failover through pacemaker, recorded by the controller" \
-    'grep -Eq "^op-.* failover +signal +pacemaker +done .*failure recorded by the controller on node1" "$out"'
-check "Pacemaker stopped vm1 on node1 and started it on node2" \
-    'grep -q "Result of stop operation for vm1 on node1: ok" "$out" && grep -q "Result of start operation for vm1 on node2: ok" "$out"'
-check "crm_mon shows vm1 started on node2 afterwards" \
-    'grep -Eq "vm1[[:space:]]+\(ocf:heartbeat:VirtualDomain\):[[:space:]]+Started node2" "$out"'
-check "the last line gives the latencies" \
-    'tail -n 1 "$out" | grep -Eq "^failover of vm1 by vesper: fault -> verdict [0-9.]+ ms, -> Pacemaker told [0-9.]+ ms, -> running on node2 [0-9.]+ s$"'
-[ "$fail" = 0 ] || { echo "---- tools/demo output"; cat "$out"; }
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+t_check "tools/demo exits 0 (got $rc)" [ $rc = 0 ]
+t_check "crm_mon shows vm1 started on node1 first" \
+    has "vm1[[:space:]]+\(ocf:heartbeat:VirtualDomain\):[[:space:]]+Started node1"
+t_check "crm_mon shows vesperd's view (vesper-state-vm1 : running)" \
+    has "vesper-state-vm1[[:space:]]+: running"
+t_check "SIGHUP judged ignore" has "SIGHUP from .* ignore +signal"
+t_check "no failover for the SIGHUP" t_not has "SIGHUP from .* failover"
+t_check "SIGKILL judged failover" has "SIGKILL from .* failover +signal +fired"
+t_check "the operation: a signal failover through pacemaker, recorded by the controller" \
+    has "^op-.* failover +signal +pacemaker +done .*failure recorded by the controller on node1"
+moved() {
+    has "Result of stop operation for vm1 on node1: ok" &&
+        has "Result of start operation for vm1 on node2: ok"
+}
+t_check "Pacemaker stopped vm1 on node1 and started it on node2" moved
+t_check "crm_mon shows vm1 started on node2 afterwards" \
+    has "vm1[[:space:]]+\(ocf:heartbeat:VirtualDomain\):[[:space:]]+Started node2"
+latencies="^failover of vm1 by vesper: fault -> verdict [0-9.]+ ms, -> Pacemaker told [0-9.]+ ms, "
+latencies+="-> running on node2 [0-9.]+ s$"
+t_check "the last line gives the latencies" grep -Eq "$latencies" <(tail -n 1 "$out")
+[ "$t_nfail" = 0 ] || { echo "---- tools/demo output"; cat "$out"; }
+t_end

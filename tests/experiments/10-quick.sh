@@ -10,16 +10,10 @@
 # ratio.  Skips (77) when not root or a component is missing.
 set -uo pipefail
 top="${VESPER_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=../lib.sh
+. "$top/tests/lib.sh"
 out="$(mktemp -d "${TMPDIR:-/tmp}/vesper-exp-quick.XXXXXX")"
 trap 'rm -rf "$out"' EXIT
-pass=0
-fail=0
-check() { # name, then a command that must succeed
-    local name="$1"
-    shift
-    if "$@"; then pass=$((pass + 1)); echo "ok: $name"
-    else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
 
 "$top/experiments/run" --quick --out "$out/res" --state /tmp/vesper-exp-check >"$out/run.log" 2>&1
 rc=$?
@@ -27,15 +21,15 @@ cat "$out/run.log"
 if [ $rc = 77 ]; then
     exit 77
 fi
-check "experiments/run exit 0 (got $rc)" test $rc = 0
+t_check "experiments/run exit 0 (got $rc)" test $rc = 0
 csv="$out/res/runs.csv"
 col() { # column number of NAME in runs.csv
     head -1 "$csv" | tr ',' '\n' | grep -nx "$1" | cut -d: -f1
 }
-check "runs.csv: 10 runs (5 faults x 2 arms)" test "$(tail -n +2 "$csv" 2>/dev/null | wc -l)" = 10
+t_check "runs.csv: 10 runs (5 faults x 2 arms)" test "$(tail -n +2 "$csv" 2>/dev/null | wc -l)" = 10
 if [ -s "$csv" ]; then
     ok=$(col ok)
-    check "every run recovered with all phases" \
+    t_check "every run recovered with all phases" \
         test "$(tail -n +2 "$csv" | cut -d, -f"$ok" | sort -u | tr -d '\n')" = 1
     f=$(col fault); a=$(col arm); b=$(col detect_by); v=$(col vesper_seen)
     # The monitor may win a race now and then (it runs at a random phase), so
@@ -44,12 +38,12 @@ if [ -s "$csv" ]; then
     for fault in sigterm sigkill oom hang panic; do
         seen=$(tail -n +2 "$csv" | awk -F, -v f="$fault" -v fc="$f" -v vc="$v" \
             '$fc == f && $vc != "" { n++ } END { print n + 0 }')
-        check "$fault: the guest's event reached vesperd in both arms" test "$seen" = 2
+        t_check "$fault: the guest's event reached vesperd in both arms" test "$seen" = 2
     done
     nv=$(tail -n +2 "$csv" | awk -F, -v ac="$a" -v bc="$b" '$ac == "P2" && $bc == "vesper" { n++ } END { print n + 0 }')
-    check "P2: vesper detected first in at least 3 of 5 faults (got $nv)" test "$nv" -ge 3
+    t_check "P2: vesper detected first in at least 3 of 5 faults (got $nv)" test "$nv" -ge 3
     fc=$(col fault_clock)
-    check "signal and OOM faults timed by the guest's clock" \
+    t_check "signal and OOM faults timed by the guest's clock" \
         test "$(tail -n +2 "$csv" | awk -F, -v f="$f" -v c="$fc" \
             '$f ~ /^(sigterm|sigkill|oom)$/ { print $c }' | sort -u | tr -d '\n')" = guest
 fi
@@ -65,18 +59,17 @@ else:
     print("%d/%d" % (len(rows), sum(int(r[sys.argv[2]]) for r in rows)))
 PY
 }
-check "benign phase: 2 arms, 0 false failovers" test "$(benign false_failovers)" = 2/0
+t_check "benign phase: 2 arms, 0 false failovers" test "$(benign false_failovers)" = 2/0
 kinds="$(benign kinds join)"
-check "benign phase: vesperd saw the memory and CPU pressure spikes in both arms ($kinds)" \
+t_check "benign phase: vesperd saw the memory and CPU pressure spikes in both arms ($kinds)" \
     test "$(echo "$kinds" | tr ';' '\n' | grep -c 'psi-memory.*psi-cpu\|psi-cpu.*psi-memory')" = 2
-check "benign phase: no event judged failover or migrate" \
+t_check "benign phase: no event judged failover or migrate" \
     sh -c "! echo '$kinds' | grep -Eq 'failover|migrate'"
-check "summary.md has the detection table" grep -q '^## Detection' "$out/res/summary.md"
+t_check "summary.md has the detection table" grep -q '^## Detection' "$out/res/summary.md"
 for p in cdf phases; do
-    check "$p.png is a PNG" sh -c "head -c 8 '$out/res/$p.png' | od -An -c | grep -q 'P   N   G'"
-    check "$p.svg is an SVG" grep -q '<svg' "$out/res/$p.svg"
+    t_check "$p.png is a PNG" sh -c "head -c 8 '$out/res/$p.png' | od -An -c | grep -q 'P   N   G'"
+    t_check "$p.svg is an SVG" grep -q '<svg' "$out/res/$p.svg"
 done
-check "last line: median detection ratio" \
+t_check "last line: median detection ratio" \
     sh -c "tail -1 '$out/run.log' | grep -Eq '^median detection ratio P1/P2: [0-9.]+ \\(all faults pooled'"
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+t_end

@@ -18,18 +18,18 @@ case "$secs" in
 esac
 
 top="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../lib.sh
+. "$top/tests/lib.sh"
 bdir="${VESPER_FUZZ_BUILD:-$top/_build-fuzz}"
 
 if ! command -v clang >/dev/null 2>&1; then
-    echo "SKIP: clang not installed (apt-get install clang libclang-rt-14-dev)"
-    exit 77
+    t_skip "clang not installed (apt-get install clang libclang-rt-14-dev)"
 fi
 probe="$(mktemp -d)"
 trap 'rm -rf "$probe"' EXIT
 printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' >"$probe/t.c"
 if ! clang -fsanitize=fuzzer,address,undefined -o "$probe/t" "$probe/t.c" >/dev/null 2>&1; then
-    echo "SKIP: clang cannot link libFuzzer (apt-get install libclang-rt-14-dev)"
-    exit 77
+    t_skip "clang cannot link libFuzzer (apt-get install libclang-rt-14-dev)"
 fi
 
 if [ ! -x "$top/configure" ]; then

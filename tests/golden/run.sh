@@ -19,32 +19,29 @@
 #
 # Cases run from this directory with relative paths, so the file names in
 # the errors are stable.  UPDATE_GOLDEN=1 rewrites the .ok files.
-# Prints one line per case and ends with "N passed, N failed".
+# Prints one line per case and ends with "N passed, N failed" (tests/lib.sh).
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 if [ -z "${VESPERD:-}" ]; then
-    echo "SKIP: set VESPERD to the vesperd binary to check with"
-    exit 77
+    t_skip "set VESPERD to the vesperd binary to check with"
 fi
 case "$VESPERD" in
 /*) ;;
 *) VESPERD="$(pwd)/$VESPERD" ;;
 esac
 if [ ! -x "$VESPERD" ]; then
-    echo "SKIP: $VESPERD is not built"
-    exit 77
+    t_skip "$VESPERD is not built"
 fi
 cd "$here" || exit 1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vesper-golden.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir "$tmp/empty"
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $1"; }
+# ko NAME WHY: the case failed; shows the diff that says why, if any
 ko() {
-    fail=$((fail + 1))
-    echo "FAIL $1: $2"
+    t_bad "$1: $2"
     [ -f "$tmp/diff" ] && sed 's/^/    /' "$tmp/diff" | head -40
     rm -f "$tmp/diff"
 }
@@ -128,7 +125,6 @@ for name in $cases; do
             continue
         fi
     fi
-    ok "$name"
+    t_ok "$name"
 done
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+t_end

@@ -6,7 +6,7 @@
 # the module, and runs scripts/kmod.sh inside it (load, ABI error paths,
 # signal/OOM/exit/hang probes on a watched busybox httpd and the hog fault
 # tool, disarm, run-time watch list and signal mode changes, ring overflow,
-# clean unload).  Prints "10-kmod: N passed, N failed".
+# clean unload).  Prints "N passed, N failed": the guest's checks.
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"

@@ -6,30 +6,16 @@
 # with QEMU listening on the port's unix socket (--server, how vesperd
 # normally connects) and once with QEMU connecting to a host listener
 # (--client), and exchanges one line each way with scripts/port.sh in the
-# guest through socat.  Prints "11-port: N passed, N failed".
+# guest through socat.  Prints "N passed, N failed".
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 gt_require
-command -v socat >/dev/null || gt_skip "socat not installed (tools/deps guest)"
+command -v socat >/dev/null || t_skip "socat not installed (tools/deps guest)"
 gt_image --no-agent
 
-pass=0
-fail=0
-check() { # description command...
-    local d="$1"
-    shift
-    if "$@"; then
-        pass=$((pass + 1))
-        echo "ok: $d"
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $d"
-        gt_keep=1
-    fi
-}
-
 # talk: the host end of the exchange on the coprocess HOST (socat stdio).
+# shellcheck disable=SC2317 # called through t_check "$@"
 talk() {
     local line=""
     read -r -t 60 line <&"${HOST[0]}" || return 1
@@ -53,14 +39,13 @@ for mode in server client; do
         for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
         coproc HOST { exec socat - "UNIX-CONNECT:$sock"; }
     fi
-    check "$mode mode: guest line received, reply sent" talk
+    t_check "$mode mode: guest line received, reply sent" talk
     wait $boot
     rc=$?
     kill "$HOST_PID" 2>/dev/null
     wait "$HOST_PID" 2>/dev/null
     tr -d '\r' <"$log" | grep -E '^(VT-|VESPER-GUEST)'
-    check "$mode mode: guest checks passed" [ $rc = 0 ]
+    t_check "$mode mode: guest checks passed" [ $rc = 0 ]
     cp "$log" "$gt_work/console.log"
 done
-echo "11-port: $pass passed, $fail failed"
-[ $fail = 0 ]
+t_end

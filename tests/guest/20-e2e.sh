@@ -23,7 +23,9 @@
 #     task that was not watched leaves the guest kernel only afterwards
 #   vesperctl health (failed after a failover, running after bind), vesperctl
 #     push (CONFIG again), no sequence gaps or drops in the whole stream
-#   guest powers off                          -> agent-lost, logged only
+#   the guest's own end-of-session checks (scripts/e2e.sh: every command
+#     answered ok, the agent still runs, no kernel warning), then it
+#     powers off                              -> agent-lost, logged only
 # Prints "N passed, N failed"; exit 0 pass, 1 fail, 77 skip.
 # shellcheck disable=SC2317 # the check functions below run through gt_check "$@"
 set -uo pipefail
@@ -109,10 +111,6 @@ health_is() { # STATE: vesperctl health vm1 starts with STATE
     h="$(gt_ctl health vm1)"
     echo "  health: $h"
     [[ "$h" == "$1 "* ]] || [ "$h" = "$1" ]
-}
-
-none() { # COMMAND...: true if COMMAND fails
-    ! "$@"
 }
 
 # barrier: a SIGHUP to httpd (ignored by the signal group) whose event is
@@ -206,7 +204,7 @@ gt_check "unwatched OOM: logged" gt_q operations "$gt_wait_s" id pid="$p" verdic
 gt_check "barrier event after the OOM kill" barrier
 gt_check "unwatched OOM: no failover, no action" no_failover "$p"
 gt_check "unwatched task's signal and exit never left the guest kernel" \
-    none gt_q events 0 id pid="$p" probe!=oom
+    t_not gt_q events 0 id pid="$p" probe!=oom
 
 echo "== OOM kill of a watched task"
 gt_settle
@@ -242,7 +240,7 @@ p="$(gt_kv pid)"
 gt_check "unwatched newsvc gets SIGTERM" gt_guest kill TERM "$p"
 gt_check "barrier event after it" barrier
 gt_check "before: no event for newsvc (filtered in the guest kernel)" \
-    none gt_q events 0 id pid="$p"
+    t_not gt_q events 0 id pid="$p"
 gen="$(gt_q "guest vm1" 0 config.generation)"
 gt_check "vesperctl bind --watch adds comm:newsvc" \
     gt_ctl bind vm1 e2e-svc --watch comm:httpd,comm:wsvc,comm:newsvc
@@ -266,7 +264,7 @@ gt_check "no gaps, decode errors or drops" gt_q "guest vm1" 0 counters.events \
     counters.gaps=0 counters.decode_errors=0 counters.dropped_agent=0 counters.lost=0 \
     kmod_dropped_total=0 agent_dropped_total=0
 gt_guest_end
-gt_check "guest script ended and powered off (boot.sh status 0)" [ $? = 0 ]
+gt_check "guest's end-of-session checks passed, it powered off (boot.sh status 0)" [ $? = 0 ]
 gt_check "agent gone -> agent-lost, logged only (group agent)" ev_is log agent probe=agent-lost
 gt_check "vesperd exits 0" gt_vesperd_stop
 gt_summary

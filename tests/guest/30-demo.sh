@@ -6,6 +6,8 @@
 # boots the demo guest, SIGKILL of its httpd becomes a failover with a
 # latency.  Same checks as tests/integration/21-demo.sh.
 top="$(cd "$(dirname "$0")/../.." && pwd)"
-[ "$(id -u)" = 0 ] || { echo "SKIP: 30-demo: the guest demo needs root (mknod in the guest image)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: 30-demo: qemu-system-x86 not installed"; exit 77; }
+# shellcheck source=../lib.sh
+. "$top/tests/lib.sh"
+[ "$(id -u)" = 0 ] || t_skip "the guest demo needs root (mknod in the guest image)"
+command -v qemu-system-x86_64 >/dev/null || t_skip "qemu-system-x86 not installed"
 VESPER_DEMO_ARGS="--guest" exec "$top/tests/integration/21-demo.sh"

@@ -25,10 +25,10 @@ set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 gt_e2e_require
-command -v debootstrap >/dev/null || gt_skip "debootstrap not installed (tools/deps debian-guest)"
-command -v mkfs.ext4 >/dev/null || gt_skip "mkfs.ext4 not installed (tools/deps debian-guest)"
+command -v debootstrap >/dev/null || t_skip "debootstrap not installed (tools/deps debian-guest)"
+command -v mkfs.ext4 >/dev/null || t_skip "mkfs.ext4 not installed (tools/deps debian-guest)"
 guestcmd="$gt_top/tools/libvirt/guestcmd"
-gt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$gt_name.XXXXXX")"
+gt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$t_name.XXXXXX")"
 chmod 755 "$gt_work"
 trap 'gt_cleanup' EXIT
 

@@ -3,33 +3,16 @@
 # Copyright (C) 2026 The vesper authors
 #
 # Guest-side helpers for test scripts running inside the vesper guest image
-# (installed as /lib/vesper/guest-lib.sh; busybox sh).  Checks print one line
-# each, "VT-OK: ..." or "VT-FAIL: ...", and vt_summary prints the counts in
-# the form tools/check counts ("N passed, N failed").
+# (installed as /lib/vesper/guest-lib.sh; busybox sh).  The counting is
+# tests/lib.sh's (installed as /lib/vesper/lib.sh) with tags the host finds
+# among the console's kernel messages: one line per check, "VT-OK: ...",
+# "VT-FAIL: ..." or "VT-SKIP: ...", and "VT-SUMMARY: N passed, N failed"
+# at the end (t_summary), which tests/guest/lib.sh's gt_result counts.
 
-VT_PASS=0
-VT_FAIL=0
-
-vt_ok() {
-    VT_PASS=$((VT_PASS + 1))
-    echo "VT-OK: $*"
-}
-
-vt_fail() {
-    VT_FAIL=$((VT_FAIL + 1))
-    echo "VT-FAIL: $*"
-}
-
-# vt_check DESCRIPTION COMMAND...: pass if COMMAND succeeds.
-vt_check() {
-    local desc="$1"
-    shift
-    if "$@"; then
-        vt_ok "$desc"
-    else
-        vt_fail "$desc"
-    fi
-}
+# the path from the top: this file is checked as part of scripts elsewhere
+# shellcheck source=tests/lib.sh
+. /lib/vesper/lib.sh
+t_tag_ok="VT-OK:" t_tag_fail="VT-FAIL:" t_tag_skip="VT-SKIP:" t_tag_summary="VT-SUMMARY: "
 
 # vt_wait SECONDS COMMAND...: retry COMMAND every 0.1 s until it succeeds
 # or SECONDS pass.  Returns its last status.
@@ -61,7 +44,14 @@ vt_count() {
     grep -c -E -e "$2" "$1" 2>/dev/null || true
 }
 
-vt_summary() {
-    echo "VT-SUMMARY: $VT_PASS passed, $VT_FAIL failed"
-    [ "$VT_FAIL" = 0 ]
+# vt_dmesg_clean: true if the kernel log has no warning, oops, memory
+# corruption report or vesper.ko error; prints the offending part if not.
+vt_dmesg_clean() {
+    local bad='WARNING:|BUG:|Oops|general protection|refcount_t|list_(add|del) corruption|kmemleak|vesper: (init failed|signal probe lost)'
+    dmesg >/tmp/dmesg-check
+    if grep -E "$bad" /tmp/dmesg-check; then
+        grep -B2 -A20 -E "$bad" /tmp/dmesg-check | head -80
+        return 1
+    fi
+    return 0
 }

@@ -4,44 +4,40 @@
 #
 # Host-side helpers of the guest tests (sourced by tests/guest/NN-*.sh):
 # skip checks, building the guest image into a private work directory, and
-# booting it with a guest-side script.  On failure the console log is kept
-# (in $VESPER_CHECK_LOGS when tools/check runs the test, else in the work
-# directory, which is then not removed).
+# booting it with a guest-side script.  The counting is tests/lib.sh's.  On
+# failure the console log is kept (in $VESPER_CHECK_LOGS when tools/check
+# runs the test, else in the work directory, which is then not removed).
 
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 gt_top="${VESPER_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-gt_name="$(basename "$0" .sh)"
 gt_work=""
-
-gt_skip() {
-    echo "SKIP: $gt_name: $*"
-    exit 77
-}
 
 # gt_require: exit 77 unless this machine can build and boot the guest.
 gt_require() {
     local c
-    [ "$(id -u)" = 0 ] || gt_skip "needs root (mknod in the guest image)"
+    [ "$(id -u)" = 0 ] || t_skip "needs root (mknod in the guest image)"
     for c in qemu-system-x86_64 cpio gcc make xz; do
-        command -v "$c" >/dev/null || gt_skip "$c not installed (tools/deps guest)"
+        command -v "$c" >/dev/null || t_skip "$c not installed (tools/deps guest)"
     done
-    [ -x /bin/busybox ] || gt_skip "busybox-static not installed (tools/deps guest)"
+    [ -x /bin/busybox ] || t_skip "busybox-static not installed (tools/deps guest)"
     # shellcheck source=../../tools/guest/common.sh
     . "$gt_top/tools/guest/common.sh"
     local kver
     kver="$(guest_kver)"
-    [ -n "$kver" ] || gt_skip "no linux-image-*-amd64 installed (tools/deps guest)"
-    [ -d "/lib/modules/$kver/build" ] || gt_skip "no linux-headers-$kver (tools/deps guest)"
+    [ -n "$kver" ] || t_skip "no linux-image-*-amd64 installed (tools/deps guest)"
+    [ -d "/lib/modules/$kver/build" ] || t_skip "no linux-headers-$kver (tools/deps guest)"
     gcc -static -x c -o /dev/null - <<<'int main(void){return 0;}' 2>/dev/null ||
-        gt_skip "gcc cannot link static binaries (libc6-dev)"
+        t_skip "gcc cannot link static binaries (libc6-dev)"
 }
 
 # gt_image [mkinitramfs options]: build the image into a fresh work dir.
 gt_image() {
-    gt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$gt_name.XXXXXX")"
+    gt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$t_name.XXXXXX")"
     trap 'gt_cleanup' EXIT
     "$gt_top/tools/guest/mkinitramfs.sh" -o "$gt_work" "$@" >/dev/null 2>"$gt_work/mkinitramfs.log" || {
         cat "$gt_work/mkinitramfs.log"
-        echo "$gt_name: building the guest image failed"
+        echo "$t_name: building the guest image failed"
         gt_keep=1
         exit 1
     }
@@ -50,12 +46,13 @@ gt_image() {
 gt_keep=""
 gt_cleanup() {
     gt_e2e_stop
+    [ "$t_nfail" = 0 ] || gt_keep=1
     if [ -n "$gt_keep" ] && [ -n "$gt_work" ]; then
         if [ -n "${VESPER_CHECK_LOGS:-}" ] && [ -d "$VESPER_CHECK_LOGS" ]; then
-            cp "$gt_work/console.log" "$VESPER_CHECK_LOGS/$gt_name-console.log" 2>/dev/null &&
-                echo "console log kept: $VESPER_CHECK_LOGS/$gt_name-console.log"
-            cp "$gt_work/vesperd.log" "$VESPER_CHECK_LOGS/$gt_name-vesperd.log" 2>/dev/null &&
-                echo "vesperd log kept: $VESPER_CHECK_LOGS/$gt_name-vesperd.log"
+            cp "$gt_work/console.log" "$VESPER_CHECK_LOGS/$t_name-console.log" 2>/dev/null &&
+                echo "console log kept: $VESPER_CHECK_LOGS/$t_name-console.log"
+            cp "$gt_work/vesperd.log" "$VESPER_CHECK_LOGS/$t_name-vesperd.log" 2>/dev/null &&
+                echo "vesperd log kept: $VESPER_CHECK_LOGS/$t_name-vesperd.log"
         fi
         echo "work directory kept: $gt_work"
         # the image and kernel build are big and reproducible
@@ -77,21 +74,22 @@ gt_boot() {
     return $rc
 }
 
-# gt_result RC: print "NAME: N passed, N failed" from the guest's VT lines
-# (a guest that did not finish counts one more failure) and exit.
+# gt_result RC: take the guest's checks (its VT-OK, VT-FAIL and VT-SKIP
+# lines) as this test's, print the closing line and exit.  A guest that did
+# not finish, or whose script failed without a failed check, is one more
+# failure.
 gt_result() {
-    local rc="$1" pass fail
-    pass=$(tr -d '\r' <"$gt_work/console.log" | grep -c '^VT-OK: ')
-    fail=$(tr -d '\r' <"$gt_work/console.log" | grep -c '^VT-FAIL: ')
-    if ! tr -d '\r' <"$gt_work/console.log" | grep -q '^VT-SUMMARY: '; then
-        echo "$gt_name: the guest did not finish (boot.sh status $rc)"
-        fail=$((fail + 1))
+    local rc="$1" console
+    console="$(tr -d '\r' <"$gt_work/console.log")"
+    t_npass=$(grep -c '^VT-OK: ' <<<"$console")
+    t_nfail=$(grep -c '^VT-FAIL: ' <<<"$console")
+    t_nskip=$(grep -c '^VT-SKIP: ' <<<"$console")
+    if ! grep -q '^VT-SUMMARY: ' <<<"$console"; then
+        t_bad "the guest finished its script (boot.sh status $rc)"
+    elif [ "$rc" != 0 ] && [ "$t_nfail" = 0 ]; then
+        t_bad "the guest script exits 0 (boot.sh status $rc)"
     fi
-    [ "$rc" = 0 ] || [ "$fail" -gt 0 ] || fail=1
-    [ "$fail" = 0 ] || gt_keep=1
-    echo "$gt_name: $pass passed, $fail failed"
-    [ "$fail" = 0 ]
-    exit $?
+    t_end
 }
 
 # ---- end to end: a real vesperd on the host, vesper-agent in the guest ----
@@ -108,9 +106,6 @@ gt_agent=""
 gt_vd_pid=""
 gt_boot_pid=""
 gt_reply=""
-gt_pass=0
-gt_fail=0
-# shellcheck disable=SC2034 # used by the tests
 gt_wait_s=30 # how long a check waits for an event (gt_check shortens it)
 
 # gt_e2e_require: gt_require, plus a built vesperd, vesperctl and static
@@ -122,11 +117,11 @@ gt_e2e_require() {
     gt_vesperd="${VESPERD:-$b/daemon/vesperd}"
     gt_vesperctl="${VESPERCTL:-$b/daemon/vesperctl}"
     gt_agent="${VESPER_AGENT_STATIC:-$b/agent/vesper-agent-static}"
-    [ -x "$gt_vesperd" ] || gt_skip "no vesperd at $gt_vesperd (run tools/build)"
-    [ -x "$gt_vesperctl" ] || gt_skip "no vesperctl at $gt_vesperctl (run tools/build)"
-    [ -x "$gt_agent" ] || gt_skip "no static agent at $gt_agent (configure --enable-static-agent)"
-    command -v python3 >/dev/null || gt_skip "python3 not installed (tools/deps build)"
-    command -v socat >/dev/null || gt_skip "socat not installed (tools/deps guest)"
+    [ -x "$gt_vesperd" ] || t_skip "no vesperd at $gt_vesperd (run tools/build)"
+    [ -x "$gt_vesperctl" ] || t_skip "no vesperctl at $gt_vesperctl (run tools/build)"
+    [ -x "$gt_agent" ] || t_skip "no static agent at $gt_agent (configure --enable-static-agent)"
+    command -v python3 >/dev/null || t_skip "python3 not installed (tools/deps build)"
+    command -v socat >/dev/null || t_skip "socat not installed (tools/deps guest)"
 }
 
 # gt_groups [SED-SCRIPT]: copy the shipped probe groups into
@@ -294,9 +289,7 @@ gt_guest() {
     gt_reply=""
     if [ -z "${GT_PORT_PID:-}" ] || ! echo "$*" >&"${GT_PORT[1]}" ||
         ! read -r -t "${gt_guest_timeout:-120}" gt_reply <&"${GT_PORT[0]}"; then
-        echo "FAIL: guest: no answer to '$*' (console: $gt_work/console.log)"
-        gt_fail=$((gt_fail + 1))
-        gt_keep=1
+        t_bad "guest: no answer to '$*' (console: $gt_work/console.log)"
         gt_summary
     fi
     echo "guest: $* -> $gt_reply"
@@ -341,33 +334,23 @@ gt_e2e_stop() {
     return 0
 }
 
-# gt_check DESCRIPTION COMMAND...: one check, "ok: ..." or "FAIL: ...".
+# gt_check DESCRIPTION COMMAND...: t_check, and after three failed checks
+# the waits for events ($gt_wait_s) are short: what did not come by then
+# will not come, and every check would wait for its timeout.
 gt_check() {
-    local d="$1"
-    # after a few failures, waits for what did not come are short
-    # shellcheck disable=SC2034 # used by the tests
-    [ "$gt_fail" -lt 3 ] || gt_wait_s=3
-    shift
-    if "$@"; then
-        gt_pass=$((gt_pass + 1))
-        echo "ok: $d"
-        return 0
-    fi
-    gt_fail=$((gt_fail + 1))
-    gt_keep=1
-    echo "FAIL: $d"
-    return 1
+    # shellcheck disable=SC2034 # read by the tests' own check functions
+    [ "$t_nfail" -lt 3 ] || gt_wait_s=3
+    t_check "$@"
 }
 
-# gt_summary: print "N passed, N failed" (what tools/check counts) and exit.
+# gt_summary: after a failure, the tails of the console and of vesperd's
+# log; then the closing line and exit (t_end).
 gt_summary() {
-    if [ "$gt_fail" != 0 ]; then
+    if [ "$t_nfail" != 0 ]; then
         echo "---- guest console (tail) ----"
         tr -d '\r' <"$gt_work/console.log" 2>/dev/null | grep -v '^\[ *[0-9.]*\]' | tail -40
         echo "---- vesperd log (tail) ----"
         tail -40 "$gt_work/vesperd.log" 2>/dev/null
     fi
-    echo "$gt_pass passed, $gt_fail failed"
-    [ "$gt_fail" = 0 ]
-    exit $?
+    t_end
 }

@@ -21,8 +21,10 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vspfake import (check, CONFIG, enc_event, EVF_RESENT, EVF_WATCHED, failures, FakeGuest,
-                     find_dirs, PING, PROBE_EXIT, PROBE_SIGNAL, skip, summary, Vesperd, wait_for)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from vspfake import (CONFIG, enc_event, EVF_RESENT, EVF_WATCHED, FakeGuest, find_dirs, PING,
+                     PROBE_EXIT, PROBE_SIGNAL, Vesperd, wait_for)
+from vsptest import check, failures, skip, summary
 
 CONF = """oplog = @DIR@/oplog.db
 heartbeat = 100ms

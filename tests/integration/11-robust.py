@@ -25,8 +25,10 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vspfake import (check, enc_event, enc_hello, ERROR, EVF_WATCHED, failures, FakeGuest,
-                     find_dirs, frame, HDR, PING, PROBE_SIGNAL, skip, summary, Vesperd, wait_for)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from vspfake import (enc_event, enc_hello, ERROR, EVF_WATCHED, FakeGuest, find_dirs, frame, HDR,
+                     PING, PROBE_SIGNAL, Vesperd, wait_for)
+from vsptest import check, failures, skip, summary
 
 CONF = """heartbeat = 100ms
 heartbeat-timeout = 1s

@@ -16,7 +16,9 @@ import sys
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vspfake import Vesperd, check, failures, find_dirs, skip, summary, wait_for
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from vspfake import Vesperd, find_dirs, wait_for
+from vsptest import check, failures, skip, summary
 
 CONF = """heartbeat = 100ms
 heartbeat-timeout = 1s

@@ -25,9 +25,10 @@ import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vspfake import (check, enc_dropped, enc_event, enc_hello, EVF_RESENT, EVF_WATCHED,
-                     failures, FakeGuest, find_dirs, PROBE_SIGNAL, skip, summary, Vesperd,
-                     wait_for)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from vspfake import (enc_dropped, enc_event, enc_hello, EVF_RESENT, EVF_WATCHED, FakeGuest,
+                     find_dirs, PROBE_SIGNAL, Vesperd, wait_for)
+from vsptest import check, failures, skip, summary
 
 CONF = """oplog = @DIR@/oplog.db
 heartbeat = 200ms

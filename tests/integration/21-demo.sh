@@ -10,19 +10,25 @@
 # checks the default, cluster demo).
 set -u
 top="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../lib.sh
+. "$top/tests/lib.sh"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-pass=0; fail=0
-check() { if eval "$2"; then echo "ok: $1"; pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi; }
-"$top/tools/demo" ${VESPER_DEMO_ARGS---loopback} >"$out" 2>&1
+# has ERE: a line of the demo's output matches ERE
+# shellcheck disable=SC2317 # called through t_check "$@"
+has() { grep -Eq "$1" "$out"; }
+# VESPER_DEMO_ARGS: words; unset means --loopback, empty means no argument
+read -r -a demo_args <<<"${VESPER_DEMO_ARGS---loopback}"
+"$top/tools/demo" "${demo_args[@]}" >"$out" 2>&1
 rc=$?
-check "tools/demo exits 0 (got $rc)" '[ $rc = 0 ]'
-check "SIGHUP judged ignore" 'grep -Eq "SIGHUP from .* ignore +signal" "$out"'
-check "SIGKILL judged failover" 'grep -Eq "SIGKILL from .* failover +signal +fired" "$out"'
-check "one signal failover operation, action exit 0" '[ "$(grep -Ec "^op-.* failover +signal +failover-hook +done .* exit 0$" "$out")" = 1 ]'
-check "no failover for the SIGHUP" '! grep -Eq "SIGHUP from .* failover" "$out"'
-check "action output shown" 'grep -Eq "^op-[0-9a-z-]+: fail over demo-vm \(signal (nginx|httpd), signal 9\)" "$out"'
-check "latency printed" 'grep -Eq "failover verdict for demo-vm: event -> decision [0-9.]+ ms" "$out"'
-[ "$fail" = 0 ] || { echo "---- tools/demo output"; cat "$out"; }
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+t_check "tools/demo exits 0 (got $rc)" [ $rc = 0 ]
+t_check "SIGHUP judged ignore" has "SIGHUP from .* ignore +signal"
+t_check "SIGKILL judged failover" has "SIGKILL from .* failover +signal +fired"
+t_check "one signal failover operation, action exit 0" \
+    [ "$(grep -Ec "^op-.* failover +signal +failover-hook +done .* exit 0$" "$out")" = 1 ]
+t_check "no failover for the SIGHUP" t_not has "SIGHUP from .* failover"
+t_check "action output shown" \
+    has "^op-[0-9a-z-]+: fail over demo-vm \(signal (nginx|httpd), signal 9\)"
+t_check "latency printed" has "failover verdict for demo-vm: event -> decision [0-9.]+ ms"
+[ "$t_nfail" = 0 ] || { echo "---- tools/demo output"; cat "$out"; }
+t_end

@@ -17,7 +17,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -341,29 +340,3 @@ def find_dirs():
     srcdir = os.environ.get("VESPER_SRCDIR") or os.path.normpath(os.path.join(here, "..", ".."))
     builddir = os.environ.get("VESPER_BUILDDIR") or os.environ.get("VESPER_BUILD") or srcdir
     return builddir, srcdir
-
-
-def skip(reason):
-    print("SKIP: %s" % reason)
-    sys.exit(77)
-
-
-# ---------------------------------------------------------------------------
-# Check bookkeeping shared by the integration scripts: every check prints one
-# "ok:" / "FAIL:" line, summary() prints the runner line tools/check counts.
-
-failures = []
-passes = []
-
-
-def check(cond, what):
-    """Record one check; return cond so callers can branch on it."""
-    print("%s: %s" % ("ok" if cond else "FAIL", what))
-    (passes if cond else failures).append(what)
-    return cond
-
-
-def summary():
-    """Print "N passed, N failed" and return the script's exit status."""
-    print("%d passed, %d failed" % (len(passes), len(failures)))
-    return 1 if failures else 0

@@ -7,26 +7,20 @@
 # again with tools/libvirt/down on exit), the guest image with vesper.ko
 # and the agent (built once and cached, see lt_image), TCG domains from
 # tools/libvirt/mkdomain, and the real vesperd with a [libvirt] section,
-# queried through vesperctl --json.  On failure vesperd's log, the console
-# logs and the libvirtd logs are kept in $VESPER_CHECK_LOGS (tools/check)
-# or in the work directory.
+# queried through vesperctl --json.  The counting is tests/lib.sh's.  On
+# failure vesperd's log, the console logs and the libvirtd logs are kept in
+# $VESPER_CHECK_LOGS (tools/check) or in the work directory.
 
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 lt_top="${VESPER_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-lt_name="$(basename "$0" .sh)"
 lt_work=""
-lt_pass=0
-lt_fail=0
 lt_vd_pid=""
 lt_keep=""
 lt_state="${VESPER_LIBVIRT_STATE:-/run/vesper-libvirt}"
 
-lt_skip() {
-    echo "SKIP: $lt_name: $*"
-    exit 77
-}
-
 lt_log() {
-    echo "$lt_name: $*"
+    echo "$t_name: $*"
 }
 
 # lt_find_build FILE: print $VESPER_BUILD/FILE, else the newest _build*/FILE.
@@ -47,33 +41,33 @@ lt_find_build() {
 # a vesperd built with libvirt support is at hand.
 lt_require() {
     local c kver
-    [ "$(id -u)" = 0 ] || lt_skip "needs root (libvirtd, guest image)"
+    [ "$(id -u)" = 0 ] || t_skip "needs root (libvirtd, guest image)"
     for c in libvirtd virtlogd virsh qemu-system-x86_64 socat cpio unshare python3; do
-        command -v "$c" >/dev/null || lt_skip "$c not installed (tools/deps libvirt)"
+        command -v "$c" >/dev/null || t_skip "$c not installed (tools/deps libvirt)"
     done
-    [ -x /bin/busybox ] || lt_skip "busybox-static not installed (tools/deps guest)"
+    [ -x /bin/busybox ] || t_skip "busybox-static not installed (tools/deps guest)"
     # shellcheck source=../../tools/guest/common.sh
     . "$lt_top/tools/guest/common.sh"
     kver="$(guest_kver)"
-    [ -n "$kver" ] || lt_skip "no linux-image-*-amd64 installed (tools/deps guest)"
-    [ -d "/lib/modules/$kver/build" ] || lt_skip "no linux-headers-$kver (tools/deps guest)"
+    [ -n "$kver" ] || t_skip "no linux-image-*-amd64 installed (tools/deps guest)"
+    [ -d "/lib/modules/$kver/build" ] || t_skip "no linux-headers-$kver (tools/deps guest)"
     LT_VESPERD="${VESPERD:-$(lt_find_build daemon/vesperd)}"
     LT_VESPERCTL="${VESPERCTL:-$(lt_find_build daemon/vesperctl)}"
     if [ ! -x "$LT_VESPERD" ] || [ ! -x "$LT_VESPERCTL" ]; then
-        lt_skip "no vesperd/vesperctl built"
+        t_skip "no vesperd/vesperctl built"
     fi
     printf '[libvirt]\n' >"${TMPDIR:-/tmp}/vesper-lt-probe.$$.conf"
     if ! "$LT_VESPERD" -n -c "${TMPDIR:-/tmp}/vesper-lt-probe.$$.conf" -G "$lt_top/probe-groups" \
         >/dev/null 2>&1; then
         rm -f "${TMPDIR:-/tmp}/vesper-lt-probe.$$.conf"
-        lt_skip "$LT_VESPERD does not know [libvirt]"
+        t_skip "$LT_VESPERD does not know [libvirt]"
     fi
     rm -f "${TMPDIR:-/tmp}/vesper-lt-probe.$$.conf"
     strings "$LT_VESPERD" 2>/dev/null | grep -q 'built without libvirt' &&
-        lt_skip "vesperd was built without libvirt (configure --without-libvirt)"
+        t_skip "vesperd was built without libvirt (configure --without-libvirt)"
     LT_AGENT="${VESPER_AGENT_STATIC:-}"
     [ -n "$LT_AGENT" ] && [ -f "$LT_AGENT" ] || LT_AGENT="$(lt_find_build agent/vesper-agent-static)"
-    [ -n "$LT_AGENT" ] || lt_skip "no static vesper-agent (configure --enable-static-agent)"
+    [ -n "$LT_AGENT" ] || t_skip "no static vesper-agent (configure --enable-static-agent)"
 }
 
 lt_vesperd_stop() {
@@ -92,7 +86,7 @@ lt_vesperd_stop() {
 lt_cleanup() {
     local rc=$? keep=""
     lt_vesperd_stop
-    { [ -n "$lt_keep" ] || [ "$lt_fail" -gt 0 ] || [ $rc != 0 ]; } && keep=1
+    { [ -n "$lt_keep" ] || [ "$t_nfail" -gt 0 ] || [ $rc != 0 ]; } && keep=1
     if [ -n "$lt_work" ] && [ -n "$keep" ]; then
         cp "$lt_state"/primary/libvirtd.log "$lt_work/libvirtd-primary.log" 2>/dev/null
         cp "$lt_state"/second/libvirtd.log "$lt_work/libvirtd-second.log" 2>/dev/null
@@ -102,10 +96,10 @@ lt_cleanup() {
     if [ -n "$keep" ]; then
         rm -rf "$lt_work"/*.initrd
         if [ -n "${VESPER_CHECK_LOGS:-}" ] && [ -d "$VESPER_CHECK_LOGS" ]; then
-            mkdir -p "$VESPER_CHECK_LOGS/$lt_name"
-            cp "$lt_work"/*.log "$lt_work"/*.out "$lt_work"/*.conf "$VESPER_CHECK_LOGS/$lt_name/" \
+            mkdir -p "$VESPER_CHECK_LOGS/$t_name"
+            cp "$lt_work"/*.log "$lt_work"/*.out "$lt_work"/*.conf "$VESPER_CHECK_LOGS/$t_name/" \
                 2>/dev/null
-            echo "logs kept: $VESPER_CHECK_LOGS/$lt_name"
+            echo "logs kept: $VESPER_CHECK_LOGS/$t_name"
         fi
         echo "work directory kept: $lt_work"
     else
@@ -121,7 +115,8 @@ lt_image() {
     local cache="${VESPER_LIBVIRT_IMAGES:-${TMPDIR:-/tmp}/vesper-libvirt-image}" key
     key="$(cat "$LT_AGENT" "$lt_top"/kmod/*.[ch] "$lt_top"/kmod/Kbuild \
         "$lt_top"/tools/guest/mkinitramfs.sh "$lt_top"/tools/guest/init \
-        "$lt_top"/tests/guest/tools/*.c "$lt_top"/tests/guest/*.sh 2>/dev/null |
+        "$lt_top"/tests/guest/tools/*.c "$lt_top"/tests/guest/*.sh "$lt_top"/tests/lib.sh \
+        2>/dev/null |
         sha256sum | cut -c1-16)"
     mkdir -p "$cache"
     (
@@ -141,7 +136,7 @@ lt_image() {
 # --second), the guest image.
 # shellcheck disable=SC2120 # the options are optional
 lt_setup() {
-    lt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$lt_name.XXXXXX")"
+    lt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$t_name.XXXXXX")"
     chmod 755 "$lt_work"
     trap lt_cleanup EXIT
     trap 'exit 130' INT # the EXIT trap tears down on a signal too
@@ -293,28 +288,4 @@ lt_send() {
 # lt_ms: milliseconds of the wall clock.
 lt_ms() {
     echo $(($(date +%s%N) / 1000000))
-}
-
-lt_ok() {
-    lt_pass=$((lt_pass + 1))
-    echo "ok: $*"
-}
-
-lt_bad() {
-    lt_fail=$((lt_fail + 1))
-    echo "FAILED: $*"
-}
-
-# lt_check DESCRIPTION COMMAND...: pass if COMMAND succeeds.
-lt_check() {
-    local d="$1"
-    shift
-    if "$@"; then lt_ok "$d"; else lt_bad "$d"; fi
-}
-
-# lt_result: the count line tools/check reads, and the exit status.
-lt_result() {
-    echo "libvirt: $lt_pass passed, $lt_fail failed"
-    [ "$lt_fail" = 0 ]
-    exit
 }

@@ -6,17 +6,14 @@
 # exists): tools/include-graph finds none.  The checker is first shown a
 # made-up tree with a circle, and one without, so that a broken checker
 # cannot pass the real tree.
+# shellcheck disable=SC2317 # has_circle runs through t_check "$@"
 set -u
 top="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=../lib.sh
+. "$top/tests/lib.sh"
 graph="$top/tools/include-graph"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-check() { # description command...
-    local what="$1"; shift
-    if "$@" >"$tmp/out" 2>&1; then echo "ok: $what"; pass=$((pass + 1))
-    else echo "FAIL: $what"; sed 's/^/    /' "$tmp/out" | tail -20; fail=$((fail + 1)); fi
-}
 
 # made-up trees: the directory, then "FILE:INCLUDE..." per file
 tree() {
@@ -37,22 +34,22 @@ has_circle() { # tree circle
 
 # x.c includes y.h, y.c includes x.h: a circle though no header includes itself
 tree circle x.h: y.h: x.c:y.h y.c:x.h
-check "a circle between two modules is reported" has_circle circle 'daemon/x -> daemon/y -> daemon/x'
+t_check "a circle between two modules is reported" \
+    has_circle circle 'daemon/x -> daemon/y -> daemon/x'
 # f_parse.c (of module f, having no header of its own) includes g.h, g.h includes f.h
 tree family f.h: f.c:f.h f_parse.c:"f.h g.h" g.h:f.h g.c:g.h
-check "a circle through a file of a module's family is reported" has_circle family \
+t_check "a circle through a file of a module's family is reported" has_circle family \
     'daemon/f -> daemon/g -> daemon/f'
 # a private header of a, a program whose header its modules share: no circle
 tree clean a.h: a_int.h:a.h a.c:a_int.h a_more.c:a_int.h prog.h:a.h b.h:prog.h b.c:b.h \
     prog.c:"b.h prog.h"
 printf 'int main(void)\n{\n}\n' >>"$tmp/clean/daemon/prog.c"
-check "a tree without a circle passes" "$graph" -C "$tmp/clean" daemon
+t_check "a tree without a circle passes" t_quiet "$graph" -C "$tmp/clean" daemon
 
 for d in daemon agent lib; do
     if [ -d "$top/$d" ]; then
-        check "no include circle in $d/" "$graph" -C "$top" "$d"
+        t_check "no include circle in $d/" t_quiet "$graph" -C "$top" "$d"
     fi
 done
-check "no include circle across daemon/ agent/ lib/" "$graph" -C "$top"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+t_check "no include circle across daemon/ agent/ lib/" t_quiet "$graph" -C "$top"
+t_end

@@ -61,7 +61,9 @@ cl_node() {
     case "$n" in
     '' | *[!0-9]*) cl_die "bad node '$1' (node1..node$NODES or 1..$NODES)" ;;
     esac
-    [ "$n" -ge 1 ] && [ "$n" -le "$NODES" ] || cl_die "no node $1 (cluster has $NODES)"
+    if [ "$n" -lt 1 ] || [ "$n" -gt "$NODES" ]; then
+        cl_die "no node $1 (cluster has $NODES)"
+    fi
     echo "$n"
 }
 

@@ -109,6 +109,7 @@ for t in vtest hog vweb; do
         -o "$tools/$t" "$top/tests/guest/tools/$t.c" || die "building $t failed"
     cp "$tools/$t" "$root/usr/bin/$t"
 done
+cp "$top/tests/lib.sh" "$root/lib/vesper/lib.sh"
 cp "$top/tests/guest/guest-lib.sh" "$root/lib/vesper/guest-lib.sh"
 
 # the agent, when another build produced the static one

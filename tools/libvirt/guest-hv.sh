@@ -64,7 +64,8 @@ say() {
 }
 
 wdt=2
-for arg in $(cat /proc/cmdline); do
+read -r cmdline </proc/cmdline
+for arg in $cmdline; do
     case "$arg" in
     vesper.wdt=*) wdt="${arg#vesper.wdt=}" ;;
     esac

@@ -26,6 +26,10 @@
 #                            ms (random), kill -KILL it, reap it (the
 #                            latency benchmark): ok faults=N
 #   quit                     ok, then the guest powers off
+# When the session ends the guest checks what it should have left behind
+# (tests/lib.sh, the script's exit status): the host ended it with quit,
+# every command was answered ok, vesper-agent still runs and the kernel
+# logged no warning.
 # shellcheck source=../guest-lib.sh
 . /lib/vesper/guest-lib.sh
 
@@ -40,9 +44,21 @@ find_port() { # NAME: print /dev/vportNpM of the virtio-serial port NAME
     return 1
 }
 
+NCMD=0
+NERR=0
+QUIT=""
 reply() {
     echo "E2E: $*"
+    case "$*" in err*) NERR=$((NERR + 1)) ;; esac
     echo "$*" >&4
+}
+
+agent_runs() {
+    local c
+    for c in /proc/[0-9]*/comm; do
+        [ "$(cat "$c" 2>/dev/null)" = vesper-agent ] && return 0
+    done
+    return 1
 }
 
 # gone PID: the process has exited (a zombie counts: init reaps /init's
@@ -160,9 +176,8 @@ cmd_loop() { # N COMM MIN_MS MAX_MS
 }
 
 TPORT="$(find_port org.vesper.test)" || {
-    vt_fail "no virtio-serial port org.vesper.test"
-    vt_summary
-    exit 1
+    t_bad "no virtio-serial port org.vesper.test"
+    t_end
 }
 exec 4<>"$TPORT"
 wait_until 50 comm_is "$HTTPD_PID" httpd
@@ -170,6 +185,7 @@ echo "E2E: command port $TPORT, httpd $HTTPD_PID"
 
 while read -r cmd a1 a2 a3 a4 <&4; do
     echo "E2E: > $cmd $a1 $a2 $a3 $a4"
+    NCMD=$((NCMD + 1))
     case "$cmd" in
     hello) reply "ok httpd=$HTTPD_PID boot=$(cat /proc/sys/kernel/random/boot_id)" ;;
     info) reply "ok $(info_line)" ;;
@@ -186,11 +202,15 @@ while read -r cmd a1 a2 a3 a4 <&4; do
     run) cmd_run "$a1" "$a2" "$a3" ;;
     loop) cmd_loop "$a1" "$a2" "$a3" "$a4" ;;
     quit)
+        QUIT=1
         reply "ok bye"
         break
         ;;
     *) reply "err unknown command '$cmd'" ;;
     esac
 done
-vt_ok "command session ended"
-vt_summary
+t_check "session ended by the host's quit ($NCMD commands)" [ -n "$QUIT" ]
+t_check "every command answered ok ($NERR errors)" [ "$NERR" = 0 ]
+t_check "vesper-agent still runs" agent_runs
+t_check "dmesg: no kernel warnings" vt_dmesg_clean
+t_summary

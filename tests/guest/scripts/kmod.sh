@@ -7,7 +7,7 @@
 # guest kernel: load, ABI error paths, each probe with busybox httpd and the
 # hog fault tool as watched and unwatched tasks, disarm, run-time watch list
 # changes (comm, pid, cgroup), both signal probe modes, ring overflow, and a
-# clean rmmod.  One "VT-OK"/"VT-FAIL" line per check.
+# clean rmmod.  One "VT-OK"/"VT-FAIL" line per check (tests/lib.sh).
 # shellcheck source=../guest-lib.sh
 . /lib/vesper/guest-lib.sh
 
@@ -51,33 +51,33 @@ echo 2 >/proc/sys/kernel/hung_task_timeout_secs
 dmesg -c >/dev/null
 
 echo "== load"
-vt_check "insmod vesper.ko test_hooks=1" insmod /lib/modules/vesper.ko test_hooks=1
-vt_check "/dev/vesper is a character device" [ -c /dev/vesper ]
-vt_check "ABI error paths" vtest abi
+t_check "insmod vesper.ko test_hooks=1" insmod /lib/modules/vesper.ko test_hooks=1
+t_check "/dev/vesper is a character device" [ -c /dev/vesper ]
+t_check "ABI error paths" vtest abi
 vtest info | tee /tmp/info
-vt_check "all four groups available" grep -q 'groups_avail=0x1e ' /tmp/info
-vt_check "kprobe and tracepoint signal modes available" grep -q 'signal_modes=0x3 ' /tmp/info
-vt_check "nothing armed after load" grep -q 'groups_armed=0x0 ' /tmp/info
-vt_check "watch httpd and hogw" vtest watch comm:httpd comm:hogw
-vt_check "arm all groups" vtest arm all
+t_check "all four groups available" grep -q 'groups_avail=0x1e ' /tmp/info
+t_check "kprobe and tracepoint signal modes available" grep -q 'signal_modes=0x3 ' /tmp/info
+t_check "nothing armed after load" grep -q 'groups_armed=0x0 ' /tmp/info
+t_check "watch httpd and hogw" vtest watch comm:httpd comm:hogw
+t_check "arm all groups" vtest arm all
 start_reader
 
 echo "== signals to the watched service"
 kill -HUP "$HTTPD_PID"
-vt_check "SIGHUP recorded with sender and handler disposition" \
+t_check "SIGHUP recorded with sender and handler disposition" \
     has "probe=signal " "flags=0x1 " "tgid=$HTTPD_PID " "comm=httpd " "sig=1 " "code=0 " \
     "src_pid=$$ " "src_comm=sh "
-vt_check "httpd survives SIGHUP" kill -0 "$HTTPD_PID"
+t_check "httpd survives SIGHUP" kill -0 "$HTTPD_PID"
 kill -TERM "$HTTPD_PID"
-vt_check "SIGTERM recorded" has "probe=signal " "tgid=$HTTPD_PID " "sig=15 " "src_pid=$$ "
-vt_check "exit by SIGTERM recorded (sig 15, status 0)" \
+t_check "SIGTERM recorded" has "probe=signal " "tgid=$HTTPD_PID " "sig=15 " "src_pid=$$ "
+t_check "exit by SIGTERM recorded (sig 15, status 0)" \
     has "probe=exit " "tgid=$HTTPD_PID " "comm=httpd " "sig=15 " "code=0 " "value=15 "
 wait "$HTTPD_PID"
 start_httpd
 usleep 200000
 kill -KILL "$HTTPD_PID"
-vt_check "SIGKILL recorded" has "probe=signal " "tgid=$HTTPD_PID " "sig=9 " "value=0 "
-vt_check "exit by SIGKILL recorded" has "probe=exit " "tgid=$HTTPD_PID " "sig=9 " "value=9 "
+t_check "SIGKILL recorded" has "probe=signal " "tgid=$HTTPD_PID " "sig=9 " "value=0 "
+t_check "exit by SIGKILL recorded" has "probe=exit " "tgid=$HTTPD_PID " "sig=9 " "value=9 "
 wait "$HTTPD_PID"
 start_httpd
 
@@ -85,67 +85,67 @@ echo "== exit(0), exit(3) and a crash"
 hog -n hogw exit 0 &
 p=$!
 wait $p
-vt_check "exit(0): status 0, no signal" \
+t_check "exit(0): status 0, no signal" \
     has "probe=exit " "flags=0x1 " "tgid=$p " "comm=hogw " "sig=0 " "code=0 " "value=0 "
 hog -n hogw exit 3 &
 p=$!
 wait $p
-vt_check "exit(3): status 3" has "probe=exit " "tgid=$p " "sig=0 " "code=3 " "value=768 "
+t_check "exit(3): status 3" has "probe=exit " "tgid=$p " "sig=0 " "code=3 " "value=768 "
 hog -n hogw segv &
 p=$!
 wait $p
-vt_check "SIGSEGV from the kernel (SEGV_MAPERR)" \
+t_check "SIGSEGV from the kernel (SEGV_MAPERR)" \
     has "probe=signal " "flags=0x3 " "tgid=$p " "sig=11 " "code=1 " "src_pid=0 "
-vt_check "crash: exit by signal 11" has "probe=exit " "tgid=$p " "sig=11 " "code=0 "
+t_check "crash: exit by signal 11" has "probe=exit " "tgid=$p " "sig=11 " "code=0 "
 
 echo "== OOM killer"
 hog -n hogw oom 2>/dev/null &
 p=$!
 wait $p
-vt_check "OOM victim hogw recorded as watched, with its RSS" \
+t_check "OOM victim hogw recorded as watched, with its RSS" \
     has "probe=oom " "flags=0x1 " "tgid=$p " "comm=hogw " "sig=9 " "value=[0-9]{4,} "
-vt_check "OOM SIGKILL from the kernel to hogw" \
+t_check "OOM SIGKILL from the kernel to hogw" \
     has "probe=signal " "flags=0x3 " "tgid=$p " "sig=9 " "code=128 "
-vt_check "OOM-killed hogw exit recorded" has "probe=exit " "tgid=$p " "sig=9 "
+t_check "OOM-killed hogw exit recorded" has "probe=exit " "tgid=$p " "sig=9 "
 hog -n hogu oom 2>/dev/null &
 q=$!
 wait $q
-vt_check "OOM victim hogu recorded, watched flag clear" \
+t_check "OOM victim hogu recorded, watched flag clear" \
     has "probe=oom " "flags=0x0 " "tgid=$q " "comm=hogu "
 hog -n hogw exit 0 &
 p=$!
 wait $p
 has "probe=exit " "tgid=$p "
-vt_check "unwatched hogu: no signal or exit record" hasnt "tgid=$q " "probe=(signal|exit) "
+t_check "unwatched hogu: no signal or exit record" hasnt "tgid=$q " "probe=(signal|exit) "
 
 echo "== hung task (hung_task_timeout_secs=2)"
 hog -n hogw hang 6 &
 p=$!
 hog -n hogu hang 6 &
 q=$!
-vt_check "hung watched task recorded" has "probe=hang " "flags=0x1 " "tgid=$p " "comm=hogw "
-vt_check "hung unwatched task not recorded" hasnt "probe=hang " "tgid=$q "
+t_check "hung watched task recorded" has "probe=hang " "flags=0x1 " "tgid=$p " "comm=hogw "
+t_check "hung unwatched task not recorded" hasnt "probe=hang " "tgid=$q "
 wait $p $q
 
 echo "== disarm"
 hog -n hogw sleep 120 &
 S=$!
-vt_check "disarm all" vtest arm none
+t_check "disarm all" vtest arm none
 vtest info | tee /tmp/info
-vt_check "info: nothing armed" grep -q 'groups_armed=0x0 ' /tmp/info
+t_check "info: nothing armed" grep -q 'groups_armed=0x0 ' /tmp/info
 n0=$(nrec)
 kill -CONT $S
 hog -n hogw exit 0
 usleep 500000
-vt_check "disarmed: no records" [ "$(nrec)" = "$n0" ]
-vt_check "arm the signal group only" vtest arm signal
+t_check "disarmed: no records" [ "$(nrec)" = "$n0" ]
+t_check "arm the signal group only" vtest arm signal
 hog -n hogw exit 0 &
 p=$!
 wait $p
 kill -CONT $S
-vt_check "signal group alone: SIGCONT recorded" has "probe=signal " "tgid=$S " "sig=18 "
-vt_check "signal group alone: no exit record" hasnt "probe=exit " "tgid=$p "
-vt_check "arm by names" vtest arm signal,memory,process,sched
+t_check "signal group alone: SIGCONT recorded" has "probe=signal " "tgid=$S " "sig=18 "
+t_check "signal group alone: no exit record" hasnt "probe=exit " "tgid=$p "
+t_check "arm by names" vtest arm signal,memory,process,sched
 
 echo "== watch list changes at run time"
 mkdir -p /sys/fs/cgroup/svc/sub
@@ -155,43 +155,43 @@ echo $C >/sys/fs/cgroup/svc/cgroup.procs
 hog -n hogd sleep 120 &
 D=$!
 echo $D >/sys/fs/cgroup/svc/sub/cgroup.procs
-vt_check "watch pid only" vtest watch pid:$S
+t_check "watch pid only" vtest watch pid:$S
 kill -CONT "$HTTPD_PID"
 kill -CONT $C
 kill -WINCH $S
-vt_check "pid watch: signal to that pid recorded" has "probe=signal " "tgid=$S " "sig=28 "
-vt_check "pid watch: httpd (comm no longer watched) not recorded" \
+t_check "pid watch: signal to that pid recorded" has "probe=signal " "tgid=$S " "sig=28 "
+t_check "pid watch: httpd (comm no longer watched) not recorded" \
     hasnt "probe=signal " "tgid=$HTTPD_PID " "sig=18 "
 ns=$(vt_count $R "tgid=$S .*sig=28 ")
-vt_check "watch a cgroup" vtest watch cgroup:/sys/fs/cgroup/svc
+t_check "watch a cgroup" vtest watch cgroup:/sys/fs/cgroup/svc
 kill -WINCH $S
 kill -WINCH $D
 kill -WINCH $C
-vt_check "cgroup watch: task in the cgroup recorded" has "probe=signal " "tgid=$C " "sig=28 "
-vt_check "cgroup watch: task in a child cgroup recorded" has "probe=signal " "tgid=$D " "sig=28 "
-vt_check "cgroup watch: task outside not recorded" [ "$(vt_count $R "tgid=$S .*sig=28 ")" = "$ns" ]
+t_check "cgroup watch: task in the cgroup recorded" has "probe=signal " "tgid=$C " "sig=28 "
+t_check "cgroup watch: task in a child cgroup recorded" has "probe=signal " "tgid=$D " "sig=28 "
+t_check "cgroup watch: task outside not recorded" [ "$(vt_count $R "tgid=$S .*sig=28 ")" = "$ns" ]
 n0=$(vt_count $R "tgid=$S .*sig=28 ")
-vt_check "pid + cgroup + comm entries together" \
+t_check "pid + cgroup + comm entries together" \
     vtest watch pid:$S cgroup:/sys/fs/cgroup/svc comm:httpd
 kill -WINCH $S
-vt_check "combined list: pid entry matches" vt_wait 15 [ "$(vt_count $R "tgid=$S .*sig=28 ")" -gt "$n0" ]
+t_check "combined list: pid entry matches" vt_wait 15 [ "$(vt_count $R "tgid=$S .*sig=28 ")" -gt "$n0" ]
 
 echo "== signal probe modes"
-vt_check "switch to the signal:signal_generate tracepoint" vtest mode tracepoint
+t_check "switch to the signal:signal_generate tracepoint" vtest mode tracepoint
 vtest info | tee /tmp/info
-vt_check "info: signal_mode 1" grep -q 'signal_mode=1 ' /tmp/info
+t_check "info: signal_mode 1" grep -q 'signal_mode=1 ' /tmp/info
 kill -URG $C
-vt_check "tracepoint mode: SIGURG recorded" has "probe=signal " "tgid=$C " "sig=23 " "src_pid=$$ "
+t_check "tracepoint mode: SIGURG recorded" has "probe=signal " "tgid=$C " "sig=23 " "src_pid=$$ "
 n0=$(vt_count $R "tgid=$C .*sig=23 ")
-vt_check "tracepoint mode: one record per signal" [ "$n0" = 1 ]
-vt_check "back to the kprobe" vtest mode kprobe
+t_check "tracepoint mode: one record per signal" [ "$n0" = 1 ]
+t_check "back to the kprobe" vtest mode kprobe
 kill -URG $C
-vt_check "kprobe mode: SIGURG recorded again" vt_wait 15 [ "$(vt_count $R "tgid=$C .*sig=23 ")" = 2 ]
+t_check "kprobe mode: SIGURG recorded again" vt_wait 15 [ "$(vt_count $R "tgid=$C .*sig=23 ")" = 2 ]
 vtest arm none
-vt_check "mode switch while disarmed" vtest mode tracepoint
-vt_check "arm in tracepoint mode" vtest arm all
+t_check "mode switch while disarmed" vtest mode tracepoint
+t_check "arm in tracepoint mode" vtest arm all
 kill -URG $C
-vt_check "tracepoint mode armed later: recorded" \
+t_check "tracepoint mode armed later: recorded" \
     vt_wait 15 [ "$(vt_count $R "tgid=$C .*sig=23 ")" = 3 ]
 vtest mode kprobe
 
@@ -201,20 +201,20 @@ vtest watch comm:vtest
 vtest bench kill 1500 1
 vtest watch comm:nomatch
 vtest info | tee /tmp/info
-vt_check "full ring: 1024 queued" grep -q 'queued=1024 ' /tmp/info
-vt_check "full ring: drops counted" grep -qE 'dropped=[1-9][0-9]* ' /tmp/info
+t_check "full ring: 1024 queued" grep -q 'queued=1024 ' /tmp/info
+t_check "full ring: drops counted" grep -qE 'dropped=[1-9][0-9]* ' /tmp/info
 vtest read -q -t 1000 >/tmp/drain
-vt_check "reader gets the 1024 queued records" grep -q 'READ records=1024' /tmp/drain
+t_check "reader gets the 1024 queued records" grep -q 'READ records=1024' /tmp/drain
 vtest info | tee /tmp/info
-vt_check "ring empty after draining" grep -q 'queued=0 ' /tmp/info
+t_check "ring empty after draining" grep -q 'queued=0 ' /tmp/info
 
 echo "== unload"
 kill $S $C $D
 wait $S $C $D 2>/dev/null
 vtest watch comm:hogw comm:httpd
 hog -n hogw exit 0
-vt_check "rmmod while armed and watching" rmmod vesper
-vt_check "device gone" [ ! -e /dev/vesper ]
+t_check "rmmod while armed and watching" rmmod vesper
+t_check "device gone" [ ! -e /dev/vesper ]
 i=0
 while [ $i -lt 3 ]; do
     insmod /lib/modules/vesper.ko || break
@@ -230,14 +230,8 @@ while [ $i -lt 3 ]; do
     rmmod vesper || break
     i=$((i + 1))
 done
-vt_check "three load/arm/read/unload cycles" [ $i = 3 ]
+t_check "three load/arm/read/unload cycles" [ $i = 3 ]
 dmesg >/tmp/dmesg
-vt_check "dmesg: vesper unloaded" grep -q 'vesper: unloaded' /tmp/dmesg
-bad='WARNING:|BUG:|Oops|general protection|refcount_t|list_(add|del) corruption|kmemleak|vesper: (init failed|signal probe lost)'
-if grep -E "$bad" /tmp/dmesg; then
-    grep -B2 -A20 -E "$bad" /tmp/dmesg | head -80
-    vt_fail "dmesg: no kernel warnings"
-else
-    vt_ok "dmesg: no kernel warnings"
-fi
-vt_summary
+t_check "dmesg: vesper unloaded" grep -q 'vesper: unloaded' /tmp/dmesg
+t_check "dmesg: no kernel warnings" vt_dmesg_clean
+t_summary

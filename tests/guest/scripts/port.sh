@@ -8,12 +8,12 @@
 # shellcheck source=../guest-lib.sh
 . /lib/vesper/guest-lib.sh
 
-vt_check "port org.vesper.0 found" [ -c "$VESPER_PORT" ]
-vt_check "vesper.ko loaded by /init" [ -c /dev/vesper ]
+t_check "port org.vesper.0 found" [ -c "$VESPER_PORT" ]
+t_check "vesper.ko loaded by /init" [ -c /dev/vesper ]
 exec 3<>"$VESPER_PORT"
 echo "ping-from-guest $(cat /proc/sys/kernel/random/boot_id)" >&3
 line=""
 read -r line <&3
-vt_check "line from the host received ($line)" [ "$line" = "pong-from-host" ]
+t_check "line from the host received ($line)" [ "$line" = "pong-from-host" ]
 exec 3>&-
-vt_summary
+t_summary
