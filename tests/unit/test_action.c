@@ -639,9 +639,13 @@ static void fake_shutdown(int force)
 #define FAKE_FAIL ((enum conf_action_type)50)
 #define FAKE_SYNC ((enum conf_action_type)51)
 
-static const struct action_ops fake_fail_ops = {"fakefail", FAKE_FAIL, fake_fail_start,
-                                                fake_running, fake_shutdown};
-static const struct action_ops fake_sync_ops = {"fakesync", FAKE_SYNC, fake_sync_start, NULL, NULL};
+static const struct action_ops fake_fail_ops = {.name = "fakefail",
+                                                .type = FAKE_FAIL,
+                                                .start = fake_fail_start,
+                                                .running = fake_running,
+                                                .shutdown = fake_shutdown};
+static const struct action_ops fake_sync_ops = {
+    .name = "fakesync", .type = FAKE_SYNC, .start = fake_sync_start};
 
 /* The built-in log action completes before action_start() returns. */
 static void test_log_action(void **state)
@@ -768,7 +772,8 @@ static void test_report(void **state)
 static void test_registry(void **state)
 {
     static struct action_ops extra[8];
-    const struct action_ops dup_exec = {"exec2", CONF_ACTION_EXEC, fake_fail_start, NULL, NULL};
+    const struct action_ops dup_exec = {
+        .name = "exec2", .type = CONF_ACTION_EXEC, .start = fake_fail_start};
     struct conf_action a = mk_exec("sleep 30", 60 * SEC);
     struct oplog_op op = mk_op();
     struct done_rec d = {0};
