@@ -115,14 +115,6 @@ static char lat_dir[64];
 static pid_t lat_vesperd = -1;
 static int lat_verbose;
 
-static uint64_t real_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
-}
-
 /* Deterministic PRNG so every run sees the same mix and order. */
 static struct vsp_ts_rng rng = {UINT64_C(0x2545f4914f6cdd1d)};
 
@@ -217,8 +209,8 @@ static void lat_hello(struct lat_guest *g)
     m.u.hello.caps = VSP_CAP_INJECT;
     memcpy(m.u.hello.boot_id, g->boot_id, VSP_BOOT_ID_LEN);
     m.u.hello.instance = g->instance;
-    m.u.hello.mono_ns = vsp_ts_mono_ns();
-    m.u.hello.real_ns = real_ns();
+    m.u.hello.mono_ns = vsp_mono_ns();
+    m.u.hello.real_ns = vsp_real_ns();
     m.u.hello.probes_avail = VSP_PROBES_GUEST_ALL_;
     snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%s-bench", g->name);
     lat_send(g, &m);
@@ -231,7 +223,7 @@ static void lat_heartbeat(struct lat_guest *g)
     memset(&m, 0, sizeof(m));
     m.type = VSP_MSG_HEARTBEAT;
     m.u.heartbeat.seq = g->seq;
-    m.u.heartbeat.mono_ns = vsp_ts_mono_ns();
+    m.u.heartbeat.mono_ns = vsp_mono_ns();
     lat_send(g, &m);
 }
 
@@ -257,8 +249,8 @@ static void lat_on_host_msg(struct lat_guest *g, const struct vsp_msg *m, uint64
         r.u.pong.id = m->u.ping.id;
         r.u.pong.host_ns = m->u.ping.host_ns;
         r.u.pong.guest_rx_ns = t2;
-        r.u.pong.guest_real_ns = real_ns();
-        r.u.pong.guest_tx_ns = vsp_ts_mono_ns();
+        r.u.pong.guest_real_ns = vsp_real_ns();
+        r.u.pong.guest_tx_ns = vsp_mono_ns();
         lat_send(g, &r);
         g->pings++;
         break;
@@ -280,7 +272,7 @@ static void lat_on_host_msg(struct lat_guest *g, const struct vsp_msg *m, uint64
 static void lat_on_readable(struct lat_guest *g)
 {
     ssize_t n = recv(g->fd, g->rbuf + g->rlen, sizeof(g->rbuf) - g->rlen, MSG_DONTWAIT);
-    uint64_t t2 = vsp_ts_mono_ns();
+    uint64_t t2 = vsp_mono_ns();
     size_t off = 0;
 
     if (n < 0) {
@@ -369,9 +361,9 @@ static void lat_event(struct lat_guest *g, enum lat_kind kind, uint8_t phase)
     char err[128];
 
     /* the guest's own clocks: on this host they are the host's */
-    s->send_ns = vsp_ts_mono_ns();
+    s->send_ns = vsp_mono_ns();
     e->mono_ns = s->send_ns;
-    e->real_ns = real_ns();
+    e->real_ns = vsp_real_ns();
     ssize_t n = vsp_encode(&m, buf, sizeof(buf), err, sizeof(err));
 
     if (n < 0)
@@ -485,7 +477,7 @@ static struct pollfd *lat_pfd;
 /* Serve every socket until deadline (host mono ns); returns early at 0. */
 static void lat_poll(uint64_t deadline)
 {
-    uint64_t now = vsp_ts_mono_ns();
+    uint64_t now = vsp_mono_ns();
 
     do {
         unsigned n = 0;
@@ -518,7 +510,7 @@ static void lat_poll(uint64_t deadline)
         }
         if (rc > 0 && lat_follow_fd >= 0 && lat_pfd[lat_nguests].revents)
             lat_on_follow();
-        now = vsp_ts_mono_ns();
+        now = vsp_mono_ns();
         /* heartbeats are due work, whatever the caller waits for */
         for (unsigned i = 0; i < lat_nguests; i++) {
             struct lat_guest *g = &lat_guests[i];
@@ -616,7 +608,7 @@ static int lat_connect(const char *path)
 /* Connect to path, waiting up to 10 s for vesperd to create it. */
 static int lat_connect_wait(const char *path)
 {
-    uint64_t deadline = vsp_ts_mono_ns() + 10 * SEC;
+    uint64_t deadline = vsp_mono_ns() + 10 * SEC;
     int status;
 
     for (;;) {
@@ -628,7 +620,7 @@ static int lat_connect_wait(const char *path)
             lat_vesperd = -1;
             die("vesperd exited (status %d) before creating %s", status, path);
         }
-        if (vsp_ts_mono_ns() > deadline)
+        if (vsp_mono_ns() > deadline)
             die("%s: %s after 10 s", path, strerror(errno));
         usleep(10000);
     }
@@ -639,7 +631,7 @@ static int lat_connect_wait(const char *path)
 static void lat_bring_up(void)
 {
     char path[128];
-    uint64_t t0 = vsp_ts_mono_ns();
+    uint64_t t0 = vsp_mono_ns();
 
     for (unsigned i = 0; i < lat_nguests; i++) {
         struct lat_guest *g = &lat_guests[i];
@@ -647,12 +639,12 @@ static void lat_bring_up(void)
         snprintf(path, sizeof(path), "%s/%s.sock", lat_dir, g->name);
         g->fd = lat_connect_wait(path);
         lat_hello(g);
-        g->next_hb_ns = vsp_ts_mono_ns() + (uint64_t)i * lat_hb_ms * MS / lat_nguests;
+        g->next_hb_ns = vsp_mono_ns() + (uint64_t)i * lat_hb_ms * MS / lat_nguests;
     }
     for (;;) {
         unsigned ready = 0;
 
-        lat_poll(vsp_ts_mono_ns() + 20 * MS);
+        lat_poll(vsp_mono_ns() + 20 * MS);
         for (unsigned i = 0; i < lat_nguests; i++) {
             struct lat_guest *g = &lat_guests[i];
 
@@ -660,12 +652,12 @@ static void lat_bring_up(void)
         }
         if (ready == lat_nguests)
             break;
-        if (vsp_ts_mono_ns() - t0 > 30 * SEC)
+        if (vsp_mono_ns() - t0 > 30 * SEC)
             die("only %u of %u guests came up in 30 s", ready, lat_nguests);
     }
     if (lat_verbose)
         printf("bring-up: %u guests up in %.0f ms\n", lat_nguests,
-               (double)(vsp_ts_mono_ns() - t0) / 1e6);
+               (double)(vsp_mono_ns() - t0) / 1e6);
 }
 
 /* Follow vesperd's events (of one guest, or all when guest is NULL). */
@@ -789,7 +781,7 @@ static struct lat_cost *lat_cost_cur;
 static void lat_cost_begin(struct lat_cost *c)
 {
     memset(c, 0, sizeof(*c));
-    c->t0 = vsp_ts_mono_ns();
+    c->t0 = vsp_mono_ns();
     c->s0 = lat_vesperd_sched();
     c->frames0 = lat_frames;
     lat_cost_cur = c;
@@ -798,7 +790,7 @@ static void lat_cost_begin(struct lat_cost *c)
 static void lat_cost_print(const struct lat_cost *c)
 {
     struct lat_sched s1 = lat_vesperd_sched();
-    uint64_t wall = vsp_ts_mono_ns() - c->t0 - c->excl_wall;
+    uint64_t wall = vsp_mono_ns() - c->t0 - c->excl_wall;
     uint64_t cpu = s1.cpu_ns - c->s0.cpu_ns - c->excl_cpu;
     uint64_t wait = s1.wait_ns - c->s0.wait_ns - c->excl_wait;
     uint64_t slices = s1.slices - c->s0.slices - c->excl_slices;
@@ -959,10 +951,10 @@ static enum lat_kind lat_pick_kind(void)
 /* Wait until vesperd reported every event of phase (at most 3 s). */
 static void lat_drain(uint8_t phase)
 {
-    uint64_t deadline = vsp_ts_mono_ns() + 3 * SEC;
+    uint64_t deadline = vsp_mono_ns() + 3 * SEC;
 
-    while (lat_reported[phase] < lat_sent[phase] && vsp_ts_mono_ns() < deadline)
-        lat_poll(vsp_ts_mono_ns() + 10 * MS);
+    while (lat_reported[phase] < lat_sent[phase] && vsp_mono_ns() < deadline)
+        lat_poll(vsp_mono_ns() + 10 * MS);
 }
 
 /*
@@ -976,7 +968,7 @@ static void lat_drain(uint8_t phase)
 
 static void lat_phase_spread(unsigned nevents, unsigned rate, int kind, uint8_t phase)
 {
-    uint64_t step = SEC / rate, t = vsp_ts_mono_ns();
+    uint64_t step = SEC / rate, t = vsp_mono_ns();
 
     for (unsigned i = 0; i < nevents; i++) {
         lat_poll(t);
@@ -984,12 +976,12 @@ static void lat_phase_spread(unsigned nevents, unsigned rate, int kind, uint8_t 
                   kind >= 0 ? (enum lat_kind)kind : lat_pick_kind(), phase);
         t += step;
         if (phase != 0 && ((i + 1) % LAT_CHUNK == 0 || i + 1 == nevents)) {
-            lat_poll(vsp_ts_mono_ns() + 100 * MS); /* let vesperd finish */
-            uint64_t w0 = vsp_ts_mono_ns();
+            lat_poll(vsp_mono_ns() + 100 * MS); /* let vesperd finish */
+            uint64_t w0 = vsp_mono_ns();
             struct lat_sched q0 = lat_vesperd_sched(), q1;
 
             lat_query();
-            t = vsp_ts_mono_ns();
+            t = vsp_mono_ns();
             q1 = lat_vesperd_sched();
             if (lat_cost_cur) {
                 lat_cost_cur->excl_wall += t - w0;
@@ -1004,7 +996,7 @@ static void lat_phase_spread(unsigned nevents, unsigned rate, int kind, uint8_t 
 /* Phase 2: guest 0 sends nevents at rate/s; the others flood frate/s each. */
 static void lat_phase_flood(unsigned nevents, unsigned rate, unsigned frate)
 {
-    uint64_t step = SEC / rate, t = vsp_ts_mono_ns(), fstep = frate ? SEC / frate : 0;
+    uint64_t step = SEC / rate, t = vsp_mono_ns(), fstep = frate ? SEC / frate : 0;
     unsigned sent = 0;
 
     for (unsigned i = 1; i < lat_nguests; i++)
@@ -1019,7 +1011,7 @@ static void lat_phase_flood(unsigned nevents, unsigned rate, unsigned frate)
             }
         }
         lat_poll(next);
-        uint64_t now = vsp_ts_mono_ns();
+        uint64_t now = vsp_mono_ns();
 
         if (fstep) {
             for (unsigned i = 1; i < lat_nguests; i++) {
@@ -1165,17 +1157,17 @@ int main(int argc, char **argv)
         g->fd = -1;
         for (unsigned k = 0; k < VSP_BOOT_ID_LEN; k++)
             g->boot_id[k] = (uint8_t)(vsp_ts_rand(&rng, 255) + 1);
-        g->instance = vsp_ts_mono_ns() + i;
+        g->instance = vsp_mono_ns() + i;
     }
     lat_write_conf(groups, oplog_db, max_events);
     lat_start_vesperd(vesperd, debug, prio);
     lat_bring_up();
     /* settle (the last PONGs), then warm up: vesperd's event ring and its
      * sqlite pages are touched once, as in a daemon that has run a while */
-    lat_poll(vsp_ts_mono_ns() + 200 * MS);
+    lat_poll(vsp_mono_ns() + 200 * MS);
     if (nwarm)
         lat_phase_spread(nwarm, 5000, LAT_IGNORE, 0);
-    lat_poll(vsp_ts_mono_ns() + 200 * MS);
+    lat_poll(vsp_mono_ns() + 200 * MS);
 
     printf("bench_latency: %u guests on unix sockets (listen mode), heartbeat %" PRIu64
            " ms each, groups signal+process+memory+agent, action log, oplog %s, vesperd %s\n",
@@ -1199,7 +1191,7 @@ int main(int argc, char **argv)
         struct lat_cost cost;
         /* follow the measured guest only: vesperd formats no JSON for the flood */
         lat_start_follower(lat_guests[0].name);
-        lat_poll(vsp_ts_mono_ns() + 200 * MS);
+        lat_poll(vsp_mono_ns() + 200 * MS);
         lat_cost_begin(&cost);
         lat_phase_flood(nflood, mrate, frate);
         snprintf(title, sizeof(title),

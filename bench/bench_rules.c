@@ -210,10 +210,10 @@ static void run(struct bench *b, enum mode m, double seconds)
     double rate;
 
     pass(b, m, &sink); /* warm up caches and branch predictors */
-    t0 = vsp_ts_mono_ns();
+    t0 = vsp_mono_ns();
     do {
         events += pass(b, m, &sink);
-        t1 = vsp_ts_mono_ns();
+        t1 = vsp_mono_ns();
     } while (t1 - t0 < limit);
     rate = (double)events * 1e9 / (double)(t1 - t0);
     printf("%s: %.0f events/s (%.1f ns/event; %" PRIu64 " events in %.2f s)\n", mode_name[m], rate,

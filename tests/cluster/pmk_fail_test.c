@@ -68,7 +68,7 @@ static void request(void)
     uint64_t id = 0;
     int rc = 0;
 
-    t_call = vsp_ts_mono_ns();
+    t_call = vsp_mono_ns();
     for (int i = 0; i < count; i++) {
         switch (mode) {
         case 'f':

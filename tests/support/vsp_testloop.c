@@ -17,11 +17,11 @@ static gboolean vsp_ts_tick(gpointer unused)
 
 int vsp_ts_spin_until(int (*cond)(void *arg), void *arg)
 {
-    uint64_t end = vsp_ts_mono_ns() + (uint64_t)VSP_TS_SPIN_GUARD_MS * 1000000u;
+    uint64_t end = vsp_mono_ns() + (uint64_t)VSP_TS_SPIN_GUARD_MS * 1000000u;
     guint tick = g_timeout_add(5, vsp_ts_tick, NULL);
     int ok;
 
-    while (!(ok = cond(arg)) && vsp_ts_mono_ns() < end)
+    while (!(ok = cond(arg)) && vsp_mono_ns() < end)
         g_main_context_iteration(NULL, TRUE);
     g_source_remove(tick);
     return ok;

@@ -1,23 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Shared test and benchmark helpers (see vsp_testsupport.h): the clock,
- * the PRNG and the builders of groups, rules and events.
+ * Shared test and benchmark helpers (see vsp_testsupport.h): the PRNG and
+ * the builders of groups, rules and events.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vsp_testsupport.h"
-
-uint64_t vsp_ts_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
 
 uint32_t vsp_ts_rand(struct vsp_ts_rng *r, uint32_t n)
 {

@@ -185,7 +185,7 @@ static char **read_lines(const char *path)
  */
 static int gone_within(pid_t pid, unsigned ms)
 {
-    uint64_t end = vsp_ts_mono_ns() + ms * MS;
+    uint64_t end = vsp_mono_ns() + ms * MS;
     char path[64];
 
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -207,7 +207,7 @@ static int gone_within(pid_t pid, unsigned ms)
         if (zombie)
             return 1;
         vsp_ts_spin_ms(5);
-    } while (vsp_ts_mono_ns() < end);
+    } while (vsp_mono_ns() < end);
     return 0;
 }
 
@@ -343,9 +343,9 @@ static void test_exec_environment(void **state)
     setenv("TEST_ACTION_MARK", "inherited", 1);
     setenv("VESPER_STALE", "from the daemon's own environment", 1);
     r0 = vsp_real_ns();
-    t0 = vsp_ts_mono_ns();
+    t0 = vsp_mono_ns();
     run_exec(cmd, 5 * SEC, &d);
-    t1 = vsp_ts_mono_ns();
+    t1 = vsp_mono_ns();
     r1 = vsp_real_ns();
     unsetenv("TEST_ACTION_MARK");
     unsetenv("VESPER_STALE");
@@ -461,7 +461,7 @@ static void test_exec_times_and_running(void **state)
     struct conf_action a = mk_exec("sleep 0.3", 5 * SEC);
     struct oplog_op op = mk_op();
     struct done_rec d = {0};
-    uint64_t t0 = vsp_ts_mono_ns();
+    uint64_t t0 = vsp_mono_ns();
 
     assert_int_equal(action_running(), 0);
     assert_int_equal(action_start(&a, &op, rec_done, &d), 0);
@@ -652,7 +652,7 @@ static void test_log_action(void **state)
 {
     struct oplog_op op = mk_op();
     struct done_rec d = {0};
-    uint64_t t0 = vsp_ts_mono_ns();
+    uint64_t t0 = vsp_mono_ns();
 
     assert_int_equal(action_start(NULL, &op, rec_done, &d), 0);
     assert_int_equal(d.calls, 1);
@@ -741,10 +741,10 @@ static void test_report(void **state)
 {
     char longtext[400];
     struct done_rec d = {0};
-    uint64_t t0 = vsp_ts_mono_ns(), t1;
+    uint64_t t0 = vsp_mono_ns(), t1;
 
     action_report("op-1/act:x", rec_done, &d, -EHOSTUNREACH, 12345, "controller unreachable");
-    t1 = vsp_ts_mono_ns();
+    t1 = vsp_mono_ns();
     assert_int_equal(d.calls, 1);
     assert_string_equal(d.task, "op-1/act:x");
     assert_int_equal(d.res.status, -EHOSTUNREACH);

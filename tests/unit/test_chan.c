@@ -75,7 +75,7 @@ static void cb_up(void *arg)
     struct rec *r = arg;
 
     r->ups++;
-    r->up_ns = vsp_ts_mono_ns();
+    r->up_ns = vsp_mono_ns();
 }
 
 static void cb_msg(void *arg, const struct vsp_msg *m, uint64_t recv_ns)
@@ -95,7 +95,7 @@ static void cb_down(void *arg, const char *why)
     struct rec *r = arg;
 
     r->downs++;
-    r->down_ns = vsp_ts_mono_ns();
+    r->down_ns = vsp_mono_ns();
     g_strlcpy(r->why, why, sizeof(r->why));
 }
 
@@ -213,7 +213,7 @@ static void peer_write(struct peer *p, const void *buf, size_t len)
  */
 static int peer_recv(struct peer *p, struct vsp_msg *m)
 {
-    uint64_t end = vsp_ts_mono_ns() + 10 * SEC;
+    uint64_t end = vsp_mono_ns() + 10 * SEC;
 
     for (;;) {
         char err[128];
@@ -237,7 +237,7 @@ static int peer_recv(struct peer *p, struct vsp_msg *m)
         if (n == 0 || errno == ECONNRESET)
             return 0; /* p->len: bytes of a frame cut by the close */
         assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
-        if (vsp_ts_mono_ns() > end)
+        if (vsp_mono_ns() > end)
             fail_msg("peer: nothing from the channel in 10 s");
         g_main_context_iteration(NULL, FALSE);
         (void)poll(&pfd, 1, 1);
@@ -413,13 +413,13 @@ static void test_reassembly_byte_by_byte(void **state)
 
         for (size_t i = 0; i < n; i++) {
             assert_int_equal(f->r.nmsg, k);
-            t0 = vsp_ts_mono_ns();
+            t0 = vsp_mono_ns();
             feed(&p, buf + i, 1);
         }
         assert_int_equal(f->r.nmsg, k + 1);
         assert_msg_is(&f->r.msg[k], &want[k]);
         assert_true(f->r.recv_ns[k] >= t0);
-        assert_true(f->r.recv_ns[k] <= vsp_ts_mono_ns());
+        assert_true(f->r.recv_ns[k] <= vsp_mono_ns());
     }
     struct chan_stats st = stats();
 
@@ -886,14 +886,14 @@ static void test_backoff(void **state)
     struct peer p;
 
     fix_chan(f, CONF_CHAN_CONNECT, 20 * MS, 80 * MS);
-    t0 = vsp_ts_mono_ns();
+    t0 = vsp_mono_ns();
     assert_int_equal(chan_start(f->c), 0);
     assert_false(chan_connected(f->c));
     assert_int_equal(f->r.ups, 0);
     assert_int_equal(chan_backoff_ns(f->c), 40 * MS); /* first retry in 20, then 40 */
     w.ns = 80 * MS;
     assert_true(vsp_ts_spin_until(backoff_is, &w));
-    assert_true(vsp_ts_mono_ns() - t0 >= 20 * MS);
+    assert_true(vsp_mono_ns() - t0 >= 20 * MS);
     vsp_ts_spin_ms(200); /* several more failures: capped */
     assert_int_equal(chan_backoff_ns(f->c), 80 * MS);
     assert_int_equal(f->r.ups + f->r.downs, 0);

@@ -105,7 +105,7 @@ done
 tools="$out/tools"
 mkdir -p "$tools"
 for t in vtest hog vweb; do
-    gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -I"$top/kmod" \
+    gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -I"$top/kmod" -I"$top/lib" \
         -o "$tools/$t" "$top/tests/guest/tools/$t.c" || die "building $t failed"
     cp "$tools/$t" "$root/usr/bin/$t"
 done

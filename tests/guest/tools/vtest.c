@@ -20,10 +20,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vesper_uapi.h"
+#include "vsp_time.h"
 
 static const char *const probe_names[] = {"?", "signal", "oom", "exit", "hang"};
 static const char *const group_names[] = {"?", "signal", "memory", "process", "sched"};
@@ -393,14 +393,6 @@ static void bench_handler(int sig)
     bench_caught++;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -411,7 +403,7 @@ static int cmp_u64(const void *a, const void *b)
 /* One round: ITER operations, returns ns per operation. */
 static uint64_t bench_round(int fork_mode, long iter)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = vsp_mono_ns();
     pid_t self = getpid(), child;
     long i;
 
@@ -426,7 +418,7 @@ static uint64_t bench_round(int fork_mode, long iter)
         if (child > 0)
             waitpid(child, NULL, 0);
     }
-    return (now_ns() - t0) / (uint64_t)iter;
+    return (vsp_mono_ns() - t0) / (uint64_t)iter;
 }
 
 /*
