@@ -155,6 +155,10 @@ control-group = none
 heartbeat = 200ms
 heartbeat-timeout = 2s
 reconnect = 50ms..500ms
+# one guest is driven through every fault in a few minutes: far more
+# failovers than the shipped budget (6/1h) allows a real guest
+failover-budget = 64/1m
+migrate-budget = 64/1m
 EOT
 }
 

@@ -246,6 +246,10 @@ oplog = none
 heartbeat = 200ms
 heartbeat-timeout = 3s
 reconnect = 50ms..500ms
+# a test or experiment drives one guest through many faults in minutes,
+# far more than the shipped budget (6/1h) allows a real guest
+failover-budget = 64/1m
+migrate-budget = 64/1m
 """ % (SOCK, groups_dir) + body)
     logf = open(os.path.join(cfg["state"], node, "vesperd.log"), "a")
     p = subprocess.Popen([os.path.join(CL, "exec"), "-d", cfg["state"], node, cfg["vesperd"],
