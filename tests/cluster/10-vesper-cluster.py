@@ -26,7 +26,7 @@
 #                running, its httpd still up
 #   migrate      real memory pressure inside vm1 (a task throttled above its
 #                cgroup's memory.high) -> memory-pressure group -> migrate
-#                verdict -> vesper-vm1=degraded -> vm1 live-migrates
+#                verdict -> degraded mark vesper-vm1 (a score) -> vm1 live-migrates
 #                (migrate_to / migrate_from): the same guest, not rebooted
 #   no-vesperd   vesperd killed: vm1-vesper's monitor stays green and vm1's
 #                own 10 s monitor still finds the killed httpd and recovers
@@ -229,29 +229,33 @@ def case_failover_and_isolation():
     check(shows(src, "vm2", "running"), "crm_mon -A: vesper-state-vm2 : running on %s" % src)
 
 
-def case_migrate():
-    begin_case("migrate (memory pressure)")
-    cleanup_cluster()
-    src = ready("vm1")
-    if not check(src is not None, "vm1 ready"):
-        return
-    ok, reply = guest("vm1", "spawn", "hog", "-n", "marker", "sleep", "3600")
-    check(ok, "a marker process runs in vm1 (%s)" % reply)
-    t0 = time.time()
+def mark(node, g="vm1"):
+    """The degraded mark vesper-g on node as an int score, None when unset."""
+    v = stack.node_attrs().get(node, {}).get("vesper-" + g)
+    try:
+        return int(v) if v is not None else None
+    except ValueError:
+        return v  # an old-form value ("degraded"): the check below shows it
+
+
+def pressure_migrates(src, t0):
+    """Memory pressure inside vm1 on src until vesperd judges migrate, then
+    until vm1 is live-migrated; returns the destination or None."""
     ok, reply = guest("vm1", "pressure", "memory", "60")
-    check(ok, "memory pressure started in vm1 (%s)" % reply)
+    check(ok, "memory pressure started in vm1 on %s (%s)" % (src, reply))
     # the verdict: then the pressure may stop (it would follow the guest)
     verdict = wait(lambda: [o for o in stack.ctl_json(src, "operations", "operations", DOM["vm1"])
-                            if o.get("verdict") == "migrate"], 60, 0.2)
+                            if o.get("verdict") == "migrate" and
+                            stack.op_real(o, "decide_mono_ns") >= t0], 60, 0.2)
     guest("vm1", "kill", "KILL", "presser")
     if not check(bool(verdict), "vesperd on %s judged the pressure: migrate" % src):
         log(stack.vesperd_log(src)[-3000:])
-        return
+        return None
     log("migrate verdict seen %.1f s after the pressure began" % (time.time() - t0))
     r = wait(lambda: stack.op_ok_elsewhere("vm1", src, t0, "migrate_from"), 120, 0.1)
     if not check(r is not None, "vm1 was live-migrated off %s (migrate_from elsewhere)" % src):
         log("vm1 runs on %s" % locate("vm1"))
-        return
+        return None
     dst = r[0]
     log("vm1 %s -> %s live-migrated %.1f s after the pressure began" % (src, dst, r[1] - t0))
     check(wait(lambda: locate("vm1") == dst, 30), "vm1 runs on %s" % dst)
@@ -259,12 +263,54 @@ def case_migrate():
     check(stack.running_on(DOM["vm1"]) == [dst], "domain %s runs on %s's hypervisor" %
           (DOM["vm1"], dst))
     check(guest("vm1", "kill", "0", "marker")[0], "the same guest: the marker process survived")
-    attrs = ex("node1", "crm_mon", "-1A").stdout
-    check(re.search(r"vesper-vm1\s*:\s*degraded", attrs) is not None,
-          "crm_mon -A shows vesper-vm1 : degraded")
+    return dst
+
+
+def case_migrate():
+    """Pressure on one node moves vm1 away; pressure again on the other
+    node must not leave it runnable nowhere: a mark is a score below the
+    other nodes', never -INFINITY, and it is cleared once its reason is
+    gone."""
+    begin_case("migrate (memory pressure)")
+    cleanup_cluster()
+    for n in INST:
+        ex(n, "attrd_updater", "-D", "-n", "vesper-vm1")
+    src = ready("vm1")
+    if not check(src is not None, "vm1 ready"):
+        return
+    ok, reply = guest("vm1", "spawn", "hog", "-n", "marker", "sleep", "3600")
+    check(ok, "a marker process runs in vm1 (%s)" % reply)
+    dst = pressure_migrates(src, time.time())
+    if not dst:
+        return
+    m = mark(src)
+    check(isinstance(m, int) and m <= -100000 and m > -1000000,
+          "crm_mon -A shows vesper-vm1 : %s on %s, a score, not -INFINITY" % (m, src))
     check(wait(lambda: stack.health(dst, DOM["vm1"]) == "running", 60, 0.2),
           "vesperd on %s follows the migrated guest's agent" % dst)
     check(locate("vm2") is not None, "vm2 still runs")
+
+    # the second episode, on the node vm1 went to: it must still run
+    # somewhere, and crm_mon says why it runs where it does
+    if not check(ready("vm1") == dst, "vm1 ready on %s" % dst):
+        return
+    back = pressure_migrates(dst, time.time())
+    if back:
+        check(back in INST, "after pressure on both nodes vm1 still runs (on %s)" % back)
+        m2 = mark(dst)
+        check(isinstance(m2, int) and m2 <= -100000 and m2 > -1000000,
+              "crm_mon -A shows vesper-vm1 : %s on %s" % (m2, dst))
+        attrs = ex("node1", "crm_mon", "-1A").stdout
+        log("crm_mon -A after two pressure episodes:\n" + attrs)
+    else:
+        check(locate("vm1") in INST, "vm1 still runs (on %s)" % locate("vm1"))
+    # once the pressure is over and vm1 has left, no mark stays behind:
+    # each is cleared when its group falls or 30 s after the unbind
+    check(wait(lambda: mark(src) is None and mark(dst) is None, 150, 1),
+          "the marks are cleared (crm_mon -A: no vesper-vm1 on %s or %s: %s, %s)" %
+          (src, dst, mark(src), mark(dst)))
+    ops = ctl(dst, "operations", DOM["vm1"]).stdout + ctl(src, "operations", DOM["vm1"]).stdout
+    check("mark cleared" in ops, "vesperd's operations say when it cleared a mark")
 
 
 def case_no_vesperd():
