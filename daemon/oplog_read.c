@@ -251,6 +251,16 @@ static int oplog_load_op_row(sqlite3_stmt *st, void *arg)
     return 0;
 }
 
+static int oplog_max_gen_row(sqlite3_stmt *st, void *arg)
+{
+    struct oplog *log = arg;
+    uint64_t gen = col_u64(st, 0);
+
+    if (gen > log->stream_gen)
+        log->stream_gen = gen;
+    return 0;
+}
+
 int oplog_load(struct oplog *log)
 {
     char *ecols = oplog_select_cols(0), *ocols = oplog_select_cols(1);
@@ -275,6 +285,16 @@ int oplog_load(struct oplog *log)
     ne = oplog_rd_run(log, &qe);
     if (ne >= 0)
         no = oplog_rd_run(log, &qo);
+    if (ne >= 0 && no >= 0) {
+        /* a stream row replaces the one on disk only with a newer
+         * generation: this run's go on after the file's */
+        struct oplog_query qg = {.sql = "SELECT max(gen) FROM streams", .row = oplog_max_gen_row,
+                                 .arg = log};
+        int ng = oplog_rd_run(log, &qg);
+
+        if (ng < 0)
+            no = ng;
+    }
 out:
     g_free(ecols);
     g_free(ocols);
@@ -303,6 +323,32 @@ static int oplog_stream_row(sqlite3_stmt *st, void *arg)
     return 0;
 }
 
+/* Raises the stream's last_seq to the newest of its events on disk. */
+static int oplog_stream_seq_row(sqlite3_stmt *st, void *arg)
+{
+    struct oplog_stream *s = arg;
+    uint8_t boot[VSP_BOOT_ID_LEN];
+    uint64_t seq = col_u64(st, 0);
+
+    if (oplog_boot_parse(col_text(st, 1), boot) < 0 ||
+        memcmp(boot, s->boot_id, VSP_BOOT_ID_LEN) != 0 || col_u64(st, 2) != s->instance)
+        return -1;
+    if (seq > s->last_seq)
+        s->last_seq = seq;
+    return 0;
+}
+
+/*
+ * The streams row is written with the grouped rows, the events of a
+ * decision before it with the decision: after a crash the newest events
+ * of the stream may be on disk while its row still names an older
+ * last_seq.  Those events were judged (and their actions recorded), so
+ * the resend point is the newest of them: the agent must not send them
+ * again to be judged twice.  Only the guest's most recent rows are
+ * looked at: the row lags by at most the writer's backlog.
+ */
+#define OPLOG_STREAM_SCAN 20000
+
 int oplog_read_stream(struct oplog *log, const char *guest, struct oplog_stream *out)
 {
     struct oplog_query q = {
@@ -313,10 +359,22 @@ int oplog_read_stream(struct oplog *log, const char *guest, struct oplog_stream 
         .row = oplog_stream_row,
         .arg = out,
     };
+    char *sql = g_strdup_printf("SELECT seq, boot_id, instance FROM events WHERE guest = ?"
+                                " ORDER BY n DESC LIMIT %d",
+                                OPLOG_STREAM_SCAN);
+    struct oplog_query qs = {.sql = sql, .t1 = guest, .nt = 1, .row = oplog_stream_seq_row,
+                             .arg = out};
     int rc;
 
     memset(out, 0, sizeof(*out));
     rc = oplog_rd_run(log, &q);
+    if (rc > 0) {
+        int rs = oplog_rd_run(log, &qs);
+
+        if (rs < 0)
+            rc = rs;
+    }
+    g_free(sql);
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 

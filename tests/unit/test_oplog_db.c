@@ -251,6 +251,49 @@ static void test_stream_newer_wins(void **state)
     assert_int_equal(back.last_seq, 12);
     assert_int_equal(oplog_read_stream(log, "nosuch", &back), -ENOENT);
     oplog_free(log);
+
+    /* the next vesperd on the file: its generations go on after the
+     * file's, so that its rows replace the old run's (they restarted
+     * from 1 and were all refused: the resend point stayed behind) */
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    assert_true(oplog_load(log) >= 0);
+    st.last_seq = 20;
+    oplog_set_stream(log, &st);
+    oplog_sync(log);
+    assert_int_equal(db_count("SELECT last_seq FROM streams WHERE guest = 'vm1'"), 20);
+    oplog_free(log);
+}
+
+/* Events of the stream on disk beyond its row's last_seq (a crash between
+ * their commit and the row's) raise the resend point read back. */
+static void test_stream_seq_from_events(void **state)
+{
+    struct oplog *log;
+    struct oplog_stream st = mkstream("vm1", 3), back;
+    int rc = 1;
+
+    (void)state;
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    oplog_set_stream(log, &st);
+    oplog_sync(log);
+    for (uint64_t q = 1; q <= 7; q++) {
+        struct oplog_event e = mkev("vm1", q, VSP_VERDICT_NONE);
+
+        memcpy(e.boot_id, st.boot_id, sizeof(e.boot_id));
+        e.instance = st.instance;
+        oplog_add_event(log, &e);
+    }
+    struct oplog_event other = mkev("vm1", 99, VSP_VERDICT_NONE); /* another stream */
+
+    other.instance = st.instance + 1;
+    oplog_add_event(log, &other);
+    oplog_sync(log);
+    assert_int_equal(db_count("SELECT last_seq FROM streams WHERE guest = 'vm1'"), 3);
+    assert_int_equal(oplog_read_stream(log, "vm1", &back), 0);
+    assert_int_equal(back.last_seq, 7);
+    oplog_free(log);
 }
 
 struct seen {
@@ -447,6 +490,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_decision_durable_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_seq_from_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_newer_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
         cmocka_unit_test(test_no_database),
