@@ -426,11 +426,15 @@ static gboolean oplog_on_durable(gpointer data);
 static void oplog_writer_urgent(struct oplog *log)
 {
     struct oplog_urgent *u;
+    guint n = g_queue_get_length(&log->urgent);
 
-    while ((u = g_queue_pop_head(&log->urgent)) != NULL) {
+    /* the decisions waiting now, not those that come meanwhile: a steady
+     * stream of decisions must leave the writer turns for the group */
+    while (n-- > 0 && (u = g_queue_pop_head(&log->urgent)) != NULL) {
         g_mutex_unlock(&log->wr_lock);
         u->status = oplog_write_urgent(log, u);
         g_mutex_lock(&log->wr_lock);
+        log->urgent_written++;
         g_queue_push_tail(&log->done_q, u);
         if (!log->done_src)
             log->done_src = g_idle_add_full(G_PRIORITY_HIGH, oplog_on_durable, log, NULL);
@@ -513,14 +517,26 @@ static gpointer oplog_writer(gpointer data)
     struct oplog *log = data;
     guint ei = 0, oi = 0, si = 0, bi = 0;
 
+    int urgent_turn = 1;
+
     g_mutex_lock(&log->wr_lock);
     for (;;) {
         while (!log->wr_busy && !log->wr_stop && g_queue_is_empty(&log->urgent))
             g_cond_wait(&log->wr_cond, &log->wr_lock);
-        if (!g_queue_is_empty(&log->urgent)) {
+        /*
+         * Decisions first, and always those queued before the group was
+         * handed over (its rows may update them: an operation's end, a
+         * resend point past their events).  Then, while a group waits,
+         * turns alternate (the decisions waiting, one chunk, ...): a
+         * guest deciding without pause must not starve the group.
+         */
+        if (!g_queue_is_empty(&log->urgent) &&
+            (urgent_turn || !log->wr_busy || log->urgent_written < log->wr_ticket)) {
             oplog_writer_urgent(log);
+            urgent_turn = 0;
             continue;
         }
+        urgent_turn = 1;
         if (!log->wr_busy)
             break; /* stop, nothing left */
         struct oplog_retention keep = log->keep;
@@ -669,6 +685,7 @@ static void oplog_flush(struct oplog *log, int wait)
         log->pend_bind = t;
         st = oplog_take_streams(log);
         g_array_append_vals(log->wr_st, st->data, st->len);
+        log->wr_ticket = log->urgent_queued;
         g_array_free(st, TRUE);
         log->wr_busy = 1;
         g_cond_broadcast(&log->wr_cond);
@@ -815,6 +832,7 @@ static void oplog_urgent_push(struct oplog *log, struct oplog_urgent *u)
 {
     g_mutex_lock(&log->wr_lock);
     g_queue_push_tail(&log->urgent, u);
+    log->urgent_queued++;
     g_cond_broadcast(&log->wr_cond);
     g_mutex_unlock(&log->wr_lock);
 }

@@ -106,6 +106,10 @@ struct oplog {
     GArray *wr_ev, *wr_op, *wr_st, *wr_bind;
     int wr_busy, wr_stop;
     GQueue urgent;                 /* struct oplog_urgent *, oldest first */
+    /* decisions ever queued and written; a group waits until every
+     * decision queued before it was handed over is written, so that no
+     * row of it (an operation's end, a resend point) overtakes them */
+    uint64_t urgent_queued, urgent_written, wr_ticket;
     GQueue done_q;                 /* written, waiting for the main loop */
     guint done_src;                /* the idle source that will drain done_q */
     uint64_t wr_writes, wr_errors; /* results not yet collected by the main thread */
