@@ -115,6 +115,32 @@ static void oplog_ring_free(gpointer data)
  * guests come and go, the log must not grow with every name. */
 #define OPLOG_MAX_RINGS 4096
 
+static int oplog_op_unfinished(const struct oplog_op *o)
+{
+    return o->state == OPLOG_OP_PENDING || o->state == OPLOG_OP_RUNNING;
+}
+
+/*
+ * An unfinished operation leaves its ring (wrapped over, or the ring
+ * evicted): its entry moves to the live table instead of being reused or
+ * freed, since its action still updates it through the pointer it holds;
+ * it is freed when it ends (oplog_op_updated()).
+ */
+static void oplog_op_detach(struct oplog *log, struct oplog_op **slot)
+{
+    if (*slot && oplog_op_unfinished(*slot)) {
+        g_hash_table_add(log->live, *slot);
+        *slot = NULL;
+    }
+}
+
+/* Forget the index entry of an entry about to be reused or freed. */
+static void oplog_op_unindex(struct oplog *log, const struct oplog_op *o)
+{
+    if (o && o->id[0] && g_hash_table_lookup(log->by_id, o->id) == o)
+        g_hash_table_remove(log->by_id, o->id);
+}
+
 static void oplog_ring_evict_idlest(struct oplog *log)
 {
     GHashTableIter it;
@@ -136,6 +162,10 @@ static void oplog_ring_evict_idlest(struct oplog *log)
 
         log->ev_len -= r->ev_len;
         log->op_len -= r->op_len;
+        for (size_t i = 0; i < r->op_alloc; i++) {
+            oplog_op_detach(log, &r->op[i]);
+            oplog_op_unindex(log, r->op[i]);
+        }
         g_hash_table_remove(log->rings, idlest);
     }
 }
@@ -177,7 +207,7 @@ static void *oplog_ring_slot(void ***slots, size_t *alloc, size_t *head, size_t 
     void **slot = &(*slots)[*head];
 
     if (!*slot)
-        *slot = g_malloc(size);
+        *slot = g_malloc0(size);
     *head = (*head + 1) % *alloc;
     if (*len < *alloc) {
         (*len)++;
@@ -194,6 +224,8 @@ struct oplog *oplog_new(size_t nevents, size_t nops, const char *db_path, int *d
     log->ev_cap = nevents ? nevents : OPLOG_EVENTS_DEFAULT;
     log->op_cap = nops ? nops : OPLOG_OPS_DEFAULT;
     log->rings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, oplog_ring_free);
+    log->by_id = g_hash_table_new(g_str_hash, g_str_equal);
+    log->live = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     log->followers = g_array_new(FALSE, TRUE, sizeof(struct oplog_follower));
     log->pend_ev = g_array_new(FALSE, FALSE, sizeof(struct oplog_event));
     log->pend_op = g_array_new(FALSE, FALSE, sizeof(struct oplog_op));
@@ -236,7 +268,9 @@ void oplog_free(struct oplog *log)
     g_mutex_clear(&log->wr_lock);
     g_cond_clear(&log->wr_cond);
     g_array_free(log->followers, TRUE);
+    g_hash_table_destroy(log->by_id);
     g_hash_table_destroy(log->rings);
+    g_hash_table_destroy(log->live);
     g_free(log);
 }
 
@@ -284,10 +318,15 @@ struct oplog_event *oplog_ring_event(struct oplog *log, const struct oplog_event
 struct oplog_op *oplog_ring_op(struct oplog *log, const struct oplog_op *op, int notify)
 {
     struct oplog_ring *r = oplog_ring_of(log, op->ev.guest);
+
+    if (r->op_len == r->op_alloc && r->op_alloc >= log->op_cap) /* full: the oldest goes */
+        oplog_op_detach(log, &r->op[r->op_head]);
     struct oplog_op *slot = oplog_ring_slot((void ***)&r->op, &r->op_alloc, &r->op_head,
                                             &r->op_len, log->op_cap, sizeof(*slot), &log->op_len);
 
+    oplog_op_unindex(log, slot); /* a reused entry */
     *slot = *op;
+    g_hash_table_replace(log->by_id, slot->id, slot);
     if (slot->n == 0)
         slot->n = ++log->op_total;
     else if (slot->n > log->op_total)
@@ -330,25 +369,27 @@ void oplog_op_updated(struct oplog *log, struct oplog_op *op)
 {
     oplog_pend(log, log->pend_op, op);
     oplog_notify(log, OPLOG_F_OPS, NULL, op);
+    if (!oplog_op_unfinished(op) && g_hash_table_contains(log->live, op)) {
+        oplog_op_unindex(log, op);
+        g_hash_table_remove(log->live, op); /* frees it: it has ended */
+    }
 }
 
 struct oplog_op *oplog_find_op(struct oplog *log, const char *id)
 {
-    GHashTableIter it;
-    gpointer v;
+    /* by id, or by task (id/act:...) */
+    const char *slash = strchr(id, '/');
+    char base[OPID_BUF_LEN];
+    struct oplog_op *o;
 
-    g_hash_table_iter_init(&it, log->rings);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        struct oplog_ring *r = v;
-
-        for (size_t i = r->op_len; i-- > 0;) {
-            struct oplog_op *o = RING_AT(r->op, r->op_alloc, r->op_head, r->op_len, i);
-
-            if (strcmp(o->id, id) == 0 || strcmp(o->task, id) == 0)
-                return o;
-        }
-    }
-    return NULL;
+    if (!slash)
+        return g_hash_table_lookup(log->by_id, id);
+    if ((size_t)(slash - id) >= sizeof(base))
+        return NULL;
+    memcpy(base, id, (size_t)(slash - id));
+    base[slash - id] = '\0';
+    o = g_hash_table_lookup(log->by_id, base);
+    return o && strcmp(o->task, id) == 0 ? o : NULL;
 }
 
 const struct oplog_op *oplog_last_op(const struct oplog *log, const char *guest)

@@ -72,6 +72,8 @@ struct oplog_ring {
 struct oplog {
     size_t ev_cap, op_cap;    /* per guest */
     GHashTable *rings;        /* guest name -> struct oplog_ring */
+    GHashTable *by_id;        /* op id -> struct oplog_op *, every one kept */
+    GHashTable *live;         /* set of struct oplog_op *: unfinished, out of the rings (owned) */
     size_t ev_len, op_len;    /* kept, in all rings */
     uint64_t ev_total, op_total, ring_n;
     uint64_t host_boot;

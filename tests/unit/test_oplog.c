@@ -170,12 +170,41 @@ static void test_find_op(void **state)
 {
     struct oplog *log = oplog_new(10, 3, NULL, NULL);
 
+    struct oplog_op *running = NULL;
+
     for (unsigned i = 1; i <= 5; i++) {
         struct oplog_op o = mkop(i == 5 ? "vm2" : "vm1", i);
 
-        oplog_add_op(log, &o);
+        o.state = i == 2 ? OPLOG_OP_RUNNING : OPLOG_OP_DONE;
+        if (i == 2)
+            running = oplog_add_op(log, &o);
+        else
+            oplog_add_op(log, &o);
     }
     /* 1 left vm1's ring of 3; vm2's operation pushed none of vm1's out */
+    assert_null(oplog_find_op(log, "op-0000000000001-1"));
+    /* one more for vm1: 2 leaves the ring, but its action still runs and
+     * holds it: found where it was until it ends, then gone */
+    struct oplog_op o6 = mkop("vm1", 6);
+
+    o6.state = OPLOG_OP_DONE;
+    oplog_add_op(log, &o6);
+    assert_ptr_equal(oplog_find_op(log, "op-0000000000001-2"), running);
+    assert_ptr_equal(oplog_find_op(log, "op-0000000000001-2/act:log"), running);
+    assert_string_equal(running->id, "op-0000000000001-2"); /* not reused */
+    running->state = OPLOG_OP_DONE;
+    oplog_op_updated(log, running);
+    assert_null(oplog_find_op(log, "op-0000000000001-2"));
+    oplog_free(log);
+
+    /* the first five again, all ended */
+    log = oplog_new(10, 3, NULL, NULL);
+    for (unsigned i = 1; i <= 5; i++) {
+        struct oplog_op o = mkop(i == 5 ? "vm2" : "vm1", i);
+
+        o.state = OPLOG_OP_DONE;
+        oplog_add_op(log, &o);
+    }
     assert_null(oplog_find_op(log, "op-0000000000001-1"));
     assert_non_null(oplog_find_op(log, "op-0000000000001-2"));
     assert_non_null(oplog_find_op(log, "op-0000000000001-5"));
