@@ -285,6 +285,7 @@ static void oplog_db_event(struct oplog *log, const struct oplog_event *e)
     sqlite3_stmt *st = log->ins_ev;
     int i = 1;
 
+    log->ev_since_prune++;
     BIND_I(st, i++, e->n);
     oplog_bind_event(st, &i, e);
     oplog_db_step(log, st);
@@ -482,8 +483,13 @@ static void oplog_writer_housekeeping(struct oplog *log, const struct oplog_rete
     uint64_t now = vsp_mono_ns();
     int log_pages = 0, ckpt = 0;
 
+    /* every OPLOG_PRUNE_MS, or sooner when a flood wrote a hundredth of
+     * the event limit since: the table stays within 1 % (plus one group)
+     * of max_events whatever the rate */
+    uint64_t every = k->max_events ? MAX(k->max_events / 100, 100) : UINT64_MAX;
+
     if (now - log->last_prune_ns >= (uint64_t)OPLOG_PRUNE_MS * 1000000ull ||
-        log->last_prune_ns == 0) {
+        log->last_prune_ns == 0 || log->ev_since_prune >= every) {
         uint64_t real = vsp_real_ns();
         char *sql = g_strdup_printf(
             "DELETE FROM events WHERE (%" PRIu64 " > 0 AND recv_real_ns < %" PRIu64 ")"
@@ -496,6 +502,7 @@ static void oplog_writer_housekeeping(struct oplog *log, const struct oplog_rete
             k->max_ops, k->max_ops);
 
         log->last_prune_ns = now;
+        log->ev_since_prune = 0;
         if (sqlite3_exec(log->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
             log->b_errors++;
             snprintf(log->b_error, sizeof(log->b_error), "sqlite prune: %s",

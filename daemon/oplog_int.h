@@ -120,6 +120,7 @@ struct oplog {
     uint64_t b_writes, b_errors;
     char b_error[256];
     uint64_t last_prune_ns;
+    uint64_t ev_since_prune; /* event rows written since (writer thread) */
 };
 
 /* oplog_pend() - queue a copy of row (an event for a == log->pend_ev, an

@@ -462,6 +462,39 @@ static void test_retention(void **state)
     assert_int_equal(db_count("SELECT min(n) FROM events"), 201);
 }
 
+/* A million events through a log limited to 100000: the table never
+ * holds more than the limit and a hundredth (the prune step), plus the
+ * group in flight, at any point a running daemon would reach. */
+static void test_retention_million(void **state)
+{
+    struct oplog_retention r = {.max_age_ns = 0, .max_events = 100000, .max_ops = 100};
+    struct oplog *log;
+    int rc = 1;
+    long long most = 0;
+
+    (void)state;
+    log = oplog_new(1000, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    oplog_set_retention(log, &r);
+    for (uint64_t q = 1; q <= 1000000; q++) {
+        struct oplog_event e = mkev(q % 2 ? "vm1" : "vm2", q, VSP_VERDICT_NONE);
+
+        oplog_add_event(log, &e);
+        if (q % 20000 == 0) { /* what the 100 ms timer hands over, at 200000 events/s */
+            oplog_sync(log);
+            long long n = db_count("SELECT count(*) FROM events");
+
+            if (n > most)
+                most = n;
+        }
+    }
+    oplog_free(log);
+    printf("# 1000000 events, limit 100000: at most %lld rows on disk\n", most);
+    assert_true(most <= 100000 + 1000 + 20000);
+    assert_true(db_count("SELECT count(*) FROM events") <= 100000 + 1000 + 20000);
+    assert_int_equal(db_count("SELECT max(n) FROM events"), 1000000);
+}
+
 static void test_first_version_kept_aside(void **state)
 {
     sqlite3 *db;
@@ -495,6 +528,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
         cmocka_unit_test(test_no_database),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_million, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_version_kept_aside, setup, teardown),
     };
 
