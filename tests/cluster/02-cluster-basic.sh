@@ -7,6 +7,7 @@
 # through the controller IPC) fails it and it moves, a queued request
 # survives a controller restart and is sent once, the degraded mark moves
 # an allow-migrate resource by live migration (migrate_to/migrate_from),
+# 200 attribute requests cannot starve another resource's fail,
 # and tools/cluster/down leaves no process, namespace or state behind.
 # Prints "N passed, N failed"; 77 when not root or pacemaker is missing.
 # shellcheck disable=SC2317 # the check functions below run through t_check "$@"
@@ -100,6 +101,27 @@ if t_check "pmk_fail_test built ($drv)" test -x "$drv"; then
         grep -Eq 'vesper-d1[[:space:]]+: -[0-9]{6}'"
     out=$(on "$n" "$drv" -r d1 2>&1)
     t_check "pmk_restore deletes the mark" grep -q 'status=0' <<<"$out"
+fi
+
+# starvation: 200 attribute requests for d1 in a row (marks set and
+# removed) cannot make another resource's fail wait behind them or fail
+if [ -x "$drv" ]; then
+    on node1 cibadmin --create -o resources --xml-text "
+<primitive id='d2' class='ocf' provider='pacemaker' type='Dummy'>
+  <meta_attributes id='d2-meta'>
+    <nvpair id='d2-mt' name='migration-threshold' value='1'/>
+  </meta_attributes>
+</primitive>"
+    settle
+    n2=$(where d2)
+    out=$(on "$n2" "$drv" -a "" -n 200 -F d2 d1 2>&1)
+    echo "    $(grep -E '^(fail-after|[0-9]+ attribute)' <<<"$out" | tr '\n' ' ')"
+    t_check "200 attribute requests for d1, then d2's fail: accepted" \
+        grep -q '^fail-after [0-9]* attribute requests: status=0' <<<"$out"
+    t_check "d2 moves off $n2" moved_from d2 "$n2" 30
+    on "$n2" "$drv" -r d1 >/dev/null 2>&1
+    on node1 crm_resource --cleanup -r d2 >/dev/null 2>&1
+    settle
 fi
 
 # crm_resource --fail, the same request from the command line

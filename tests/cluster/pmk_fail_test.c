@@ -17,6 +17,12 @@
  *       mark RESOURCE degraded on the node (pmk_migrate) / remove the mark.
  *   pmk_fail_test -x RESOURCE
  *       print the location rule of pmk_rule_xml() and exit.
+ *   pmk_fail_test -n COUNT -F OTHER RESOURCE
+ *       starvation: COUNT attribute requests for RESOURCE in a row
+ *       (degraded mark set and removed, alternately), then a fail of OTHER;
+ *       exits 0 when the fail ended with status 0 (attribute requests may
+ *       be superseded).  "fail-after" tells how many attribute requests
+ *       were queued before it and how long the fail took.
  *   -t TIMEOUT_S  give up after this many seconds (default 60)
  *
  * Prints one "result ..." line per request and link changes; exits 0 when
@@ -37,7 +43,9 @@
 #include "vsp_testsupport.h"
 
 static GMainLoop *loop;
-static const char *rsc, *node, *agent = "ocf:pacemaker:Dummy";
+static const char *rsc, *node, *agent = "ocf:pacemaker:Dummy", *starve;
+static uint64_t fail_id;
+static int fail_status = -EINPROGRESS, attrs_queued;
 static char mode = 'f';
 static int early, count = 1, pending, failures;
 static uint64_t t_call;
@@ -57,8 +65,13 @@ static void done(const struct pmk_result *res, void *arg)
            res->sent ? ms(res->sent_mono_ns, res->done_mono_ns) : 0.0,
            ms(t_call, res->done_mono_ns), res->text);
     fflush(stdout);
-    if (res->status != 0)
+    if (starve && res->id == fail_id) {
+        fail_status = res->status;
+        printf("fail-after %d attribute requests: status=%d call->done=%.3f ms\n", attrs_queued,
+               res->status, ms(t_call, res->done_mono_ns));
+    } else if (res->status != 0 && !starve) {
         failures++;
+    }
     if (--pending == 0)
         g_main_loop_quit(loop);
 }
@@ -75,7 +88,8 @@ static void request(void)
             rc = pmk_fail(rsc, node, done, NULL, &id);
             break;
         case 'm':
-            rc = pmk_migrate(rsc, node, done, NULL, &id);
+            rc = starve && i % 2 ? pmk_restore(rsc, node, done, NULL, &id)
+                                 : pmk_migrate(rsc, node, done, NULL, &id);
             break;
         case 'r':
             rc = pmk_restore(rsc, node, done, NULL, &id);
@@ -83,12 +97,23 @@ static void request(void)
         }
         if (rc == 0) {
             pending++;
-            printf("request %d: id %" PRIu64 " queued\n", i + 1, id);
+            attrs_queued += mode != 'f';
+            if (!starve)
+                printf("request %d: id %" PRIu64 " queued\n", i + 1, id);
         } else {
             printf("request %d: refused: %s\n", i + 1, strerror(-rc));
             if (i == 0)
                 failures++;
         }
+    }
+    if (starve) {
+        rc = pmk_fail(starve, node, done, NULL, &fail_id);
+        printf("%d attribute requests queued for %s, then the fail of %s: %s\n", attrs_queued, rsc,
+               starve, rc == 0 ? "queued" : strerror(-rc));
+        if (rc == 0)
+            pending++;
+        else
+            fail_status = rc;
     }
     fflush(stdout);
     if (pending == 0)
@@ -122,7 +147,7 @@ static gboolean give_up(gpointer data)
 static void usage(void)
 {
     fprintf(stderr, "usage: pmk_fail_test [-a AGENT] [-N NODE] [-n COUNT] [-t SEC] [-W] "
-                    "[-m|-r|-x] RESOURCE\n");
+                    "[-m|-r|-x|-F OTHER] RESOURCE\n");
     exit(2);
 }
 
@@ -132,10 +157,14 @@ int main(int argc, char **argv)
     unsigned timeout_s = 60;
     int c, rc;
 
-    while ((c = getopt(argc, argv, "a:N:n:t:Wmrx")) != -1) {
+    while ((c = getopt(argc, argv, "a:F:N:n:t:Wmrx")) != -1) {
         switch (c) {
         case 'a':
             agent = optarg;
+            break;
+        case 'F':
+            starve = optarg;
+            mode = 'm';
             break;
         case 'N':
             node = optarg;
@@ -178,6 +207,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "pmk_init failed\n");
         return 1;
     }
+    if (starve && agent[0] && (rc = pmk_set_agent(starve, agent)) != 0) {
+        fprintf(stderr, "bad agent %s: %s\n", agent, strerror(-rc));
+        return 1;
+    }
     if (agent[0] && (rc = pmk_set_agent(rsc, agent)) != 0) {
         fprintf(stderr, "bad agent %s: %s\n", agent, strerror(-rc));
         return 1;
@@ -189,5 +222,7 @@ int main(int argc, char **argv)
         g_main_loop_run(loop);
     pmk_shutdown();
     g_main_loop_unref(loop);
+    if (starve)
+        return fail_status == 0 ? 0 : 1;
     return failures ? 1 : 0;
 }
