@@ -122,6 +122,7 @@ void action_shutdown(int force)
 static int action_log_start(const struct conf_action *act, const struct oplog_op *op,
                             action_done_fn done, void *arg)
 {
+    (void)act;
     struct action_result res;
     uint64_t from = op->ev.event_mapped ? op->ev.event_mono_ns : op->ev.recv_mono_ns;
     uint64_t now = vsp_mono_ns();

@@ -113,6 +113,8 @@ static void exec_close_output(struct exec_run *r)
 
 static gboolean exec_on_output(gint fd, GIOCondition cond, gpointer data)
 {
+    (void)cond;
+    (void)fd;
     struct exec_run *r = data;
 
     if (!exec_drain(r)) {

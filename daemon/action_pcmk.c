@@ -67,6 +67,7 @@ static const char *apk_refusal(int rc)
 static int apk_start(const struct conf_action *act, const struct oplog_op *op,
                      action_done_fn done, void *arg)
 {
+    (void)act;
     struct apk_run *run;
     char text[OPLOG_TEXT_LEN];
     uint64_t now = vsp_mono_ns();
@@ -156,6 +157,7 @@ const struct action_ops action_pcmk_ops = {
 
 static void apk_on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)
 {
+    (void)arg;
     static enum pmk_link last = PMK_LINK_DOWN;
     static int logged_down;
 

@@ -258,6 +258,7 @@ static void chan_refuse(struct chan *c, int fd, const char *text)
 
 static gboolean chan_on_accept(gint lfd, GIOCondition cond, gpointer data)
 {
+    (void)cond;
     struct chan *c = data;
     int fd;
 
@@ -327,6 +328,8 @@ static void chan_write_failed(struct chan *c, int e)
 
 static gboolean chan_on_write(gint fd, GIOCondition cond, gpointer data)
 {
+    (void)fd;
+    (void)cond;
     struct chan *c = data;
     guint id = c->wsrc;
     int rc = chan_flush(c);
@@ -453,6 +456,7 @@ static int chan_resync(struct chan *c)
 
 static gboolean chan_on_read(gint fd, GIOCondition cond, gpointer data)
 {
+    (void)cond;
     struct chan *c = data;
     unsigned gen = c->gen;
     struct vsp_msg msg;

@@ -116,6 +116,8 @@ static void control_client_flush(struct control_client *c)
 
 static gboolean control_client_on_write(gint fd, GIOCondition cond, gpointer data)
 {
+    (void)fd;
+    (void)cond;
     struct control_client *c = data;
 
     c->wsrc = 0; /* re-armed by control_client_flush while output is pending */
@@ -291,6 +293,7 @@ static gboolean control_client_on_timeout(gpointer data)
 
 static gboolean control_client_on_read(gint fd, GIOCondition cond, gpointer data)
 {
+    (void)cond;
     struct control_client *c = data;
     ssize_t n;
     char *nl;
@@ -377,6 +380,8 @@ static int control_allowed(uid_t uid, gid_t gid)
 
 static gboolean control_on_accept(gint lfd, GIOCondition cond, gpointer data)
 {
+    (void)cond;
+    (void)data;
     struct ucred cr;
     socklen_t crlen = sizeof(cr);
     struct control_client *c;

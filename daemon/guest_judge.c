@@ -204,6 +204,7 @@ static void guest_describe(const struct vsp_event *ev, char *buf, size_t len)
 
 static void guest_action_done(const char *task, const struct action_result *res, void *arg)
 {
+    (void)arg;
     struct oplog_op *op = oplog_find_op(guest_oplog, task);
     double ms = res->end_mono_ns >= res->start_mono_ns
                     ? (double)(res->end_mono_ns - res->start_mono_ns) / 1e6

@@ -371,6 +371,7 @@ static void hv_on_io_error(virConnectPtr conn, virDomainPtr dom, const char *src
 
 static void hv_on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque)
 {
+    (void)reason;
     struct hv *h = opaque;
     const char *name = virDomainGetName(dom);
 

@@ -317,6 +317,8 @@ static int hvg_remove_timeout(int id)
 /* libvirt prints errors on stderr by default; vesperd reports them itself. */
 static void hv_quiet_error(void *data, virErrorPtr err)
 {
+    (void)err;
+    (void)data;
 }
 
 void hv_glib_register(void)

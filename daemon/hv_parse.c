@@ -50,6 +50,8 @@ static const char *hv_attr(const gchar **names, const gchar **values, const char
 static void hv_px_start(GMarkupParseContext *ctx, const gchar *el, const gchar **an,
                         const gchar **av, gpointer ud, GError **err)
 {
+    (void)ctx;
+    (void)err;
     struct hv_px *px = ud;
     const char *v;
 
@@ -89,6 +91,9 @@ static void hv_px_start(GMarkupParseContext *ctx, const gchar *el, const gchar *
 
 static void hv_px_end(GMarkupParseContext *ctx, const gchar *el, gpointer ud, GError **err)
 {
+    (void)ctx;
+    (void)el;
+    (void)err;
     struct hv_px *px = ud;
 
     if (px->depth == 3 && px->in_channel) {

@@ -249,6 +249,7 @@ static void pmk_link_set(enum pmk_link l, int err, unsigned retry_ms)
 
 static gboolean pmk_connect_cb(gpointer data)
 {
+    (void)data;
     pmk.retry_src = 0;
     pmk_try_connect();
     return G_SOURCE_REMOVE;
@@ -268,6 +269,7 @@ static void pmk_schedule_connect(int err)
 
 static gboolean pmk_drop_cb(gpointer data)
 {
+    (void)data;
     pmk.drop_src = 0;
     if (pmk.api && pcmk_ipc_is_connected(pmk.api))
         pcmk_disconnect_ipc(pmk.api); /* the disconnect event reschedules */
@@ -289,6 +291,7 @@ static void pmk_drop(void)
 
 static gboolean pmk_info_timeout(gpointer data)
 {
+    (void)data;
     pmk.info_timer = 0;
     pmk_drop();
     return G_SOURCE_REMOVE;
@@ -333,6 +336,7 @@ static void pmk_on_node_info(const pcmk_controld_api_reply_t *reply)
 
 static gboolean pmk_ping_cb(gpointer data)
 {
+    (void)data;
     pmk.ping_src = 0;
     pmk_ping();
     return G_SOURCE_REMOVE;
@@ -499,6 +503,8 @@ out:
 static void pmk_ipc_event(pcmk_ipc_api_t *api, enum pcmk_ipc_event type, crm_exit_t status,
                           void *data, void *arg)
 {
+    (void)api;
+    (void)arg;
     const pcmk_controld_api_reply_t *reply = data;
     struct pmk_req *r;
 
@@ -642,6 +648,7 @@ static int pmk_send(struct pmk_req *r)
 
 static gint pmk_req_cmp(gconstpointer a, gconstpointer b, gpointer data)
 {
+    (void)data;
     const struct pmk_req *x = a, *y = b;
 
     return x->id < y->id ? -1 : x->id > y->id;

@@ -126,6 +126,7 @@ static gboolean pmk_check_retry_cb(gpointer data)
 /* The --locate run of r ended: send r, end it, or ask again later. */
 static void pmk_check_done(struct pmk_run *run, gint wstatus, const char *out, void *data)
 {
+    (void)run;
     struct pmk_req *r = data;
     char where[PMK_TEXT_LEN / 2];
     int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
@@ -332,6 +333,7 @@ static void pmk_resolved(const char *rsc, const char *spec, const char *why)
 
 static void pmk_resolver_done(struct pmk_run *run, gint wstatus, const char *out, void *data)
 {
+    (void)run;
     struct pmk_resolver *rv = data;
     char rsc[PMK_NAME_MAX + 1], spec[PMK_NAME_MAX + 1], why[PMK_TEXT_LEN];
     int rc = -ENOENT;
@@ -450,6 +452,7 @@ void pmk_attr_reap(void)
 
 static void pmk_attr_child(GPid pid, gint wstatus, gpointer data)
 {
+    (void)data;
     struct pmk_req *r = g_queue_peek_head(&pmk.attrs);
     char err[PMK_ERR_LEN + 1] = "", out[4096] = "";
     char *nl;
@@ -515,6 +518,7 @@ static void pmk_attr_child(GPid pid, gint wstatus, gpointer data)
 
 static gboolean pmk_attr_retry(gpointer data)
 {
+    (void)data;
     pmk.attr_retry_src = 0;
     pmk_attr_next();
     return G_SOURCE_REMOVE;
@@ -522,6 +526,7 @@ static gboolean pmk_attr_retry(gpointer data)
 
 static gboolean pmk_attr_spawn_failed(gpointer data)
 {
+    (void)data;
     struct pmk_req *r = g_queue_peek_head(&pmk.attrs);
 
     pmk.attr_retry_src = 0;
@@ -534,6 +539,7 @@ static gboolean pmk_attr_spawn_failed(gpointer data)
 
 static gboolean pmk_attr_kill(gpointer data)
 {
+    (void)data;
     pmk.attr_kill_src = 0;
     if (pmk.attr_pid > 0)
         kill(pmk.attr_pid, SIGKILL);

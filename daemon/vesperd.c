@@ -178,6 +178,7 @@ static int vesperd_reload(GString *body)
 
 static gboolean vesperd_on_hup(gpointer data)
 {
+    (void)data;
     log_info("SIGHUP: reloading %s", opt_conf);
     vesperd_reload(NULL);
     return G_SOURCE_CONTINUE;
@@ -192,6 +193,7 @@ static gboolean vesperd_on_term(gpointer data)
 
 static gboolean vesperd_tick(gpointer data)
 {
+    (void)data;
     return G_SOURCE_CONTINUE; /* only wakes the loop */
 }
 

@@ -57,6 +57,7 @@ static double ms(uint64_t a, uint64_t b)
 
 static void done(const struct pmk_result *res, void *arg)
 {
+    (void)arg;
     printf("result id=%" PRIu64 " kind=%s name=%s node=%s status=%d (%s) sent=%d attempts=%u "
            "queued->sent=%.3f ms sent->done=%.3f ms call->done=%.3f ms\n  %s\n",
            res->id, pmk_kind_name(res->kind), res->name, res->node, res->status,
@@ -122,6 +123,7 @@ static void request(void)
 
 static void link_changed(enum pmk_link l, int err, unsigned retry_ms, void *arg)
 {
+    (void)arg;
     static int requested;
 
     printf("link %s%s%s", pmk_link_name(l), l == PMK_LINK_READY ? " node=" : "",
@@ -138,6 +140,7 @@ static void link_changed(enum pmk_link l, int err, unsigned retry_ms, void *arg)
 
 static gboolean give_up(gpointer data)
 {
+    (void)data;
     printf("timeout: %d request(s) still pending\n", pending);
     failures++;
     g_main_loop_quit(loop);

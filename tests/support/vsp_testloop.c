@@ -12,6 +12,7 @@
 
 static gboolean vsp_ts_tick(gpointer unused)
 {
+    (void)unused;
     return G_SOURCE_CONTINUE; /* only wakes the loop */
 }
 

@@ -234,6 +234,7 @@ static pid_t read_pid(const char *name)
 
 static void test_environ_values(void **state)
 {
+    (void)state;
     struct oplog_op op = mk_op();
     char **env = action_environ(&op, NULL);
 
@@ -309,9 +310,11 @@ static void test_environ_values(void **state)
 /* The base environment is kept, except any VESPER_* of its own. */
 static void test_environ_base(void **state)
 {
+    (void)state;
     struct oplog_op op = mk_op();
-    char *base[] = {"PATH=/usr/bin:/bin", "VESPER_OPID=stale", "VESPER_STALE=1",
-                    "HOME=/root",         "VESPERX=kept",      NULL};
+    char **base = g_strsplit("PATH=/usr/bin:/bin|VESPER_OPID=stale|VESPER_STALE=1|HOME=/root|"
+                             "VESPERX=kept",
+                             "|", -1);
     char **env = action_environ(&op, base);
 
     assert_int_equal(g_strv_length(env), NVESPER + 3);
@@ -324,6 +327,7 @@ static void test_environ_base(void **state)
     /* base itself is untouched */
     assert_string_equal(base[1], "VESPER_OPID=stale");
     g_strfreev(env);
+    g_strfreev(base);
 }
 
 /* ---- exec: what the command gets ----------------------------------------------------- */
@@ -332,6 +336,7 @@ static void test_environ_base(void **state)
  * environment without its VESPER_*, and the start instant on both clocks. */
 static void test_exec_environment(void **state)
 {
+    (void)state;
     char path[128], cmd[256];
     struct oplog_op op = mk_op();
     struct done_rec d;
@@ -380,6 +385,7 @@ static void test_exec_environment(void **state)
  * program, which no caller can change.) */
 static void test_exec_sandbox(void **state)
 {
+    (void)state;
     static const char cmd[] = "set -- $(cut -d' ' -f5,6 /proc/$$/stat)\n"
                               "[ \"$1\" = $$ ] || exit 10\n"
                               "[ \"$2\" = $$ ] || exit 11\n"
@@ -428,6 +434,7 @@ static void test_exec_sandbox(void **state)
 
 static void test_exec_exit_and_signals(void **state)
 {
+    (void)state;
     static const struct {
         const char *cmd;
         int status, exit_code, sig;
@@ -458,6 +465,7 @@ static void test_exec_exit_and_signals(void **state)
 /* Start and end are the command's: running() counts it meanwhile. */
 static void test_exec_times_and_running(void **state)
 {
+    (void)state;
     struct conf_action a = mk_exec("sleep 0.3", 5 * SEC);
     struct oplog_op op = mk_op();
     struct done_rec d = {0};
@@ -481,6 +489,7 @@ static void test_exec_times_and_running(void **state)
  * timed out. */
 static void test_exec_timeout_term(void **state)
 {
+    (void)state;
     struct done_rec d;
 
     run_exec("sleep 30", 200 * MS, &d);
@@ -498,6 +507,7 @@ static void test_exec_timeout_term(void **state)
  * timeout. */
 static void test_exec_timeout_caught(void **state)
 {
+    (void)state;
     struct done_rec d;
 
     run_exec("trap 'exit 0' TERM; while :; do sleep 0.05; done", 200 * MS, &d);
@@ -513,6 +523,7 @@ static void test_exec_timeout_caught(void **state)
  * command is reaped, not 2 s later. */
 static void test_exec_timeout_kills_leftovers(void **state)
 {
+    (void)state;
     char cmd[512];
     struct done_rec d;
     pid_t child;
@@ -538,6 +549,7 @@ static void test_exec_timeout_kills_leftovers(void **state)
  * that ignores TERM too. */
 static void test_exec_timeout_kill_group(void **state)
 {
+    (void)state;
     char cmd[1024], term[128];
     struct done_rec d;
     pid_t child;
@@ -569,6 +581,7 @@ static void test_exec_timeout_kill_group(void **state)
  * left and reports it at once. */
 static void test_exec_shutdown(void **state)
 {
+    (void)state;
     struct conf_action a = mk_exec("sleep 30", 60 * SEC);
     char cmd[256], ready[128];
     struct conf_action stubborn;
@@ -613,12 +626,17 @@ static void test_exec_shutdown(void **state)
 static int fake_fail_start(const struct conf_action *act, const struct oplog_op *op,
                            action_done_fn done, void *arg)
 {
+    (void)done;
+    (void)act;
+    (void)arg;
+    (void)op;
     return -EIO;
 }
 
 static int fake_sync_start(const struct conf_action *act, const struct oplog_op *op,
                            action_done_fn done, void *arg)
 {
+    (void)act;
     action_report(op->task, done, arg, 0, 0, "done at once");
     return 0;
 }
@@ -650,6 +668,7 @@ static const struct action_ops fake_sync_ops = {
 /* The built-in log action completes before action_start() returns. */
 static void test_log_action(void **state)
 {
+    (void)state;
     struct oplog_op op = mk_op();
     struct done_rec d = {0};
     uint64_t t0 = vsp_mono_ns();
@@ -671,6 +690,7 @@ static void test_log_action(void **state)
  * the error it returns. */
 static void test_start_failures(void **state)
 {
+    (void)state;
     struct oplog_op op = mk_op();
     struct conf_action a;
     struct done_rec d;
@@ -739,6 +759,7 @@ static void test_start_failures(void **state)
 
 static void test_report(void **state)
 {
+    (void)state;
     char longtext[400];
     struct done_rec d = {0};
     uint64_t t0 = vsp_mono_ns(), t1;
@@ -771,6 +792,7 @@ static void test_report(void **state)
  * and shutdown() reach every implementation that has them. */
 static void test_registry(void **state)
 {
+    (void)state;
     static struct action_ops extra[8];
     const struct action_ops dup_exec = {
         .name = "exec2", .type = CONF_ACTION_EXEC, .start = fake_fail_start};
@@ -817,6 +839,7 @@ static void test_registry(void **state)
 
 static int group_setup(void **state)
 {
+    (void)state;
     snprintf(dir, sizeof(dir), "/tmp/test_action.XXXXXX");
     if (!mkdtemp(dir))
         return -1;
@@ -825,7 +848,9 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    char *argv[] = {"rm", "-rf", dir, NULL};
+    (void)state;
+    char rm[] = "rm", rf[] = "-rf";
+    char *argv[] = {rm, rf, dir, NULL};
 
     return g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL)
                ? 0
@@ -835,6 +860,7 @@ static int group_teardown(void **state)
 /* Each test starts with no leftover files. */
 static int setup(void **state)
 {
+    (void)state;
     static const char *const names[] = {"env.out", "child.pid", "p.tmp", "term", "ready"};
     char path[128];
 

@@ -42,6 +42,7 @@ static struct clock_est estimate(const struct clock_sync *cs)
 
 static void test_empty_has_no_estimate(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     struct clock_est e;
     uint64_t h;
@@ -54,6 +55,7 @@ static void test_empty_has_no_estimate(void **state)
 
 static void test_symmetric_delay_gives_exact_offset(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     struct clock_est e;
 
@@ -68,6 +70,7 @@ static void test_symmetric_delay_gives_exact_offset(void **state)
 
 static void test_guest_behind_host_gives_negative_offset(void **state)
 {
+    (void)state;
     struct clock_sync cs;
 
     clock_reset(&cs);
@@ -79,6 +82,7 @@ static void test_guest_behind_host_gives_negative_offset(void **state)
 
 static void test_formula_matches_ntp(void **state)
 {
+    (void)state;
     struct clock_sync cs;
 
     clock_reset(&cs);
@@ -90,6 +94,7 @@ static void test_formula_matches_ntp(void **state)
 
 static void test_asymmetric_delay_error_is_half_the_difference(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     struct clock_est e;
 
@@ -104,6 +109,7 @@ static void test_asymmetric_delay_error_is_half_the_difference(void **state)
 
 static void test_all_delay_one_way_error_bounded_by_half_rtt(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     struct clock_est e;
 
@@ -116,6 +122,7 @@ static void test_all_delay_one_way_error_bounded_by_half_rtt(void **state)
 
 static void test_smallest_rtt_wins_over_outliers(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     struct clock_est e;
     int64_t t = 1000000;
@@ -138,6 +145,7 @@ static void test_smallest_rtt_wins_over_outliers(void **state)
  * difference in RTT / 2. */
 static void test_old_sample_ages_out(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     int64_t t = 1000000;
 
@@ -153,6 +161,7 @@ static void test_old_sample_ages_out(void **state)
 
 static void test_equal_rtt_newest_wins(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     int64_t t = 1000000;
 
@@ -165,6 +174,7 @@ static void test_equal_rtt_newest_wins(void **state)
 
 static void test_window_keeps_last_16(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     int64_t t = 1000000;
 
@@ -183,6 +193,7 @@ static void test_window_keeps_last_16(void **state)
 
 static void test_samples_saturate_at_window(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     int64_t t = 1000000;
 
@@ -195,6 +206,7 @@ static void test_samples_saturate_at_window(void **state)
 
 static void test_drifting_clock_follows_recent_samples(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     int64_t t = 1000000;
 
@@ -207,6 +219,7 @@ static void test_drifting_clock_follows_recent_samples(void **state)
 
 static void test_reject_t4_before_t1(void **state)
 {
+    (void)state;
     struct clock_sync cs;
 
     clock_reset(&cs);
@@ -216,6 +229,7 @@ static void test_reject_t4_before_t1(void **state)
 
 static void test_reject_t3_before_t2(void **state)
 {
+    (void)state;
     struct clock_sync cs;
 
     clock_reset(&cs);
@@ -225,6 +239,7 @@ static void test_reject_t3_before_t2(void **state)
 
 static void test_reject_negative_rtt(void **state)
 {
+    (void)state;
     struct clock_sync cs;
 
     clock_reset(&cs);
@@ -235,6 +250,7 @@ static void test_reject_negative_rtt(void **state)
 
 static void test_reject_leaves_estimate_alone(void **state)
 {
+    (void)state;
     struct clock_sync cs;
 
     clock_reset(&cs);
@@ -246,6 +262,7 @@ static void test_reject_leaves_estimate_alone(void **state)
 
 static void test_zero_rtt_accepted(void **state)
 {
+    (void)state;
     struct clock_sync cs;
 
     clock_reset(&cs);
@@ -256,6 +273,7 @@ static void test_zero_rtt_accepted(void **state)
 
 static void test_reject_times_above_int64(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     uint64_t big = (uint64_t)INT64_MAX + 1;
 
@@ -268,6 +286,7 @@ static void test_reject_times_above_int64(void **state)
 
 static void test_extreme_times_do_not_overflow(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     struct clock_est e;
 
@@ -288,6 +307,7 @@ static void test_extreme_times_do_not_overflow(void **state)
 
 static void test_to_host_subtracts_offset(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     uint64_t h = 0;
 
@@ -299,6 +319,7 @@ static void test_to_host_subtracts_offset(void **state)
 
 static void test_to_host_negative_offset(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     uint64_t h = 0;
 
@@ -310,6 +331,7 @@ static void test_to_host_negative_offset(void **state)
 
 static void test_to_host_uses_best_sample(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     uint64_t h = 0;
 
@@ -322,6 +344,7 @@ static void test_to_host_uses_best_sample(void **state)
 
 static void test_to_host_before_host_epoch_is_range_error(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     uint64_t h = 12345;
 
@@ -333,6 +356,7 @@ static void test_to_host_before_host_epoch_is_range_error(void **state)
 
 static void test_to_host_overflow_is_range_error(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     uint64_t h;
 
@@ -344,6 +368,7 @@ static void test_to_host_overflow_is_range_error(void **state)
 
 static void test_reset_forgets_samples(void **state)
 {
+    (void)state;
     struct clock_sync cs;
     struct clock_est e;
 
@@ -358,6 +383,7 @@ static void test_reset_forgets_samples(void **state)
 
 static void test_zero_initialised_is_empty(void **state)
 {
+    (void)state;
     struct clock_sync cs = {0};
     struct clock_est e;
 

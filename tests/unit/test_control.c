@@ -27,6 +27,7 @@ static int parse(const char *s, struct control_req *r, char *err, size_t errlen)
 
 static void test_simple_commands(void **state)
 {
+    (void)state;
     static const struct {
         const char *line;
         enum control_cmd cmd;
@@ -52,6 +53,7 @@ static void test_simple_commands(void **state)
 
 static void test_guest_argument(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[128];
 
@@ -70,6 +72,7 @@ static void test_guest_argument(void **state)
 
 static void test_events_options(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[128];
 
@@ -88,6 +91,7 @@ static void test_events_options(void **state)
 
 static void test_bind(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[128];
 
@@ -113,6 +117,7 @@ static void test_bind(void **state)
 
 static void test_bind_options(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[160];
 
@@ -152,6 +157,7 @@ static void test_bind_options(void **state)
 
 static void test_operation_id(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[128];
 
@@ -166,6 +172,7 @@ static void test_operation_id(void **state)
 
 static void test_unknown_and_empty(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[128];
 
@@ -186,6 +193,7 @@ static void test_unknown_and_empty(void **state)
 
 static void test_bad_options(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[128];
 
@@ -209,6 +217,7 @@ static void test_bad_options(void **state)
 
 static void test_bad_arguments(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[128];
     char name[80];
@@ -237,6 +246,7 @@ static void test_bad_arguments(void **state)
 
 static void test_garbage_bytes(void **state)
 {
+    (void)state;
     struct control_req r;
     char err[128];
     const char nul[] = "status\0--json";
@@ -254,6 +264,7 @@ static void test_garbage_bytes(void **state)
 
 static void test_overlong(void **state)
 {
+    (void)state;
     static char line[CONTROL_MAX_REQUEST + 16];
     struct control_req r;
     char err[128];
@@ -282,6 +293,7 @@ static void test_overlong(void **state)
 
 static void test_valid_names(void **state)
 {
+    (void)state;
     assert_true(control_valid_name("vm1"));
     assert_false(control_valid_name(""));
     assert_false(control_valid_name("a b"));

@@ -159,6 +159,7 @@ static int json_valid(const char *s)
 
 static void test_json_checker(void **state)
 {
+    (void)state;
     assert_true(json_valid("{\"a\":[1,-2.5e+3,true,null,\"x\\\"\\u00e9\"],\"b\":{}}\n"));
     assert_true(json_valid("[]"));
     assert_false(json_valid(""));
@@ -362,6 +363,7 @@ static void assert_cell(const char *row, size_t col, const char *cell)
 
 static void test_table_aligns_columns(void **state)
 {
+    (void)state;
     GString *out = g_string_new(NULL);
     struct control_table t;
 
@@ -381,6 +383,7 @@ static void test_table_aligns_columns(void **state)
 
 static void test_table_fixed_widths(void **state)
 {
+    (void)state;
     static const int w[] = {4, 3, 0};
     GString *out = g_string_new(NULL);
     struct control_table t;
@@ -401,6 +404,7 @@ static void test_table_fixed_widths(void **state)
 
 static void test_formatters(void **state)
 {
+    (void)state;
     char buf[64];
     assert_string_equal(control_fmt_clock(T0_REAL, buf, sizeof(buf)), "12:03:04.123456");
     assert_string_equal(control_fmt_clock(0, buf, sizeof(buf)), "-");
@@ -513,6 +517,7 @@ static void test_operations_json_and_text(void **state)
 
 static void test_follow_lines(void **state)
 {
+    (void)state;
     struct oplog_event e = mkev("web", "a0a1a2a3.7.42", "");
     struct oplog_op o = mkop("web", "op-0tb2x5k00f4q-1");
     GString *out = g_string_new(NULL);

@@ -163,6 +163,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    (void)state;
     guests_shutdown();
     oplog_free(tlog);
     tlog = NULL;

@@ -67,6 +67,7 @@ static int parse(const char *xml, const char *name, char *out, size_t outlen)
 
 static void test_parse_live(void **unused)
 {
+    (void)unused;
     char p[HV_PATH_MAX + 1];
 
     assert_int_equal(parse(live_xml, NULL, p, sizeof(p)), 0);
@@ -83,6 +84,7 @@ static void test_parse_live(void **unused)
 
 static void test_parse_inactive(void **unused)
 {
+    (void)unused;
     /* the defined XML: libvirt generates the path at start */
     static const char xml[] = "<domain type='qemu'><name>a</name><devices>"
                               "<channel type='unix'><source mode='bind'/>"
@@ -96,6 +98,7 @@ static void test_parse_inactive(void **unused)
 
 static void test_parse_not_unix(void **unused)
 {
+    (void)unused;
     static const char xml[] = "<domain><devices>"
                               "<channel type='pty'><source path='/dev/pts/3'/>"
                               "<target type='virtio' name='org.vesper.0'/></channel>"
@@ -107,6 +110,7 @@ static void test_parse_not_unix(void **unused)
 
 static void test_parse_no_channel(void **unused)
 {
+    (void)unused;
     static const char xml[] = "<domain type='test'><name>test</name><devices>"
                               "<disk type='file'><source file='/x'/></disk>"
                               "</devices></domain>";
@@ -127,6 +131,7 @@ static void test_parse_no_channel(void **unused)
 
 static void test_parse_malformed(void **unused)
 {
+    (void)unused;
     char p[64];
 
     assert_int_equal(parse("<domain><devices>", NULL, p, sizeof(p)), -EINVAL);
@@ -142,6 +147,7 @@ static void test_parse_malformed(void **unused)
 
 static void test_parse_length(void **unused)
 {
+    (void)unused;
     char p[HV_PATH_MAX + 1];
     char small[16];
     char longpath[HV_PATH_MAX + 8];
@@ -178,6 +184,7 @@ static void test_parse_length(void **unused)
 
 static void test_parse_first_wins(void **unused)
 {
+    (void)unused;
     /* target before source, and a second channel with the same name */
     static const char xml[] = "<domain><devices>"
                               "<channel type='unix'><target name='org.vesper.0'/>"
@@ -195,6 +202,7 @@ static void test_parse_first_wins(void **unused)
 
 static void test_lifecycle_map(void **unused)
 {
+    (void)unused;
     struct hv_life_map m;
 
     m = hv_lifecycle_map(VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED);
@@ -255,6 +263,7 @@ static void test_lifecycle_map(void **unused)
 
 static void test_make_event(void **unused)
 {
+    (void)unused;
     struct vsp_event ev;
 
     hv_make_event(&ev, VSP_PROBE_HV_IO_ERROR, 7, 2, "a very long reason\x01text",
@@ -303,6 +312,7 @@ static void h_ff(void *opaque)
 
 static void test_glib_handles(void **unused)
 {
+    (void)unused;
     struct hstate s = {0};
     struct hv_glib_stats st0, st;
     int p[2], w;
@@ -380,6 +390,7 @@ static void t_ff(void *opaque)
 
 static void test_glib_timers(void **unused)
 {
+    (void)unused;
     struct tstate s = {0};
 
     hv_glib_register();
@@ -441,6 +452,7 @@ struct rec {
 
 static void r_up(void *arg, struct hv *h, const char *name, const char *path)
 {
+    (void)h;
     struct rec *r = arg;
 
     assert_true(r->ups < MAXREC);
@@ -452,6 +464,7 @@ static void r_up(void *arg, struct hv *h, const char *name, const char *path)
 static void r_down(void *arg, struct hv *h, const char *name, enum hv_down_reason why,
                    const char *path)
 {
+    (void)h;
     struct rec *r = arg;
 
     assert_true(r->downs < MAXREC);
@@ -463,6 +476,8 @@ static void r_down(void *arg, struct hv *h, const char *name, enum hv_down_reaso
 
 static void r_event(void *arg, struct hv *h, const char *name, const struct vsp_event *ev)
 {
+    (void)name;
+    (void)h;
     struct rec *r = arg;
 
     assert_true(r->events < MAXREC);
@@ -471,6 +486,8 @@ static void r_event(void *arg, struct hv *h, const char *name, const struct vsp_
 
 static void r_conn(void *arg, struct hv *h, int up, const char *why)
 {
+    (void)why;
+    (void)h;
     struct rec *r = arg;
 
     if (up)
@@ -489,6 +506,7 @@ static const char vt1_xml[] = "<domain type='test'><name>vt1</name><memory>65536
 
 static void test_conn_test_driver(void **unused)
 {
+    (void)unused;
     struct rec *r = g_new0(struct rec, 1);
     struct hv_opts o = {.uri = "test:///default"};
     struct hv_stats st;
@@ -584,6 +602,7 @@ static void test_conn_test_driver(void **unused)
 
 static void test_conn_prefix(void **unused)
 {
+    (void)unused;
     struct rec *r = g_new0(struct rec, 1);
     struct hv_opts o = {.uri = "test:///default", .path_prefix = "/srv/ns2"};
     struct hv *h;
@@ -618,12 +637,15 @@ static void r_migrated(void *arg, const char *name, const struct hv_migrate_resu
 
 static void r_progress(void *arg, const char *name, const struct hv_migrate_progress *p)
 {
+    (void)p;
+    (void)name;
     struct rec *r = arg;
     r->progress++;
 }
 
 static void test_migrate_errors(void **unused)
 {
+    (void)unused;
     struct rec *r = g_new0(struct rec, 1);
     struct hv_opts o = {.uri = "test:///default"};
     struct hv_migrate_opts mo = {.dest_uri = "test+tcp://127.0.0.1:1/default",
@@ -669,6 +691,7 @@ static void test_migrate_errors(void **unused)
 
 static void test_conn_unreachable(void **unused)
 {
+    (void)unused;
     struct rec *r = g_new0(struct rec, 1);
     struct hv_opts o = {.uri = "test+unix:///default?socket=/nonexistent/vesper-hv.sock",
                         .backoff_min_ns = 1000000,

@@ -30,6 +30,7 @@ static void expect_escape(const char *in, const char *out)
 
 static void test_escape(void **state)
 {
+    (void)state;
     expect_escape("", "\"\"");
     expect_escape("plain", "\"plain\"");
     expect_escape("a\"b\\c", "\"a\\\"b\\\\c\"");
@@ -45,6 +46,7 @@ static void test_escape(void **state)
 
 static void test_object(void **state)
 {
+    (void)state;
     GString *s = g_string_new(NULL);
     struct json j;
 
@@ -82,6 +84,7 @@ static void test_object(void **state)
 
 static void test_top_level_sequence(void **state)
 {
+    (void)state;
     GString *s = g_string_new(NULL);
     struct json j;
 
@@ -95,6 +98,7 @@ static void test_top_level_sequence(void **state)
 
 static void test_nesting_errors(void **state)
 {
+    (void)state;
     GString *s = g_string_new(NULL);
     struct json j;
 

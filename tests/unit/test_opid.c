@@ -22,6 +22,7 @@
 
 static void test_format(void **unused)
 {
+    (void)unused;
     struct opid_gen g;
     char buf[OPID_BUF_LEN];
 
@@ -43,6 +44,7 @@ static void test_format(void **unused)
 
 static void test_next_nospace(void **unused)
 {
+    (void)unused;
     struct opid_gen g;
     char buf[OPID_BUF_LEN];
 
@@ -62,6 +64,7 @@ static int cmp_str(const void *a, const void *b)
 
 static void test_unique(void **unused)
 {
+    (void)unused;
     enum { PER_RUN = 2000, RUNS = 4 };
     /* restarts: same second with another pid, the next second with the same pid */
     static const struct {
@@ -98,6 +101,7 @@ static void test_unique(void **unused)
 
 static void test_sub(void **unused)
 {
+    (void)unused;
     const char *id = "op-0t7tls00039u-17";
     char a[OPID_BUF_LEN], b[OPID_BUF_LEN];
     struct opid_parts p;
@@ -140,6 +144,7 @@ static void test_sub(void **unused)
 
 static void test_sub_length_limit(void **unused)
 {
+    (void)unused;
     const char *id = "op-0t7tls00039u-17";
     char q[OPID_QUAL_MAX + 2];
     char a[OPID_BUF_LEN], b[OPID_BUF_LEN];
@@ -157,6 +162,7 @@ static void test_sub_length_limit(void **unused)
 
 static void test_parse_rejects(void **unused)
 {
+    (void)unused;
     static const char *const bad[] = {
         "",
         "op",
@@ -220,6 +226,7 @@ static void test_parse_rejects(void **unused)
 
 static void test_cmp(void **unused)
 {
+    (void)unused;
     /* sorted order */
     static const char *const ids[] = {
         "op-0t7tls00039u-2",
@@ -243,6 +250,7 @@ static void test_cmp(void **unused)
 
 static void test_event_id(void **unused)
 {
+    (void)unused;
     static const uint8_t boot[VSP_BOOT_ID_LEN] = {0x3f, 0x2a, 0x9c, 0x01, 0xde, 0xad, 0xbe, 0xef,
                                                   0,    1,    2,    3,    4,    5,    6,    7};
     char buf[OPID_EVENT_ID_LEN];

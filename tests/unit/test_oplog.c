@@ -71,6 +71,7 @@ static void collect_ev(const struct oplog_event *e, void *arg)
 
 static void test_ring_wraps(void **state)
 {
+    (void)state;
     struct oplog *log = oplog_new(4, 2, NULL, NULL);
     struct oplog_stats st;
     struct collect c = {0};
@@ -141,6 +142,7 @@ static void test_rings_per_guest(void **state)
 
 static void test_query_by_guest_and_limit(void **state)
 {
+    (void)state;
     struct oplog *log = oplog_new(100, 10, NULL, NULL);
     struct collect c = {0};
 
@@ -168,6 +170,7 @@ static void test_query_by_guest_and_limit(void **state)
 
 static void test_find_op(void **state)
 {
+    (void)state;
     struct oplog *log = oplog_new(10, 3, NULL, NULL);
 
     struct oplog_op *running = NULL;
@@ -240,6 +243,7 @@ static void on_follow(const struct oplog_event *ev, const struct oplog_op *op, v
 
 static void test_followers(void **state)
 {
+    (void)state;
     struct oplog *log = oplog_new(10, 10, NULL, NULL);
     struct follower all = {.log = log}, evs = {.log = log},
                     once = {.log = log, .unfollow_after = 1};
@@ -272,6 +276,7 @@ static void test_followers(void **state)
 
 static void test_sqlite(void **state)
 {
+    (void)state;
     char path[] = "/tmp/test_oplog.XXXXXX";
     int fd = mkstemp(path), rc = 1;
     struct oplog *log;
@@ -335,6 +340,7 @@ static void test_sqlite(void **state)
 
 static void test_sqlite_unavailable(void **state)
 {
+    (void)state;
     int rc = 0;
     struct oplog *log = oplog_new(10, 10, "/nonexistent-dir/x/oplog.db", &rc);
     struct oplog_event e = mkev("vm1", 1);
@@ -355,6 +361,7 @@ static void test_sqlite_unavailable(void **state)
 
 static void test_clock_helpers(void **state)
 {
+    (void)state;
     uint64_t m = vsp_mono_ns(), r = vsp_real_ns();
 
     assert_true(m > 0);

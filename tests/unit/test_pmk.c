@@ -159,18 +159,21 @@ int __wrap_pcmk_new_ipc_api(pcmk_ipc_api_t **api, enum pcmk_ipc_server server)
 
 void __wrap_pcmk_free_ipc_api(pcmk_ipc_api_t *api)
 {
+    (void)api;
     fake_disconnect();
     fk.cb = NULL;
 }
 
 void __wrap_pcmk_register_ipc_callback(pcmk_ipc_api_t *api, pcmk_ipc_callback_t cb, void *data)
 {
+    (void)api;
     fk.cb = cb;
     fk.cb_data = data;
 }
 
 int __wrap_pcmk_connect_ipc(pcmk_ipc_api_t *api, enum pcmk_ipc_dispatch type)
 {
+    (void)api;
     assert_int_equal(type, pcmk_ipc_dispatch_main);
     fk.connect_calls++;
     if (fk.connect_failures > 0) {
@@ -184,16 +187,19 @@ int __wrap_pcmk_connect_ipc(pcmk_ipc_api_t *api, enum pcmk_ipc_dispatch type)
 
 void __wrap_pcmk_disconnect_ipc(pcmk_ipc_api_t *api)
 {
+    (void)api;
     fake_disconnect();
 }
 
 bool __wrap_pcmk_ipc_is_connected(pcmk_ipc_api_t *api)
 {
+    (void)api;
     return fk.connected;
 }
 
 int __wrap_pcmk_controld_api_node_info(pcmk_ipc_api_t *api, uint32_t nodeid)
 {
+    (void)api;
     assert_int_equal(nodeid, 0);
     if (!fk.connected)
         return ENOTCONN;
@@ -203,6 +209,7 @@ int __wrap_pcmk_controld_api_node_info(pcmk_ipc_api_t *api, uint32_t nodeid)
 
 int __wrap_pcmk_controld_api_ping(pcmk_ipc_api_t *api, const char *node_name)
 {
+    (void)api;
     if (!fk.connected)
         return ENOTCONN;
     fk.pings++;
@@ -215,6 +222,8 @@ int __wrap_pcmk_controld_api_fail(pcmk_ipc_api_t *api, const char *target_node,
                                   const char *rsc_long_id, const char *standard,
                                   const char *provider, const char *type)
 {
+    (void)api;
+    (void)rsc_long_id;
     if (!fk.connected)
         return ENOTCONN;
     if (fk.send_failures > 0) {
@@ -251,6 +260,7 @@ static struct {
 
 static void on_done(const struct pmk_result *r, void *arg)
 {
+    (void)arg;
     assert_true(res.n < MAX_RESULTS);
     res.status[res.n] = r->status;
     res.sent[res.n] = r->sent;
@@ -269,6 +279,7 @@ static int cap_hit;
 
 static gboolean cap_cb(gpointer data)
 {
+    (void)data;
     cap_hit = 1;
     return G_SOURCE_REMOVE;
 }
@@ -390,6 +401,9 @@ static int links_connecting; /* link_cb calls with PMK_LINK_CONNECTING */
 
 static void on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)
 {
+    (void)arg;
+    (void)err;
+    (void)retry_ms;
     links_connecting += l == PMK_LINK_CONNECTING;
 }
 
@@ -414,6 +428,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    (void)state;
     pmk_shutdown();
     while (g_main_context_iteration(NULL, FALSE))
         ;
@@ -427,6 +442,7 @@ static int teardown(void **state)
 
 static void test_parse_agent(void **state)
 {
+    (void)state;
     char c[32], p[32], t[32];
 
     assert_int_equal(pmk_parse_agent("ocf:heartbeat:VirtualDomain", c, p, t, sizeof(c)), 0);
@@ -451,6 +467,7 @@ static void test_parse_agent(void **state)
 
 static void test_rule_xml(void **state)
 {
+    (void)state;
     char buf[1024], small[16];
     int n;
 
@@ -470,6 +487,7 @@ static void test_rule_xml(void **state)
 
 static void test_parse_primitive(void **state)
 {
+    (void)state;
     char spec[64];
 
     assert_int_equal(pmk_parse_primitive("vm1\t(ocf:heartbeat:VirtualDomain):\t Started n1\n"
@@ -498,6 +516,7 @@ static void test_parse_primitive(void **state)
 
 static void test_locate_verdict(void **state)
 {
+    (void)state;
     char where[32];
     const char *one = "<pacemaker-result api-version=\"2.25\" request=\"crm_resource\">\n"
                       "  <nodes resource=\"vm1\">\n    <node>node1</node>\n  </nodes>\n"
@@ -541,6 +560,7 @@ static void test_locate_verdict(void **state)
 
 static void test_mark_score(void **state)
 {
+    (void)state;
     int n = -1;
 
     /* none: the first mark */
@@ -565,6 +585,7 @@ static void test_mark_score(void **state)
 
 static void test_attr_name(void **state)
 {
+    (void)state;
     char buf[16];
 
     assert_int_equal(pmk_attr_name("vm1", buf, sizeof(buf)), 0);
@@ -574,6 +595,7 @@ static void test_attr_name(void **state)
 
 static void test_not_initialised(void **state)
 {
+    (void)state;
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
     assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
     pmk_shutdown(); /* harmless */
@@ -583,6 +605,7 @@ static void test_not_initialised(void **state)
 
 static void test_fail_when_ready(void **state)
 {
+    (void)state;
     uint64_t id = 0;
 
     run_until(is_ready);
@@ -610,6 +633,7 @@ static void test_fail_when_ready(void **state)
 
 static void test_refusals(void **state)
 {
+    (void)state;
     run_until(is_ready);
     assert_int_equal(pmk_fail("bad name", NULL, on_done, NULL, NULL), -EINVAL);
     assert_int_equal(pmk_fail("vm1", "no<de", on_done, NULL, NULL), -EINVAL);
@@ -627,6 +651,7 @@ static void test_refusals(void **state)
 
 static void test_controller_refuses(void **state)
 {
+    (void)state;
     run_until(is_ready);
     fk.refuse = 1;
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
@@ -637,6 +662,7 @@ static void test_controller_refuses(void **state)
 
 static void test_queued_while_down(void **state)
 {
+    (void)state;
     run_until(is_ready);
     fk.connect_failures = 3;
     fake_disconnect(); /* the controller dies; the next 3 connects fail */
@@ -658,6 +684,7 @@ static void test_queued_while_down(void **state)
 
 static void test_queued_resource_left(void **state)
 {
+    (void)state;
     run_until(is_ready);
     fk.connect_failures = 3;
     fake_disconnect();
@@ -672,6 +699,7 @@ static void test_queued_resource_left(void **state)
 
 static void test_waits_for_join(void **state)
 {
+    (void)state;
     fk.local_pending = 2;
     fk.dc_joining = 2;
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
@@ -703,6 +731,7 @@ static void lose_one(void)
 
 static void test_lost_resent(void **state)
 {
+    (void)state;
     lose_one();
     run_until(one_result);
     assert_int_equal(res.status[0], 0);
@@ -736,21 +765,25 @@ static void lost_not_resent(int code, const char *nodes, int status, const char 
 
 static void test_lost_resource_left(void **state)
 {
+    (void)state;
     lost_not_resent(0, "node3", 0, "has left node1 since (active on: node3): not resent");
 }
 
 static void test_lost_resource_stopped(void **state)
 {
+    (void)state;
     lost_not_resent(0, "", 0, "(active on: none): not resent");
 }
 
 static void test_lost_resource_split(void **state)
 {
+    (void)state;
     lost_not_resent(0, "node1 node2", -EBUSY, "active on several nodes (node1 node2): not resent");
 }
 
 static void test_lost_resource_gone(void **state)
 {
+    (void)state;
     lost_not_resent(105, "", -ENOENT, "vm1 is not in the CIB any more: not resent");
 }
 
@@ -766,6 +799,7 @@ static int one_locate(void)
 
 static void test_lost_check_retried(void **state)
 {
+    (void)state;
     set_locate(1, ""); /* the CIB cannot be read */
     lose_one();
     run_until(one_locate);
@@ -778,6 +812,7 @@ static void test_lost_check_retried(void **state)
 
 static void test_lost_expires(void **state)
 {
+    (void)state;
     run_until(is_ready);
     fk.hold_replies = 1;
     fk.connect_failures = 1 << 30;
@@ -793,6 +828,7 @@ static void test_lost_expires(void **state)
 
 static void test_send_error_keeps_queued(void **state)
 {
+    (void)state;
     run_until(is_ready);
     fk.send_failures = 1;
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
@@ -805,6 +841,7 @@ static void test_send_error_keeps_queued(void **state)
 
 static void test_queue_deadline(void **state)
 {
+    (void)state;
     run_until(is_ready);
     fk.connect_failures = 1 << 30;
     fake_disconnect();
@@ -820,6 +857,7 @@ static void test_queue_deadline(void **state)
  * resent; PMK_SEND_MAX sends without a reply end it. */
 static void test_reply_timeout(void **state)
 {
+    (void)state;
     run_until(is_ready);
     fk.hold_replies = 1;
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
@@ -835,6 +873,7 @@ static void test_reply_timeout(void **state)
 
 static void test_shutdown_cancels(void **state)
 {
+    (void)state;
     run_until(is_ready);
     fk.connect_failures = 1 << 30;
     fake_disconnect();
@@ -848,6 +887,7 @@ static void test_shutdown_cancels(void **state)
 
 static void test_resolve_agent(void **state)
 {
+    (void)state;
     run_until(is_ready);
     /* unknown agent: read from the "CIB" first, then sent */
     assert_int_equal(pmk_fail("vm9", NULL, on_done, NULL, NULL), 0);
@@ -878,6 +918,7 @@ static void test_resolve_agent(void **state)
 
 static void test_attr_ok(void **state)
 {
+    (void)state;
     assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
     assert_int_equal(pmk_restore("vm1", "node2", on_done, NULL, NULL), 0);
     run_until(two_results);
@@ -892,6 +933,7 @@ static void test_attr_ok(void **state)
 
 static void test_attr_retried_until_deadline(void **state)
 {
+    (void)state;
     assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
     run_until(one_result);
     assert_int_equal(res.status[0], -ETIMEDOUT);
@@ -900,6 +942,7 @@ static void test_attr_retried_until_deadline(void **state)
 
 static void test_attr_missing_program(void **state)
 {
+    (void)state;
     assert_int_equal(pmk_attr_set("vesper-x", "degraded", NULL, on_done, NULL, NULL), 0);
     assert_int_equal(res.n, 0); /* never called back inside the request */
     run_until(one_result);
@@ -933,6 +976,7 @@ static void make_fake_attrd(char *prog, size_t plen, char *log, size_t llen)
 
 static void test_mark_below_others(void **state)
 {
+    (void)state;
     static char prog[64], log[64];
     struct pmk_opts o = {.backoff_min_ms = 1,
                          .backoff_max_ms = 4,
@@ -962,6 +1006,7 @@ static void test_mark_below_others(void **state)
 
 static void test_fail_checked_here(void **state)
 {
+    (void)state;
     run_until(is_ready);
     set_locate(0, "node1");
     /* a resend after vesperd restarted is checked even with the link ready */
@@ -976,6 +1021,7 @@ static void test_fail_checked_here(void **state)
 
 static void test_fail_checked_left(void **state)
 {
+    (void)state;
     run_until(is_ready);
     set_locate(0, "node2");
     assert_int_equal(pmk_fail_checked("vm1", NULL, on_done, NULL, NULL), 0);
@@ -992,6 +1038,7 @@ static struct {
 
 static void on_flood(const struct pmk_result *r, void *arg)
 {
+    (void)arg;
     flood.n++;
     flood.ok += r->status == 0;
     flood.superseded += strstr(r->text, "superseded") != NULL;
@@ -1004,6 +1051,7 @@ static int flood_done(void)
 
 static void test_attr_coalesced(void **state)
 {
+    (void)state;
     struct pmk_stats st;
 
     memset(&flood, 0, sizeof(flood));
@@ -1027,6 +1075,7 @@ static void test_attr_coalesced(void **state)
 
 static void test_attr_queue_apart(void **state)
 {
+    (void)state;
     char name[32];
 
     memset(&flood, 0, sizeof(flood));

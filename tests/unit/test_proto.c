@@ -277,58 +277,69 @@ static void make_header(uint8_t *b, uint8_t type, uint32_t len)
  */
 static void test_round_trip_hello(void **state)
 {
+    (void)state;
     round_trip(sample_hello, 8 + 58 + strlen("vm1.example"));
 }
 
 static void test_round_trip_welcome(void **state)
 {
+    (void)state;
     round_trip(sample_welcome, 8 + 40);
 }
 
 static void test_round_trip_event(void **state)
 {
+    (void)state;
     round_trip(sample_event, 8 + 104);
 }
 
 static void test_round_trip_heartbeat(void **state)
 {
+    (void)state;
     round_trip(sample_heartbeat, 8 + 36);
 }
 
 static void test_round_trip_ping(void **state)
 {
+    (void)state;
     round_trip(sample_ping, 8 + 16);
 }
 
 static void test_round_trip_pong(void **state)
 {
+    (void)state;
     round_trip(sample_pong, 8 + 40);
 }
 
 static void test_round_trip_config(void **state)
 {
+    (void)state;
     /* 3 watch entries: comm "postgres", pid, cgroup path */
     round_trip(sample_config, 8 + 46 + (2 + 8) + (2 + 4) + (2 + 24));
 }
 
 static void test_round_trip_config_ack(void **state)
 {
+    (void)state;
     round_trip(sample_config_ack, 8 + 14 + strlen("psi: /proc/pressure/memory missing"));
 }
 
 static void test_round_trip_dropped(void **state)
 {
+    (void)state;
     round_trip(sample_dropped, 8 + 24);
 }
 
 static void test_round_trip_error(void **state)
 {
+    (void)state;
     round_trip(sample_error, 8 + 6 + strlen("bad frame"));
 }
 
 /* Largest legal values of every string and list survive a round trip. */
 static void test_round_trip_config_full(void **state)
 {
+    (void)state;
     struct vsp_msg in, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -350,6 +361,7 @@ static void test_round_trip_config_full(void **state)
 
 static void test_round_trip_longest_strings(void **state)
 {
+    (void)state;
     struct vsp_msg in, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -371,6 +383,7 @@ static void test_round_trip_longest_strings(void **state)
 
 static void test_round_trip_negative_and_extreme_values(void **state)
 {
+    (void)state;
     struct vsp_msg in, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -396,6 +409,7 @@ static void test_round_trip_negative_and_extreme_values(void **state)
  */
 static void test_wire_ping_bytes(void **state)
 {
+    (void)state;
     static const uint8_t expect[] = {
         0x56, 0x53, 0x01, 0x05, 0x18, 0x00, 0x00, 0x00,  /* header, length 24 */
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,  /* id */
@@ -411,6 +425,7 @@ static void test_wire_ping_bytes(void **state)
 
 static void test_wire_event_offsets(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     const uint8_t *p = buf + VSP_HDR_LEN;
@@ -434,6 +449,7 @@ static void test_wire_event_offsets(void **state)
 
 static void test_wire_config_watch_entries(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     const uint8_t *p = buf + VSP_HDR_LEN;
@@ -458,11 +474,13 @@ static void test_wire_config_watch_entries(void **state)
  */
 static void test_decode_empty_buffer_is_eagain(void **state)
 {
+    (void)state;
     expect_decode((const uint8_t *)"", 0, -EAGAIN, NULL);
 }
 
 static void test_decode_short_header_is_eagain(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_PING, 24);
@@ -472,6 +490,7 @@ static void test_decode_short_header_is_eagain(void **state)
 
 static void test_decode_bad_magic(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_PING, 24);
@@ -481,6 +500,7 @@ static void test_decode_bad_magic(void **state)
 
 static void test_decode_bad_second_magic_byte(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_PING, 24);
@@ -490,11 +510,13 @@ static void test_decode_bad_second_magic_byte(void **state)
 
 static void test_decode_bad_magic_seen_in_first_byte(void **state)
 {
+    (void)state;
     expect_decode((const uint8_t *)"G", 1, -EPROTO, "bad magic");
 }
 
 static void test_decode_unknown_version(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_PING, 24);
@@ -504,6 +526,7 @@ static void test_decode_unknown_version(void **state)
 
 static void test_decode_version_zero(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_PING, 24);
@@ -513,6 +536,7 @@ static void test_decode_version_zero(void **state)
 
 static void test_decode_oversized_from_header_alone(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_CONFIG, 5000);
@@ -521,6 +545,7 @@ static void test_decode_oversized_from_header_alone(void **state)
 
 static void test_decode_huge_length(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_EVENT, UINT32_MAX);
@@ -529,6 +554,7 @@ static void test_decode_huge_length(void **state)
 
 static void test_decode_length_below_header(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_PING, 4);
@@ -537,6 +563,7 @@ static void test_decode_length_below_header(void **state)
 
 static void test_decode_unknown_type(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, 77, 24);
@@ -545,6 +572,7 @@ static void test_decode_unknown_type(void **state)
 
 static void test_decode_type_zero(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, 0, 24);
@@ -553,6 +581,7 @@ static void test_decode_type_zero(void **state)
 
 static void test_decode_type_after_last(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_MAX_ + 1, 24);
@@ -564,6 +593,7 @@ static void test_decode_type_after_last(void **state)
  */
 static void test_decode_event_length_answered_from_header(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_EVENT, 8 + 20);
@@ -572,6 +602,7 @@ static void test_decode_event_length_answered_from_header(void **state)
 
 static void test_decode_fixed_payload_short(void **state)
 {
+    (void)state;
     for (unsigned t = 1; t <= VSP_MSG_MAX_; t++) {
         struct vsp_msg m;
         uint8_t buf[VSP_MAX_FRAME];
@@ -589,6 +620,7 @@ static void test_decode_fixed_payload_short(void **state)
 
 static void test_decode_fixed_payload_long(void **state)
 {
+    (void)state;
     for (unsigned t = 1; t <= VSP_MSG_MAX_; t++) {
         struct vsp_msg m;
         uint8_t buf[VSP_MAX_FRAME] = {0};
@@ -605,6 +637,7 @@ static void test_decode_fixed_payload_long(void **state)
 
 static void test_decode_hello_below_minimum(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_HELLO, 8 + 57);
@@ -613,6 +646,7 @@ static void test_decode_hello_below_minimum(void **state)
 
 static void test_decode_hello_above_maximum(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_HELLO, 8 + 123);
@@ -621,6 +655,7 @@ static void test_decode_hello_above_maximum(void **state)
 
 static void test_decode_config_below_minimum(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_CONFIG, 8 + 45);
@@ -629,6 +664,7 @@ static void test_decode_config_below_minimum(void **state)
 
 static void test_decode_config_ack_above_maximum(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_CONFIG_ACK, 8 + 14 + 257);
@@ -637,6 +673,7 @@ static void test_decode_config_ack_above_maximum(void **state)
 
 static void test_decode_error_below_minimum(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_ERROR, 8 + 5);
@@ -648,6 +685,7 @@ static void test_decode_error_below_minimum(void **state)
  */
 static void test_decode_hello_name_past_payload(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_hello(&m); /* name is 11 bytes */
@@ -656,6 +694,7 @@ static void test_decode_hello_name_past_payload(void **state)
 
 static void test_decode_hello_name_too_long(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_hello(&m);
@@ -664,6 +703,7 @@ static void test_decode_hello_name_too_long(void **state)
 
 static void test_decode_hello_bytes_after_name(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_hello(&m);
@@ -672,6 +712,7 @@ static void test_decode_hello_bytes_after_name(void **state)
 
 static void test_decode_config_entry_past_payload(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m); /* 3 entries on the wire, claim 4 */
@@ -680,6 +721,7 @@ static void test_decode_config_entry_past_payload(void **state)
 
 static void test_decode_config_bytes_after_last_entry(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m); /* claim 2 entries: the cgroup entry is left over */
@@ -688,6 +730,7 @@ static void test_decode_config_bytes_after_last_entry(void **state)
 
 static void test_decode_config_value_past_payload(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m); /* cgroup entry value length at payload 63 */
@@ -696,6 +739,7 @@ static void test_decode_config_value_past_payload(void **state)
 
 static void test_decode_config_ack_text_past_payload(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config_ack(&m);
@@ -704,6 +748,7 @@ static void test_decode_config_ack_text_past_payload(void **state)
 
 static void test_decode_config_ack_text_too_long(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config_ack(&m);
@@ -712,6 +757,7 @@ static void test_decode_config_ack_text_too_long(void **state)
 
 static void test_decode_error_text_past_payload(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_error(&m);
@@ -720,6 +766,7 @@ static void test_decode_error_text_past_payload(void **state)
 
 static void test_decode_error_bytes_after_text(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_error(&m);
@@ -731,6 +778,7 @@ static void test_decode_error_bytes_after_text(void **state)
  */
 static void test_decode_hello_unknown_caps(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_hello(&m);
@@ -739,6 +787,7 @@ static void test_decode_hello_unknown_caps(void **state)
 
 static void test_decode_hello_host_probe_available(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_hello(&m);
@@ -748,6 +797,7 @@ static void test_decode_hello_host_probe_available(void **state)
 
 static void test_decode_hello_zero_boot_id(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n;
@@ -760,6 +810,7 @@ static void test_decode_hello_zero_boot_id(void **state)
 
 static void test_decode_welcome_heartbeat_too_short(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_welcome(&m);
@@ -768,6 +819,7 @@ static void test_decode_welcome_heartbeat_too_short(void **state)
 
 static void test_decode_welcome_heartbeat_too_long(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_welcome(&m);
@@ -776,6 +828,7 @@ static void test_decode_welcome_heartbeat_too_long(void **state)
 
 static void test_decode_welcome_heartbeat_bounds_accepted(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_welcome(&m);
@@ -785,6 +838,7 @@ static void test_decode_welcome_heartbeat_bounds_accepted(void **state)
 
 static void test_decode_pong_tx_before_rx(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_pong(&m);
@@ -796,6 +850,7 @@ static void test_decode_pong_tx_before_rx(void **state)
  */
 static void test_decode_event_seq_zero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -804,6 +859,7 @@ static void test_decode_event_seq_zero(void **state)
 
 static void test_decode_event_probe_zero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -812,6 +868,7 @@ static void test_decode_event_probe_zero(void **state)
 
 static void test_decode_event_unknown_probe(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -820,6 +877,7 @@ static void test_decode_event_unknown_probe(void **state)
 
 static void test_decode_event_host_probe(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -829,6 +887,7 @@ static void test_decode_event_host_probe(void **state)
 
 static void test_decode_event_probe_group_mismatch(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m); /* group signal (1), probe exit (3) */
@@ -838,6 +897,7 @@ static void test_decode_event_probe_group_mismatch(void **state)
 
 static void test_decode_event_unknown_group(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -846,6 +906,7 @@ static void test_decode_event_unknown_group(void **state)
 
 static void test_decode_event_unknown_flags(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -854,6 +915,7 @@ static void test_decode_event_unknown_flags(void **state)
 
 static void test_decode_event_ksender_on_exit(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -866,6 +928,7 @@ static void test_decode_event_ksender_on_exit(void **state)
 
 static void test_decode_event_core_on_signal(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -874,6 +937,7 @@ static void test_decode_event_core_on_signal(void **state)
 
 static void test_decode_event_ksender_with_src_pid(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m); /* src_pid 999 */
@@ -882,6 +946,7 @@ static void test_decode_event_ksender_with_src_pid(void **state)
 
 static void test_decode_event_src_pid_on_oom(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -895,6 +960,7 @@ static void test_decode_event_src_pid_on_oom(void **state)
 
 static void test_decode_event_src_comm_on_exit(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -907,6 +973,7 @@ static void test_decode_event_src_comm_on_exit(void **state)
 
 static void test_decode_event_signal_zero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -915,6 +982,7 @@ static void test_decode_event_signal_zero(void **state)
 
 static void test_decode_event_signal_too_big(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -923,6 +991,7 @@ static void test_decode_event_signal_too_big(void **state)
 
 static void test_decode_event_exit_signal_negative(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -935,6 +1004,7 @@ static void test_decode_event_exit_signal_negative(void **state)
 
 static void test_decode_event_signal_on_hang(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -948,6 +1018,7 @@ static void test_decode_event_signal_on_hang(void **state)
 
 static void test_decode_event_comm_not_terminated(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n;
@@ -960,6 +1031,7 @@ static void test_decode_event_comm_not_terminated(void **state)
 
 static void test_decode_event_src_comm_not_terminated(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n;
@@ -972,6 +1044,7 @@ static void test_decode_event_src_comm_not_terminated(void **state)
 
 static void test_decode_event_reserved_nonzero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -980,6 +1053,7 @@ static void test_decode_event_reserved_nonzero(void **state)
 
 static void test_decode_event_comm_15_bytes_accepted(void **state)
 {
+    (void)state;
     struct vsp_msg in, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -993,6 +1067,7 @@ static void test_decode_event_comm_15_bytes_accepted(void **state)
 
 static void test_decode_event_every_guest_probe_with_its_group(void **state)
 {
+    (void)state;
     for (unsigned p = 1; p <= VSP_PROBE_GUEST_MAX_; p++) {
         struct vsp_msg in, out;
         uint8_t buf[VSP_MAX_FRAME];
@@ -1017,6 +1092,7 @@ static void test_decode_event_every_guest_probe_with_its_group(void **state)
  */
 static void test_decode_config_host_probe_bits(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1027,6 +1103,7 @@ static void test_decode_config_host_probe_bits(void **state)
 
 static void test_decode_config_probe_bit_zero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1037,6 +1114,7 @@ static void test_decode_config_probe_bit_zero(void **state)
 
 static void test_decode_config_unknown_flags(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1045,6 +1123,7 @@ static void test_decode_config_unknown_flags(void **state)
 
 static void test_decode_config_psi_full_without_trigger(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1055,6 +1134,7 @@ static void test_decode_config_psi_full_without_trigger(void **state)
 
 static void test_config_psi_full_round_trip(void **state)
 {
+    (void)state;
     struct vsp_msg m, back;
     uint8_t buf[VSP_MAX_FRAME];
     char err[128];
@@ -1071,6 +1151,7 @@ static void test_config_psi_full_round_trip(void **state)
 
 static void test_decode_config_heartbeat_out_of_range(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1079,6 +1160,7 @@ static void test_decode_config_heartbeat_out_of_range(void **state)
 
 static void test_decode_config_psi_window_too_short(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m); /* memory window at payload 32 */
@@ -1089,6 +1171,7 @@ static void test_decode_config_psi_window_too_short(void **state)
 
 static void test_decode_config_psi_window_too_long(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1097,6 +1180,7 @@ static void test_decode_config_psi_window_too_long(void **state)
 
 static void test_decode_config_psi_window_bounds_accepted(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1107,6 +1191,7 @@ static void test_decode_config_psi_window_bounds_accepted(void **state)
 
 static void test_decode_config_psi_stall_above_window(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m); /* memory stall at payload 28 */
@@ -1116,6 +1201,7 @@ static void test_decode_config_psi_stall_above_window(void **state)
 
 static void test_decode_config_psi_window_without_stall(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m); /* io: stall 0, window at payload 40 */
@@ -1124,6 +1210,7 @@ static void test_decode_config_psi_window_without_stall(void **state)
 
 static void test_decode_config_psi_probe_without_trigger(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1134,6 +1221,7 @@ static void test_decode_config_psi_probe_without_trigger(void **state)
 
 static void test_decode_config_psi_trigger_without_probe(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1143,6 +1231,7 @@ static void test_decode_config_psi_trigger_without_probe(void **state)
 
 static void test_decode_config_too_many_watch_entries(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1151,6 +1240,7 @@ static void test_decode_config_too_many_watch_entries(void **state)
 
 static void test_decode_config_watch_unknown_kind(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1159,6 +1249,7 @@ static void test_decode_config_watch_unknown_kind(void **state)
 
 static void test_decode_config_watch_pid_wrong_length(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n;
@@ -1174,6 +1265,7 @@ static void test_decode_config_watch_pid_wrong_length(void **state)
 
 static void test_decode_config_watch_pid_zero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m); /* pid value at payload 58 */
@@ -1182,6 +1274,7 @@ static void test_decode_config_watch_pid_zero(void **state)
 
 static void test_decode_config_watch_comm_empty(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n;
@@ -1197,6 +1290,7 @@ static void test_decode_config_watch_comm_empty(void **state)
 
 static void test_decode_config_watch_comm_too_long(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1206,6 +1300,7 @@ static void test_decode_config_watch_comm_too_long(void **state)
 
 static void test_decode_config_watch_cgroup_relative(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1214,6 +1309,7 @@ static void test_decode_config_watch_cgroup_relative(void **state)
 
 static void test_decode_config_watch_cgroup_too_long(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n;
@@ -1236,6 +1332,7 @@ static void test_decode_config_watch_cgroup_too_long(void **state)
  */
 static void test_decode_config_ack_positive_status(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config_ack(&m);
@@ -1244,6 +1341,7 @@ static void test_decode_config_ack_positive_status(void **state)
 
 static void test_decode_config_ack_status_below_errno_range(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config_ack(&m);
@@ -1252,6 +1350,7 @@ static void test_decode_config_ack_status_below_errno_range(void **state)
 
 static void test_decode_config_ack_host_probe_armed(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config_ack(&m);
@@ -1261,6 +1360,7 @@ static void test_decode_config_ack_host_probe_armed(void **state)
 
 static void test_decode_dropped_count_zero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_dropped(&m);
@@ -1269,6 +1369,7 @@ static void test_decode_dropped_count_zero(void **state)
 
 static void test_decode_dropped_first_seq_zero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_dropped(&m);
@@ -1277,6 +1378,7 @@ static void test_decode_dropped_first_seq_zero(void **state)
 
 static void test_decode_dropped_range_overflow(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_dropped(&m);
@@ -1285,6 +1387,7 @@ static void test_decode_dropped_range_overflow(void **state)
 
 static void test_decode_error_code_zero(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_error(&m);
@@ -1293,6 +1396,7 @@ static void test_decode_error_code_zero(void **state)
 
 static void test_decode_error_code_too_big(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_error(&m);
@@ -1304,6 +1408,7 @@ static void test_decode_error_code_too_big(void **state)
  */
 static void test_decode_every_prefix_is_eagain(void **state)
 {
+    (void)state;
     for (unsigned t = 1; t <= VSP_MSG_MAX_; t++) {
         struct vsp_msg m;
         uint8_t buf[VSP_MAX_FRAME];
@@ -1318,6 +1423,7 @@ static void test_decode_every_prefix_is_eagain(void **state)
 
 static void test_decode_eagain_names_progress(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n;
@@ -1329,6 +1435,7 @@ static void test_decode_eagain_names_progress(void **state)
 
 static void test_decode_two_frames_back_to_back(void **state)
 {
+    (void)state;
     struct vsp_msg a, b, out;
     uint8_t buf[2 * VSP_MAX_FRAME];
     size_t na, nb, used = 0;
@@ -1348,6 +1455,7 @@ static void test_decode_two_frames_back_to_back(void **state)
 
 static void test_decode_frame_followed_by_partial(void **state)
 {
+    (void)state;
     struct vsp_msg a, out;
     uint8_t buf[2 * VSP_MAX_FRAME];
     size_t na, used = 0;
@@ -1363,6 +1471,7 @@ static void test_decode_frame_followed_by_partial(void **state)
 
 static void test_decode_frame_followed_by_garbage(void **state)
 {
+    (void)state;
     struct vsp_msg a, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t na, used = 0;
@@ -1378,6 +1487,7 @@ static void test_decode_frame_followed_by_garbage(void **state)
 
 static void test_decode_without_error_buffer(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
     struct vsp_msg m;
     size_t used;
@@ -1388,6 +1498,7 @@ static void test_decode_without_error_buffer(void **state)
 
 static void test_decode_error_text_truncated_to_buffer(void **state)
 {
+    (void)state;
     uint8_t b[VSP_HDR_LEN];
     struct vsp_msg m;
     size_t used;
@@ -1404,6 +1515,7 @@ static void test_decode_error_text_truncated_to_buffer(void **state)
  */
 static void test_sanitise_hello_name(void **state)
 {
+    (void)state;
     struct vsp_msg m, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -1417,6 +1529,7 @@ static void test_sanitise_hello_name(void **state)
 
 static void test_sanitise_event_comm(void **state)
 {
+    (void)state;
     struct vsp_msg m, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -1432,6 +1545,7 @@ static void test_sanitise_event_comm(void **state)
 
 static void test_sanitise_error_text_embedded_nul(void **state)
 {
+    (void)state;
     struct vsp_msg m, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -1445,6 +1559,7 @@ static void test_sanitise_error_text_embedded_nul(void **state)
 
 static void test_sanitise_config_watch_value(void **state)
 {
+    (void)state;
     struct vsp_msg m, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -1458,6 +1573,7 @@ static void test_sanitise_config_watch_value(void **state)
 
 static void test_encode_sanitises_strings(void **state)
 {
+    (void)state;
     struct vsp_msg m, out;
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
@@ -1475,6 +1591,7 @@ static void test_encode_sanitises_strings(void **state)
  */
 static void test_encode_unknown_type(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     memset(&m, 0, sizeof(m));
@@ -1484,6 +1601,7 @@ static void test_encode_unknown_type(void **state)
 
 static void test_encode_buffer_too_small(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[VSP_MAX_FRAME];
     char err[ERRLEN] = "";
@@ -1495,6 +1613,7 @@ static void test_encode_buffer_too_small(void **state)
 
 static void test_encode_exact_buffer(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[8 + 104];
 
@@ -1504,6 +1623,7 @@ static void test_encode_exact_buffer(void **state)
 
 static void test_encode_zero_capacity(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_ping(&m);
@@ -1512,6 +1632,7 @@ static void test_encode_zero_capacity(void **state)
 
 static void test_encode_invalid_event(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -1521,6 +1642,7 @@ static void test_encode_invalid_event(void **state)
 
 static void test_encode_host_probe_event(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -1531,6 +1653,7 @@ static void test_encode_host_probe_event(void **state)
 
 static void test_encode_unterminated_comm(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_event(&m);
@@ -1540,6 +1663,7 @@ static void test_encode_unterminated_comm(void **state)
 
 static void test_encode_unterminated_hello_name(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_hello(&m);
@@ -1549,6 +1673,7 @@ static void test_encode_unterminated_hello_name(void **state)
 
 static void test_encode_text_too_long(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_error(&m);
@@ -1558,6 +1683,7 @@ static void test_encode_text_too_long(void **state)
 
 static void test_encode_config_too_many_watch(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1567,6 +1693,7 @@ static void test_encode_config_too_many_watch(void **state)
 
 static void test_encode_config_above_frame_limit(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1582,6 +1709,7 @@ static void test_encode_config_above_frame_limit(void **state)
 
 static void test_encode_watch_pid_with_value(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1591,6 +1719,7 @@ static void test_encode_watch_pid_with_value(void **state)
 
 static void test_encode_watch_comm_with_pid(void **state)
 {
+    (void)state;
     struct vsp_msg m;
 
     sample_config(&m);
@@ -1600,6 +1729,7 @@ static void test_encode_watch_comm_with_pid(void **state)
 
 static void test_encode_invalid_leaves_buffer_alone(void **state)
 {
+    (void)state;
     struct vsp_msg m;
     uint8_t buf[64];
 
@@ -1616,6 +1746,7 @@ static void test_encode_invalid_leaves_buffer_alone(void **state)
  */
 static void test_msg_names(void **state)
 {
+    (void)state;
     assert_string_equal(vsp_msg_name(VSP_MSG_HELLO), "HELLO");
     assert_string_equal(vsp_msg_name(VSP_MSG_CONFIG_ACK), "CONFIG_ACK");
     assert_string_equal(vsp_msg_name(VSP_MSG_ERROR), "ERROR");
@@ -1625,6 +1756,7 @@ static void test_msg_names(void **state)
 
 static void test_probe_names_round_trip(void **state)
 {
+    (void)state;
     static const char *const names[] = {
         "signal", "oom", "exit", "hang", "psi-cpu", "psi-memory", "psi-io",
         "agent-lost", "agent-back", "crash", "watchdog", "io-error", "stopped",
@@ -1642,6 +1774,7 @@ static void test_probe_names_round_trip(void **state)
 
 static void test_probe_names_unknown(void **state)
 {
+    (void)state;
     assert_null(vsp_probe_name(0));
     assert_null(vsp_probe_name(8));
     assert_null(vsp_probe_name(64));
@@ -1654,6 +1787,7 @@ static void test_probe_names_unknown(void **state)
 
 static void test_probe_kgroups(void **state)
 {
+    (void)state;
     assert_int_equal(vsp_probe_kgroup(VSP_PROBE_SIGNAL), VSP_KGROUP_SIGNAL);
     assert_int_equal(vsp_probe_kgroup(VSP_PROBE_OOM), VSP_KGROUP_MEMORY);
     assert_int_equal(vsp_probe_kgroup(VSP_PROBE_PSI_MEMORY), VSP_KGROUP_MEMORY);
@@ -1670,6 +1804,7 @@ static void test_probe_kgroups(void **state)
 
 static void test_kgroup_names(void **state)
 {
+    (void)state;
     assert_string_equal(vsp_kgroup_name(VSP_KGROUP_SIGNAL), "signal");
     assert_string_equal(vsp_kgroup_name(VSP_KGROUP_MEMORY), "memory");
     assert_string_equal(vsp_kgroup_name(VSP_KGROUP_PROCESS), "process");
@@ -1682,6 +1817,7 @@ static void test_kgroup_names(void **state)
 
 static void test_directions(void **state)
 {
+    (void)state;
     static const int guest[VSP_MSG_MAX_ + 1] = {
         [VSP_MSG_HELLO] = 1, [VSP_MSG_EVENT] = 1,      [VSP_MSG_HEARTBEAT] = 1,
         [VSP_MSG_PONG] = 1,  [VSP_MSG_CONFIG_ACK] = 1, [VSP_MSG_DROPPED] = 1,

@@ -55,6 +55,7 @@ static struct rules_state *state1(const struct conf_group *g)
 
 static void test_match_filters(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct conf_rule *r;
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
@@ -122,6 +123,7 @@ static void test_match_filters(void **unused)
 
 static void test_exit_kinds(void **unused)
 {
+    (void)unused;
     /* clang-format off */
     static const struct {
         int sig, code;
@@ -159,6 +161,7 @@ static void test_exit_kinds(void **unused)
 
 static void test_first_match_wins(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -195,6 +198,7 @@ static void test_first_match_wins(void **unused)
 
 static void test_rise(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -231,6 +235,7 @@ static void test_rise(void **unused)
 
 static void test_rise_one_trips_first_event(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -253,6 +258,7 @@ static void test_rise_one_trips_first_event(void **unused)
 
 static void test_window_slides(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -284,6 +290,7 @@ static void test_window_slides(void **unused)
 
 static void test_rising_expires_to_ok(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -305,6 +312,7 @@ static void test_rising_expires_to_ok(void **unused)
 
 static void test_held_clear_retrip(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -349,6 +357,7 @@ static void test_held_clear_retrip(void **unused)
 
 static void test_held_events_keep_tripped(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -372,6 +381,7 @@ static void test_held_events_keep_tripped(void **unused)
 
 static void test_flap_damping(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -413,6 +423,7 @@ static void test_flap_damping(void **unused)
 
 static void test_rate_limit(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -449,6 +460,7 @@ static void test_rate_limit(void **unused)
 
 static void test_rate_limited_do_not_rise(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -476,6 +488,7 @@ static void test_rate_limited_do_not_rise(void **unused)
 
 static void test_watched_filter_and_default(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -502,6 +515,7 @@ static void test_watched_filter_and_default(void **unused)
 
 static void test_default_hysteresis(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -533,6 +547,7 @@ static void test_default_hysteresis(void **unused)
 
 static void test_relevance(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res[2];
@@ -572,6 +587,7 @@ static void test_relevance(void **unused)
 
 static void test_host_probe(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -588,6 +604,7 @@ static void test_host_probe(void **unused)
 
 static void test_multiple_groups_max_severity(void **unused)
 {
+    (void)unused;
     struct conf_group g[4];
     const struct conf_group *gp[4] = {&g[0], &g[1], &g[2], &g[3]};
     struct rules_state *st;
@@ -635,6 +652,7 @@ static void test_multiple_groups_max_severity(void **unused)
 
 static void test_time_backwards(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -675,6 +693,7 @@ static void test_time_backwards(void **unused)
 
 static void test_reset(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -702,6 +721,7 @@ static void test_reset(void **unused)
 
 static void test_rise_capped(void **unused)
 {
+    (void)unused;
     struct conf_group g;
     struct rules_state *st;
     struct rules_result res;
@@ -722,6 +742,7 @@ static void test_rise_capped(void **unused)
 
 static void test_new_and_names(void **unused)
 {
+    (void)unused;
     struct rules_state *st;
     struct rules_counters c;
     struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);

@@ -81,6 +81,9 @@ static const char dom_fmt[] =
 static struct oplog *tlog;
 static struct opid_gen tids;
 
+/* names the spin conditions look for (writable: the conditions take void *) */
+static char vt1[] = "vt1", web[] = "web";
+
 static int have_guest_running(void *name)
 {
     struct guest *g = guest_find(name);
@@ -97,6 +100,7 @@ static int guest_away(void *name)
 
 static int connected(void *unused)
 {
+    (void)unused;
     struct virt_conn_info vi;
 
     return virt_conn_info(0, &vi) == 0 && vi.connected;
@@ -199,7 +203,7 @@ static void test_virt_test_driver(void **unused)
     c = virConnectOpen("test:///default");
     assert_non_null(c);
     d1 = start_domain(c, "vt1");
-    assert_true(vsp_ts_spin_until(have_guest_running, "vt1"));
+    assert_true(vsp_ts_spin_until(have_guest_running, vt1));
     g = guest_find("vt1");
     assert_true(g->discovered);
     assert_string_equal(g->dom_conn, "default");
@@ -209,7 +213,7 @@ static void test_virt_test_driver(void **unused)
     assert_int_equal(g->nrgroups, 3);
 
     d2 = start_domain(c, "vt-web");
-    assert_true(vsp_ts_spin_until(have_guest_running, "web"));
+    assert_true(vsp_ts_spin_until(have_guest_running, web));
     g = guest_find("web");
     assert_false(g->discovered);
     assert_string_equal(guest_channel_path(g), "/nonexistent/vt-web.sock");
@@ -240,7 +244,7 @@ static void test_virt_test_driver(void **unused)
 
     /* destroy: a departure, no agent-lost; a late down is ignored */
     assert_int_equal(virDomainDestroy(d1), 0);
-    assert_true(vsp_ts_spin_until(guest_away, "vt1"));
+    assert_true(vsp_ts_spin_until(guest_away, vt1));
     g = guest_find("vt1");
     assert_string_equal(g->dom_reason, "destroyed");
     assert_true(g->dom_expected);
@@ -254,7 +258,7 @@ static void test_virt_test_driver(void **unused)
 
     /* started again: the same guest, running */
     assert_int_equal(virDomainCreate(d1), 0);
-    assert_true(vsp_ts_spin_until(have_guest_running, "vt1"));
+    assert_true(vsp_ts_spin_until(have_guest_running, vt1));
     assert_ptr_equal(guest_find("vt1"), g);
 
     /* the migrate action: the test driver cannot migrate, the operation
@@ -263,7 +267,7 @@ static void test_virt_test_driver(void **unused)
     guest_hv_event(guest_find("web"), &ev); /* web has no migrate action: log */
     assert_int_equal(count("web").last_verdict, VSP_VERDICT_MIGRATE);
     guest_hv_event(g, &ev);
-    assert_true(vsp_ts_spin_until(op_finished, "vt1"));
+    assert_true(vsp_ts_spin_until(op_finished, vt1));
     oc = count("vt1");
     assert_int_equal(oc.last_verdict, VSP_VERDICT_MIGRATE);
     assert_int_equal(oc.last_state, OPLOG_OP_FAILED);
