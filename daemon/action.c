@@ -55,8 +55,8 @@ const struct action_ops *action_lookup(enum conf_action_type type)
     return NULL;
 }
 
-void action_report(const char *task, action_done_fn done, void *arg, int status,
-                   uint64_t start_ns, const char *text)
+void action_report(const char *task, action_done_fn done, void *arg, int status, uint64_t start_ns,
+                   const char *text)
 {
     struct action_result res;
 
@@ -83,8 +83,7 @@ int action_start(const struct conf_action *act, const struct oplog_op *op, actio
     }
     rc = ops->start(act, op, done, arg);
     if (rc < 0) {
-        snprintf(text, sizeof(text), "%s action could not start: %s", ops->name,
-                 g_strerror(-rc));
+        snprintf(text, sizeof(text), "%s action could not start: %s", ops->name, g_strerror(-rc));
         action_report(op->task, done, arg, rc, 0, text);
     }
     return rc;

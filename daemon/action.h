@@ -88,8 +88,8 @@ int action_start(const struct conf_action *act, const struct oplog_op *op, actio
  * signal, started at start_ns (host CLOCK_MONOTONIC; 0 = now), ended now,
  * and text (truncated to OPLOG_TEXT_LEN).
  */
-void action_report(const char *task, action_done_fn done, void *arg, int status,
-                   uint64_t start_ns, const char *text);
+void action_report(const char *task, action_done_fn done, void *arg, int status, uint64_t start_ns,
+                   const char *text);
 
 /* Sum of running() over all implementations. */
 unsigned action_running(void);

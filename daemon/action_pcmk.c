@@ -64,8 +64,8 @@ static const char *apk_refusal(int rc)
     }
 }
 
-static int apk_start(const struct conf_action *act, const struct oplog_op *op,
-                     action_done_fn done, void *arg)
+static int apk_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
+                     void *arg)
 {
     (void)act;
     struct apk_run *run;

@@ -174,7 +174,7 @@ static void av_shutdown(int force)
             continue;
         run->finished = 1;
         action_report(run->task, run->done, run->arg, -ECANCELED, run->start_ns,
-                  "vesperd exited during the migration; libvirt may still complete it");
+                      "vesperd exited during the migration; libvirt may still complete it");
     }
 }
 

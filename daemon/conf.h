@@ -20,23 +20,23 @@
 
 #include "proto.h"
 
-#define CONF_NAME_MAX 63     /* group, guest, action names: [A-Za-z0-9_.-], 1..63 */
-#define CONF_MAX_RULES 32    /* rules per group */
-#define CONF_MAX_GROUPS 256  /* groups in total */
+#define CONF_NAME_MAX 63    /* group, guest, action names: [A-Za-z0-9_.-], 1..63 */
+#define CONF_MAX_RULES 32   /* rules per group */
+#define CONF_MAX_GROUPS 256 /* groups in total */
 #define CONF_MAX_GUEST_GROUPS 32
 #define CONF_MAX_GUESTS 1024
 #define CONF_MAX_ACTIONS 64
-#define CONF_MAX_LINE 4096   /* longer lines are an error */
+#define CONF_MAX_LINE 4096 /* longer lines are an error */
 #define CONF_MAX_FILE (1024 * 1024)
 #define CONF_MAX_ERRORS 1000 /* stored messages; further ones are only counted */
 #define CONF_MAX_DESCRIPTION 200
 #define CONF_MAX_GROUP_FILES 1024 /* *.conf files in the probe-group directory */
-#define CONF_MAX_RISE 64     /* conf_group.rise: events the rule engine keeps per group */
-#define CONF_MAX_FLAP 64     /* conf_group.flap_n: trips the rule engine keeps per group */
+#define CONF_MAX_RISE 64          /* conf_group.rise: events the rule engine keeps per group */
+#define CONF_MAX_FLAP 64          /* conf_group.flap_n: trips the rule engine keeps per group */
 
 /* Signal n (1..64) in a conf_rule sigmask: bit n for 1..63, bit 0 for
  * signal 64 (there is no signal 0), so that no shift is ever >= 64. */
-#define CONF_SIG_BIT(sig) (UINT64_C(1) << ((unsigned)(sig) & 63u))
+#define CONF_SIG_BIT(sig) (UINT64_C(1) << ((unsigned)(sig)&63u))
 
 /* Verdicts, ordered by severity: when several groups judge one event the
  * most severe verdict wins. */
@@ -61,13 +61,13 @@ enum conf_exit_kind {
 
 /* One "rule = PROBE [filter ...] -> VERDICT" line of a group. */
 struct conf_rule {
-    unsigned probe;       /* enum vsp_probe */
-    uint64_t sigmask;     /* CONF_SIG_BIT(n) set: signal n matches; 0 = any signal */
-    int watched;          /* -1 any, 0 only unwatched tasks, 1 only watched tasks */
+    unsigned probe;   /* enum vsp_probe */
+    uint64_t sigmask; /* CONF_SIG_BIT(n) set: signal n matches; 0 = any signal */
+    int watched;      /* -1 any, 0 only unwatched tasks, 1 only watched tasks */
     enum conf_exit_kind exit_kind;
     char comm[VSP_COMM_LEN]; /* "" = any */
-    uint64_t min_value;   /* event value >= min_value (0 = any); unit of the probe's
-                           * vsp_event.value: oom KiB, hang s, psi-* us */
+    uint64_t min_value;      /* event value >= min_value (0 = any); unit of the probe's
+                              * vsp_event.value: oom KiB, hang s, psi-* us */
     enum vsp_verdict verdict;
     int line;
 };
@@ -150,7 +150,7 @@ struct conf_guest {
     size_t nwatch;
     /* action per verdict, by index enum vsp_verdict; NULL = built-in log */
     const struct conf_action *on[VSP_VERDICT_MAX_ + 1];
-    char *resource; /* Pacemaker resource bound to this guest (may be NULL) */
+    char *resource;                /* Pacemaker resource bound to this guest (may be NULL) */
     uint32_t heartbeat_ms;         /* 0 = daemon default */
     uint64_t heartbeat_timeout_ns; /* 0 = daemon default */
     /* the libvirt domain this guest is (with [libvirt]: default its name,
@@ -179,17 +179,17 @@ struct conf_libvirt {
 };
 
 struct conf {
-    char *file;           /* daemon config file */
-    char *control_socket; /* default /run/vesper/vesperd.sock */
-    char *group_dir;      /* default <sysconfdir>/vesper/probe-groups.d */
-    char *oplog;          /* sqlite operation log path, NULL = memory only */
-    char *control_group;  /* group allowed on the control socket besides root: haclient */
+    char *file;                    /* daemon config file */
+    char *control_socket;          /* default /run/vesper/vesperd.sock */
+    char *group_dir;               /* default <sysconfdir>/vesper/probe-groups.d */
+    char *oplog;                   /* sqlite operation log path, NULL = memory only */
+    char *control_group;           /* group allowed on the control socket besides root: haclient */
     uint32_t heartbeat_ms;         /* default 1000 */
     uint64_t heartbeat_timeout_ns; /* default 3 * heartbeat */
     uint64_t backoff_min_ns;       /* reconnect backoff, default 100 ms */
     uint64_t backoff_max_ns;       /* default 5 s */
     unsigned max_guests;
-    unsigned max_events_per_sec;   /* per guest, before any group sees them */
+    unsigned max_events_per_sec; /* per guest, before any group sees them */
 
     /* containment: what a guest may cost, whatever it sends (0 n = none) */
     unsigned failover_budget_n;  /* failover actions per guest and per resource ... */
@@ -220,8 +220,8 @@ struct conf {
      * and channel are left empty), NULL none */
     struct conf_guest *guest_template;
 
-    char *group_dir_loaded; /* directory the groups were read from (group_dir or the
-                             * override given to conf_load()), NULL if none */
+    char *group_dir_loaded;        /* directory the groups were read from (group_dir or the
+                                    * override given to conf_load()), NULL if none */
     struct conf_pending *pending_; /* internal: names conf_resolve() resolves */
 };
 
@@ -266,8 +266,7 @@ size_t conf_errors_count(const struct conf_errors *e);
  * Returns a new struct conf in *out (even with errors, for printing), and
  * the number of errors; I/O problems are errors too ("file: No such file").
  */
-int conf_load(const char *path, const char *group_dir, struct conf **out,
-              struct conf_errors *errs);
+int conf_load(const char *path, const char *group_dir, struct conf **out, struct conf_errors *errs);
 
 /* Load a single probe-group file (vesperd -g FILE). */
 int conf_load_group_file(const char *path, struct conf **out, struct conf_errors *errs);

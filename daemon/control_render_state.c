@@ -166,11 +166,10 @@ void control_render_status(struct control_reply *r)
         control_table_add(&t,
                           "%s (%s), %zu events, %zu operations in memory (up to %zu, %zu per "
                           "guest)",
-                          c->oplog, os.db_open ? "sqlite" : "NOT OPEN", os.events_kept,
-                          os.ops_kept, os.events_cap, os.ops_cap);
+                          c->oplog, os.db_open ? "sqlite" : "NOT OPEN", os.events_kept, os.ops_kept,
+                          os.events_cap, os.ops_cap);
     else
-        control_table_add(&t,
-                          "memory only, %zu events, %zu operations (up to %zu, %zu per guest)",
+        control_table_add(&t, "memory only, %zu events, %zu operations (up to %zu, %zu per guest)",
                           os.events_kept, os.ops_kept, os.events_cap, os.ops_cap);
     control_table_add(&t, "guests");
     control_table_add(&t, "%zu up, %zu agent lost, %zu failed, %zu degraded", up, lost, failed,

@@ -229,8 +229,9 @@ static void guest_action_done(const char *task, const struct action_result *res,
     if (res->status != 0 && guest_stopping) {
         /* ended by vesperd's own shutdown, not by what it did */
         op->state = OPLOG_OP_INTERRUPTED;
-        snprintf(op->outcome, sizeof(op->outcome), "interrupted: vesperd stopped while it ran (%.*s)",
-                 (int)sizeof(op->outcome) - 48, res->text);
+        snprintf(op->outcome, sizeof(op->outcome),
+                 "interrupted: vesperd stopped while it ran (%.*s)", (int)sizeof(op->outcome) - 48,
+                 res->text);
     }
     oplog_op_updated(guest_oplog, op);
 }

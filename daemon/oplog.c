@@ -298,9 +298,9 @@ static void oplog_notify(struct oplog *log, unsigned kind, const struct oplog_ev
 struct oplog_event *oplog_ring_event(struct oplog *log, const struct oplog_event *ev, int notify)
 {
     struct oplog_ring *r = oplog_ring_of(log, ev->guest);
-    struct oplog_event *slot = oplog_ring_slot((void ***)&r->ev, &r->ev_alloc, &r->ev_head,
-                                               &r->ev_len, log->ev_cap, sizeof(*slot),
-                                               &log->ev_len);
+    struct oplog_event *slot =
+        oplog_ring_slot((void ***)&r->ev, &r->ev_alloc, &r->ev_head, &r->ev_len, log->ev_cap,
+                        sizeof(*slot), &log->ev_len);
 
     *slot = *ev;
     if (slot->n == 0) {
@@ -321,8 +321,8 @@ struct oplog_op *oplog_ring_op(struct oplog *log, const struct oplog_op *op, int
 
     if (r->op_len == r->op_alloc && r->op_alloc >= log->op_cap) /* full: the oldest goes */
         oplog_op_detach(log, &r->op[r->op_head]);
-    struct oplog_op *slot = oplog_ring_slot((void ***)&r->op, &r->op_alloc, &r->op_head,
-                                            &r->op_len, log->op_cap, sizeof(*slot), &log->op_len);
+    struct oplog_op *slot = oplog_ring_slot((void ***)&r->op, &r->op_alloc, &r->op_head, &r->op_len,
+                                            log->op_cap, sizeof(*slot), &log->op_len);
 
     oplog_op_unindex(log, slot); /* a reused entry */
     *slot = *op;

@@ -287,7 +287,7 @@ unsigned oplog_follow(struct oplog *log, unsigned kinds, oplog_follow_fn fn, voi
 void oplog_unfollow(struct oplog *log, unsigned handle);
 
 struct oplog_stats {
-    uint64_t events, ops; /* ever added */
+    uint64_t events, ops;         /* ever added */
     size_t events_kept, ops_kept; /* in memory, all guests */
     size_t events_cap, ops_cap;   /* per guest */
     uint64_t db_writes, db_errors;

@@ -70,11 +70,11 @@ struct oplog_ring {
 };
 
 struct oplog {
-    size_t ev_cap, op_cap;    /* per guest */
-    GHashTable *rings;        /* guest name -> struct oplog_ring */
-    GHashTable *by_id;        /* op id -> struct oplog_op *, every one kept */
-    GHashTable *live;         /* set of struct oplog_op *: unfinished, out of the rings (owned) */
-    size_t ev_len, op_len;    /* kept, in all rings */
+    size_t ev_cap, op_cap; /* per guest */
+    GHashTable *rings;     /* guest name -> struct oplog_ring */
+    GHashTable *by_id;     /* op id -> struct oplog_op *, every one kept */
+    GHashTable *live;      /* set of struct oplog_op *: unfinished, out of the rings (owned) */
+    size_t ev_len, op_len; /* kept, in all rings */
     uint64_t ev_total, op_total, ring_n;
     uint64_t host_boot;
 
@@ -107,7 +107,7 @@ struct oplog {
      * already written ahead of it by a decision have n = 0 */
     GArray *wr_ev, *wr_op, *wr_st, *wr_bind;
     int wr_busy, wr_stop;
-    GQueue urgent;                 /* struct oplog_urgent *, oldest first */
+    GQueue urgent; /* struct oplog_urgent *, oldest first */
     /* decisions ever queued and written; a group waits until every
      * decision queued before it was handed over is written, so that no
      * row of it (an operation's end, a resend point) overtakes them */

@@ -288,8 +288,8 @@ int oplog_load(struct oplog *log)
     if (ne >= 0 && no >= 0) {
         /* a stream row replaces the one on disk only with a newer
          * generation: this run's go on after the file's */
-        struct oplog_query qg = {.sql = "SELECT max(gen) FROM streams", .row = oplog_max_gen_row,
-                                 .arg = log};
+        struct oplog_query qg = {
+            .sql = "SELECT max(gen) FROM streams", .row = oplog_max_gen_row, .arg = log};
         int ng = oplog_rd_run(log, &qg);
 
         if (ng < 0)
@@ -362,8 +362,8 @@ int oplog_read_stream(struct oplog *log, const char *guest, struct oplog_stream 
     char *sql = g_strdup_printf("SELECT seq, boot_id, instance FROM events WHERE guest = ?"
                                 " ORDER BY n DESC LIMIT %d",
                                 OPLOG_STREAM_SCAN);
-    struct oplog_query qs = {.sql = sql, .t1 = guest, .nt = 1, .row = oplog_stream_seq_row,
-                             .arg = out};
+    struct oplog_query qs = {
+        .sql = sql, .t1 = guest, .nt = 1, .row = oplog_stream_seq_row, .arg = out};
     int rc;
 
     memset(out, 0, sizeof(*out));

@@ -67,9 +67,9 @@
 
 #include <stdint.h>
 
-#define PMK_NAME_MAX 128 /* resource, node and attribute names */
-#define PMK_TEXT_LEN 200 /* result text */
-#define PMK_QUEUE_MAX 64 /* fail requests queued + in flight */
+#define PMK_NAME_MAX 128      /* resource, node and attribute names */
+#define PMK_TEXT_LEN 200      /* result text */
+#define PMK_QUEUE_MAX 64      /* fail requests queued + in flight */
 #define PMK_ATTR_QUEUE_MAX 64 /* attribute requests queued, one per attribute and node */
 #define PMK_ATTR_PREFIX "vesper-"
 #define PMK_ATTR_DEGRADED "degraded"

@@ -60,14 +60,14 @@ enum rules_gstate { RULES_GS_OK = 0, RULES_GS_RISING = 1, RULES_GS_TRIPPED = 2 }
 
 /* Why a group gave the verdict it gave */
 enum rules_reason {
-    RULES_NO_MATCH = 0,     /* no rule of the group is about this probe */
-    RULES_MATCHED,          /* rule matched, verdict needs no hysteresis (ignore/log) */
-    RULES_DEFAULT,          /* group probe, no rule matched: group default */
-    RULES_RISING,           /* matched, but fewer than `rise` events in the window */
-    RULES_FIRED,            /* matched and tripped now: act */
-    RULES_HELD,             /* matched while already tripped: no second action */
-    RULES_RATE_LIMITED,     /* dropped by the group's rate limit */
-    RULES_FLAP_DAMPED,      /* tripped, but too many trips: downgraded to log */
+    RULES_NO_MATCH = 0, /* no rule of the group is about this probe */
+    RULES_MATCHED,      /* rule matched, verdict needs no hysteresis (ignore/log) */
+    RULES_DEFAULT,      /* group probe, no rule matched: group default */
+    RULES_RISING,       /* matched, but fewer than `rise` events in the window */
+    RULES_FIRED,        /* matched and tripped now: act */
+    RULES_HELD,         /* matched while already tripped: no second action */
+    RULES_RATE_LIMITED, /* dropped by the group's rate limit */
+    RULES_FLAP_DAMPED,  /* tripped, but too many trips: downgraded to log */
 };
 const char *rules_reason_name(enum rules_reason r);
 const char *rules_gstate_name(enum rules_gstate s);
@@ -77,9 +77,9 @@ struct rules_result {
     const struct conf_rule *rule; /* NULL for default / no match */
     enum vsp_verdict verdict;     /* what this group says about the event */
     enum rules_reason reason;
-    enum rules_gstate state;      /* group state after the event */
-    const char *transition;       /* state-machine transition the event caused, for
-                                   * logs ("rising->tripped: fire"), NULL if none */
+    enum rules_gstate state; /* group state after the event */
+    const char *transition;  /* state-machine transition the event caused, for
+                              * logs ("rising->tripped: fire"), NULL if none */
 };
 
 struct rules_state; /* per guest, opaque */

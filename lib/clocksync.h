@@ -15,8 +15,8 @@
  * the smallest error bound rtt / 2 + age * CLOCK_SKEW_PPM among the last
  * CLOCK_SAMPLES (age counted from the newest sample; ties: the newest), which
  * filters out exchanges delayed by a busy guest or host without keeping a
- * lucky sample for minutes while the clocks drift away from it.  Pure arithmetic: no clock reads, no allocation, no
- * logging; all ns values are in 0..INT64_MAX and nothing can overflow.
+ * lucky sample for minutes while the clocks drift away from it.  Pure arithmetic: no clock reads,
+ * no allocation, no logging; all ns values are in 0..INT64_MAX and nothing can overflow.
  */
 #ifndef VSP_CLOCKSYNC_H
 #define VSP_CLOCKSYNC_H
@@ -35,10 +35,10 @@ struct clock_sample {
 /* Zero-initialised (or clock_reset()) means "no samples". */
 struct clock_sync {
     struct clock_sample ring[CLOCK_SAMPLES];
-    unsigned n;      /* valid entries in ring, <= CLOCK_SAMPLES */
-    unsigned next;   /* ring slot the next sample goes to */
-    unsigned best;   /* ring index of the estimate; meaningful when n > 0 */
-    uint64_t total;  /* samples accepted since the last reset */
+    unsigned n;     /* valid entries in ring, <= CLOCK_SAMPLES */
+    unsigned next;  /* ring slot the next sample goes to */
+    unsigned best;  /* ring index of the estimate; meaningful when n > 0 */
+    uint64_t total; /* samples accepted since the last reset */
 };
 
 /* The current estimate (see clock_estimate()). */

@@ -32,11 +32,11 @@
 #define VSP_HDR_LEN 8
 #define VSP_MAX_FRAME 4096 /* hard cap, whole frame */
 
-#define VSP_COMM_LEN 16    /* like the kernel's TASK_COMM_LEN, NUL included */
-#define VSP_BOOT_ID_LEN 16 /* /proc/sys/kernel/random/boot_id as 16 bytes */
-#define VSP_MAX_NAME 64    /* guest host name in HELLO */
-#define VSP_MAX_TEXT 256   /* ERROR and CONFIG_ACK messages */
-#define VSP_MAX_WATCH 32   /* watch list entries in CONFIG */
+#define VSP_COMM_LEN 16         /* like the kernel's TASK_COMM_LEN, NUL included */
+#define VSP_BOOT_ID_LEN 16      /* /proc/sys/kernel/random/boot_id as 16 bytes */
+#define VSP_MAX_NAME 64         /* guest host name in HELLO */
+#define VSP_MAX_TEXT 256        /* ERROR and CONFIG_ACK messages */
+#define VSP_MAX_WATCH 32        /* watch list entries in CONFIG */
 #define VSP_MAX_WATCH_VALUE 200 /* longest watch value (cgroup path) */
 
 /* Message types.  G->H: sent by the guest agent; H->G: sent by vesperd. */
@@ -121,24 +121,24 @@ enum vsp_watch_kind {
 /* PSI resources, index into vsp_config.psi[] */
 enum vsp_psi_res { VSP_PSI_CPU = 0, VSP_PSI_MEMORY = 1, VSP_PSI_IO = 2, VSP_PSI_N_ = 3 };
 
-#define VSP_PROBE_BIT(p) (1u << (p)) /* guest probes only (p < 32); host probes have no bit */
+#define VSP_PROBE_BIT(p) (1u << (p))      /* guest probes only (p < 32); host probes have no bit */
 #define VSP_PROBES_GUEST_ALL_ 0x000000feu /* bits 1..7 */
 
 struct vsp_hello {
-    uint32_t agent_version; /* major << 16 | minor << 8 | patch */
-    uint32_t caps;          /* VSP_CAP_* */
+    uint32_t agent_version;           /* major << 16 | minor << 8 | patch */
+    uint32_t caps;                    /* VSP_CAP_* */
     uint8_t boot_id[VSP_BOOT_ID_LEN]; /* must not be all zero */
-    uint64_t instance;     /* agent instance: its start time, guest CLOCK_MONOTONIC ns */
-    uint64_t mono_ns;      /* guest CLOCK_MONOTONIC when sent */
-    uint64_t real_ns;      /* guest CLOCK_REALTIME when sent */
-    uint32_t kmod_abi;     /* vesper.ko record ABI, 0 when no module */
-    uint32_t probes_avail; /* VSP_PROBE_BIT() of probes the guest can arm */
-    char name[VSP_MAX_NAME + 1]; /* guest host name, NUL terminated, sanitised */
+    uint64_t instance;                /* agent instance: its start time, guest CLOCK_MONOTONIC ns */
+    uint64_t mono_ns;                 /* guest CLOCK_MONOTONIC when sent */
+    uint64_t real_ns;                 /* guest CLOCK_REALTIME when sent */
+    uint32_t kmod_abi;                /* vesper.ko record ABI, 0 when no module */
+    uint32_t probes_avail;            /* VSP_PROBE_BIT() of probes the guest can arm */
+    char name[VSP_MAX_NAME + 1];      /* guest host name, NUL terminated, sanitised */
 };
 
 struct vsp_welcome {
     uint32_t daemon_version;
-    uint32_t heartbeat_ms; /* send HEARTBEAT this often; 50..60000 */
+    uint32_t heartbeat_ms;            /* send HEARTBEAT this often; 50..60000 */
     uint8_t boot_id[VSP_BOOT_ID_LEN]; /* stream the resend point refers to */
     uint64_t instance;
     uint64_t last_seq; /* highest event seq the host holds for that stream; 0 = none */
@@ -157,18 +157,18 @@ struct vsp_event {
     int32_t sig;      /* signal: 1..64; exit: terminating signal or 0; others: 0 */
     int32_t code;     /* signal: si_code; exit: exit status; oom: oom_score_adj */
     uint32_t uid;
-    uint64_t value;   /* oom: victim RSS in KiB; hang: blocked s; psi: stall us */
-    uint64_t kseq;    /* vesper.ko record sequence, 0 if not from the module */
+    uint64_t value;              /* oom: victim RSS in KiB; hang: blocked s; psi: stall us */
+    uint64_t kseq;               /* vesper.ko record sequence, 0 if not from the module */
     char comm[VSP_COMM_LEN];     /* NUL terminated, sanitised to printable ASCII */
     char src_comm[VSP_COMM_LEN]; /* signal sender comm, "" otherwise */
 };
 
 struct vsp_heartbeat {
-    uint64_t seq;          /* last event seq sent */
+    uint64_t seq; /* last event seq sent */
     uint64_t mono_ns;
-    uint64_t dropped;      /* total events dropped by the agent */
-    uint64_t kdropped;     /* total records dropped by vesper.ko */
-    uint32_t queued;       /* frames waiting in the agent's queue */
+    uint64_t dropped;  /* total events dropped by the agent */
+    uint64_t kdropped; /* total records dropped by vesper.ko */
+    uint32_t queued;   /* frames waiting in the agent's queue */
 };
 
 struct vsp_ping {
@@ -185,8 +185,8 @@ struct vsp_pong {
 };
 
 struct vsp_watch {
-    uint8_t kind; /* enum vsp_watch_kind */
-    uint32_t pid; /* VSP_WATCH_PID: non-zero; 0 for the other kinds */
+    uint8_t kind;                        /* enum vsp_watch_kind */
+    uint32_t pid;                        /* VSP_WATCH_PID: non-zero; 0 for the other kinds */
     char value[VSP_MAX_WATCH_VALUE + 1]; /* COMM / CGROUP, NUL terminated; "" for PID */
 };
 
@@ -208,7 +208,7 @@ struct vsp_config {
 
 struct vsp_config_ack {
     uint32_t generation;
-    int32_t status;       /* 0 or -errno (-4095..-1) */
+    int32_t status; /* 0 or -errno (-4095..-1) */
     uint32_t probes_armed;
     char text[VSP_MAX_TEXT + 1];
 };
@@ -276,11 +276,11 @@ int vsp_decode(const void *buf, size_t len, struct vsp_msg *msg, size_t *used, c
 ssize_t vsp_encode(const struct vsp_msg *msg, void *buf, size_t cap, char *err, size_t errlen);
 
 /* Names for logs and config files; "?" / NULL for unknown values. */
-const char *vsp_msg_name(unsigned type);        /* "HELLO", ... or "?" */
-const char *vsp_probe_name(unsigned probe);     /* "signal", "oom", "psi-memory", ... or NULL */
-int vsp_probe_from_name(const char *name);      /* enum value, or -1 */
-unsigned vsp_probe_kgroup(unsigned probe);      /* enum vsp_kgroup, VSP_KGROUP_NONE if unknown */
-const char *vsp_kgroup_name(unsigned kgroup);   /* "signal", "memory", ... or NULL */
+const char *vsp_msg_name(unsigned type);      /* "HELLO", ... or "?" */
+const char *vsp_probe_name(unsigned probe);   /* "signal", "oom", "psi-memory", ... or NULL */
+int vsp_probe_from_name(const char *name);    /* enum value, or -1 */
+unsigned vsp_probe_kgroup(unsigned probe);    /* enum vsp_kgroup, VSP_KGROUP_NONE if unknown */
+const char *vsp_kgroup_name(unsigned kgroup); /* "signal", "memory", ... or NULL */
 
 /* Direction checks: may a guest send this type / may the host? */
 int vsp_msg_from_guest(unsigned type);

@@ -7,10 +7,9 @@
  *
  *   pmk_fail_test [-a AGENT] [-N NODE] [-t] [-n COUNT] [-W] RESOURCE
  *       fail RESOURCE (agent default ocf:pacemaker:Dummy; -a "" reads it from
- *       the CIB) on NODE (default: the local node).  Without -W the request is made once the link is
- *       ready and "reply after X ms" is measured from the call; with -W it
- *       is made at once, before the link is ready (it waits in the queue:
- *       run it while the controller is down to see it sent after
+ *       the CIB) on NODE (default: the local node).  Without -W the request is made once the link
+ * is ready and "reply after X ms" is measured from the call; with -W it is made at once, before the
+ * link is ready (it waits in the queue: run it while the controller is down to see it sent after
  *       reconnecting).  -n COUNT: ask COUNT times in a row (the second and
  *       later are refused with -EALREADY while the first is pending).
  *   pmk_fail_test -m RESOURCE | -r RESOURCE

@@ -118,8 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(rc2 == 0, "normalised form does not parse again", NULL);
         t2 = print(kind, c2, &n2);
         if (n2 != n1 || memcmp(t1, t2, n1) != 0)
-            fprintf(stderr, "fuzz_conf: first:\n%.*s\nsecond:\n%.*s\n", (int)n1, t1, (int)n2,
-                    t2);
+            fprintf(stderr, "fuzz_conf: first:\n%.*s\nsecond:\n%.*s\n", (int)n1, t1, (int)n2, t2);
         check(n2 == n1 && memcmp(t1, t2, n1) == 0, "normalised form is not a fixed point", NULL);
         free(t2);
         conf_free(c2);

@@ -107,8 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc < 0) {
             check(used == 0, "used set on error");
             check(err[0] != '\0' && strnlen(err, sizeof(err)) < sizeof(err), "no error text");
-            check(rc == -EAGAIN || rc == -EPROTO || rc == -EPROTONOSUPPORT ||
-                      rc == -EMSGSIZE || rc == -ENOMSG || rc == -EBADMSG || rc == -EINVAL,
+            check(rc == -EAGAIN || rc == -EPROTO || rc == -EPROTONOSUPPORT || rc == -EMSGSIZE ||
+                      rc == -ENOMSG || rc == -EBADMSG || rc == -EINVAL,
                   "undocumented return code");
             break;
         }

@@ -2,10 +2,10 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Helpers shared by the unit tests (tests/unit), the benchmarks (bench/)
- * and the test drivers (tests/cluster): a small deterministic PRNG and builders for hand-made probe groups, rules
- * and events.  Nothing here needs GLib or cmocka, so a benchmark links it as it
- * is; the GLib main-loop helpers are in vsp_testloop.h.  The clock is the
- * one of the agent and the daemon, vsp_mono_ns() (lib/vsp_time.h).
+ * and the test drivers (tests/cluster): a small deterministic PRNG and builders for hand-made probe
+ * groups, rules and events.  Nothing here needs GLib or cmocka, so a benchmark links it as it is;
+ * the GLib main-loop helpers are in vsp_testloop.h.  The clock is the one of the agent and the
+ * daemon, vsp_mono_ns() (lib/vsp_time.h).
  */
 #ifndef VSP_TESTSUPPORT_H
 #define VSP_TESTSUPPORT_H

@@ -375,9 +375,13 @@ static void test_clock_helpers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ring_wraps), cmocka_unit_test(test_rings_per_guest),    cmocka_unit_test(test_query_by_guest_and_limit),
-        cmocka_unit_test(test_find_op),       cmocka_unit_test(test_followers),
-        cmocka_unit_test(test_sqlite),        cmocka_unit_test(test_sqlite_unavailable),
+        cmocka_unit_test(test_ring_wraps),
+        cmocka_unit_test(test_rings_per_guest),
+        cmocka_unit_test(test_query_by_guest_and_limit),
+        cmocka_unit_test(test_find_op),
+        cmocka_unit_test(test_followers),
+        cmocka_unit_test(test_sqlite),
+        cmocka_unit_test(test_sqlite_unavailable),
         cmocka_unit_test(test_clock_helpers),
     };
 

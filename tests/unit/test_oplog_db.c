@@ -368,9 +368,8 @@ static void test_read_back(void **state)
     g_strlcpy(b.groups[0], "signal", sizeof(b.groups[0]));
     g_strlcpy(b.groups[1], "memory", sizeof(b.groups[1]));
     b.set_watch = 1;
-    assert_int_equal(conf_parse_watch("comm:nginx,pid:42", b.watch, VSP_MAX_WATCH, &b.nwatch,
-                                      NULL, 0),
-                     0);
+    assert_int_equal(
+        conf_parse_watch("comm:nginx,pid:42", b.watch, VSP_MAX_WATCH, &b.nwatch, NULL, 0), 0);
     oplog_set_binding(log, "vm1", "web-vm", &b);
     oplog_set_binding(log, "vm2", "gone-vm", &b);
     oplog_set_binding(log, "vm2", NULL, NULL); /* forgotten again */

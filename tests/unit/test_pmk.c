@@ -269,9 +269,9 @@ static void on_done(const struct pmk_result *r, void *arg)
     g_strlcpy(res.text[res.n], r->text, sizeof(res.text[0]));
     g_strlcpy(res.node[res.n], r->node, sizeof(res.node[0]));
     res.lost[res.n] = r->lost;
-    res.ordered[res.n] = r->queued_mono_ns <= r->done_mono_ns &&
-                         (!r->sent || (r->queued_mono_ns <= r->sent_mono_ns &&
-                                       r->sent_mono_ns <= r->done_mono_ns));
+    res.ordered[res.n] =
+        r->queued_mono_ns <= r->done_mono_ns &&
+        (!r->sent || (r->queued_mono_ns <= r->sent_mono_ns && r->sent_mono_ns <= r->done_mono_ns));
     res.n++;
 }
 
@@ -383,14 +383,15 @@ static void make_fake_crm_resource(void)
     make_tmp(locate_log, sizeof(locate_log), "/tmp/vesper-test-locatelog.XXXXXX");
     f = fopen(fake_crm_resource, "w");
     assert_non_null(f);
-    fprintf(f, "#!/bin/sh\n"
-               "if [ \"$1\" = --locate ]; then\n"
-               "  code=$(head -n 1 %s); tail -n +2 %s; echo \"$*\" >> %s; exit \"$code\"\n"
-               "fi\n"
-               "[ \"$2\" = vm9 ] || { echo \"Resource '$2' not found\" >&2; exit 105; }\n"
-               "echo 'Resource XML:'\n"
-               "echo '<primitive id=\"vm9\" class=\"ocf\" provider=\"pacemaker\" "
-               "type=\"Dummy\">'\n",
+    fprintf(f,
+            "#!/bin/sh\n"
+            "if [ \"$1\" = --locate ]; then\n"
+            "  code=$(head -n 1 %s); tail -n +2 %s; echo \"$*\" >> %s; exit \"$code\"\n"
+            "fi\n"
+            "[ \"$2\" = vm9 ] || { echo \"Resource '$2' not found\" >&2; exit 105; }\n"
+            "echo 'Resource XML:'\n"
+            "echo '<primitive id=\"vm9\" class=\"ocf\" provider=\"pacemaker\" "
+            "type=\"Dummy\">'\n",
             locate_answer, locate_answer, locate_log);
     fclose(f);
     assert_int_equal(chmod(fake_crm_resource, 0700), 0);
@@ -409,7 +410,9 @@ static void on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)
 
 static int setup(void **state)
 {
-    struct pmk_opts o = {.backoff_min_ms = 1, .backoff_max_ms = 4, .queue_deadline_ms = 5000,
+    struct pmk_opts o = {.backoff_min_ms = 1,
+                         .backoff_max_ms = 4,
+                         .queue_deadline_ms = 5000,
                          .reply_timeout_ms = 5000};
 
     memset(&fk, 0, sizeof(fk));
@@ -505,9 +508,9 @@ static void test_parse_primitive(void **state)
     assert_int_equal(pmk_parse_primitive(NULL, spec, sizeof(spec)), -ENOENT);
     assert_int_equal(pmk_parse_primitive("<primitive id=\"w\" class=\"ocf\"/>", spec, sizeof(spec)),
                      -EINVAL);
-    assert_int_equal(pmk_parse_primitive("<primitive id=\"w\" class=\"o;cf\" type=\"t\"/>", spec,
-                                         sizeof(spec)),
-                     -EINVAL);
+    assert_int_equal(
+        pmk_parse_primitive("<primitive id=\"w\" class=\"o;cf\" type=\"t\"/>", spec, sizeof(spec)),
+        -EINVAL);
     assert_int_equal(pmk_parse_primitive("<primitive class=\"ocf\" provider=\"heartbeat\" "
                                          "type=\"VirtualDomain\"/>",
                                          spec, 8),
@@ -550,9 +553,9 @@ static void test_locate_verdict(void **state)
     assert_int_equal(pmk_locate_verdict(0, "<nodes r=\"v\"><node>no de</node></nodes>", "node1",
                                         where, sizeof(where)),
                      PMK_LOC_UNKNOWN);
-    assert_int_equal(pmk_locate_verdict(0, "<nodes r=\"v\"><node/></nodes>", "node1", where,
-                                        sizeof(where)),
-                     PMK_LOC_UNKNOWN);
+    assert_int_equal(
+        pmk_locate_verdict(0, "<nodes r=\"v\"><node/></nodes>", "node1", where, sizeof(where)),
+        PMK_LOC_UNKNOWN);
     assert_int_equal(pmk_locate_verdict(0, "<nodes r=\"v\"><nodex>a</nodex></nodes>", "node1",
                                         where, sizeof(where)),
                      PMK_LOC_UNKNOWN);
@@ -1095,18 +1098,24 @@ static void test_attr_queue_apart(void **state)
 
 int main(void)
 {
-    static struct pmk_opts quick_deadline = {.backoff_min_ms = 1, .backoff_max_ms = 4,
-                                             .queue_deadline_ms = 30, .reply_timeout_ms = 30};
-    static struct pmk_opts quick_reply = {.backoff_min_ms = 1, .backoff_max_ms = 4,
-                                          .queue_deadline_ms = 5000, .reply_timeout_ms = 300};
-    static struct pmk_opts attr_true = {.backoff_min_ms = 1, .backoff_max_ms = 4,
-                                        .queue_deadline_ms = 5000, .reply_timeout_ms = 5000,
+    static struct pmk_opts quick_deadline = {
+        .backoff_min_ms = 1, .backoff_max_ms = 4, .queue_deadline_ms = 30, .reply_timeout_ms = 30};
+    static struct pmk_opts quick_reply = {.backoff_min_ms = 1,
+                                          .backoff_max_ms = 4,
+                                          .queue_deadline_ms = 5000,
+                                          .reply_timeout_ms = 300};
+    static struct pmk_opts attr_true = {.backoff_min_ms = 1,
+                                        .backoff_max_ms = 4,
+                                        .queue_deadline_ms = 5000,
+                                        .reply_timeout_ms = 5000,
                                         .attrd_updater = "true"};
-    static struct pmk_opts attr_false = {.backoff_min_ms = 1, .backoff_max_ms = 4,
-                                         .queue_deadline_ms = 50, .reply_timeout_ms = 5000,
+    static struct pmk_opts attr_false = {.backoff_min_ms = 1,
+                                         .backoff_max_ms = 4,
+                                         .queue_deadline_ms = 50,
+                                         .reply_timeout_ms = 5000,
                                          .attrd_updater = "false"};
-    static struct pmk_opts attr_none = {.backoff_min_ms = 1, .backoff_max_ms = 4,
-                                        .attrd_updater = "/nonexistent/attrd_updater"};
+    static struct pmk_opts attr_none = {
+        .backoff_min_ms = 1, .backoff_max_ms = 4, .attrd_updater = "/nonexistent/attrd_updater"};
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_agent),
         cmocka_unit_test(test_rule_xml),

@@ -27,9 +27,8 @@
 /* ---------------------------------------------------------------------------
  * Sample messages, one per type, every field set to something recognisable.
  */
-static const uint8_t boot_id[VSP_BOOT_ID_LEN] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba,
-                                                 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67,
-                                                 0x89, 0xab, 0xcd, 0xef};
+static const uint8_t boot_id[VSP_BOOT_ID_LEN] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
+                                                 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
 
 static void sample_hello(struct vsp_msg *m)
 {
@@ -165,11 +164,11 @@ typedef void (*sample_fn)(struct vsp_msg *);
 
 /* Indexed by message type. */
 static const sample_fn samples[VSP_MSG_MAX_ + 1] = {
-    [VSP_MSG_HELLO] = sample_hello,       [VSP_MSG_WELCOME] = sample_welcome,
-    [VSP_MSG_EVENT] = sample_event,       [VSP_MSG_HEARTBEAT] = sample_heartbeat,
-    [VSP_MSG_PING] = sample_ping,         [VSP_MSG_PONG] = sample_pong,
-    [VSP_MSG_CONFIG] = sample_config,     [VSP_MSG_CONFIG_ACK] = sample_config_ack,
-    [VSP_MSG_DROPPED] = sample_dropped,   [VSP_MSG_ERROR] = sample_error,
+    [VSP_MSG_HELLO] = sample_hello,     [VSP_MSG_WELCOME] = sample_welcome,
+    [VSP_MSG_EVENT] = sample_event,     [VSP_MSG_HEARTBEAT] = sample_heartbeat,
+    [VSP_MSG_PING] = sample_ping,       [VSP_MSG_PONG] = sample_pong,
+    [VSP_MSG_CONFIG] = sample_config,   [VSP_MSG_CONFIG_ACK] = sample_config_ack,
+    [VSP_MSG_DROPPED] = sample_dropped, [VSP_MSG_ERROR] = sample_error,
 };
 
 /* Payload sizes of the fixed types as docs/protocol.md gives them. */
@@ -411,9 +410,9 @@ static void test_wire_ping_bytes(void **state)
 {
     (void)state;
     static const uint8_t expect[] = {
-        0x56, 0x53, 0x01, 0x05, 0x18, 0x00, 0x00, 0x00,  /* header, length 24 */
-        0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,  /* id */
-        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,  /* host_ns */
+        0x56, 0x53, 0x01, 0x05, 0x18, 0x00, 0x00, 0x00, /* header, length 24 */
+        0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* id */
+        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* host_ns */
     };
     struct vsp_msg m;
     uint8_t buf[64];
@@ -923,7 +922,8 @@ static void test_decode_event_ksender_on_exit(void **state)
     m.u.event.group = VSP_KGROUP_PROCESS;
     m.u.event.src_pid = 0;
     m.u.event.src_comm[0] = '\0';
-    expect_patched(&m, 28, 2, VSP_EVF_KSENDER, -EINVAL, "EVENT flag KSENDER on probe exit (signal only)");
+    expect_patched(&m, 28, 2, VSP_EVF_KSENDER, -EINVAL,
+                   "EVENT flag KSENDER on probe exit (signal only)");
 }
 
 static void test_decode_event_core_on_signal(void **state)
@@ -1107,9 +1107,9 @@ static void test_decode_config_probe_bit_zero(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 4, 4, 0x1 | VSP_PROBE_BIT(VSP_PROBE_OOM) |
-                                 VSP_PROBE_BIT(VSP_PROBE_PSI_MEMORY), -EINVAL,
-                   "CONFIG probe bits 0x1 are not guest probes");
+    expect_patched(&m, 4, 4,
+                   0x1 | VSP_PROBE_BIT(VSP_PROBE_OOM) | VSP_PROBE_BIT(VSP_PROBE_PSI_MEMORY),
+                   -EINVAL, "CONFIG probe bits 0x1 are not guest probes");
 }
 
 static void test_decode_config_unknown_flags(void **state)
@@ -1214,8 +1214,7 @@ static void test_decode_config_psi_probe_without_trigger(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 4, 4,
-                   VSP_PROBE_BIT(VSP_PROBE_PSI_MEMORY) | VSP_PROBE_BIT(VSP_PROBE_PSI_CPU),
+    expect_patched(&m, 4, 4, VSP_PROBE_BIT(VSP_PROBE_PSI_MEMORY) | VSP_PROBE_BIT(VSP_PROBE_PSI_CPU),
                    -EINVAL, "CONFIG probe psi-cpu armed without a PSI trigger");
 }
 
@@ -1235,7 +1234,8 @@ static void test_decode_config_too_many_watch_entries(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 44, 2, VSP_MAX_WATCH + 1, -EINVAL, "CONFIG has 33 watch entries, at most 32");
+    expect_patched(&m, 44, 2, VSP_MAX_WATCH + 1, -EINVAL,
+                   "CONFIG has 33 watch entries, at most 32");
 }
 
 static void test_decode_config_watch_unknown_kind(void **state)
@@ -1758,7 +1758,7 @@ static void test_probe_names_round_trip(void **state)
 {
     (void)state;
     static const char *const names[] = {
-        "signal", "oom", "exit", "hang", "psi-cpu", "psi-memory", "psi-io",
+        "signal",     "oom",        "exit",  "hang",     "psi-cpu",  "psi-memory", "psi-io",
         "agent-lost", "agent-back", "crash", "watchdog", "io-error", "stopped",
     };
 
@@ -1824,7 +1824,10 @@ static void test_directions(void **state)
         [VSP_MSG_ERROR] = 1,
     };
     static const int host[VSP_MSG_MAX_ + 1] = {
-        [VSP_MSG_WELCOME] = 1, [VSP_MSG_PING] = 1, [VSP_MSG_CONFIG] = 1, [VSP_MSG_ERROR] = 1,
+        [VSP_MSG_WELCOME] = 1,
+        [VSP_MSG_PING] = 1,
+        [VSP_MSG_CONFIG] = 1,
+        [VSP_MSG_ERROR] = 1,
     };
 
     for (unsigned t = 0; t <= VSP_MSG_MAX_; t++) {

@@ -36,9 +36,9 @@
 #include "vesper_uapi.h"
 
 #define VWEB_CHUNK (1024 * 1024)
-#define VWEB_REQ_MAX 2048    /* request head kept; the rest is not read */
-#define VWEB_TEXT_MAX 4096   /* cap of -t TEXT */
-#define VWEB_IO_TIMEOUT_S 2  /* a stalled client cannot hold the server */
+#define VWEB_REQ_MAX 2048   /* request head kept; the rest is not read */
+#define VWEB_TEXT_MAX 4096  /* cap of -t TEXT */
+#define VWEB_IO_TIMEOUT_S 2 /* a stalled client cannot hold the server */
 
 enum vweb_fault { VWEB_NONE, VWEB_OOM, VWEB_HANG };
 
@@ -51,7 +51,8 @@ static void usage(void)
 /* A listening TCP socket on every address, port PORT; exits on failure. */
 static int vweb_listen(unsigned int port)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_ANY)};
     int one = 1;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
