@@ -1,33 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Operation log (see oplog.h), its sqlite3 half: the schema, the writer
- * thread, and the two ways rows reach it.  The database runs in WAL mode
- * with synchronous=NORMAL and its own checkpoints; nothing here runs
- * sqlite on the main loop, since a transaction, and above all a WAL
- * checkpoint with its fsync, takes milliseconds during which no guest
- * would be served.
- *
- *  - Decisions (oplog_decide()) go to the writer at once, as one
- *    transaction holding the decision's event and operation, every row of
- *    the same guest still waiting before them (in the group being written
- *    or not yet handed over) and the guest's stream.  So a decision on
- *    disk implies its guest's earlier events on disk, and the stream's
- *    last seq on disk covers the decision's event: a restarted vesperd
- *    neither judges it again nor misses what came before it.  The main
- *    loop is told through an idle callback once the commit returned.
- *  - Everything else waits in memory and every OPLOG_FLUSH_MS a GLib timer
- *    hands it to the writer as a group, written in transactions of at
- *    most OPLOG_CHUNK rows with the decisions that arrive meanwhile taken
- *    first, so that a decision waits for one chunk at most.
+ * Operation log (see oplog.h), its sqlite3 database: the schema (tables,
+ * columns, version), the statements that write one row each and the
+ * transactions around them, both called by the writer thread of
+ * oplog_writer.c, and opening and closing the database, which start and
+ * stop that thread.  The database runs in WAL mode with
+ * synchronous=NORMAL and its own checkpoints (oplog_writer.c runs them).
  *
  * synchronous=NORMAL: a commit has reached the kernel, so it survives
  * vesperd being killed at any moment, but not a crash of the host kernel
  * or a power loss (measured here: FULL costs ~4 ms per commit, NORMAL
  * ~0.02 ms).  A host that loses power has lost its guests with it, and
  * the cluster recovers them elsewhere; the decision that might be lost is
- * one whose guest no longer runs there.  Checkpoints run after groups,
- * never between a decision's commit and its callback.
+ * one whose guest no longer runs there.
  */
 #include "config.h"
 

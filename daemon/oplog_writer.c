@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Operation log (see oplog.h), its sqlite3 half: the schema, the writer
- * thread, and the two ways rows reach it.  The database runs in WAL mode
- * with synchronous=NORMAL and its own checkpoints; nothing here runs
- * sqlite on the main loop, since a transaction, and above all a WAL
- * checkpoint with its fsync, takes milliseconds during which no guest
- * would be served.
+ * Operation log (see oplog.h), its writer thread and the two ways rows
+ * reach it from the main thread; the thread alone uses the sqlite3
+ * database of oplog_db.c while it runs.  Nothing here runs sqlite on the
+ * main loop, since a transaction, and above all a WAL checkpoint with its
+ * fsync, takes milliseconds during which no guest would be served.
  *
  *  - Decisions (oplog_decide()) go to the writer at once, as one
  *    transaction holding the decision's event and operation, every row of
@@ -21,12 +20,8 @@
  *    most OPLOG_CHUNK rows with the decisions that arrive meanwhile taken
  *    first, so that a decision waits for one chunk at most.
  *
- * synchronous=NORMAL: a commit has reached the kernel, so it survives
- * vesperd being killed at any moment, but not a crash of the host kernel
- * or a power loss (measured here: FULL costs ~4 ms per commit, NORMAL
- * ~0.02 ms).  A host that loses power has lost its guests with it, and
- * the cluster recovers them elsewhere; the decision that might be lost is
- * one whose guest no longer runs there.  Checkpoints run after groups,
+ * After a group the writer prunes beyond the retention and checkpoints the
+ * WAL (synchronous=NORMAL, see oplog_db.c).  Checkpoints run after groups,
  * never between a decision's commit and its callback.
  */
 #include "config.h"
