@@ -2,11 +2,12 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Internals shared by oplog.c (the in-memory rings and followers),
- * oplog_db.c (the sqlite persistence and its writer thread) and
- * oplog_read.c (reading the database back on start): struct oplog itself,
- * the table layout the writer and the reader share, and the calls one
- * file makes into another.  Not for use outside the oplog_ subsystem; the
- * public API is oplog.h.
+ * oplog_db.c (the sqlite schema, rows, open and close), oplog_writer.c
+ * (the writer thread and what feeds it) and oplog_read.c (reading the
+ * database back on start): struct oplog itself, the table layout the
+ * writer and the reader share, and the calls one file makes into
+ * another.  Not for use outside the oplog_ subsystem; the public API is
+ * oplog.h.
  */
 #ifndef VSP_OPLOG_INT_H
 #define VSP_OPLOG_INT_H
