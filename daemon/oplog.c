@@ -3,8 +3,8 @@
  *
  * Operation log (see oplog.h), its in-memory half: two fixed rings
  * allocated once and a small follower list.  Every entry added here is
- * also handed to the sqlite persistence of oplog_db.c (oplog_pend()); a
- * failing database never stops the in-memory log.
+ * also handed to the sqlite persistence of oplog_writer.c (oplog_pend());
+ * a failing database never stops the in-memory log.
  */
 #include "config.h"
 

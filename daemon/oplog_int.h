@@ -2,11 +2,12 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Internals shared by oplog.c (the in-memory rings and followers),
- * oplog_db.c (the sqlite persistence and its writer thread) and
- * oplog_read.c (reading the database back on start): struct oplog itself,
- * the table layout the writer and the reader share, and the calls one
- * file makes into another.  Not for use outside the oplog_ subsystem; the
- * public API is oplog.h.
+ * oplog_db.c (the sqlite schema, rows, open and close), oplog_writer.c
+ * (the writer thread and what feeds it) and oplog_read.c (reading the
+ * database back on start): struct oplog itself, the table layout the
+ * writer and the reader share, and the calls one file makes into
+ * another.  Not for use outside the oplog_ subsystem; the public API is
+ * oplog.h.
  */
 #ifndef VSP_OPLOG_INT_H
 #define VSP_OPLOG_INT_H
@@ -133,6 +134,30 @@ void oplog_notify_op(struct oplog *log, const struct oplog_op *op);
 
 /* oplog_db_close() - write what waits, stop the writer, close the database. */
 void oplog_db_close(struct oplog *log);
+
+/* oplog_writer() - the writer thread's body (data: the struct oplog); returns once stopped. */
+gpointer oplog_writer(gpointer data);
+
+/* oplog_durable_drain() - main thread: tell written decisions' callers, status if not 0. */
+void oplog_durable_drain(struct oplog *log, int remove_src, int status);
+
+/* oplog_db_event() - writer thread: write an event row, counted in b_writes / b_errors. */
+void oplog_db_event(struct oplog *log, const struct oplog_event *e);
+
+/* oplog_db_op() - writer thread: write (replace) an operation row, counted likewise. */
+void oplog_db_op(struct oplog *log, const struct oplog_op *o);
+
+/* oplog_db_stream() - writer thread: upsert a stream row (a higher gen wins), counted. */
+void oplog_db_stream(struct oplog *log, const struct oplog_stream_row *r);
+
+/* oplog_db_binding() - writer thread: write a binding row ("" resource: delete), counted. */
+void oplog_db_binding(struct oplog *log, const struct oplog_binding_row *r);
+
+/* oplog_db_begin() - writer thread: BEGIN a transaction; 1 if begun, else 0. */
+int oplog_db_begin(struct oplog *log);
+
+/* oplog_db_commit() - COMMIT if begun; 0 or -EIO (error in b_error, rolled back). */
+int oplog_db_commit(struct oplog *log, int begun);
 
 /* oplog_ring_event() / oplog_ring_op() - append to the rings without
  * queueing for the database (read back, or a decision), followers told

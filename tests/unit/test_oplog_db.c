@@ -2,12 +2,13 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Unit tests of the operation log's database (daemon/oplog_db.c,
- * oplog_read.c) against a real sqlite file: a decision is on disk before
- * its callback, with its guest's earlier rows and stream; a newer stream
- * row is never overwritten by an older one; everything written is read
- * back by a new log on the same file (rings, stream, events, operations,
- * unfinished operations, bindings) and positions continue after it; the
- * retention prunes; a first-version database is kept aside, not misread.
+ * oplog_writer.c, oplog_read.c) against a real sqlite file: a decision
+ * is on disk before its callback, with its guest's earlier rows and
+ * stream; a newer stream row is never overwritten by an older one;
+ * everything written is read back by a new log on the same file (rings,
+ * stream, events, operations, unfinished operations, bindings) and
+ * positions continue after it; the retention prunes; a first-version
+ * database is kept aside, not misread.
  */
 #include "config.h"
 
