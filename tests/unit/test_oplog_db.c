@@ -218,6 +218,18 @@ static void test_decision_durable_first(void **state)
     assert_int_equal(t.stream_seq_on_disk, 3);
 }
 
+/* A log on the test's file with st written to it. */
+static struct oplog *open_with_stream(const struct oplog_stream *st)
+{
+    int rc = 1;
+    struct oplog *log = oplog_new(10, 10, path, &rc);
+
+    assert_int_equal(rc, 0);
+    oplog_set_stream(log, st);
+    oplog_sync(log);
+    return log;
+}
+
 static void test_stream_newer_wins(void **state)
 {
     struct oplog *log;
@@ -225,10 +237,7 @@ static void test_stream_newer_wins(void **state)
     int rc = 1;
 
     (void)state;
-    log = oplog_new(10, 10, path, &rc);
-    assert_int_equal(rc, 0);
-    oplog_set_stream(log, &st);
-    oplog_sync(log);
+    log = open_with_stream(&st);
     st.last_seq = 12;
     oplog_set_stream(log, &st);
     oplog_sync(log);
@@ -270,15 +279,10 @@ static void test_stream_newer_wins(void **state)
  * their commit and the row's) raise the resend point read back. */
 static void test_stream_seq_from_events(void **state)
 {
-    struct oplog *log;
     struct oplog_stream st = mkstream("vm1", 3), back;
-    int rc = 1;
+    struct oplog *log = open_with_stream(&st);
 
     (void)state;
-    log = oplog_new(10, 10, path, &rc);
-    assert_int_equal(rc, 0);
-    oplog_set_stream(log, &st);
-    oplog_sync(log);
     for (uint64_t q = 1; q <= 7; q++) {
         struct oplog_event e = mkev("vm1", q, VSP_VERDICT_NONE);
 
