@@ -31,6 +31,15 @@
  * and time spent runnable but waiting for a CPU (/proc/PID/task/ schedstat),
  * which tells the daemon's own delays from a busy machine's.
  *
+ * Every log or failover verdict is an operation whose (built-in log)
+ * action vesperd starts at start_mono_ns, on the same clock: the phases
+ * also collect the operations (`operations --json` queries after each
+ * chunk in the spread phase, an `operations vm000 --follow --json`
+ * client in the flood phase) and print decide -> action start, which is
+ * what recording a decision durably before acting costs.  A last line per
+ * phase, "summary PHASE key=value ...", is for scripts
+ * (bench/compare-durable.sh runs two vesperd binaries against each other).
+ *
  * usage: bench_latency -D VESPERD -G GROUPDIR [options], see usage().
  */
 #include <config.h>
@@ -75,14 +84,16 @@ enum lat_kind {
 static const char *const lat_kind_names[LAT_NKIND_] = {
     "ignore (SIGHUP)", "log (SIGSEGV)", "log (exit 0)", "failover (SIGKILL)", "failover (exit 1)"};
 
-/* One sent event.  decide_ns == 0 until vesperd reports it. */
+/* One sent event.  decide_ns == 0 until vesperd reports it; start_ns
+ * (its operation's action start) == 0 until vesperd reports that. */
 struct lat_sample {
-    uint64_t send_ns, recv_ns, decide_ns;
+    uint64_t send_ns, recv_ns, decide_ns, start_ns;
     uint8_t kind, phase, verdict; /* verdict: index into lat_verdicts */
 };
 
 static const char *const lat_verdicts[] = {"none", "ignore", "log", "migrate", "failover", "?"};
 #define LAT_NVERDICT 6
+#define LAT_V_LOG 2 /* from this verdict on, the event has an operation */
 
 struct lat_guest {
     char name[16];
@@ -103,11 +114,18 @@ struct lat_guest {
 
 static struct lat_guest *lat_guests;
 static unsigned lat_nguests = 100;
-static int lat_follow_fd = -1;
-static char lat_follow_buf[LAT_FOLLOW_BUF];
-static size_t lat_follow_len;
+/* control connections following events and operations (flood phase) */
+struct lat_follower {
+    int fd;
+    char *buf; /* LAT_FOLLOW_BUF bytes, allocated when it starts */
+    size_t len;
+};
+#define LAT_NFOLLOW 2
+static struct lat_follower lat_followers[LAT_NFOLLOW] = {{.fd = -1}, {.fd = -1}};
 static uint64_t lat_sent[4];     /* events written, per phase */
 static uint64_t lat_reported[4]; /* events vesperd reported that matched a sample, per phase */
+static uint64_t lat_ops_due[4];  /* ... of which with an operation (verdict log or above) */
+static uint64_t lat_ops_seen[4]; /* operations reported with their action's start */
 static uint64_t lat_queued;      /* measured events that had to wait in our own queue */
 static uint64_t lat_frames;      /* frames written to vesperd, all guests, all types */
 static uint64_t lat_hb_ms = 100;
@@ -441,12 +459,53 @@ static void lat_on_event_line(const char *line)
             s->verdict = (uint8_t)v;
     }
     lat_reported[s->phase]++;
+    if (s->verdict >= LAT_V_LOG && s->verdict < LAT_NVERDICT - 1)
+        lat_ops_due[s->phase]++;
 }
 
-static void lat_on_follow(void)
+/* An operation: its event is "BOOT.INSTANCE(hex).SEQ" of the guest; only
+ * a report with the action's start counts (a pending one has 0). */
+static void lat_on_op_line(const char *line)
 {
-    ssize_t n = read(lat_follow_fd, lat_follow_buf + lat_follow_len,
-                     sizeof(lat_follow_buf) - 1 - lat_follow_len);
+    char guest[64], evid[64], *dot, *end;
+    uint64_t start, instance, seq;
+    unsigned idx;
+
+    if (lat_json_str(line, "guest", guest, sizeof(guest)) < 0 ||
+        lat_json_str(line, "event_id", evid, sizeof(evid)) < 0 ||
+        lat_json_uint(line, "start_mono_ns", &start) < 0 || start == 0)
+        return;
+    if (sscanf(guest, "vm%u", &idx) != 1 || idx >= lat_nguests || !(dot = strrchr(evid, '.')))
+        return;
+    seq = strtoull(dot + 1, &end, 10);
+    *dot = 0;
+    if (*end || !(dot = strchr(evid, '.')))
+        return;
+    instance = strtoull(dot + 1, &end, 16);
+    struct lat_guest *g = &lat_guests[idx];
+
+    if (*end || instance != g->instance || seq == 0 || seq > g->nsamples)
+        return;
+    struct lat_sample *s = &g->samples[seq - 1];
+
+    if (s->start_ns)
+        return;
+    s->start_ns = start;
+    lat_ops_seen[s->phase]++;
+}
+
+/* One object of vesperd's JSON output: an operation names its event. */
+static void lat_on_line(const char *line)
+{
+    if (lat_json_field(line, "event_id"))
+        lat_on_op_line(line);
+    else
+        lat_on_event_line(line);
+}
+
+static void lat_on_follow(struct lat_follower *f)
+{
+    ssize_t n = read(f->fd, f->buf + f->len, LAT_FOLLOW_BUF - 1 - f->len);
     char *line, *nl;
 
     if (n < 0) {
@@ -456,17 +515,17 @@ static void lat_on_follow(void)
     }
     if (n == 0)
         die("vesperd closed the follower connection");
-    lat_follow_len += (size_t)n;
-    lat_follow_buf[lat_follow_len] = 0;
-    line = lat_follow_buf;
+    f->len += (size_t)n;
+    f->buf[f->len] = 0;
+    line = f->buf;
     while ((nl = strchr(line, '\n')) != NULL) {
         *nl = 0;
-        lat_on_event_line(line);
+        lat_on_line(line);
         line = nl + 1;
     }
-    lat_follow_len -= (size_t)(line - lat_follow_buf);
-    memmove(lat_follow_buf, line, lat_follow_len);
-    if (lat_follow_len + 1 >= sizeof(lat_follow_buf))
+    f->len -= (size_t)(line - f->buf);
+    memmove(f->buf, line, f->len);
+    if (f->len + 1 >= LAT_FOLLOW_BUF)
         die("control socket: line too long");
 }
 
@@ -490,8 +549,8 @@ static void lat_poll(uint64_t deadline)
             lat_pfd[n].revents = 0;
             n++;
         }
-        if (lat_follow_fd >= 0) {
-            lat_pfd[n].fd = lat_follow_fd;
+        for (unsigned k = 0; k < LAT_NFOLLOW; k++) {
+            lat_pfd[n].fd = lat_followers[k].fd; /* poll() skips -1 */
             lat_pfd[n].events = POLLIN;
             lat_pfd[n].revents = 0;
             n++;
@@ -508,8 +567,10 @@ static void lat_poll(uint64_t deadline)
             if (lat_pfd[i].revents & POLLOUT)
                 lat_flush(&lat_guests[i]);
         }
-        if (rc > 0 && lat_follow_fd >= 0 && lat_pfd[lat_nguests].revents)
-            lat_on_follow();
+        for (unsigned k = 0; rc > 0 && k < LAT_NFOLLOW; k++) {
+            if (lat_pfd[lat_nguests + k].revents)
+                lat_on_follow(&lat_followers[k]);
+        }
         now = vsp_mono_ns();
         /* heartbeats are due work, whatever the caller waits for */
         for (unsigned i = 0; i < lat_nguests; i++) {
@@ -660,40 +721,49 @@ static void lat_bring_up(void)
                (double)(vsp_mono_ns() - t0) / 1e6);
 }
 
-/* Follow vesperd's events (of one guest, or all when guest is NULL). */
-static void lat_start_follower(const char *guest)
+/* Follow vesperd's events and operations (of one guest, or all when guest
+ * is NULL), one control connection each. */
+static void lat_start_followers(const char *guest)
 {
+    static const char *const what[LAT_NFOLLOW] = {"events", "operations"};
     char path[128], req[96];
     int n;
 
-    if (lat_follow_fd >= 0)
-        close(lat_follow_fd);
-    lat_follow_len = 0;
     lat_path(path, sizeof(path), "ctl.sock");
-    lat_follow_fd = lat_connect_wait(path);
-    n = snprintf(req, sizeof(req), "events %s%s--follow --json\n", guest ? guest : "",
-                 guest ? " " : "");
-    if (write(lat_follow_fd, req, (size_t)n) != n)
-        die("control socket: write: %s", strerror(errno));
-    fcntl(lat_follow_fd, F_SETFL, fcntl(lat_follow_fd, F_GETFL) | O_NONBLOCK);
+    for (unsigned k = 0; k < LAT_NFOLLOW; k++) {
+        struct lat_follower *f = &lat_followers[k];
+
+        if (f->fd >= 0)
+            close(f->fd);
+        f->len = 0;
+        if (!f->buf && !(f->buf = malloc(LAT_FOLLOW_BUF)))
+            die("out of memory");
+        f->fd = lat_connect_wait(path);
+        n = snprintf(req, sizeof(req), "%s %s%s--follow --json\n", what[k], guest ? guest : "",
+                     guest ? " " : "");
+        if (write(f->fd, req, (size_t)n) != n)
+            die("control socket: write: %s", strerror(errno));
+        fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) | O_NONBLOCK);
+    }
 }
 
-/* Ask vesperd once for the events it keeps ("events --limit N --json", no
- * follower) and match them to samples.  vesperd answers from its event
- * ring (OPLOG_EVENTS_DEFAULT entries), so callers ask before it wraps. */
-static void lat_query(void)
+/* Ask vesperd once for the events or operations it keeps ("events
+ * --limit N --json", no follower) and match them to samples.  vesperd
+ * answers from its in-memory rings (10000 events and 1000 operations in
+ * all before per-guest rings, 1000 and 100 per guest since), so callers
+ * ask before they wrap. */
+static void lat_query(const char *what)
 {
-    static const char req[] = "events --limit 100000 --json\n";
-    char path[128];
+    char path[128], req[64];
     size_t len = 0, cap = 1 << 20;
     char *buf = malloc(cap), *p;
-    int fd;
+    int fd, nreq = snprintf(req, sizeof(req), "%s --limit 100000 --json\n", what);
 
     if (!buf)
         die("out of memory");
     lat_path(path, sizeof(path), "ctl.sock");
     fd = lat_connect_wait(path);
-    if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+    if (write(fd, req, (size_t)nreq) != nreq)
         die("control socket: write: %s", strerror(errno));
     for (;;) {
         ssize_t n;
@@ -716,7 +786,7 @@ static void lat_query(void)
     close(fd);
     buf[len] = 0;
     if (strncmp(buf, "ok\n", 3) != 0)
-        die("control socket: events: %.200s", buf);
+        die("control socket: %s: %.200s", what, buf);
     /* a flat array of flat objects: cut at each object's closing brace */
     for (p = strstr(buf, "{\"n\":"); p; p = strstr(p, "{\"n\":")) {
         char *end = strchr(p, '}');
@@ -724,7 +794,7 @@ static void lat_query(void)
         if (!end)
             break;
         *end = 0;
-        lat_on_event_line(p);
+        lat_on_line(p);
         p = end + 1;
     }
     free(buf);
@@ -778,6 +848,12 @@ struct lat_cost {
 
 static struct lat_cost *lat_cost_cur;
 
+/* A phase in a few figures (us, %), for the "summary" line. */
+struct lat_sum {
+    double w2d_p50, w2d_p99, d2a_p50, d2a_p99, cpu_per_frame, wait_pct;
+    size_t n, nops;
+};
+
 static void lat_cost_begin(struct lat_cost *c)
 {
     memset(c, 0, sizeof(*c));
@@ -787,7 +863,7 @@ static void lat_cost_begin(struct lat_cost *c)
     lat_cost_cur = c;
 }
 
-static void lat_cost_print(const struct lat_cost *c)
+static void lat_cost_print(const struct lat_cost *c, struct lat_sum *sum)
 {
     struct lat_sched s1 = lat_vesperd_sched();
     uint64_t wall = vsp_mono_ns() - c->t0 - c->excl_wall;
@@ -805,6 +881,17 @@ static void lat_cost_print(const struct lat_cost *c)
            "waiting for one per time (%.2f %% of the time waiting)\n",
            slices, slices ? (double)cpu / 1e3 / (double)slices : 0.0,
            slices ? (double)wait / 1e3 / (double)slices : 0.0, 100.0 * (double)wait / (double)wall);
+    sum->cpu_per_frame = frames ? (double)cpu / 1e3 / (double)frames : 0.0;
+    sum->wait_pct = 100.0 * (double)wait / (double)wall;
+}
+
+/* One line a script can read: "summary PHASE key=value ...". */
+static void lat_sum_print(const char *phase, const struct lat_sum *sum)
+{
+    printf("summary %s w2d_p50=%.1f w2d_p99=%.1f d2a_p50=%.1f d2a_p99=%.1f n=%zu nops=%zu "
+           "cpu_per_frame=%.1f wait_pct=%.2f\n",
+           phase, sum->w2d_p50, sum->w2d_p99, sum->d2a_p50, sum->d2a_p99, sum->n, sum->nops,
+           sum->cpu_per_frame, sum->wait_pct);
 }
 
 /* The machine's load average: the figures mean little on a busy machine. */
@@ -853,7 +940,8 @@ static void lat_print(const char *what, uint64_t *v, size_t n)
            pct(v, n, 0.50), pct(v, n, 0.90), pct(v, n, 0.99), (double)v[n - 1] / 1e3, n);
 }
 
-enum lat_part { LAT_TOTAL, LAT_TRANSPORT, LAT_JUDGE };
+/* write->decide, write->recv, recv->decide, decide->action start */
+enum lat_part { LAT_TOTAL, LAT_TRANSPORT, LAT_JUDGE, LAT_ACTION };
 
 /* Collect the latencies of phase's samples (kind filter: -1 any; verdict: -1 any). */
 static size_t lat_collect(uint8_t phase, int kind, int verdict, enum lat_part part, uint64_t *out,
@@ -876,10 +964,15 @@ static size_t lat_collect(uint8_t phase, int kind, int verdict, enum lat_part pa
                     (*missing)++;
                 continue;
             }
-            if (verdict >= 0 && s->verdict != verdict)
+            if ((verdict >= 0 && s->verdict != verdict) || (part == LAT_ACTION && !s->start_ns))
                 continue;
             uint64_t a = part == LAT_JUDGE ? s->recv_ns : s->send_ns;
             uint64_t b = part == LAT_TRANSPORT ? s->recv_ns : s->decide_ns;
+
+            if (part == LAT_ACTION) {
+                a = s->decide_ns;
+                b = s->start_ns;
+            }
 
             out[n++] = b > a ? b - a : 0;
         }
@@ -887,7 +980,7 @@ static size_t lat_collect(uint8_t phase, int kind, int verdict, enum lat_part pa
     return n;
 }
 
-static void lat_report(uint8_t phase, const char *title, size_t total)
+static void lat_report(uint8_t phase, const char *title, size_t total, struct lat_sum *sum)
 {
     uint64_t *v = malloc((total + 1) * sizeof(*v));
     size_t missing, n;
@@ -895,16 +988,20 @@ static void lat_report(uint8_t phase, const char *title, size_t total)
 
     if (!v)
         die("out of memory");
+    memset(sum, 0, sizeof(*sum));
     n = lat_collect(phase, -1, -1, LAT_TOTAL, v, &missing);
     printf("%s\n", title);
     if (missing)
         printf("  WARNING: %zu events never reported by vesperd (rate-limited or lost)\n", missing);
-    size_t ntot = n;
-    double p99 = 0;
-
+    if (lat_ops_seen[phase] < lat_ops_due[phase])
+        printf("  WARNING: %" PRIu64 " of %" PRIu64 " operations never reported with their "
+               "action's start\n",
+               lat_ops_due[phase] - lat_ops_seen[phase], lat_ops_due[phase]);
+    sum->n = n;
     if (n) {
         qsort(v, n, sizeof(*v), cmp_u64);
-        p99 = pct(v, n, 0.99);
+        sum->w2d_p50 = pct(v, n, 0.50);
+        sum->w2d_p99 = pct(v, n, 0.99);
     }
     lat_print("write->decide", v, n);
     n = lat_collect(phase, -1, -1, LAT_TRANSPORT, v, NULL);
@@ -924,9 +1021,24 @@ static void lat_report(uint8_t phase, const char *title, size_t total)
             lat_print(lat_kind_names[k], v, n);
         }
     }
-    if (ntot)
-        printf("  => p99 %.1f us: %s (goal p99 < 1000 us)\n", p99,
-               p99 < 1000.0 ? "goal met" : "GOAL MISSED");
+    n = lat_collect(phase, -1, -1, LAT_ACTION, v, NULL);
+    sum->nops = n;
+    if (n) {
+        qsort(v, n, sizeof(*v), cmp_u64);
+        sum->d2a_p50 = pct(v, n, 0.50);
+        sum->d2a_p99 = pct(v, n, 0.99);
+    }
+    lat_print("decide->action start", v, n);
+    for (int vd = LAT_V_LOG; vd < LAT_NVERDICT - 1; vd++) {
+        n = lat_collect(phase, -1, vd, LAT_ACTION, v, NULL);
+        if (n == 0)
+            continue;
+        snprintf(what, sizeof(what), "  verdict %s", lat_verdicts[vd]);
+        lat_print(what, v, n);
+    }
+    if (sum->n)
+        printf("  => p99 %.1f us: %s (goal p99 < 1000 us)\n", sum->w2d_p99,
+               sum->w2d_p99 < 1000.0 ? "goal met" : "GOAL MISSED");
     free(v);
 }
 
@@ -948,23 +1060,41 @@ static enum lat_kind lat_pick_kind(void)
     return LAT_FAIL_EXIT;
 }
 
-/* Wait until vesperd reported every event of phase (at most 3 s). */
+/* Wait until vesperd reported every event of phase (at most 3 s) and the
+ * start of every operation (at most 30 s: a backlog of decisions waiting
+ * to be on disk is what is measured). */
 static void lat_drain(uint8_t phase)
 {
-    uint64_t deadline = vsp_mono_ns() + 3 * SEC;
+    uint64_t t0 = vsp_mono_ns(), now = t0;
 
-    while (lat_reported[phase] < lat_sent[phase] && vsp_mono_ns() < deadline)
-        lat_poll(vsp_mono_ns() + 10 * MS);
+    while ((lat_reported[phase] < lat_sent[phase] && now < t0 + 3 * SEC) ||
+           (lat_ops_seen[phase] < lat_ops_due[phase] && now < t0 + 30 * SEC)) {
+        lat_poll(now + 10 * MS);
+        now = vsp_mono_ns();
+    }
+}
+
+/* Collect phase's events and operations so far; ask again, every 100 ms
+ * for at most 5 s, while an operation's action has not started. */
+static void lat_query_all(uint8_t phase)
+{
+    lat_query("events");
+    lat_query("operations");
+    for (int i = 0; i < 50 && lat_ops_seen[phase] < lat_ops_due[phase]; i++) {
+        lat_poll(vsp_mono_ns() + 100 * MS);
+        lat_query("operations");
+    }
 }
 
 /*
  * nevents at rate/s, each on a random guest, the kind from the measured mix
  * (or kind when >= 0).  Phase 0 is the warm-up: not collected.  Other
- * phases are collected by lat_query() after every chunk of
- * LAT_CHUNK events, so that vesperd's event ring (10000) never wraps over
- * an event not yet collected and no follower adds work while measuring.
+ * phases are collected by lat_query_all() after every chunk of LAT_CHUNK
+ * events, so that vesperd's rings (see lat_query()) never wrap over an
+ * event or operation not yet collected (a chunk has ~550 operations) and
+ * no follower adds work while measuring.
  */
-#define LAT_CHUNK 4000
+#define LAT_CHUNK 2000
 
 static void lat_phase_spread(unsigned nevents, unsigned rate, int kind, uint8_t phase)
 {
@@ -980,7 +1110,7 @@ static void lat_phase_spread(unsigned nevents, unsigned rate, int kind, uint8_t 
             uint64_t w0 = vsp_mono_ns();
             struct lat_sched q0 = lat_vesperd_sched(), q1;
 
-            lat_query();
+            lat_query_all(phase);
             t = vsp_mono_ns();
             q1 = lat_vesperd_sched();
             if (lat_cost_cur) {
@@ -1147,7 +1277,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(lat_dir))
         die("mkdtemp: %s", strerror(errno));
     lat_guests = calloc(lat_nguests, sizeof(*lat_guests));
-    lat_pfd = calloc(lat_nguests + 1, sizeof(*lat_pfd));
+    lat_pfd = calloc(lat_nguests + LAT_NFOLLOW, sizeof(*lat_pfd));
     if (!lat_guests || !lat_pfd)
         die("out of memory");
     for (unsigned i = 0; i < lat_nguests; i++) {
@@ -1177,20 +1307,23 @@ int main(int argc, char **argv)
     if (nspread) {
         char title[160];
         struct lat_cost cost;
+        struct lat_sum sum;
 
         lat_cost_begin(&cost);
         lat_phase_spread(nspread, rate, -1, 1);
         snprintf(title, sizeof(title),
                  "spread: %u events at %u/s over %u guests (60%% ignore, 25%% log, 15%% failover)",
                  nspread, rate, lat_nguests);
-        lat_report(1, title, nspread);
-        lat_cost_print(&cost);
+        lat_report(1, title, nspread, &sum);
+        lat_cost_print(&cost, &sum);
+        lat_sum_print("spread", &sum);
     }
     if (nflood && lat_nguests > 1) {
         char title[200];
         struct lat_cost cost;
+        struct lat_sum sum;
         /* follow the measured guest only: vesperd formats no JSON for the flood */
-        lat_start_follower(lat_guests[0].name);
+        lat_start_followers(lat_guests[0].name);
         lat_poll(vsp_mono_ns() + 200 * MS);
         lat_cost_begin(&cost);
         lat_phase_flood(nflood, mrate, frate);
@@ -1198,8 +1331,9 @@ int main(int argc, char **argv)
                  "flood: guest vm000 %u events at %u/s while %u guests send %u events/s each "
                  "(%" PRIu64 " flood events)",
                  nflood, mrate, lat_nguests - 1, frate, lat_sent[3]);
-        lat_report(2, title, nflood);
-        lat_cost_print(&cost);
+        lat_report(2, title, nflood, &sum);
+        lat_cost_print(&cost, &sum);
+        lat_sum_print("flood", &sum);
     }
     lat_print_load("after");
     if (lat_queued)
