@@ -177,11 +177,35 @@ static size_t lat_collect(uint8_t phase, int kind, int verdict, enum lat_part pa
     return n;
 }
 
+/* Sort v[0..n) and take its p50 and p99 (left alone when n is 0). */
+static void lat_p50_p99(uint64_t *v, size_t n, double *p50, double *p99)
+{
+    if (n == 0)
+        return;
+    qsort(v, n, sizeof(*v), cmp_u64);
+    *p50 = pct(v, n, 0.50);
+    *p99 = pct(v, n, 0.99);
+}
+
+/* One line per verdict that has samples of part in phase (v: room for all). */
+static void lat_print_verdicts(uint8_t phase, enum lat_part part, const char *indent, uint64_t *v)
+{
+    char what[64];
+
+    for (int vd = 0; vd < LAT_NVERDICT; vd++) {
+        size_t n = lat_collect(phase, -1, vd, part, v, NULL);
+
+        if (n == 0)
+            continue;
+        snprintf(what, sizeof(what), "%sverdict %s", indent, lat_verdicts[vd]);
+        lat_print(what, v, n);
+    }
+}
+
 void lat_report(uint8_t phase, const char *title, size_t total, struct lat_sum *sum)
 {
     uint64_t *v = malloc((total + 1) * sizeof(*v));
     size_t missing, n;
-    char what[64];
 
     if (!v)
         die("out of memory");
@@ -195,23 +219,13 @@ void lat_report(uint8_t phase, const char *title, size_t total, struct lat_sum *
                "action's start\n",
                lat_ops_due[phase] - lat_ops_seen[phase], lat_ops_due[phase]);
     sum->n = n;
-    if (n) {
-        qsort(v, n, sizeof(*v), cmp_u64);
-        sum->w2d_p50 = pct(v, n, 0.50);
-        sum->w2d_p99 = pct(v, n, 0.99);
-    }
+    lat_p50_p99(v, n, &sum->w2d_p50, &sum->w2d_p99);
     lat_print("write->decide", v, n);
     n = lat_collect(phase, -1, -1, LAT_TRANSPORT, v, NULL);
     lat_print("  write->recv", v, n);
     n = lat_collect(phase, -1, -1, LAT_JUDGE, v, NULL);
     lat_print("  recv->decide", v, n);
-    for (int vd = 0; vd < LAT_NVERDICT; vd++) {
-        n = lat_collect(phase, -1, vd, LAT_TOTAL, v, NULL);
-        if (n == 0)
-            continue;
-        snprintf(what, sizeof(what), "verdict %s", lat_verdicts[vd]);
-        lat_print(what, v, n);
-    }
+    lat_print_verdicts(phase, LAT_TOTAL, "", v);
     if (lat_verbose) {
         for (int k = 0; k < LAT_NKIND_; k++) {
             n = lat_collect(phase, k, -1, LAT_TOTAL, v, NULL);
@@ -220,19 +234,9 @@ void lat_report(uint8_t phase, const char *title, size_t total, struct lat_sum *
     }
     n = lat_collect(phase, -1, -1, LAT_ACTION, v, NULL);
     sum->nops = n;
-    if (n) {
-        qsort(v, n, sizeof(*v), cmp_u64);
-        sum->d2a_p50 = pct(v, n, 0.50);
-        sum->d2a_p99 = pct(v, n, 0.99);
-    }
+    lat_p50_p99(v, n, &sum->d2a_p50, &sum->d2a_p99);
     lat_print("decide->action start", v, n);
-    for (int vd = LAT_V_LOG; vd < LAT_NVERDICT - 1; vd++) {
-        n = lat_collect(phase, -1, vd, LAT_ACTION, v, NULL);
-        if (n == 0)
-            continue;
-        snprintf(what, sizeof(what), "  verdict %s", lat_verdicts[vd]);
-        lat_print(what, v, n);
-    }
+    lat_print_verdicts(phase, LAT_ACTION, "  ", v);
     if (sum->n)
         printf("  => p99 %.1f us: %s (goal p99 < 1000 us)\n", sum->w2d_p99,
                sum->w2d_p99 < 1000.0 ? "goal met" : "GOAL MISSED");
