@@ -31,6 +31,15 @@
  * and time spent runnable but waiting for a CPU (/proc/PID/task/ schedstat),
  * which tells the daemon's own delays from a busy machine's.
  *
+ * Every log or failover verdict is an operation whose (built-in log)
+ * action vesperd starts at start_mono_ns, on the same clock: the phases
+ * also collect the operations (`operations --json` queries after each
+ * chunk in the spread phase, an `operations vm000 --follow --json`
+ * client in the flood phase) and print decide -> action start, which is
+ * what recording a decision durably before acting costs.  A last line per
+ * phase, "summary PHASE key=value ...", is for scripts
+ * (bench/compare-durable.sh runs two vesperd binaries against each other).
+ *
  * usage: bench_latency -D VESPERD -G GROUPDIR [options], see usage().
  */
 #include <config.h>
@@ -53,72 +62,33 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lat.h"
 #include "proto.h"
 #include "vsp_testsupport.h"
 
-#define MS (UINT64_C(1000000))
-#define SEC (UINT64_C(1000000000))
 #define LAT_MAX_GUESTS 1000
-#define LAT_OUTQ (64 * 1024)         /* bytes queued per guest when its socket is full */
-#define LAT_FOLLOW_BUF (1024 * 1024) /* follower input buffer */
+#define LAT_OUTQ (64 * 1024) /* bytes queued per guest when its socket is full */
 
-/* What a benchmark event is, and what the shipped groups make of it. */
-enum lat_kind {
-    LAT_IGNORE = 0, /* SIGHUP to watched nginx: signal group, ignore rule */
-    LAT_LOG_SEGV,   /* SIGSEGV to an unwatched task: signal group default, log */
-    LAT_LOG_EXIT,   /* clean exit of watched nginx: process group, log rule */
-    LAT_FAIL_KILL,  /* SIGKILL to watched nginx: failover (first), then held */
-    LAT_FAIL_EXIT,  /* watched nginx exits 1: failover (first), then held */
-    LAT_NKIND_
-};
+const char *const lat_kind_names[LAT_NKIND_] = {"ignore (SIGHUP)", "log (SIGSEGV)", "log (exit 0)",
+                                                "failover (SIGKILL)", "failover (exit 1)"};
 
-static const char *const lat_kind_names[LAT_NKIND_] = {
-    "ignore (SIGHUP)", "log (SIGSEGV)", "log (exit 0)", "failover (SIGKILL)", "failover (exit 1)"};
+const char *const lat_verdicts[] = {"none", "ignore", "log", "migrate", "failover", "?"};
 
-/* One sent event.  decide_ns == 0 until vesperd reports it. */
-struct lat_sample {
-    uint64_t send_ns, recv_ns, decide_ns;
-    uint8_t kind, phase, verdict; /* verdict: index into lat_verdicts */
-};
-
-static const char *const lat_verdicts[] = {"none", "ignore", "log", "migrate", "failover", "?"};
-#define LAT_NVERDICT 6
-
-struct lat_guest {
-    char name[16];
-    int fd;
-    uint8_t boot_id[VSP_BOOT_ID_LEN];
-    uint64_t instance;
-    uint64_t seq; /* last event seq written */
-    uint8_t rbuf[2 * VSP_MAX_FRAME];
-    size_t rlen;
-    uint8_t *outq; /* pending output (a partial write), NULL when empty */
-    size_t outlen;
-    int welcomed, acked;
-    unsigned pings;
-    uint64_t next_hb_ns, next_flood_ns;
-    struct lat_sample *samples; /* indexed by seq - 1 */
-    size_t nsamples, capsamples;
-};
-
-static struct lat_guest *lat_guests;
-static unsigned lat_nguests = 100;
-static int lat_follow_fd = -1;
-static char lat_follow_buf[LAT_FOLLOW_BUF];
-static size_t lat_follow_len;
-static uint64_t lat_sent[4];     /* events written, per phase */
-static uint64_t lat_reported[4]; /* events vesperd reported that matched a sample, per phase */
-static uint64_t lat_queued;      /* measured events that had to wait in our own queue */
-static uint64_t lat_frames;      /* frames written to vesperd, all guests, all types */
-static uint64_t lat_hb_ms = 100;
-static char lat_dir[64];
-static pid_t lat_vesperd = -1;
-static int lat_verbose;
+struct lat_guest *lat_guests;
+unsigned lat_nguests = 100;
+uint64_t lat_sent[4];     /* events written, per phase */
+uint64_t lat_reported[4]; /* events vesperd reported that matched a sample, per phase */
+uint64_t lat_ops_due[4];  /* ... of which with an operation (verdict log or above) */
+uint64_t lat_ops_seen[4]; /* operations reported with their action's start */
+uint64_t lat_queued;      /* measured events that had to wait in our own queue */
+uint64_t lat_frames;      /* frames written to vesperd, all guests, all types */
+uint64_t lat_hb_ms = 100;
+char lat_dir[64];
+pid_t lat_vesperd = -1;
+int lat_verbose;
 
 /* Deterministic PRNG so every run sees the same mix and order. */
 static struct vsp_ts_rng rng = {UINT64_C(0x2545f4914f6cdd1d)};
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 static void lat_cleanup(void)
 {
@@ -129,7 +99,7 @@ static void lat_cleanup(void)
     }
 }
 
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
     va_list ap;
 
@@ -372,110 +342,12 @@ static void lat_event(struct lat_guest *g, enum lat_kind kind, uint8_t phase)
         lat_queued++;
 }
 
-/* ---- the follower: what vesperd decided -------------------------------------- */
-
-/* Value of "key": in one JSON line (flat object, compact output). */
-static const char *lat_json_field(const char *line, const char *key)
-{
-    char pat[64];
-    const char *p;
-
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    p = strstr(line, pat);
-    return p ? p + strlen(pat) : NULL;
-}
-
-static int lat_json_uint(const char *line, const char *key, uint64_t *v)
-{
-    const char *p = lat_json_field(line, key);
-    char *end;
-
-    if (!p)
-        return -1;
-    errno = 0;
-    *v = strtoull(p, &end, 10);
-    return errno || end == p ? -1 : 0;
-}
-
-static int lat_json_str(const char *line, const char *key, char *out, size_t len)
-{
-    const char *p = lat_json_field(line, key);
-    size_t i = 0;
-
-    if (!p || *p != '"')
-        return -1;
-    for (p++; *p && *p != '"' && i + 1 < len; p++)
-        out[i++] = *p;
-    out[i] = 0;
-    return *p == '"' ? 0 : -1;
-}
-
-static void lat_on_event_line(const char *line)
-{
-    char guest[64], verdict[16];
-    uint64_t instance, seq, recv, decide;
-    unsigned idx;
-
-    if (lat_json_str(line, "guest", guest, sizeof(guest)) < 0 ||
-        lat_json_uint(line, "instance", &instance) < 0 || lat_json_uint(line, "seq", &seq) < 0 ||
-        lat_json_uint(line, "recv_mono_ns", &recv) < 0 ||
-        lat_json_uint(line, "decide_mono_ns", &decide) < 0 ||
-        lat_json_str(line, "verdict", verdict, sizeof(verdict)) < 0)
-        return; /* an operation line or something else: not an event */
-    if (sscanf(guest, "vm%u", &idx) != 1 || idx >= lat_nguests)
-        return;
-    struct lat_guest *g = &lat_guests[idx];
-
-    /* host-synthesised events (agent lost/back) have instance 0 */
-    if (instance != g->instance || seq == 0 || seq > g->nsamples)
-        return;
-    struct lat_sample *s = &g->samples[seq - 1];
-
-    if (s->decide_ns)
-        return;
-    s->recv_ns = recv;
-    s->decide_ns = decide;
-    s->verdict = LAT_NVERDICT - 1;
-    for (unsigned v = 0; v < LAT_NVERDICT - 1; v++) {
-        if (strcmp(verdict, lat_verdicts[v]) == 0)
-            s->verdict = (uint8_t)v;
-    }
-    lat_reported[s->phase]++;
-}
-
-static void lat_on_follow(void)
-{
-    ssize_t n = read(lat_follow_fd, lat_follow_buf + lat_follow_len,
-                     sizeof(lat_follow_buf) - 1 - lat_follow_len);
-    char *line, *nl;
-
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR)
-            return;
-        die("control socket: read: %s", strerror(errno));
-    }
-    if (n == 0)
-        die("vesperd closed the follower connection");
-    lat_follow_len += (size_t)n;
-    lat_follow_buf[lat_follow_len] = 0;
-    line = lat_follow_buf;
-    while ((nl = strchr(line, '\n')) != NULL) {
-        *nl = 0;
-        lat_on_event_line(line);
-        line = nl + 1;
-    }
-    lat_follow_len -= (size_t)(line - lat_follow_buf);
-    memmove(lat_follow_buf, line, lat_follow_len);
-    if (lat_follow_len + 1 >= sizeof(lat_follow_buf))
-        die("control socket: line too long");
-}
-
 /* ---- the loop ---------------------------------------------------------------- */
 
 static struct pollfd *lat_pfd;
 
 /* Serve every socket until deadline (host mono ns); returns early at 0. */
-static void lat_poll(uint64_t deadline)
+void lat_poll(uint64_t deadline)
 {
     uint64_t now = vsp_mono_ns();
 
@@ -490,8 +362,8 @@ static void lat_poll(uint64_t deadline)
             lat_pfd[n].revents = 0;
             n++;
         }
-        if (lat_follow_fd >= 0) {
-            lat_pfd[n].fd = lat_follow_fd;
+        for (unsigned k = 0; k < LAT_NFOLLOW; k++) {
+            lat_pfd[n].fd = lat_followers[k].fd; /* poll() skips -1 */
             lat_pfd[n].events = POLLIN;
             lat_pfd[n].revents = 0;
             n++;
@@ -508,8 +380,10 @@ static void lat_poll(uint64_t deadline)
             if (lat_pfd[i].revents & POLLOUT)
                 lat_flush(&lat_guests[i]);
         }
-        if (rc > 0 && lat_follow_fd >= 0 && lat_pfd[lat_nguests].revents)
-            lat_on_follow();
+        for (unsigned k = 0; rc > 0 && k < LAT_NFOLLOW; k++) {
+            if (lat_pfd[lat_nguests + k].revents)
+                lat_on_follow(&lat_followers[k]);
+        }
         now = vsp_mono_ns();
         /* heartbeats are due work, whatever the caller waits for */
         for (unsigned i = 0; i < lat_nguests; i++) {
@@ -523,107 +397,6 @@ static void lat_poll(uint64_t deadline)
             }
         }
     } while (now < deadline);
-}
-
-/* ---- vesperd ----------------------------------------------------------------- */
-
-static void lat_path(char *buf, size_t len, const char *name)
-{
-    if ((size_t)snprintf(buf, len, "%s/%s", lat_dir, name) >= len)
-        die("path too long: %s/%s", lat_dir, name);
-}
-
-static void lat_write_conf(const char *groups, int oplog_db, unsigned max_events)
-{
-    char path[128];
-    FILE *f;
-
-    lat_path(path, sizeof(path), "vesperd.conf");
-    if (!(f = fopen(path, "w")))
-        die("%s: %s", path, strerror(errno));
-    fprintf(f, "# written by bench_latency\n[vesperd]\ncontrol-socket = %s/ctl.sock\n", lat_dir);
-    fprintf(f, "probe-groups = %s\ncontrol-group = none\n", groups);
-    if (oplog_db)
-        fprintf(f, "oplog = %s/oplog.db\n", lat_dir);
-    fprintf(f, "heartbeat = %" PRIu64 "ms\nheartbeat-timeout = 5s\nreconnect = 10ms..100ms\n",
-            lat_hb_ms);
-    fprintf(f, "max-events = %u/s\n", max_events);
-    for (unsigned i = 0; i < lat_nguests; i++) {
-        fprintf(f, "\n[guest %s]\nchannel = %s/%s.sock\nchannel-mode = listen\n",
-                lat_guests[i].name, lat_dir, lat_guests[i].name);
-        fprintf(f, "groups = signal, process, memory, agent\nwatch = comm:nginx\n");
-        fprintf(f, "on-failover = log\non-migrate = log\non-log = log\n");
-    }
-    if (fclose(f) != 0)
-        die("%s: %s", path, strerror(errno));
-}
-
-static void lat_start_vesperd(const char *vesperd, int debug, unsigned prio)
-{
-    char conf[128], logp[128];
-    int fd;
-
-    lat_path(conf, sizeof(conf), "vesperd.conf");
-    lat_path(logp, sizeof(logp), "vesperd.log");
-    if ((fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-        die("%s: %s", logp, strerror(errno));
-    lat_vesperd = fork();
-    if (lat_vesperd < 0)
-        die("fork: %s", strerror(errno));
-    if (lat_vesperd == 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        if (prio) {
-            struct sched_param sp = {.sched_priority = (int)prio};
-
-            if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
-                fprintf(stderr, "SCHED_FIFO %u: %s\n", prio, strerror(errno));
-                _exit(127);
-            }
-        }
-        execl(vesperd, vesperd, "-f", "-c", conf, debug ? "-d" : (char *)NULL, (char *)NULL);
-        fprintf(stderr, "exec %s: %s\n", vesperd, strerror(errno));
-        _exit(127);
-    }
-    close(fd);
-}
-
-static int lat_connect(const char *path)
-{
-    struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        die("socket: %s", strerror(errno));
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Connect to path, waiting up to 10 s for vesperd to create it. */
-static int lat_connect_wait(const char *path)
-{
-    uint64_t deadline = vsp_mono_ns() + 10 * SEC;
-    int status;
-
-    for (;;) {
-        int fd = lat_connect(path);
-
-        if (fd >= 0)
-            return fd;
-        if (waitpid(lat_vesperd, &status, WNOHANG) == lat_vesperd) {
-            lat_vesperd = -1;
-            die("vesperd exited (status %d) before creating %s", status, path);
-        }
-        if (vsp_mono_ns() > deadline)
-            die("%s: %s after 10 s", path, strerror(errno));
-        usleep(10000);
-    }
 }
 
 /* Connect every guest, HELLO, and serve until each has WELCOME, CONFIG and
@@ -660,276 +433,6 @@ static void lat_bring_up(void)
                (double)(vsp_mono_ns() - t0) / 1e6);
 }
 
-/* Follow vesperd's events (of one guest, or all when guest is NULL). */
-static void lat_start_follower(const char *guest)
-{
-    char path[128], req[96];
-    int n;
-
-    if (lat_follow_fd >= 0)
-        close(lat_follow_fd);
-    lat_follow_len = 0;
-    lat_path(path, sizeof(path), "ctl.sock");
-    lat_follow_fd = lat_connect_wait(path);
-    n = snprintf(req, sizeof(req), "events %s%s--follow --json\n", guest ? guest : "",
-                 guest ? " " : "");
-    if (write(lat_follow_fd, req, (size_t)n) != n)
-        die("control socket: write: %s", strerror(errno));
-    fcntl(lat_follow_fd, F_SETFL, fcntl(lat_follow_fd, F_GETFL) | O_NONBLOCK);
-}
-
-/* Ask vesperd once for the events it keeps ("events --limit N --json", no
- * follower) and match them to samples.  vesperd answers from its event
- * ring (OPLOG_EVENTS_DEFAULT entries), so callers ask before it wraps. */
-static void lat_query(void)
-{
-    static const char req[] = "events --limit 100000 --json\n";
-    char path[128];
-    size_t len = 0, cap = 1 << 20;
-    char *buf = malloc(cap), *p;
-    int fd;
-
-    if (!buf)
-        die("out of memory");
-    lat_path(path, sizeof(path), "ctl.sock");
-    fd = lat_connect_wait(path);
-    if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
-        die("control socket: write: %s", strerror(errno));
-    for (;;) {
-        ssize_t n;
-
-        if (len + 1 >= cap) {
-            cap *= 2;
-            if (!(p = realloc(buf, cap)))
-                die("out of memory");
-            buf = p;
-        }
-        n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            die("control socket: read: %s", strerror(errno));
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = 0;
-    if (strncmp(buf, "ok\n", 3) != 0)
-        die("control socket: events: %.200s", buf);
-    /* a flat array of flat objects: cut at each object's closing brace */
-    for (p = strstr(buf, "{\"n\":"); p; p = strstr(p, "{\"n\":")) {
-        char *end = strchr(p, '}');
-
-        if (!end)
-            break;
-        *end = 0;
-        lat_on_event_line(p);
-        p = end + 1;
-    }
-    free(buf);
-}
-
-/* vesperd's scheduler statistics so far, summed over its threads from
- * /proc/PID/task/TID/schedstat: ns on a CPU, ns runnable but waiting for
- * one, number of times it was scheduled. */
-struct lat_sched {
-    uint64_t cpu_ns, wait_ns, slices;
-};
-
-static struct lat_sched lat_vesperd_sched(void)
-{
-    char path[64], line[384];
-    struct lat_sched r = {0, 0, 0};
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)lat_vesperd);
-    DIR *d = opendir(path);
-    struct dirent *de;
-
-    if (!d)
-        return r;
-    while ((de = readdir(d)) != NULL) {
-        unsigned long long run, wait, n;
-
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(line, sizeof(line), "%s/%s/schedstat", path, de->d_name);
-        if (!(f = fopen(line, "r")))
-            continue;
-        if (fscanf(f, "%llu %llu %llu", &run, &wait, &n) == 3) {
-            r.cpu_ns += run;
-            r.wait_ns += wait;
-            r.slices += n;
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return r;
-}
-
-/* What one phase cost vesperd: CPU share and CPU per frame received,
- * without the time spent answering lat_query(). */
-struct lat_cost {
-    uint64_t t0, frames0;
-    struct lat_sched s0;
-    uint64_t excl_wall, excl_cpu, excl_wait, excl_slices; /* spent in queries */
-};
-
-static struct lat_cost *lat_cost_cur;
-
-static void lat_cost_begin(struct lat_cost *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->t0 = vsp_mono_ns();
-    c->s0 = lat_vesperd_sched();
-    c->frames0 = lat_frames;
-    lat_cost_cur = c;
-}
-
-static void lat_cost_print(const struct lat_cost *c)
-{
-    struct lat_sched s1 = lat_vesperd_sched();
-    uint64_t wall = vsp_mono_ns() - c->t0 - c->excl_wall;
-    uint64_t cpu = s1.cpu_ns - c->s0.cpu_ns - c->excl_cpu;
-    uint64_t wait = s1.wait_ns - c->s0.wait_ns - c->excl_wait;
-    uint64_t slices = s1.slices - c->s0.slices - c->excl_slices;
-    uint64_t frames = lat_frames - c->frames0;
-
-    lat_cost_cur = NULL;
-    printf("  vesperd: %.1f %% of a CPU over %.2f s, %" PRIu64 " frames received (%.0f/s), "
-           "%.1f us CPU per frame\n",
-           100.0 * (double)cpu / (double)wall, (double)wall / 1e9, frames,
-           (double)frames * 1e9 / (double)wall, frames ? (double)cpu / 1e3 / (double)frames : 0.0);
-    printf("  vesperd: scheduled %" PRIu64 " times, %.1f us on a CPU and %.1f us runnable but "
-           "waiting for one per time (%.2f %% of the time waiting)\n",
-           slices, slices ? (double)cpu / 1e3 / (double)slices : 0.0,
-           slices ? (double)wait / 1e3 / (double)slices : 0.0, 100.0 * (double)wait / (double)wall);
-}
-
-/* The machine's load average: the figures mean little on a busy machine. */
-static void lat_print_load(const char *when)
-{
-    char buf[128] = "?";
-    FILE *f = fopen("/proc/loadavg", "r");
-
-    if (f) {
-        if (!fgets(buf, sizeof(buf), f))
-            snprintf(buf, sizeof(buf), "?\n");
-        fclose(f);
-    }
-    printf("load average %s: %s", when, buf);
-}
-
-/* ---- statistics ---------------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static double pct(const uint64_t *v, size_t n, double q)
-{
-    size_t k = (size_t)(q * (double)n + 0.999999);
-
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    return (double)v[k - 1] / 1e3;
-}
-
-static void lat_print(const char *what, uint64_t *v, size_t n)
-{
-    if (n == 0) {
-        printf("  %-22s no samples\n", what);
-        return;
-    }
-    qsort(v, n, sizeof(*v), cmp_u64);
-    printf("  %-22s p50 %7.1f  p90 %7.1f  p99 %7.1f  max %8.1f us  (%zu samples)\n", what,
-           pct(v, n, 0.50), pct(v, n, 0.90), pct(v, n, 0.99), (double)v[n - 1] / 1e3, n);
-}
-
-enum lat_part { LAT_TOTAL, LAT_TRANSPORT, LAT_JUDGE };
-
-/* Collect the latencies of phase's samples (kind filter: -1 any; verdict: -1 any). */
-static size_t lat_collect(uint8_t phase, int kind, int verdict, enum lat_part part, uint64_t *out,
-                          size_t *missing)
-{
-    size_t n = 0;
-
-    if (missing)
-        *missing = 0;
-    for (unsigned i = 0; i < lat_nguests; i++) {
-        struct lat_guest *g = &lat_guests[i];
-
-        for (size_t k = 0; k < g->nsamples; k++) {
-            const struct lat_sample *s = &g->samples[k];
-
-            if (s->phase != phase || (kind >= 0 && s->kind != kind))
-                continue;
-            if (!s->decide_ns) {
-                if (missing)
-                    (*missing)++;
-                continue;
-            }
-            if (verdict >= 0 && s->verdict != verdict)
-                continue;
-            uint64_t a = part == LAT_JUDGE ? s->recv_ns : s->send_ns;
-            uint64_t b = part == LAT_TRANSPORT ? s->recv_ns : s->decide_ns;
-
-            out[n++] = b > a ? b - a : 0;
-        }
-    }
-    return n;
-}
-
-static void lat_report(uint8_t phase, const char *title, size_t total)
-{
-    uint64_t *v = malloc((total + 1) * sizeof(*v));
-    size_t missing, n;
-    char what[64];
-
-    if (!v)
-        die("out of memory");
-    n = lat_collect(phase, -1, -1, LAT_TOTAL, v, &missing);
-    printf("%s\n", title);
-    if (missing)
-        printf("  WARNING: %zu events never reported by vesperd (rate-limited or lost)\n", missing);
-    size_t ntot = n;
-    double p99 = 0;
-
-    if (n) {
-        qsort(v, n, sizeof(*v), cmp_u64);
-        p99 = pct(v, n, 0.99);
-    }
-    lat_print("write->decide", v, n);
-    n = lat_collect(phase, -1, -1, LAT_TRANSPORT, v, NULL);
-    lat_print("  write->recv", v, n);
-    n = lat_collect(phase, -1, -1, LAT_JUDGE, v, NULL);
-    lat_print("  recv->decide", v, n);
-    for (int vd = 0; vd < LAT_NVERDICT; vd++) {
-        n = lat_collect(phase, -1, vd, LAT_TOTAL, v, NULL);
-        if (n == 0)
-            continue;
-        snprintf(what, sizeof(what), "verdict %s", lat_verdicts[vd]);
-        lat_print(what, v, n);
-    }
-    if (lat_verbose) {
-        for (int k = 0; k < LAT_NKIND_; k++) {
-            n = lat_collect(phase, k, -1, LAT_TOTAL, v, NULL);
-            lat_print(lat_kind_names[k], v, n);
-        }
-    }
-    if (ntot)
-        printf("  => p99 %.1f us: %s (goal p99 < 1000 us)\n", p99,
-               p99 < 1000.0 ? "goal met" : "GOAL MISSED");
-    free(v);
-}
-
 /* ---- phases -------------------------------------------------------------------- */
 
 /* The measured mix: 60 % ignored, 25 % logged, 15 % failover events. */
@@ -948,23 +451,41 @@ static enum lat_kind lat_pick_kind(void)
     return LAT_FAIL_EXIT;
 }
 
-/* Wait until vesperd reported every event of phase (at most 3 s). */
+/* Wait until vesperd reported every event of phase (at most 3 s) and the
+ * start of every operation (at most 30 s: a backlog of decisions waiting
+ * to be on disk is what is measured). */
 static void lat_drain(uint8_t phase)
 {
-    uint64_t deadline = vsp_mono_ns() + 3 * SEC;
+    uint64_t t0 = vsp_mono_ns(), now = t0;
 
-    while (lat_reported[phase] < lat_sent[phase] && vsp_mono_ns() < deadline)
-        lat_poll(vsp_mono_ns() + 10 * MS);
+    while ((lat_reported[phase] < lat_sent[phase] && now < t0 + 3 * SEC) ||
+           (lat_ops_seen[phase] < lat_ops_due[phase] && now < t0 + 30 * SEC)) {
+        lat_poll(now + 10 * MS);
+        now = vsp_mono_ns();
+    }
+}
+
+/* Collect phase's events and operations so far; ask again, every 100 ms
+ * for at most 5 s, while an operation's action has not started. */
+static void lat_query_all(uint8_t phase)
+{
+    lat_query("events");
+    lat_query("operations");
+    for (int i = 0; i < 50 && lat_ops_seen[phase] < lat_ops_due[phase]; i++) {
+        lat_poll(vsp_mono_ns() + 100 * MS);
+        lat_query("operations");
+    }
 }
 
 /*
  * nevents at rate/s, each on a random guest, the kind from the measured mix
  * (or kind when >= 0).  Phase 0 is the warm-up: not collected.  Other
- * phases are collected by lat_query() after every chunk of
- * LAT_CHUNK events, so that vesperd's event ring (10000) never wraps over
- * an event not yet collected and no follower adds work while measuring.
+ * phases are collected by lat_query_all() after every chunk of LAT_CHUNK
+ * events, so that vesperd's rings (see lat_query()) never wrap over an
+ * event or operation not yet collected (a chunk has ~550 operations) and
+ * no follower adds work while measuring.
  */
-#define LAT_CHUNK 4000
+#define LAT_CHUNK 2000
 
 static void lat_phase_spread(unsigned nevents, unsigned rate, int kind, uint8_t phase)
 {
@@ -980,7 +501,7 @@ static void lat_phase_spread(unsigned nevents, unsigned rate, int kind, uint8_t 
             uint64_t w0 = vsp_mono_ns();
             struct lat_sched q0 = lat_vesperd_sched(), q1;
 
-            lat_query();
+            lat_query_all(phase);
             t = vsp_mono_ns();
             q1 = lat_vesperd_sched();
             if (lat_cost_cur) {
@@ -1147,7 +668,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(lat_dir))
         die("mkdtemp: %s", strerror(errno));
     lat_guests = calloc(lat_nguests, sizeof(*lat_guests));
-    lat_pfd = calloc(lat_nguests + 1, sizeof(*lat_pfd));
+    lat_pfd = calloc(lat_nguests + LAT_NFOLLOW, sizeof(*lat_pfd));
     if (!lat_guests || !lat_pfd)
         die("out of memory");
     for (unsigned i = 0; i < lat_nguests; i++) {
@@ -1177,20 +698,23 @@ int main(int argc, char **argv)
     if (nspread) {
         char title[160];
         struct lat_cost cost;
+        struct lat_sum sum;
 
         lat_cost_begin(&cost);
         lat_phase_spread(nspread, rate, -1, 1);
         snprintf(title, sizeof(title),
                  "spread: %u events at %u/s over %u guests (60%% ignore, 25%% log, 15%% failover)",
                  nspread, rate, lat_nguests);
-        lat_report(1, title, nspread);
-        lat_cost_print(&cost);
+        lat_report(1, title, nspread, &sum);
+        lat_cost_print(&cost, &sum);
+        lat_sum_print("spread", &sum);
     }
     if (nflood && lat_nguests > 1) {
         char title[200];
         struct lat_cost cost;
+        struct lat_sum sum;
         /* follow the measured guest only: vesperd formats no JSON for the flood */
-        lat_start_follower(lat_guests[0].name);
+        lat_start_followers(lat_guests[0].name);
         lat_poll(vsp_mono_ns() + 200 * MS);
         lat_cost_begin(&cost);
         lat_phase_flood(nflood, mrate, frate);
@@ -1198,8 +722,9 @@ int main(int argc, char **argv)
                  "flood: guest vm000 %u events at %u/s while %u guests send %u events/s each "
                  "(%" PRIu64 " flood events)",
                  nflood, mrate, lat_nguests - 1, frate, lat_sent[3]);
-        lat_report(2, title, nflood);
-        lat_cost_print(&cost);
+        lat_report(2, title, nflood, &sum);
+        lat_cost_print(&cost, &sum);
+        lat_sum_print("flood", &sum);
     }
     lat_print_load("after");
     if (lat_queued)
