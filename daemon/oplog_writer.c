@@ -39,64 +39,102 @@
 #include "vsp_time.h"
 
 #define OPLOG_FLUSH_MS 100
+#define OPLOG_URGENT_BATCH 256 /* decisions in one transaction at most */
 #define OPLOG_PENDING_MAX 20000
 #define OPLOG_CHUNK 256             /* rows per group transaction */
 #define OPLOG_CHECKPOINT_PAGES 2000 /* WAL pages before a passive checkpoint */
 
 /* ---- the writer thread --------------------------------------------------- */
 
-/* Write a decision: its guest's rows of the group in progress first (then
- * marked written), its own rows, its stream; one transaction. */
-static int oplog_write_urgent(struct oplog *log, struct oplog_urgent *u)
+/* Writer: the rows of the group being written whose guest is in guests,
+ * written now and marked written (n = 0). */
+static void oplog_write_group_rows_of(struct oplog *log, GHashTable *guests)
 {
-    uint64_t errs = log->b_errors;
-    int begun = oplog_db_begin(log), rc;
+    for (guint i = 0; i < log->wr_ev->len; i++) {
+        struct oplog_event *e = &g_array_index(log->wr_ev, struct oplog_event, i);
 
-    if (log->wr_busy) {
-        for (guint i = 0; i < log->wr_ev->len; i++) {
-            struct oplog_event *e = &g_array_index(log->wr_ev, struct oplog_event, i);
-
-            if (e->n && strcmp(e->guest, u->guest) == 0) {
-                oplog_db_event(log, e);
-                e->n = 0;
-            }
-        }
-        for (guint i = 0; i < log->wr_op->len; i++) {
-            struct oplog_op *o = &g_array_index(log->wr_op, struct oplog_op, i);
-
-            if (o->n && strcmp(o->ev.guest, u->guest) == 0) {
-                oplog_db_op(log, o);
-                o->n = 0;
-            }
+        if (e->n && g_hash_table_contains(guests, e->guest)) {
+            oplog_db_event(log, e);
+            e->n = 0;
         }
     }
-    for (guint i = 0; i < u->ev->len; i++)
-        oplog_db_event(log, &g_array_index(u->ev, struct oplog_event, i));
-    for (guint i = 0; i < u->op->len; i++)
-        oplog_db_op(log, &g_array_index(u->op, struct oplog_op, i));
-    if (u->have_st)
-        oplog_db_stream(log, &u->st);
+    for (guint i = 0; i < log->wr_op->len; i++) {
+        struct oplog_op *o = &g_array_index(log->wr_op, struct oplog_op, i);
+
+        if (o->n && g_hash_table_contains(guests, o->ev.guest)) {
+            oplog_db_op(log, o);
+            o->n = 0;
+        }
+    }
+}
+
+/*
+ * Writer, wr_lock not held: n decisions in one transaction (a commit costs
+ * about as much for one as for many, so a flood of decisions does not make
+ * every other guest's wait in line behind one commit each).  Rows go in
+ * the order they were made: decisions queued before the group was handed
+ * over (their positions, from first on, below ticket) first, then, for
+ * the later ones, their guests' rows still in the group (older than they
+ * are), then those decisions.
+ * Returns 0, or -EIO for the whole batch.
+ */
+static int oplog_write_urgent(struct oplog *log, struct oplog_urgent **batch, guint n,
+                              uint64_t first, uint64_t ticket, int busy)
+{
+    uint64_t errs = log->b_errors;
+    int begun = oplog_db_begin(log), rc, prelude = !busy;
+
+    for (guint i = 0; i < n; i++) {
+        struct oplog_urgent *u = batch[i];
+
+        if (!prelude && first + i >= ticket) {
+            prelude = 1;
+            GHashTable *guests = g_hash_table_new(g_str_hash, g_str_equal);
+
+            for (guint j = i; j < n; j++)
+                g_hash_table_add(guests, batch[j]->guest);
+            oplog_write_group_rows_of(log, guests);
+            g_hash_table_destroy(guests);
+        }
+        for (guint k = 0; k < u->ev->len; k++)
+            oplog_db_event(log, &g_array_index(u->ev, struct oplog_event, k));
+        for (guint k = 0; k < u->op->len; k++)
+            oplog_db_op(log, &g_array_index(u->op, struct oplog_op, k));
+        if (u->have_st)
+            oplog_db_stream(log, &u->st);
+    }
     rc = oplog_db_commit(log, begun);
     return rc < 0 || log->b_errors != errs ? -EIO : 0;
 }
 
 static gboolean oplog_on_durable(gpointer data);
 
-/* Writer, wr_lock held: write every decision waiting and hand it back to
- * the main loop (one idle source for all that are back). */
+/* Writer, wr_lock held: write the decisions waiting now (not those that
+ * come meanwhile: a steady stream of decisions must leave the writer turns
+ * for the group), OPLOG_URGENT_BATCH to a transaction, and hand them back
+ * to the main loop (one idle source for all that are back). */
 static void oplog_writer_urgent(struct oplog *log)
 {
-    struct oplog_urgent *u;
-    guint n = g_queue_get_length(&log->urgent);
+    struct oplog_urgent *batch[OPLOG_URGENT_BATCH];
+    guint left = g_queue_get_length(&log->urgent);
 
-    /* the decisions waiting now, not those that come meanwhile: a steady
-     * stream of decisions must leave the writer turns for the group */
-    while (n-- > 0 && (u = g_queue_pop_head(&log->urgent)) != NULL) {
+    while (left > 0) {
+        guint n = 0;
+        uint64_t first = log->urgent_written, ticket = log->wr_ticket;
+        int busy = log->wr_busy, status;
+
+        while (n < OPLOG_URGENT_BATCH && left > 0) {
+            batch[n++] = g_queue_pop_head(&log->urgent);
+            left--;
+        }
         g_mutex_unlock(&log->wr_lock);
-        u->status = oplog_write_urgent(log, u);
+        status = oplog_write_urgent(log, batch, n, first, ticket, busy);
         g_mutex_lock(&log->wr_lock);
-        log->urgent_written++;
-        g_queue_push_tail(&log->done_q, u);
+        for (guint i = 0; i < n; i++) {
+            batch[i]->status = status;
+            g_queue_push_tail(&log->done_q, batch[i]);
+        }
+        log->urgent_written += n;
         if (!log->done_src)
             log->done_src = g_idle_add_full(G_PRIORITY_HIGH, oplog_on_durable, log, NULL);
     }
