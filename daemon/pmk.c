@@ -591,22 +591,45 @@ static void pmk_reply_timeout(struct pmk_req *r)
     pmk_drop();
 }
 
+/*
+ * A fail waiting while the controller is connected but the cluster is busy
+ * (its node joining, the DC in a transition: under load that can outlast
+ * the deadline) is still worth sending: its deadline is extended, up to
+ * PMK_JOIN_GRACE_MS past the first.  With no controller at all it expires
+ * at the deadline, and the resource's own monitor decides.
+ */
+#define PMK_JOIN_GRACE_MS 90000
+
+static int pmk_join_grace(struct pmk_req *r)
+{
+    uint64_t waited_ms = (vsp_mono_ns() - r->queued_ns) / 1000000ull;
+
+    if (r->kind != PMK_FAIL || r->where != PMK_Q_WAIT || pmk.link != PMK_LINK_CONNECTING ||
+        waited_ms >= (uint64_t)pmk.opts.queue_deadline_ms + PMK_JOIN_GRACE_MS)
+        return 0;
+    r->timer = g_timeout_add(1000, pmk_req_timeout, r); /* looked at again each second */
+    return 1;
+}
+
 gboolean pmk_req_timeout(gpointer data)
 {
     struct pmk_req *r = data;
 
     r->timer = 0;
+    if (pmk_join_grace(r))
+        return G_SOURCE_REMOVE;
+    unsigned waited = (unsigned)((vsp_mono_ns() - r->queued_ns) / 1000000ull);
+
     if (r->where == PMK_Q_WAIT && r->lost)
         pmk_finish(r, -ETIMEDOUT,
                    "fail %s on %s: send lost (%s), not resolved in %u ms (%s); outcome unknown",
-                   r->name, pmk_target(r), r->lost_why, pmk.opts.queue_deadline_ms,
-                   pmk_wait_reason(r));
+                   r->name, pmk_target(r), r->lost_why, waited, pmk_wait_reason(r));
     else if (r->where == PMK_Q_WAIT)
         pmk_finish(r, -ETIMEDOUT,
                    "%s %s on %s: not sent in %u ms (%s; %u send attempts); "
                    "expired, the resource's own monitor decides",
                    pmk_kind_name(r->kind), r->name, pmk_target(r)[0] ? pmk_target(r) : "local node",
-                   pmk.opts.queue_deadline_ms, pmk_wait_reason(r), r->attempts);
+                   waited, pmk_wait_reason(r), r->attempts);
     else if (r->where == PMK_Q_FLIGHT)
         pmk_reply_timeout(r);
     else if (r->where == PMK_Q_ATTR && r == g_queue_peek_head(&pmk.attrs) && pmk.attr_pid)

@@ -98,7 +98,10 @@ struct pmk_opts {
     unsigned backoff_min_ms;    /* first reconnect delay (default 100) */
     unsigned backoff_max_ms;    /* cap of the doubling delay (default 5000) */
     unsigned queue_deadline_ms; /* a request not sent (or lost and not resolved) by
-                                   then, counted from pmk_fail(), expires (default 30000) */
+                                   then, counted from pmk_fail(), expires (default 30000);
+                                   a fail waiting while the controller is connected but
+                                   its node not joined (the cluster busy) gets up to
+                                   90 s more */
     unsigned reply_timeout_ms;  /* sent, no reply by then: lost, reconnect (default 10000);
                                    also the time limit of crm_resource runs */
     const char *attrd_updater;  /* program for attributes (default "attrd_updater" on PATH) */
