@@ -18,7 +18,8 @@
  * Durable before acting: an operation is recorded with oplog_decide() and
  * its action starts only when the log says it is on disk
  * (guest_on_durable()); the configuration the action belongs to is held
- * meanwhile, since a reload may come in between.
+ * meanwhile, since a reload may come in between.  The built-in log action
+ * alone does not wait (oplog_record()): it has no side effect to guard.
  */
 #include "config.h"
 
@@ -392,6 +393,12 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     d->conf = guest_conf_hold();
     d->act = act;
     guest_stream_save(g);
+    if (!act || act->type == CONF_ACTION_LOG) {
+        /* the built-in log has nothing a crash could repeat or lose: it
+         * does not wait for the disk, nor make others wait behind it */
+        guest_on_durable(oplog_record(guest_oplog, e, &op), 0, d);
+        return;
+    }
     oplog_decide(guest_oplog, e, &op, guest_on_durable, d);
 }
 

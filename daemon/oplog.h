@@ -198,6 +198,15 @@ struct oplog_op *oplog_decide(struct oplog *log, const struct oplog_event *ev,
                               const struct oplog_op *op, oplog_durable_fn done, void *arg);
 
 /*
+ * oplog_record() - record a decision whose action has no side effect that
+ * a crash could repeat or lose (the built-in log): ev and op appended as
+ * by oplog_decide(), but written with the next group, without waiting for
+ * the disk.  Returns the stored operation.
+ */
+struct oplog_op *oplog_record(struct oplog *log, const struct oplog_event *ev,
+                              const struct oplog_op *op);
+
+/*
  * oplog_commit_op() - op (in the rings: an oplog_find_op() result) changed
  * and must be on disk before the caller goes on: written like a decision,
  * with its guest's waiting rows, in a transaction of its own; done as for

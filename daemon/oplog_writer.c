@@ -564,6 +564,20 @@ struct oplog_op *oplog_decide(struct oplog *log, const struct oplog_event *ev,
     return so;
 }
 
+struct oplog_op *oplog_record(struct oplog *log, const struct oplog_event *ev,
+                              const struct oplog_op *op)
+{
+    const struct oplog_event *se = oplog_ring_event(log, ev, 1);
+    struct oplog_op copy = *op, *so;
+
+    copy.ev.n = se->n;
+    copy.ev.host_boot = se->host_boot;
+    so = oplog_ring_op(log, &copy, 1);
+    oplog_pend(log, log->pend_ev, se);
+    oplog_pend(log, log->pend_op, so);
+    return so;
+}
+
 void oplog_commit_op(struct oplog *log, struct oplog_op *op, oplog_durable_fn done, void *arg)
 {
     struct oplog_urgent *u;
