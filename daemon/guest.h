@@ -310,6 +310,16 @@ void guest_domain_up(struct guest *g, const char *conn, const char *path);
 int guest_domain_down(struct guest *g, const char *conn, const char *path, const char *reason,
                       int expected);
 
+/*
+ * guest_domain_event() - a hypervisor probe event (crash, watchdog, I/O
+ * error, unexpected stop) that libvirt connection conn reports for g's
+ * domain: judged by guest_hv_event() when g follows its domain on conn
+ * (running there, or last seen there).  Ignored with -ESTALE otherwise:
+ * a domain of the same name on another connection (the other end of a
+ * migration, a stale copy) never fails the guest.  Returns 0 or -ESTALE.
+ */
+int guest_domain_event(struct guest *g, const char *conn, const struct vsp_event *ev);
+
 /* The libvirt connection conn is gone (removed by a reload): its guests'
  * domains become unknown; their channels stay as they are. */
 void guests_domain_forget(const char *conn);

@@ -96,7 +96,13 @@ static void virt_on_event(void *arg, struct hv *h, const char *name, const struc
                   name);
         return;
     }
-    guest_hv_event(g, ev);
+    if (guest_domain_event(g, vc->cf.name, ev) == -ESTALE) {
+        const char *pn = vsp_probe_name(ev->probe);
+
+        log_info("libvirt %s: domain %s: host probe %s (%s) ignored; guest %s follows it on %s",
+                 vc->cf.name, name, pn ? pn : "?", ev->comm, g->name,
+                 g->dom_conn[0] ? g->dom_conn : "no connection");
+    }
 }
 
 static void virt_on_conn(void *arg, struct hv *h, int connected, const char *why)
