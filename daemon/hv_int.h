@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Internals shared by hv.c (connections, domains, events) and hv_migrate.c
- * (live migration): the connection manager's state and the few functions
- * one file calls in the other.  Everything here is touched on the GLib
+ * Internals shared by hv.c (connections), hv_dom.c (domains and their
+ * events) and hv_migrate.c (live migration): the connection manager's
+ * state and the few functions one file calls in another.  Everything here is touched on the GLib
  * main loop only.  Not for use outside the hv_ subsystem; the public API
  * is hv.h.
  */
@@ -50,6 +50,20 @@ struct hv {
     uint64_t seq;
     struct hv_stats st;
 };
+
+/* hv_dom.c */
+
+/* Free a struct hv_dom (the free function of hv.doms). */
+void hv_dom_free(gpointer p);
+
+/* libvirt's domain event callbacks (opaque is the struct hv): lifecycle
+ * events follow the domains, the others become host probe events; events
+ * of another connection are ignored. */
+int hv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
+void hv_on_watchdog(virConnectPtr conn, virDomainPtr dom, int action, void *opaque);
+void hv_on_io_error(virConnectPtr conn, virDomainPtr dom, const char *src_path,
+                    const char *dev_alias, int action, const char *reason, void *opaque);
+void hv_on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque);
 
 /* hv_migrate.c */
 
