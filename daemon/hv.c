@@ -57,6 +57,7 @@ int hv_connected(const struct hv *h)
 void hv_get_stats(const struct hv *h, struct hv_stats *out)
 {
     *out = h->st;
+    hv_work_stats(h->work, out);
 }
 
 /* ---- connection management ---------------------------------------------- */
@@ -286,6 +287,7 @@ struct hv *hv_new(const struct hv_opts *o, const struct hv_callbacks *cbs, void 
         h->cb_ids[i] = -1;
     h->doms = g_ptr_array_new_with_free_func(hv_dom_free);
     h->migs = g_ptr_array_new();
+    h->work = hv_work_new(h);
     return h;
 }
 
@@ -308,6 +310,7 @@ void hv_free(struct hv *h)
         g_source_remove(h->retry_src);
     hv_mig_orphan_all(h);
     hv_teardown(h);
+    hv_work_orphan(h->work);
     g_ptr_array_free(h->doms, TRUE);
     g_free(h->uri);
     g_free(h->channel);

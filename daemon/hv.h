@@ -171,6 +171,12 @@ struct hv_stats {
     uint64_t ups, downs;   /* domain_up / domain_down callbacks made */
     uint64_t xml_errors;   /* domain XML that could not be read or parsed */
     uint64_t migrations, migrations_failed;
+    uint64_t calls;           /* jobs of the worker thread (libvirt calls) made */
+    uint64_t call_max_ms;     /* the longest of them */
+    unsigned calls_queued;    /* jobs queued or running in the worker now */
+    const char *call_what;    /* the call the worker is in now ("open", "list
+                                 domains", ...; static), NULL when idle */
+    uint64_t call_running_ms; /* how long it has been in it */
 };
 
 /*
@@ -194,6 +200,14 @@ int hv_start(struct hv *h);
  * one of h's own callbacks.
  */
 void hv_free(struct hv *h);
+
+/*
+ * hv_wait_workers() - at exit, after hv_free() of every connection: wait
+ * up to timeout_ns for their worker threads to end (close their
+ * connections, finish a call still running).  Returns how many still run
+ * (blocked in a libvirtd that does not answer), 0 when all ended.
+ */
+unsigned hv_wait_workers(uint64_t timeout_ns);
 
 const char *hv_uri(const struct hv *h);
 int hv_connected(const struct hv *h);

@@ -2,10 +2,11 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Internals shared by hv.c (connections), hv_dom.c (domains and their
- * events) and hv_migrate.c (live migration): the connection manager's
- * state and the few functions one file calls in another.  Everything here is touched on the GLib
- * main loop only.  Not for use outside the hv_ subsystem; the public API
- * is hv.h.
+ * events), hv_work.c (the worker thread that makes the libvirt calls) and
+ * hv_migrate.c (live migration): the connection manager's state and the
+ * few functions one file calls in another.  struct hv is touched on the
+ * GLib main loop only; struct hv_wconn in the worker thread only.  Not for
+ * use outside the hv_ subsystem; the public API is hv.h.
  */
 #ifndef VSP_HV_INT_H
 #define VSP_HV_INT_H
@@ -28,6 +29,9 @@ enum {
     HV_CB_N_
 };
 
+struct hv_link;
+struct hv_work;
+
 /* One libvirt connection manager (hv_new()). */
 struct hv {
     char *uri, *channel, *prefix;
@@ -36,6 +40,7 @@ struct hv {
     const struct hv_callbacks *cbs;
     void *arg;
 
+    struct hv_work *work; /* its worker thread */
     virConnectPtr conn;
     int cb_ids[HV_CB_N_];
     int close_registered;
@@ -51,7 +56,63 @@ struct hv {
     struct hv_stats st;
 };
 
-/* hv_dom.c */
+/* ---- hv_work.c: the worker thread ---------------------------------------- */
+
+/* The worker's view of the connection: touched by jobs in the worker
+ * thread only.  channel and prefix are copies made at hv_work_new(). */
+struct hv_wconn {
+    virConnectPtr conn; /* NULL when not connected */
+    unsigned gen;       /* hv.conn_gen it was opened for */
+    struct hv_link *link;
+    int cb_ids[HV_CB_N_];
+    int close_registered;
+    char *channel, *prefix;
+};
+
+/*
+ * A call to make in the worker: a job struct embeds this as its first
+ * member.  run() makes the libvirt calls in the worker thread and must
+ * leave no libvirt object in the job; done() gets the result on the main
+ * loop (not called once h is freed); free() (NULL: g_free) releases the
+ * job's memory, in either thread.
+ */
+struct hv_job {
+    const char *what; /* the call, for status ("list domains"); a literal */
+    void (*run)(struct hv_job *j, struct hv_wconn *wc);
+    void (*done)(struct hv_job *j, struct hv *h);
+    void (*free)(struct hv_job *j);
+    int dispose; /* internal: free only */
+};
+
+/* wc's connection if it is the one opened for connection attempt gen
+ * (worker), else NULL: a job made for a connection since torn down does
+ * not run on the next one. */
+virConnectPtr hv_wconn_get(struct hv_wconn *wc, unsigned gen);
+
+/* Start h's worker thread.  Never fails (GLib aborts if it cannot). */
+struct hv_work *hv_work_new(struct hv *h);
+
+/* Queue j: its run() comes after every job queued before it, and its
+ * done() after theirs, in the same order. */
+void hv_work_submit(struct hv_work *w, struct hv_job *j);
+
+/*
+ * hv_work_orphan() - for hv_free(): no done() is made from now on; jobs
+ * still queued run (a teardown job queued before closes the connection)
+ * and are freed in the worker, which then exits on its own.  The thread
+ * is not joined: a call blocked in a libvirtd that does not answer ends
+ * when libvirtd answers, its socket closes or libvirt's keepalive gives
+ * up; hv_wait_workers() waits for such threads, up to a bound.
+ */
+void hv_work_orphan(struct hv_work *w);
+
+/* The worker's part of st: calls made, the longest so far, jobs queued or
+ * running, and the call running now and for how long. */
+void hv_work_stats(struct hv_work *w, struct hv_stats *st);
+
+/* hv_wait_workers() (hv.h) is in hv_work.c. */
+
+/* ---- hv_dom.c ------------------------------------------------------------ */
 
 /* Free a struct hv_dom (the free function of hv.doms). */
 void hv_dom_free(gpointer p);
@@ -65,7 +126,7 @@ void hv_on_io_error(virConnectPtr conn, virDomainPtr dom, const char *src_path,
                     const char *dev_alias, int action, const char *reason, void *opaque);
 void hv_on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque);
 
-/* hv_migrate.c */
+/* ---- hv_migrate.c -------------------------------------------------------- */
 
 /*
  * hv_on_job_completed() - libvirt's job-completed event callback (opaque is

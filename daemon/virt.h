@@ -44,7 +44,8 @@ void virt_init(void);
  */
 int virt_apply(const struct conf *c);
 
-/* Close every connection; no callback runs after it. */
+/* Close every connection; no callback runs after it.  Waits (up to 2 s)
+ * for the connections' worker threads to close them and end. */
 void virt_shutdown(void);
 
 struct virt_conn_info {
