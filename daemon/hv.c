@@ -10,9 +10,14 @@
  * event loop on GLib in hv_glib.c.
  *
  * Threads: everything in struct hv is touched only on the main loop.  The
- * connect worker owns its job structure, hands its result back with
- * g_idle_add(), and never touches struct hv; hv_free() orphans the job
- * (job->h = NULL) and the idle callback then just frees it.
+ * libvirt calls that wait for libvirtd (open, event registration, close)
+ * are jobs of the connection's worker thread (hv_work.c), which owns the
+ * virConnectPtr; the main loop keeps the pointer while connected (for
+ * hv_connected() and a migration's reference) and clears it before it
+ * queues the teardown.  libvirt's callbacks get a struct hv_link, whose h
+ * the teardown clears: what libvirt still delivers for a connection torn
+ * down is ignored.  libvirt may call the close callback from any thread:
+ * it only schedules hv_on_closed() on the main loop.
  */
 #include "config.h"
 
@@ -34,11 +39,22 @@
  * Connections
  * ======================================================================== */
 
-struct hv_conn_job {
-    struct hv *h; /* NULL once hv_free() orphaned the job */
+/* Open, keepalive, event callbacks and close callback (worker). */
+struct hv_connect_job {
+    struct hv_job base;
+    struct hv_link *link; /* one reference, given to wc on success */
+    unsigned gen;         /* link->gen */
     char *uri;
-    virConnectPtr conn;
+    unsigned keepalive;
+    /* result */
+    virConnectPtr conn; /* borrowed from wc: for hv.conn */
+    int have_job_completed;
     char err[HV_TEXT_LEN];
+};
+
+/* Deregister, close (worker). */
+struct hv_teardown_job {
+    struct hv_job base;
 };
 
 static void hv_connect_begin(struct hv *h);
@@ -58,6 +74,120 @@ void hv_get_stats(const struct hv *h, struct hv_stats *out)
 {
     *out = h->st;
     hv_work_stats(h->work, out);
+}
+
+/* ---- links: the opaque data of libvirt's callbacks -------------------------- */
+
+static struct hv_link *hv_link_new(struct hv *h, unsigned gen)
+{
+    struct hv_link *l = g_atomic_rc_box_new0(struct hv_link);
+
+    l->h = h;
+    l->gen = gen;
+    return l;
+}
+
+static struct hv_link *hv_link_ref(struct hv_link *l)
+{
+    return g_atomic_rc_box_acquire(l);
+}
+
+/* A virFreeCallback: any thread. */
+static void hv_link_unref(void *l)
+{
+    if (l)
+        g_atomic_rc_box_release(l);
+}
+
+/* ---- worker side ---------------------------------------------------------- */
+
+static void hv_close_cb(virConnectPtr conn, int reason, void *opaque);
+
+/* Deregister wc's callbacks and close its connection (worker). */
+static void hv_wconn_close(struct hv_wconn *wc)
+{
+    if (wc->conn == NULL)
+        return;
+    for (int i = 0; i < HV_CB_N_; i++) {
+        if (wc->cb_ids[i] >= 0)
+            virConnectDomainEventDeregisterAny(wc->conn, wc->cb_ids[i]);
+        wc->cb_ids[i] = -1;
+    }
+    if (wc->close_registered)
+        virConnectUnregisterCloseCallback(wc->conn, hv_close_cb);
+    wc->close_registered = 0;
+    virConnectClose(wc->conn);
+    wc->conn = NULL;
+    hv_link_unref(wc->link);
+    wc->link = NULL;
+}
+
+static void hv_teardown_run(struct hv_job *j, struct hv_wconn *wc)
+{
+    (void)j;
+    hv_wconn_close(wc);
+}
+
+static void hv_connect_run(struct hv_job *jb, struct hv_wconn *wc)
+{
+    static const int ids[HV_CB_N_] = {
+        [HV_CB_LIFECYCLE] = VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        [HV_CB_WATCHDOG] = VIR_DOMAIN_EVENT_ID_WATCHDOG,
+        [HV_CB_IO_ERROR] = VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON,
+        [HV_CB_AGENT] = VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+        [HV_CB_JOB_COMPLETED] = VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+    };
+    const virConnectDomainEventGenericCallback cbs[HV_CB_N_] = {
+        [HV_CB_LIFECYCLE] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_lifecycle),
+        [HV_CB_WATCHDOG] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_watchdog),
+        [HV_CB_IO_ERROR] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_io_error),
+        [HV_CB_AGENT] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_agent),
+        [HV_CB_JOB_COMPLETED] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_job_completed),
+    };
+    struct hv_connect_job *j = (struct hv_connect_job *)jb;
+    virConnectPtr conn;
+
+    hv_wconn_close(wc); /* none is left open: a teardown came before */
+    conn = virConnectOpen(j->uri);
+    if (conn == NULL) {
+        g_strlcpy(j->err, virGetLastErrorMessage(), sizeof(j->err));
+        return;
+    }
+    wc->conn = conn;
+    wc->gen = j->gen;
+    wc->link = j->link;
+    j->link = NULL;
+    /* keepalive finds a libvirtd that hangs; local drivers do not support it */
+    virConnectSetKeepAlive(conn, (int)j->keepalive, 3);
+    for (int i = 0; i < HV_CB_N_; i++) {
+        wc->cb_ids[i] = virConnectDomainEventRegisterAny(conn, NULL, ids[i], cbs[i],
+                                                         hv_link_ref(wc->link), hv_link_unref);
+        if (wc->cb_ids[i] < 0)
+            hv_link_unref(wc->link); /* not registered: the reference is ours */
+        /* lifecycle is essential; the others are absent from some drivers */
+        if (wc->cb_ids[i] < 0 && i == HV_CB_LIFECYCLE) {
+            snprintf(j->err, sizeof(j->err), "cannot register lifecycle events: %s",
+                     virGetLastErrorMessage());
+            hv_wconn_close(wc);
+            return;
+        }
+    }
+    if (virConnectRegisterCloseCallback(conn, hv_close_cb, hv_link_ref(wc->link), hv_link_unref) ==
+        0)
+        wc->close_registered = 1;
+    else
+        hv_link_unref(wc->link);
+    j->conn = conn;
+    j->have_job_completed = wc->cb_ids[HV_CB_JOB_COMPLETED] >= 0;
+}
+
+static void hv_connect_free(struct hv_job *jb)
+{
+    struct hv_connect_job *j = (struct hv_connect_job *)jb;
+
+    hv_link_unref(j->link);
+    g_free(j->uri);
+    g_free(j);
 }
 
 /* ---- connection management ---------------------------------------------- */
@@ -83,11 +213,11 @@ static void hv_schedule_retry(struct hv *h)
 
 static gboolean hv_on_closed(gpointer data)
 {
-    struct hv *h = data;
+    struct hv_link *l = data;
+    struct hv *h = l->h;
 
-    h->close_src = 0;
-    if (h->conn == NULL)
-        return G_SOURCE_REMOVE;
+    if (h == NULL || h->link != l || h->conn == NULL)
+        return G_SOURCE_REMOVE; /* torn down already */
     hv_teardown(h);
     h->st.disconnects++;
     log_warnx("hv %s: connection to libvirtd lost; reconnecting (domains kept until resync)",
@@ -99,164 +229,90 @@ static gboolean hv_on_closed(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* libvirt's close callback: never tear down from inside it. */
+/* libvirt's close callback, from any thread: never tear down from inside
+ * it, and touch nothing but the link's reference count here. */
 static void hv_close_cb(virConnectPtr conn, int reason, void *opaque)
 {
-    struct hv *h = opaque;
-
-    if (conn != h->conn || h->close_src)
-        return;
-    log_debug("hv %s: close callback, reason %d", h->uri, reason);
-    h->close_src = g_idle_add(hv_on_closed, h);
+    (void)conn;
+    (void)reason;
+    g_idle_add_full(G_PRIORITY_DEFAULT, hv_on_closed, hv_link_ref(opaque), hv_link_unref);
 }
 
+/* Forget the connection (or the attempt) on the main loop and queue its
+ * teardown: callbacks still in libvirt's queues find the link cleared. */
 static void hv_teardown(struct hv *h)
 {
-    if (h->conn == NULL)
+    struct hv_teardown_job *j;
+
+    if (h->link == NULL)
         return;
-    for (int i = 0; i < HV_CB_N_; i++) {
-        if (h->cb_ids[i] >= 0)
-            virConnectDomainEventDeregisterAny(h->conn, h->cb_ids[i]);
-        h->cb_ids[i] = -1;
-    }
-    if (h->close_registered)
-        virConnectUnregisterCloseCallback(h->conn, hv_close_cb);
-    h->close_registered = 0;
-    virConnectClose(h->conn);
+    h->link->h = NULL;
+    hv_link_unref(h->link);
+    h->link = NULL;
     h->conn = NULL;
-    if (h->close_src) {
-        g_source_remove(h->close_src);
-        h->close_src = 0;
-    }
+    j = g_new0(struct hv_teardown_job, 1);
+    j->base.what = "close";
+    j->base.run = hv_teardown_run;
+    hv_work_submit(h->work, &j->base);
 }
 
-static int hv_register_events(struct hv *h)
+void hv_conn_failed(struct hv *h, const char *why)
 {
-    static const int ids[HV_CB_N_] = {
-        [HV_CB_LIFECYCLE] = VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-        [HV_CB_WATCHDOG] = VIR_DOMAIN_EVENT_ID_WATCHDOG,
-        [HV_CB_IO_ERROR] = VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON,
-        [HV_CB_AGENT] = VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
-        [HV_CB_JOB_COMPLETED] = VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
-    };
-    const virConnectDomainEventGenericCallback cbs[HV_CB_N_] = {
-        [HV_CB_LIFECYCLE] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_lifecycle),
-        [HV_CB_WATCHDOG] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_watchdog),
-        [HV_CB_IO_ERROR] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_io_error),
-        [HV_CB_AGENT] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_agent),
-        [HV_CB_JOB_COMPLETED] = VIR_DOMAIN_EVENT_CALLBACK(hv_on_job_completed),
-    };
-
-    for (int i = 0; i < HV_CB_N_; i++) {
-        h->cb_ids[i] = virConnectDomainEventRegisterAny(h->conn, NULL, ids[i], cbs[i], h, NULL);
-        /* lifecycle is essential; the others are absent from some drivers */
-        if (h->cb_ids[i] < 0 && i == HV_CB_LIFECYCLE) {
-            log_warnx("hv %s: cannot register lifecycle events: %s", h->uri,
-                      virGetLastErrorMessage());
-            return -EIO;
-        }
-        if (h->cb_ids[i] < 0)
-            log_debug("hv %s: event %d not available: %s", h->uri, ids[i],
-                      virGetLastErrorMessage());
-    }
-    if (virConnectRegisterCloseCallback(h->conn, hv_close_cb, h, NULL) == 0)
-        h->close_registered = 1;
-    else
-        log_debug("hv %s: no close callback: %s", h->uri, virGetLastErrorMessage());
-    return 0;
+    log_warnx("hv %s: %s; reconnecting", h->uri, why);
+    hv_teardown(h);
+    h->st.disconnects++;
+    if (h->cbs->conn_state)
+        h->cbs->conn_state(h->arg, h, 0, why);
+    hv_schedule_retry(h);
 }
 
-static gpointer hv_connect_thread(gpointer data)
+static void hv_connect_done(struct hv_job *jb, struct hv *h)
 {
-    struct hv_conn_job *job = data;
+    struct hv_connect_job *j = (struct hv_connect_job *)jb;
 
-    job->conn = virConnectOpen(job->uri);
-    if (job->conn == NULL)
-        g_strlcpy(job->err, virGetLastErrorMessage(), sizeof(job->err));
-    return NULL;
-}
-
-static gboolean hv_connect_done(gpointer data);
-
-static gpointer hv_connect_thread_main(gpointer data)
-{
-    hv_connect_thread(data);
-    g_idle_add(hv_connect_done, data);
-    return NULL;
-}
-
-static void hv_conn_job_free(struct hv_conn_job *job)
-{
-    if (job->conn)
-        virConnectClose(job->conn);
-    g_free(job->uri);
-    g_free(job);
-}
-
-static gboolean hv_connect_done(gpointer data)
-{
-    struct hv_conn_job *job = data;
-    struct hv *h = job->h;
-
-    if (h == NULL) {
-        hv_conn_job_free(job);
-        return G_SOURCE_REMOVE;
-    }
-    h->job = NULL;
-    if (job->conn == NULL) {
+    if (h->link == NULL || h->link->gen != j->gen)
+        return; /* not the current attempt */
+    if (j->conn == NULL) {
         h->st.connect_failures++;
         if (!h->fail_logged)
-            log_warnx("hv %s: cannot connect: %s (retrying, up to every %.1f s)", h->uri, job->err,
+            log_warnx("hv %s: cannot connect: %s (retrying, up to every %.1f s)", h->uri, j->err,
                       (double)h->bmax / 1e9);
         else
-            log_debug("hv %s: cannot connect: %s", h->uri, job->err);
+            log_debug("hv %s: cannot connect: %s", h->uri, j->err);
         h->fail_logged = 1;
-        hv_conn_job_free(job);
-        hv_schedule_retry(h);
-        return G_SOURCE_REMOVE;
-    }
-    h->conn = job->conn;
-    job->conn = NULL;
-    hv_conn_job_free(job);
-
-    /* keepalive finds a libvirtd that hangs; local drivers do not support it */
-    virConnectSetKeepAlive(h->conn, (int)h->keepalive, 3);
-    if (hv_register_events(h) < 0) {
         hv_teardown(h);
-        h->st.connect_failures++;
         hv_schedule_retry(h);
-        return G_SOURCE_REMOVE;
+        return;
     }
+    h->conn = j->conn;
+    h->have_job_completed = j->have_job_completed;
     h->st.connects++;
     h->fail_logged = 0;
     h->backoff = h->bmin;
     log_info("hv %s: connected", h->uri);
     if (h->cbs->conn_state)
         h->cbs->conn_state(h->arg, h, 1, "connected");
-    if (hv_resync(h) < 0) {
-        /* the connection is unusable: start over */
-        hv_teardown(h);
-        h->st.disconnects++;
-        if (h->cbs->conn_state)
-            h->cbs->conn_state(h->arg, h, 0, "cannot list domains");
-        hv_schedule_retry(h);
-    }
-    return G_SOURCE_REMOVE;
+    if (hv_resync(h) < 0)
+        hv_conn_failed(h, "cannot list domains"); /* the connection is unusable: start over */
 }
 
 static void hv_connect_begin(struct hv *h)
 {
-    struct hv_conn_job *job;
-    GThread *t;
+    struct hv_connect_job *j;
 
-    if (h->job || h->conn)
-        return;
-    job = g_new0(struct hv_conn_job, 1);
-    job->h = h;
-    job->uri = g_strdup(h->uri);
-    h->job = job;
-    t = g_thread_new("hv-connect", hv_connect_thread_main, job);
-    g_thread_unref(t);
+    if (h->link)
+        return; /* connecting or connected */
+    h->link = hv_link_new(h, ++h->conn_gen);
+    j = g_new0(struct hv_connect_job, 1);
+    j->base.what = "open";
+    j->base.run = hv_connect_run;
+    j->base.done = hv_connect_done;
+    j->base.free = hv_connect_free;
+    j->link = hv_link_ref(h->link);
+    j->gen = h->link->gen;
+    j->uri = g_strdup(h->uri);
+    j->keepalive = h->keepalive;
+    hv_work_submit(h->work, &j->base);
 }
 
 struct hv *hv_new(const struct hv_opts *o, const struct hv_callbacks *cbs, void *arg, int *err)
@@ -283,8 +339,6 @@ struct hv *hv_new(const struct hv_opts *o, const struct hv_callbacks *cbs, void 
     h->keepalive = o && o->keepalive_s ? o->keepalive_s : 5;
     h->cbs = cbs;
     h->arg = arg;
-    for (int i = 0; i < HV_CB_N_; i++)
-        h->cb_ids[i] = -1;
     h->doms = g_ptr_array_new_with_free_func(hv_dom_free);
     h->migs = g_ptr_array_new();
     h->work = hv_work_new(h);
@@ -304,12 +358,10 @@ void hv_free(struct hv *h)
 {
     if (h == NULL)
         return;
-    if (h->job)
-        h->job->h = NULL;
     if (h->retry_src)
         g_source_remove(h->retry_src);
     hv_mig_orphan_all(h);
-    hv_teardown(h);
+    hv_teardown(h); /* queued behind the calls in flight */
     hv_work_orphan(h->work);
     g_ptr_array_free(h->doms, TRUE);
     g_free(h->uri);

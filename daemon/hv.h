@@ -187,17 +187,18 @@ struct hv_stats {
 struct hv *hv_new(const struct hv_opts *o, const struct hv_callbacks *cbs, void *arg, int *err);
 
 /*
- * hv_start() - open the connection in a worker thread (a remote URI may
- * block) and, once open, register the event callbacks and list the running
- * domains.  Failures are retried with backoff, forever.  Returns 0.
+ * hv_start() - open the connection in the worker thread, register the
+ * event callbacks there and, once open, list the running domains.
+ * Failures are retried with backoff, forever.  Returns 0.
  */
 int hv_start(struct hv *h);
 
 /*
- * hv_free() - close the connection and free h.  No callback is made from
- * or after it.  A connect or migration still running in a thread finishes
- * on its own and its result is dropped.  NULL is allowed.  Not from inside
- * one of h's own callbacks.
+ * hv_free() - free h and queue the close of its connection in its worker
+ * thread, which then exits; never waits for libvirtd.  No callback is made
+ * from or after it.  A call or migration still running in a thread
+ * finishes on its own and its result is dropped.  NULL is allowed.  Not
+ * from inside one of h's own callbacks.
  */
 void hv_free(struct hv *h);
 

@@ -237,13 +237,15 @@ int hv_resync(struct hv *h)
 
 int hv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
-    struct hv *h = opaque;
+    struct hv_link *l = opaque;
+    struct hv *h = l->h;
     const char *name = virDomainGetName(dom);
     struct hv_life_map m = hv_lifecycle_map(event, detail);
     struct hv_dom *d;
     char what[40];
 
-    if (name == NULL || conn != h->conn)
+    (void)conn;
+    if (name == NULL || h == NULL)
         return 0;
     h->st.lifecycle_events++;
     log_debug("hv %s: domain %s: %s (%s)", h->uri, name, hv_lifecycle_name(event),
@@ -310,10 +312,12 @@ static const char *hv_watchdog_action_name(int action)
 
 void hv_on_watchdog(virConnectPtr conn, virDomainPtr dom, int action, void *opaque)
 {
-    struct hv *h = opaque;
+    struct hv_link *l = opaque;
+    struct hv *h = l->h;
     const char *name = virDomainGetName(dom);
 
-    if (name == NULL || conn != h->conn)
+    (void)conn;
+    if (name == NULL || h == NULL)
         return;
     h->st.watchdog_events++;
     hv_emit(h, name, VSP_PROBE_HV_WATCHDOG, action, hv_watchdog_action_name(action), NULL);
@@ -322,10 +326,12 @@ void hv_on_watchdog(virConnectPtr conn, virDomainPtr dom, int action, void *opaq
 void hv_on_io_error(virConnectPtr conn, virDomainPtr dom, const char *src_path,
                     const char *dev_alias, int action, const char *reason, void *opaque)
 {
-    struct hv *h = opaque;
+    struct hv_link *l = opaque;
+    struct hv *h = l->h;
     const char *name = virDomainGetName(dom);
 
-    if (name == NULL || conn != h->conn)
+    (void)conn;
+    if (name == NULL || h == NULL)
         return;
     h->st.io_error_events++;
     log_warnx("hv %s: domain %s: I/O error on %s (%s): %s", h->uri, name,
@@ -336,11 +342,13 @@ void hv_on_io_error(virConnectPtr conn, virDomainPtr dom, const char *src_path,
 
 void hv_on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque)
 {
-    (void)reason;
-    struct hv *h = opaque;
+    struct hv_link *l = opaque;
+    struct hv *h = l->h;
     const char *name = virDomainGetName(dom);
 
-    if (name == NULL || conn != h->conn)
+    (void)conn;
+    (void)reason;
+    if (name == NULL || h == NULL)
         return;
     /* libvirt reports this for the QEMU guest agent channel only */
     h->st.agent_events++;

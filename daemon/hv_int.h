@@ -19,7 +19,7 @@
 
 #include "hv.h"
 
-/* Domain event callbacks a connection registers; index into hv.cb_ids. */
+/* Domain event callbacks a connection registers; index into hv_wconn.cb_ids. */
 enum {
     HV_CB_LIFECYCLE,
     HV_CB_WATCHDOG,
@@ -29,7 +29,18 @@ enum {
     HV_CB_N_
 };
 
-struct hv_link;
+/*
+ * The opaque data of libvirt's callbacks for one connection attempt (made
+ * and released in hv.c): reference counted (libvirt frees its references
+ * from any thread), h read and cleared on the main loop only.  h is NULL
+ * once the connection is torn down or h freed: callbacks that still
+ * arrive are ignored.
+ */
+struct hv_link {
+    struct hv *h;
+    unsigned gen; /* hv.conn_gen of the attempt */
+};
+
 struct hv_work;
 
 /* One libvirt connection manager (hv_new()). */
@@ -41,11 +52,13 @@ struct hv {
     void *arg;
 
     struct hv_work *work; /* its worker thread */
-    virConnectPtr conn;
-    int cb_ids[HV_CB_N_];
-    int close_registered;
-    struct hv_conn_job *job;
-    guint retry_src, close_src;
+    struct hv_link *link; /* current attempt or connection, NULL none */
+    unsigned conn_gen;    /* connection attempts made */
+    virConnectPtr conn;   /* while connected: the worker's connection (not
+                             owned here; valid until the teardown job is
+                             submitted, which clears it first) */
+    int have_job_completed;
+    guint retry_src;
     int started;
     int fail_logged;
 
@@ -112,14 +125,21 @@ void hv_work_stats(struct hv_work *w, struct hv_stats *st);
 
 /* hv_wait_workers() (hv.h) is in hv_work.c. */
 
+/* ---- hv.c ---------------------------------------------------------------- */
+
+/* The connection of h is unusable (it could not list domains, or died
+ * before its close callback could count): tear it down, tell the owner
+ * why, and reconnect with backoff. */
+void hv_conn_failed(struct hv *h, const char *why);
+
 /* ---- hv_dom.c ------------------------------------------------------------ */
 
 /* Free a struct hv_dom (the free function of hv.doms). */
 void hv_dom_free(gpointer p);
 
-/* libvirt's domain event callbacks (opaque is the struct hv): lifecycle
+/* libvirt's domain event callbacks (opaque is a struct hv_link): lifecycle
  * events follow the domains, the others become host probe events; events
- * of another connection are ignored. */
+ * of a connection torn down are ignored. */
 int hv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
 void hv_on_watchdog(virConnectPtr conn, virDomainPtr dom, int action, void *opaque);
 void hv_on_io_error(virConnectPtr conn, virDomainPtr dom, const char *src_path,
@@ -130,7 +150,7 @@ void hv_on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, vo
 
 /*
  * hv_on_job_completed() - libvirt's job-completed event callback (opaque is
- * the struct hv): for an outgoing migration of a domain that h is
+ * a struct hv_link): for an outgoing migration of a domain that h is
  * migrating, records libvirt's downtime and elapsed time in its result,
  * and finishes the migration if its worker was only waiting for them.
  * Events of another connection or domain are ignored.

@@ -73,13 +73,15 @@ static struct hv_mig *hv_mig_find(struct hv *h, const char *name)
 void hv_on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
                          int nparams, void *opaque)
 {
-    struct hv *h = opaque;
+    struct hv_link *l = opaque;
+    struct hv *h = l->h;
     const char *name = virDomainGetName(dom);
     struct hv_mig *m;
     unsigned long long v;
     int op = -1;
 
-    if (name == NULL || conn != h->conn || (m = hv_mig_find(h, name)) == NULL)
+    (void)conn;
+    if (name == NULL || h == NULL || (m = hv_mig_find(h, name)) == NULL)
         return;
     if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
         op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
@@ -194,7 +196,7 @@ static gboolean hv_mig_thread_done(gpointer data)
         m->res.status = hv_mig_errno(m->err_code);
         g_strlcpy(m->res.text, m->err, sizeof(m->res.text));
     }
-    if (m->rc == 0 && !m->have_stats && m->h->cb_ids[HV_CB_JOB_COMPLETED] >= 0) {
+    if (m->rc == 0 && !m->have_stats && m->h->have_job_completed) {
         /* the job-completed event (downtime) may still be on its way */
         m->phase = HV_MIG_WAITING;
         m->wait_src = g_timeout_add(2000, hv_mig_wait_over, m);
