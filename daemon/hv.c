@@ -74,6 +74,7 @@ void hv_get_stats(const struct hv *h, struct hv_stats *out)
 {
     *out = h->st;
     hv_work_stats(h->work, out);
+    out->events_queued = h->ops.length;
 }
 
 /* ---- links: the opaque data of libvirt's callbacks -------------------------- */
@@ -292,8 +293,7 @@ static void hv_connect_done(struct hv_job *jb, struct hv *h)
     log_info("hv %s: connected", h->uri);
     if (h->cbs->conn_state)
         h->cbs->conn_state(h->arg, h, 1, "connected");
-    if (hv_resync(h) < 0)
-        hv_conn_failed(h, "cannot list domains"); /* the connection is unusable: start over */
+    hv_ops_resync(h, 1);
 }
 
 static void hv_connect_begin(struct hv *h)
@@ -340,6 +340,7 @@ struct hv *hv_new(const struct hv_opts *o, const struct hv_callbacks *cbs, void 
     h->cbs = cbs;
     h->arg = arg;
     h->doms = g_ptr_array_new_with_free_func(hv_dom_free);
+    g_queue_init(&h->ops);
     h->migs = g_ptr_array_new();
     h->work = hv_work_new(h);
     return h;
@@ -363,6 +364,7 @@ void hv_free(struct hv *h)
     hv_mig_orphan_all(h);
     hv_teardown(h); /* queued behind the calls in flight */
     hv_work_orphan(h->work);
+    hv_ops_clear(h);
     g_ptr_array_free(h->doms, TRUE);
     g_free(h->uri);
     g_free(h->channel);

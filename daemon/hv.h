@@ -177,6 +177,8 @@ struct hv_stats {
     const char *call_what;    /* the call the worker is in now ("open", "list
                                  domains", ...; static), NULL when idle */
     uint64_t call_running_ms; /* how long it has been in it */
+    unsigned events_queued;   /* libvirt events not yet applied (waiting for calls) */
+    uint64_t events_dropped;  /* dropped while HV_OPS_MAX waited (a resync follows) */
 };
 
 /*
@@ -221,9 +223,12 @@ size_t hv_domain_count(const struct hv *h);
 int hv_domain_at(const struct hv *h, size_t i, const char **name, const char **channel_path);
 
 /*
- * hv_resync() - list the running domains again now (also done after every
- * reconnect): domain_up for new ones or changed paths, domain_down
- * (HV_DOWN_VANISHED) for those that are gone.  0, -ENOTCONN or -EIO.
+ * hv_resync() - list the running domains again (also done after every
+ * reconnect), after the events already received: domain_up for new ones
+ * or changed paths, domain_down (HV_DOWN_VANISHED) for those that are
+ * gone, from the main loop once the worker has the list (events received
+ * meanwhile are applied after it).  0 (queued; a failure is logged) or
+ * -ENOTCONN.
  */
 int hv_resync(struct hv *h);
 

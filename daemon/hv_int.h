@@ -29,6 +29,10 @@ enum {
     HV_CB_N_
 };
 
+/* Events waiting or running per connection before new ones are dropped
+ * (and a resync asked for instead). */
+#define HV_OPS_MAX 4096
+
 /*
  * The opaque data of libvirt's callbacks for one connection attempt (made
  * and released in hv.c): reference counted (libvirt frees its references
@@ -63,8 +67,11 @@ struct hv {
     int fail_logged;
 
     GPtrArray *doms; /* struct hv_dom */
-    GPtrArray *migs; /* struct hv_mig */
-    unsigned gen;
+    GQueue ops;      /* struct hv_op: events in order, see hv_dom.c */
+    int pumping, pump_again;
+    int resync_wanted; /* events were dropped: resync when they drain */
+    GPtrArray *migs;   /* struct hv_mig */
+    unsigned gen;      /* resync generation */
     uint64_t seq;
     struct hv_stats st;
 };
@@ -137,7 +144,16 @@ void hv_conn_failed(struct hv *h, const char *why);
 /* Free a struct hv_dom (the free function of hv.doms). */
 void hv_dom_free(gpointer p);
 
-/* libvirt's domain event callbacks (opaque is a struct hv_link): lifecycle
+/* Queue a resync of h's current connection behind the events queued
+ * before it; initial: the first after a connect (a failure to list
+ * drops the connection). */
+void hv_ops_resync(struct hv *h, int initial);
+
+/* Drop every queued event (hv_free()). */
+void hv_ops_clear(struct hv *h);
+
+/* libvirt's domain event callbacks (opaque is a struct hv_link): the
+ * events are queued per domain in the order libvirt gave them, lifecycle
  * events follow the domains, the others become host probe events; events
  * of a connection torn down are ignored. */
 int hv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);

@@ -502,6 +502,28 @@ static void r_conn(void *arg, struct hv *h, int up, const char *why)
 
 static const struct hv_callbacks rcbs = {r_up, r_down, r_event, r_conn};
 
+/* Iterate until h has made n resyncs (they run in its worker thread). */
+struct resyncs_want {
+    struct hv *h;
+    uint64_t n;
+};
+
+static int resyncs_reached(void *arg)
+{
+    struct resyncs_want *w = arg;
+    struct hv_stats st;
+
+    hv_get_stats(w->h, &st);
+    return st.resyncs >= w->n;
+}
+
+static int spin_resyncs(struct hv *h, uint64_t n)
+{
+    struct resyncs_want w = {h, n};
+
+    return vsp_ts_spin_until(resyncs_reached, &w);
+}
+
 static const char vt1_xml[] = "<domain type='test'><name>vt1</name><memory>65536</memory>"
                               "<os><type>hvm</type></os><devices>"
                               "<channel type='unix'><source mode='bind' path='/run/vt/vt1.sock'/>"
@@ -560,18 +582,22 @@ static void test_conn_test_driver(void **unused)
     assert_int_equal(r->events, 0);
     virDomainFree(d);
 
-    /* resync after the fact: nothing changes */
+    /* resync after the fact (once the worker has the list): nothing changes */
     assert_int_equal(hv_resync(h), 0);
+    assert_true(spin_resyncs(h, 2));
     assert_int_equal(r->ups, 2);
     assert_int_equal(r->downs, 1);
     assert_int_equal(hv_domain_count(h), 1);
 
     /* a domain stopped behind our back vanishes at resync: destroy it and
-     * resync before the loop delivers the event (which is then ignored) */
+     * resync before the loop delivers the event (which comes after the
+     * resync and is then ignored) */
     d = virDomainLookupByName(c, "test");
     assert_non_null(d);
     assert_int_equal(virDomainDestroy(d), 0);
     assert_int_equal(hv_resync(h), 0);
+    assert_int_equal(r->downs, 1); /* not before the list is back */
+    assert_true(spin_resyncs(h, 3));
     assert_int_equal(r->downs, 2);
     assert_string_equal(r->down_name[1], "test");
     assert_int_equal(r->down_reason[1], HV_DOWN_VANISHED);
@@ -591,10 +617,11 @@ static void test_conn_test_driver(void **unused)
     assert_int_equal(st.ups, 3);
     assert_int_equal(st.downs, 2);
     assert_int_equal(st.probe_events, 0);
-    /* the worker opened the connection and is idle now */
-    assert_true(st.calls >= 1);
+    /* the worker made the calls and is idle now */
+    assert_true(st.calls >= 5); /* open, 3 lists, 2 XML */
     assert_int_equal(st.calls_queued, 0);
     assert_null(st.call_what);
+    assert_int_equal(st.events_queued, 0);
 
     hv_free(h);
     /* nothing after free */
