@@ -18,7 +18,13 @@
  *     resynchronises (lists the domains again: domains that kept running
  *     keep their channel, vanished ones go down, new ones come up);
  *   - live-migrates a domain peer to peer (virDomainMigrateToURI3 in a
- *     worker thread, progress polled from the main loop every 500 ms).
+ *     thread of its own, progress asked for every 500 ms).
+ * No libvirt call that waits for libvirtd runs on the main loop: each
+ * connection has a worker thread that makes them in order and hands the
+ * results back (hv_work.c), and a domain's events are applied in the
+ * order libvirt gave them, each after the calls of the one before
+ * (hv_dom.c).  A libvirtd that stops answering delays only its own
+ * domains' discovery; other guests' verdicts go on.
  * Every callback runs on the GLib main loop (default main context).
  * hv.c and hv_migrate.c log connection, domain and migration transitions
  * as "hv URI: ..." lines; hv_parse_channel() and hv_lifecycle_map() are
@@ -265,17 +271,20 @@ typedef void (*hv_migrated_fn)(void *arg, const char *name, const struct hv_migr
 /*
  * hv_migrate() - live, peer-to-peer migration of running domain name to
  * o->dest_uri (VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER, plus
- * PERSIST_DEST | UNDEFINE_SOURCE when o->persist).  The blocking libvirt
- * call runs in a worker thread; progress (may be NULL) is called from the
- * main loop every HV_PROGRESS_MS while it runs, done exactly once with the
- * outcome (unless hv_free() came first).  Returns 0 (done will be called),
- * -ENOTCONN, -ENOENT (no such running domain), -EBUSY (a migration of it
- * is running), -EINVAL (no dest_uri) or -ENOMEM, without calling done.
+ * PERSIST_DEST | UNDEFINE_SOURCE when o->persist).  The lookup and the
+ * migration run in a thread of their own; progress (may be NULL) is
+ * called from the main loop about every HV_PROGRESS_MS while it runs,
+ * done exactly once with the outcome (unless hv_free() came first; a
+ * domain libvirt no longer finds is an outcome, status -ENOENT).  Returns
+ * 0 (done will be called), -ENOTCONN, -ENOENT (h reports no such running
+ * domain), -EBUSY (a migration of it is running), -EINVAL (no dest_uri)
+ * or -ENOMEM, without calling done.
  */
 int hv_migrate(struct hv *h, const char *name, const struct hv_migrate_opts *o,
                hv_progress_fn progress, hv_migrated_fn done, void *arg);
 
-/* Abort a running migration of name (virDomainAbortJob).  0, -ENOENT. */
+/* Abort a running migration of name (virDomainAbortJob, queued in the
+ * worker).  0, -ENOENT. */
 int hv_migrate_abort(struct hv *h, const char *name);
 
 /* Migrations in flight on h. */

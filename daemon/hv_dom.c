@@ -120,6 +120,13 @@ static void hv_emit_ev(struct hv *h, const char *name, struct vsp_event *ev)
         h->cbs->hv_event(h->arg, h, name, ev);
 }
 
+int hv_dom_is_up(struct hv *h, const char *name)
+{
+    struct hv_dom *d = hv_dom_find(h, name);
+
+    return d != NULL && d->up;
+}
+
 /* domain_up for d with path (NULL none), unless nothing changed. */
 static void hv_dom_up(struct hv *h, struct hv_dom *d, const char *path)
 {

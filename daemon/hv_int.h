@@ -71,6 +71,7 @@ struct hv {
     int pumping, pump_again;
     int resync_wanted; /* events were dropped: resync when they drain */
     GPtrArray *migs;   /* struct hv_mig */
+    unsigned mig_ids;  /* migrations started (their ids) */
     unsigned gen;      /* resync generation */
     uint64_t seq;
     struct hv_stats st;
@@ -143,6 +144,9 @@ void hv_conn_failed(struct hv *h, const char *why);
 
 /* Free a struct hv_dom (the free function of hv.doms). */
 void hv_dom_free(gpointer p);
+
+/* Does h report domain name running (domain_up made, no down since)? */
+int hv_dom_is_up(struct hv *h, const char *name);
 
 /* Queue a resync of h's current connection behind the events queued
  * before it; initial: the first after a connect (a failure to list
