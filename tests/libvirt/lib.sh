@@ -85,6 +85,8 @@ lt_vesperd_stop() {
 
 lt_cleanup() {
     local rc=$? keep=""
+    # a test that hangs libvirtd (SIGSTOP) may end before it resumes it
+    kill -CONT "$(cat "$lt_state/primary/libvirtd.pid" 2>/dev/null)" 2>/dev/null
     lt_vesperd_stop
     { [ -n "$lt_keep" ] || [ "$t_nfail" -gt 0 ] || [ $rc != 0 ]; } && keep=1
     if [ -n "$lt_work" ] && [ -n "$keep" ]; then
@@ -281,8 +283,14 @@ lt_send() {
     local uri="$1" name="$2" cmd="$3" prefix="${4:-}" path
     path="$(lt_chan "$uri" "$name" org.vesper.test)"
     [ -n "$path" ] || { lt_log "no org.vesper.test channel in $name"; return 1; }
+    lt_send_to "$prefix$path" "$cmd"
+}
+
+# lt_send_to SOCKET COMMAND: the same to a test channel's socket path known
+# already (asks libvirt nothing: works while libvirtd does not answer).
+lt_send_to() {
     # stay connected a moment: the guest reads the port only while we are
-    { echo "$cmd"; sleep 1; } | socat -u - "UNIX-CONNECT:$prefix$path"
+    { echo "$2"; sleep 1; } | socat -u - "UNIX-CONNECT:$1"
 }
 
 # lt_ms: milliseconds of the wall clock.
