@@ -335,12 +335,12 @@ void guest_action_progress(const char *task, const char *text);
 int guest_push_config(struct guest *g);
 
 /*
- * guest_health() - the OCF monitor's question.  FAILED when a failover
- * verdict was reached in this guest boot (until the guest reboots or is
- * re-bound); UNKNOWN when there is no fresh evidence (channel down, HELLO
- * missing, heartbeats stopped); DEGRADED while a migrate verdict's group
- * is still tripped; RUNNING otherwise.  reason gets a one-line
- * explanation ("" for RUNNING).
+ * guest_health() - the OCF monitor's question.  FAILED once a failover
+ * verdict was reached, until the guest is bound again or cleared
+ * (guest_clear()); a new guest boot keeps it.  UNKNOWN when there is no
+ * fresh evidence (channel down, HELLO missing, heartbeats stopped);
+ * DEGRADED while a migrate verdict's group is still tripped; RUNNING
+ * otherwise.  reason gets a one-line explanation ("" for RUNNING).
  */
 enum guest_health guest_health(struct guest *g, char *reason, size_t len);
 
