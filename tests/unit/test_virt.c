@@ -64,14 +64,18 @@ static const char daemon_text[] = "[libvirt]\n"
                                   "domain = vt-web\n"
                                   "groups = hypervisor, disk\n";
 
+/* a connection's settings and guest web following vt-web, for the texts below */
+#define TEST_CONN                                                                                  \
+    "uri = test:///default\n"                                                                      \
+    "reconnect = 10ms..100ms\n"                                                                    \
+    "\n"
+#define TEST_GUEST_WEB                                                                             \
+    "[guest web]\n"                                                                                \
+    "domain = vt-web\n"                                                                            \
+    "groups = hypervisor\n"
+
 /* the same without discovery and template */
-static const char daemon_text2[] = "[libvirt]\n"
-                                   "uri = test:///default\n"
-                                   "reconnect = 10ms..100ms\n"
-                                   "\n"
-                                   "[guest web]\n"
-                                   "domain = vt-web\n"
-                                   "groups = hypervisor\n";
+static const char daemon_text2[] = "[libvirt]\n" TEST_CONN TEST_GUEST_WEB;
 
 static const char dom_fmt[] =
     "<domain type='test'><name>%s</name><memory>65536</memory>"
@@ -301,17 +305,8 @@ static void test_virt_test_driver(void **unused)
 
 /* two connections that report the same domain (the ends of a migration,
  * or a stale copy): only the one the guest follows can fail or stop it */
-static const char two_conn_text[] = "[libvirt]\n"
-                                    "uri = test:///default\n"
-                                    "reconnect = 10ms..100ms\n"
-                                    "\n"
-                                    "[libvirt other]\n"
-                                    "uri = test:///default\n"
-                                    "reconnect = 10ms..100ms\n"
-                                    "\n"
-                                    "[guest web]\n"
-                                    "domain = vt-web\n"
-                                    "groups = hypervisor\n";
+static const char two_conn_text[] =
+    "[libvirt]\n" TEST_CONN "[libvirt other]\n" TEST_CONN TEST_GUEST_WEB;
 
 static int both_connected(void *unused)
 {
