@@ -100,6 +100,16 @@ static void hv_link_unref(void *l)
         g_atomic_rc_box_release(l);
 }
 
+struct hv *hv_link_target(void *opaque, virDomainPtr dom, const char **name, unsigned *gen)
+{
+    const struct hv_link *l = opaque;
+
+    *name = virDomainGetName(dom);
+    if (gen)
+        *gen = l->gen;
+    return *name && l->h ? l->h : NULL;
+}
+
 /* ---- worker side ---------------------------------------------------------- */
 
 static void hv_close_cb(virConnectPtr conn, int reason, void *opaque);

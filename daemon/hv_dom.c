@@ -670,20 +670,20 @@ int hv_resync(struct hv *h)
 
 int hv_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
-    struct hv_link *l = opaque;
-    struct hv *h = l->h;
-    const char *name = virDomainGetName(dom);
+    const char *name;
+    unsigned gen;
+    struct hv *h = hv_link_target(opaque, dom, &name, &gen);
     struct hv_op *op;
 
     (void)conn;
-    if (name == NULL || h == NULL)
+    if (h == NULL)
         return 0;
     h->st.lifecycle_events++;
     log_debug("hv %s: domain %s: %s (%s)", h->uri, name, hv_lifecycle_name(event),
               hv_lifecycle_detail_name(event, detail));
     if (hv_lifecycle_map(event, detail).life == HV_LIFE_NONE)
         return 0;
-    if ((op = hv_op_new(h, HV_OP_LIFECYCLE, name, l->gen)) == NULL)
+    if ((op = hv_op_new(h, HV_OP_LIFECYCLE, name, gen)) == NULL)
         return 0;
     op->event = event;
     op->detail = detail;
@@ -701,11 +701,11 @@ static const char *hv_watchdog_action_name(int action)
     return names[action];
 }
 
-/* Queue a host probe event of domain name from connection l. */
-static void hv_probe(struct hv *h, struct hv_link *l, const char *name, uint16_t probe,
-                     int32_t code, const char *comm, const char *src_comm)
+/* Queue a host probe event of domain name from connection attempt gen. */
+static void hv_probe(struct hv *h, unsigned gen, const char *name, uint16_t probe, int32_t code,
+                     const char *comm, const char *src_comm)
 {
-    struct hv_op *op = hv_op_new(h, HV_OP_PROBE, name, l->gen);
+    struct hv_op *op = hv_op_new(h, HV_OP_PROBE, name, gen);
 
     if (op == NULL)
         return;
@@ -715,43 +715,42 @@ static void hv_probe(struct hv *h, struct hv_link *l, const char *name, uint16_t
 
 void hv_on_watchdog(virConnectPtr conn, virDomainPtr dom, int action, void *opaque)
 {
-    struct hv_link *l = opaque;
-    struct hv *h = l->h;
-    const char *name = virDomainGetName(dom);
+    const char *name;
+    unsigned gen;
+    struct hv *h = hv_link_target(opaque, dom, &name, &gen);
 
     (void)conn;
-    if (name == NULL || h == NULL)
+    if (h == NULL)
         return;
     h->st.watchdog_events++;
-    hv_probe(h, l, name, VSP_PROBE_HV_WATCHDOG, action, hv_watchdog_action_name(action), NULL);
+    hv_probe(h, gen, name, VSP_PROBE_HV_WATCHDOG, action, hv_watchdog_action_name(action), NULL);
 }
 
 void hv_on_io_error(virConnectPtr conn, virDomainPtr dom, const char *src_path,
                     const char *dev_alias, int action, const char *reason, void *opaque)
 {
-    struct hv_link *l = opaque;
-    struct hv *h = l->h;
-    const char *name = virDomainGetName(dom);
+    const char *name;
+    unsigned gen;
+    struct hv *h = hv_link_target(opaque, dom, &name, &gen);
 
     (void)conn;
-    if (name == NULL || h == NULL)
+    if (h == NULL)
         return;
     h->st.io_error_events++;
     log_warnx("hv %s: domain %s: I/O error on %s (%s): %s", h->uri, name,
               dev_alias ? dev_alias : "?", src_path ? src_path : "?", reason ? reason : "?");
-    hv_probe(h, l, name, VSP_PROBE_HV_IO_ERROR, action, reason && reason[0] ? reason : "ioerror",
+    hv_probe(h, gen, name, VSP_PROBE_HV_IO_ERROR, action, reason && reason[0] ? reason : "ioerror",
              dev_alias);
 }
 
 void hv_on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque)
 {
-    struct hv_link *l = opaque;
-    struct hv *h = l->h;
-    const char *name = virDomainGetName(dom);
+    const char *name;
+    struct hv *h = hv_link_target(opaque, dom, &name, NULL);
 
     (void)conn;
     (void)reason;
-    if (name == NULL || h == NULL)
+    if (h == NULL)
         return;
     /* libvirt reports this for the QEMU guest agent channel only */
     h->st.agent_events++;

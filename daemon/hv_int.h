@@ -135,6 +135,15 @@ void hv_work_stats(struct hv_work *w, struct hv_stats *st);
 
 /* ---- hv.c ---------------------------------------------------------------- */
 
+/*
+ * hv_link_target() - for libvirt's domain event callbacks (opaque is the
+ * struct hv_link they were registered with): the struct hv the link
+ * belongs to, the domain's name in *name and the connection attempt in
+ * *gen (if gen is not NULL); NULL when the event is to be ignored (its
+ * connection was torn down, or the domain has no name).  Main loop.
+ */
+struct hv *hv_link_target(void *opaque, virDomainPtr dom, const char **name, unsigned *gen);
+
 /* The connection of h is unusable (it could not list domains, or died
  * before its close callback could count): tear it down, tell the owner
  * why, and reconnect with backoff. */

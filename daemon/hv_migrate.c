@@ -108,15 +108,14 @@ static struct hv_mig *hv_mig_find_id(struct hv *h, unsigned id)
 void hv_on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
                          int nparams, void *opaque)
 {
-    struct hv_link *l = opaque;
-    struct hv *h = l->h;
-    const char *name = virDomainGetName(dom);
+    const char *name;
+    struct hv *h = hv_link_target(opaque, dom, &name, NULL);
     struct hv_mig *m;
     unsigned long long v;
     int op = -1;
 
     (void)conn;
-    if (name == NULL || h == NULL || (m = hv_mig_find(h, name)) == NULL)
+    if (h == NULL || (m = hv_mig_find(h, name)) == NULL)
         return;
     if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
         op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
