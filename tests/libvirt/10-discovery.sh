@@ -21,18 +21,7 @@ lt_setup
 U1=qemu:///system
 D=vesper-disc
 
-t_check "domain $D defined and started" lt_domain "$D"
-lt_vesperd <<EOF
-[libvirt]
-discover = yes
-reconnect = 200ms..2s
-
-[guest-template]
-groups = signal, hypervisor, agent
-watch = comm:httpd
-EOF
-t_check "vesperd started" test -n "$lt_vd_pid"
-t_check "libvirt connected (vesperctl status)" lt_until 20 lt_q 'd["libvirt"][0]["connected"]' status
+lt_discovery "$D"
 t_check "guest $D discovered, domain running on 'default'" lt_until 30 \
     lt_q "d['domain_state'] == 'running' and d['libvirt'] == 'default' and d['discovered']" guest "$D"
 want="$(lt_chan "$U1" "$D" org.vesper.0)"

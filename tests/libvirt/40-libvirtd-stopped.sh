@@ -48,18 +48,7 @@ stopped() {
     grep -q '^State:[[:space:]]*T' "/proc/$1/status" 2>/dev/null
 }
 
-t_check "domain $D defined and started" lt_domain "$D"
-lt_vesperd <<EOF
-[libvirt]
-discover = yes
-reconnect = 200ms..2s
-
-[guest-template]
-groups = signal, hypervisor, agent
-watch = comm:httpd
-EOF
-t_check "vesperd started" test -n "$lt_vd_pid"
-t_check "libvirt connected" lt_until 20 lt_q 'd["libvirt"][0]["connected"]' status
+lt_discovery "$D"
 t_check "guest $D discovered, agent up" lt_until 60 \
     lt_q "d['domain_state'] == 'running' and d['link'] == 'up'" guest "$D"
 t_check "guest test port ready" lt_console_wait "$D" 60 'VESPER-HV: ready'

@@ -189,6 +189,26 @@ lt_vesperd() {
     lt_until 10 lt_ctl status
 }
 
+# lt_discovery NAME: three checks: domain NAME defined and started, vesperd
+# started with discovery (reconnect = 200ms..2s, a line tests may edit) and
+# a [guest-template] that watches httpd (groups signal, hypervisor, agent),
+# and the libvirt connection up.
+lt_discovery() {
+    t_check "domain $1 defined and started" lt_domain "$1"
+    lt_vesperd <<EOF
+[libvirt]
+discover = yes
+reconnect = 200ms..2s
+
+[guest-template]
+groups = signal, hypervisor, agent
+watch = comm:httpd
+EOF
+    t_check "vesperd started" test -n "$lt_vd_pid"
+    t_check "libvirt connected (vesperctl status)" lt_until 20 \
+        lt_q 'd["libvirt"][0]["connected"]' status
+}
+
 # lt_ctl ARGS...: vesperctl on the test's vesperd (output discarded on failure).
 lt_ctl() {
     "$LT_VESPERCTL" -s "$lt_work/vesperd.sock" "$@"
