@@ -264,6 +264,7 @@ static void hv_teardown(struct hv *h)
     j = g_new0(struct hv_teardown_job, 1);
     j->base.what = "close";
     j->base.run = hv_teardown_run;
+    j->base.cleanup = 1;
     hv_work_submit(h->work, &j->base);
 }
 

@@ -95,13 +95,15 @@ struct hv_wconn {
  * member.  run() makes the libvirt calls in the worker thread and must
  * leave no libvirt object in the job; done() gets the result on the main
  * loop (not called once h is freed); free() (NULL: g_free) releases the
- * job's memory, in either thread.
+ * job's memory, in either thread.  Once h is freed only cleanup jobs
+ * (the close) still run; the others are only freed.
  */
 struct hv_job {
     const char *what; /* the call, for status ("list domains"); a literal */
     void (*run)(struct hv_job *j, struct hv_wconn *wc);
     void (*done)(struct hv_job *j, struct hv *h);
     void (*free)(struct hv_job *j);
+    int cleanup; /* runs even once h is freed */
     int dispose; /* internal: free only */
 };
 
@@ -118,9 +120,10 @@ struct hv_work *hv_work_new(struct hv *h);
 void hv_work_submit(struct hv_work *w, struct hv_job *j);
 
 /*
- * hv_work_orphan() - for hv_free(): no done() is made from now on; jobs
- * still queued run (a teardown job queued before closes the connection)
- * and are freed in the worker, which then exits on its own.  The thread
+ * hv_work_orphan() - for hv_free(): no done() is made from now on; of
+ * the jobs still queued the cleanup ones run (a teardown queued before
+ * closes the connection), all are freed in the worker, which then exits
+ * on its own.  The thread
  * is not joined: a call blocked in a libvirtd that does not answer ends
  * when libvirtd answers, its socket closes or libvirt's keepalive gives
  * up; hv_wait_workers() waits for such threads, up to a bound.

@@ -105,17 +105,21 @@ static gpointer hv_work_main(gpointer data)
 
     while ((j = g_async_queue_pop(w->in)) != &hv_work_stop) {
         uint64_t t0 = vsp_mono_ns(), dt;
+        int run;
 
-        if (!j->dispose) {
-            g_mutex_lock(&w->lock);
+        /* once orphaned, only what closes the connection is worth a wait */
+        g_mutex_lock(&w->lock);
+        run = !j->dispose && (!w->orphaned || j->cleanup);
+        if (run) {
             w->cur_what = j->what ? j->what : "call";
             w->cur_start_ns = t0;
-            g_mutex_unlock(&w->lock);
-            j->run(j, &w->wc);
         }
+        g_mutex_unlock(&w->lock);
+        if (run)
+            j->run(j, &w->wc);
         dt = vsp_mono_ns() - t0;
         g_mutex_lock(&w->lock);
-        if (!j->dispose) {
+        if (run) {
             w->cur_what = NULL;
             w->calls++;
             if (dt > w->max_ns)
