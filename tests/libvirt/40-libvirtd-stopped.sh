@@ -126,16 +126,15 @@ lvpid="$(cat "$lt_state/primary/libvirtd.pid")"
 kill -STOP "$lvpid"
 t0=$(lt_ms)
 kill -TERM "$lt_vd_pid"
-n=0
-while [ $n -lt 150 ] && ! gone "$lt_vd_pid"; do
+while [ "$(lt_ms)" -lt $((t0 + 10000)) ] && ! gone "$lt_vd_pid"; do
     sleep 0.1
-    n=$((n + 1))
 done
 ms=$(($(lt_ms) - t0))
-t_check "vesperd exits within 10 s while libvirtd hangs ($ms ms)" gone "$lt_vd_pid"
-echo "measured: SIGTERM -> vesperd exited $ms ms (libvirtd stopped)"
-wait "$lt_vd_pid" 2>/dev/null
-lt_vd_pid=""
+if t_check "vesperd exits within 10 s while libvirtd hangs ($ms ms)" gone "$lt_vd_pid"; then
+    echo "measured: SIGTERM -> vesperd exited $ms ms (libvirtd stopped)"
+    wait "$lt_vd_pid" 2>/dev/null
+    lt_vd_pid="" # else the cleanup kills it
+fi
 t_check "vesperd logged that it left a libvirt call waiting" \
     lt_vd_wait 1 'libvirt: [0-9]+ connections still in a libvirt call'
 kill -CONT "$lvpid"
