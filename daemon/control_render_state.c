@@ -41,12 +41,31 @@ void control_render_version(struct control_reply *r)
     }
 }
 
+#ifdef HAVE_LIBVIRT
+/* ", libvirt call 'open' running for 12.5s, 2 more waiting" when the
+ * worker has been in a call for a second or more (a libvirtd that stopped
+ * answering) or calls wait behind it; "" otherwise. */
+static void control_libvirt_worker(const struct hv_stats *st, char *buf, size_t len)
+{
+    unsigned more = st->calls_queued > 1 ? st->calls_queued - 1 : 0;
+    int n;
+
+    buf[0] = '\0';
+    if (st->call_what == NULL || (st->call_running_ms < 1000 && !more))
+        return;
+    n = snprintf(buf, len, ", libvirt call '%s' running for %.1fs", st->call_what,
+                 (double)st->call_running_ms / 1e3);
+    if (more && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, ", %u more waiting", more);
+}
+#endif
+
 /* The libvirt connections: a "libvirt" array (JSON) or one row each. */
 static void control_libvirt_status(struct control_reply *r, uint64_t now)
 {
 #ifdef HAVE_LIBVIRT
     struct virt_conn_info vi;
-    char a[64];
+    char a[64], q[96];
 
     if (r->req->json) {
         json_key(&r->j, "libvirt");
@@ -76,24 +95,32 @@ static void control_libvirt_status(struct control_reply *r, uint64_t now)
             json_kuint(j, "probe_events", vi.st.probe_events);
             json_kuint(j, "migrations", vi.st.migrations);
             json_kuint(j, "migrations_failed", vi.st.migrations_failed);
+            json_kuint(j, "calls", vi.st.calls);
+            json_kuint(j, "call_max_ms", vi.st.call_max_ms);
+            json_kuint(j, "calls_queued", vi.st.calls_queued);
+            json_kstr(j, "call", vi.st.call_what); /* null when idle */
+            json_kuint(j, "call_running_ms", vi.st.call_running_ms);
+            json_kuint(j, "events_queued", vi.st.events_queued);
+            json_kuint(j, "events_dropped", vi.st.events_dropped);
             json_obj_end(j);
             continue;
         }
         control_table_add(&r->t, "libvirt %s", vi.name);
+        control_libvirt_worker(&vi.st, q, sizeof(q));
         if (vi.connected)
             control_table_add(
                 &r->t,
                 "%s connected%s%s, %zu domains (%zu followed), %u migrations running, "
-                "%" PRIu64 " reconnects",
+                "%" PRIu64 " reconnects%s",
                 vi.uri, vi.since_mono_ns ? " for " : "",
                 vi.since_mono_ns ? control_fmt_age(vi.since_mono_ns, now, a, sizeof(a)) : "",
-                vi.domains, vi.followed, vi.migrations, vi.st.connects ? vi.st.connects - 1 : 0);
+                vi.domains, vi.followed, vi.migrations, vi.st.connects ? vi.st.connects - 1 : 0, q);
         else
             control_table_add(
-                &r->t, "%s NOT CONNECTED (%s%s%s), %zu domains kept, retrying", vi.uri, vi.why,
+                &r->t, "%s NOT CONNECTED (%s%s%s), %zu domains kept, retrying%s", vi.uri, vi.why,
                 vi.since_mono_ns ? ", since " : "",
                 vi.since_mono_ns ? control_fmt_age(vi.since_mono_ns, now, a, sizeof(a)) : "",
-                vi.domains);
+                vi.domains, q);
     }
     if (r->req->json)
         json_arr_end(&r->j);

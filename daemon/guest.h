@@ -310,6 +310,16 @@ void guest_domain_up(struct guest *g, const char *conn, const char *path);
 int guest_domain_down(struct guest *g, const char *conn, const char *path, const char *reason,
                       int expected);
 
+/*
+ * guest_domain_event() - a hypervisor probe event (crash, watchdog, I/O
+ * error, unexpected stop) that libvirt connection conn reports for g's
+ * domain: judged by guest_hv_event() when g follows its domain on conn
+ * (running there, or last seen there).  Ignored with -ESTALE otherwise:
+ * a domain of the same name on another connection (the other end of a
+ * migration, a stale copy) never fails the guest.  Returns 0 or -ESTALE.
+ */
+int guest_domain_event(struct guest *g, const char *conn, const struct vsp_event *ev);
+
 /* The libvirt connection conn is gone (removed by a reload): its guests'
  * domains become unknown; their channels stay as they are. */
 void guests_domain_forget(const char *conn);
@@ -325,12 +335,12 @@ void guest_action_progress(const char *task, const char *text);
 int guest_push_config(struct guest *g);
 
 /*
- * guest_health() - the OCF monitor's question.  FAILED when a failover
- * verdict was reached in this guest boot (until the guest reboots or is
- * re-bound); UNKNOWN when there is no fresh evidence (channel down, HELLO
- * missing, heartbeats stopped); DEGRADED while a migrate verdict's group
- * is still tripped; RUNNING otherwise.  reason gets a one-line
- * explanation ("" for RUNNING).
+ * guest_health() - the OCF monitor's question.  FAILED once a failover
+ * verdict was reached, until the guest is bound again or cleared
+ * (guest_clear()); a new guest boot keeps it.  UNKNOWN when there is no
+ * fresh evidence (channel down, HELLO missing, heartbeats stopped);
+ * DEGRADED while a migrate verdict's group is still tripped; RUNNING
+ * otherwise.  reason gets a one-line explanation ("" for RUNNING).
  */
 enum guest_health guest_health(struct guest *g, char *reason, size_t len);
 

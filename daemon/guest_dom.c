@@ -4,9 +4,12 @@
  * Guests following libvirt domains, as virt.c reports them: a guest made
  * from [guest-template] for a discovered domain (guest_discover()), its
  * channel moving with the domain (guest_domain_up()), the domain leaving
- * this host on purpose or not (guest_domain_down()), a connection removed
- * by a reload (guests_domain_forget()), and a discovered guest removed
- * GUEST_AWAY_LINGER_MS after its domain left.
+ * this host on purpose or not (guest_domain_down()), a hypervisor event
+ * of the domain (guest_domain_event()), a connection removed by a reload
+ * (guests_domain_forget()), and a discovered guest removed
+ * GUEST_AWAY_LINGER_MS after its domain left.  What a connection reports
+ * moves a guest only by its arrival (guest_domain_up()); its departures and
+ * hypervisor events count only on the connection the guest follows.
  */
 #include "config.h"
 
@@ -143,6 +146,14 @@ int guest_domain_down(struct guest *g, const char *conn, const char *path, const
     }
     if (g->discovered && !g->away_src)
         g->away_src = g_timeout_add(GUEST_AWAY_LINGER_MS, guest_on_away, g);
+    return 0;
+}
+
+int guest_domain_event(struct guest *g, const char *conn, const struct vsp_event *ev)
+{
+    if (strcmp(g->dom_conn, conn) != 0)
+        return -ESTALE;
+    guest_hv_event(g, ev);
     return 0;
 }
 

@@ -18,7 +18,13 @@
  *     resynchronises (lists the domains again: domains that kept running
  *     keep their channel, vanished ones go down, new ones come up);
  *   - live-migrates a domain peer to peer (virDomainMigrateToURI3 in a
- *     worker thread, progress polled from the main loop every 500 ms).
+ *     thread of its own, progress asked for every 500 ms).
+ * No libvirt call that waits for libvirtd runs on the main loop: each
+ * connection has a worker thread that makes them in order and hands the
+ * results back (hv_work.c), and a domain's events are applied in the
+ * order libvirt gave them, each after the calls of the one before
+ * (hv_dom.c).  A libvirtd that stops answering delays only its own
+ * domains' discovery; other guests' verdicts go on.
  * Every callback runs on the GLib main loop (default main context).
  * hv.c and hv_migrate.c log connection, domain and migration transitions
  * as "hv URI: ..." lines; hv_parse_channel() and hv_lifecycle_map() are
@@ -171,6 +177,14 @@ struct hv_stats {
     uint64_t ups, downs;   /* domain_up / domain_down callbacks made */
     uint64_t xml_errors;   /* domain XML that could not be read or parsed */
     uint64_t migrations, migrations_failed;
+    uint64_t calls;           /* jobs of the worker thread (libvirt calls) made */
+    uint64_t call_max_ms;     /* the longest of them */
+    unsigned calls_queued;    /* jobs queued or running in the worker now */
+    const char *call_what;    /* the call the worker is in now ("open", "list
+                                 domains", ...; static), NULL when idle */
+    uint64_t call_running_ms; /* how long it has been in it */
+    unsigned events_queued;   /* libvirt events not yet applied (waiting for calls) */
+    uint64_t events_dropped;  /* dropped while HV_OPS_MAX waited (a resync follows) */
 };
 
 /*
@@ -181,19 +195,28 @@ struct hv_stats {
 struct hv *hv_new(const struct hv_opts *o, const struct hv_callbacks *cbs, void *arg, int *err);
 
 /*
- * hv_start() - open the connection in a worker thread (a remote URI may
- * block) and, once open, register the event callbacks and list the running
- * domains.  Failures are retried with backoff, forever.  Returns 0.
+ * hv_start() - open the connection in the worker thread, register the
+ * event callbacks there and, once open, list the running domains.
+ * Failures are retried with backoff, forever.  Returns 0.
  */
 int hv_start(struct hv *h);
 
 /*
- * hv_free() - close the connection and free h.  No callback is made from
- * or after it.  A connect or migration still running in a thread finishes
- * on its own and its result is dropped.  NULL is allowed.  Not from inside
- * one of h's own callbacks.
+ * hv_free() - free h and queue the close of its connection in its worker
+ * thread, which then exits; never waits for libvirtd.  No callback is made
+ * from or after it.  A call or migration still running in a thread
+ * finishes on its own and its result is dropped.  NULL is allowed.  Not
+ * from inside one of h's own callbacks.
  */
 void hv_free(struct hv *h);
+
+/*
+ * hv_wait_workers() - at exit, after hv_free() of every connection: wait
+ * up to timeout_ns for their worker threads to end (close their
+ * connections, finish a call still running).  Returns how many still run
+ * (blocked in a libvirtd that does not answer), 0 when all ended.
+ */
+unsigned hv_wait_workers(uint64_t timeout_ns);
 
 const char *hv_uri(const struct hv *h);
 int hv_connected(const struct hv *h);
@@ -206,9 +229,12 @@ size_t hv_domain_count(const struct hv *h);
 int hv_domain_at(const struct hv *h, size_t i, const char **name, const char **channel_path);
 
 /*
- * hv_resync() - list the running domains again now (also done after every
- * reconnect): domain_up for new ones or changed paths, domain_down
- * (HV_DOWN_VANISHED) for those that are gone.  0, -ENOTCONN or -EIO.
+ * hv_resync() - list the running domains again (also done after every
+ * reconnect), after the events already received: domain_up for new ones
+ * or changed paths, domain_down (HV_DOWN_VANISHED) for those that are
+ * gone, from the main loop once the worker has the list (events received
+ * meanwhile are applied after it).  0 (queued; a failure is logged) or
+ * -ENOTCONN.
  */
 int hv_resync(struct hv *h);
 
@@ -245,17 +271,20 @@ typedef void (*hv_migrated_fn)(void *arg, const char *name, const struct hv_migr
 /*
  * hv_migrate() - live, peer-to-peer migration of running domain name to
  * o->dest_uri (VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER, plus
- * PERSIST_DEST | UNDEFINE_SOURCE when o->persist).  The blocking libvirt
- * call runs in a worker thread; progress (may be NULL) is called from the
- * main loop every HV_PROGRESS_MS while it runs, done exactly once with the
- * outcome (unless hv_free() came first).  Returns 0 (done will be called),
- * -ENOTCONN, -ENOENT (no such running domain), -EBUSY (a migration of it
- * is running), -EINVAL (no dest_uri) or -ENOMEM, without calling done.
+ * PERSIST_DEST | UNDEFINE_SOURCE when o->persist).  The lookup and the
+ * migration run in a thread of their own; progress (may be NULL) is
+ * called from the main loop about every HV_PROGRESS_MS while it runs,
+ * done exactly once with the outcome (unless hv_free() came first; a
+ * domain libvirt no longer finds is an outcome, status -ENOENT).  Returns
+ * 0 (done will be called), -ENOTCONN, -ENOENT (h reports no such running
+ * domain), -EBUSY (a migration of it is running), -EINVAL (no dest_uri)
+ * or -ENOMEM, without calling done.
  */
 int hv_migrate(struct hv *h, const char *name, const struct hv_migrate_opts *o,
                hv_progress_fn progress, hv_migrated_fn done, void *arg);
 
-/* Abort a running migration of name (virDomainAbortJob).  0, -ENOENT. */
+/* Abort a running migration of name (virDomainAbortJob, queued in the
+ * worker).  0, -ENOENT. */
 int hv_migrate_abort(struct hv *h, const char *name);
 
 /* Migrations in flight on h. */

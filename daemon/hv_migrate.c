@@ -2,14 +2,19 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Live migration of a running domain, peer to peer (hv_migrate() in hv.h):
- * virDomainMigrateToURI3() in a worker thread, its progress polled from
- * the main loop every HV_PROGRESS_MS, an optional timeout that aborts the
- * job, and libvirt's job-completed event, which brings the downtime.
+ * the domain looked up and virDomainMigrateToURI3() called in a thread of
+ * its own, its progress (virDomainGetJobInfo) asked for every
+ * HV_PROGRESS_MS and an optional timeout's abort (virDomainAbortJob) made
+ * by the connection's worker (hv_work.c), and libvirt's job-completed
+ * event, which brings the downtime.  No libvirt call waits on the main
+ * loop.
  *
  * Threads: a migration (struct hv_mig) is in hv.migs and touched on the
- * main loop, except the result fields its worker writes before it hands
- * it back with g_idle_add(); hv_free() orphans a running migration
- * (m->h = NULL) and the idle callback then just frees it.
+ * main loop, except the result fields its thread writes before it hands
+ * it back with g_idle_add(), and conn, the thread's own reference, which
+ * the thread releases; hv_free() orphans a running migration (m->h =
+ * NULL) and the idle callback then just frees it.  The worker's jobs name
+ * the migration by id, never by pointer.
  */
 #include "config.h"
 
@@ -34,9 +39,11 @@ enum hv_mig_phase { HV_MIG_RUNNING, HV_MIG_WAITING };
 
 struct hv_mig {
     struct hv *h; /* NULL once orphaned */
+    unsigned id;  /* in h, for the worker's results */
+    unsigned gen; /* hv.conn_gen it runs on */
     char *name;
     char *dest_uri;
-    virDomainPtr dom;
+    virConnectPtr conn; /* the thread's reference, released by it */
     virTypedParameterPtr params;
     int nparams;
     unsigned long flags;
@@ -45,12 +52,30 @@ struct hv_mig {
     void *arg;
     enum hv_mig_phase phase;
     guint poll_src, abort_src, wait_src;
+    int poll_pending; /* a progress job is in the worker */
     int have_stats;
     /* written by the worker before it hands back */
     int rc;
     int err_code;
     char err[HV_TEXT_LEN];
     struct hv_migrate_result res;
+};
+
+/* The progress of a running migration (worker). */
+struct hv_jobinfo_job {
+    struct hv_job base;
+    unsigned gen, mig_id;
+    char *name;
+    /* result */
+    int ok;
+    struct hv_migrate_progress p;
+};
+
+/* Abort a domain's job (worker; no result). */
+struct hv_abort_job {
+    struct hv_job base;
+    unsigned gen;
+    char *name;
 };
 
 static void hv_mig_finish(struct hv_mig *m);
@@ -70,16 +95,27 @@ static struct hv_mig *hv_mig_find(struct hv *h, const char *name)
     return NULL;
 }
 
+static struct hv_mig *hv_mig_find_id(struct hv *h, unsigned id)
+{
+    for (guint i = 0; i < h->migs->len; i++) {
+        struct hv_mig *m = g_ptr_array_index(h->migs, i);
+        if (m->id == id)
+            return m;
+    }
+    return NULL;
+}
+
 void hv_on_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
                          int nparams, void *opaque)
 {
-    struct hv *h = opaque;
-    const char *name = virDomainGetName(dom);
+    const char *name;
+    struct hv *h = hv_link_target(opaque, dom, &name, NULL);
     struct hv_mig *m;
     unsigned long long v;
     int op = -1;
 
-    if (name == NULL || conn != h->conn || (m = hv_mig_find(h, name)) == NULL)
+    (void)conn;
+    if (h == NULL || (m = hv_mig_find(h, name)) == NULL)
         return;
     if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
         op != VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
@@ -105,8 +141,6 @@ static void hv_mig_free(struct hv_mig *m)
         g_source_remove(m->abort_src);
     if (m->wait_src)
         g_source_remove(m->wait_src);
-    if (m->dom)
-        virDomainFree(m->dom);
     virTypedParamsFree(m->params, m->nparams);
     g_free(m->name);
     g_free(m->dest_uri);
@@ -194,7 +228,7 @@ static gboolean hv_mig_thread_done(gpointer data)
         m->res.status = hv_mig_errno(m->err_code);
         g_strlcpy(m->res.text, m->err, sizeof(m->res.text));
     }
-    if (m->rc == 0 && !m->have_stats && m->h->cb_ids[HV_CB_JOB_COMPLETED] >= 0) {
+    if (m->rc == 0 && !m->have_stats && m->h->have_job_completed) {
         /* the job-completed event (downtime) may still be on its way */
         m->phase = HV_MIG_WAITING;
         m->wait_src = g_timeout_add(2000, hv_mig_wait_over, m);
@@ -204,43 +238,135 @@ static gboolean hv_mig_thread_done(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The last libvirt error of this thread as the migration's failure. */
+static void hv_mig_error(struct hv_mig *m, int code, const char *fallback)
+{
+    virErrorPtr e = virGetLastError();
+
+    m->err_code = e ? e->code : code;
+    g_strlcpy(m->err, e && e->message ? e->message : fallback, sizeof(m->err));
+    m->rc = -1;
+}
+
 static gpointer hv_mig_thread(gpointer data)
 {
     struct hv_mig *m = data;
+    virDomainPtr dom = virDomainLookupByName(m->conn, m->name);
 
-    m->rc = virDomainMigrateToURI3(m->dom, m->dest_uri, m->params, (unsigned)m->nparams,
-                                   (unsigned)m->flags);
-    if (m->rc < 0) {
-        virErrorPtr e = virGetLastError();
-        m->err_code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
-        g_strlcpy(m->err, e && e->message ? e->message : "unknown libvirt error", sizeof(m->err));
-        m->rc = -1;
+    if (dom == NULL) {
+        hv_mig_error(m, VIR_ERR_NO_DOMAIN, "no such domain");
+    } else if (virDomainIsActive(dom) != 1) {
+        virResetLastError();
+        hv_mig_error(m, VIR_ERR_NO_DOMAIN, "the domain is not running");
+    } else {
+        m->rc = virDomainMigrateToURI3(dom, m->dest_uri, m->params, (unsigned)m->nparams,
+                                       (unsigned)m->flags);
+        if (m->rc < 0)
+            hv_mig_error(m, VIR_ERR_INTERNAL_ERROR, "unknown libvirt error");
     }
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(m->conn);
+    m->conn = NULL;
     g_idle_add(hv_mig_thread_done, m);
     return NULL;
+}
+
+static void hv_jobinfo_run(struct hv_job *jb, struct hv_wconn *wc)
+{
+    struct hv_jobinfo_job *j = (struct hv_jobinfo_job *)jb;
+    virConnectPtr conn = hv_wconn_get(wc, j->gen);
+    virDomainPtr dom = conn ? virDomainLookupByName(conn, j->name) : NULL;
+    virDomainJobInfo info;
+
+    if (dom == NULL)
+        return;
+    if (virDomainGetJobInfo(dom, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE) {
+        j->ok = 1;
+        j->p.elapsed_ms = info.timeElapsed;
+        j->p.data_total = info.dataTotal;
+        j->p.data_processed = info.dataProcessed;
+        j->p.data_remaining = info.dataRemaining;
+        j->p.mem_total = info.memTotal;
+        j->p.mem_processed = info.memProcessed;
+        j->p.mem_remaining = info.memRemaining;
+    }
+    virDomainFree(dom);
+}
+
+static void hv_jobinfo_done(struct hv_job *jb, struct hv *h)
+{
+    struct hv_jobinfo_job *j = (struct hv_jobinfo_job *)jb;
+    struct hv_mig *m = hv_mig_find_id(h, j->mig_id);
+
+    if (m == NULL)
+        return; /* finished meanwhile */
+    m->poll_pending = 0;
+    if (!j->ok || m->phase != HV_MIG_RUNNING || m->progress == NULL)
+        return;
+    m->res.progress_polls++;
+    m->progress(m->arg, m->name, &j->p);
+}
+
+static void hv_jobinfo_free(struct hv_job *jb)
+{
+    struct hv_jobinfo_job *j = (struct hv_jobinfo_job *)jb;
+
+    g_free(j->name);
+    g_free(j);
+}
+
+static void hv_abort_free(struct hv_job *jb)
+{
+    struct hv_abort_job *j = (struct hv_abort_job *)jb;
+
+    g_free(j->name);
+    g_free(j);
 }
 
 static gboolean hv_mig_poll(gpointer data)
 {
     struct hv_mig *m = data;
-    virDomainJobInfo info;
-    struct hv_migrate_progress p;
+    struct hv_jobinfo_job *j;
 
-    if (m->h == NULL || m->progress == NULL)
+    if (m->h == NULL || m->progress == NULL || m->poll_pending)
         return G_SOURCE_CONTINUE;
-    if (virDomainGetJobInfo(m->dom, &info) < 0 || info.type == VIR_DOMAIN_JOB_NONE)
-        return G_SOURCE_CONTINUE;
-    memset(&p, 0, sizeof(p));
-    p.elapsed_ms = info.timeElapsed;
-    p.data_total = info.dataTotal;
-    p.data_processed = info.dataProcessed;
-    p.data_remaining = info.dataRemaining;
-    p.mem_total = info.memTotal;
-    p.mem_processed = info.memProcessed;
-    p.mem_remaining = info.memRemaining;
-    m->res.progress_polls++;
-    m->progress(m->arg, m->name, &p);
+    j = g_new0(struct hv_jobinfo_job, 1);
+    j->base.what = "job info";
+    j->base.run = hv_jobinfo_run;
+    j->base.done = hv_jobinfo_done;
+    j->base.free = hv_jobinfo_free;
+    j->gen = m->gen;
+    j->mig_id = m->id;
+    j->name = g_strdup(m->name);
+    m->poll_pending = 1;
+    hv_work_submit(m->h->work, &j->base);
     return G_SOURCE_CONTINUE;
+}
+
+static void hv_abort_run(struct hv_job *jb, struct hv_wconn *wc)
+{
+    struct hv_abort_job *j = (struct hv_abort_job *)jb;
+    virConnectPtr conn = hv_wconn_get(wc, j->gen);
+    virDomainPtr dom = conn ? virDomainLookupByName(conn, j->name) : NULL;
+
+    if (dom == NULL)
+        return;
+    virDomainAbortJob(dom);
+    virDomainFree(dom);
+}
+
+/* Queue virDomainAbortJob for the migration of m. */
+static void hv_mig_abort(struct hv_mig *m)
+{
+    struct hv_abort_job *j = g_new0(struct hv_abort_job, 1);
+
+    j->base.what = "abort job";
+    j->base.run = hv_abort_run;
+    j->base.free = hv_abort_free;
+    j->gen = m->gen;
+    j->name = g_strdup(m->name);
+    hv_work_submit(m->h->work, &j->base);
 }
 
 static gboolean hv_mig_timeout(gpointer data)
@@ -248,9 +374,8 @@ static gboolean hv_mig_timeout(gpointer data)
     struct hv_mig *m = data;
 
     m->abort_src = 0;
-    if (m->h)
-        log_warnx("hv %s: domain %s: migration timed out, aborting", m->h->uri, m->name);
-    virDomainAbortJob(m->dom);
+    log_warnx("hv %s: domain %s: migration timed out, aborting", m->h->uri, m->name);
+    hv_mig_abort(m);
     return G_SOURCE_REMOVE;
 }
 
@@ -258,7 +383,6 @@ int hv_migrate(struct hv *h, const char *name, const struct hv_migrate_opts *o,
                hv_progress_fn progress, hv_migrated_fn done, void *arg)
 {
     struct hv_mig *m;
-    virDomainPtr dom;
     int maxp = 0;
     GThread *t;
 
@@ -268,18 +392,14 @@ int hv_migrate(struct hv *h, const char *name, const struct hv_migrate_opts *o,
         return -ENOTCONN;
     if (hv_mig_find(h, name))
         return -EBUSY;
-    dom = virDomainLookupByName(h->conn, name);
-    if (dom == NULL)
+    if (!hv_dom_is_up(h, name))
         return -ENOENT;
-    if (virDomainIsActive(dom) != 1) {
-        virDomainFree(dom);
-        return -ENOENT;
-    }
     m = g_new0(struct hv_mig, 1);
     m->h = h;
+    m->id = ++h->mig_ids;
+    m->gen = h->link->gen;
     m->name = g_strdup(name);
     m->dest_uri = g_strdup(o->dest_uri);
-    m->dom = dom;
     m->progress = progress;
     m->done = done;
     m->arg = arg;
@@ -306,6 +426,7 @@ int hv_migrate(struct hv *h, const char *name, const struct hv_migrate_opts *o,
     m->poll_src = g_timeout_add(HV_PROGRESS_MS, hv_mig_poll, m);
     if (o->timeout_ns)
         m->abort_src = g_timeout_add((guint)(o->timeout_ns / 1000000ull), hv_mig_timeout, m);
+    m->conn = virConnectRef(h->conn) == 0 ? h->conn : NULL; /* local: no call to libvirtd */
     t = g_thread_new("hv-migrate", hv_mig_thread, m);
     g_thread_unref(t);
     return 0;
@@ -317,7 +438,7 @@ int hv_migrate_abort(struct hv *h, const char *name)
 
     if (m == NULL || m->phase != HV_MIG_RUNNING)
         return -ENOENT;
-    virDomainAbortJob(m->dom);
+    hv_mig_abort(m);
     return 0;
 }
 

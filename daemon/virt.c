@@ -21,6 +21,8 @@
 #include "virt.h"
 #include "vsp_time.h"
 
+#define VIRT_EXIT_WAIT_MS 2000 /* for the connections' calls at exit */
+
 struct virt_conn {
     struct conf_libvirt cf; /* copies of the settings (strings owned) */
     struct hv *h;
@@ -96,7 +98,13 @@ static void virt_on_event(void *arg, struct hv *h, const char *name, const struc
                   name);
         return;
     }
-    guest_hv_event(g, ev);
+    if (guest_domain_event(g, vc->cf.name, ev) == -ESTALE) {
+        const char *pn = vsp_probe_name(ev->probe);
+
+        log_info("libvirt %s: domain %s: host probe %s (%s) ignored; guest %s follows it on %s",
+                 vc->cf.name, name, pn ? pn : "?", ev->comm, g->name,
+                 g->dom_conn[0] ? g->dom_conn : "no connection");
+    }
 }
 
 static void virt_on_conn(void *arg, struct hv *h, int connected, const char *why)
@@ -295,6 +303,8 @@ int virt_apply(const struct conf *c)
 
 void virt_shutdown(void)
 {
+    unsigned blocked;
+
     for (guint i = 0; virt_conns && i < virt_conns->len; i++)
         virt_conn_free(g_ptr_array_index(virt_conns, i));
     for (guint i = 0; virt_retired && i < virt_retired->len; i++)
@@ -307,6 +317,10 @@ void virt_shutdown(void)
         g_source_remove(virt_retire_src);
     virt_conns = virt_retired = NULL;
     virt_retire_src = 0;
+    blocked = hv_wait_workers(VIRT_EXIT_WAIT_MS * 1000000ull);
+    if (blocked)
+        log_warnx("libvirt: %u connections still in a libvirt call after %d ms, not waited for",
+                  blocked, VIRT_EXIT_WAIT_MS);
 }
 
 size_t virt_conn_count(void)

@@ -10,8 +10,11 @@
  *                   migration) moves the guest there;
  *   domain down  -> the guest's channel closes; migrated, destroyed, shut
  *                   down or saved are departures, not agent faults;
- *   host probes  -> guest_hv_event(): the `hypervisor` probe group judges
- *                   crash, watchdog, I/O error and unexpected stops.
+ *   host probes  -> guest_domain_event(): the `hypervisor` probe group judges
+ *                   crash, watchdog, I/O error and unexpected stops, when
+ *                   they come from the connection the guest follows its
+ *                   domain on (a departure from another one is ignored
+ *                   the same way, guest_domain_down()).
  * Connections reconnect and resynchronise by themselves (hv.c); guests are
  * kept while libvirt is away.  virt_migrate() is what the `migrate` action
  * (action_virt.c) calls.  Everything runs on the GLib main loop.
@@ -41,7 +44,8 @@ void virt_init(void);
  */
 int virt_apply(const struct conf *c);
 
-/* Close every connection; no callback runs after it. */
+/* Close every connection; no callback runs after it.  Waits (up to 2 s)
+ * for the connections' worker threads to close them and end. */
 void virt_shutdown(void);
 
 struct virt_conn_info {

@@ -85,6 +85,8 @@ lt_vesperd_stop() {
 
 lt_cleanup() {
     local rc=$? keep=""
+    # a test that hangs libvirtd (SIGSTOP) may end before it resumes it
+    kill -CONT "$(cat "$lt_state/primary/libvirtd.pid" 2>/dev/null)" 2>/dev/null
     lt_vesperd_stop
     { [ -n "$lt_keep" ] || [ "$t_nfail" -gt 0 ] || [ $rc != 0 ]; } && keep=1
     if [ -n "$lt_work" ] && [ -n "$keep" ]; then
@@ -187,6 +189,26 @@ lt_vesperd() {
     lt_until 10 lt_ctl status
 }
 
+# lt_discovery NAME: three checks: domain NAME defined and started, vesperd
+# started with discovery (reconnect = 200ms..2s, a line tests may edit) and
+# a [guest-template] that watches httpd (groups signal, hypervisor, agent),
+# and the libvirt connection up.
+lt_discovery() {
+    t_check "domain $1 defined and started" lt_domain "$1"
+    lt_vesperd <<EOF
+[libvirt]
+discover = yes
+reconnect = 200ms..2s
+
+[guest-template]
+groups = signal, hypervisor, agent
+watch = comm:httpd
+EOF
+    t_check "vesperd started" test -n "$lt_vd_pid"
+    t_check "libvirt connected (vesperctl status)" lt_until 20 \
+        lt_q 'd["libvirt"][0]["connected"]' status
+}
+
 # lt_ctl ARGS...: vesperctl on the test's vesperd (output discarded on failure).
 lt_ctl() {
     "$LT_VESPERCTL" -s "$lt_work/vesperd.sock" "$@"
@@ -281,8 +303,14 @@ lt_send() {
     local uri="$1" name="$2" cmd="$3" prefix="${4:-}" path
     path="$(lt_chan "$uri" "$name" org.vesper.test)"
     [ -n "$path" ] || { lt_log "no org.vesper.test channel in $name"; return 1; }
+    lt_send_to "$prefix$path" "$cmd"
+}
+
+# lt_send_to SOCKET COMMAND: the same to a test channel's socket path known
+# already (asks libvirt nothing: works while libvirtd does not answer).
+lt_send_to() {
     # stay connected a moment: the guest reads the port only while we are
-    { echo "$cmd"; sleep 1; } | socat -u - "UNIX-CONNECT:$prefix$path"
+    { echo "$2"; sleep 1; } | socat -u - "UNIX-CONNECT:$1"
 }
 
 # lt_ms: milliseconds of the wall clock.

@@ -7,8 +7,10 @@
  * (hv_glib.c: handles, timers, deferred free callbacks), and the
  * connection manager against libvirt's in-process test:///default driver
  * (discovery, lifecycle events turned into domain_up / domain_down,
- * hv_migrate.c's failure reporting) and against a URI that cannot connect
- * (retries with backoff, clean free).
+ * hv_migrate.c's failure reporting), against a URI that cannot connect
+ * (retries with backoff, clean free) and against a socket that accepts but
+ * never answers, like a stopped libvirtd (the worker thread waits in the
+ * open, the main loop does not; hv_free() returns at once).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -498,6 +502,28 @@ static void r_conn(void *arg, struct hv *h, int up, const char *why)
 
 static const struct hv_callbacks rcbs = {r_up, r_down, r_event, r_conn};
 
+/* Iterate until h has made n resyncs (they run in its worker thread). */
+struct resyncs_want {
+    struct hv *h;
+    uint64_t n;
+};
+
+static int resyncs_reached(void *arg)
+{
+    struct resyncs_want *w = arg;
+    struct hv_stats st;
+
+    hv_get_stats(w->h, &st);
+    return st.resyncs >= w->n;
+}
+
+static int spin_resyncs(struct hv *h, uint64_t n)
+{
+    struct resyncs_want w = {h, n};
+
+    return vsp_ts_spin_until(resyncs_reached, &w);
+}
+
 static const char vt1_xml[] = "<domain type='test'><name>vt1</name><memory>65536</memory>"
                               "<os><type>hvm</type></os><devices>"
                               "<channel type='unix'><source mode='bind' path='/run/vt/vt1.sock'/>"
@@ -556,18 +582,22 @@ static void test_conn_test_driver(void **unused)
     assert_int_equal(r->events, 0);
     virDomainFree(d);
 
-    /* resync after the fact: nothing changes */
+    /* resync after the fact (once the worker has the list): nothing changes */
     assert_int_equal(hv_resync(h), 0);
+    assert_true(spin_resyncs(h, 2));
     assert_int_equal(r->ups, 2);
     assert_int_equal(r->downs, 1);
     assert_int_equal(hv_domain_count(h), 1);
 
     /* a domain stopped behind our back vanishes at resync: destroy it and
-     * resync before the loop delivers the event (which is then ignored) */
+     * resync before the loop delivers the event (which comes after the
+     * resync and is then ignored) */
     d = virDomainLookupByName(c, "test");
     assert_non_null(d);
     assert_int_equal(virDomainDestroy(d), 0);
     assert_int_equal(hv_resync(h), 0);
+    assert_int_equal(r->downs, 1); /* not before the list is back */
+    assert_true(spin_resyncs(h, 3));
     assert_int_equal(r->downs, 2);
     assert_string_equal(r->down_name[1], "test");
     assert_int_equal(r->down_reason[1], HV_DOWN_VANISHED);
@@ -587,6 +617,11 @@ static void test_conn_test_driver(void **unused)
     assert_int_equal(st.ups, 3);
     assert_int_equal(st.downs, 2);
     assert_int_equal(st.probe_events, 0);
+    /* the worker made the calls and is idle now */
+    assert_true(st.calls >= 5); /* open, 3 lists, 2 XML */
+    assert_int_equal(st.calls_queued, 0);
+    assert_null(st.call_what);
+    assert_int_equal(st.events_queued, 0);
 
     hv_free(h);
     /* nothing after free */
@@ -722,6 +757,69 @@ static void test_conn_unreachable(void **unused)
     g_free(r);
 }
 
+/* The worker is in the open of h for at least 300 ms. */
+static int in_open(void *arg)
+{
+    struct hv_stats st;
+
+    hv_get_stats(arg, &st);
+    return st.call_what && strcmp(st.call_what, "open") == 0 && st.call_running_ms >= 300;
+}
+
+static void test_conn_hung(void **unused)
+{
+    (void)unused;
+    struct rec *r = g_new0(struct rec, 1);
+    char dir[] = "/tmp/vesper-test-hv.XXXXXX";
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct hv_opts o = {.backoff_min_ns = 1000000, .backoff_max_ns = 4000000};
+    struct hv_stats st;
+    char *uri;
+    struct hv *h;
+    gint64 t0;
+    int fd;
+
+    /* the earlier tests' threads have ended */
+    assert_int_equal(hv_wait_workers(5000000000ull), 0);
+    assert_non_null(mkdtemp(dir));
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0); /* never accepted: a stopped libvirtd */
+    uri = g_strdup_printf("test+unix:///default?socket=%s", sa.sun_path);
+    o.uri = uri;
+    h = hv_new(&o, &rcbs, r, NULL);
+    assert_non_null(h);
+    hv_start(h);
+
+    /* the open waits in the worker; the main loop goes on and sees it */
+    assert_true(vsp_ts_spin_until(in_open, h));
+    t0 = g_get_monotonic_time();
+    vsp_ts_spin_ms(20);
+    assert_true(g_get_monotonic_time() - t0 < G_USEC_PER_SEC);
+    hv_get_stats(h, &st);
+    assert_int_equal(st.calls_queued, 1);
+    assert_int_equal(st.connects + st.connect_failures, 0);
+    assert_false(hv_connected(h));
+    assert_int_equal(hv_resync(h), -ENOTCONN);
+
+    /* free does not wait for it; the thread still does */
+    t0 = g_get_monotonic_time();
+    hv_free(h);
+    assert_true(g_get_monotonic_time() - t0 < G_USEC_PER_SEC / 10);
+    assert_int_equal(hv_wait_workers(100000000ull), 1);
+    /* the listener goes away: the open fails, the worker closes and ends */
+    close(fd);
+    assert_int_equal(hv_wait_workers(5000000000ull), 0);
+    vsp_ts_spin_ms(20);
+    assert_int_equal(r->conn_up + r->conn_down + r->ups, 0);
+    unlink(sa.sun_path);
+    rmdir(dir);
+    g_free(uri);
+    g_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -732,7 +830,7 @@ int main(void)
         cmocka_unit_test(test_make_event),       cmocka_unit_test(test_glib_handles),
         cmocka_unit_test(test_glib_timers),      cmocka_unit_test(test_conn_test_driver),
         cmocka_unit_test(test_conn_prefix),      cmocka_unit_test(test_migrate_errors),
-        cmocka_unit_test(test_conn_unreachable),
+        cmocka_unit_test(test_conn_unreachable), cmocka_unit_test(test_conn_hung),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,8 @@
  * named domain, a destroy is a departure without agent-lost, hypervisor
  * events are judged by the guest's groups with host identity, a reload
  * drops discovery, the migrate action reports the driver's refusal on the
- * operation, and the outcome/progress texts.
+ * operation; two connections that report the same domain: only the one
+ * the guest follows can fail or stop it; and the outcome/progress texts.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <glib.h>
@@ -62,14 +64,18 @@ static const char daemon_text[] = "[libvirt]\n"
                                   "domain = vt-web\n"
                                   "groups = hypervisor, disk\n";
 
+/* a connection's settings and guest web following vt-web, for the texts below */
+#define TEST_CONN                                                                                  \
+    "uri = test:///default\n"                                                                      \
+    "reconnect = 10ms..100ms\n"                                                                    \
+    "\n"
+#define TEST_GUEST_WEB                                                                             \
+    "[guest web]\n"                                                                                \
+    "domain = vt-web\n"                                                                            \
+    "groups = hypervisor\n"
+
 /* the same without discovery and template */
-static const char daemon_text2[] = "[libvirt]\n"
-                                   "uri = test:///default\n"
-                                   "reconnect = 10ms..100ms\n"
-                                   "\n"
-                                   "[guest web]\n"
-                                   "domain = vt-web\n"
-                                   "groups = hypervisor\n";
+static const char daemon_text2[] = "[libvirt]\n" TEST_CONN TEST_GUEST_WEB;
 
 static const char dom_fmt[] =
     "<domain type='test'><name>%s</name><memory>65536</memory>"
@@ -235,7 +241,7 @@ static void test_virt_test_driver(void **unused)
 
     /* a hypervisor event: host identity, judged by the guest's groups */
     hv_make_event(&ev, VSP_PROBE_HV_CRASH, 99, 1, "panicked", NULL);
-    guest_hv_event(guest_find("vt1"), &ev);
+    assert_int_equal(guest_domain_event(guest_find("vt1"), "default", &ev), 0);
     oc = count("vt1");
     assert_int_equal(oc.events, 1);
     assert_int_equal(oc.host, 1);
@@ -264,9 +270,10 @@ static void test_virt_test_driver(void **unused)
     /* the migrate action: the test driver cannot migrate, the operation
      * says so; a guest without a domain cannot be migrated at all */
     hv_make_event(&ev, VSP_PROBE_HV_IO_ERROR, 100, 1, "enospc", "virtio-disk0");
-    guest_hv_event(guest_find("web"), &ev); /* web has no migrate action: log */
+    /* web has no migrate action: log */
+    assert_int_equal(guest_domain_event(guest_find("web"), "default", &ev), 0);
     assert_int_equal(count("web").last_verdict, VSP_VERDICT_MIGRATE);
-    guest_hv_event(g, &ev);
+    assert_int_equal(guest_domain_event(g, "default", &ev), 0);
     assert_true(vsp_ts_spin_until(op_finished, vt1));
     oc = count("vt1");
     assert_int_equal(oc.last_verdict, VSP_VERDICT_MIGRATE);
@@ -292,6 +299,87 @@ static void test_virt_test_driver(void **unused)
     virDomainUndefine(d2);
     virDomainFree(d1);
     virDomainFree(d2);
+    virConnectClose(c);
+    oplog_free(tlog);
+}
+
+/* two connections that report the same domain (the ends of a migration,
+ * or a stale copy): only the one the guest follows can fail or stop it */
+static const char two_conn_text[] =
+    "[libvirt]\n" TEST_CONN "[libvirt other]\n" TEST_CONN TEST_GUEST_WEB;
+
+static int both_connected(void *unused)
+{
+    struct virt_conn_info a, b;
+
+    (void)unused;
+    return virt_conn_info(0, &a) == 0 && virt_conn_info(1, &b) == 0 && a.connected && b.connected &&
+           a.domains == 2 && b.domains == 2;
+}
+
+static void test_virt_own_connection(void **unused)
+{
+    char dump[] = "/tmp/vesper-test-virt.XXXXXX";
+    virConnectPtr c;
+    virDomainPtr d;
+    struct guest *g;
+    struct vsp_event ev;
+    struct opcount oc;
+    char conn[CONF_NAME_MAX + 1];
+    const char *other;
+    int fd;
+
+    (void)unused;
+    tlog = oplog_new(0, 0, NULL, NULL);
+    opid_gen_init(&tids, 1, 1);
+    action_init();
+    virt_init();
+    guests_init(tlog, &tids);
+    assert_int_equal(guests_apply(vsp_ts_conf(two_conn_text, groups_text)), 0);
+    assert_int_equal(virt_apply(guests_conf()), 0);
+    assert_int_equal(virt_conn_count(), 2);
+    c = virConnectOpen("test:///default");
+    assert_non_null(c);
+    d = start_domain(c, "vt-web");
+    assert_true(vsp_ts_spin_until(both_connected, NULL));
+    assert_true(vsp_ts_spin_until(have_guest_running, web));
+    g = guest_find("web");
+    /* both report it; the guest follows the one that reported it last */
+    g_strlcpy(conn, g->dom_conn, sizeof(conn));
+    other = strcmp(conn, "default") == 0 ? "other" : "default";
+
+    /* a host probe from the other connection is not the guest's */
+    hv_make_event(&ev, VSP_PROBE_HV_WATCHDOG, 1, 0, "none", NULL);
+    assert_int_equal(guest_domain_event(g, other, &ev), -ESTALE);
+    assert_int_equal(count("web").events, 0);
+    assert_int_equal(guest_domain_event(g, conn, &ev), 0);
+    assert_int_equal(count("web").events, 1);
+    assert_int_equal(guest_domain_event(g, "", &ev), -ESTALE);
+
+    /* a real crash: both connections report the stop with a crash probe;
+     * one crash is judged, one departure taken, the other end ignored */
+    fd = mkstemp(dump);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(virDomainCoreDump(d, dump, VIR_DUMP_CRASH), 0);
+    unlink(dump);
+    assert_true(vsp_ts_spin_until(guest_away, web));
+    vsp_ts_spin_ms(100); /* the other connection's events too */
+    g = guest_find("web");
+    assert_string_equal(g->dom_conn, conn);
+    assert_string_equal(g->dom_reason, "crashed");
+    oc = count("web");
+    assert_int_equal(oc.events, 2); /* the watchdog above, one crash */
+    assert_int_equal(oc.host, 2);
+    assert_int_equal(oc.last_verdict, VSP_VERDICT_FAILOVER);
+    /* a late departure from the other connection: ignored */
+    assert_int_equal(guest_domain_down(g, other, "/nonexistent/vt-web.sock", "crashed", 0),
+                     -ESTALE);
+
+    virt_shutdown();
+    guests_shutdown();
+    virDomainUndefine(d);
+    virDomainFree(d);
     virConnectClose(c);
     oplog_free(tlog);
 }
@@ -337,6 +425,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_virt_test_driver),
+        cmocka_unit_test(test_virt_own_connection),
         cmocka_unit_test(test_texts),
     };
 
