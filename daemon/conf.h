@@ -319,7 +319,7 @@ const char *conf_format_duration(uint64_t ns, char *buf, size_t len);
 int conf_signal_from_name(const char *s);
 /* 15 -> "TERM"; NULL for numbers without a name (32..64) or out of range. */
 const char *conf_signal_name(int sig);
-/* "comm:nginx, pid:1234, cgroup:/system.slice/x.service" -> out[0..*n) */
+/* "comm:nginx, pid:1234, cgroup:/system.slice/x.service, unit:x.service" -> out[0..*n) */
 int conf_parse_watch(const char *s, struct vsp_watch *out, size_t max, size_t *n, char *err,
                      size_t errlen);
 /* "rule = ..." value -> *r (all of it overwritten, r->line = 0); checks that

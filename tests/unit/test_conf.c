@@ -282,7 +282,7 @@ static void test_watch(void **state)
     assert_string_equal(err, "empty entry in watch list");
     assert_int_equal(conf_parse_watch("nginx", w, VSP_MAX_WATCH, &n, err, sizeof(err)), -EINVAL);
     assert_int_equal(conf_parse_watch("uid:0", w, VSP_MAX_WATCH, &n, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err, "unknown watch kind 'uid' (use comm, pid or cgroup)");
+    assert_string_equal(err, "unknown watch kind 'uid' (use comm, pid, cgroup or unit)");
     assert_int_equal(conf_parse_watch("pid:0", w, VSP_MAX_WATCH, &n, err, sizeof(err)), -EINVAL);
     assert_int_equal(conf_parse_watch("pid:4194305", w, VSP_MAX_WATCH, &n, err, sizeof(err)),
                      -EINVAL);
@@ -296,6 +296,26 @@ static void test_watch(void **state)
                      -EINVAL);
     assert_string_equal(err, "watch entry 'comm:a' listed twice");
     assert_int_equal(conf_parse_watch("pid:1,pid:2,pid:3", w, 2, &n, err, sizeof(err)), -E2BIG);
+    /* a systemd unit: resolved by the agent, so only its name is checked */
+    assert_int_equal(conf_parse_watch("unit:nginx.service, unit:getty@tty1.service", w,
+                                      VSP_MAX_WATCH, &n, err, sizeof(err)),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(w[0].kind, VSP_WATCH_UNIT);
+    assert_string_equal(w[0].value, "nginx.service");
+    assert_int_equal(w[0].pid, 0);
+    assert_string_equal(w[1].value, "getty@tty1.service");
+    assert_int_equal(conf_parse_watch("unit:nginx", w, VSP_MAX_WATCH, &n, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, "bad unit 'nginx': expected a systemd unit name such as "
+                             "nginx.service (at most 200 bytes)");
+    assert_int_equal(conf_parse_watch("unit:/system.slice/nginx.service", w, VSP_MAX_WATCH, &n,
+                                      err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(conf_parse_watch("unit:a.service,unit:a.service", w, VSP_MAX_WATCH, &n, err,
+                                      sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, "watch entry 'unit:a.service' listed twice");
     /* a cgroup path longer than the wire allows */
     memset(big, 'x', sizeof(big));
     memcpy(big, "cgroup:/", 8);
