@@ -64,6 +64,7 @@ struct conf_rule {
     unsigned probe;   /* enum vsp_probe */
     uint64_t sigmask; /* CONF_SIG_BIT(n) set: signal n matches; 0 = any signal */
     int watched;      /* -1 any, 0 only unwatched tasks, 1 only watched tasks */
+    int planned;      /* -1 any, 0 only unplanned events, 1 only planned ones (VSP_EVF_PLANNED) */
     enum conf_exit_kind exit_kind;
     char comm[VSP_COMM_LEN]; /* "" = any */
     uint64_t min_value;      /* event value >= min_value (0 = any); unit of the probe's
