@@ -85,6 +85,13 @@ int kmod_watch_from_wire(const struct vsp_watch *w, const char *cgroot, struct v
                          char *err, size_t errlen);
 
 /*
+ * kmod_watch() - replace the module's watch list by cfg's (as a whole:
+ * cleared, then each entry added); problems go into *note.  Nothing when
+ * the device is not open.
+ */
+void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note *note);
+
+/*
  * kmod_apply() - apply the kernel part of cfg: signal mode, watch list,
  * armed groups (exactly the requested ones: unrequested groups are
  * disarmed).  Opens the device first if it is closed (the module may have
