@@ -177,9 +177,12 @@ static int parse_field(const char *tok, size_t len, struct vsp_event *ev, int *t
             ev->flags |= VSP_EVF_KSENDER;
         else if (tok_is(tok, len, "core"))
             ev->flags |= VSP_EVF_CORE;
+        else if (tok_is(tok, len, "planned"))
+            ev->flags |= VSP_EVF_PLANNED;
         else
             return vsp_errf(err, errlen, -EINVAL,
-                            "unknown word '%.*s' (flags: watched, ksender, core)", (int)len, tok);
+                            "unknown word '%.*s' (flags: watched, ksender, core, planned)",
+                            (int)len, tok);
         return 0;
     }
     klen = (size_t)(eq - tok);

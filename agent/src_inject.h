@@ -9,6 +9,7 @@
  *     oom pid=4242 comm=hog value=524288 watched
  *     exit pid=4242 comm=nginx code=1
  *     exit pid=4242 comm=nginx sig=11 core
+ *     signal pid=4242 comm=nginx sig=TERM watched src_pid=1 planned
  *     hang pid=77 comm=dd value=30
  *     psi-memory value=150000
  *     sleep 100ms                  (units ns, us, ms, s; a bare number is ms)
@@ -18,7 +19,8 @@
  * An event line is a probe name (signal, oom, exit, hang, psi-cpu,
  * psi-memory, psi-io) followed by key=value fields (pid, tgid, src_pid, uid,
  * sig (a number or a name such as TERM/SIGTERM), code, value, comm,
- * src_comm) and flag words (watched, ksender, core).  tgid defaults to pid.
+ * src_comm) and flag words (watched, ksender, core, planned: as if systemd
+ * stopped the task on purpose).  tgid defaults to pid.
  * Every injected event carries VSP_EVF_INJECTED, takes the next sequence
  * number and the time at which it is produced.  A line that does not parse
  * is reported as "NAME:LINE: message" and skipped.

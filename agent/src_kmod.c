@@ -174,7 +174,7 @@ int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *
     return 0;
 }
 
-int kmod_read(struct kmod *k, struct queue *q)
+int kmod_read(struct kmod *k, struct queue *q, kmod_mark_fn *mark, void *ctx)
 {
     struct vesper_record recs[KMOD_READ_BATCH];
     ssize_t n;
@@ -208,6 +208,8 @@ int kmod_read(struct kmod *k, struct queue *q)
         }
         if (kd > q->kdropped)
             q->kdropped = kd;
+        if (mark != NULL)
+            mark(ctx, &ev);
         queue_push(q, &ev);
         k->records++;
     }
