@@ -583,6 +583,8 @@ static void agent_sources(struct agent *a)
 
     inject_init(&a->inj);
     a->inj.fifo_once = a->o.exit_on_eof;
+    a->inj.mark = sysd_mark;
+    a->inj.mark_ctx = &a->sysd;
     if (a->o.inject_path && inject_add_path(&a->inj, a->o.inject_path, err, sizeof(err)) < 0)
         fatalx("inject: %s", err);
     if (a->o.inject_socket && inject_listen(&a->inj, a->o.inject_socket, err, sizeof(err)) < 0)

@@ -83,6 +83,10 @@ struct inject {
     int fifo_once;         /* a FIFO ends at its first EOF (--exit-on-eof) */
     uint64_t events;       /* events produced */
     uint64_t errors;       /* lines rejected */
+    /* called on each event before it is queued, like the kernel's records
+     * (sysd_mark(): injected events are judged planned or not the same way) */
+    void (*mark)(void *ctx, struct vsp_event *ev);
+    void *mark_ctx;
 };
 
 /* inject_init() - no streams, no socket. */
