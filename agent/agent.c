@@ -10,6 +10,8 @@
  * or deadline and dispatch it (one function per kind of descriptor).
  * Producers never wait for the host: events go into the bounded queue,
  * which drops and counts when the host does not drain it (queue.h).
+ * The systemd bus (sysd.h) is one more descriptor; kernel records are
+ * marked planned or not on their way to the queue.
  */
 #include "config.h"
 
@@ -36,6 +38,7 @@
 #include "src_inject.h"
 #include "src_kmod.h"
 #include "src_psi.h"
+#include "sysd.h"
 #include "vsp_time.h"
 
 #define AGENT_HUNG_TIMEOUT_PATH "/proc/sys/kernel/hung_task_timeout_secs"
@@ -48,6 +51,7 @@ enum {
     PFD_SIGNAL,
     PFD_PORT,
     PFD_KMOD,
+    PFD_SYSD,
     PFD_PSI0,
     PFD_INJECT_LISTEN = PFD_PSI0 + VSP_PSI_N_,
     PFD_INJECT0,
@@ -64,6 +68,8 @@ struct agent_opts {
     const char *device;
     int no_kmod;
     int no_psi;
+    int no_systemd;
+    const char *systemd_bus;
     const char *inject_path;
     const char *inject_socket;
     size_t queue;
@@ -82,6 +88,9 @@ struct agent {
     struct kmod kmod;
     struct psi psi;
     struct inject inj;
+    struct sysd sysd;
+    struct vsp_config cfg; /* the last CONFIG (the kernel's watch list follows units) */
+    int have_cfg;
     int sigfd;
     int terminating;
     uint64_t term_deadline;
@@ -107,6 +116,8 @@ static void usage(FILE *f)
             "  --device PATH        kernel module device (default %s)\n"
             "  --no-kmod            do not use the kernel module\n"
             "  --no-psi             do not use PSI triggers\n"
+            "  --no-systemd         do not follow systemd (no planned operations)\n"
+            "  --systemd-bus ADDR   the D-Bus address of the bus systemd is on (tests)\n"
             "  --inject PATH        injection commands from a file, FIFO or - (stdin)\n"
             "  --inject-socket PATH injection commands from clients of a unix socket\n"
             "  --exit-on-eof        exit once the inject file is done and the queue drained\n"
@@ -141,6 +152,8 @@ static void parse_opts(struct agent_opts *o, int argc, char **argv)
         OPT_DEVICE,
         OPT_NO_KMOD,
         OPT_NO_PSI,
+        OPT_NO_SYSTEMD,
+        OPT_SYSTEMD_BUS,
         OPT_INJECT,
         OPT_INJECT_SOCKET,
         OPT_QUEUE,
@@ -157,6 +170,8 @@ static void parse_opts(struct agent_opts *o, int argc, char **argv)
         {"device", required_argument, NULL, OPT_DEVICE},
         {"no-kmod", no_argument, NULL, OPT_NO_KMOD},
         {"no-psi", no_argument, NULL, OPT_NO_PSI},
+        {"no-systemd", no_argument, NULL, OPT_NO_SYSTEMD},
+        {"systemd-bus", required_argument, NULL, OPT_SYSTEMD_BUS},
         {"inject", required_argument, NULL, OPT_INJECT},
         {"inject-socket", required_argument, NULL, OPT_INJECT_SOCKET},
         {"queue", required_argument, NULL, OPT_QUEUE},
@@ -187,8 +202,9 @@ static void parse_opts(struct agent_opts *o, int argc, char **argv)
             o->debug++;
             break;
         case 'V':
-            printf("vesper-agent %s (protocol %d, vesper.ko ABI %d)\n", PACKAGE_VERSION,
-                   VSP_PROTO_VERSION, VESPER_ABI_VERSION);
+            printf("vesper-agent %s (protocol %d, vesper.ko ABI %d, systemd: %s)\n",
+                   PACKAGE_VERSION, VSP_PROTO_VERSION, VESPER_ABI_VERSION,
+                   sysd_built() ? "yes" : "no");
             exit(0);
         case 'h':
             usage(stdout);
@@ -210,6 +226,12 @@ static void parse_opts(struct agent_opts *o, int argc, char **argv)
             break;
         case OPT_NO_PSI:
             o->no_psi = 1;
+            break;
+        case OPT_NO_SYSTEMD:
+            o->no_systemd = 1;
+            break;
+        case OPT_SYSTEMD_BUS:
+            o->systemd_bus = optarg;
             break;
         case OPT_INJECT:
             o->inject_path = optarg;
@@ -305,10 +327,14 @@ static void agent_apply_config(struct agent *a, const struct vsp_config *cfg)
 {
     struct agent_note note;
     struct vsp_config_ack ack;
+    struct vsp_config kcfg; /* unit entries resolved to cgroups */
     uint32_t karmed = 0, parmed = 0;
 
     memset(&note, 0, sizeof(note));
-    kmod_apply(&a->kmod, cfg, &karmed, &note);
+    a->cfg = *cfg;
+    a->have_cfg = 1;
+    sysd_watch(&a->sysd, cfg, &kcfg, &note);
+    kmod_apply(&a->kmod, &kcfg, &karmed, &note);
     psi_apply(&a->psi, cfg, &parmed, &note);
     if (cfg->hung_timeout_s != 0) {
         char buf[16];
@@ -351,6 +377,27 @@ static void agent_apply_config(struct agent *a, const struct vsp_config *cfg)
     else
         log_warnx("config %u applied in part (probes 0x%x of 0x%x): %s", cfg->generation,
                   ack.probes_armed, cfg->probes, ack.text);
+}
+
+/* A watched unit's job ended (its cgroup may be a new one) or the bus came
+ * up: resolve the unit entries of the last CONFIG again and renew the
+ * kernel's watch list.  No CONFIG_ACK: the host's generation is unchanged. */
+static void agent_follow_units(struct agent *a)
+{
+    struct agent_note note;
+    struct vsp_config kcfg;
+
+    a->sysd.units_changed = 0;
+    if (!a->have_cfg)
+        return;
+    memset(&note, 0, sizeof(note));
+    sysd_watch(&a->sysd, &a->cfg, &kcfg, &note);
+    kmod_watch(&a->kmod, &kcfg, &note);
+    if (note.status < 0)
+        log_warnx("systemd: watched units followed, in part: %s", note.text);
+    else
+        log_info("systemd: watched units followed: %u kernel watch entries%s%s", kcfg.nwatch,
+                 note.len ? "; " : "", note.text);
 }
 
 /* ---------------------------------------------------------------------------
@@ -523,8 +570,21 @@ static void agent_sources(struct agent *a)
     if (!a->o.no_psi && psi_probes_avail(&a->psi) == 0)
         log_warnx("psi: %s not available (PSI triggers unavailable)", a->psi.root);
 
+    sysd_init(&a->sysd, a->o.systemd_bus);
+    a->sysd.disabled = a->o.no_systemd;
+    if (!sysd_built())
+        log_info("systemd: %s (planned operations are not recognised)", a->sysd.why);
+    else if (a->o.no_systemd)
+        log_info("systemd: not followed (--no-systemd): planned operations are not recognised");
+    else if (sysd_open(&a->sysd, err, sizeof(err)) < 0)
+        log_info("systemd: %s (retried every 5 s; until then planned operations are not "
+                 "recognised)",
+                 err);
+
     inject_init(&a->inj);
     a->inj.fifo_once = a->o.exit_on_eof;
+    a->inj.mark = sysd_mark;
+    a->inj.mark_ctx = &a->sysd;
     if (a->o.inject_path && inject_add_path(&a->inj, a->o.inject_path, err, sizeof(err)) < 0)
         fatalx("inject: %s", err);
     if (a->o.inject_socket && inject_listen(&a->inj, a->o.inject_socket, err, sizeof(err)) < 0)
@@ -564,6 +624,20 @@ static void agent_signal(struct agent *a, uint64_t now)
         log_info("%s: flushing %zu queued frames (at most 1 s), then exiting",
                  si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
                  queue_backlog(&a->q) + (port_out_pending(&a->port) ? 1 : 0));
+    }
+}
+
+static void agent_kmod(struct agent *a)
+{
+    int rc = kmod_read(&a->kmod, &a->q, sysd_mark, &a->sysd);
+
+    if (rc < 0) {
+        log_warnx("kmod: reading %s: %s; closed (reopened on the next CONFIG)", a->kmod.path,
+                  strerror(-rc));
+        kmod_close(&a->kmod);
+        snprintf(a->kmod.why, sizeof(a->kmod.why), "%.64s failed (%s)", a->kmod.path,
+                 strerror(-rc));
+        agent_update_caps(a);
     }
 }
 
@@ -612,6 +686,10 @@ static int agent_run(struct agent *a)
             deadline = d;
         if ((d = session_deadline(&a->sess)) < deadline)
             deadline = d;
+        if ((d = sysd_deadline(&a->sysd)) < deadline)
+            deadline = d;
+        pfd[PFD_SYSD].fd = sysd_fd(&a->sysd);
+        pfd[PFD_SYSD].events = sysd_events(&a->sysd);
         if (!a->terminating) {
             if (a->kmod.fd >= 0) {
                 pfd[PFD_KMOD].fd = a->kmod.fd;
@@ -640,6 +718,16 @@ static int agent_run(struct agent *a)
             fatal("poll");
         }
         now = vsp_mono_ns();
+        if (pfd[PFD_SYSD].revents || sysd_deadline(&a->sysd) <= now) {
+            /* kernel records first: they are judged by what the bus held
+             * before them, and sysd_mark() reads the rest itself */
+            if (pfd[PFD_KMOD].revents && a->kmod.fd >= 0)
+                agent_kmod(a);
+            pfd[PFD_KMOD].revents = 0;
+            sysd_dispatch(&a->sysd, now);
+            if (a->sysd.units_changed)
+                agent_follow_units(a);
+        }
         if (n == 0)
             continue;
 
@@ -653,18 +741,8 @@ static int agent_run(struct agent *a)
         }
         if (pfd[PFD_SIGNAL].revents)
             agent_signal(a, now);
-        if (pfd[PFD_KMOD].revents && a->kmod.fd >= 0) {
-            int rc = kmod_read(&a->kmod, &a->q);
-
-            if (rc < 0) {
-                log_warnx("kmod: reading %s: %s; closed (reopened on the next CONFIG)",
-                          a->kmod.path, strerror(-rc));
-                kmod_close(&a->kmod);
-                snprintf(a->kmod.why, sizeof(a->kmod.why), "%.64s failed (%s)", a->kmod.path,
-                         strerror(-rc));
-                agent_update_caps(a);
-            }
-        }
+        if (pfd[PFD_KMOD].revents && a->kmod.fd >= 0)
+            agent_kmod(a);
         for (int r = 0; r < VSP_PSI_N_; r++) {
             if (pfd[PFD_PSI0 + r].revents)
                 psi_fire(&a->psi, r, pfd[PFD_PSI0 + r].revents, &a->q);

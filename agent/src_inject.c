@@ -177,9 +177,12 @@ static int parse_field(const char *tok, size_t len, struct vsp_event *ev, int *t
             ev->flags |= VSP_EVF_KSENDER;
         else if (tok_is(tok, len, "core"))
             ev->flags |= VSP_EVF_CORE;
+        else if (tok_is(tok, len, "planned"))
+            ev->flags |= VSP_EVF_PLANNED;
         else
             return vsp_errf(err, errlen, -EINVAL,
-                            "unknown word '%.*s' (flags: watched, ksender, core)", (int)len, tok);
+                            "unknown word '%.*s' (flags: watched, ksender, core, planned)",
+                            (int)len, tok);
         return 0;
     }
     klen = (size_t)(eq - tok);
@@ -564,6 +567,8 @@ int inject_work(struct inject *in, struct queue *q, uint64_t now, uint64_t *dead
 
                 ev.mono_ns = vsp_mono_ns();
                 ev.real_ns = vsp_real_ns();
+                if (in->mark != NULL)
+                    in->mark(in->mark_ctx, &ev);
                 queue_push(q, &ev);
                 in->events++;
                 s->burst_left--;

@@ -9,6 +9,7 @@
  *     oom pid=4242 comm=hog value=524288 watched
  *     exit pid=4242 comm=nginx code=1
  *     exit pid=4242 comm=nginx sig=11 core
+ *     signal pid=4242 comm=nginx sig=TERM watched src_pid=1 planned
  *     hang pid=77 comm=dd value=30
  *     psi-memory value=150000
  *     sleep 100ms                  (units ns, us, ms, s; a bare number is ms)
@@ -18,7 +19,8 @@
  * An event line is a probe name (signal, oom, exit, hang, psi-cpu,
  * psi-memory, psi-io) followed by key=value fields (pid, tgid, src_pid, uid,
  * sig (a number or a name such as TERM/SIGTERM), code, value, comm,
- * src_comm) and flag words (watched, ksender, core).  tgid defaults to pid.
+ * src_comm) and flag words (watched, ksender, core, planned: as if systemd
+ * stopped the task on purpose).  tgid defaults to pid.
  * Every injected event carries VSP_EVF_INJECTED, takes the next sequence
  * number and the time at which it is produced.  A line that does not parse
  * is reported as "NAME:LINE: message" and skipped.
@@ -81,6 +83,10 @@ struct inject {
     int fifo_once;         /* a FIFO ends at its first EOF (--exit-on-eof) */
     uint64_t events;       /* events produced */
     uint64_t errors;       /* lines rejected */
+    /* called on each event before it is queued, like the kernel's records
+     * (sysd_mark(): injected events are judged planned or not the same way) */
+    void (*mark)(void *ctx, struct vsp_event *ev);
+    void *mark_ctx;
 };
 
 /* inject_init() - no streams, no socket. */

@@ -174,7 +174,7 @@ int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *
     return 0;
 }
 
-int kmod_read(struct kmod *k, struct queue *q)
+int kmod_read(struct kmod *k, struct queue *q, kmod_mark_fn *mark, void *ctx)
 {
     struct vesper_record recs[KMOD_READ_BATCH];
     ssize_t n;
@@ -208,6 +208,8 @@ int kmod_read(struct kmod *k, struct queue *q)
         }
         if (kd > q->kdropped)
             q->kdropped = kd;
+        if (mark != NULL)
+            mark(ctx, &ev);
         queue_push(q, &ev);
         k->records++;
     }
@@ -270,12 +272,33 @@ static int kmod_info(struct kmod *k)
     return 0;
 }
 
+void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note *note)
+{
+    char err[192];
+    int rc;
+
+    if (k->fd < 0)
+        return;
+    if (ioctl(k->fd, VESPER_IOC_WATCH_CLEAR) < 0)
+        agent_note_errno(note, "watch list: cannot clear");
+    for (unsigned i = 0; i < cfg->nwatch && i < VSP_MAX_WATCH; i++) {
+        struct vesper_watch kw;
+
+        rc = kmod_watch_from_wire(&cfg->watch[i], k->cgroot, &kw, err, sizeof(err));
+        if (rc < 0) {
+            agent_note(note, rc, "%s", err);
+            continue;
+        }
+        if (ioctl(k->fd, VESPER_IOC_WATCH_ADD, &kw) < 0)
+            agent_note_errno(note, "watch entry %u: vesper.ko refused it", i);
+    }
+}
+
 void kmod_apply(struct kmod *k, const struct vsp_config *cfg, uint32_t *armed,
                 struct agent_note *note)
 {
     uint32_t want = cfg->probes & KMOD_PROBES;
     uint32_t groups = 0, ok = 0;
-    char err[192];
     int rc;
 
     *armed = 0;
@@ -303,19 +326,7 @@ void kmod_apply(struct kmod *k, const struct vsp_config *cfg, uint32_t *armed,
     }
 
     /* 2. watch list, replaced as a whole */
-    if (ioctl(k->fd, VESPER_IOC_WATCH_CLEAR) < 0)
-        agent_note_errno(note, "watch list: cannot clear");
-    for (unsigned i = 0; i < cfg->nwatch && i < VSP_MAX_WATCH; i++) {
-        struct vesper_watch kw;
-
-        rc = kmod_watch_from_wire(&cfg->watch[i], k->cgroot, &kw, err, sizeof(err));
-        if (rc < 0) {
-            agent_note(note, rc, "%s", err);
-            continue;
-        }
-        if (ioctl(k->fd, VESPER_IOC_WATCH_ADD, &kw) < 0)
-            agent_note_errno(note, "watch entry %u: vesper.ko refused it", i);
-    }
+    kmod_watch(k, cfg, note);
 
     /* 3. groups: what the module cannot arm, then arm the rest */
     for (size_t i = 0; i < KMOD_NMAP; i++) {

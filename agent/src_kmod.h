@@ -68,13 +68,16 @@ uint32_t kmod_probes_avail(const struct kmod *k);
 int kmod_translate(const void *rec, size_t len, struct vsp_event *ev, uint64_t *kdropped, char *err,
                    size_t errlen);
 
+/* A hook that may add flags to an event before it is queued (sysd_mark()). */
+typedef void kmod_mark_fn(void *ctx, struct vsp_event *ev);
+
 /*
- * kmod_read() - read up to KMOD_READ_BATCH records and queue them.
- * Returns the number of records read (0 when none were ready), or -errno
- * when the device failed (the caller closes it).  Bad records are logged
- * and counted in k->bad.
+ * kmod_read() - read up to KMOD_READ_BATCH records and queue them, each
+ * after mark(ctx, ev) when mark is not NULL.  Returns the number of
+ * records read (0 when none were ready), or -errno when the device failed
+ * (the caller closes it).  Bad records are logged and counted in k->bad.
  */
-int kmod_read(struct kmod *k, struct queue *q);
+int kmod_read(struct kmod *k, struct queue *q, kmod_mark_fn *mark, void *ctx);
 
 /*
  * kmod_watch_from_wire() - a CONFIG watch entry as the module wants it:
@@ -83,6 +86,13 @@ int kmod_read(struct kmod *k, struct queue *q);
  */
 int kmod_watch_from_wire(const struct vsp_watch *w, const char *cgroot, struct vesper_watch *kw,
                          char *err, size_t errlen);
+
+/*
+ * kmod_watch() - replace the module's watch list by cfg's (as a whole:
+ * cleared, then each entry added); problems go into *note.  Nothing when
+ * the device is not open.
+ */
+void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note *note);
 
 /*
  * kmod_apply() - apply the kernel part of cfg: signal mode, watch list,

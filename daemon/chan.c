@@ -27,6 +27,10 @@
 #include "log.h"
 #include "vsp_time.h"
 
+/* Before the first HELLO, headers of versions 1..this are taken as HELLOs
+ * (and then refused by the decoder when they are not ours). */
+#define CHAN_RESYNC_MAX_VERSION 15
+
 struct chan {
     char name[CONF_NAME_MAX + 1];
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -424,6 +428,16 @@ void chan_fail(struct chan *c, int code, const char *text)
     chan_close(c, text, 1);
 }
 
+/* Does p (k <= 4 bytes) start a HELLO header of protocol version 1..15?
+ * Another version than ours is accepted here so that the decoder refuses
+ * it with both versions named, instead of it being skipped as noise. */
+static int chan_hello_start(const uint8_t *p, size_t k)
+{
+    return (k < 1 || p[0] == VSP_MAGIC0) && (k < 2 || p[1] == VSP_MAGIC1) &&
+           (k < 3 || (p[2] >= 1 && p[2] <= CHAN_RESYNC_MAX_VERSION)) &&
+           (k < 4 || p[3] == VSP_MSG_HELLO);
+}
+
 /*
  * Before the first HELLO of a connection, skip bytes up to the next header
  * that starts a HELLO: a host end that (re)connects to a virtio-serial
@@ -432,13 +446,12 @@ void chan_fail(struct chan *c, int code, const char *text)
  */
 static int chan_resync(struct chan *c)
 {
-    static const uint8_t hello_hdr[4] = {VSP_MAGIC0, VSP_MAGIC1, VSP_PROTO_VERSION, VSP_MSG_HELLO};
     size_t i;
 
     for (i = 0; i < c->rlen; i++) {
         size_t k = c->rlen - i < 4 ? c->rlen - i : 4;
 
-        if (memcmp(c->rbuf + i, hello_hdr, k) == 0)
+        if (chan_hello_start(c->rbuf + i, k))
             break; /* a header, or the start of one at the end of the buffer */
     }
     if (i > 0) {

@@ -537,7 +537,8 @@ int conf_parse_watch(const char *s, struct vsp_watch *out, size_t max, size_t *n
         memset(&w, 0, sizeof(w));
         colon = strchr(item, ':');
         if (!colon) {
-            seterr(err, errlen, "bad watch entry '%s': expected comm:NAME, pid:N or cgroup:PATH",
+            seterr(err, errlen,
+                   "bad watch entry '%s': expected comm:NAME, pid:N, cgroup:PATH or unit:NAME",
                    conf_quote(item, q, sizeof(q)));
             return -EINVAL;
         }
@@ -574,8 +575,18 @@ int conf_parse_watch(const char *s, struct vsp_watch *out, size_t max, size_t *n
                 return -EINVAL;
             }
             memcpy(w.value, val, vl + 1);
+        } else if (strcmp(item, "unit") == 0) {
+            w.kind = VSP_WATCH_UNIT;
+            if (!vsp_unit_name_ok(val)) {
+                seterr(err, errlen,
+                       "bad unit '%s': expected a systemd unit name such as nginx.service "
+                       "(at most %d bytes)",
+                       conf_quote(val, q, sizeof(q)), VSP_MAX_WATCH_VALUE);
+                return -EINVAL;
+            }
+            strcpy(w.value, val); /* length checked by vsp_unit_name_ok */
         } else {
-            seterr(err, errlen, "unknown watch kind '%s' (use comm, pid or cgroup)",
+            seterr(err, errlen, "unknown watch kind '%s' (use comm, pid, cgroup or unit)",
                    conf_quote(item, q, sizeof(q)));
             return -EINVAL;
         }

@@ -64,6 +64,7 @@ struct conf_rule {
     unsigned probe;   /* enum vsp_probe */
     uint64_t sigmask; /* CONF_SIG_BIT(n) set: signal n matches; 0 = any signal */
     int watched;      /* -1 any, 0 only unwatched tasks, 1 only watched tasks */
+    int planned;      /* -1 any, 0 only unplanned events, 1 only planned ones (VSP_EVF_PLANNED) */
     enum conf_exit_kind exit_kind;
     char comm[VSP_COMM_LEN]; /* "" = any */
     uint64_t min_value;      /* event value >= min_value (0 = any); unit of the probe's
@@ -319,7 +320,7 @@ const char *conf_format_duration(uint64_t ns, char *buf, size_t len);
 int conf_signal_from_name(const char *s);
 /* 15 -> "TERM"; NULL for numbers without a name (32..64) or out of range. */
 const char *conf_signal_name(int sig);
-/* "comm:nginx, pid:1234, cgroup:/system.slice/x.service" -> out[0..*n) */
+/* "comm:nginx, pid:1234, cgroup:/system.slice/x.service, unit:x.service" -> out[0..*n) */
 int conf_parse_watch(const char *s, struct vsp_watch *out, size_t max, size_t *n, char *err,
                      size_t errlen);
 /* "rule = ..." value -> *r (all of it overwritten, r->line = 0); checks that

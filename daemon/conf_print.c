@@ -102,6 +102,20 @@ static void print_action(const struct conf_action *a, FILE *out)
     }
 }
 
+static const char *watch_kind_name(unsigned kind)
+{
+    switch (kind) {
+    case VSP_WATCH_COMM:
+        return "comm";
+    case VSP_WATCH_CGROUP:
+        return "cgroup";
+    case VSP_WATCH_UNIT:
+        return "unit";
+    default:
+        return "?";
+    }
+}
+
 const char *conf_format_watch(const struct vsp_watch *w, size_t n, char *buf, size_t len)
 {
     size_t used = 0;
@@ -116,9 +130,8 @@ const char *conf_format_watch(const struct vsp_watch *w, size_t n, char *buf, si
         if (w[i].kind == VSP_WATCH_PID)
             k = snprintf(buf + used, len - used, "%spid:%u", sep, w[i].pid);
         else
-            k = snprintf(buf + used, len - used, "%s%s:%.*s", sep,
-                         w[i].kind == VSP_WATCH_COMM ? "comm" : "cgroup", VSP_MAX_WATCH_VALUE,
-                         w[i].value);
+            k = snprintf(buf + used, len - used, "%s%s:%.*s", sep, watch_kind_name(w[i].kind),
+                         VSP_MAX_WATCH_VALUE, w[i].value);
         if (k < 0)
             break;
         used += (size_t)k;

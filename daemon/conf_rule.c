@@ -21,7 +21,7 @@
 /* What filters a probe accepts, and the unit of its event value. */
 enum value_kind { VAL_NONE, VAL_KIB, VAL_SEC, VAL_USEC };
 struct probe_filters {
-    unsigned sig : 1, watched : 1, exit : 1, comm : 1;
+    unsigned sig : 1, watched : 1, exit : 1, comm : 1, planned : 1;
     enum value_kind value;
 };
 
@@ -31,10 +31,10 @@ static struct probe_filters probe_filters(unsigned probe)
 
     switch (probe) {
     case VSP_PROBE_SIGNAL:
-        f.sig = f.watched = f.comm = 1;
+        f.sig = f.watched = f.comm = f.planned = 1;
         break;
     case VSP_PROBE_EXIT:
-        f.sig = f.watched = f.exit = f.comm = 1;
+        f.sig = f.watched = f.exit = f.comm = f.planned = 1;
         break;
     case VSP_PROBE_OOM:
         f.watched = f.comm = 1;
@@ -181,6 +181,7 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
 
     memset(r, 0, sizeof(*r));
     r->watched = -1;
+    r->planned = -1;
     if (strlen(s) >= sizeof(buf)) {
         seterr(err, errlen, "rule too long");
         return -EINVAL;
@@ -257,13 +258,18 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
             } else if (strcmp(key, "comm") == 0) {
                 bit = 1u << 3;
                 ok = pf.comm;
+            } else if (strcmp(key, "planned") == 0) {
+                bit = 1u << 5;
+                ok = pf.planned;
             } else {
-                seterr(err, errlen, "unknown filter '%s' (sig= watched= exit= comm= value>=)",
+                seterr(err, errlen,
+                       "unknown filter '%s' (sig= watched= exit= comm= planned= value>=)",
                        conf_quote(key, q, sizeof(q)));
                 return -EINVAL;
             }
         } else {
-            seterr(err, errlen, "expected a filter (sig= watched= exit= comm= value>=), found '%s'",
+            seterr(err, errlen,
+                   "expected a filter (sig= watched= exit= comm= planned= value>=), found '%s'",
                    conf_quote(w, q, sizeof(q)));
             return -EINVAL;
         }
@@ -289,16 +295,20 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
                 return -EINVAL;
             break;
         case 1u << 1:
+        case 1u << 5: {
+            int *yn = bit == 1u << 1 ? &r->watched : &r->planned;
+
             if (strcmp(val, "yes") == 0) {
-                r->watched = 1;
+                *yn = 1;
             } else if (strcmp(val, "no") == 0) {
-                r->watched = 0;
+                *yn = 0;
             } else {
-                seterr(err, errlen, "watched= must be yes or no, not '%s'",
+                seterr(err, errlen, "%s= must be yes or no, not '%s'", key,
                        conf_quote(val, q, sizeof(q)));
                 return -EINVAL;
             }
             break;
+        }
         case 1u << 2: {
             int k = -1;
 
@@ -377,6 +387,8 @@ const char *conf_format_rule(const struct conf_rule *r, char *buf, size_t len)
         g_string_append_printf(s, " exit=%s", exit_names[r->exit_kind]);
     if (r->watched >= 0)
         g_string_append_printf(s, " watched=%s", r->watched ? "yes" : "no");
+    if (r->planned >= 0)
+        g_string_append_printf(s, " planned=%s", r->planned ? "yes" : "no");
     if (r->comm[0])
         g_string_append_printf(s, " comm=%.*s", VSP_COMM_LEN - 1, r->comm);
     if (r->min_value) {
@@ -396,6 +408,8 @@ int conf_rule_shadows(const struct conf_rule *a, const struct conf_rule *b)
     if (a->sigmask && (!b->sigmask || (b->sigmask & ~a->sigmask)))
         return 0;
     if (a->watched >= 0 && a->watched != b->watched)
+        return 0;
+    if (a->planned >= 0 && a->planned != b->planned)
         return 0;
     if (a->exit_kind != CONF_EXIT_ANY && a->exit_kind != b->exit_kind &&
         !(a->exit_kind == CONF_EXIT_FAILED &&

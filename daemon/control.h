@@ -21,7 +21,7 @@
  *   operations [GUEST] [--limit N] [--follow]
  *   operation OPID    one operation as a timeline
  *   push NAME         resend the guest's CONFIG
- *   bind NAME RESOURCE [--groups G1,G2] [--watch comm:X,pid:N,cgroup:/P]
+ *   bind NAME RESOURCE [--groups G1,G2] [--watch comm:X,pid:N,cgroup:/P,unit:U]
  *        [--agent CLASS:PROVIDER:TYPE]
  *                     runtime binding (the OCF agent's start); groups and
  *                     watch list replace the configured ones until unbind;

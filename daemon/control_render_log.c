@@ -59,6 +59,11 @@ static const char *control_event_detail(const struct oplog_event *e, char *buf, 
         snprintf(buf, len, "-");
         break;
     }
+    if (e->flags & VSP_EVF_PLANNED) {
+        size_t n = strlen(buf);
+
+        snprintf(buf + n, len - n, ", planned");
+    }
     return buf;
 }
 

@@ -162,6 +162,8 @@ int rules_match(const struct conf_rule *r, const struct vsp_event *ev)
     }
     if (r->watched >= 0 && !!(ev->flags & VSP_EVF_WATCHED) != !!r->watched)
         return 0;
+    if (r->planned >= 0 && !!(ev->flags & VSP_EVF_PLANNED) != !!r->planned)
+        return 0;
     if (r->exit_kind != CONF_EXIT_ANY) {
         int clean, error, sig;
 

@@ -42,7 +42,7 @@ static void usage(FILE *f)
             "  operation OPID               one operation as a timeline\n"
             "  stats                        counters per guest\n"
             "  push NAME                    resend the guest's probe configuration\n"
-            "  bind NAME RESOURCE [--groups G1,G2] [--watch comm:X,pid:N,cgroup:/P]\n"
+            "  bind NAME RESOURCE [--groups G1,G2] [--watch comm:X,pid:N,cgroup:/P,unit:U]\n"
             "       [--agent CLASS:PROVIDER:TYPE]\n"
             "                               bind a cluster resource to the guest (and\n"
             "                               replace its probe groups / watch list)\n"

@@ -111,6 +111,23 @@ const char *vsp_kgroup_name(unsigned kgroup)
     return kgroup_names[kgroup];
 }
 
+int vsp_unit_name_ok(const char *s)
+{
+    size_t n = strnlen(s, VSP_MAX_WATCH_VALUE + 1);
+    const char *dot = strrchr(s, '.');
+
+    if (n < 3 || n > VSP_MAX_WATCH_VALUE || dot == NULL || dot == s || dot[1] == '\0')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr(":_.@-\\", c) != NULL))
+            return 0;
+    }
+    return 1;
+}
+
 int vsp_msg_from_guest(unsigned type)
 {
     switch (type) {

@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VSP_PROTO_VERSION 1
+#define VSP_PROTO_VERSION 2
 #define VSP_MAGIC0 0x56 /* 'V' */
 #define VSP_MAGIC1 0x53 /* 'S' */
 #define VSP_HDR_LEN 8
@@ -94,7 +94,10 @@ enum vsp_kgroup {
 #define VSP_EVF_CORE 0x0004     /* exit: core dumped (exit events only) */
 #define VSP_EVF_INJECTED 0x0008 /* synthetic, from the agent's inject source */
 #define VSP_EVF_RESENT 0x0010   /* resent after reconnect (may be a duplicate) */
-#define VSP_EVF_ALL_ 0x001f
+/* signal/exit only: the guest's service manager, or its own shutdown/reboot,
+ * stopped the task on purpose */
+#define VSP_EVF_PLANNED 0x0020
+#define VSP_EVF_ALL_ 0x003f
 
 /* HELLO capabilities */
 #define VSP_CAP_KMOD 0x0001   /* /dev/vesper is open */
@@ -116,6 +119,8 @@ enum vsp_watch_kind {
     VSP_WATCH_COMM = 1,   /* value: task comm, 1..15 bytes */
     VSP_WATCH_PID = 2,    /* value: 4 bytes, u32 LE tgid */
     VSP_WATCH_CGROUP = 3, /* value: cgroup v2 path, 1..200 bytes, starts with '/' */
+    VSP_WATCH_UNIT = 4,   /* value: systemd unit name, 3..200 bytes (vsp_unit_name_ok());
+                           * the agent resolves it to the unit's cgroup and follows it */
 };
 
 /* PSI resources, index into vsp_config.psi[] */
@@ -281,6 +286,14 @@ const char *vsp_probe_name(unsigned probe);   /* "signal", "oom", "psi-memory", 
 int vsp_probe_from_name(const char *name);    /* enum value, or -1 */
 unsigned vsp_probe_kgroup(unsigned probe);    /* enum vsp_kgroup, VSP_KGROUP_NONE if unknown */
 const char *vsp_kgroup_name(unsigned kgroup); /* "signal", "memory", ... or NULL */
+
+/*
+ * vsp_unit_name_ok() - 1 if s looks like a systemd unit name: 3..
+ * VSP_MAX_WATCH_VALUE bytes of letters, digits and ":_.@-\\", with a '.'
+ * that is neither the first nor the last byte ("nginx.service",
+ * "getty@tty1.service"); else 0.  The agent asks systemd about the rest.
+ */
+int vsp_unit_name_ok(const char *s);
 
 /* Direction checks: may a guest send this type / may the host? */
 int vsp_msg_from_guest(unsigned type);

@@ -102,6 +102,9 @@ static int check_event(const struct vsp_event *e, char *err, size_t errlen)
     if ((e->flags & VSP_EVF_CORE) && e->probe != VSP_PROBE_EXIT)
         return fail(err, errlen, -EINVAL, "EVENT flag CORE on probe %s (exit only)",
                     pname(e->probe));
+    if ((e->flags & VSP_EVF_PLANNED) && e->probe != VSP_PROBE_SIGNAL && e->probe != VSP_PROBE_EXIT)
+        return fail(err, errlen, -EINVAL, "EVENT flag PLANNED on probe %s (signal and exit only)",
+                    pname(e->probe));
     if ((e->flags & VSP_EVF_KSENDER) && e->src_pid != 0)
         return fail(err, errlen, -EINVAL, "EVENT sent by the kernel but src_pid is %u", e->src_pid);
     if (strnlen(e->comm, sizeof(e->comm)) >= sizeof(e->comm))
@@ -156,6 +159,14 @@ static int check_watch(unsigned i, const struct vsp_watch *w, char *err, size_t 
         if (w->value[0] != '/')
             return fail(err, errlen, -EINVAL, "CONFIG watch %u: cgroup path does not start with /",
                         i);
+        break;
+    case VSP_WATCH_UNIT:
+        if (len < 1 || len > VSP_MAX_WATCH_VALUE)
+            return fail(err, errlen, -EINVAL, "CONFIG watch %u: unit length %zu outside 1..%d", i,
+                        len, VSP_MAX_WATCH_VALUE);
+        if (!vsp_unit_name_ok(w->value))
+            return fail(err, errlen, -EINVAL, "CONFIG watch %u: '%s' is not a systemd unit name", i,
+                        w->value);
         break;
     case VSP_WATCH_PID:
         if (w->pid == 0)

@@ -225,9 +225,10 @@ static int parse_watch(struct rd *r, unsigned i, struct vsp_watch *w, char *err,
                         vlen, VSP_COMM_LEN - 1);
         break;
     case VSP_WATCH_CGROUP:
+    case VSP_WATCH_UNIT:
         if (vlen < 1 || vlen > VSP_MAX_WATCH_VALUE)
-            return fail(err, errlen, -EINVAL, "CONFIG watch %u: cgroup length %u outside 1..%d", i,
-                        vlen, VSP_MAX_WATCH_VALUE);
+            return fail(err, errlen, -EINVAL, "CONFIG watch %u: %s length %u outside 1..%d", i,
+                        w->kind == VSP_WATCH_UNIT ? "unit" : "cgroup", vlen, VSP_MAX_WATCH_VALUE);
         break;
     default:
         return fail(err, errlen, -EINVAL, "CONFIG watch %u: unknown kind %u", i, w->kind);

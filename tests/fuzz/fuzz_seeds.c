@@ -44,7 +44,7 @@ static void make(unsigned type, struct vsp_msg *m)
         m->u.event.mono_ns = 323456789;
         m->u.event.group = VSP_KGROUP_SIGNAL;
         m->u.event.probe = VSP_PROBE_SIGNAL;
-        m->u.event.flags = VSP_EVF_WATCHED;
+        m->u.event.flags = VSP_EVF_WATCHED | VSP_EVF_PLANNED;
         m->u.event.pid = m->u.event.tgid = 300;
         m->u.event.src_pid = 200;
         m->u.event.sig = 9;
@@ -75,7 +75,9 @@ static void make(unsigned type, struct vsp_msg *m)
             m->u.config.psi[i].stall_us = 100000;
             m->u.config.psi[i].window_us = 1000000;
         }
-        m->u.config.nwatch = 3;
+        m->u.config.nwatch = 4;
+        m->u.config.watch[3].kind = VSP_WATCH_UNIT;
+        strcpy(m->u.config.watch[3].value, "nginx.service");
         m->u.config.watch[0].kind = VSP_WATCH_COMM;
         strcpy(m->u.config.watch[0].value, "postgres");
         m->u.config.watch[1].kind = VSP_WATCH_PID;

@@ -41,7 +41,9 @@ since() { # T0: seconds since T0, one decimal
 }
 
 t_build=$(now)
-if ! img="$("$gt_top/tools/guest/mkdebian.sh" --agent "$gt_agent" 2>"$gt_work/mkdebian.log")"; then
+# the Debian image carries the agent built with systemd support, not the static one
+deb_agent="${VESPER_AGENT:-${VESPER_BUILD:-$gt_top/_build}/agent/vesper-agent}"
+if ! img="$("$gt_top/tools/guest/mkdebian.sh" --agent "$deb_agent" 2>"$gt_work/mkdebian.log")"; then
     tail -30 "$gt_work/mkdebian.log"
     gt_check "the Debian guest image builds" false
     gt_summary

@@ -27,7 +27,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from vspfake import (enc_event, enc_hello, ERROR, EVF_WATCHED, FakeGuest, find_dirs, frame, HDR,
-                     PING, PROBE_SIGNAL, Vesperd, wait_for)
+                     PING, PROBE_SIGNAL, VERSION, Vesperd, wait_for)
 from vsptest import check, failures, skip, summary
 
 CONF = """heartbeat = 100ms
@@ -170,7 +170,7 @@ def run(d, guests):
     # oversized frame (declared length 5000)
     s = raw_conn(d.path("bad.sock"))
     s.sendall(enc_hello(bad_id, 1, "bad"))
-    s.sendall(struct.pack("<2sBBI", b"VS", 1, 3, 5000) + b"\0" * 100)
+    s.sendall(struct.pack("<2sBBI", b"VS", VERSION, 3, 5000) + b"\0" * 100)
     err = read_error(s)
     s.close()
     check(err is not None and "too long" in err, "oversized frame: ERROR (%s)" % err)

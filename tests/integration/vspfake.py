@@ -7,7 +7,8 @@
 # the host->guest ones, and a FakeGuest that connects to a listen-mode
 # channel (or serves a connect-mode one), answers PING and CONFIG, and sends
 # HELLO, EVENT, HEARTBEAT, DROPPED or raw bytes on request.  Also a small
-# helper to start vesperd on temporary paths and to ask vesperctl.
+# helper to start vesperd on temporary paths and to ask vesperctl, and the
+# frame of a test around one vesperd (vesperd_test).
 """Fake guest agent and vesperd test harness (python3 standard library only)."""
 
 import json
@@ -22,7 +23,7 @@ import threading
 import time
 
 MAGIC = b"VS"
-VERSION = 1
+VERSION = 2
 HDR = struct.Struct("<2sBBI")
 
 HELLO, WELCOME, EVENT, HEARTBEAT, PING, PONG, CONFIG, CONFIG_ACK, DROPPED, ERROR = range(1, 11)
@@ -34,7 +35,7 @@ PROBE_SIGNAL, PROBE_OOM, PROBE_EXIT, PROBE_HANG = 1, 2, 3, 4
 PROBE_PSI_CPU, PROBE_PSI_MEMORY, PROBE_PSI_IO = 5, 6, 7
 KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5}
 
-EVF_WATCHED, EVF_KSENDER, EVF_CORE, EVF_INJECTED, EVF_RESENT = 1, 2, 4, 8, 16
+EVF_WATCHED, EVF_KSENDER, EVF_CORE, EVF_INJECTED, EVF_RESENT, EVF_PLANNED = 1, 2, 4, 8, 16, 32
 CAP_INJECT = 4
 CAP_RESEND = 8
 
@@ -332,6 +333,32 @@ class Vesperd:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def vesperd_test(conf, run, groups=None):
+    """The frame of a test of one vesperd: skip if it is not built, start it
+    with conf, run(d, guests), then close the guests, check that vesperd
+    exits 0 on SIGTERM, print its log if a check failed, clean up; returns
+    the exit status (vsptest.summary())."""
+    from vsptest import check, failures, skip, summary
+    builddir, srcdir = find_dirs()
+    if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
+        skip("daemon/vesperd not built in %s" % builddir)
+    d = Vesperd(builddir, srcdir, conf, groups=groups)
+    guests = []
+    try:
+        d.start()
+        run(d, guests)
+    finally:
+        for g in guests:
+            g.close()
+        rc = d.stop()
+        check(rc == 0, "vesperd exits 0 on SIGTERM (got %s)" % rc)
+        if failures:
+            print("---- vesperd log ----")
+            print(d.logtext()[-20000:])
+        d.cleanup()
+    return summary()
 
 
 def find_dirs():

@@ -260,15 +260,24 @@ static void test_apply_without_device(void **state)
     assert_int_equal(kmod_probes_avail(&k), 0);
 }
 
+/* A mark hook (sysd_mark() in the agent): flags exit events planned. */
+static void mark_exits(void *ctx, struct vsp_event *ev)
+{
+    (*(int *)ctx)++;
+    if (ev->probe == VSP_PROBE_EXIT)
+        ev->flags |= VSP_EVF_PLANNED;
+}
+
 /* kmod_read() on any descriptor: good records are queued, a bad one is
- * counted and skipped, the module's drop counter reaches the queue. */
+ * counted and skipped, the module's drop counter reaches the queue, each
+ * good record passes the mark hook before it is queued. */
 static void test_read_records(void **state)
 {
     struct vesper_record r[3];
     struct kmod k;
     struct queue q;
     struct vsp_msg m;
-    int fds[2];
+    int fds[2], marked = 0;
 
     (void)state;
     assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
@@ -284,7 +293,8 @@ static void test_read_records(void **state)
     kmod_init(&k, "/test/vesper", NULL);
     k.fd = fds[0];
     assert_int_equal(queue_init(&q, 16, 0), 0);
-    assert_int_equal(kmod_read(&k, &q), 3);
+    assert_int_equal(kmod_read(&k, &q, mark_exits, &marked), 3);
+    assert_int_equal(marked, 2);
     assert_int_equal(k.records, 2);
     assert_int_equal(k.bad, 1);
     assert_int_equal(q.kdropped, 12);
@@ -293,13 +303,15 @@ static void test_read_records(void **state)
     assert_int_equal(m.u.event.seq, 1);
     assert_int_equal(m.u.event.kseq, 1);
     assert_int_equal(m.u.event.probe, VSP_PROBE_OOM);
+    assert_false(m.u.event.flags & VSP_EVF_PLANNED);
     queue_consume(&q);
     assert_int_equal(queue_peek(&q, &m), 1);
     assert_int_equal(m.u.event.seq, 2);
     assert_int_equal(m.u.event.kseq, 3);
-    assert_int_equal(kmod_read(&k, &q), 0); /* nothing more: no error */
+    assert_true(m.u.event.flags & VSP_EVF_PLANNED);
+    assert_int_equal(kmod_read(&k, &q, NULL, NULL), 0); /* nothing more: no error */
     close(fds[1]);
-    assert_int_equal(kmod_read(&k, &q), -ENODEV); /* end of file: the device is gone */
+    assert_int_equal(kmod_read(&k, &q, NULL, NULL), -ENODEV); /* end of file: the device is gone */
     kmod_close(&k);
     queue_free(&q);
 }

@@ -485,14 +485,14 @@ static void test_resync_before_hello(void **state)
     struct peer p;
 
     /* the tail of an EVENT frame, an EVENT header, a lone magic, a HELLO
-     * header of another protocol version, a whole EVENT frame */
+     * header of a version no protocol has (0), a whole EVENT frame */
     n = enc(&ev, buf, sizeof(buf));
     memcpy(junk + nj, buf + 11, n - 11);
     nj += n - 11;
     memcpy(junk + nj, (uint8_t[]){VSP_MAGIC0, VSP_MAGIC1, VSP_PROTO_VERSION, VSP_MSG_EVENT}, 4);
     nj += 4;
     junk[nj++] = VSP_MAGIC0;
-    memcpy(junk + nj, (uint8_t[]){VSP_MAGIC0, VSP_MAGIC1, VSP_PROTO_VERSION + 1, VSP_MSG_HELLO}, 4);
+    memcpy(junk + nj, (uint8_t[]){VSP_MAGIC0, VSP_MAGIC1, 0, VSP_MSG_HELLO}, 4);
     nj += 4;
     memcpy(junk + nj, buf, n);
     nj += n;
@@ -526,6 +526,35 @@ static void test_resync_before_hello(void **state)
     assert_int_equal(st.decode_errors, 0);
     assert_int_equal(f->r.downs, 0);
     assert_true(chan_connected(f->c));
+    peer_close(&p);
+}
+
+/* A HELLO of another protocol version (an agent not upgraded with vesperd)
+ * ends the resync like ours, and the decoder refuses it with both versions
+ * named: the operator reads why, rather than "no HELLO". */
+static void test_resync_other_version(void **state)
+{
+    struct fix *f = *state;
+    struct vsp_msg ev = mk_event(7), hello = mk_hello();
+    uint8_t buf[VSP_MAX_FRAME];
+    size_t n = enc(&ev, buf, sizeof(buf));
+    struct peer p;
+    char why[VSP_MAX_TEXT];
+
+    f->srv = srv_listen(f->path);
+    fix_chan(f, CONF_CHAN_CONNECT, 10 * MS, 100 * MS);
+    assert_int_equal(chan_start(f->c), 0);
+    peer_accept(&p, f->srv);
+    feed(&p, buf + 11, n - 11); /* junk first: skipped */
+    n = enc(&hello, buf, sizeof(buf));
+    buf[2] = 1; /* protocol version 1 */
+    feed(&p, buf, n);
+    assert_int_equal(f->r.nmsg, 0);
+    assert_int_equal(f->r.downs, 1);
+    assert_int_equal(stats().decode_errors, 1);
+    assert_non_null(strstr(f->r.why, "unsupported protocol version 1 (this side speaks 2)"));
+    g_strlcpy(why, f->r.why, sizeof(why));
+    expect_error_then_eof(&p, EPROTONOSUPPORT, why);
     peer_close(&p);
 }
 
@@ -1007,6 +1036,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reassembly_byte_by_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reassembly_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resync_before_hello, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resync_other_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_error_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_direction_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_from_msg_callback, setup, teardown),

@@ -282,7 +282,7 @@ static void test_watch(void **state)
     assert_string_equal(err, "empty entry in watch list");
     assert_int_equal(conf_parse_watch("nginx", w, VSP_MAX_WATCH, &n, err, sizeof(err)), -EINVAL);
     assert_int_equal(conf_parse_watch("uid:0", w, VSP_MAX_WATCH, &n, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err, "unknown watch kind 'uid' (use comm, pid or cgroup)");
+    assert_string_equal(err, "unknown watch kind 'uid' (use comm, pid, cgroup or unit)");
     assert_int_equal(conf_parse_watch("pid:0", w, VSP_MAX_WATCH, &n, err, sizeof(err)), -EINVAL);
     assert_int_equal(conf_parse_watch("pid:4194305", w, VSP_MAX_WATCH, &n, err, sizeof(err)),
                      -EINVAL);
@@ -296,6 +296,26 @@ static void test_watch(void **state)
                      -EINVAL);
     assert_string_equal(err, "watch entry 'comm:a' listed twice");
     assert_int_equal(conf_parse_watch("pid:1,pid:2,pid:3", w, 2, &n, err, sizeof(err)), -E2BIG);
+    /* a systemd unit: resolved by the agent, so only its name is checked */
+    assert_int_equal(conf_parse_watch("unit:nginx.service, unit:getty@tty1.service", w,
+                                      VSP_MAX_WATCH, &n, err, sizeof(err)),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(w[0].kind, VSP_WATCH_UNIT);
+    assert_string_equal(w[0].value, "nginx.service");
+    assert_int_equal(w[0].pid, 0);
+    assert_string_equal(w[1].value, "getty@tty1.service");
+    assert_int_equal(conf_parse_watch("unit:nginx", w, VSP_MAX_WATCH, &n, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, "bad unit 'nginx': expected a systemd unit name such as "
+                             "nginx.service (at most 200 bytes)");
+    assert_int_equal(conf_parse_watch("unit:/system.slice/nginx.service", w, VSP_MAX_WATCH, &n, err,
+                                      sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(
+        conf_parse_watch("unit:a.service,unit:a.service", w, VSP_MAX_WATCH, &n, err, sizeof(err)),
+        -EINVAL);
+    assert_string_equal(err, "watch entry 'unit:a.service' listed twice");
     /* a cgroup path longer than the wire allows */
     memset(big, 'x', sizeof(big));
     memcpy(big, "cgroup:/", 8);
@@ -339,6 +359,16 @@ static void test_rule_parse(void **state)
     assert_int_equal(r.exit_kind, CONF_EXIT_SIGNAL);
     assert_string_equal(r.comm, "nginx");
     assert_int_equal(r.watched, 0);
+    assert_int_equal(r.planned, -1);
+
+    assert_int_equal(conf_parse_rule("signal planned=yes -> log", &r, err, sizeof(err)), 0);
+    assert_int_equal(r.planned, 1);
+    assert_int_equal(r.watched, -1);
+    assert_int_equal(conf_parse_rule("exit exit=failed planned=no watched=yes -> failover", &r, err,
+                                     sizeof(err)),
+                     0);
+    assert_int_equal(r.planned, 0);
+    assert_int_equal(r.watched, 1);
 
     assert_int_equal(conf_parse_rule("oom value>=100MiB -> log", &r, err, sizeof(err)), 0);
     assert_int_equal(r.min_value, 102400);
@@ -367,9 +397,11 @@ static void test_rule_errors(void **state)
         {"signal -> none", "unknown verdict 'none' (ignore, log, migrate or failover)"},
         {"sigterm -> log", "unknown probe 'sigterm' (signal oom exit hang psi-cpu psi-memory "
                            "psi-io agent-lost agent-back crash watchdog io-error stopped)"},
-        {"signal pid=1 -> log", "unknown filter 'pid' (sig= watched= exit= comm= value>=)"},
-        {"signal TERM -> log", "expected a filter (sig= watched= exit= comm= value>=), found "
-                               "'TERM'"},
+        {"signal pid=1 -> log",
+         "unknown filter 'pid' (sig= watched= exit= comm= planned= value>=)"},
+        {"signal TERM -> log",
+         "expected a filter (sig= watched= exit= comm= planned= value>=), found "
+         "'TERM'"},
         {"oom sig=KILL -> log", "filter sig= does not apply to probe 'oom'"},
         {"signal exit=clean -> log", "filter exit= does not apply to probe 'signal'"},
         {"psi-cpu watched=yes -> log", "filter watched= does not apply to probe 'psi-cpu'"},
@@ -384,6 +416,10 @@ static void test_rule_errors(void **state)
         {"signal sig=0 -> log", "unknown signal '0' (names such as TERM or SIGTERM, or 1..64)"},
         {"signal sig=65 -> log", "unknown signal '65' (names such as TERM or SIGTERM, or 1..64)"},
         {"signal watched=1 -> log", "watched= must be yes or no, not '1'"},
+        {"signal planned=maybe -> log", "planned= must be yes or no, not 'maybe'"},
+        {"signal planned=yes planned=no -> log", "filter planned= given twice"},
+        {"oom planned=yes -> log", "filter planned= does not apply to probe 'oom'"},
+        {"hang planned=no -> log", "filter planned= does not apply to probe 'hang'"},
         {"exit exit=crash -> log", "exit= must be clean, error, signal or failed, not 'crash'"},
         {"exit exit=clean sig=KILL -> log", "sig= contradicts exit=clean (such an exit has no "
                                             "signal)"},
@@ -397,7 +433,8 @@ static void test_rule_errors(void **state)
         {"hang value>=10 -> log", "duration '10' needs a unit (us ms s m h)"},
         {"hang value>=500ms -> log", "hang time '500ms' must be whole seconds"},
         {"psi-io value>=1x -> log", "bad duration '1x': unknown unit 'x' (use us ms s m h)"},
-        {"psi-io value=1s -> log", "unknown filter 'value' (sig= watched= exit= comm= value>=)"},
+        {"psi-io value=1s -> log",
+         "unknown filter 'value' (sig= watched= exit= comm= planned= value>=)"},
         {"oom value>=99999999999999999GiB -> log", "bad size '99999999999999999GiB': expected a "
                                                    "number and KiB, MiB or GiB"},
     };
@@ -430,6 +467,9 @@ static void test_rule_format(void **state)
         {"psi-memory value>=1000us -> migrate", "psi-memory value>=1ms -> migrate"},
         {"signal sig=64,1 -> log", "signal sig=HUP,64 -> log"},
         {"io-error -> migrate", "io-error -> migrate"},
+        {"signal planned=yes sig=TERM -> log", "signal sig=TERM planned=yes -> log"},
+        {"exit planned=no comm=a watched=yes -> failover",
+         "exit watched=yes planned=no comm=a -> failover"},
     };
     struct conf_rule r, r2;
     char err[300], buf[600], buf2[600];

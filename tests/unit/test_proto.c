@@ -190,6 +190,20 @@ static size_t encode_ok(const struct vsp_msg *m, uint8_t *buf, size_t cap)
     return (size_t)n;
 }
 
+/* Encode in (into buf), decode it back into *out; both must succeed.
+ * Returns the frame length. */
+static size_t encode_decode_ok(const struct vsp_msg *in, struct vsp_msg *out, uint8_t *buf,
+                               size_t cap)
+{
+    char err[ERRLEN] = "";
+    size_t n = encode_ok(in, buf, cap), used = 0;
+    int rc = vsp_decode(buf, n, out, &used, err, sizeof(err));
+
+    if (rc != 0 || used != n)
+        fail_msg("decode returned %d (used %zu of %zu): %s", rc, used, n, err);
+    return n;
+}
+
 static void put_le(uint8_t *p, int width, uint64_t v)
 {
     for (int i = 0; i < width; i++)
@@ -410,7 +424,7 @@ static void test_wire_ping_bytes(void **state)
 {
     (void)state;
     static const uint8_t expect[] = {
-        0x56, 0x53, 0x01, 0x05, 0x18, 0x00, 0x00, 0x00, /* header, length 24 */
+        0x56, 0x53, 0x02, 0x05, 0x18, 0x00, 0x00, 0x00, /* header, version 2, length 24 */
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* id */
         0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* host_ns */
     };
@@ -520,7 +534,20 @@ static void test_decode_unknown_version(void **state)
 
     make_header(b, VSP_MSG_PING, 24);
     b[2] = VSP_PROTO_VERSION + 1;
-    expect_decode(b, sizeof(b), -EPROTONOSUPPORT, "unsupported protocol version 2");
+    expect_decode(b, sizeof(b), -EPROTONOSUPPORT, "unsupported protocol version 3");
+}
+
+/* Version 1 (before the PLANNED flag and unit watches) is refused, not
+ * half understood. */
+static void test_decode_version_one(void **state)
+{
+    (void)state;
+    uint8_t b[VSP_HDR_LEN];
+
+    make_header(b, VSP_MSG_PING, 24);
+    b[2] = 1;
+    expect_decode(b, sizeof(b), -EPROTONOSUPPORT,
+                  "unsupported protocol version 1 (this side speaks 2)");
 }
 
 static void test_decode_version_zero(void **state)
@@ -935,6 +962,49 @@ static void test_decode_event_core_on_signal(void **state)
     expect_patched(&m, 28, 2, VSP_EVF_CORE, -EINVAL, "EVENT flag CORE on probe signal (exit only)");
 }
 
+/* sample_event() made an exit (group process) or oom event (group memory,
+ * no signal): no sender fields, the flags kept. */
+static void sample_event_as(struct vsp_msg *m, unsigned probe)
+{
+    sample_event(m);
+    m->u.event.probe = (uint16_t)probe;
+    m->u.event.group = (uint16_t)vsp_probe_kgroup(probe);
+    m->u.event.src_pid = 0;
+    m->u.event.src_comm[0] = '\0';
+    if (probe == VSP_PROBE_OOM)
+        m->u.event.sig = 0;
+}
+
+static void test_decode_event_planned(void **state)
+{
+    (void)state;
+    struct vsp_msg m, out;
+    uint8_t buf[VSP_MAX_FRAME];
+
+    sample_event(&m);
+    m.u.event.flags |= VSP_EVF_PLANNED;
+    encode_decode_ok(&m, &out, buf, sizeof(buf));
+    assert_int_equal(get_le(buf + VSP_HDR_LEN + 28, 2), VSP_EVF_WATCHED | VSP_EVF_PLANNED);
+    assert_int_equal(out.u.event.flags, VSP_EVF_WATCHED | VSP_EVF_PLANNED);
+
+    sample_event_as(&m, VSP_PROBE_EXIT);
+    m.u.event.flags |= VSP_EVF_PLANNED;
+    encode_decode_ok(&m, &out, buf, sizeof(buf));
+    assert_int_equal(out.u.event.flags, VSP_EVF_WATCHED | VSP_EVF_PLANNED);
+}
+
+static void test_decode_event_planned_on_oom(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+
+    sample_event_as(&m, VSP_PROBE_OOM);
+    expect_patched(&m, 28, 2, VSP_EVF_WATCHED | VSP_EVF_PLANNED, -EINVAL,
+                   "EVENT flag PLANNED on probe oom (signal and exit only)");
+    m.u.event.flags |= VSP_EVF_PLANNED;
+    expect_encode_fails(&m, -EINVAL, "PLANNED on probe oom");
+}
+
 static void test_decode_event_ksender_with_src_pid(void **state)
 {
     (void)state;
@@ -1325,6 +1395,52 @@ static void test_decode_config_watch_cgroup_too_long(void **state)
     buf[n] = 'c';
     put_le(buf + 4, 4, n + 1);
     expect_decode(buf, n + 1, -EINVAL, "CONFIG watch 0: cgroup length 201 outside 1..200");
+}
+
+static void test_decode_config_watch_unit(void **state)
+{
+    (void)state;
+    struct vsp_msg m, out;
+    uint8_t buf[VSP_MAX_FRAME];
+
+    sample_config(&m);
+    m.u.config.watch[2].kind = VSP_WATCH_UNIT;
+    strcpy(m.u.config.watch[2].value, "getty@tty1.service");
+    encode_decode_ok(&m, &out, buf, sizeof(buf));
+    assert_int_equal(buf[VSP_HDR_LEN + 62], VSP_WATCH_UNIT);
+    assert_int_equal(buf[VSP_HDR_LEN + 63], strlen("getty@tty1.service"));
+    assert_int_equal(out.u.config.watch[2].kind, VSP_WATCH_UNIT);
+    assert_string_equal(out.u.config.watch[2].value, "getty@tty1.service");
+
+    /* a cgroup path is not a unit name */
+    strcpy(m.u.config.watch[2].value, "/system.slice/db.service");
+    expect_encode_fails(&m, -EINVAL, "CONFIG watch 2: '/system.slice/db.service' is not a systemd");
+    strcpy(m.u.config.watch[2].value, "nginx.service");
+    expect_patched(&m, 64, 1, '/', -EINVAL, "CONFIG watch 2: '/ginx.service' is not a systemd");
+}
+
+static void test_unit_name_ok(void **state)
+{
+    (void)state;
+    char longname[VSP_MAX_WATCH_VALUE + 2];
+
+    assert_true(vsp_unit_name_ok("nginx.service"));
+    assert_true(vsp_unit_name_ok("getty@tty1.service"));
+    assert_true(vsp_unit_name_ok("system-serial\\x2dgetty.slice"));
+    assert_true(vsp_unit_name_ok("a.b"));
+    assert_false(vsp_unit_name_ok("ab"));
+    assert_false(vsp_unit_name_ok("nginx"));
+    assert_false(vsp_unit_name_ok(".service"));
+    assert_false(vsp_unit_name_ok("nginx."));
+    assert_false(vsp_unit_name_ok("ng inx.service"));
+    assert_false(vsp_unit_name_ok("/system.slice/x.service"));
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    memcpy(longname + VSP_MAX_WATCH_VALUE - 8, ".service", 8);
+    assert_false(vsp_unit_name_ok(longname)); /* 201 bytes */
+    longname[VSP_MAX_WATCH_VALUE] = '\0';
+    memcpy(longname + VSP_MAX_WATCH_VALUE - 8, ".service", 8);
+    assert_true(vsp_unit_name_ok(longname)); /* 200 bytes */
 }
 
 /* ---------------------------------------------------------------------------
@@ -1864,6 +1980,7 @@ int main(void)
         cmocka_unit_test(test_decode_bad_magic_seen_in_first_byte),
         cmocka_unit_test(test_decode_unknown_version),
         cmocka_unit_test(test_decode_version_zero),
+        cmocka_unit_test(test_decode_version_one),
         cmocka_unit_test(test_decode_oversized_from_header_alone),
         cmocka_unit_test(test_decode_huge_length),
         cmocka_unit_test(test_decode_length_below_header),
@@ -1904,6 +2021,8 @@ int main(void)
         cmocka_unit_test(test_decode_event_unknown_flags),
         cmocka_unit_test(test_decode_event_ksender_on_exit),
         cmocka_unit_test(test_decode_event_core_on_signal),
+        cmocka_unit_test(test_decode_event_planned),
+        cmocka_unit_test(test_decode_event_planned_on_oom),
         cmocka_unit_test(test_decode_event_ksender_with_src_pid),
         cmocka_unit_test(test_decode_event_src_pid_on_oom),
         cmocka_unit_test(test_decode_event_src_comm_on_exit),
@@ -1937,6 +2056,8 @@ int main(void)
         cmocka_unit_test(test_decode_config_watch_comm_too_long),
         cmocka_unit_test(test_decode_config_watch_cgroup_relative),
         cmocka_unit_test(test_decode_config_watch_cgroup_too_long),
+        cmocka_unit_test(test_decode_config_watch_unit),
+        cmocka_unit_test(test_unit_name_ok),
         cmocka_unit_test(test_decode_config_ack_positive_status),
         cmocka_unit_test(test_decode_config_ack_status_below_errno_range),
         cmocka_unit_test(test_decode_config_ack_host_probe_armed),

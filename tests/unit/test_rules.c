@@ -97,6 +97,18 @@ static void test_match_filters(void **unused)
     r->watched = -1;
     assert_true(rules_match(r, &ev));
 
+    /* planned: the guest's word that its service manager stopped the task */
+    r->planned = 1;
+    assert_false(rules_match(r, &ev));
+    ev.flags |= VSP_EVF_PLANNED;
+    assert_true(rules_match(r, &ev));
+    r->planned = 0;
+    assert_false(rules_match(r, &ev));
+    ev.flags &= (uint16_t)~VSP_EVF_PLANNED;
+    assert_true(rules_match(r, &ev));
+    r->planned = -1;
+    assert_true(rules_match(r, &ev));
+
     /* comm: exact, not prefix */
     strcpy(r->comm, "postgres");
     assert_true(rules_match(r, &ev));

@@ -12,8 +12,11 @@
 # the installed host kernel package, nginx, ...), the files of
 # tools/guest/debian/overlay (units, udev rule, configuration, test hook),
 # vesper.ko built from kmod/ against the host's KVER headers in
-# /lib/modules/KVER/updates, and the static vesper-agent (--agent FILE,
-# $VESPER_AGENT_STATIC, or _build*/agent/vesper-agent-static; required).
+# /lib/modules/KVER/updates, and vesper-agent built with systemd support
+# (--agent FILE, $VESPER_AGENT, or _build*/agent/vesper-agent; required):
+# dynamically linked against the image's own libc and libsystemd0 (the
+# build machine's release is the image's), so that it follows systemd's
+# jobs and tells planned stops from faults.
 # Prints the image directory on stdout; it holds disk.img (raw ext4, label
 # vesper-root, the whole disk), vmlinuz and initrd.img (the image's
 # /boot files, for direct kernel boot), vmlinux-KVER (extracted, PVH boot),
@@ -36,7 +39,7 @@ top="$(cd "$here/../.." && pwd)"
 deb="$here/debian"
 
 kver=""
-agent="${VESPER_AGENT_STATIC:-}"
+agent="${VESPER_AGENT:-}"
 cache="${VESPER_GUEST_CACHE:-/var/cache/vesper}/debian"
 force=""
 key_only=""
@@ -47,7 +50,7 @@ while [ $# -gt 0 ]; do
     --cache) cache="$2"; shift ;;
     --force) force=1 ;;
     --key) key_only=1 ;;
-    -h|--help) sed -n '4,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '4,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "mkdebian: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -111,15 +114,19 @@ file_lines() {
 }
 
 if [ -z "$agent" ]; then
-    for c in "${VESPER_BUILD:-}/agent/vesper-agent-static" "$top"/_build/agent/vesper-agent-static \
-        "$top"/_build*/agent/vesper-agent-static; do
+    for c in "${VESPER_BUILD:-}/agent/vesper-agent" "$top"/_build/agent/vesper-agent \
+        "$top"/_build*/agent/vesper-agent; do
         if [ -f "$c" ]; then
             agent="$c"
             break
         fi
     done
 fi
-[ -f "$agent" ] || die "no static vesper-agent (tools/build, or --agent FILE)"
+[ -f "$agent" ] || die "no vesper-agent (tools/build, or --agent FILE)"
+# the image's systemd is what the agent follows: an agent without sd-bus
+# (the static one) would never see a planned stop
+readelf -d "$agent" 2>/dev/null | grep -q 'NEEDED.*libsystemd\.so' ||
+    die "$agent is not linked with libsystemd (configure --with-systemd=yes; tools/deps build)"
 [ -d "/lib/modules/$kver/build" ] || die "no linux-headers-$kver (tools/deps guest)"
 
 base_inputs="$(
