@@ -144,6 +144,7 @@ def forgery(d, guests):
         kill9(g)
         wait_for(lambda: d.json("guest", "forger")["counters"]["judged"] >= i + 1, 5)
         g.close()
+        wait_for(lambda: d.json("guest", "forger")["link"] == "down", 10)  # one at a time
         time.sleep(0.3)  # longer than the group's window: it clears again
     gj = d.json("guest", "forger")
     wait_for(lambda: ran(d, "forger") >= 3, 5)
@@ -181,6 +182,9 @@ def budget(d, guests):
           "recorded as log verdicts with reason budget")
     # a new boot does not give the budget back
     g.close()
+    # one connection at a time on a channel: a second one while vesperd has
+    # not yet read the first one's end is refused (a real agent retries)
+    wait_for(lambda: d.json("guest", "spender")["link"] == "down", 10)
     g2 = FakeGuest("spender-2")
     guests.append(g2)
     g2.connect(d.path("spender.sock"))
