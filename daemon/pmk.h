@@ -302,4 +302,51 @@ struct pmk_stats {
 };
 void pmk_get_stats(struct pmk_stats *st);
 
+/* --------------------------------------------------------------------------
+ * Planned states: what Pacemaker does with a resource, from the CIB.
+ *
+ * A resource Pacemaker holds in maintenance, stops or moves is never
+ * failed and never marked degraded: what happens to it is planned, not a
+ * fault.  pmk_planned_read() reads that from a CIB (pmk_planned.c, pure).
+ */
+enum pmk_plan {
+    PMK_PLAN_CLUSTER_MAINT = 1 << 0, /* cluster option maintenance-mode=true */
+    PMK_PLAN_NODE_MAINT = 1 << 1,    /* node attribute maintenance=true (the given node) */
+    PMK_PLAN_RSC_MAINT = 1 << 2,     /* meta maintenance=true (inherited too) */
+    PMK_PLAN_UNMANAGED = 1 << 3,     /* meta is-managed=false (inherited too) */
+    PMK_PLAN_STOPPED = 1 << 4,       /* meta target-role=Stopped (on any level) */
+    PMK_PLAN_STOPPING = 1 << 5,      /* a stop pending on a node */
+    PMK_PLAN_DEMOTING = 1 << 6,      /* a demote pending on a node */
+    PMK_PLAN_MIGRATING = 1 << 7,     /* a migrate_to or migrate_from pending on a node */
+};
+#define PMK_PLAN_TEXT_LEN 240
+
+struct pmk_planned {
+    unsigned flags;              /* enum pmk_plan bits; 0: nothing planned */
+    int found;                   /* the resource is a primitive of the configuration */
+    char why[PMK_PLAN_TEXT_LEN]; /* "cluster maintenance-mode; stop pending on node1", "" */
+};
+
+struct _xmlNode;
+
+/*
+ * pmk_planned_read() - the planned state of primitive rsc in cib, the root
+ * <cib> element of a whole CIB (cibadmin -Q), seen from node (the local
+ * node's name; NULL or "": node maintenance is not looked at): maintenance
+ * of the cluster, of node or of rsc (maintenance=true, is-managed=false:
+ * rsc's own meta attribute, else its nearest container's, else
+ * rsc_defaults'), target-role=Stopped on rsc or a container, and stop,
+ * demote, migrate_to or migrate_from operations of rsc (or its clone
+ * instances rsc:N) pending on a node that is up.  Sets with a <rule> are
+ * not evaluated.  Pure (libxml2 only).  Returns 0 and fills *out (flags 0
+ * when nothing is planned, found 0 when rsc is not configured), or -EINVAL
+ * (not a <cib>, no rsc).
+ */
+int pmk_planned_read(const struct _xmlNode *cib, const char *rsc, const char *node,
+                     struct pmk_planned *out);
+
+/* "in maintenance", "being stopped by Pacemaker", "being migrated by
+ * Pacemaker" for planned flags (maintenance first), for one-line texts. */
+const char *pmk_planned_what(unsigned flags);
+
 #endif /* VSP_PMK_H */
