@@ -292,89 +292,6 @@ static void control_guest_domain_json(struct json *j, const struct guest *g)
     json_kstr(j, "channel_path", guest_channel_path(g));
 }
 
-void control_render_guests(struct control_reply *r)
-{
-    uint64_t now = vsp_mono_ns();
-    char a[64], b[64], c[64], boot[9], rs[GUEST_REASON_LEN];
-    const struct conf *cf = guests_conf();
-    int virt = cf && cf->nlibvirt > 0; /* a DOMAIN column */
-    char dom[CONTROL_GUEST_DOMAIN_STR];
-
-    if (r->req->json) {
-        json_obj_begin(&r->j);
-        json_key(&r->j, "guests");
-        json_arr_begin(&r->j);
-    } else {
-        control_table_init(&r->t, virt ? 13 : 12);
-        const char *hdr[] = {"GUEST",  "LINK", "HEALTH", "AGENT",  "HOST",   "BOOT",  "SEQ",
-                             "EVENTS", "OPS",  "LAST",   "OFFSET", "CONFIG", "DOMAIN"};
-        for (size_t i = 0; i < G_N_ELEMENTS(hdr) - !virt; i++)
-            control_table_add(&r->t, "%s", hdr[i]);
-    }
-    for (size_t i = 0; i < guests_count(); i++) {
-        struct guest *g = guest_at(i);
-        enum guest_health h = guest_health(g, rs, sizeof(rs));
-        struct clock_est est;
-        int have_clock = guest_clock(g, &est) == 0;
-
-        vsp_hex(boot, g->boot_id, VSP_BOOT_SHORT_LEN);
-        if (r->req->json) {
-            struct json *j = &r->j;
-
-            json_obj_begin(j);
-            json_kstr(j, "name", g->name);
-            json_kstr(j, "link", guest_link_name(g->link));
-            json_kstr(j, "health", guest_health_name(h));
-            json_kstr(j, "reason", rs);
-            json_kstr(j, "agent_version", control_fmt_version(g->agent_version, a, sizeof(a)));
-            json_kstr(j, "host", g->host);
-            json_kstr(j, "boot", g->have_stream ? boot : NULL);
-            json_kuint(j, "last_seq", g->last_seq);
-            json_kuint(j, "events", g->cnt.events);
-            json_kuint(j, "operations", g->cnt.operations);
-            if (g->last_frame_ns)
-                json_kdouble(j, "last_frame_age_s", (double)(now - g->last_frame_ns) / 1e9);
-            else
-                json_kstr(j, "last_frame_age_s", NULL);
-            if (have_clock) {
-                json_kint(j, "clock_offset_ns", est.offset_ns);
-                json_kint(j, "clock_rtt_ns", est.rtt_ns);
-            }
-            json_kuint(j, "config_generation", g->config_gen);
-            json_kstr(j, "config_state", guest_cfg_state_name(g->config_state));
-            json_kstr(j, "resource", guest_resource(g));
-            json_kbool(j, "maintenance", g->maint);
-            control_guest_domain_json(j, g);
-            json_obj_end(j);
-            continue;
-        }
-        control_table_add(&r->t, "%s", g->name);
-        control_table_add(&r->t, "%s%s", guest_link_name(g->link), g->lost ? "/lost" : "");
-        control_table_add(&r->t, "%s", guest_health_name(h));
-        control_table_add(&r->t, "%s", control_fmt_version(g->agent_version, a, sizeof(a)));
-        control_table_add(&r->t, "%s", g->host[0] ? g->host : "-");
-        control_table_add(&r->t, "%s", g->have_stream ? boot : "-");
-        control_table_add(&r->t, "%" PRIu64, g->last_seq);
-        control_table_add(&r->t, "%" PRIu64, g->cnt.events);
-        control_table_add(&r->t, "%" PRIu64, g->cnt.operations);
-        control_table_add(&r->t, "%s", control_fmt_age(g->last_frame_ns, now, b, sizeof(b)));
-        if (have_clock)
-            control_table_add(&r->t, "%.3fms", (double)est.offset_ns / 1e6);
-        else
-            control_table_add(&r->t, "-");
-        control_table_add(&r->t, "%s", control_guest_cfg_str(g, c, sizeof(c)));
-        if (virt)
-            control_table_add(&r->t, "%s", control_guest_domain_str(g, dom, sizeof(dom)));
-    }
-    if (r->req->json) {
-        json_arr_end(&r->j);
-        json_obj_end(&r->j);
-        g_string_append_c(r->body, '\n');
-    } else {
-        control_table_render(&r->t, r->body);
-    }
-}
-
 /* "on since 12:00:01.000000, until off", "on ..., until 12:05:01 (4m59s left)", "off" */
 static const char *control_maint_str(const struct guest *g, uint64_t now, char *buf, size_t len)
 {
@@ -435,6 +352,89 @@ void control_render_maintenance(struct control_reply *r, struct guest *g)
         g_string_append_printf(r->body, "%s: still in a planned state: %s\n", g->name, pwhy);
 }
 
+void control_render_guests(struct control_reply *r)
+{
+    uint64_t now = vsp_mono_ns();
+    char a[64], b[64], c[64], boot[9], rs[GUEST_REASON_LEN];
+    const struct conf *cf = guests_conf();
+    int virt = cf && cf->nlibvirt > 0; /* a DOMAIN column */
+    char dom[CONTROL_GUEST_DOMAIN_STR];
+
+    if (r->req->json) {
+        json_obj_begin(&r->j);
+        json_key(&r->j, "guests");
+        json_arr_begin(&r->j);
+    } else {
+        control_table_init(&r->t, virt ? 13 : 12);
+        const char *hdr[] = {"GUEST",  "LINK", "HEALTH", "AGENT",  "HOST",   "BOOT",  "SEQ",
+                             "EVENTS", "OPS",  "LAST",   "OFFSET", "CONFIG", "DOMAIN"};
+        for (size_t i = 0; i < G_N_ELEMENTS(hdr) - !virt; i++)
+            control_table_add(&r->t, "%s", hdr[i]);
+    }
+    for (size_t i = 0; i < guests_count(); i++) {
+        struct guest *g = guest_at(i);
+        enum guest_health h = guest_health(g, rs, sizeof(rs));
+        struct clock_est est;
+        int have_clock = guest_clock(g, &est) == 0;
+
+        vsp_hex(boot, g->boot_id, VSP_BOOT_SHORT_LEN);
+        if (r->req->json) {
+            struct json *j = &r->j;
+
+            json_obj_begin(j);
+            json_kstr(j, "name", g->name);
+            json_kstr(j, "link", guest_link_name(g->link));
+            json_kstr(j, "health", guest_health_name(h));
+            json_kstr(j, "reason", rs);
+            json_kstr(j, "agent_version", control_fmt_version(g->agent_version, a, sizeof(a)));
+            json_kstr(j, "host", g->host);
+            json_kstr(j, "boot", g->have_stream ? boot : NULL);
+            json_kuint(j, "last_seq", g->last_seq);
+            json_kuint(j, "events", g->cnt.events);
+            json_kuint(j, "operations", g->cnt.operations);
+            if (g->last_frame_ns)
+                json_kdouble(j, "last_frame_age_s", (double)(now - g->last_frame_ns) / 1e9);
+            else
+                json_kstr(j, "last_frame_age_s", NULL);
+            if (have_clock) {
+                json_kint(j, "clock_offset_ns", est.offset_ns);
+                json_kint(j, "clock_rtt_ns", est.rtt_ns);
+            }
+            json_kuint(j, "config_generation", g->config_gen);
+            json_kstr(j, "config_state", guest_cfg_state_name(g->config_state));
+            json_kstr(j, "resource", guest_resource(g));
+            control_maint_json(j, g, h == GUEST_HEALTH_MAINTENANCE ? rs : NULL);
+            control_guest_domain_json(j, g);
+            json_obj_end(j);
+            continue;
+        }
+        control_table_add(&r->t, "%s", g->name);
+        control_table_add(&r->t, "%s%s", guest_link_name(g->link), g->lost ? "/lost" : "");
+        control_table_add(&r->t, "%s", guest_health_name(h));
+        control_table_add(&r->t, "%s", control_fmt_version(g->agent_version, a, sizeof(a)));
+        control_table_add(&r->t, "%s", g->host[0] ? g->host : "-");
+        control_table_add(&r->t, "%s", g->have_stream ? boot : "-");
+        control_table_add(&r->t, "%" PRIu64, g->last_seq);
+        control_table_add(&r->t, "%" PRIu64, g->cnt.events);
+        control_table_add(&r->t, "%" PRIu64, g->cnt.operations);
+        control_table_add(&r->t, "%s", control_fmt_age(g->last_frame_ns, now, b, sizeof(b)));
+        if (have_clock)
+            control_table_add(&r->t, "%.3fms", (double)est.offset_ns / 1e6);
+        else
+            control_table_add(&r->t, "-");
+        control_table_add(&r->t, "%s", control_guest_cfg_str(g, c, sizeof(c)));
+        if (virt)
+            control_table_add(&r->t, "%s", control_guest_domain_str(g, dom, sizeof(dom)));
+    }
+    if (r->req->json) {
+        json_arr_end(&r->j);
+        json_obj_end(&r->j);
+        g_string_append_c(r->body, '\n');
+    } else {
+        control_table_render(&r->t, r->body);
+    }
+}
+
 static void control_counters_json(struct json *j, const struct guest_counters *c)
 {
     json_obj_begin(j);
@@ -452,8 +452,8 @@ void control_render_guest(struct control_reply *r, struct guest *g)
     struct clock_est est;
     int have_clock = guest_clock(g, &est) == 0;
     struct chan_stats cs;
-    char pwhy[GUEST_REASON_LEN], ms[96];
-    int planned = guest_planned(g, pwhy, sizeof(pwhy));
+    char ms[96];
+    const char *planned = h == GUEST_HEALTH_MAINTENANCE ? rs : NULL;
 
     memset(&cs, 0, sizeof(cs));
     if (g->chan)
@@ -508,7 +508,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
         json_obj_end(j);
         json_kstr(j, "resource", guest_resource(g));
         json_kstr(j, "bound_resource", g->bound_resource);
-        control_maint_json(j, g, planned ? pwhy : NULL);
+        control_maint_json(j, g, planned);
         control_guest_domain_json(j, g);
         json_kuint(j, "channel_moves", g->dom_moves);
         json_key(j, "groups");
@@ -600,7 +600,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
     control_table_add(&t, "maintenance");
     control_table_add(&t, "%s", control_maint_str(g, now, ms, sizeof(ms)));
     control_table_add(&t, "planned");
-    control_table_add(&t, "%s", planned ? pwhy : "-");
+    control_table_add(&t, "%s", planned ? planned : "-");
     for (size_t i = 0; i < g->nrgroups; i++) {
         struct rules_counters rc;
 
