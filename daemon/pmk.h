@@ -2,8 +2,9 @@
  * Copyright (C) 2026 The vesper authors
  *
  * pmk: vesperd's side of Pacemaker (docs/architecture.md, "The Pacemaker
- * link", gives the reasons and the measurements behind these rules).  Two
- * kinds of request, both asynchronous on the GLib main loop, both reporting
+ * link" and "Planned is not a fault", give the reasons and the
+ * measurements behind these rules).  Two kinds of request and a follower of
+ * the CIB, all asynchronous on the GLib main loop, the requests reporting
  * exactly once through a callback with CLOCK_MONOTONIC timestamps (queued,
  * sent, done):
  *
@@ -49,7 +50,11 @@
  *    request with status 0 ("not sent"/"not resent"); the outcome text says
  *    what happened;
  *  - while a fail for the same resource and node is queued, being checked,
- *    in flight or lost, another one is refused with -EALREADY.
+ *    in flight or lost, another one is refused with -EALREADY;
+ *  - a fail (or a degraded mark) whose resource the CIB follower says is in
+ *    a planned state right before it would be sent is not sent: it ends
+ *    with status 0, planned 1 and "not sent: RSC is ... (why)" (see
+ *    "Planned states" below).
  *
  * Precondition of pmk_fail(): the resource is active on the target node
  * (vesperd only fails resources bound to guests it serves on this node).

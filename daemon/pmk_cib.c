@@ -349,6 +349,9 @@ static void pmk_cib_read(void)
         pc.again = 0;
         pc.again_ns = 0;
     }
+    /* cib_scope_local: the local answer also in a mixed-version cluster
+     * (legacy mode, which would forward it to the primary); deprecated and
+     * ignored since, where a query is always answered locally */
     id = pc.cib->cmds->query(pc.cib, NULL, NULL, cib_scope_local);
     if (id < 0 || !pc.cib->cmds->register_callback(pc.cib, id, PMK_CIB_READ_TIMEOUT_S, FALSE, NULL,
                                                    "vesperd-cib-read", pmk_cib_on_read)) {
