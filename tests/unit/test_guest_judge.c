@@ -202,6 +202,29 @@ static void judge(struct guest *g, const struct vsp_event *ev)
     guest_judge(g, ev, &e);
 }
 
+/* Memory pressure above the pressure group's threshold, judged. */
+static void judge_pressure(struct guest *g, uint64_t seq)
+{
+    struct vsp_event ev = ev_make(VSP_PROBE_PSI_MEMORY, seq);
+
+    ev.value = 200000;
+    judge(g, &ev);
+}
+
+/* A crash (panicked) from libvirt, judged as a host event. */
+static struct vsp_event hv_crash(struct guest *g)
+{
+    struct vsp_event hv;
+
+    memset(&hv, 0, sizeof(hv));
+    hv.probe = VSP_PROBE_HV_CRASH;
+    hv.group = VSP_KGROUP_HOST;
+    hv.mono_ns = vsp_mono_ns();
+    strcpy(hv.comm, "panicked");
+    guest_hv_event(g, &hv);
+    return hv;
+}
+
 struct seen {
     size_t nev, nop;
     struct oplog_event ev; /* the last of each */
@@ -378,9 +401,7 @@ static void test_migrate_degraded(void **state)
 
     ta.sync = 1;
     for (uint64_t seq = 1; seq <= 2; seq++) {
-        ev = ev_make(VSP_PROBE_PSI_MEMORY, seq);
-        ev.value = 200000;
-        judge(g, &ev);
+        judge_pressure(g, seq);
         s = seen();
         assert_int_equal(s.ev.verdict, VSP_VERDICT_NONE);
         assert_string_equal(s.ev.reason, "rising");
@@ -388,9 +409,7 @@ static void test_migrate_degraded(void **state)
     }
     assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
 
-    ev = ev_make(VSP_PROBE_PSI_MEMORY, 3);
-    ev.value = 200000;
-    judge(g, &ev);
+    judge_pressure(g, 3);
     s = seen();
     assert_int_equal(s.ev.verdict, VSP_VERDICT_MIGRATE);
     assert_string_equal(s.ev.group, "pressure");
@@ -494,12 +513,7 @@ static void test_hv_event(void **state)
     struct seen s;
 
     ta.sync = 1;
-    memset(&hv, 0, sizeof(hv));
-    hv.probe = VSP_PROBE_HV_CRASH;
-    hv.group = VSP_KGROUP_HOST;
-    hv.mono_ns = vsp_mono_ns();
-    strcpy(hv.comm, "panicked");
-    guest_hv_event(g, &hv);
+    hv = hv_crash(g);
     s = seen();
     assert_int_equal(s.nev, 1);
     assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
@@ -519,7 +533,6 @@ static void test_maintenance_holds(void **state)
 {
     struct guest *g = *state;
     struct vsp_event ev = ev_signal(1, 9);
-    struct vsp_event hv;
     char reason[GUEST_REASON_LEN];
     struct seen s;
 
@@ -544,11 +557,8 @@ static void test_maintenance_holds(void **state)
     assert_int_equal(budget_used(&g->fo_budget, 0, vsp_mono_ns()), 0);
     assert_int_equal(g->cnt.planned, 1);
     /* a migrate verdict likewise: no action, no DEGRADED */
-    for (uint64_t seq = 2; seq <= 4; seq++) {
-        ev = ev_make(VSP_PROBE_PSI_MEMORY, seq);
-        ev.value = 200000;
-        judge(g, &ev);
-    }
+    for (uint64_t seq = 2; seq <= 4; seq++)
+        judge_pressure(g, seq);
     s = seen();
     assert_int_equal(s.ev.verdict, VSP_VERDICT_MIGRATE);
     assert_string_equal(s.ev.reason, GUEST_PLANNED_REASON);
@@ -562,12 +572,7 @@ static void test_maintenance_holds(void **state)
     /* off: the next failover verdict acts */
     guest_maintenance(g, 0, 0);
     assert_false(g->maint);
-    memset(&hv, 0, sizeof(hv));
-    hv.probe = VSP_PROBE_HV_CRASH;
-    hv.group = VSP_KGROUP_HOST;
-    hv.mono_ns = vsp_mono_ns();
-    strcpy(hv.comm, "panicked");
-    guest_hv_event(g, &hv);
+    hv_crash(g);
     s = seen();
     assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
     assert_string_equal(s.ev.reason, "fired");

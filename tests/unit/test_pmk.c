@@ -982,21 +982,28 @@ static void make_fake_attrd(char *prog, size_t plen, char *log, size_t llen)
     assert_int_equal(chmod(prog, 0700), 0);
 }
 
-static void test_mark_below_others(void **state)
+/* pmk again, with make_fake_attrd()'s stand-in as attrd_updater. */
+static void restart_with_fake_attrd(char *prog, size_t plen, char *log, size_t llen)
 {
-    (void)state;
-    static char prog[64], log[64];
     struct pmk_opts o = {.backoff_min_ms = 1,
                          .backoff_max_ms = 4,
                          .queue_deadline_ms = 5000,
                          .reply_timeout_ms = 5000};
-    gchar *calls = NULL;
 
     pmk_shutdown();
-    make_fake_attrd(prog, sizeof(prog), log, sizeof(log));
+    make_fake_attrd(prog, plen, log, llen);
     o.attrd_updater = prog;
     o.crm_resource = fake_crm_resource;
     assert_int_equal(pmk_init(&o, on_link, NULL), 0);
+}
+
+static void test_mark_below_others(void **state)
+{
+    (void)state;
+    static char prog[64], log[64];
+    gchar *calls = NULL;
+
+    restart_with_fake_attrd(prog, sizeof(prog), log, sizeof(log));
     assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
     run_until(one_result);
     assert_int_equal(res.status[0], 0);
@@ -1082,17 +1089,9 @@ static void test_planned_mark_not_set(void **state)
 {
     (void)state;
     static char prog[64], log[64];
-    struct pmk_opts o = {.backoff_min_ms = 1,
-                         .backoff_max_ms = 4,
-                         .queue_deadline_ms = 5000,
-                         .reply_timeout_ms = 5000};
     gchar *calls = NULL;
 
-    pmk_shutdown();
-    make_fake_attrd(prog, sizeof(prog), log, sizeof(log));
-    o.attrd_updater = prog;
-    o.crm_resource = fake_crm_resource;
-    assert_int_equal(pmk_init(&o, on_link, NULL), 0);
+    restart_with_fake_attrd(prog, sizeof(prog), log, sizeof(log));
     use_cib(CIB_VM1("<nvpair id='vm1-tr' name='target-role' value='Stopped'/>"));
     assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
     run_until(one_result);
