@@ -188,6 +188,13 @@ void guest_mark_restore(struct guest *g, const struct oplog_op *op);
 void guest_planned_held(struct guest *g, const struct oplog_event *e, const char *desc,
                         const char *opid);
 
+/* op's action was not done after all: its resource was in a planned state
+ * by the time the request would have gone out (the action's result says
+ * planned).  A planned verdict like the others: its reason becomes
+ * "planned" (the caller records op), its guest's latch and mark from op
+ * are undone. */
+void guest_planned_late(struct oplog_op *op);
+
 /* g was in maintenance when the previous vesperd stopped (wall clock;
  * until 0: until off): in maintenance again, unless its end has passed. */
 void guest_maintenance_restore(struct guest *g, uint64_t since_real_ns, uint64_t until_real_ns);

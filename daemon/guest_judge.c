@@ -211,25 +211,6 @@ static void guest_describe(const struct vsp_event *ev, char *buf, size_t len)
     }
 }
 
-/* op's action was not done after all, its resource in a planned state by
- * the time the request would have gone out: a planned verdict like the
- * others, which latches nothing and leaves no mark to watch. */
-static void guest_planned_late(struct oplog_op *op)
-{
-    struct guest *g = guest_find(op->ev.guest);
-
-    g_strlcpy(op->ev.reason, GUEST_PLANNED_REASON, sizeof(op->ev.reason));
-    if (!g)
-        return;
-    g->cnt.planned++;
-    if (g->latch != GUEST_HEALTH_RUNNING && strcmp(g->latch_opid, op->id) == 0) {
-        log_info("guest %s: health %s of op %s undone: %s", g->name, guest_health_name(g->latch),
-                 op->id, op->outcome);
-        guest_latch_clear(g);
-    }
-    guest_mark_not_set(g, op->id);
-}
-
 static void guest_action_done(const char *task, const struct action_result *res, void *arg)
 {
     (void)arg;

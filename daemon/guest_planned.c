@@ -132,6 +132,22 @@ void guest_planned_held(struct guest *g, const struct oplog_event *e, const char
     }
 }
 
+void guest_planned_late(struct oplog_op *op)
+{
+    struct guest *g = guest_find(op->ev.guest);
+
+    g_strlcpy(op->ev.reason, GUEST_PLANNED_REASON, sizeof(op->ev.reason));
+    if (!g)
+        return;
+    g->cnt.planned++;
+    if (g->latch != GUEST_HEALTH_RUNNING && strcmp(g->latch_opid, op->id) == 0) {
+        log_info("guest %s: health %s of op %s undone: %s", g->name, guest_health_name(g->latch),
+                 op->id, op->outcome);
+        guest_latch_clear(g);
+    }
+    guest_mark_not_set(g, op->id);
+}
+
 /* ---- ad-hoc maintenance --------------------------------------------------- */
 
 /* Out of maintenance, remembered so. */

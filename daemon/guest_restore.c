@@ -195,6 +195,8 @@ static void guest_reconcile_done(const char *task, const struct action_result *r
     op->status = res->status;
     op->state = res->status == 0 ? OPLOG_OP_DONE : OPLOG_OP_FAILED;
     g_strlcpy(op->outcome, res->text, sizeof(op->outcome));
+    if (res->planned)
+        guest_planned_late(op); /* its latch was taken back before the resend */
     oplog_op_updated(log, op);
 }
 
