@@ -22,7 +22,9 @@
 #    recovered; the state's end is known within a second;
 #  - crm_mon -A shows vesper-state-d1 : maintenance where the agent's
 #    monitor runs (is-managed=false, vesperctl maintenance);
-# and finally that an unplanned SIGKILL is still failed at once.
+# that the follower keeps the last CIB while the CIB manager is killed and
+# restarted, and reconnects; and finally that an unplanned SIGKILL is still
+# failed at once.
 # Environment: VESPERD, VESPERCTL (default _build/daemon/...),
 # VESPER_CLUSTER_TEST_DIR (default /tmp/vesper-cluster-test).
 # Exit 0 pass, 1 fail, 77 skip (not root, a package missing, not built).
@@ -291,6 +293,31 @@ def main():
         fault(g, "vesperctl maintenance", sent=False)
         ctl("node1", "maintenance", "g1", "off")
         check(shows_state("running"), "maintenance off: vesper-state-d1 : running")
+
+        # the CIB manager dies in maintenance-mode (pacemakerd starts it
+        # again, the controller restarts with it): the follower keeps the
+        # last CIB meanwhile, reconnects and reads it again
+        t0 = time.time()
+        ex("node1", "crm_attribute", "-n", "maintenance-mode", "-v", "true", check_rc=True)
+        know("maintenance-mode, then the CIB manager killed", r"guest g1: planned state: d1 is "
+             r"in maintenance \(cluster maintenance-mode\)", t0, True)
+        before = cib_stats()
+        pid = stack.run([os.path.join(stack.CL, "pids"), "-d", STATE, "node1",
+                         "pacemaker-based"]).stdout.split()
+        check(len(pid) == 1, "node1's CIB manager found (%s)" % pid)
+        os.kill(int(pid[0]), 9)
+        check(wait(lambda: vesperd_lines(t0, "pacemaker: CIB unavailable"), 5),
+              "CIB manager killed: vesperd says so")
+        fault(g, "CIB manager down", sent=False)
+        check(wait(lambda: cib_stats().get("connects", 0) > before.get("connects", 0) and
+                   cib_stats().get("link") == "ready", 30, step=0.2),
+              "the follower reconnects and reads the CIB again")
+        check(gjson().get("planned") is not None, "still planned after the reconnection")
+        settle()
+        t0 = time.time()
+        ex("node1", "crm_attribute", "-n", "maintenance-mode", "-D", check_rc=True)
+        know("maintenance-mode off after the reconnection",
+             r"guest g1: no longer in a planned state", t0, False)
 
         # unplanned: failed at once
         settle()
