@@ -33,6 +33,7 @@ struct action_result {
     int timed_out;                       /* exec: timeout hit (TERM/KILL sent) */
     uint64_t start_mono_ns, end_mono_ns; /* host CLOCK_MONOTONIC */
     char text[OPLOG_TEXT_LEN];           /* "exit 0", "killed by KILL after timeout 5s" */
+    int planned; /* status 0 but not done: the resource is in a planned state (pacemaker) */
 };
 
 /* task: the operation's action sub-task id (oplog_op.task) */

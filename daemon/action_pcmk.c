@@ -19,6 +19,8 @@
 
 #include <glib.h>
 
+#include <crm/common/results.h>
+
 #include "action_pcmk.h"
 #include "log.h"
 #include "pmk.h"
@@ -38,13 +40,23 @@ static void apk_on_result(const struct pmk_result *r, void *data)
 {
     struct apk_run *run = data;
     double ms = r->sent ? (double)(r->done_mono_ns - r->sent_mono_ns) / 1e6 : 0.0;
+    struct action_result res;
 
     apk_running--;
-    if (r->status == 0)
+    if (r->planned)
+        log_info("op %s: pacemaker: %s", run->opid, r->text);
+    else if (r->status == 0)
         log_info("op %s: pacemaker: %s (%.3f ms after sending)", run->opid, r->text, ms);
     else
         log_warnx("op %s: pacemaker: %s", run->opid, r->text);
-    action_report(run->task, run->done, run->arg, r->status, run->start_ns, r->text);
+    memset(&res, 0, sizeof(res));
+    res.status = r->status;
+    res.exit_code = -1;
+    res.start_mono_ns = run->start_ns;
+    res.end_mono_ns = vsp_mono_ns();
+    res.planned = r->planned;
+    g_strlcpy(res.text, r->text, sizeof(res.text));
+    run->done(run->task, &res, run->arg);
     g_free(run);
 }
 
@@ -188,17 +200,50 @@ static void apk_on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)
     last = l;
 }
 
-int action_pcmk_init(void)
+static void (*apk_planned_changed)(void);
+
+static void apk_on_cib(enum pmk_cib_link l, int err, void *arg)
+{
+    (void)arg;
+    static enum pmk_cib_link last = PMK_CIB_DOWN;
+    static int logged_down;
+    struct pmk_cib_stats st;
+
+    pmk_cib_get_stats(&st);
+    if (l == PMK_CIB_READY && last != PMK_CIB_READY) {
+        log_info("pacemaker: following the CIB (version %s), planned states hold failover "
+                 "and migrate requests back",
+                 st.version);
+        logged_down = 0;
+    } else if (l == PMK_CIB_READY) {
+        log_debug("pacemaker: CIB %s read, %.3f ms after its change notification", st.version,
+                  (double)st.lag_ns / 1e6);
+    } else if (l == PMK_CIB_DOWN && (last != PMK_CIB_DOWN || !logged_down)) {
+        log_warnx("pacemaker: CIB unavailable (%s); retrying, planned states as last read%s",
+                  err ? pcmk_rc_str(pcmk_legacy2rc(err)) : "disconnected",
+                  st.version[0] ? "" : " (none yet)");
+        logged_down = 1;
+    }
+    last = l;
+    if (apk_planned_changed)
+        apk_planned_changed();
+}
+
+int action_pcmk_init(void (*planned_changed)(void))
 {
     int rc = pmk_init(NULL, apk_on_link, NULL);
 
     if (rc < 0)
         return rc;
+    apk_planned_changed = planned_changed;
+    pmk_cib_init(apk_on_cib, NULL);
     rc = action_register(&action_pcmk_ops);
     return rc == -EEXIST ? 0 : rc;
 }
 
 void action_pcmk_shutdown(void)
 {
+    apk_planned_changed = NULL;
+    pmk_cib_shutdown();
     pmk_shutdown();
 }

@@ -267,6 +267,10 @@ static void control_client_reply(struct control_client *c, const char *line, siz
         guest_clear(g);
         g_string_append_printf(r.body, "%s health cleared\n", g->name);
         break;
+    case CONTROL_MAINTENANCE:
+        guest_maintenance(g, q->maint_on, q->maint_for_ns);
+        control_render_maintenance(&r, g);
+        break;
     }
     if (json_finish(&r.j) < 0 && q->json)
         log_warnx("control: %s: malformed JSON produced (bug)", control_cmd_name(q->cmd));

@@ -16,7 +16,8 @@
  *   status | version | stats | guests | reload
  *   guest NAME        everything about one guest
  *   health NAME       one line: running | failed <reason> |
- *                     degraded <reason> | unknown <reason>
+ *                     degraded <reason> | unknown <reason> |
+ *                     maintenance <reason>
  *   events [GUEST] [--limit N] [--follow]
  *   operations [GUEST] [--limit N] [--follow]
  *   operation OPID    one operation as a timeline
@@ -28,6 +29,10 @@
  *                     --agent names the resource's agent, which failing
  *                     it through Pacemaker needs (default: from the CIB)
  *   unbind NAME [RESOURCE] / clear NAME
+ *   maintenance NAME on|off [--for DURATION]
+ *                     ad-hoc maintenance of a guest: its failover and
+ *                     migrate verdicts are recorded, not acted on, until
+ *                     off (or DURATION, 1s..720h, has passed)
  *
  * control_parse_request() (control_req.c) is the pure parser of the request
  * line, unit tested against garbage, overlong and unknown input.  The
@@ -51,6 +56,7 @@
 #define CONTROL_DEFAULT_LIMIT 50  /* events/operations without --limit */
 #define CONTROL_FOLLOW_BACKLOG 10 /* entries shown before following, without --limit */
 #define CONTROL_RESOURCE_MAX 63
+#define CONTROL_MAINT_MAX_NS (720ull * 3600 * 1000000000ull) /* maintenance --for at most */
 
 enum control_cmd {
     CONTROL_STATUS = 1,
@@ -67,6 +73,7 @@ enum control_cmd {
     CONTROL_BIND,
     CONTROL_UNBIND,
     CONTROL_CLEAR,
+    CONTROL_MAINTENANCE,
 };
 
 #define CONTROL_AGENT_MAX 127
@@ -79,7 +86,9 @@ struct control_req {
     struct conf_binding bind;                /* bind --groups a,b --watch comm:x,pid:1 */
     /* bind --agent class:provider:type (the resource's agent; "" = ask the CIB) */
     char agent[CONTROL_AGENT_MAX + 1];
-    size_t limit; /* 0 = not given */
+    int maint_on;          /* maintenance: 1 on, 0 off */
+    uint64_t maint_for_ns; /* maintenance on --for DURATION, 0 = until off */
+    size_t limit;          /* 0 = not given */
     int json;
     int follow;
 };

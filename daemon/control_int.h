@@ -75,6 +75,8 @@ void control_render_stats(struct control_reply *r);
 void control_render_guests(struct control_reply *r);
 void control_render_guest(struct control_reply *r, struct guest *g);
 void control_render_health(struct control_reply *r, struct guest *g);
+/* the answer to maintenance: g's maintenance and planned state now */
+void control_render_maintenance(struct control_reply *r, struct guest *g);
 /* events (ops 0) or operations (ops 1): r->req's guest, limit and follow;
  * with follow, the backlog as control_follow_line() lines after a text header. */
 void control_render_list(struct control_reply *r, int ops);

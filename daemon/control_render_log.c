@@ -146,6 +146,7 @@ static void control_op_json(struct json *j, const struct oplog_op *o)
     json_kstr(j, "event_id", o->ev.id);
     json_kstr(j, "guest", o->ev.guest);
     json_kstr(j, "group", o->ev.group);
+    json_kstr(j, "reason", o->ev.reason);
     json_kstr(j, "action", o->action);
     json_kstr(j, "resource", o->resource);
     json_kstr(j, "verdict", conf_verdict_name(o->ev.verdict));

@@ -23,6 +23,9 @@
 #include "oplog.h"
 #include "vsp_hex.h"
 #include "vsp_time.h"
+#ifdef HAVE_PACEMAKER
+#include "pmk.h"
+#endif
 #ifdef HAVE_LIBVIRT
 #include "virt.h"
 #endif
@@ -130,12 +133,49 @@ static void control_libvirt_status(struct control_reply *r, uint64_t now)
 #endif
 }
 
+/* The CIB follower, when it runs: a "cib" object (JSON) or one row. */
+static void control_cib_status(struct control_reply *r)
+{
+#ifdef HAVE_PACEMAKER
+    struct pmk_cib_stats st;
+
+    pmk_cib_get_stats(&st);
+    if (!st.connects && !st.connect_errors)
+        return; /* not started: no guest goes to the pacemaker action */
+    if (r->req->json) {
+        struct json *j = &r->j;
+
+        json_key(j, "cib");
+        json_obj_begin(j);
+        json_kstr(j, "link", pmk_cib_link_name(st.link));
+        json_kstr(j, "version", st.version[0] ? st.version : NULL);
+        json_kuint(j, "notifications", st.notifies);
+        json_kuint(j, "reads", st.reads);
+        json_kuint(j, "read_errors", st.read_errors);
+        json_kdouble(j, "lag_ms", (double)st.lag_ns / 1e6);
+        json_kdouble(j, "lag_max_ms", (double)st.lag_max_ns / 1e6);
+        json_kuint(j, "connects", st.connects);
+        json_kuint(j, "disconnects", st.disconnects);
+        json_obj_end(j);
+        return;
+    }
+    control_table_add(&r->t, "cib");
+    control_table_add(&r->t,
+                      "%s, version %s, %" PRIu64 " reads after %" PRIu64
+                      " change notifications (last %.3f ms after its notification, max %.3f ms)",
+                      pmk_cib_link_name(st.link), st.version[0] ? st.version : "-", st.reads,
+                      st.notifies, (double)st.lag_ns / 1e6, (double)st.lag_max_ns / 1e6);
+#else
+    (void)r;
+#endif
+}
+
 void control_render_status(struct control_reply *r)
 {
     const struct conf *c = guests_conf();
     struct oplog_stats os;
     struct guest_counters tot;
-    size_t up = 0, lost = 0, failed = 0, degraded = 0;
+    size_t up = 0, lost = 0, failed = 0, degraded = 0, maint = 0;
     uint64_t now = vsp_mono_ns();
     char rs[GUEST_REASON_LEN];
 
@@ -149,6 +189,7 @@ void control_render_status(struct control_reply *r)
         lost += g->lost;
         failed += h == GUEST_HEALTH_FAILED;
         degraded += h == GUEST_HEALTH_DEGRADED;
+        maint += h == GUEST_HEALTH_MAINTENANCE;
     }
     if (r->req->json) {
         struct json *j = &r->j;
@@ -168,11 +209,13 @@ void control_render_status(struct control_reply *r)
         json_kuint(j, "guests_lost", lost);
         json_kuint(j, "guests_failed", failed);
         json_kuint(j, "guests_degraded", degraded);
+        json_kuint(j, "guests_maintenance", maint);
         json_kuint(j, "events", tot.events);
         json_kuint(j, "judged", tot.judged);
         json_kuint(j, "operations", tot.operations);
         json_kuint(j, "actions_running", action_running());
         control_libvirt_status(r, now);
+        control_cib_status(r);
         json_obj_end(j);
         g_string_append_c(r->body, '\n');
         return;
@@ -199,8 +242,8 @@ void control_render_status(struct control_reply *r)
         control_table_add(&t, "memory only, %zu events, %zu operations (up to %zu, %zu per guest)",
                           os.events_kept, os.ops_kept, os.events_cap, os.ops_cap);
     control_table_add(&t, "guests");
-    control_table_add(&t, "%zu up, %zu agent lost, %zu failed, %zu degraded", up, lost, failed,
-                      degraded);
+    control_table_add(&t, "%zu up, %zu agent lost, %zu failed, %zu degraded, %zu in maintenance",
+                      up, lost, failed, degraded, maint);
     control_table_add(&t, "events");
     control_table_add(&t,
                       "%" PRIu64 " received, %" PRIu64 " judged, %" PRIu64
@@ -209,6 +252,7 @@ void control_render_status(struct control_reply *r)
                       tot.events, tot.judged, tot.operations, action_running());
     r->t = t;
     control_libvirt_status(r, now);
+    control_cib_status(r);
     control_table_render(&r->t, r->body);
 }
 
@@ -246,6 +290,66 @@ static void control_guest_domain_json(struct json *j, const struct guest *g)
     json_kstr(j, "domain_reason", g->dom_state == GUEST_DOM_AWAY ? g->dom_reason : NULL);
     json_kbool(j, "discovered", g->discovered);
     json_kstr(j, "channel_path", guest_channel_path(g));
+}
+
+/* "on since 12:00:01.000000, until off", "on ..., until 12:05:01 (4m59s left)", "off" */
+static const char *control_maint_str(const struct guest *g, uint64_t now, char *buf, size_t len)
+{
+    char a[32], b[32];
+
+    if (!g->maint)
+        snprintf(buf, len, "off");
+    else if (!g->maint_until_mono_ns)
+        snprintf(buf, len, "on since %s, until off",
+                 control_fmt_clock(g->maint_since_real_ns, a, sizeof(a)));
+    else
+        snprintf(buf, len, "on since %s, until %s (%.0f s left)",
+                 control_fmt_clock(g->maint_since_real_ns, a, sizeof(a)),
+                 control_fmt_clock(g->maint_until_real_ns, b, sizeof(b)),
+                 g->maint_until_mono_ns > now ? (double)(g->maint_until_mono_ns - now) / 1e9 : 0.0);
+    return buf;
+}
+
+/* "maintenance": {on, since, until, left} and "planned": the reason or null */
+static void control_maint_json(struct json *j, const struct guest *g, const char *planned)
+{
+    uint64_t now = vsp_mono_ns();
+
+    json_key(j, "maintenance");
+    json_obj_begin(j);
+    json_kbool(j, "on", g->maint);
+    if (g->maint) {
+        json_kuint(j, "since_real_ns", g->maint_since_real_ns);
+        if (g->maint_until_mono_ns) {
+            json_kuint(j, "until_real_ns", g->maint_until_real_ns);
+            json_kdouble(j, "left_s",
+                         g->maint_until_mono_ns > now ? (double)(g->maint_until_mono_ns - now) / 1e9
+                                                      : 0.0);
+        } else {
+            json_kstr(j, "until_real_ns", NULL);
+        }
+    }
+    json_obj_end(j);
+    json_kstr(j, "planned", planned);
+}
+
+void control_render_maintenance(struct control_reply *r, struct guest *g)
+{
+    char pwhy[GUEST_REASON_LEN], ms[96];
+    int planned = guest_planned(g, pwhy, sizeof(pwhy));
+
+    if (r->req->json) {
+        json_obj_begin(&r->j);
+        json_kstr(&r->j, "guest", g->name);
+        control_maint_json(&r->j, g, planned ? pwhy : NULL);
+        json_obj_end(&r->j);
+        g_string_append_c(r->body, '\n');
+        return;
+    }
+    g_string_append_printf(r->body, "%s: maintenance %s\n", g->name,
+                           control_maint_str(g, vsp_mono_ns(), ms, sizeof(ms)));
+    if (planned && !g->maint)
+        g_string_append_printf(r->body, "%s: still in a planned state: %s\n", g->name, pwhy);
 }
 
 void control_render_guests(struct control_reply *r)
@@ -299,6 +403,7 @@ void control_render_guests(struct control_reply *r)
             json_kuint(j, "config_generation", g->config_gen);
             json_kstr(j, "config_state", guest_cfg_state_name(g->config_state));
             json_kstr(j, "resource", guest_resource(g));
+            control_maint_json(j, g, h == GUEST_HEALTH_MAINTENANCE ? rs : NULL);
             control_guest_domain_json(j, g);
             json_obj_end(j);
             continue;
@@ -347,6 +452,8 @@ void control_render_guest(struct control_reply *r, struct guest *g)
     struct clock_est est;
     int have_clock = guest_clock(g, &est) == 0;
     struct chan_stats cs;
+    char ms[96];
+    const char *planned = h == GUEST_HEALTH_MAINTENANCE ? rs : NULL;
 
     memset(&cs, 0, sizeof(cs));
     if (g->chan)
@@ -401,6 +508,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
         json_obj_end(j);
         json_kstr(j, "resource", guest_resource(g));
         json_kstr(j, "bound_resource", g->bound_resource);
+        control_maint_json(j, g, planned);
         control_guest_domain_json(j, g);
         json_kuint(j, "channel_moves", g->dom_moves);
         json_key(j, "groups");
@@ -489,6 +597,10 @@ void control_render_guest(struct control_reply *r, struct guest *g)
     control_table_add(&t, "resource");
     control_table_add(&t, "%s%s", guest_resource(g) ? guest_resource(g) : "-",
                       g->bound_resource ? " (bound at run time)" : "");
+    control_table_add(&t, "maintenance");
+    control_table_add(&t, "%s", control_maint_str(g, now, ms, sizeof(ms)));
+    control_table_add(&t, "planned");
+    control_table_add(&t, "%s", planned ? planned : "-");
     for (size_t i = 0; i < g->nrgroups; i++) {
         struct rules_counters rc;
 

@@ -26,22 +26,24 @@ static const struct {
     int min_args, max_args; /* positional arguments */
     int follow_ok, limit_ok;
     int bind_ok; /* --groups, --watch, --agent */
+    int for_ok;  /* --for */
 } control_cmds[] = {
     /* clang-format off */
-    {"status", CONTROL_STATUS, 0, 0, 0, 0, 0},
-    {"version", CONTROL_VERSION, 0, 0, 0, 0, 0},
-    {"stats", CONTROL_STATS, 0, 0, 0, 0, 0},
-    {"guests", CONTROL_GUESTS, 0, 0, 0, 0, 0},
-    {"guest", CONTROL_GUEST, 1, 1, 0, 0, 0},
-    {"health", CONTROL_HEALTH, 1, 1, 0, 0, 0},
-    {"events", CONTROL_EVENTS, 0, 1, 1, 1, 0},
-    {"operations", CONTROL_OPERATIONS, 0, 1, 1, 1, 0},
-    {"operation", CONTROL_OPERATION, 1, 1, 0, 0, 0},
-    {"push", CONTROL_PUSH, 1, 1, 0, 0, 0},
-    {"reload", CONTROL_RELOAD, 0, 0, 0, 0, 0},
-    {"bind", CONTROL_BIND, 2, 2, 0, 0, 1},
-    {"unbind", CONTROL_UNBIND, 1, 2, 0, 0, 0},
-    {"clear", CONTROL_CLEAR, 1, 1, 0, 0, 0},
+    {"status", CONTROL_STATUS, 0, 0, 0, 0, 0, 0},
+    {"version", CONTROL_VERSION, 0, 0, 0, 0, 0, 0},
+    {"stats", CONTROL_STATS, 0, 0, 0, 0, 0, 0},
+    {"guests", CONTROL_GUESTS, 0, 0, 0, 0, 0, 0},
+    {"guest", CONTROL_GUEST, 1, 1, 0, 0, 0, 0},
+    {"health", CONTROL_HEALTH, 1, 1, 0, 0, 0, 0},
+    {"events", CONTROL_EVENTS, 0, 1, 1, 1, 0, 0},
+    {"operations", CONTROL_OPERATIONS, 0, 1, 1, 1, 0, 0},
+    {"operation", CONTROL_OPERATION, 1, 1, 0, 0, 0, 0},
+    {"push", CONTROL_PUSH, 1, 1, 0, 0, 0, 0},
+    {"reload", CONTROL_RELOAD, 0, 0, 0, 0, 0, 0},
+    {"bind", CONTROL_BIND, 2, 2, 0, 0, 1, 0},
+    {"unbind", CONTROL_UNBIND, 1, 2, 0, 0, 0, 0},
+    {"clear", CONTROL_CLEAR, 1, 1, 0, 0, 0, 0},
+    {"maintenance", CONTROL_MAINTENANCE, 2, 2, 0, 0, 0, 1},
     /* clang-format on */
 };
 
@@ -172,7 +174,7 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
     size_t nw = 0, npos = 0;
     const char *pos[CONTROL_MAX_ARGS];
     size_t ci;
-    int have_limit = 0;
+    int have_limit = 0, have_for = 0;
 
     memset(req, 0, sizeof(*req));
     if (len > 0 && line[len - 1] == '\r')
@@ -271,6 +273,25 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
                 return -EINVAL;
             }
             g_strlcpy(req->agent, words[++i], sizeof(req->agent));
+        } else if (strcmp(w, "--for") == 0 && control_cmds[ci].for_ok) {
+            char derr[160];
+            uint64_t ns = 0;
+
+            if (have_for || i + 1 >= nw) {
+                control_seterr(err, errlen, "%s: --for needs one duration, e.g. 30m", cname);
+                return -EINVAL;
+            }
+            if (conf_parse_duration(words[++i], &ns, derr, sizeof(derr)) < 0) {
+                control_seterr(err, errlen, "%s: --for: %s", cname, derr);
+                return -EINVAL;
+            }
+            if (ns < 1000000000ull || ns > CONTROL_MAINT_MAX_NS) {
+                control_seterr(err, errlen, "%s: --for: from 1s to 720h, not '%s'", cname,
+                               control_quote(words[i], q, sizeof(q)));
+                return -EINVAL;
+            }
+            req->maint_for_ns = ns;
+            have_for = 1;
         } else if (w[0] == '-' && w[1] == '-') {
             control_seterr(err, errlen, "%s: unknown option '%s'", cname,
                            control_quote(w, q, sizeof(q)));
@@ -306,6 +327,19 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
             return -EINVAL;
         }
         g_strlcpy(req->guest, pos[0], sizeof(req->guest));
+    }
+    if (req->cmd == CONTROL_MAINTENANCE) {
+        if (strcmp(pos[1], "on") != 0 && strcmp(pos[1], "off") != 0) {
+            control_seterr(err, errlen, "maintenance: on or off, not '%s'",
+                           control_quote(pos[1], q, sizeof(q)));
+            return -EINVAL;
+        }
+        req->maint_on = strcmp(pos[1], "on") == 0;
+        if (!req->maint_on && have_for) {
+            control_seterr(err, errlen, "maintenance: --for goes with on");
+            return -EINVAL;
+        }
+        return 0;
     }
     if (npos >= 2) {
         if (!control_valid_resource(pos[1])) {

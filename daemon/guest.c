@@ -60,6 +60,8 @@ const char *guest_health_name(enum guest_health h)
         return "degraded";
     case GUEST_HEALTH_FAILED:
         return "failed";
+    case GUEST_HEALTH_MAINTENANCE:
+        return "maintenance";
     }
     return "?";
 }
@@ -433,7 +435,8 @@ void guest_free(struct guest *g)
     guest_remove_source(&g->grace_src);
     guest_remove_source(&g->away_src);
     guest_remove_source(&g->log_src);
-    guest_remove_source(&g->mark_src); /* kept: a restart takes it back */
+    guest_remove_source(&g->mark_src);  /* kept: a restart takes it back */
+    guest_remove_source(&g->maint_src); /* kept in the database too */
     guest_chan_free(g);
     if (g->rules)
         rules_state_free(g->rules);
@@ -681,6 +684,8 @@ enum guest_health guest_health(struct guest *g, char *reason, size_t len)
 
     if (len)
         reason[0] = '\0';
+    if (guest_planned(g, reason, len))
+        return GUEST_HEALTH_MAINTENANCE;
     if (g->latch == GUEST_HEALTH_FAILED) {
         snprintf(reason, len, "%s", g->latch_reason);
         return GUEST_HEALTH_FAILED;

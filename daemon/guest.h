@@ -64,8 +64,9 @@ const char *guest_link_name(enum guest_link l);
 enum guest_health {
     GUEST_HEALTH_UNKNOWN = 0, /* no fresh evidence: agent lost / never connected */
     GUEST_HEALTH_RUNNING = 1,
-    GUEST_HEALTH_DEGRADED = 2, /* a migrate verdict whose group is still tripped */
-    GUEST_HEALTH_FAILED = 3,   /* a failover verdict in this guest boot */
+    GUEST_HEALTH_DEGRADED = 2,    /* a migrate verdict whose group is still tripped */
+    GUEST_HEALTH_FAILED = 3,      /* a failover verdict in this guest boot */
+    GUEST_HEALTH_MAINTENANCE = 4, /* in a planned state: see guest_planned() */
 };
 const char *guest_health_name(enum guest_health h);
 
@@ -114,6 +115,7 @@ const char *guest_cfg_state_name(enum guest_cfg_state s);
     X(boots, "new guest boots announced (HELLO with a new boot id)")                               \
     X(fast_boots, "of which sooner than boot-min-interval after the last frame: implausible")      \
     X(budget_refused, "failover/migrate verdicts over the guest's or resource's budget: logged")   \
+    X(planned, "failover/migrate verdicts in a planned state (maintenance, Pacemaker's): logged")  \
     X(log_suppressed, "log lines about the guest held back by log-rate")
 
 struct guest_counters {
@@ -198,6 +200,18 @@ struct guest {
     char mark_group[CONF_NAME_MAX + 1]; /* the group whose fall clears it */
     char mark_opid[OPID_BUF_LEN];       /* the operation that set it */
     unsigned mark_src;                  /* GLib timer checking it */
+
+    /* planned states (guest_planned.c): ad-hoc maintenance, Pacemaker's */
+    int maint;                          /* vesperctl maintenance on */
+    uint64_t maint_since_real_ns;       /* when it was turned on */
+    uint64_t maint_until_real_ns;       /* its end, 0: until off */
+    uint64_t maint_until_mono_ns;       /* the same on the host's monotonic clock */
+    unsigned maint_src;                 /* GLib timer: its end */
+    int planned;                        /* guest_planned()'s last answer */
+    char planned_why[GUEST_REASON_LEN]; /* ... and its reason */
+    uint64_t planned_ns;                /* since (host CLOCK_MONOTONIC) */
+    uint64_t planned_held;              /* verdicts not acted on in this planned state */
+    int planned_logged;                 /* the first of them was logged */
 
     /* health latch for the OCF monitor */
     enum guest_health latch; /* RUNNING (none), DEGRADED or FAILED */
@@ -335,7 +349,31 @@ void guest_action_progress(const char *task, const char *text);
 int guest_push_config(struct guest *g);
 
 /*
- * guest_health() - the OCF monitor's question.  FAILED once a failover
+ * guest_planned() - is g in a planned state: in ad-hoc maintenance
+ * (guest_maintenance()) or, built with Pacemaker, its resource held in
+ * maintenance, stopped or migrated by Pacemaker as the CIB follower last
+ * read it (pmk_cib_planned())?  Returns 1 with a one-line reason in why,
+ * or 0 ("").  While it is, g's failover and migrate verdicts are recorded
+ * with reason "planned" and outcome "not sent: ..." and not acted on (no
+ * action, budget, health latch or degraded mark).  Every change of the
+ * answer is logged once.
+ */
+int guest_planned(struct guest *g, char *why, size_t len);
+
+/* Pacemaker's view changed (a new CIB read): ask guest_planned() of every
+ * guest, so that changes are logged when they happen. */
+void guests_planned_refresh(void);
+
+/*
+ * guest_maintenance() - ad-hoc maintenance of g on (for for_ns, 0 until
+ * off; on again replaces the end) or off; remembered in the operation
+ * log's database, so that it outlives a vesperd restart.  Logged.
+ */
+void guest_maintenance(struct guest *g, int on, uint64_t for_ns);
+
+/*
+ * guest_health() - the OCF monitor's question.  MAINTENANCE while
+ * guest_planned() says so, whatever else is true.  FAILED once a failover
  * verdict was reached, until the guest is bound again or cleared
  * (guest_clear()); a new guest boot keeps it.  UNKNOWN when there is no
  * fresh evidence (channel down, HELLO missing, heartbeats stopped);

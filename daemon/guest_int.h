@@ -2,7 +2,8 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Private to the guest family (guest.c, guest_judge.c, guest_proto.c,
- * guest_dom.c): the functions one of these files provides to the others.
+ * guest_dom.c, guest_restore.c, guest_mark.c, guest_planned.c): the
+ * functions one of these files provides to the others.
  * Include it from daemon/guest*.c and from the judge's unit test
  * (tests/unit/test_guest_judge.c) only; everything else uses guest.h.
  *
@@ -165,6 +166,10 @@ void guest_restore(struct guest *g);
 void guest_mark_set(struct guest *g, const char *rsc, const char *group, const char *opid,
                     uint64_t at);
 
+/* Operation opid, which would have set g's mark, did not (Pacemaker held
+ * it back): nothing to watch or clear. */
+void guest_mark_not_set(struct guest *g, const char *opid);
+
 /* g's binding stopped: its mark goes GUEST_MARK_UNBIND_DELAY_MS later. */
 void guest_mark_unbound(struct guest *g);
 
@@ -174,6 +179,28 @@ void guest_mark_gone(struct guest *g);
 /* A mark set by the previous vesperd (op: the migrate operation that set
  * it), watched again; its age counts from then. */
 void guest_mark_restore(struct guest *g, const struct oplog_op *op);
+
+/* ---- guest_planned.c: planned states --------------------------------------- */
+
+/* The verdict of event e (described by desc) of g became operation opid,
+ * not acted on because g is in a planned state: counted, logged the first
+ * time in the planned state, at debug level after. */
+void guest_planned_held(struct guest *g, const struct oplog_event *e, const char *desc,
+                        const char *opid);
+
+/* op's action was not done after all: its resource was in a planned state
+ * by the time the request would have gone out (the action's result says
+ * planned).  A planned verdict like the others: its reason becomes
+ * "planned" (the caller records op), its guest's latch and mark from op
+ * are undone. */
+void guest_planned_late(struct oplog_op *op);
+
+/* g was in maintenance when the previous vesperd stopped (wall clock;
+ * until 0: until off): in maintenance again, unless its end has passed. */
+void guest_maintenance_restore(struct guest *g, uint64_t since_real_ns, uint64_t until_real_ns);
+
+/* The event reason of a verdict held back by a planned state. */
+#define GUEST_PLANNED_REASON "planned"
 
 /* ---- guest_proto.c: protocol and its timers ---------------------------- */
 

@@ -15,6 +15,14 @@
  * reason "budget" and nothing is done, so a guest that fails, or claims
  * to, more often than that is left to the cluster's own monitors.
  *
+ * Planned is not a fault: a failover or migrate verdict of a guest in a
+ * planned state (guest_planned(): ad-hoc maintenance, or its resource held
+ * in maintenance, stopped or migrated by Pacemaker) is recorded as an
+ * operation with reason "planned", done at once with outcome "not sent:
+ * ..." and no action, budget, latch or mark.  A state that begins between
+ * the decision and the request (pmk holds the request back, the action's
+ * result says planned) undoes the latch and the mark of that operation.
+ *
  * Durable before acting: an operation is recorded with oplog_decide() and
  * its action starts only when the log says it is on disk
  * (guest_on_durable()); the configuration the action belongs to is held
@@ -227,6 +235,8 @@ static void guest_action_done(const char *task, const struct action_result *res,
     op->timed_out = res->timed_out;
     op->state = res->status == 0 ? OPLOG_OP_DONE : OPLOG_OP_FAILED;
     g_strlcpy(op->outcome, res->text, sizeof(op->outcome));
+    if (res->planned)
+        guest_planned_late(op);
     if (res->status != 0 && guest_stopping) {
         /* ended by vesperd's own shutdown, not by what it did */
         op->state = OPLOG_OP_INTERRUPTED;
@@ -267,6 +277,14 @@ out:
     g_free(d);
 }
 
+/* A planned verdict's operation (done, nothing to start) is on disk. */
+static void guest_on_planned_durable(const struct oplog_op *op, int status, void *arg)
+{
+    (void)arg;
+    if (status < 0 && status != -ECANCELED)
+        log_warnx("op %s: not on disk (%s)", op->id, oplog_last_error(guest_oplog));
+}
+
 /*
  * Judge one event (guest or host-synthesised) and act on the verdict.
  * e carries identity and receive times; ev is what the rules see.
@@ -305,8 +323,12 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     guest_describe(ev, desc, sizeof(desc));
 
     const char *whose = NULL;
+    char pwhy[GUEST_REASON_LEN];
+    int planned = v >= VSP_VERDICT_MIGRATE && guest_planned(g, pwhy, sizeof(pwhy));
 
-    if (v >= VSP_VERDICT_MIGRATE && !guest_budget_take(g, v, e->decide_mono_ns, &whose)) {
+    if (planned) {
+        g_strlcpy(e->reason, GUEST_PLANNED_REASON, sizeof(e->reason));
+    } else if (v >= VSP_VERDICT_MIGRATE && !guest_budget_take(g, v, e->decide_mono_ns, &whose)) {
         const struct conf *c = guests_conf();
         int fo = v == VSP_VERDICT_FAILOVER;
         char w[32];
@@ -358,6 +380,18 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     uint64_t from = e->event_mapped ? e->event_mono_ns : e->recv_mono_ns;
     double lat = e->decide_mono_ns >= from ? (double)(e->decide_mono_ns - from) / 1e6 : 0.0;
 
+    if (planned) {
+        /* recorded, not acted on: done at once, nothing started */
+        op.state = OPLOG_OP_DONE;
+        op.start_mono_ns = op.end_mono_ns = e->decide_mono_ns;
+        snprintf(op.outcome, sizeof(op.outcome), "%s: %.*s",
+                 act && act->type == CONF_ACTION_PACEMAKER ? "not sent" : "not run",
+                 (int)sizeof(op.outcome) - 12, pwhy);
+        guest_planned_held(g, e, desc, op.id);
+        guest_stream_save(g);
+        oplog_decide(guest_oplog, e, &op, guest_on_planned_durable, NULL);
+        return;
+    }
     if (v == VSP_VERDICT_LOG) {
         if (guest_log_ok(g))
             log_info("guest %s: event %s %s -> log (group %s, %s, op %s, %.3f ms)", g->name, e->id,

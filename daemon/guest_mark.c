@@ -114,6 +114,15 @@ void guest_mark_set(struct guest *g, const char *rsc, const char *group, const c
         g->mark_src = g_timeout_add(GUEST_MARK_TICK_MS, guest_on_mark_tick, g);
 }
 
+void guest_mark_not_set(struct guest *g, const char *opid)
+{
+    if (!g->mark || strcmp(g->mark_opid, opid) != 0)
+        return;
+    g->mark = 0;
+    g->mark_unbind_ns = 0;
+    guest_remove_source(&g->mark_src);
+}
+
 void guest_mark_unbound(struct guest *g)
 {
     if (g->mark && !g->mark_unbind_ns)

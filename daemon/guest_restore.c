@@ -4,7 +4,8 @@
  * Restart without forgetting: a guest made when vesperd starts (or when a
  * reload or libvirt brings it back) takes up where the previous vesperd
  * left it, from the operation log's database:
- *  - its runtime binding (resource, probe groups, watch list);
+ *  - its runtime binding (resource, probe groups, watch list) and its
+ *    ad-hoc maintenance (unless its end passed meanwhile);
  *  - its stream (boot id, instance, last seq accounted for, host seq,
  *    boots), so that WELCOME names the stream and the agent resends from
  *    there, and an event already judged is known as a duplicate;
@@ -13,7 +14,8 @@
  *    limits) through the same pure rules_eval(): the state is what the
  *    previous run had, not a copy of it that could drift;
  *  - its budgets (the failover and migrate actions of the last day) and
- *    its health latch (the last failover or migrate of its current boot);
+ *    its health latch (the last failover or migrate of its current boot;
+ *    verdicts a planned state held back count for neither);
  *  - its operations that were pending or running when vesperd stopped:
  *    a Pacemaker request (fail or degraded mark) is sent again at most
  *    once, a fail only after the CIB shows the resource still active on
@@ -60,6 +62,17 @@ static void guest_restore_binding_cb(const char *guest, const char *resource,
         log_warnx("guest %s: binding to %s not restored: %s", f->g->name, resource, err);
     else
         log_info("guest %s: binding to %s restored from the operation log", f->g->name, resource);
+}
+
+/* ---- maintenance ----------------------------------------------------------- */
+
+static void guest_restore_maint_cb(const char *guest, uint64_t since_real_ns,
+                                   uint64_t until_real_ns, void *arg)
+{
+    struct guest *g = arg;
+
+    if (strcmp(guest, g->name) == 0)
+        guest_maintenance_restore(g, since_real_ns, until_real_ns);
 }
 
 /* ---- rule state ------------------------------------------------------------ */
@@ -127,6 +140,8 @@ static void guest_ops_cb(const struct oplog_op *op, void *arg)
 
     if (v != VSP_VERDICT_FAILOVER && v != VSP_VERDICT_MIGRATE)
         return;
+    if (strcmp(op->ev.reason, GUEST_PLANNED_REASON) == 0)
+        return; /* held back by a planned state: it cost nothing, latched nothing */
     guest_budget_note(s->g, op->resource, v, oplog_event_now_mono(&op->ev));
     s->noted++;
     if (v == VSP_VERDICT_MIGRATE && op->resource[0] && op->state != OPLOG_OP_FAILED &&
@@ -180,6 +195,8 @@ static void guest_reconcile_done(const char *task, const struct action_result *r
     op->status = res->status;
     op->state = res->status == 0 ? OPLOG_OP_DONE : OPLOG_OP_FAILED;
     g_strlcpy(op->outcome, res->text, sizeof(op->outcome));
+    if (res->planned)
+        guest_planned_late(op); /* its latch was taken back before the resend */
     oplog_op_updated(log, op);
 }
 
@@ -267,6 +284,7 @@ void guest_restore(struct guest *g)
     if (!log || !oplog_has_db(log))
         return;
     oplog_read_bindings(log, guest_restore_binding_cb, &bf);
+    oplog_read_maintenance(log, guest_restore_maint_cb, g);
     rc = oplog_read_stream(log, g->name, &st);
     if (rc == 0) {
         memcpy(g->boot_id, st.boot_id, VSP_BOOT_ID_LEN);

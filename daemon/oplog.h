@@ -17,7 +17,7 @@
  *    caller is told when it is durable, so that an action starts only once
  *    what it was decided on is on disk;
  *  - everything else (events that need no action, operation updates,
- *    streams, bindings) is written in groups that a GLib timer hands over
+ *    streams, bindings, maintenance) is written in groups that a GLib timer hands over
  *    every 100 ms.
  * oplog_free(), oplog_set_db() and oplog_sync() wait until everything is
  * written.  On start the database is read back (oplog_load() and the
@@ -238,6 +238,15 @@ void oplog_set_binding(struct oplog *log, const char *guest, const char *resourc
                        const struct conf_binding *b);
 
 /*
+ * oplog_set_maintenance() - remember that guest is in maintenance (on 1:
+ * since since_real_ns, until until_real_ns, 0 for no end) or no longer
+ * (on 0), so that a restarted vesperd keeps it.  Written with the next
+ * group.
+ */
+void oplog_set_maintenance(struct oplog *log, const char *guest, int on, uint64_t since_real_ns,
+                           uint64_t until_real_ns);
+
+/*
  * Reading back (start-up; blocking reads of the database on the calling
  * thread; -ENODEV when there is no database, -EIO with oplog_last_error()
  * set when it cannot be read):
@@ -253,6 +262,7 @@ void oplog_set_binding(struct oplog *log, const char *guest, const char *resourc
  *  - oplog_read_unfinished(): guest's operations still pending or running
  *    in the database (vesperd stopped before they ended), oldest first.
  *  - oplog_read_bindings(): every remembered binding.
+ *  - oplog_read_maintenance(): every guest remembered in maintenance.
  * Each returns the number of rows given to fn, or -errno.
  */
 int oplog_load(struct oplog *log);
@@ -267,6 +277,10 @@ int oplog_read_bindings(struct oplog *log,
                         void (*fn)(const char *guest, const char *resource,
                                    const struct conf_binding *b, void *arg),
                         void *arg);
+int oplog_read_maintenance(struct oplog *log,
+                           void (*fn)(const char *guest, uint64_t since_real_ns,
+                                      uint64_t until_real_ns, void *arg),
+                           void *arg);
 
 /* Append a copy of op; returns the stored entry (mutable: update it and
  * call oplog_op_updated()). */

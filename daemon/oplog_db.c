@@ -114,7 +114,9 @@ static char *oplog_schema_sql(void)
                        "boots INTEGER, fast_boots INTEGER, hello_real_ns INTEGER, gen INTEGER);"
                        "CREATE TABLE IF NOT EXISTS bindings (guest TEXT PRIMARY KEY, "
                        "resource TEXT, set_groups INTEGER, groups TEXT, set_watch INTEGER, "
-                       "watch TEXT);");
+                       "watch TEXT);"
+                       "CREATE TABLE IF NOT EXISTS maintenance (guest TEXT PRIMARY KEY, "
+                       "since_real_ns INTEGER, until_real_ns INTEGER);");
     return g_string_free(s, FALSE);
 }
 
@@ -151,6 +153,8 @@ const char oplog_ins_st_sql[] =
     " WHERE excluded.gen > streams.gen";
 static const char oplog_ins_bind_sql[] = "INSERT OR REPLACE INTO bindings VALUES (?,?,?,?,?,?)";
 static const char oplog_del_bind_sql[] = "DELETE FROM bindings WHERE guest = ?";
+static const char oplog_ins_maint_sql[] = "INSERT OR REPLACE INTO maintenance VALUES (?,?,?)";
+static const char oplog_del_maint_sql[] = "DELETE FROM maintenance WHERE guest = ?";
 
 /*
  * Open (creating) and bring the schema to OPLOG_SCHEMA_VERSION.  A
@@ -320,6 +324,16 @@ void oplog_db_binding(struct oplog *log, const struct oplog_binding_row *r)
     sqlite3_stmt *st;
     int i = 1;
 
+    if (r->maint) {
+        st = r->maint_on ? log->ins_maint : log->del_maint;
+        BIND_T(st, i++, r->guest);
+        if (r->maint_on) {
+            BIND_I(st, i++, r->since_real_ns);
+            BIND_I(st, i++, r->until_real_ns);
+        }
+        oplog_db_step(log, st);
+        return;
+    }
     if (!r->resource[0]) {
         st = log->del_bind;
         BIND_T(st, i++, r->guest);
@@ -385,8 +399,8 @@ void oplog_db_close(struct oplog *log)
     g_array_set_size(log->pend_bind, 0);
     g_hash_table_remove_all(log->streams_dirty);
     g_hash_table_remove_all(log->streams);
-    sqlite3_stmt **sts[] = {&log->ins_ev, &log->ins_op, &log->ins_st, &log->ins_bind,
-                            &log->del_bind};
+    sqlite3_stmt **sts[] = {&log->ins_ev,   &log->ins_op,    &log->ins_st,   &log->ins_bind,
+                            &log->del_bind, &log->ins_maint, &log->del_maint};
 
     for (size_t i = 0; i < G_N_ELEMENTS(sts); i++) {
         sqlite3_finalize(*sts[i]);
@@ -441,7 +455,9 @@ int oplog_set_db(struct oplog *log, const char *db_path)
         sqlite3_prepare_v2(log->db, ins_op, -1, &log->ins_op, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(log->db, oplog_ins_st_sql, -1, &log->ins_st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(log->db, oplog_ins_bind_sql, -1, &log->ins_bind, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(log->db, oplog_del_bind_sql, -1, &log->del_bind, NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(log->db, oplog_del_bind_sql, -1, &log->del_bind, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(log->db, oplog_ins_maint_sql, -1, &log->ins_maint, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(log->db, oplog_del_maint_sql, -1, &log->del_maint, NULL) != SQLITE_OK)
         goto fail;
     g_free(ins_ev);
     g_free(ins_op);

@@ -17,9 +17,9 @@
 
 #include "oplog.h"
 
-#define OPLOG_SCHEMA_VERSION 2
-#define OPLOG_PRUNE_MS 60000 /* the writer prunes at most this often */
-#define OPLOG_LOAD_GUESTS 64 /* oplog_load() reads this many guests' rings' worth */
+#define OPLOG_SCHEMA_VERSION 3 /* 3: the maintenance table */
+#define OPLOG_PRUNE_MS 60000   /* the writer prunes at most this often */
+#define OPLOG_LOAD_GUESTS 64   /* oplog_load() reads this many guests' rings' worth */
 
 struct oplog_follower {
     unsigned handle; /* 0: removed */
@@ -39,6 +39,9 @@ struct oplog_binding_row {
     char guest[CONF_NAME_MAX + 1];
     char resource[CONF_NAME_MAX + 1]; /* "" = forget the binding */
     struct conf_binding b;
+    /* maint 1: a row of the maintenance table instead (oplog_set_maintenance()) */
+    int maint, maint_on;
+    uint64_t since_real_ns, until_real_ns;
 };
 
 /*
@@ -85,12 +88,12 @@ struct oplog {
 
     char *db_path;
     sqlite3 *db; /* used by the writer thread only while it runs */
-    sqlite3_stmt *ins_ev, *ins_op, *ins_st, *ins_bind, *del_bind;
+    sqlite3_stmt *ins_ev, *ins_op, *ins_st, *ins_bind, *del_bind, *ins_maint, *del_maint;
     struct oplog_retention keep;
     /* rows waiting for the next group (main thread only) */
     GArray *pend_ev;           /* struct oplog_event copies */
     GArray *pend_op;           /* struct oplog_op copies (an update is one more copy) */
-    GArray *pend_bind;         /* struct oplog_binding_row */
+    GArray *pend_bind;         /* struct oplog_binding_row (bindings, maintenance) */
     GHashTable *streams;       /* guest -> struct oplog_stream_row: the latest */
     GHashTable *streams_dirty; /* guest names whose stream is not in a group yet */
     uint64_t stream_gen;

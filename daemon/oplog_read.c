@@ -4,9 +4,10 @@
  * Operation log (see oplog.h): reading the database back when vesperd
  * starts - the most recent events and operations for the rings, a guest's
  * stream, events and operations for replaying its rule state, budgets and
- * interrupted actions, and the runtime bindings.  Each call opens its own
- * read-only connection (WAL lets it read while the writer writes) and
- * blocks the calling thread: it is for start-up, before guests are served.
+ * interrupted actions, the runtime bindings and the guests in maintenance.
+ * Each call opens its own read-only connection (WAL lets it read while the
+ * writer writes) and blocks the calling thread: it is for start-up, before
+ * guests are served.
  * Rows are decoded with the column layout of oplog_db.c
  * (oplog_event_cols, oplog_op_cols); a row that does not decode (a name
  * this vesperd does not know) is skipped, never guessed.
@@ -515,6 +516,38 @@ int oplog_read_bindings(struct oplog *log,
         .sql = "SELECT guest, resource, set_groups, groups, set_watch, watch FROM bindings"
                " ORDER BY guest",
         .row = oplog_binding_row,
+        .arg = &x,
+    };
+
+    return oplog_rd_run(log, &q);
+}
+
+struct oplog_maint_each {
+    void (*fn)(const char *guest, uint64_t since_real_ns, uint64_t until_real_ns, void *arg);
+    void *arg;
+};
+
+static int oplog_maint_row(sqlite3_stmt *st, void *arg)
+{
+    struct oplog_maint_each *x = arg;
+    const char *guest = col_text(st, 0);
+
+    if (!conf_name_ok(guest))
+        return -1;
+    x->fn(guest, (uint64_t)sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2),
+          x->arg);
+    return 0;
+}
+
+int oplog_read_maintenance(struct oplog *log,
+                           void (*fn)(const char *guest, uint64_t since_real_ns,
+                                      uint64_t until_real_ns, void *arg),
+                           void *arg)
+{
+    struct oplog_maint_each x = {.fn = fn, .arg = arg};
+    struct oplog_query q = {
+        .sql = "SELECT guest, since_real_ns, until_real_ns FROM maintenance ORDER BY guest",
+        .row = oplog_maint_row,
         .arg = &x,
     };
 

@@ -474,6 +474,23 @@ void oplog_set_binding(struct oplog *log, const char *guest, const char *resourc
     oplog_arm_flush(log);
 }
 
+void oplog_set_maintenance(struct oplog *log, const char *guest, int on, uint64_t since_real_ns,
+                           uint64_t until_real_ns)
+{
+    struct oplog_binding_row r;
+
+    if (!log->db)
+        return;
+    memset(&r, 0, sizeof(r));
+    g_strlcpy(r.guest, guest, sizeof(r.guest));
+    r.maint = 1;
+    r.maint_on = on;
+    r.since_real_ns = since_real_ns;
+    r.until_real_ns = until_real_ns;
+    g_array_append_vals(log->pend_bind, &r, 1);
+    oplog_arm_flush(log);
+}
+
 /* Move the rows of guest out of pend (keeping their order) into dst. */
 static void oplog_take_guest_events(GArray *pend, const char *guest, GArray *dst)
 {

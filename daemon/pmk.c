@@ -116,6 +116,7 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.sent_mono_ns = r->sent_ns;
     res.done_mono_ns = vsp_mono_ns();
     res.text = text;
+    res.planned = r->planned;
     if (status == 0)
         pmk.st.done_ok++;
     else
@@ -607,7 +608,8 @@ static void pmk_lost(struct pmk_req *r, int status, const char *why)
 }
 
 /* Send what waits, in order, while the link is ready; a request that waited
- * through an outage is checked first (pmk_check_start()). */
+ * through an outage is checked first (pmk_check_start()), one for a
+ * resource in a planned state is held and ended (pmk_cib_holds()). */
 void pmk_flush(void)
 {
     GList *l = pmk.wait.head, *next;
@@ -616,6 +618,8 @@ void pmk_flush(void)
         struct pmk_req *r = l->data;
 
         next = l->next;
+        if (pmk_cib_holds(r))
+            continue; /* planned by Pacemaker: ended from the loop, not sent */
         if (r->type[0] == '\0')
             continue; /* agent still being resolved */
         if (r->epoch != pmk.epoch) {

@@ -2,8 +2,9 @@
  * Copyright (C) 2026 The vesper authors
  *
  * pmk: vesperd's side of Pacemaker (docs/architecture.md, "The Pacemaker
- * link", gives the reasons and the measurements behind these rules).  Two
- * kinds of request, both asynchronous on the GLib main loop, both reporting
+ * link" and "Planned is not a fault", give the reasons and the
+ * measurements behind these rules).  Two kinds of request and a follower of
+ * the CIB, all asynchronous on the GLib main loop, the requests reporting
  * exactly once through a callback with CLOCK_MONOTONIC timestamps (queued,
  * sent, done):
  *
@@ -49,7 +50,11 @@
  *    request with status 0 ("not sent"/"not resent"); the outcome text says
  *    what happened;
  *  - while a fail for the same resource and node is queued, being checked,
- *    in flight or lost, another one is refused with -EALREADY.
+ *    in flight or lost, another one is refused with -EALREADY;
+ *  - a fail (or a degraded mark) whose resource the CIB follower says is in
+ *    a planned state right before it would be sent is not sent: it ends
+ *    with status 0, planned 1 and "not sent: RSC is ... (why)" (see
+ *    "Planned states" below).
  *
  * Precondition of pmk_fail(): the resource is active on the target node
  * (vesperd only fails resources bound to guests it serves on this node).
@@ -135,6 +140,9 @@ struct pmk_result {
     /* CLOCK_MONOTONIC; sent_mono_ns is 0 if never sent */
     uint64_t queued_mono_ns, sent_mono_ns, done_mono_ns;
     const char *text; /* one line for the operation log */
+    /* 1: not sent, status 0: the resource is in a planned state
+     * (pmk_cib_planned(), text "not sent: RSC is ... (why)") */
+    int planned;
 };
 
 /* Result of a request; res and its strings are valid during the call only. */
@@ -301,5 +309,107 @@ struct pmk_stats {
     uint64_t coalesced;            /* attribute requests superseded before they ran */
 };
 void pmk_get_stats(struct pmk_stats *st);
+
+/* --------------------------------------------------------------------------
+ * Planned states: what Pacemaker does with a resource, from the CIB.
+ *
+ * A resource Pacemaker holds in maintenance, stops or moves is never
+ * failed and never marked degraded: what happens to it is planned, not a
+ * fault.  pmk_planned_read() reads that from a CIB (pmk_planned.c, pure);
+ * the CIB follower (pmk_cib.c) keeps the local CIB manager's current CIB,
+ * read once at connection and again after every change notification, so
+ * that pmk_cib_planned() answers from memory.  pmk_fail() and pmk_migrate()
+ * consult it right before sending: a request for a resource in a planned
+ * state ends with status 0, planned 1 and "not sent: ..." (see pmk_result).
+ */
+enum pmk_plan {
+    PMK_PLAN_CLUSTER_MAINT = 1 << 0, /* cluster option maintenance-mode=true */
+    PMK_PLAN_NODE_MAINT = 1 << 1,    /* node attribute maintenance=true (the given node) */
+    PMK_PLAN_RSC_MAINT = 1 << 2,     /* meta maintenance=true (inherited too) */
+    PMK_PLAN_UNMANAGED = 1 << 3,     /* meta is-managed=false (inherited too) */
+    PMK_PLAN_STOPPED = 1 << 4,       /* meta target-role=Stopped (on any level) */
+    PMK_PLAN_STOPPING = 1 << 5,      /* a stop pending on a node */
+    PMK_PLAN_DEMOTING = 1 << 6,      /* a demote pending on a node */
+    PMK_PLAN_MIGRATING = 1 << 7,     /* a migrate_to or migrate_from pending on a node */
+};
+#define PMK_PLAN_TEXT_LEN 240
+
+struct pmk_planned {
+    unsigned flags;              /* enum pmk_plan bits; 0: nothing planned */
+    int found;                   /* the resource is a primitive of the configuration */
+    char why[PMK_PLAN_TEXT_LEN]; /* "cluster maintenance-mode; stop pending on node1", "" */
+};
+
+struct _xmlNode;
+
+/*
+ * pmk_planned_read() - the planned state of primitive rsc in cib, the root
+ * <cib> element of a whole CIB (cibadmin -Q), seen from node (the local
+ * node's name; NULL or "": node maintenance is not looked at): maintenance
+ * of the cluster, of node or of rsc (maintenance=true, is-managed=false:
+ * rsc's own meta attribute, else its nearest container's, else
+ * rsc_defaults'), target-role=Stopped on rsc or a container, and stop,
+ * demote, migrate_to or migrate_from operations of rsc (or its clone
+ * instances rsc:N) pending on a node that is up.  Sets with a <rule> are
+ * not evaluated.  Pure (libxml2 only).  Returns 0 and fills *out (flags 0
+ * when nothing is planned, found 0 when rsc is not configured), or -EINVAL
+ * (not a <cib>, no rsc).
+ */
+int pmk_planned_read(const struct _xmlNode *cib, const char *rsc, const char *node,
+                     struct pmk_planned *out);
+
+/* "in maintenance", "being stopped by Pacemaker", "being migrated by
+ * Pacemaker" for planned flags (maintenance first), for one-line texts. */
+const char *pmk_planned_what(unsigned flags);
+
+enum pmk_cib_link {
+    PMK_CIB_DOWN = 0,    /* not connected to the CIB manager; retrying */
+    PMK_CIB_READING = 1, /* connected, the first read not answered yet */
+    PMK_CIB_READY = 2,   /* connected, following change notifications */
+};
+const char *pmk_cib_link_name(enum pmk_cib_link l);
+
+/* A link change or a new CIB read (pmk_cib_generation() moved on); err is
+ * the connection error (a pcmk legacy rc, negative) or 0. */
+typedef void (*pmk_cib_fn)(enum pmk_cib_link link, int err, void *arg);
+
+/*
+ * pmk_cib_init() - start following the local CIB: sign on as a query
+ * client, subscribe to diff notifications, read the whole CIB; read it
+ * again (asynchronously, one read at a time, the last change never missed)
+ * after every notification; reconnect with a doubling delay (100 ms .. 5 s)
+ * when the CIB manager goes away, keeping the last CIB read meanwhile.
+ * Nothing polls.  cb (may be NULL) is told every link change and every
+ * new CIB.  Returns 0, -EALREADY.  The sign-on is a synchronous local IPC
+ * handshake (a few ms); everything else runs on the GLib main loop.
+ */
+int pmk_cib_init(pmk_cib_fn cb, void *arg);
+void pmk_cib_shutdown(void);
+
+/*
+ * pmk_cib_planned() - rsc's planned state in the last CIB read, seen from
+ * the local node (pmk_node_name(); "" until the controller link named it).
+ * Answers from a cache valid for one generation.  Returns 0, -ENODATA (no
+ * CIB read yet, or the follower not started: nothing is known to be
+ * planned), -EINVAL.
+ */
+int pmk_cib_planned(const char *rsc, struct pmk_planned *out);
+
+/* Changes whenever an answer of pmk_cib_planned() may have: a new CIB, the
+ * local node's name learned. */
+uint64_t pmk_cib_generation(void);
+
+struct pmk_cib_stats {
+    enum pmk_cib_link link;
+    uint64_t connects, connect_errors, disconnects;
+    uint64_t notifies;    /* change notifications received */
+    uint64_t reads;       /* whole CIBs read (answered queries) */
+    uint64_t read_errors; /* queries that failed or timed out */
+    /* CLOCK_MONOTONIC ns, 0 never: the last notification, the last CIB read
+     * and the time from a notification to the read it caused, last and max */
+    uint64_t notify_mono_ns, read_mono_ns, lag_ns, lag_max_ns;
+    char version[48]; /* admin_epoch.epoch.num_updates of the last CIB, "" none */
+};
+void pmk_cib_get_stats(struct pmk_cib_stats *st);
 
 #endif /* VSP_PMK_H */

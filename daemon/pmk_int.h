@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Internals shared by pmk.c (the controller link and the fail queue) and
+ * Internals shared by pmk.c (the controller link and the fail queue),
  * pmk_run.c (the children pmk runs: crm_resource to check and resolve
- * resources, attrd_updater for node attributes): the request, the one
- * pmk state, and the functions one file calls in the other.  Everything
- * runs on the GLib main loop; no function here calls a request's callback
- * except pmk_finish() and those that say so.  Not for use outside the
- * pmk_ subsystem; the public API is pmk.h.
+ * resources, attrd_updater for node attributes) and pmk_cib.c (the CIB
+ * follower, which holds back requests for resources in a planned state):
+ * the request, the one pmk state, and the functions one file calls in
+ * another.  Everything runs on the GLib main loop; no function here calls
+ * a request's callback except pmk_finish() and those that say so.  Not for
+ * use outside the pmk_ subsystem; the public API is pmk.h.
  */
 #ifndef VSP_PMK_INT_H
 #define VSP_PMK_INT_H
@@ -49,6 +50,7 @@ struct pmk_req {
     char lost_why[PMK_WHY_LEN];  /* how the last one was lost */
     char check_err[PMK_WHY_LEN]; /* why the last --locate gave no answer */
     int marks;                   /* PMK_ATTR_MARK: marks the query found */
+    int planned;                 /* held: its resource is in a planned state (pmk_cib.c) */
     struct pmk_run *check;       /* crm_resource --locate running */
     unsigned check_epoch;        /* pmk.epoch when it started */
     guint check_retry;           /* next --locate after an unusable answer */
@@ -128,7 +130,8 @@ gboolean pmk_req_timeout(gpointer data);
 
 /* pmk_flush() - send the waiting fail requests, in order, while the link is
  * ready; one that waited through an outage is checked first
- * (pmk_check_start()).  Never finishes a request inside the call. */
+ * (pmk_check_start()), one whose resource is in a planned state is held
+ * (pmk_cib_holds()).  Never finishes a request inside the call. */
 void pmk_flush(void);
 
 /* ---- pmk_run.c --------------------------------------------------------- */
@@ -158,5 +161,22 @@ void pmk_attr_next(void);
 /* pmk_attr_reap() - forget the attrd_updater run (pid, kill timer, child
  * watch id); the caller has reaped it or removed the watch. */
 void pmk_attr_reap(void);
+
+/* ---- pmk_cib.c --------------------------------------------------------- */
+
+/*
+ * pmk_cib_holds() - r (a fail about to be sent, a mark about to be set) is
+ * for a resource that pmk_cib_planned() says is in a planned state: r is
+ * held (r->planned) and ended from the loop with status 0 and "not sent:
+ * RSC is ... (why)" (or released and sent after all, when the state ended
+ * meanwhile); returns 1.  0: send it now.  Never finishes r inside the
+ * call.
+ */
+int pmk_cib_holds(struct pmk_req *r);
+
+/* pmk_cib_use() - take doc (owned from now on; NULL: none) as the last CIB
+ * read: what the follower does with every read, and what tests feed in. */
+struct _xmlDoc;
+void pmk_cib_use(struct _xmlDoc *doc);
 
 #endif /* VSP_PMK_INT_H */

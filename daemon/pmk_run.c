@@ -558,6 +558,9 @@ void pmk_attr_next(void)
     r = g_queue_peek_head(&pmk.attrs);
     if (r == NULL || pmk.attr_pid || pmk.attr_retry_src || pmk.stopping)
         return;
+    /* a mark for a resource Pacemaker holds or moves is never set */
+    if (r->kind == PMK_ATTR_MARK && !r->value[0] && pmk_cib_holds(r))
+        return;
     argv[argc++] = pmk.opts.attrd_updater;
     argv[argc++] = "-n";
     argv[argc++] = r->name;

@@ -105,7 +105,7 @@ static void vesperd_pacemaker_apply(const struct conf *c)
 
         for (int v = 0; g && v <= VSP_VERDICT_MAX_; v++)
             if (g->on[v] && g->on[v]->type == CONF_ACTION_PACEMAKER) {
-                if (action_pcmk_init() == 0)
+                if (action_pcmk_init(guests_planned_refresh) == 0)
                     started = 1;
                 break;
             }

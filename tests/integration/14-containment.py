@@ -110,11 +110,7 @@ rule = signal sig=KILL watched=yes -> failover
 
 
 def ran(d, guest):
-    try:
-        with open(d.path("ran")) as f:
-            return sum(1 for line in f if line.split()[0] == guest)
-    except OSError:
-        return 0
+    return d.runs(guest)
 
 
 def kill9(g, pid=321):

@@ -314,6 +314,15 @@ class Vesperd:
     def json(self, *args):
         return json.loads(self.ctl(*args, "--json").stdout)
 
+    def runs(self, guest, name="ran"):
+        """Lines of @DIR@/name whose first word is guest: the runs of an exec
+        action whose command appends "$VESPER_GUEST ..." to that file."""
+        try:
+            with open(self.path(name)) as f:
+                return sum(1 for line in f if line.split()[:1] == [guest])
+        except OSError:
+            return 0
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 

@@ -303,6 +303,54 @@ static void test_valid_names(void **state)
     assert_false(control_valid_resource(""));
 }
 
+static void test_maintenance(void **state)
+{
+    (void)state;
+    struct control_req r;
+    char err[160];
+
+    assert_int_equal(parse("maintenance vm1 on", &r, err, sizeof(err)), 0);
+    assert_int_equal(r.cmd, CONTROL_MAINTENANCE);
+    assert_string_equal(control_cmd_name(r.cmd), "maintenance");
+    assert_string_equal(r.guest, "vm1");
+    assert_int_equal(r.maint_on, 1);
+    assert_int_equal(r.maint_for_ns, 0);
+    assert_int_equal(parse("maintenance --for 30m vm1 on --json", &r, err, sizeof(err)), 0);
+    assert_int_equal(r.maint_on, 1);
+    assert_true(r.maint_for_ns == 30ull * 60 * 1000000000ull);
+    assert_int_equal(r.json, 1);
+    assert_int_equal(parse("maintenance vm1 on --for 1s", &r, err, sizeof(err)), 0);
+    assert_true(r.maint_for_ns == 1000000000ull);
+    assert_int_equal(parse("maintenance vm1 on --for 720h", &r, err, sizeof(err)), 0);
+    assert_int_equal(parse("maintenance vm1 off", &r, err, sizeof(err)), 0);
+    assert_int_equal(r.maint_on, 0);
+    assert_int_equal(r.maint_for_ns, 0);
+
+    assert_int_equal(parse("maintenance vm1", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "maintenance needs 2 arguments");
+    assert_int_equal(parse("maintenance vm1 yes", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "maintenance: on or off, not 'yes'");
+    assert_int_equal(parse("maintenance vm1 ON", &r, err, sizeof(err)), -EINVAL);
+    assert_int_equal(parse("maintenance bad/name on", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "maintenance: invalid guest name 'bad/name'");
+    assert_int_equal(parse("maintenance vm1 off --for 5m", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "maintenance: --for goes with on");
+    assert_int_equal(parse("maintenance vm1 on --for", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "maintenance: --for needs one duration, e.g. 30m");
+    assert_int_equal(parse("maintenance vm1 on --for 5m --for 6m", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "maintenance: --for needs one duration, e.g. 30m");
+    assert_int_equal(parse("maintenance vm1 on --for 10", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "maintenance: --for: duration '10' needs a unit (us ms s m h)");
+    assert_int_equal(parse("maintenance vm1 on --for 999ms", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "maintenance: --for: from 1s to 720h, not '999ms'");
+    assert_int_equal(parse("maintenance vm1 on --for 721h", &r, err, sizeof(err)), -EINVAL);
+    assert_int_equal(parse("maintenance vm1 on --for 99999999999999999999h", &r, err, sizeof(err)),
+                     -EINVAL);
+    /* --for belongs to maintenance only */
+    assert_int_equal(parse("clear vm1 --for 5m", &r, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "clear: unknown option '--for'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_unknown_and_empty), cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_bad_arguments),     cmocka_unit_test(test_garbage_bytes),
         cmocka_unit_test(test_overlong),          cmocka_unit_test(test_valid_names),
+        cmocka_unit_test(test_maintenance),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

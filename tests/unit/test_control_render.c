@@ -645,7 +645,7 @@ static void test_status_without_guests(void **state)
     line_of(r->body->str, 2, l, sizeof(l));
     assert_string_equal(l, "control  -");
     line_of(r->body->str, 4, l, sizeof(l));
-    assert_string_equal(l, "guests   0 up, 0 agent lost, 0 failed, 0 degraded");
+    assert_string_equal(l, "guests   0 up, 0 agent lost, 0 failed, 0 degraded, 0 in maintenance");
 }
 
 int main(void)

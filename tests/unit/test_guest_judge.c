@@ -202,6 +202,29 @@ static void judge(struct guest *g, const struct vsp_event *ev)
     guest_judge(g, ev, &e);
 }
 
+/* Memory pressure above the pressure group's threshold, judged. */
+static void judge_pressure(struct guest *g, uint64_t seq)
+{
+    struct vsp_event ev = ev_make(VSP_PROBE_PSI_MEMORY, seq);
+
+    ev.value = 200000;
+    judge(g, &ev);
+}
+
+/* A crash (panicked) from libvirt, judged as a host event. */
+static struct vsp_event hv_crash(struct guest *g)
+{
+    struct vsp_event hv;
+
+    memset(&hv, 0, sizeof(hv));
+    hv.probe = VSP_PROBE_HV_CRASH;
+    hv.group = VSP_KGROUP_HOST;
+    hv.mono_ns = vsp_mono_ns();
+    strcpy(hv.comm, "panicked");
+    guest_hv_event(g, &hv);
+    return hv;
+}
+
 struct seen {
     size_t nev, nop;
     struct oplog_event ev; /* the last of each */
@@ -378,9 +401,7 @@ static void test_migrate_degraded(void **state)
 
     ta.sync = 1;
     for (uint64_t seq = 1; seq <= 2; seq++) {
-        ev = ev_make(VSP_PROBE_PSI_MEMORY, seq);
-        ev.value = 200000;
-        judge(g, &ev);
+        judge_pressure(g, seq);
         s = seen();
         assert_int_equal(s.ev.verdict, VSP_VERDICT_NONE);
         assert_string_equal(s.ev.reason, "rising");
@@ -388,9 +409,7 @@ static void test_migrate_degraded(void **state)
     }
     assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
 
-    ev = ev_make(VSP_PROBE_PSI_MEMORY, 3);
-    ev.value = 200000;
-    judge(g, &ev);
+    judge_pressure(g, 3);
     s = seen();
     assert_int_equal(s.ev.verdict, VSP_VERDICT_MIGRATE);
     assert_string_equal(s.ev.group, "pressure");
@@ -494,12 +513,7 @@ static void test_hv_event(void **state)
     struct seen s;
 
     ta.sync = 1;
-    memset(&hv, 0, sizeof(hv));
-    hv.probe = VSP_PROBE_HV_CRASH;
-    hv.group = VSP_KGROUP_HOST;
-    hv.mono_ns = vsp_mono_ns();
-    strcpy(hv.comm, "panicked");
-    guest_hv_event(g, &hv);
+    hv = hv_crash(g);
     s = seen();
     assert_int_equal(s.nev, 1);
     assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
@@ -513,6 +527,106 @@ static void test_hv_event(void **state)
     assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
 }
 
+/* maintenance: failover and migrate verdicts recorded as planned, done at
+ * once, no action, latch or budget; health says maintenance; off acts again */
+static void test_maintenance_holds(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(1, 9);
+    char reason[GUEST_REASON_LEN];
+    struct seen s;
+
+    ta.sync = 1;
+    guest_maintenance(g, 1, 0);
+    assert_true(g->maint);
+    assert_int_equal(guest_health(g, reason, sizeof(reason)), GUEST_HEALTH_MAINTENANCE);
+    assert_string_equal(reason, "guest vm1 is in maintenance (vesperctl maintenance, until off)");
+    assert_string_equal(guest_health_name(GUEST_HEALTH_MAINTENANCE), "maintenance");
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_string_equal(s.ev.reason, GUEST_PLANNED_REASON);
+    assert_int_equal(s.nop, 1);
+    assert_string_equal(s.op.ev.reason, GUEST_PLANNED_REASON);
+    assert_int_equal(s.op.state, OPLOG_OP_DONE);
+    assert_int_equal(s.op.status, 0);
+    assert_string_equal(s.op.outcome,
+                        "not run: guest vm1 is in maintenance (vesperctl maintenance, until off)");
+    assert_int_equal(ta.calls, 0);
+    assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
+    assert_int_equal(budget_used(&g->fo_budget, 0, vsp_mono_ns()), 0);
+    assert_int_equal(g->cnt.planned, 1);
+    /* a migrate verdict likewise: no action, no DEGRADED */
+    for (uint64_t seq = 2; seq <= 4; seq++)
+        judge_pressure(g, seq);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_MIGRATE);
+    assert_string_equal(s.ev.reason, GUEST_PLANNED_REASON);
+    assert_int_equal(s.nop, 2);
+    assert_int_equal(ta.calls, 0);
+    assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
+    assert_false(g->mark);
+    assert_int_equal(g->cnt.planned, 2);
+    assert_int_equal(g->planned_held, 2);
+
+    /* off: the next failover verdict acts */
+    guest_maintenance(g, 0, 0);
+    assert_false(g->maint);
+    hv_crash(g);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_string_equal(s.ev.reason, "fired");
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+    assert_int_equal(g->planned_held, 0); /* the planned episode is over */
+}
+
+/* --for: over by itself; checked on the next question even before its
+ * timer runs */
+static void test_maintenance_expires(void **state)
+{
+    struct guest *g = *state;
+    char reason[GUEST_REASON_LEN];
+
+    guest_maintenance(g, 1, 1000000000ull);
+    assert_true(g->maint);
+    assert_true(g->maint_until_real_ns > g->maint_since_real_ns);
+    assert_int_equal(guest_planned(g, reason, sizeof(reason)), 1);
+    assert_non_null(strstr(reason, "vesperctl maintenance, until "));
+    g->maint_until_mono_ns = vsp_mono_ns() - 1; /* as if the second had passed */
+    assert_int_equal(guest_planned(g, reason, sizeof(reason)), 0);
+    assert_false(g->maint);
+    assert_string_equal(reason, "");
+    assert_int_equal(guest_health(g, reason, sizeof(reason)), GUEST_HEALTH_UNKNOWN);
+}
+
+/* a request Pacemaker held back after the decision (the action's result
+ * says planned): the latch of its operation is undone */
+static void test_planned_late(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(1, 9);
+    struct action_result res;
+    struct seen s;
+
+    judge(g, &ev);
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+    s = seen();
+    memset(&res, 0, sizeof(res));
+    res.planned = 1;
+    res.exit_code = -1;
+    res.start_mono_ns = res.end_mono_ns = vsp_mono_ns();
+    g_strlcpy(res.text, "not sent: vm1-web is in maintenance (cluster maintenance-mode)",
+              sizeof(res.text));
+    ta.done(ta.task, &res, ta.arg);
+    s = seen();
+    assert_int_equal(s.op.state, OPLOG_OP_DONE);
+    assert_string_equal(s.op.ev.reason, GUEST_PLANNED_REASON);
+    assert_string_equal(s.op.outcome, res.text);
+    assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
+    assert_int_equal(g->cnt.planned, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +637,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_keeps_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_lost_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hv_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planned_late, setup, teardown),
     };
     int rc;
 

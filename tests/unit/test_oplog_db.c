@@ -520,7 +520,87 @@ static void test_first_version_kept_aside(void **state)
     oplog_free(log);
     assert_int_equal(db_count("SELECT count(*) FROM events_v1"), 1);
     assert_int_equal(db_count("SELECT count(*) FROM events"), 0);
-    assert_int_equal(db_count("PRAGMA user_version"), 2);
+    assert_int_equal(db_count("PRAGMA user_version"), 3);
+}
+
+struct seen_maint {
+    int n;
+    char guest[4][CONF_NAME_MAX + 1];
+    uint64_t since[4], until[4];
+};
+
+static void seen_maintenance(const char *guest, uint64_t since, uint64_t until, void *arg)
+{
+    struct seen_maint *s = arg;
+
+    assert_true(s->n < 4);
+    g_strlcpy(s->guest[s->n], guest, sizeof(s->guest[0]));
+    s->since[s->n] = since;
+    s->until[s->n++] = until;
+}
+
+/* Guests in maintenance outlive vesperd; off forgets them. */
+static void test_maintenance_kept(void **state)
+{
+    struct oplog *log;
+    struct seen_maint s;
+    int rc = 1;
+
+    (void)state;
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    oplog_set_maintenance(log, "vm1", 1, 1000, 0);
+    oplog_set_maintenance(log, "vm2", 1, 2000, 5000);
+    oplog_set_maintenance(log, "vm3", 1, 3000, 0);
+    oplog_set_maintenance(log, "vm3", 0, 0, 0);
+    oplog_set_maintenance(log, "vm1", 1, 1500, 9000); /* a new --for replaces the row */
+    oplog_free(log);
+    log = oplog_new(10, 10, path, &rc);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(oplog_read_maintenance(log, seen_maintenance, &s), 2);
+    assert_string_equal(s.guest[0], "vm1");
+    assert_int_equal(s.since[0], 1500);
+    assert_int_equal(s.until[0], 9000);
+    assert_string_equal(s.guest[1], "vm2");
+    assert_int_equal(s.until[1], 5000);
+    oplog_free(log);
+}
+
+/* A database of schema 2 (before the maintenance table) is taken over:
+ * its rows stay, the table is added. */
+static void test_schema_2_upgraded(void **state)
+{
+    struct oplog *log;
+    struct seen s;
+    struct seen_maint m;
+    struct conf_binding b;
+    int rc = 1;
+
+    (void)state;
+    log = oplog_new(10, 10, path, &rc);
+    memset(&b, 0, sizeof(b));
+    oplog_set_binding(log, "vm1", "web-vm", &b);
+    oplog_free(log);
+    assert_int_equal(db_count("SELECT count(*) FROM bindings"), 1);
+    {
+        sqlite3 *db;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_exec(db, "DROP TABLE maintenance; PRAGMA user_version = 2;", NULL, NULL, NULL),
+            SQLITE_OK);
+        sqlite3_close(db);
+    }
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(oplog_read_bindings(log, seen_binding, &s), 1);
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(oplog_read_maintenance(log, seen_maintenance, &m), 0);
+    oplog_set_maintenance(log, "vm1", 1, 1, 0);
+    oplog_free(log);
+    assert_int_equal(db_count("PRAGMA user_version"), 3);
+    assert_int_equal(db_count("SELECT count(*) FROM maintenance"), 1);
 }
 
 int main(void)
@@ -530,6 +610,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_seq_from_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_newer_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_2_upgraded, setup, teardown),
         cmocka_unit_test(test_no_database),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_million, setup, teardown),

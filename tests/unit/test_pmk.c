@@ -31,9 +31,11 @@
 #include <crm/crm.h>
 #include <crm/common/ipc.h>
 #include <crm/common/ipc_controld.h>
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 
 #include "pmk.h"
+#include "pmk_int.h"
 
 /* ---- the fake controller ---------------------------------------------- */
 
@@ -256,6 +258,7 @@ static struct {
     char node[MAX_RESULTS][PMK_NAME_MAX + 1];
     int ordered[MAX_RESULTS]; /* queued <= sent <= done */
     unsigned lost[MAX_RESULTS];
+    int planned[MAX_RESULTS];
 } res;
 
 static void on_done(const struct pmk_result *r, void *arg)
@@ -269,6 +272,7 @@ static void on_done(const struct pmk_result *r, void *arg)
     g_strlcpy(res.text[res.n], r->text, sizeof(res.text[0]));
     g_strlcpy(res.node[res.n], r->node, sizeof(res.node[0]));
     res.lost[res.n] = r->lost;
+    res.planned[res.n] = r->planned;
     res.ordered[res.n] =
         r->queued_mono_ns <= r->done_mono_ns &&
         (!r->sent || (r->queued_mono_ns <= r->sent_mono_ns && r->sent_mono_ns <= r->done_mono_ns));
@@ -432,6 +436,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    pmk_cib_shutdown();
     pmk_shutdown();
     while (g_main_context_iteration(NULL, FALSE))
         ;
@@ -977,21 +982,28 @@ static void make_fake_attrd(char *prog, size_t plen, char *log, size_t llen)
     assert_int_equal(chmod(prog, 0700), 0);
 }
 
-static void test_mark_below_others(void **state)
+/* pmk again, with make_fake_attrd()'s stand-in as attrd_updater. */
+static void restart_with_fake_attrd(char *prog, size_t plen, char *log, size_t llen)
 {
-    (void)state;
-    static char prog[64], log[64];
     struct pmk_opts o = {.backoff_min_ms = 1,
                          .backoff_max_ms = 4,
                          .queue_deadline_ms = 5000,
                          .reply_timeout_ms = 5000};
-    gchar *calls = NULL;
 
     pmk_shutdown();
-    make_fake_attrd(prog, sizeof(prog), log, sizeof(log));
+    make_fake_attrd(prog, plen, log, llen);
     o.attrd_updater = prog;
     o.crm_resource = fake_crm_resource;
     assert_int_equal(pmk_init(&o, on_link, NULL), 0);
+}
+
+static void test_mark_below_others(void **state)
+{
+    (void)state;
+    static char prog[64], log[64];
+    gchar *calls = NULL;
+
+    restart_with_fake_attrd(prog, sizeof(prog), log, sizeof(log));
     assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
     run_until(one_result);
     assert_int_equal(res.status[0], 0);
@@ -1000,6 +1012,101 @@ static void test_mark_below_others(void **state)
     assert_true(g_file_get_contents(log, &calls, NULL, NULL));
     /* the query asks every node; the update is for this one only */
     assert_string_equal(calls, "-n vesper-vm1 -Q -A\n-n vesper-vm1 -U -100004\n");
+    g_free(calls);
+    unlink(prog);
+    unlink(log);
+}
+
+/* ---- planned states: requests held back by what the CIB says --------------- */
+
+/* Hand the CIB follower a CIB (as if it had just read it). */
+static void use_cib(const char *xml)
+{
+    xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "cib.xml", NULL, XML_PARSE_NONET);
+
+    assert_non_null(doc);
+    pmk_cib_use(doc);
+}
+
+#define CIB_VM1(meta)                                                                              \
+    "<cib admin_epoch='0' epoch='7' num_updates='3'><configuration><crm_config/><resources>"       \
+    "<primitive id='vm1' class='ocf' provider='heartbeat' type='VirtualDomain'>"                   \
+    "<meta_attributes id='vm1-meta'>" meta "</meta_attributes></primitive>"                        \
+    "<primitive id='vm2' class='ocf' provider='heartbeat' type='VirtualDomain'/>"                  \
+    "</resources></configuration><status/></cib>"
+
+static void test_planned_fail_not_sent(void **state)
+{
+    (void)state;
+    struct pmk_planned p;
+    uint64_t gen;
+
+    run_until(is_ready);
+    assert_int_equal(pmk_cib_planned("vm1", &p), -ENODATA); /* no CIB read yet */
+    gen = pmk_cib_generation();
+    use_cib(CIB_VM1("<nvpair id='vm1-im' name='is-managed' value='false'/>"));
+    assert_true(pmk_cib_generation() != gen);
+    assert_int_equal(pmk_cib_planned("vm1", &p), 0);
+    assert_int_equal(p.flags, PMK_PLAN_UNMANAGED);
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    /* held, never sent, ended from the loop with the reason */
+    assert_int_equal(fk.fails_sent, 0);
+    assert_int_equal(res.n, 0);
+    run_until(one_result);
+    assert_int_equal(fk.fails_sent, 0);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.sent[0], 0);
+    assert_int_equal(res.planned[0], 1);
+    assert_string_equal(res.text[0], "not sent: vm1 is in maintenance (is-managed=false)");
+    /* another resource of the same CIB is failed as ever */
+    assert_int_equal(pmk_fail("vm2", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 1);
+    run_until(two_results);
+    assert_int_equal(res.planned[1], 0);
+    /* the state gone: vm1 is failed again */
+    use_cib(CIB_VM1(""));
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    assert_int_equal(fk.fails_sent, 2);
+}
+
+static void test_planned_queued_fail(void **state)
+{
+    (void)state;
+    run_until(is_ready);
+    fk.connect_failures = 3;
+    fake_disconnect();
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    /* while the controller was away, the resource went into maintenance */
+    use_cib(CIB_VM1("<nvpair id='vm1-m' name='maintenance' value='true'/>"));
+    run_until(one_result);
+    assert_int_equal(fk.fails_sent, 0);
+    assert_int_equal(res.planned[0], 1);
+    assert_non_null(strstr(res.text[0], "not sent: vm1 is in maintenance (maintenance=true)"));
+    assert_int_equal(locate_calls(), 0); /* not even checked: it is not sent anyway */
+}
+
+static void test_planned_mark_not_set(void **state)
+{
+    (void)state;
+    static char prog[64], log[64];
+    gchar *calls = NULL;
+
+    restart_with_fake_attrd(prog, sizeof(prog), log, sizeof(log));
+    use_cib(CIB_VM1("<nvpair id='vm1-tr' name='target-role' value='Stopped'/>"));
+    assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.planned[0], 1);
+    assert_string_equal(res.text[0],
+                        "not sent: vm1 is being stopped by Pacemaker (target-role=Stopped)");
+    /* attrd_updater never ran; clearing a mark is never held back */
+    assert_false(g_file_get_contents(log, &calls, NULL, NULL) && calls[0]);
+    g_free(calls);
+    assert_int_equal(pmk_restore("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(two_results);
+    assert_int_equal(res.planned[1], 0);
+    assert_true(g_file_get_contents(log, &calls, NULL, NULL));
+    assert_string_equal(calls, "-n vesper-vm1 -D\n");
     g_free(calls);
     unlink(prog);
     unlink(log);
@@ -1125,6 +1232,9 @@ int main(void)
         cmocka_unit_test(test_parse_primitive),
         cmocka_unit_test(test_not_initialised),
         cmocka_unit_test_setup_teardown(test_fail_when_ready, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planned_fail_not_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planned_queued_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planned_mark_not_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_controller_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_while_down, setup, teardown),
