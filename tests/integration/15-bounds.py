@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The vesper authors
+#
+# The bounds of the real vesperd, with fake guests (vspfake.py):
+#  - exec actions: a guest that faults faster than its slow action ends
+#    runs at most exec-max-per-guest of them, the excess operations fail at
+#    once with the limit in their outcome and never run later; another
+#    guest's action still runs, up to exec-max in all; a reload applies new
+#    limits.
+#
+# Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from vspfake import FakeGuest, find_dirs, kill9, quick_group, run_cases, Vesperd, wait_for
+from vsptest import check, skip, summary
+
+CONF = """oplog = @DIR@/oplog.db
+heartbeat = 200ms
+heartbeat-timeout = 5s
+max-events = 100000/s
+failover-budget = none
+exec-max = @EXEC_MAX@
+exec-max-per-guest = @EXEC_MAX_GUEST@
+
+[action slow]
+type = exec
+command = echo "$VESPER_GUEST" >> @DIR@/started; sleep 5
+timeout = 30s
+""" + "".join("""
+[guest %s]
+channel = @DIR@/%s.sock
+channel-mode = listen
+groups = quick
+watch = comm:nginx
+on-failover = slow
+""" % (name, name) for name in ("hog", "other", "third"))
+
+
+def conf(exec_max, exec_max_guest):
+    return CONF.replace("@EXEC_MAX@", str(exec_max)).replace("@EXEC_MAX_GUEST@",
+                                                            str(exec_max_guest))
+
+
+def children(pid):
+    """The processes whose parent is pid (the running exec actions' shells)."""
+    n = 0
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % e) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            n += 1
+    return n
+
+
+def started(d, guest=None):
+    try:
+        with open(d.path("started")) as f:
+            return sum(1 for line in f if guest is None or line.strip() == guest)
+    except OSError:
+        return 0
+
+
+def connect(d, guests, name):
+    g = FakeGuest(name)
+    guests.append(g)
+    g.connect(d.path(name + ".sock"))
+    g.hello()
+    return g
+
+
+def exec_bounds(d, guests):
+    """exec-max = 3, exec-max-per-guest = 2, actions of 5 s."""
+    hog = connect(d, guests, "hog")
+    other = connect(d, guests, "other")
+    third = connect(d, guests, "third")
+    for _ in range(5):
+        kill9(hog)
+        time.sleep(0.3)  # longer than the group's window: it clears again
+    check(wait_for(lambda: len(d.operations("hog")) == 5, 5), "hog: 5 faults, 5 operations")
+    o = d.operations("hog")
+    refused = [x for x in o if x["state"] == "failed"]
+    check(len(refused) == 3, "hog: 3 operations failed at once (%s)"
+          % [x["state"] for x in o])
+    want = "exec-max-per-guest (2) reached: 2 exec actions of guest hog still running"
+    check(all(x["outcome"] == want for x in refused),
+          "their outcome names the limit: %s" % (refused[0]["outcome"] if refused else "-"))
+    check(started(d, "hog") == 2, "hog: 2 actions started (%d)" % started(d, "hog"))
+    check(children(d.proc.pid) == 2, "2 exec children running (%d)" % children(d.proc.pid))
+
+    kill9(other)
+    check(wait_for(lambda: started(d, "other") == 1, 5), "another guest's action still runs")
+    check(children(d.proc.pid) == 3, "3 exec children running (%d)" % children(d.proc.pid))
+    kill9(third)
+    check(wait_for(lambda: [x["state"] for x in d.operations("third")] not in ([], ["pending"]),
+                   5), "third: its operation is decided")
+    o = d.operations("third")[0]
+    check(o["state"] == "failed"
+          and o["outcome"] == "exec-max (3) reached: 3 exec actions still running",
+          "third: over exec-max, failed: %s" % o["outcome"])
+    check(children(d.proc.pid) == 3, "still 3 exec children (%d)" % children(d.proc.pid))
+
+    # nothing was queued: once the running ones end, nothing else starts
+    check(wait_for(lambda: children(d.proc.pid) == 0, 10), "the running actions end")
+    time.sleep(0.5)
+    check(started(d) == 3, "the refused operations never ran (%d started)" % started(d))
+    check(sum(1 for x in d.operations("hog") if x["state"] == "done") == 2,
+          "hog: 2 operations done")
+
+    # a reload applies new limits
+    d.write_conf(conf(3, 1))
+    d.ctl("reload")
+    kill9(hog)
+    time.sleep(0.3)
+    kill9(hog)
+    check(wait_for(lambda: len(d.operations("hog")) == 7
+                   and all(x["state"] != "pending" for x in d.operations("hog")), 5),
+          "hog: 2 more operations after the reload")
+    o = d.operations("hog")[-2:]
+    check(o[0]["state"] == "running" and o[1]["state"] == "failed"
+          and o[1]["outcome"].startswith("exec-max-per-guest (1) reached"),
+          "exec-max-per-guest = 1 after the reload: %s / %s" % (o[0]["state"], o[1]["outcome"]))
+    check(wait_for(lambda: children(d.proc.pid) == 0, 10), "the last action ends")
+
+
+def main():
+    builddir, srcdir = find_dirs()
+    if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
+        skip("daemon/vesperd not built in %s" % builddir)
+    d = Vesperd(builddir, srcdir, conf(3, 2), groups=[], debug=False)
+    with open(os.path.join(d.gdir, "quick.conf"), "w") as f:
+        f.write(quick_group("quick"))
+    run_cases(d, [exec_bounds])
+    return summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
