@@ -12,6 +12,12 @@
  * closes the connection - except for --follow, which keeps streaming new
  * entries (one line each) until the client goes away.
  *
+ * Bounds: at most control-max-clients connections at once (one more gets
+ * the line "error: too many control clients (N)" and is closed); a client
+ * whose pending output (a reply or followed lines) cannot be written for
+ * control-write-timeout is closed, and so is a follower with more than
+ * 1 MiB pending.
+ *
  * Commands (each takes --json for a JSON body):
  *   status | version | stats | guests | reload
  *   guest NAME        everything about one guest
@@ -51,6 +57,8 @@
 #define CONTROL_DEFAULT_LIMIT 50  /* events/operations without --limit */
 #define CONTROL_FOLLOW_BACKLOG 10 /* entries shown before following, without --limit */
 #define CONTROL_RESOURCE_MAX 63
+#define CONTROL_MAX_CLIENTS_DEFAULT 64
+#define CONTROL_WRITE_TIMEOUT_DEFAULT_NS (5ull * 1000000000ull)
 
 enum control_cmd {
     CONTROL_STATUS = 1,
@@ -118,6 +126,14 @@ struct control_env {
  * outlive the server.  Returns 0 or -errno (logged).
  */
 int control_start(const char *path, const char *group, const struct control_env *env);
+
+/*
+ * control_set_limits() - at most max_clients connections at once, and a
+ * client closed when its pending output cannot be written for
+ * write_timeout_ns.  Applies to the next connection and the next write;
+ * clients already connected stay.  Until called: CONTROL_*_DEFAULT.
+ */
+void control_set_limits(unsigned max_clients, uint64_t write_timeout_ns);
 
 /* Close the server and every client, remove the socket file. */
 void control_stop(void);

@@ -116,8 +116,8 @@ static void vesperd_pacemaker_apply(const struct conf *c)
 }
 
 /* The bounds of the configuration that live outside the guests: the
- * database's retention (the writer prunes after its next group) and the
- * number of exec actions running at once. */
+ * database's retention (the writer prunes after its next group), the
+ * number of exec actions running at once and the control socket's bounds. */
 static void vesperd_limits_apply(const struct conf *c)
 {
     struct oplog_retention r = {
@@ -128,6 +128,7 @@ static void vesperd_limits_apply(const struct conf *c)
 
     oplog_set_retention(vesperd_oplog, &r);
     action_exec_limit(c->exec_max, c->exec_max_guest);
+    control_set_limits(c->control_max_clients, c->control_write_timeout_ns);
 }
 
 /* Load and, if clean, apply the configuration.  Returns the error count. */

@@ -7,17 +7,25 @@
 #    runs at most exec-max-per-guest of them, the excess operations fail at
 #    once with the limit in their outcome and never run later; another
 #    guest's action still runs, up to exec-max in all; a reload applies new
-#    limits.
+#    limits;
+#  - the control socket: 200 clients that ask to follow the events and
+#    never read, while events flow: vesperd keeps answering another client,
+#    its memory stays bounded, the non-readers are closed after
+#    control-write-timeout; with the default control-max-clients the 65th
+#    connection gets "error: too many control clients (64)".
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
 import os
+import socket
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from vspfake import FakeGuest, find_dirs, kill9, quick_group, run_cases, Vesperd, wait_for
+from vspfake import (enc_event, FakeGuest, find_dirs, kill9, PROBE_SIGNAL, quick_group,
+                     run_cases, Vesperd, wait_for)
 from vsptest import check, skip, summary
 
 CONF = """oplog = @DIR@/oplog.db
@@ -40,6 +48,25 @@ groups = quick
 watch = comm:nginx
 on-failover = slow
 """ % (name, name) for name in ("hog", "other", "third"))
+
+# The control socket's cases: a guest whose events are large (the longest
+# names, a task name that needs escaping).
+CHATTY = ["chatty-0-" + "c" * 54]
+LONG_GROUP = "a-group-with-the-longest-name-allowed-" + "g" * 25
+CONTROL_CONF = """max-events = 100000/s
+@CLIENTS@
+control-write-timeout = 2s
+""" + "".join("""
+[guest %s]
+channel = @DIR@/chatty%d.sock
+channel-mode = listen
+groups = %s
+watch = comm:nginx
+""" % (name, i, LONG_GROUP) for i, name in enumerate(CHATTY))
+
+CHATTY_GROUP = """[group %s]
+rule = signal sig=USR1 -> ignore
+""" % LONG_GROUP
 
 
 def conf(exec_max, exec_max_guest):
@@ -133,6 +160,123 @@ def exec_bounds(d, guests):
     check(wait_for(lambda: children(d.proc.pid) == 0, 10), "the last action ends")
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def usr1(seq):
+    """A large event: SIGUSR1 to an unwatched task whose names need escaping."""
+    return enc_event(seq, PROBE_SIGNAL, sig=10, comm="\x01" * 15, src_comm="\x02" * 15,
+                     pid=seq, tgid=seq, flags=0)
+
+
+def chatty(d, guests, i=0):
+    """Chatty guest i, connected (once)."""
+    for g in guests:
+        if g.name == "chatty%d" % i:
+            return g
+    return connect(d, guests, "chatty%d" % i)
+
+
+def closed(s):
+    """Read what s holds; True at its end (vesperd closed it), False if open."""
+    try:
+        while True:
+            b = s.recv(1 << 20, socket.MSG_DONTWAIT)
+            if not b:
+                return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def ask(path, line=None, timeout=10):
+    """A connection of our own, with one request line (if any): all that
+    comes back until vesperd closes it."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    if line is not None:
+        s.sendall(line.encode() + b"\n")
+    out = b""
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        out += b
+    s.close()
+    return out
+
+
+def control_clients(d, guests):
+    """200 followers that never read, while events flow; then the default
+    cap of clients."""
+    g = chatty(d, guests)
+    rss0 = rss_kib(d.proc.pid)
+    stalled = []
+    for _ in range(200):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        s.sendall(b"events --follow\n")
+        stalled.append(s)
+    stop = threading.Event()
+
+    def flow():
+        seq = g.seq
+        while not stop.is_set():
+            g.send(b"".join(usr1(seq + i) for i in range(1, 11)))
+            seq += 10
+            time.sleep(0.01)  # about 1000 events a second
+        g.seq = seq
+
+    t = threading.Thread(target=flow, daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    slowest, rss = 0.0, rss0
+    while time.monotonic() - t0 < 8:
+        a = time.monotonic()
+        r = d.ctl("status", check=False)
+        slowest = max(slowest, time.monotonic() - a)
+        if r.returncode != 0:
+            slowest = 99
+        rss = max(rss, rss_kib(d.proc.pid))
+        time.sleep(0.2)
+    stop.set()
+    t.join()
+    # a bound a loaded machine keeps (its own load slows vesperctl too); a
+    # vesperd that blocked on a non-reader would not answer at all
+    check(slowest < 5.0, "vesperctl status answered all along (slowest %.3f s)" % slowest)
+    check(rss - rss0 < 150 * 1024, "vesperd's memory bounded: VmRSS %d -> at most %d KiB"
+          % (rss0, rss))
+    n = sum(1 for s in stalled if closed(s))
+    check(n == 200, "the 200 non-readers are closed (%d)" % n)
+    lines = d.logtext().count("(control-write-timeout)")
+    check(lines == 200, "by the write timeout (%d lines)" % lines)
+    for s in stalled:
+        s.close()
+
+    # the default cap: 64 clients, the 65th is told and closed
+    d.write_conf(CONTROL_CONF.replace("@CLIENTS@", ""))
+    d.ctl("reload")
+    idle = []
+    for _ in range(64):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        idle.append(s)
+    time.sleep(0.2)
+    got = ask(d.sock, timeout=5)
+    check(got == b"error: too many control clients (64)\n", "the 65th connection: %r" % got)
+    for s in idle:
+        s.close()
+    check(wait_for(lambda: d.ctl("status", check=False).returncode == 0, 5),
+          "room again once they have gone")
+
+
 def main():
     builddir, srcdir = find_dirs()
     if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
@@ -141,6 +285,11 @@ def main():
     with open(os.path.join(d.gdir, "quick.conf"), "w") as f:
         f.write(quick_group("quick"))
     run_cases(d, [exec_bounds])
+    d = Vesperd(builddir, srcdir, CONTROL_CONF.replace("@CLIENTS@", "control-max-clients = 300"),
+                groups=[], debug=False)
+    with open(os.path.join(d.gdir, LONG_GROUP + ".conf"), "w") as f:
+        f.write(CHATTY_GROUP)
+    run_cases(d, [control_clients])
     return summary()
 
 
