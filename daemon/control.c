@@ -5,10 +5,10 @@
  * admission, one small state per client (input line, output buffer, follow
  * handle, request timeout), and the dispatch of a parsed request
  * (control_req.c) to its renderer (control_render_*.c) or to the guest
- * operation it asks for.  Replies are produced in full into a buffer and
- * written without blocking.  What a client may cost is bounded
- * (control.h): the number of clients, the time its output may wait for it
- * to read, and what a follower may have pending.
+ * operation it asks for.  Replies are produced in full into a buffer of at
+ * most CONTROL_REPLY_MAX bytes and written without blocking.  What a client
+ * may cost is bounded (control.h): the number of clients, the time its
+ * output may wait for it to read, and what a follower may have pending.
  */
 #include "config.h"
 
@@ -244,6 +244,7 @@ static void control_client_reply(struct control_client *c, const char *line, siz
     }
     r.req = q;
     r.env = control_env;
+    r.max = CONTROL_REPLY_MAX;
     r.body = g_string_new(NULL);
     json_init(&r.j, r.body);
 
@@ -341,6 +342,16 @@ static void control_client_reply(struct control_client *c, const char *line, siz
     }
     if (json_finish(&r.j) < 0 && q->json)
         log_warnx("control: %s: malformed JSON produced (bug)", control_cmd_name(q->cmd));
+    if (r.body->len > r.max) {
+        log_warnx("control: %s: a reply of %zu bytes, more than %zu, refused",
+                  control_cmd_name(q->cmd), r.body->len, r.max);
+        g_string_append_printf(c->out,
+                               "error: %s: the reply would be %zu bytes, more than the "
+                               "cap of %zu\n",
+                               control_cmd_name(q->cmd), r.body->len, r.max);
+        g_string_free(r.body, TRUE);
+        return;
+    }
     g_string_append(c->out, "ok\n");
     g_string_append_len(c->out, r.body->str, (gssize)r.body->len);
     g_string_free(r.body, TRUE);

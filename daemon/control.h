@@ -16,7 +16,10 @@
  * the line "error: too many control clients (N)" and is closed); a client
  * whose pending output (a reply or followed lines) cannot be written for
  * control-write-timeout is closed, and so is a follower with more than
- * 1 MiB pending.
+ * 1 MiB pending; a reply's body is at most CONTROL_REPLY_MAX bytes: an
+ * events or operations list is cut to the most recent entries that fit,
+ * with a last line that says so (control_render_list()), any other reply
+ * that would pass it is refused with an error.
  *
  * Commands (each takes --json for a JSON body):
  *   status | version | stats | guests | reload
@@ -57,6 +60,7 @@
 #define CONTROL_DEFAULT_LIMIT 50  /* events/operations without --limit */
 #define CONTROL_FOLLOW_BACKLOG 10 /* entries shown before following, without --limit */
 #define CONTROL_RESOURCE_MAX 63
+#define CONTROL_REPLY_MAX (4u << 20) /* bytes of one reply's body; lists are cut to fit */
 #define CONTROL_MAX_CLIENTS_DEFAULT 64
 #define CONTROL_WRITE_TIMEOUT_DEFAULT_NS (5ull * 1000000000ull)
 

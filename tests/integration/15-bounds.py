@@ -12,9 +12,12 @@
 #    never read, while events flow: vesperd keeps answering another client,
 #    its memory stays bounded, the non-readers are closed after
 #    control-write-timeout; with the default control-max-clients the 65th
-#    connection gets "error: too many control clients (64)".
+#    connection gets "error: too many control clients (64)";
+#  - the reply cap: a list larger than it is cut to its most recent entries
+#    and says so.
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
+import json
 import os
 import socket
 import sys
@@ -49,9 +52,10 @@ watch = comm:nginx
 on-failover = slow
 """ % (name, name) for name in ("hog", "other", "third"))
 
-# The control socket's cases: a guest whose events are large (the longest
-# names, a task name that needs escaping).
-CHATTY = ["chatty-0-" + "c" * 54]
+# The control socket's cases: guests whose events are large in JSON (the
+# longest names, a task name that needs escaping).  Each keeps 1000 events
+# in memory (OPLOG_EVENTS_DEFAULT): the 8 of them about 6 MB as JSON.
+CHATTY = ["chatty-%d-" % i + "c" * 54 for i in range(8)]
 LONG_GROUP = "a-group-with-the-longest-name-allowed-" + "g" * 25
 CONTROL_CONF = """max-events = 100000/s
 @CLIENTS@
@@ -67,6 +71,8 @@ watch = comm:nginx
 CHATTY_GROUP = """[group %s]
 rule = signal sig=USR1 -> ignore
 """ % LONG_GROUP
+
+REPLY_MAX = 4 << 20  # CONTROL_REPLY_MAX
 
 
 def conf(exec_max, exec_max_guest):
@@ -213,6 +219,33 @@ def ask(path, line=None, timeout=10):
     return out
 
 
+def reply_cap(d, guests):
+    """A list larger than the reply cap: the most recent entries that fit."""
+    # every ring full of large events: the list of all is larger than the cap
+    for i, name in enumerate(CHATTY):
+        g = chatty(d, guests, i)
+        g.send(b"".join(usr1(seq) for seq in range(g.seq + 1, g.seq + 1001)))
+        g.seq += 1000
+        check(wait_for(lambda: d.json("guest", name)["counters"]["judged"] >= 1000, 20),
+              "%s: 1000 large events judged" % name)
+    out = ask(d.sock, "events --limit 100000 --json")
+    check(out.startswith(b"ok\n"), "events --limit 100000 --json answered")
+    body = out[3:]
+    check(len(body) <= REPLY_MAX, "the reply is within the cap: %d bytes" % len(body))
+    j = json.loads(body)
+    cut = j.get("cut", {})
+    check(cut.get("of") == 8000 and 0 < cut.get("shown", 0) < 8000
+          and len(j["events"]) == cut["shown"] and cut.get("reply_max") == REPLY_MAX,
+          "cut to the most recent that fit, and it says so: %s" % cut)
+    check(j["events"][-1]["guest"] == CHATTY[-1] and j["events"][-1]["seq"] == g.seq,
+          "the newest event is the last one shown")
+    out = ask(d.sock, "events --limit 100000").decode()
+    last = out.rstrip("\n").rsplit("\n", 1)[-1]
+    check(out.startswith("ok\n") and len(out) <= REPLY_MAX + 3
+          and ("cut:" not in out or last.startswith("cut: the ")),
+          "as text: within the cap, a cut said on the last line (%d bytes)" % len(out))
+
+
 def control_clients(d, guests):
     """200 followers that never read, while events flow; then the default
     cap of clients."""
@@ -289,7 +322,7 @@ def main():
                 groups=[], debug=False)
     with open(os.path.join(d.gdir, LONG_GROUP + ".conf"), "w") as f:
         f.write(CHATTY_GROUP)
-    run_cases(d, [control_clients])
+    run_cases(d, [reply_cap, control_clients])
     return summary()
 
 
