@@ -57,9 +57,8 @@
 #define CONTROL_MAX_REQUEST 4096 /* request line, without the newline */
 #define CONTROL_MAX_ARGS 16
 #define CONTROL_MAX_LIMIT 100000
-#define CONTROL_DEFAULT_LIMIT 50  /* events/operations without --limit */
-#define CONTROL_FOLLOW_BACKLOG 10 /* entries shown before following, without --limit */
-#define CONTROL_RESOURCE_MAX 63
+#define CONTROL_DEFAULT_LIMIT 50     /* events/operations without --limit */
+#define CONTROL_FOLLOW_BACKLOG 10    /* entries shown before following, without --limit */
 #define CONTROL_REPLY_MAX (4u << 20) /* bytes of one reply's body; lists are cut to fit */
 #define CONTROL_MAX_CLIENTS_DEFAULT 64
 #define CONTROL_WRITE_TIMEOUT_DEFAULT_NS (5ull * 1000000000ull)
@@ -85,10 +84,10 @@ enum control_cmd {
 
 struct control_req {
     enum control_cmd cmd;
-    char guest[CONF_NAME_MAX + 1];           /* "" = none given */
-    char resource[CONTROL_RESOURCE_MAX + 1]; /* bind/unbind, "" = none */
-    char opid[OPID_BUF_LEN];                 /* operation */
-    struct conf_binding bind;                /* bind --groups a,b --watch comm:x,pid:1 */
+    char guest[CONF_NAME_MAX + 1];        /* "" = none given */
+    char resource[CONF_RESOURCE_MAX + 1]; /* bind/unbind, "" = none */
+    char opid[OPID_BUF_LEN];              /* operation */
+    struct conf_binding bind;             /* bind --groups a,b --watch comm:x,pid:1 */
     /* bind --agent class:provider:type (the resource's agent; "" = ask the CIB) */
     char agent[CONTROL_AGENT_MAX + 1];
     size_t limit; /* 0 = not given */

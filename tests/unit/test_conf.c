@@ -815,6 +815,29 @@ static void test_caps(void **state)
     parsed_free(&p);
     g_string_free(s, TRUE);
 
+    /* a resource id: CONF_RESOURCE_MAX characters, not one more */
+    for (int extra = 0; extra <= 1; extra++) {
+        const struct conf_guest *g;
+
+        s = g_string_new("[guest v]\nchannel = /run/v.sock\ngroups = g\nresource = ");
+        for (int i = 0; i < CONF_RESOURCE_MAX + extra; i++)
+            g_string_append_c(s, 'r');
+        g_string_append_c(s, '\n');
+        parse_all(&p, s->str, "[group g]\nrule = crash -> log\n");
+        if (!extra) {
+            assert_no_errors(&p);
+            g = conf_find_guest(p.c, "v");
+            assert_non_null(g);
+            assert_int_equal(strlen(g->resource), CONF_RESOURCE_MAX);
+        } else {
+            assert_int_equal(p.e.n, 1);
+            assert_true(g_str_has_prefix(
+                p.e.msg[0], "d.conf:4: resource is 128 characters long, more than 127: 'rrrr"));
+        }
+        parsed_free(&p);
+        g_string_free(s, TRUE);
+    }
+
     /* errors: CONF_MAX_ERRORS stored, the rest counted */
     s = g_string_new(NULL);
     for (int i = 0; i < CONF_MAX_ERRORS + 10; i++)
