@@ -533,6 +533,25 @@ void control_set_limits(unsigned max_clients, uint64_t write_timeout_ns)
         write_timeout_ns ? write_timeout_ns : CONTROL_WRITE_TIMEOUT_DEFAULT_NS;
 }
 
+/* Make dir and its missing parents 0755 whatever the umask, so that the
+ * control group's members reach the socket.  0 or -1 (errno). */
+static int control_mkdirs(const char *dir)
+{
+    char *parent;
+    int rc;
+
+    if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return 0;
+    parent = g_path_get_dirname(dir);
+    rc = strcmp(parent, dir) != 0 ? control_mkdirs(parent) : 0;
+    g_free(parent);
+    if (rc < 0)
+        return -1;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return chmod(dir, 0755);
+}
+
 int control_start(const char *path, const char *group, const struct control_env *env)
 {
     struct sockaddr_un sa;
@@ -546,7 +565,7 @@ int control_start(const char *path, const char *group, const struct control_env 
     }
     control_env = env;
     dir = g_path_get_dirname(path);
-    if (g_mkdir_with_parents(dir, 0755) < 0) {
+    if (control_mkdirs(dir) < 0) {
         e = errno;
         log_warn("control: cannot create %s", dir);
         g_free(dir);

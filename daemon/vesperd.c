@@ -8,7 +8,9 @@
  * timers.  SIGHUP reloads the configuration (refused, with every error
  * logged, when it has errors); SIGTERM/SIGINT end the loop, after which the
  * sockets and the pidfile are removed and running actions get a few
- * seconds to finish before they are killed.
+ * seconds to finish before they are killed.  vesperd runs with umask 077:
+ * what it creates is its own unless it gives a mode (the sockets, the
+ * pidfile, the control socket's directory).
  */
 #include "config.h"
 
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,6 +222,7 @@ static int vesperd_write_pidfile(const char *path)
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
+    (void)fchmod(fd, 0644); /* readable by all, whatever the umask */
     n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
     if (write(fd, buf, (size_t)n) != n) {
         int e = errno;
@@ -238,6 +242,9 @@ int main(int argc, char **argv)
     struct conf_errors errs;
     int rc;
 
+    /* what vesperd creates (the operation database) is its own unless it
+     * gives a mode; exec actions inherit the umask */
+    umask(077);
     opterr = 0;
     while ((opt = getopt(argc, argv, "c:G:nvg:fdS:p:Vh")) != -1) {
         switch (opt) {

@@ -1393,6 +1393,27 @@ static void test_load(void **state)
     conf_free(c);
     conf_errors_free(&e);
 
+    /* a file its group or others may write: refused, the mode named */
+    conf_errors_init(&e);
+    assert_int_equal(chmod(p1, 0664), 0);
+    assert_int_equal(chmod(dpath, 0602), 0);
+    assert_int_equal(conf_load(dpath, gdir, &c, &e), 3); /* and c.conf's duplicate */
+    msg = g_strdup_printf("%s: writable by others (mode 0602): refused, only its owner may "
+                          "write a file of vesperd's configuration (chmod go-w)",
+                          dpath);
+    assert_string_equal(e.msg[0], msg);
+    g_free(msg);
+    msg = g_strdup_printf("%s: writable by its group (mode 0664): refused, only its owner may "
+                          "write a file of vesperd's configuration (chmod go-w)",
+                          p1);
+    assert_string_equal(e.msg[1], msg);
+    g_free(msg);
+    assert_non_null(strstr(e.msg[2], "c.conf:2: duplicate group 'a'"));
+    conf_free(c);
+    conf_errors_free(&e);
+    assert_int_equal(chmod(p1, 0644), 0);
+    assert_int_equal(chmod(dpath, 0644), 0);
+
     /* the directory named in the file is used without an override */
     g_free(dpath);
     {
