@@ -81,6 +81,10 @@ int action_start(const struct conf_action *act, const struct oplog_op *op, actio
         action_report(op->task, done, arg, -ENOTSUP, 0, text);
         return -ENOTSUP;
     }
+    if (ops->admit && (rc = ops->admit(act, op, text, sizeof(text))) < 0) {
+        action_report(op->task, done, arg, rc, 0, text);
+        return rc;
+    }
     rc = ops->start(act, op, done, arg);
     if (rc < 0) {
         snprintf(text, sizeof(text), "%s action could not start: %s", ops->name, g_strerror(-rc));
@@ -151,6 +155,7 @@ const struct action_ops action_log_ops = {
     .name = "log",
     .type = CONF_ACTION_LOG,
     .start = action_log_start,
+    .admit = NULL,
     .running = NULL,
     .shutdown = NULL,
 };

@@ -50,6 +50,9 @@ struct action_ops {
      */
     int (*start)(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
                  void *arg);
+    /* May op start now?  0, or -errno with a sentence in why (len bytes)
+     * saying which limit it would exceed.  NULL: always. */
+    int (*admit)(const struct conf_action *act, const struct oplog_op *op, char *why, size_t len);
     /* Actions still in flight (0 if none or not tracked). */
     unsigned (*running)(void);
     /* Daemon exit: force 0 = ask running actions to stop (e.g. SIGTERM),
@@ -76,9 +79,10 @@ const struct action_ops *action_lookup(enum conf_action_type type);
 
 /*
  * action_start() - start act for op (act NULL: built-in log).
- * If act's type has no implementation in this build, or start() fails,
- * done is still called exactly once with a failure result, so the caller
- * has a single completion path.  Returns 0 or the -errno it reported.
+ * If act's type has no implementation in this build, its admit() refuses
+ * op, or start() fails, done is still called exactly once with a failure
+ * result (admit()'s sentence as its text), so the caller has a single
+ * completion path.  Returns 0 or the -errno it reported.
  */
 int action_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
                  void *arg);
@@ -104,6 +108,16 @@ void action_release(enum conf_action_type type, const char *resource, const char
 /* The built-in log action (action.c) and exec (action_exec.c). */
 extern const struct action_ops action_log_ops;
 extern const struct action_ops action_exec_ops;
+
+/*
+ * action_exec_limit() - at most max exec actions running at once in all,
+ * and at most max_guest of one guest (op->ev.guest); 0 = no limit.  An
+ * exec action over either is not started and not queued: action_start()
+ * fails its operation at once with -EBUSY and the limit in the outcome
+ * ("exec-max-per-guest (2) reached: 2 exec actions of guest vm1 still
+ * running").  Applies to the next starts; running actions go on.
+ */
+void action_exec_limit(unsigned max, unsigned max_guest);
 
 /* Fill the VESPER_* environment of op into env (NULL-terminated list of
  * "NAME=value" strings, g_strfreev() it).  base: environment to extend

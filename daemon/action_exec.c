@@ -8,6 +8,10 @@
  * SIGTERM and, 2 s later, SIGKILL (keepalived's health-check model).  The
  * exit is collected with g_child_watch_add(); the outcome (exit code,
  * signal, timeout) and start/end times go back through the done callback.
+ * At most exec-max actions run at once, and exec-max-per-guest of one
+ * guest (action_exec_limit()); one more is refused by exec_admit(), never
+ * queued, so a guest that faults faster than its actions end cannot pile
+ * up processes.
  */
 #include "config.h"
 
@@ -38,6 +42,7 @@
 struct exec_run {
     char task[OPID_BUF_LEN];
     char name[CONF_NAME_MAX + 1];
+    char guest[CONF_NAME_MAX + 1]; /* whose operation, for exec-max-per-guest */
     pid_t pid;
     uint64_t start_ns, timeout_ns;
     guint child_src, timeout_src, kill_src, out_src;
@@ -49,7 +54,8 @@ struct exec_run {
     void *arg;
 };
 
-static GList *exec_runs; /* struct exec_run *, running children */
+static GList *exec_runs;                  /* struct exec_run *, running children */
+static unsigned exec_max, exec_max_guest; /* action_exec_limit(), 0 = none */
 
 static void exec_remove(guint *id)
 {
@@ -262,6 +268,39 @@ static int exec_spawn(pid_t *pid, int out_fd, int null_fd, char **argv, char **e
     return -rc;
 }
 
+void action_exec_limit(unsigned max, unsigned max_guest)
+{
+    exec_max = max;
+    exec_max_guest = max_guest;
+}
+
+static int exec_admit(const struct conf_action *act, const struct oplog_op *op, char *why,
+                      size_t len)
+{
+    unsigned all = 0, mine = 0;
+
+    (void)act;
+    for (GList *l = exec_runs; l; l = l->next) {
+        const struct exec_run *r = l->data;
+
+        all++;
+        if (strcmp(r->guest, op->ev.guest) == 0)
+            mine++;
+    }
+    if (exec_max_guest && mine >= exec_max_guest) {
+        snprintf(why, len,
+                 "exec-max-per-guest (%u) reached: %u exec actions of guest %s still "
+                 "running",
+                 exec_max_guest, mine, op->ev.guest);
+        return -EBUSY;
+    }
+    if (exec_max && all >= exec_max) {
+        snprintf(why, len, "exec-max (%u) reached: %u exec actions still running", exec_max, all);
+        return -EBUSY;
+    }
+    return 0;
+}
+
 static int exec_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
                       void *arg)
 {
@@ -313,6 +352,7 @@ static int exec_start(const struct conf_action *act, const struct oplog_op *op, 
     r = g_new0(struct exec_run, 1);
     g_strlcpy(r->task, op->task, sizeof(r->task));
     g_strlcpy(r->name, act->name, sizeof(r->name));
+    g_strlcpy(r->guest, op->ev.guest, sizeof(r->guest));
     r->pid = pid;
     r->start_ns = start_ns;
     r->timeout_ns = act->timeout_ns ? act->timeout_ns : EXEC_DEFAULT_TIMEOUT_NS;
@@ -364,6 +404,7 @@ const struct action_ops action_exec_ops = {
     .name = "exec",
     .type = CONF_ACTION_EXEC,
     .start = exec_start,
+    .admit = exec_admit,
     .running = exec_running,
     .shutdown = exec_shutdown,
 };

@@ -81,7 +81,7 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
 {
     (void)act;
     struct apk_run *run;
-    char text[OPLOG_TEXT_LEN];
+    char text[OPLOG_TEXT_LEN + CONF_RESOURCE_MAX]; /* whole in the log, cut in the outcome */
     uint64_t now = vsp_mono_ns();
     int rc;
 

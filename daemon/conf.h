@@ -20,9 +20,10 @@
 
 #include "proto.h"
 
-#define CONF_NAME_MAX 63    /* group, guest, action names: [A-Za-z0-9_.-], 1..63 */
-#define CONF_MAX_RULES 32   /* rules per group */
-#define CONF_MAX_GROUPS 256 /* groups in total */
+#define CONF_NAME_MAX 63      /* group, guest, action names: [A-Za-z0-9_.-], 1..63 */
+#define CONF_RESOURCE_MAX 127 /* Pacemaker resource ids: [A-Za-z0-9_.:-], 1..127 */
+#define CONF_MAX_RULES 32     /* rules per group */
+#define CONF_MAX_GROUPS 256   /* groups in total */
 #define CONF_MAX_GUEST_GROUPS 32
 #define CONF_MAX_GUESTS 1024
 #define CONF_MAX_ACTIONS 64

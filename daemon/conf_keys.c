@@ -60,7 +60,6 @@
 #define OPLOG_AGE_MAX (3650ull * 86400 * CONF_NS_S)
 #define OPLOG_ROWS_MIN 100u
 #define OPLOG_ROWS_MAX 1000000000ull
-#define RESOURCE_MAX 127
 #define PATH_MAX_LEN 1024
 #define PATH_PREFIX_MAX 80 /* leaves room in a sockaddr_un for the path libvirt reports */
 #define DOMAIN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:+@-"
@@ -641,11 +640,15 @@ static void set_g_resource(struct conf_parser *p, char *val)
 {
     size_t n = strlen(val);
 
-    if (n > RESOURCE_MAX ||
-        strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") != n) {
+    if (n > CONF_RESOURCE_MAX) {
+        conf_perr(p, "resource is %zu characters long, more than %d: '%s'", n, CONF_RESOURCE_MAX,
+                  Q(val));
+        return;
+    }
+    if (strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") != n) {
         conf_perr(
             p, "resource must be a Pacemaker resource id (1..%d of A-Z a-z 0-9 _ . : -), not '%s'",
-            RESOURCE_MAX, Q(val));
+            CONF_RESOURCE_MAX, Q(val));
         return;
     }
     g_free(p->gu->resource);

@@ -5,7 +5,8 @@
  * probe-group directory (in name order) with their size capped before any
  * allocation, hands the text to the pure parsers of conf_parse.c and
  * resolves the cross references.  I/O problems become errors of the same
- * "file: message" form as parse errors.
+ * "file: message" form as parse errors.  A file that its group or others
+ * may write is refused: vesperd runs the commands its configuration names.
  */
 #include <config.h>
 
@@ -22,8 +23,8 @@
 #include "conf.h"
 #include "conf_int.h"
 
-/* Read a whole regular file of at most CONF_MAX_FILE bytes; 0 or -1 with
- * the error recorded. */
+/* Read a whole regular file of at most CONF_MAX_FILE bytes that only its
+ * owner may write; 0 or -1 with the error recorded. */
 static int read_file(const char *path, char **text, size_t *len, struct conf_errors *errs)
 {
     struct stat st;
@@ -44,6 +45,16 @@ static int read_file(const char *path, char **text, size_t *len, struct conf_err
     }
     if (!S_ISREG(st.st_mode)) {
         conf_errors_add(errs, path, 0, "not a regular file");
+        goto fail;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        conf_errors_add(errs, path, 0,
+                        "writable by %s (mode %04o): refused, only its owner may write a "
+                        "file of vesperd's configuration (chmod go-w)",
+                        !(st.st_mode & S_IWOTH)   ? "its group"
+                        : !(st.st_mode & S_IWGRP) ? "others"
+                                                  : "its group and others",
+                        (unsigned)(st.st_mode & 07777));
         goto fail;
     }
     if (st.st_size > CONF_MAX_FILE) {

@@ -5,9 +5,10 @@
  * admission, one small state per client (input line, output buffer, follow
  * handle, request timeout), and the dispatch of a parsed request
  * (control_req.c) to its renderer (control_render_*.c) or to the guest
- * operation it asks for.  Replies are produced in full into a buffer and
- * written without blocking; a follower that does not read is disconnected
- * rather than allowed to grow vesperd's memory.
+ * operation it asks for.  Replies are produced in full into a buffer of at
+ * most CONTROL_REPLY_MAX bytes and written without blocking.  What a client
+ * may cost is bounded (control.h): the number of clients, the time its
+ * output may wait for it to read, and what a follower may have pending.
  */
 #include "config.h"
 
@@ -31,12 +32,15 @@
 #include "guest.h"
 #include "json.h"
 #include "log.h"
+#include "vsp_time.h"
 #ifdef HAVE_PACEMAKER
 #include "pmk.h"
 #endif
 
 #define CONTROL_FOLLOW_MAX (1u << 20)   /* pending bytes before a follower is dropped */
 #define CONTROL_REQUEST_TIMEOUT_MS 5000 /* to send the request line */
+#define CONTROL_NS_MS 1000000ull
+#define CONTROL_REFUSED_LOG_NS (10000ull * CONTROL_NS_MS) /* a line per this long on refusals */
 
 /* ---- clients ------------------------------------------------------------------ */
 
@@ -48,7 +52,8 @@ struct control_client {
     size_t inlen;
     GString *out;
     size_t outoff;
-    guint rsrc, wsrc, tsrc;
+    uint64_t stall_ns; /* output pending and no byte written since (0: none pending) */
+    guint rsrc, wsrc, tsrc, ssrc;
     unsigned follow; /* oplog follow handle */
     int follow_ops;  /* following operations, not events */
     struct control_req req;
@@ -63,6 +68,16 @@ static ino_t control_ino;
 static gid_t control_gid = (gid_t)-1;
 static const struct control_env *control_env;
 static GList *control_clients;
+static unsigned control_nclients;
+static unsigned control_max_clients = CONTROL_MAX_CLIENTS_DEFAULT;
+static uint64_t control_write_timeout_ns = CONTROL_WRITE_TIMEOUT_DEFAULT_NS;
+static uint64_t control_refused, control_refused_logged_ns; /* over control_max_clients */
+/* The follow line of the event last told, text [0] and JSON [1]: events
+ * (unlike operations) never change, so their position n identifies it. */
+static struct control_follow_cache {
+    uint64_t n;
+    GString *line;
+} control_follow_cache[2];
 
 static gboolean control_client_on_write(gint fd, GIOCondition cond, gpointer data);
 
@@ -76,15 +91,44 @@ static void control_client_free(struct control_client *c)
         g_source_remove(c->wsrc);
     if (c->tsrc)
         g_source_remove(c->tsrc);
+    if (c->ssrc)
+        g_source_remove(c->ssrc);
     close(c->fd);
     g_string_free(c->out, TRUE);
     control_clients = g_list_remove(control_clients, c);
+    control_nclients--;
     g_free(c);
+}
+
+/* Output has waited: close the client once nothing was written for the
+ * write timeout, else look again when it would be reached. */
+static gboolean control_client_on_stall(gpointer data)
+{
+    struct control_client *c = data;
+    uint64_t idle = vsp_mono_ns() - c->stall_ns;
+    char d[32];
+
+    c->ssrc = 0;
+    if (!c->stall_ns)
+        return G_SOURCE_REMOVE;
+    if (idle < control_write_timeout_ns) {
+        c->ssrc = g_timeout_add((guint)((control_write_timeout_ns - idle) / CONTROL_NS_MS) + 1,
+                                control_client_on_stall, c);
+        return G_SOURCE_REMOVE;
+    }
+    log_warnx("control: client pid %d read nothing for %s (control-write-timeout), %zu bytes "
+              "unsent: disconnecting it",
+              (int)c->pid, conf_format_duration(control_write_timeout_ns, d, sizeof(d)),
+              c->out->len - c->outoff);
+    control_client_free(c);
+    return G_SOURCE_REMOVE;
 }
 
 /* Write what is pending; free the client when done and closing. */
 static void control_client_flush(struct control_client *c)
 {
+    size_t before = c->outoff;
+
     while (c->outoff < c->out->len) {
         ssize_t n = send(c->fd, c->out->str + c->outoff, c->out->len - c->outoff,
                          MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -101,17 +145,30 @@ static void control_client_flush(struct control_client *c)
     if (c->outoff == c->out->len) {
         g_string_truncate(c->out, 0);
         c->outoff = 0;
+        c->stall_ns = 0;
         if (c->wsrc) {
             g_source_remove(c->wsrc);
             c->wsrc = 0;
+        }
+        if (c->ssrc) {
+            g_source_remove(c->ssrc);
+            c->ssrc = 0;
         }
         if (c->closing) {
             control_client_free(c);
             return;
         }
-    } else if (!c->wsrc) {
-        c->wsrc = g_unix_fd_add(c->fd, G_IO_OUT, control_client_on_write, c);
+        return;
     }
+    /* the client does not read all of it: the write timeout counts from
+     * the last byte it took */
+    if (c->outoff != before || !c->stall_ns)
+        c->stall_ns = vsp_mono_ns();
+    if (!c->ssrc)
+        c->ssrc = g_timeout_add((guint)(control_write_timeout_ns / CONTROL_NS_MS) + 1,
+                                control_client_on_stall, c);
+    if (!c->wsrc)
+        c->wsrc = g_unix_fd_add(c->fd, G_IO_OUT, control_client_on_write, c);
 }
 
 static gboolean control_client_on_write(gint fd, GIOCondition cond, gpointer data)
@@ -143,7 +200,21 @@ static void control_client_on_follow(const struct oplog_event *ev, const struct 
         control_client_free(c); /* safe during the oplog notification */
         return;
     }
-    control_follow_line(c->out, c->req.json, ev, op);
+    if (ev) {
+        /* every follower of this form gets the same line: render it once */
+        struct control_follow_cache *k = &control_follow_cache[c->req.json ? 1 : 0];
+
+        if (!k->line)
+            k->line = g_string_new(NULL);
+        if (k->n != ev->n) {
+            g_string_truncate(k->line, 0);
+            control_follow_line(k->line, c->req.json, ev, NULL);
+            k->n = ev->n;
+        }
+        g_string_append_len(c->out, k->line->str, (gssize)k->line->len);
+    } else {
+        control_follow_line(c->out, c->req.json, NULL, op);
+    }
     if (!c->wsrc)
         control_client_flush(c);
 }
@@ -173,6 +244,7 @@ static void control_client_reply(struct control_client *c, const char *line, siz
     }
     r.req = q;
     r.env = control_env;
+    r.max = CONTROL_REPLY_MAX;
     r.body = g_string_new(NULL);
     json_init(&r.j, r.body);
 
@@ -274,6 +346,16 @@ static void control_client_reply(struct control_client *c, const char *line, siz
     }
     if (json_finish(&r.j) < 0 && q->json)
         log_warnx("control: %s: malformed JSON produced (bug)", control_cmd_name(q->cmd));
+    if (r.body->len > r.max) {
+        log_warnx("control: %s: a reply of %zu bytes, more than %zu, refused",
+                  control_cmd_name(q->cmd), r.body->len, r.max);
+        g_string_append_printf(c->out,
+                               "error: %s: the reply would be %zu bytes, more than the "
+                               "cap of %zu\n",
+                               control_cmd_name(q->cmd), r.body->len, r.max);
+        g_string_free(r.body, TRUE);
+        return;
+    }
     g_string_append(c->out, "ok\n");
     g_string_append_len(c->out, r.body->str, (gssize)r.body->len);
     g_string_free(r.body, TRUE);
@@ -382,6 +464,18 @@ static int control_allowed(uid_t uid, gid_t gid)
     return 0;
 }
 
+/* Send fd one line, read what already came (so that close() does not reset
+ * the answer), close it. */
+static void control_refuse(int fd, const char *line)
+{
+    char drain[CONTROL_MAX_REQUEST];
+
+    (void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)recv(fd, drain, sizeof(drain), MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
+    close(fd);
+}
+
 static gboolean control_on_accept(gint lfd, GIOCondition cond, gpointer data)
 {
     (void)cond;
@@ -403,17 +497,25 @@ static gboolean control_on_accept(gint lfd, GIOCondition cond, gpointer data)
         return G_SOURCE_CONTINUE;
     }
     if (!control_allowed(cr.uid, cr.gid)) {
-        static const char msg[] = "error: permission denied\n";
-
         log_warnx("control: permission denied for uid %d gid %d pid %d", (int)cr.uid, (int)cr.gid,
                   (int)cr.pid);
-        char drain[CONTROL_MAX_REQUEST];
+        control_refuse(fd, "error: permission denied\n");
+        return G_SOURCE_CONTINUE;
+    }
+    if (control_nclients >= control_max_clients) {
+        char line[64];
+        uint64_t now = vsp_mono_ns();
 
-        (void)send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-        /* read what already came so that close() does not reset the answer */
-        (void)recv(fd, drain, sizeof(drain), MSG_DONTWAIT);
-        shutdown(fd, SHUT_WR);
-        close(fd);
+        control_refused++;
+        if (!control_refused_logged_ns ||
+            now - control_refused_logged_ns >= CONTROL_REFUSED_LOG_NS) {
+            control_refused_logged_ns = now;
+            log_warnx("control: %u clients connected (control-max-clients): refusing pid %d "
+                      "(%" PRIu64 " refused so far)",
+                      control_nclients, (int)cr.pid, control_refused);
+        }
+        snprintf(line, sizeof(line), "error: too many control clients (%u)\n", control_max_clients);
+        control_refuse(fd, line);
         return G_SOURCE_CONTINUE;
     }
     c = g_new0(struct control_client, 1);
@@ -424,7 +526,34 @@ static gboolean control_on_accept(gint lfd, GIOCondition cond, gpointer data)
     c->rsrc = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, control_client_on_read, c);
     c->tsrc = g_timeout_add(CONTROL_REQUEST_TIMEOUT_MS, control_client_on_timeout, c);
     control_clients = g_list_prepend(control_clients, c);
+    control_nclients++;
     return G_SOURCE_CONTINUE;
+}
+
+void control_set_limits(unsigned max_clients, uint64_t write_timeout_ns)
+{
+    control_max_clients = max_clients ? max_clients : CONTROL_MAX_CLIENTS_DEFAULT;
+    control_write_timeout_ns =
+        write_timeout_ns ? write_timeout_ns : CONTROL_WRITE_TIMEOUT_DEFAULT_NS;
+}
+
+/* Make dir and its missing parents 0755 whatever the umask, so that the
+ * control group's members reach the socket.  0 or -1 (errno). */
+static int control_mkdirs(const char *dir)
+{
+    char *parent;
+    int rc;
+
+    if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return 0;
+    parent = g_path_get_dirname(dir);
+    rc = strcmp(parent, dir) != 0 ? control_mkdirs(parent) : 0;
+    g_free(parent);
+    if (rc < 0)
+        return -1;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return chmod(dir, 0755);
 }
 
 int control_start(const char *path, const char *group, const struct control_env *env)
@@ -440,7 +569,7 @@ int control_start(const char *path, const char *group, const struct control_env 
     }
     control_env = env;
     dir = g_path_get_dirname(path);
-    if (g_mkdir_with_parents(dir, 0755) < 0) {
+    if (control_mkdirs(dir) < 0) {
         e = errno;
         log_warn("control: cannot create %s", dir);
         g_free(dir);
@@ -505,6 +634,12 @@ void control_stop(void)
 
     while (control_clients)
         control_client_free(control_clients->data);
+    for (size_t i = 0; i < G_N_ELEMENTS(control_follow_cache); i++) {
+        if (control_follow_cache[i].line)
+            g_string_free(control_follow_cache[i].line, TRUE);
+        control_follow_cache[i].line = NULL;
+        control_follow_cache[i].n = 0;
+    }
     if (control_lsrc) {
         g_source_remove(control_lsrc);
         control_lsrc = 0;

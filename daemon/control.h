@@ -12,6 +12,15 @@
  * closes the connection - except for --follow, which keeps streaming new
  * entries (one line each) until the client goes away.
  *
+ * Bounds: at most control-max-clients connections at once (one more gets
+ * the line "error: too many control clients (N)" and is closed); a client
+ * whose pending output (a reply or followed lines) cannot be written for
+ * control-write-timeout is closed, and so is a follower with more than
+ * 1 MiB pending; a reply's body is at most CONTROL_REPLY_MAX bytes: an
+ * events or operations list is cut to the most recent entries that fit,
+ * with a last line that says so (control_render_list()), any other reply
+ * that would pass it is refused with an error.
+ *
  * Commands (each takes --json for a JSON body):
  *   status | version | stats | guests | reload
  *   guest NAME        everything about one guest
@@ -53,9 +62,11 @@
 #define CONTROL_MAX_REQUEST 4096 /* request line, without the newline */
 #define CONTROL_MAX_ARGS 16
 #define CONTROL_MAX_LIMIT 100000
-#define CONTROL_DEFAULT_LIMIT 50  /* events/operations without --limit */
-#define CONTROL_FOLLOW_BACKLOG 10 /* entries shown before following, without --limit */
-#define CONTROL_RESOURCE_MAX 63
+#define CONTROL_DEFAULT_LIMIT 50     /* events/operations without --limit */
+#define CONTROL_FOLLOW_BACKLOG 10    /* entries shown before following, without --limit */
+#define CONTROL_REPLY_MAX (4u << 20) /* bytes of one reply's body; lists are cut to fit */
+#define CONTROL_MAX_CLIENTS_DEFAULT 64
+#define CONTROL_WRITE_TIMEOUT_DEFAULT_NS (5ull * 1000000000ull)
 #define CONTROL_MAINT_MAX_NS (720ull * 3600 * 1000000000ull) /* maintenance --for at most */
 
 enum control_cmd {
@@ -80,10 +91,10 @@ enum control_cmd {
 
 struct control_req {
     enum control_cmd cmd;
-    char guest[CONF_NAME_MAX + 1];           /* "" = none given */
-    char resource[CONTROL_RESOURCE_MAX + 1]; /* bind/unbind, "" = none */
-    char opid[OPID_BUF_LEN];                 /* operation */
-    struct conf_binding bind;                /* bind --groups a,b --watch comm:x,pid:1 */
+    char guest[CONF_NAME_MAX + 1];        /* "" = none given */
+    char resource[CONF_RESOURCE_MAX + 1]; /* bind/unbind, "" = none */
+    char opid[OPID_BUF_LEN];              /* operation */
+    struct conf_binding bind;             /* bind --groups a,b --watch comm:x,pid:1 */
     /* bind --agent class:provider:type (the resource's agent; "" = ask the CIB) */
     char agent[CONTROL_AGENT_MAX + 1];
     int maint_on;          /* maintenance: 1 on, 0 off */
@@ -127,6 +138,14 @@ struct control_env {
  * outlive the server.  Returns 0 or -errno (logged).
  */
 int control_start(const char *path, const char *group, const struct control_env *env);
+
+/*
+ * control_set_limits() - at most max_clients connections at once, and a
+ * client closed when its pending output cannot be written for
+ * write_timeout_ns.  Applies to the next connection and the next write;
+ * clients already connected stay.  Until called: CONTROL_*_DEFAULT.
+ */
+void control_set_limits(unsigned max_clients, uint64_t write_timeout_ns);
 
 /* Close the server and every client, remove the socket file. */
 void control_stop(void);

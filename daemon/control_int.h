@@ -57,6 +57,7 @@ const char *control_probe_str(unsigned p);
 /* One reply being built: the renderers append its body. */
 struct control_reply {
     GString *body;
+    size_t max; /* the most bytes body may hold, 0 = no cap (CONTROL_REPLY_MAX) */
     const struct control_req *req;
     struct json j; /* writes into body, for --json */
     struct control_table t;
@@ -78,7 +79,11 @@ void control_render_health(struct control_reply *r, struct guest *g);
 /* the answer to maintenance: g's maintenance and planned state now */
 void control_render_maintenance(struct control_reply *r, struct guest *g);
 /* events (ops 0) or operations (ops 1): r->req's guest, limit and follow;
- * with follow, the backlog as control_follow_line() lines after a text header. */
+ * with follow, the backlog as control_follow_line() lines after a text header.
+ * A list that would pass r->max is cut to the most recent entries that fit
+ * and says so: a last line "cut: the N most recent of M events shown; ...",
+ * in JSON a member "cut": {"shown": N, "of": M, "reply_max": MAX} (with
+ * follow, a line of its own {"cut": {...}}). */
 void control_render_list(struct control_reply *r, int ops);
 /* one operation as a timeline (text) or one JSON object */
 void control_render_operation(struct control_reply *r, const struct oplog_op *o);

@@ -5,7 +5,9 @@
  * operations lists (an aligned table, a JSON array, or the one-line-per-entry
  * form of --follow), one operation as a timeline on the host clock, and the
  * line a follower gets for each new entry.  They read the oplog and append
- * to the reply; the server (control.c) decides what to send.
+ * to the reply; the server (control.c) decides what to send.  A list that
+ * would make the reply larger than its cap is measured entry by entry and
+ * cut to the most recent entries that fit, with a line that says so.
  */
 #include "config.h"
 
@@ -207,6 +209,25 @@ _Static_assert(G_N_ELEMENTS(control_event_widths) == CONTROL_EVENT_COLS,
 _Static_assert(G_N_ELEMENTS(control_op_widths) == CONTROL_OP_COLS,
                "one width per operation column");
 
+/* An entry of a list, ev or (ev NULL) op, as a JSON object / a table row. */
+static void control_entry_json(struct json *j, const struct oplog_event *ev,
+                               const struct oplog_op *op)
+{
+    if (ev)
+        control_event_json(j, ev);
+    else
+        control_op_json(j, op);
+}
+
+static void control_entry_row(struct control_table *t, const struct oplog_event *ev,
+                              const struct oplog_op *op)
+{
+    if (ev)
+        control_event_row(t, ev);
+    else
+        control_op_row(t, op);
+}
+
 /* One entry as one line: JSON object or fixed-width row. */
 void control_follow_line(GString *out, int json, const struct oplog_event *ev,
                          const struct oplog_op *op)
@@ -215,54 +236,172 @@ void control_follow_line(GString *out, int json, const struct oplog_event *ev,
         struct json j;
 
         json_init(&j, out);
-        if (ev)
-            control_event_json(&j, ev);
-        else
-            control_op_json(&j, op);
+        control_entry_json(&j, ev, op);
         g_string_append_c(out, '\n');
         return;
     }
     struct control_table t;
 
     control_table_init(&t, ev ? CONTROL_EVENT_COLS : CONTROL_OP_COLS);
-    if (ev)
-        control_event_row(&t, ev);
-    else
-        control_op_row(&t, op);
+    control_entry_row(&t, ev, op);
     control_table_render_fixed(&t, ev ? control_event_widths : control_op_widths, out);
 }
 
-static void control_each_event_cb(const struct oplog_event *e, void *arg)
-{
-    struct control_reply *r = arg;
+/* ---- lists, within the reply cap ------------------------------------------ */
 
-    if (r->req->follow)
-        control_follow_line(r->body, r->req->json, e, NULL);
-    else if (r->req->json)
-        control_event_json(&r->j, e);
-    else
-        control_event_row(&r->t, e);
+#define CONTROL_LIST_COLS_MAX 16
+_Static_assert(CONTROL_EVENT_COLS <= CONTROL_LIST_COLS_MAX &&
+                   CONTROL_OP_COLS <= CONTROL_LIST_COLS_MAX,
+               "control_measure_fit() keeps a width per column");
+
+/* A list being rendered into r->body. */
+struct control_list {
+    struct control_reply *r;
+    int check;          /* stop at r->max (a list rendered to fit does not) */
+    size_t table_bytes; /* text table: bytes of its cells so far, a lower bound of its size */
+    int over;           /* r->max passed: the rest is skipped */
+};
+
+/* Bytes of the cells of t from index from on, with the blanks between them. */
+static size_t control_table_bytes(const struct control_table *t, size_t from)
+{
+    size_t n = 0;
+
+    for (size_t i = from; i < t->cells->len; i++)
+        n += strlen(g_ptr_array_index(t->cells, i)) + 2;
+    return n;
 }
 
-static void control_each_op_cb(const struct oplog_op *o, void *arg)
+/* One entry (ev, or op) of the list, in its form. */
+static void control_list_entry(struct control_list *l, const struct oplog_event *ev,
+                               const struct oplog_op *op)
 {
-    struct control_reply *r = arg;
+    struct control_reply *r = l->r;
 
-    if (r->req->follow)
-        control_follow_line(r->body, r->req->json, NULL, o);
-    else if (r->req->json)
-        control_op_json(&r->j, o);
-    else
-        control_op_row(&r->t, o);
+    if (l->over)
+        return;
+    if (r->req->follow) {
+        control_follow_line(r->body, r->req->json, ev, op);
+    } else if (r->req->json) {
+        control_entry_json(&r->j, ev, op);
+    } else {
+        size_t from = r->t.cells->len;
+
+        control_entry_row(&r->t, ev, op);
+        l->table_bytes += control_table_bytes(&r->t, from);
+    }
+    if (l->check && r->max && r->body->len + l->table_bytes > r->max)
+        l->over = 1;
 }
 
-void control_render_list(struct control_reply *r, int ops)
+static void control_list_event_cb(const struct oplog_event *e, void *arg)
+{
+    control_list_entry(arg, e, NULL);
+}
+
+static void control_list_op_cb(const struct oplog_op *o, void *arg)
+{
+    control_list_entry(arg, NULL, o);
+}
+
+/*
+ * The size of every entry a list would show, each rendered alone: the bytes
+ * of its JSON object (with a comma) or follow line, or the widths of its
+ * text row's cells.
+ */
+struct control_measure {
+    const struct control_req *q;
+    size_t ncols;
+    GArray *bytes;  /* size_t per entry, oldest first (JSON, follow) */
+    GArray *widths; /* size_t per cell, ncols per entry, oldest first (text table) */
+    GString *scratch;
+};
+
+static void control_measure_entry(struct control_measure *m, const struct oplog_event *ev,
+                                  const struct oplog_op *op)
+{
+    size_t n;
+
+    g_string_truncate(m->scratch, 0);
+    if (m->q->follow) {
+        control_follow_line(m->scratch, m->q->json, ev, op);
+    } else if (m->q->json) {
+        struct json j;
+
+        json_init(&j, m->scratch);
+        control_entry_json(&j, ev, op);
+        g_string_append_c(m->scratch, ',');
+    } else {
+        struct control_table t;
+
+        control_table_init(&t, m->ncols);
+        control_entry_row(&t, ev, op);
+        for (guint i = 0; i < t.cells->len; i++) {
+            n = strlen(g_ptr_array_index(t.cells, i));
+            g_array_append_val(m->widths, n);
+        }
+        g_ptr_array_free(t.cells, TRUE);
+        return;
+    }
+    n = m->scratch->len;
+    g_array_append_val(m->bytes, n);
+}
+
+static void control_measure_event_cb(const struct oplog_event *e, void *arg)
+{
+    control_measure_entry(arg, e, NULL);
+}
+
+static void control_measure_op_cb(const struct oplog_op *o, void *arg)
+{
+    control_measure_entry(arg, NULL, o);
+}
+
+/*
+ * How many of the most recent measured entries fit in max bytes, besides
+ * fixed bytes that the list holds anyway; a text table is rendered with
+ * every column as wide as its widest cell, header hdr included.
+ */
+static size_t control_measure_fit(const struct control_measure *m, const char *const *hdr,
+                                  size_t max, size_t fixed)
+{
+    size_t total = fixed, k;
+
+    if (m->q->follow || m->q->json) {
+        for (k = 0; k < m->bytes->len; k++) {
+            total += g_array_index(m->bytes, size_t, m->bytes->len - 1 - k);
+            if (total > max)
+                break;
+        }
+        return k;
+    }
+    size_t n = m->widths->len / m->ncols, w[CONTROL_LIST_COLS_MAX], last = 0;
+
+    for (size_t c = 0; c < m->ncols; c++)
+        w[c] = strlen(hdr[c]);
+    last = w[m->ncols - 1];
+    for (k = 0; k < n; k++) {
+        const size_t *cell = &g_array_index(m->widths, size_t, (n - 1 - k) * m->ncols);
+        size_t row = 1; /* the newline; the last column is not padded */
+
+        for (size_t c = 0; c + 1 < m->ncols; c++) {
+            w[c] = MAX(w[c], cell[c]);
+            row += w[c] + 2;
+        }
+        last += cell[m->ncols - 1];
+        if (fixed + (k + 2) * row + last > max) /* the header and k + 1 rows */
+            break;
+    }
+    return k;
+}
+
+/* What a list has before its entries: a follow header, the JSON array's
+ * opening, or the text table's header cells. */
+static void control_list_begin(struct control_reply *r, int ops)
 {
     const struct control_req *q = r->req;
-    size_t limit =
-        q->limit ? q->limit : (q->follow ? CONTROL_FOLLOW_BACKLOG : CONTROL_DEFAULT_LIMIT);
-    const char *guest = q->guest[0] ? q->guest : NULL;
     size_t ncols = ops ? CONTROL_OP_COLS : CONTROL_EVENT_COLS;
+    const char *const *hdr = ops ? control_op_hdr : control_event_hdr;
 
     if (q->follow) {
         /* header (text), the backlog, then the follow stream: one line each */
@@ -271,7 +410,7 @@ void control_render_list(struct control_reply *r, int ops)
 
             control_table_init(&t, ncols);
             for (size_t i = 0; i < ncols; i++)
-                control_table_add(&t, "%s", ops ? control_op_hdr[i] : control_event_hdr[i]);
+                control_table_add(&t, "%s", hdr[i]);
             control_table_render_fixed(&t, ops ? control_op_widths : control_event_widths, r->body);
         }
     } else if (q->json) {
@@ -281,21 +420,138 @@ void control_render_list(struct control_reply *r, int ops)
     } else {
         control_table_init(&r->t, ncols);
         for (size_t i = 0; i < ncols; i++)
-            control_table_add(&r->t, "%s", ops ? control_op_hdr[i] : control_event_hdr[i]);
+            control_table_add(&r->t, "%s", hdr[i]);
     }
-    if (ops)
-        oplog_each_op(r->env->oplog, guest, limit, control_each_op_cb, r);
-    else
-        oplog_each_event(r->env->oplog, guest, limit, control_each_event_cb, r);
-    if (q->follow)
-        return;
-    if (q->json) {
+}
+
+static void control_cut_json(struct json *j, size_t shown, size_t of, size_t max)
+{
+    json_obj_begin(j);
+    json_kuint(j, "shown", shown);
+    json_kuint(j, "of", of);
+    json_kuint(j, "reply_max", max);
+    json_obj_end(j);
+}
+
+/* Append to out the note that a list of q's form was cut to shown of of
+ * entries: a member of the reply's JSON object (written with j), a JSON
+ * line of its own (follow), or a text line. */
+static void control_cut_note(GString *out, struct json *j, const struct control_req *q, int ops,
+                             size_t shown, size_t of, size_t max)
+{
+    if (q->json && !q->follow) {
+        json_key(j, "cut");
+        control_cut_json(j, shown, of, max);
+    } else if (q->json) {
+        struct json lj;
+
+        json_init(&lj, out);
+        json_obj_begin(&lj);
+        json_key(&lj, "cut");
+        control_cut_json(&lj, shown, of, max);
+        json_obj_end(&lj);
+        g_string_append_c(out, '\n');
+    } else {
+        g_string_append_printf(out,
+                               "cut: the %zu most recent of %zu %s shown; all of them would make "
+                               "the reply larger than %zu bytes (ask for fewer with --limit)\n",
+                               shown, of, ops ? "operations" : "events", max);
+    }
+}
+
+/* The bytes of that note at most (a member: after another one). */
+static size_t control_cut_note_len(const struct control_req *q, int ops, size_t of, size_t max)
+{
+    GString *tmp = g_string_new(NULL);
+    struct json j;
+    size_t n;
+
+    json_init(&j, tmp);
+    if (q->json && !q->follow) {
+        json_obj_begin(&j);
+        json_kuint(&j, "n", 0);
+        g_string_truncate(tmp, 0);
+    }
+    control_cut_note(tmp, &j, q, ops, of, of, max);
+    n = tmp->len;
+    g_string_free(tmp, TRUE);
+    return n;
+}
+
+/* What a list has after its entries; shown < of: it was cut to fit. */
+static void control_list_end(struct control_reply *r, int ops, size_t shown, size_t of)
+{
+    const struct control_req *q = r->req;
+
+    if (q->json && !q->follow)
         json_arr_end(&r->j);
+    else if (!q->json && !q->follow)
+        control_table_render(&r->t, r->body);
+    if (shown < of)
+        control_cut_note(r->body, &r->j, q, ops, shown, of, r->max);
+    if (q->json && !q->follow) {
         json_obj_end(&r->j);
         g_string_append_c(r->body, '\n');
-    } else {
-        control_table_render(&r->t, r->body);
     }
+}
+
+static void control_list_each(struct control_reply *r, int ops, size_t limit,
+                              struct control_list *l)
+{
+    const char *guest = r->req->guest[0] ? r->req->guest : NULL;
+
+    if (ops)
+        oplog_each_op(r->env->oplog, guest, limit, control_list_op_cb, l);
+    else
+        oplog_each_event(r->env->oplog, guest, limit, control_list_event_cb, l);
+}
+
+void control_render_list(struct control_reply *r, int ops)
+{
+    const struct control_req *q = r->req;
+    size_t limit =
+        q->limit ? q->limit : (q->follow ? CONTROL_FOLLOW_BACKLOG : CONTROL_DEFAULT_LIMIT);
+    const char *guest = q->guest[0] ? q->guest : NULL;
+    size_t start = r->body->len, shown, of, fixed;
+    struct json j0 = r->j;
+    struct control_list l = {.r = r, .check = 1};
+    struct control_measure m = {.q = q, .ncols = ops ? CONTROL_OP_COLS : CONTROL_EVENT_COLS};
+
+    control_list_begin(r, ops);
+    control_list_each(r, ops, limit, &l);
+    if (!l.over) {
+        control_list_end(r, ops, 0, 0);
+        if (!r->max || r->body->len <= r->max)
+            return;
+    } else if (!q->json && !q->follow) {
+        g_ptr_array_free(r->t.cells, TRUE);
+    }
+    /* too large for one reply: the most recent entries that fit, and a line
+     * that says so */
+    g_string_truncate(r->body, start);
+    r->j = j0;
+    m.bytes = g_array_new(FALSE, FALSE, sizeof(size_t));
+    m.widths = g_array_new(FALSE, FALSE, sizeof(size_t));
+    m.scratch = g_string_new(NULL);
+    if (ops)
+        oplog_each_op(r->env->oplog, guest, limit, control_measure_op_cb, &m);
+    else
+        oplog_each_event(r->env->oplog, guest, limit, control_measure_event_cb, &m);
+    of = q->json || q->follow ? m.bytes->len : m.widths->len / m.ncols;
+    control_list_begin(r, ops);
+    /* besides the entries: what begin wrote, the closing "]}\n" of JSON
+     * and the note */
+    fixed = r->body->len - start + (q->json && !q->follow ? 3 : 0) +
+            control_cut_note_len(q, ops, of, r->max);
+    shown = control_measure_fit(&m, ops ? control_op_hdr : control_event_hdr,
+                                r->max > start ? r->max - start : 0, fixed);
+    g_array_free(m.bytes, TRUE);
+    g_array_free(m.widths, TRUE);
+    g_string_free(m.scratch, TRUE);
+    l = (struct control_list){.r = r, .check = 0};
+    if (shown > 0)
+        control_list_each(r, ops, shown, &l);
+    control_list_end(r, ops, shown, of);
 }
 
 void control_render_operation(struct control_reply *r, const struct oplog_op *o)

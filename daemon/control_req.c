@@ -100,7 +100,7 @@ int control_valid_resource(const char *s)
 {
     size_t n = strlen(s);
 
-    if (n == 0 || n > CONTROL_RESOURCE_MAX)
+    if (n == 0 || n > CONF_RESOURCE_MAX)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];

@@ -196,7 +196,7 @@ struct guest {
     int mark;
     uint64_t mark_ns;        /* set (host CLOCK_MONOTONIC) */
     uint64_t mark_unbind_ns; /* the binding stopped, 0 not */
-    char mark_rsc[CONF_NAME_MAX + 1];
+    char mark_rsc[CONF_RESOURCE_MAX + 1];
     char mark_group[CONF_NAME_MAX + 1]; /* the group whose fall clears it */
     char mark_opid[OPID_BUF_LEN];       /* the operation that set it */
     unsigned mark_src;                  /* GLib timer checking it */

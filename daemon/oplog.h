@@ -85,10 +85,10 @@ const char *oplog_op_state_name(enum oplog_op_state s);
 
 struct oplog_op {
     uint64_t n;
-    char id[OPID_BUF_LEN];            /* operation id */
-    char task[OPID_BUF_LEN];          /* sub-task id of the action: <id>/act:<name> */
-    char action[CONF_NAME_MAX + 1];   /* action name ("log" for the built-in) */
-    char resource[CONF_NAME_MAX + 1]; /* Pacemaker resource bound to the guest, "" none */
+    char id[OPID_BUF_LEN];                /* operation id */
+    char task[OPID_BUF_LEN];              /* sub-task id of the action: <id>/act:<name> */
+    char action[CONF_NAME_MAX + 1];       /* action name ("log" for the built-in) */
+    char resource[CONF_RESOURCE_MAX + 1]; /* Pacemaker resource bound to the guest, "" none */
     /* the event it was decided on: its identity (ev.id, boot id, instance,
      * seq), guest, group, verdict, what the probe saw and its times;
      * ev.opid is this operation's id */

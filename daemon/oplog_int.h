@@ -37,7 +37,7 @@ struct oplog_stream_row {
 
 struct oplog_binding_row {
     char guest[CONF_NAME_MAX + 1];
-    char resource[CONF_NAME_MAX + 1]; /* "" = forget the binding */
+    char resource[CONF_RESOURCE_MAX + 1]; /* "" = forget the binding */
     struct conf_binding b;
     /* maint 1: a row of the maintenance table instead (oplog_set_maintenance()) */
     int maint, maint_on;

@@ -8,7 +8,9 @@
  * timers.  SIGHUP reloads the configuration (refused, with every error
  * logged, when it has errors); SIGTERM/SIGINT end the loop, after which the
  * sockets and the pidfile are removed and running actions get a few
- * seconds to finish before they are killed.
+ * seconds to finish before they are killed.  vesperd runs with umask 077:
+ * what it creates is its own unless it gives a mode (the sockets, the
+ * pidfile, the control socket's directory).
  */
 #include "config.h"
 
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,7 +119,8 @@ static void vesperd_pacemaker_apply(const struct conf *c)
 }
 
 /* The bounds of the configuration that live outside the guests: the
- * database's retention (the writer prunes after its next group). */
+ * database's retention (the writer prunes after its next group), the
+ * number of exec actions running at once and the control socket's bounds. */
 static void vesperd_limits_apply(const struct conf *c)
 {
     struct oplog_retention r = {
@@ -126,6 +130,8 @@ static void vesperd_limits_apply(const struct conf *c)
     };
 
     oplog_set_retention(vesperd_oplog, &r);
+    action_exec_limit(c->exec_max, c->exec_max_guest);
+    control_set_limits(c->control_max_clients, c->control_write_timeout_ns);
 }
 
 /* Load and, if clean, apply the configuration.  Returns the error count. */
@@ -216,6 +222,7 @@ static int vesperd_write_pidfile(const char *path)
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
+    (void)fchmod(fd, 0644); /* readable by all, whatever the umask */
     n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
     if (write(fd, buf, (size_t)n) != n) {
         int e = errno;
@@ -235,6 +242,9 @@ int main(int argc, char **argv)
     struct conf_errors errs;
     int rc;
 
+    /* what vesperd creates (the operation database) is its own unless it
+     * gives a mode; exec actions inherit the umask */
+    umask(077);
     opterr = 0;
     while ((opt = getopt(argc, argv, "c:G:nvg:fdS:p:Vh")) != -1) {
         switch (opt) {

@@ -11,8 +11,9 @@
 #  - connect mode: vesperd reaches a socket that appears later (backoff);
 #  - exec action timeout: SIGTERM to the process group, outcome recorded;
 #  - a broken configuration is refused at start (file:line) and on reload
-#    (SIGHUP and vesperctl reload), the running one stays in use; a good
-#    reload adds a guest.
+#    (SIGHUP and vesperctl reload), the running one stays in use; so is a
+#    file its group or others may write (the file and its mode named); a
+#    good reload adds a guest.
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
 import os
@@ -101,6 +102,15 @@ def broken_start(d):
     r = subprocess.run([d.vesperd, "-n", "-c", d.conf], capture_output=True, text=True,
                        timeout=20)
     check(r.returncode == 0, "vesperd -n accepts the good configuration")
+    # the good one, writable by its group: refused, the file and its mode named
+    os.chmod(d.conf, 0o664)
+    r = subprocess.run([d.vesperd, "-f", "-c", d.conf, "-S", d.path("b.sock")],
+                       capture_output=True, text=True, timeout=20)
+    os.chmod(d.conf, 0o644)
+    want = "%s: writable by its group (mode 0664): refused" % d.conf
+    check(r.returncode == 1 and want in r.stderr,
+          "a group-writable configuration: vesperd does not start (%s)"
+          % r.stderr.strip().splitlines()[:1])
 
 
 def good_guest(d, guests):
@@ -309,6 +319,15 @@ def reload_checks(d):
           "SIGHUP reload of a broken file refused and logged")
     check([g["name"] for g in d.json("guests")["guests"]] == ["good", "bad", "out"],
           "running configuration kept")
+    # a probe-group file anyone may write: refused as well
+    with open(d.conf, "w") as f:
+        f.write(good_conf)
+    sig = os.path.join(d.gdir, "signal.conf")
+    os.chmod(sig, 0o646)
+    r = d.ctl("reload", check=False)
+    os.chmod(sig, 0o644)
+    check(r.returncode == 1 and ("%s: writable by others (mode 0646)" % sig) in r.stderr,
+          "vesperctl reload of a world-writable group file: refused, named with its mode")
     # good: a new guest appears, one changes its channel, the others stay
     sig_before = [gr for gr in d.json("guest", "good")["groups"] if gr["name"] == "signal"][0]
     new_conf = good_conf.replace(d.path("bad.sock"), d.path("bad2.sock"))

@@ -6,7 +6,8 @@
 # refuses users outside root/owner/control group, and SIGTERM while an exec
 # action is still running (vesperd waits a few seconds, then kills the
 # action's process group, records the outcome and removes its sockets and
-# pidfile).
+# pidfile); umask 077, with the modes vesperd gives its pidfile, sockets and
+# a control socket directory it creates.
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
 import os
@@ -56,6 +57,33 @@ def alive(pid):
         return False
 
 
+def umask_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return None
+
+
+def mode(path):
+    return os.stat(path).st_mode & 0o7777
+
+
+def socket_dir(d):
+    """A control socket in a directory that does not exist yet."""
+    sock = d.path("run/vesper/ctl.sock")
+    p = subprocess.Popen([d.vesperd, "-f", "-c", d.conf, "-S", sock], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        check(wait_for(lambda: os.path.exists(sock), 10), "control socket in a new directory")
+        check(mode(d.path("run/vesper")) == 0o755 and mode(d.path("run")) == 0o755,
+              "the directories it made are 0755 whatever the umask (%o, %o)"
+              % (mode(d.path("run")), mode(d.path("run/vesper"))))
+    finally:
+        p.terminate()
+        p.wait(20)
+
+
 def main():
     builddir, srcdir = find_dirs()
     if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
@@ -72,6 +100,14 @@ def main():
               "pidfile and control socket created")
         pid = int(open(pidfile).read())
         check(alive(pid), "daemon runs with the pid in the pidfile")
+        check(umask_of(pid) == 0o077, "umask 077 (%s)" % oct(umask_of(pid) or 0))
+        check(mode(pidfile) == 0o644, "pidfile readable by all (%o)" % mode(pidfile))
+        check(mode(d.path("oplog.db")) == 0o600,
+              "operation database only vesperd's (%o)" % mode(d.path("oplog.db")))
+        wait_for(lambda: os.path.exists(d.path("vm1.sock")))
+        check(mode(d.sock) in (0o600, 0o660) and mode(d.path("vm1.sock")) == 0o660,
+              "sockets with the modes vesperd gives them (%o, %o)"
+              % (mode(d.sock), mode(d.path("vm1.sock"))))
 
         # permission: a user outside root/owner/control group is refused by vesperd
         if os.geteuid() == 0:
@@ -121,6 +157,7 @@ def main():
         check(row is not None and row[0] == "failed" and "daemon exit" in (row[1] or "")
               or (row is not None and "SIGTERM" in (row[1] or "")),
               "operation outcome recorded at exit: %s" % (row,))
+        socket_dir(d)
     finally:
         if g:
             g.close()

@@ -27,8 +27,8 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from vspfake import (enc_dropped, enc_event, enc_hello, EVF_RESENT, EVF_WATCHED, FakeGuest,
-                     find_dirs, PROBE_SIGNAL, Vesperd, wait_for)
-from vsptest import check, failures, skip, summary
+                     find_dirs, kill9, PROBE_SIGNAL, quick_group, run_cases, Vesperd, wait_for)
+from vsptest import check, skip, summary
 
 CONF = """oplog = @DIR@/oplog.db
 heartbeat = 200ms
@@ -91,42 +91,15 @@ on-failover = count
 
 # Groups that clear soon after a trip, so that each fault can trip again:
 # one with the shipped flap damping (3 trips per 10 min), one without.
-GROUPS = {
-    "quick-flap": """[group quick-flap]
-rise = 1
-fall = 1
-window = 200ms
-flap = 3/10m
-rule = signal sig=KILL watched=yes -> failover
-""",
-    "quick": """[group quick]
-rise = 1
-fall = 1
-window = 200ms
-flap = none
-rule = signal sig=KILL watched=yes -> failover
-""",
-}
+GROUPS = {"quick-flap": quick_group("quick-flap", "3/10m"), "quick": quick_group("quick")}
 
 
 def ran(d, guest):
     return d.runs(guest)
 
 
-def kill9(g, pid=321):
-    return g.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=pid, tgid=pid, flags=EVF_WATCHED)
-
-
 def events(d):
     return d.json("events")["events"]
-
-
-def operations(d):
-    return d.json("operations")["operations"]
-
-
-def ops(d, guest):
-    return [o for o in operations(d) if o["guest"] == guest]
 
 
 def forgery(d, guests):
@@ -211,7 +184,7 @@ def restart_case(d, guests, sig, name, guest):
     seq = kill9(g)
     check(wait_for(lambda: slow_lines(d).count("start") == starts + 1, 5),
           "%s: the slow action started" % name)
-    op = ops(d, guest)[-1]
+    op = d.operations(guest)[-1]
     g.stop_heartbeats()
     if sig == signal.SIGKILL:
         d.proc.kill()
@@ -238,7 +211,7 @@ def restart_case(d, guests, sig, name, guest):
     time.sleep(0.5)
     check(d.json("guest", guest)["counters"]["operations"] == 0,
           "%s: not judged again, no new operation" % name)
-    o = [x for x in operations(d) if x["id"] == op["id"]]
+    o = [x for x in d.operations() if x["id"] == op["id"]]
     check(len(o) == 1 and o[0]["state"] == "interrupted",
           "%s: operation %s read back as interrupted (%s)"
           % (name, op["id"], o[0]["state"] if o else "missing"))
@@ -305,25 +278,11 @@ def main():
     for name, text in GROUPS.items():
         with open(os.path.join(d.gdir, name + ".conf"), "w") as f:
             f.write(text)
-    guests = []
-    try:
-        d.start()
-        forgery(d, guests)
-        budget(d, guests)
-        restart_case(d, guests, signal.SIGKILL, "kill -9", "crash")
-        integrity(d)
-        restart_case(d, guests, signal.SIGTERM, "SIGTERM", "crash2")
-        flood(d, guests)
-        check(d.proc.poll() is None, "vesperd still running after all of it")
-    finally:
-        for g in guests:
-            g.close()
-        if d.proc and d.proc.poll() is None:
-            rc = d.stop()
-            check(rc == 0, "vesperd exits 0 on SIGTERM (got %s)" % rc)
-        if failures:
-            print("---- vesperd log (tail) ----")
-            print("\n".join(d.logtext().splitlines()[-80:]))
+    run_cases(d, [forgery, budget,
+                  lambda d, guests: restart_case(d, guests, signal.SIGKILL, "kill -9", "crash"),
+                  lambda d, guests: integrity(d),
+                  lambda d, guests: restart_case(d, guests, signal.SIGTERM, "SIGTERM", "crash2"),
+                  flood])
     return summary()
 
 

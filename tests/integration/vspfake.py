@@ -8,7 +8,7 @@
 # channel (or serves a connect-mode one), answers PING and CONFIG, and sends
 # HELLO, EVENT, HEARTBEAT, DROPPED or raw bytes on request.  Also a small
 # helper to start vesperd on temporary paths and to ask vesperctl, and the
-# frame of a test around one vesperd (vesperd_test).
+# frame of a test around one vesperd (run_cases(), vesperd_test()).
 """Fake guest agent and vesperd test harness (python3 standard library only)."""
 
 import json
@@ -245,6 +245,23 @@ class FakeGuest:
             self.sock.close()
 
 
+def quick_group(name, flap="none"):
+    """A probe group that trips on a watched SIGKILL and clears soon after
+    (rise 1, fall 1, a window of 200 ms), so that each fault trips it again."""
+    return """[group %s]
+rise = 1
+fall = 1
+window = 200ms
+flap = %s
+rule = signal sig=KILL watched=yes -> failover
+""" % (name, flap)
+
+
+def kill9(g, pid=321):
+    """A watched nginx (pid) of guest g killed by SIGKILL."""
+    return g.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=pid, tgid=pid, flags=EVF_WATCHED)
+
+
 def wait_for(pred, timeout=5.0, step=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -323,6 +340,11 @@ class Vesperd:
         except OSError:
             return 0
 
+    def operations(self, guest=None):
+        """The operations vesperctl lists (those of guest, if given)."""
+        return [o for o in self.json("operations")["operations"]
+                if guest is None or o["guest"] == guest]
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 
@@ -344,29 +366,42 @@ class Vesperd:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def vesperd_test(conf, run, groups=None):
-    """The frame of a test of one vesperd: skip if it is not built, start it
-    with conf, run(d, guests), then close the guests, check that vesperd
-    exits 0 on SIGTERM, print its log if a check failed, clean up; returns
-    the exit status (vsptest.summary())."""
-    from vsptest import check, failures, skip, summary
-    builddir, srcdir = find_dirs()
-    if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
-        skip("daemon/vesperd not built in %s" % builddir)
-    d = Vesperd(builddir, srcdir, conf, groups=groups)
+def run_cases(d, cases):
+    """Start d, run each case(d, guests) in turn (a case appends the fake
+    guests it connects to guests), check that vesperd is still running,
+    then close the guests, stop d checking that it exits 0 on SIGTERM
+    (the tail of its log if any check failed or a case raised) and remove
+    its files."""
+    from vsptest import check, failures
     guests = []
+    ended = False
     try:
         d.start()
-        run(d, guests)
+        for case in cases:
+            case(d, guests)
+        check(d.proc.poll() is None, "vesperd still running after all of it")
+        ended = True
     finally:
         for g in guests:
             g.close()
-        rc = d.stop()
-        check(rc == 0, "vesperd exits 0 on SIGTERM (got %s)" % rc)
-        if failures:
-            print("---- vesperd log ----")
+        if d.proc and d.proc.poll() is None:
+            rc = d.stop()
+            check(rc == 0, "vesperd exits 0 on SIGTERM (got %s)" % rc)
+        if failures or not ended:
+            print("---- vesperd log (tail) ----")
             print(d.logtext()[-20000:])
         d.cleanup()
+
+
+def vesperd_test(conf, run, groups=None):
+    """The frame of a test of one vesperd: skip if it is not built, run
+    run(d, guests) against it with conf (run_cases()); returns the exit
+    status (vsptest.summary())."""
+    from vsptest import skip, summary
+    builddir, srcdir = find_dirs()
+    if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
+        skip("daemon/vesperd not built in %s" % builddir)
+    run_cases(Vesperd(builddir, srcdir, conf, groups=groups), [run])
     return summary()
 
 

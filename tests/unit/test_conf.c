@@ -815,6 +815,29 @@ static void test_caps(void **state)
     parsed_free(&p);
     g_string_free(s, TRUE);
 
+    /* a resource id: CONF_RESOURCE_MAX characters, not one more */
+    for (int extra = 0; extra <= 1; extra++) {
+        const struct conf_guest *g;
+
+        s = g_string_new("[guest v]\nchannel = /run/v.sock\ngroups = g\nresource = ");
+        for (int i = 0; i < CONF_RESOURCE_MAX + extra; i++)
+            g_string_append_c(s, 'r');
+        g_string_append_c(s, '\n');
+        parse_all(&p, s->str, "[group g]\nrule = crash -> log\n");
+        if (!extra) {
+            assert_no_errors(&p);
+            g = conf_find_guest(p.c, "v");
+            assert_non_null(g);
+            assert_int_equal(strlen(g->resource), CONF_RESOURCE_MAX);
+        } else {
+            assert_int_equal(p.e.n, 1);
+            assert_true(g_str_has_prefix(
+                p.e.msg[0], "d.conf:4: resource is 128 characters long, more than 127: 'rrrr"));
+        }
+        parsed_free(&p);
+        g_string_free(s, TRUE);
+    }
+
     /* errors: CONF_MAX_ERRORS stored, the rest counted */
     s = g_string_new(NULL);
     for (int i = 0; i < CONF_MAX_ERRORS + 10; i++)
@@ -1369,6 +1392,27 @@ static void test_load(void **state)
     g_free(msg);
     conf_free(c);
     conf_errors_free(&e);
+
+    /* a file its group or others may write: refused, the mode named */
+    conf_errors_init(&e);
+    assert_int_equal(chmod(p1, 0664), 0);
+    assert_int_equal(chmod(dpath, 0602), 0);
+    assert_int_equal(conf_load(dpath, gdir, &c, &e), 3); /* and c.conf's duplicate */
+    msg = g_strdup_printf("%s: writable by others (mode 0602): refused, only its owner may "
+                          "write a file of vesperd's configuration (chmod go-w)",
+                          dpath);
+    assert_string_equal(e.msg[0], msg);
+    g_free(msg);
+    msg = g_strdup_printf("%s: writable by its group (mode 0664): refused, only its owner may "
+                          "write a file of vesperd's configuration (chmod go-w)",
+                          p1);
+    assert_string_equal(e.msg[1], msg);
+    g_free(msg);
+    assert_non_null(strstr(e.msg[2], "c.conf:2: duplicate group 'a'"));
+    conf_free(c);
+    conf_errors_free(&e);
+    assert_int_equal(chmod(p1, 0644), 0);
+    assert_int_equal(chmod(dpath, 0644), 0);
 
     /* the directory named in the file is used without an override */
     g_free(dpath);

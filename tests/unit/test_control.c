@@ -93,7 +93,8 @@ static void test_bind(void **state)
 {
     (void)state;
     struct control_req r;
-    char err[128];
+    char err[128], line[32 + CONF_RESOURCE_MAX + 1];
+    size_t n;
 
     assert_int_equal(parse("bind vm1 vm1-web", &r, err, sizeof(err)), 0);
     assert_int_equal(r.cmd, CONTROL_BIND);
@@ -113,6 +114,17 @@ static void test_bind(void **state)
     assert_string_equal(err, "bind: invalid resource name 'bad/rsc'");
     assert_int_equal(parse("unbind vm1 a b", &r, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "unbind takes 1 to 2 arguments");
+
+    /* a resource id of CONF_RESOURCE_MAX characters, as in the configuration */
+    n = (size_t)snprintf(line, sizeof(line), "bind vm1 ");
+    memset(line + n, 'r', CONF_RESOURCE_MAX + 1);
+    line[n + CONF_RESOURCE_MAX] = '\0';
+    assert_int_equal(parse(line, &r, err, sizeof(err)), 0);
+    assert_int_equal(strlen(r.resource), CONF_RESOURCE_MAX);
+    line[n + CONF_RESOURCE_MAX] = 'r';
+    line[n + CONF_RESOURCE_MAX + 1] = '\0';
+    assert_int_equal(parse(line, &r, err, sizeof(err)), -EINVAL);
+    assert_true(g_str_has_prefix(err, "bind: invalid resource name 'rrrr"));
 }
 
 static void test_bind_options(void **state)

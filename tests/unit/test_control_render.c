@@ -292,13 +292,20 @@ static struct control_reply *reply(struct fixture *f, const char *line)
     return &f->r;
 }
 
-/* The reply to an events or operations request line. */
-static struct control_reply *list(struct fixture *f, const char *line)
+/* The reply to an events or operations request line, its body capped at
+ * max bytes (0: no cap). */
+static struct control_reply *list_max(struct fixture *f, const char *line, size_t max)
 {
     struct control_reply *r = reply(f, line);
 
+    r->max = max;
     control_render_list(r, f->req.cmd == CONTROL_OPERATIONS);
     return r;
+}
+
+static struct control_reply *list(struct fixture *f, const char *line)
+{
+    return list_max(f, line, 0);
 }
 
 /* r's body, asserting that its JSON writer closed everything and that it
@@ -515,6 +522,92 @@ static void test_operations_json_and_text(void **state)
     assert_string_equal(row + col_of(hdr, "OUTCOME"), "failed \"web-rsc\" on node1");
 }
 
+/* Ten events, the oldest of a guest with a long name (the widest cells). */
+static void add_ten(struct fixture *f)
+{
+    for (int i = 1; i <= 10; i++) {
+        char id[32];
+        struct oplog_event e;
+
+        snprintf(id, sizeof(id), "a0a1a2a3.7.%d", 100 + i);
+        e = mkev(i == 1 ? "a-guest-with-a-rather-long-name-that-widens-the-guest-column" : "web",
+                 id, "");
+        oplog_add_event(f->log, &e);
+    }
+}
+
+/* A list that would pass the cap: the most recent entries that fit, a
+ * line (text) or member (JSON) that says so, and never more than the cap. */
+static void test_list_cut_to_the_reply_cap(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const lines[] = {"events --limit 100", "events --json --limit 100",
+                                        "events --follow --limit 100",
+                                        "events --follow --json --limit 100"};
+    static char last[16384];
+    char want[128];
+
+    add_ten(f);
+    for (size_t i = 0; i < G_N_ELEMENTS(lines); i++) {
+        int json = strstr(lines[i], "--json") != NULL,
+            follow = strstr(lines[i], "--follow") != NULL;
+        struct control_reply *r = list_max(f, lines[i], 0);
+        size_t full = r->body->len;
+        char *whole = g_strdup(r->body->str);
+
+        assert_non_null(strstr(whole, "a0a1a2a3.7.101"));
+        assert_null(strstr(whole, "cut"));
+        /* exactly the cap: all of it, the same bytes */
+        r = list_max(f, lines[i], full);
+        assert_string_equal(r->body->str, whole);
+        /* one byte less: cut to fit */
+        r = list_max(f, lines[i], full - 1);
+        assert_true(r->body->len <= full - 1);
+        assert_null(strstr(r->body->str, "a0a1a2a3.7.101"));     /* the oldest went */
+        assert_non_null(strstr(r->body->str, "a0a1a2a3.7.110")); /* the newest stays */
+        line_of(r->body->str, (int)nlines(r->body->str) - 1, last, sizeof(last));
+        if (json) {
+            assert_true(json_valid(follow ? last : json_body(r)));
+            snprintf(want, sizeof(want), "\"cut\":{\"shown\":9,\"of\":10,\"reply_max\":%zu}",
+                     full - 1);
+            assert_non_null(strstr(last, want));
+        } else {
+            snprintf(want, sizeof(want),
+                     "cut: the 9 most recent of 10 events shown; all of them "
+                     "would make the reply larger than %zu bytes",
+                     full - 1);
+            if (!starts(last, want))
+                print_message("last: %s\nbody:\n%s\n", last, r->body->str);
+            assert_true(starts(last, want));
+        }
+        /* a third of it: fewer, still within the cap */
+        r = list_max(f, lines[i], full / 3);
+        assert_true(r->body->len <= full / 3);
+        assert_non_null(strstr(r->body->str, "a0a1a2a3.7.110"));
+        assert_null(strstr(r->body->str, "a0a1a2a3.7.105"));
+        if (json && !follow)
+            json_body(r);
+        g_free(whole);
+    }
+}
+
+/* The text table of the cut list is as wide as its own widest cells. */
+static void test_list_cut_table_width(void **state)
+{
+    struct fixture *f = *state;
+    struct control_reply *r;
+    size_t full;
+
+    add_ten(f);
+    full = list_max(f, "events --limit 100", 0)->body->len;
+    /* without the long name, each row is 41 bytes narrower: more rows fit
+     * than a bound on the widest row would allow */
+    r = list_max(f, "events --limit 100", full - 1);
+    assert_null(strstr(r->body->str, "rather-long-name"));
+    assert_non_null(strstr(r->body->str, "cut: the 9 most recent of 10 events"));
+    assert_true(r->body->len < full - 9 * 41);
+}
+
 static void test_follow_lines(void **state)
 {
     (void)state;
@@ -658,6 +751,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operations_json_and_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_cut_to_the_reply_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_cut_table_width, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_backlog_under_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operation_timeline, setup, teardown),

@@ -103,7 +103,7 @@ static struct {
     char task[OPID_BUF_LEN];
     char opid[OPID_BUF_LEN];
     char action[CONF_NAME_MAX + 1];
-    char resource[CONF_NAME_MAX + 1];
+    char resource[CONF_RESOURCE_MAX + 1];
     enum vsp_verdict verdict;
     enum oplog_op_state state; /* of the operation when start() ran */
     action_done_fn done;       /* pending completion (not sync) */
@@ -294,6 +294,28 @@ static void test_ignore_and_default_log(void **state)
     assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
     assert_int_equal(g->cnt.judged, 2);
     assert_int_equal(g->cnt.operations, 1);
+}
+
+/* A resource id of CONF_RESOURCE_MAX characters (here bound at run time)
+ * reaches the operation and its action whole. */
+static void test_longest_resource(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(7, 9 /* KILL */);
+    struct conf_binding b;
+    char rsc[CONF_RESOURCE_MAX + 1], err[128];
+    struct seen s;
+
+    memset(&b, 0, sizeof(b));
+    memset(rsc, 'r', CONF_RESOURCE_MAX);
+    rsc[CONF_RESOURCE_MAX] = '\0';
+    assert_int_equal(guest_bind(g, rsc, &b, err, sizeof(err)), 0);
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.nop, 1);
+    assert_string_equal(s.op.resource, rsc);
+    assert_int_equal(ta.calls, 1);
+    assert_string_equal(ta.resource, rsc);
 }
 
 /* failover: an operation for the configured action with the guest's
@@ -632,6 +654,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ignore_and_default_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_longest_resource, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_degraded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_keeps_failed, setup, teardown),
