@@ -110,26 +110,17 @@ lt_cleanup() {
 }
 
 # lt_image: the guest image (vesper.ko + static agent), built with
-# tools/guest/mkinitramfs.sh once for a given agent, module source and
-# image scripts, and kept in $VESPER_LIBVIRT_IMAGES (default
-# $TMPDIR/vesper-libvirt-image) for the next test.  Sets LT_IMAGE.
+# tools/guest/mkinitramfs.sh --reuse (again only when its inputs changed)
+# into $VESPER_LIBVIRT_IMAGES (default $TMPDIR/vesper-libvirt-image) and kept
+# for the next test.  Sets LT_IMAGE.
 lt_image() {
-    local cache="${VESPER_LIBVIRT_IMAGES:-${TMPDIR:-/tmp}/vesper-libvirt-image}" key
-    key="$(cat "$LT_AGENT" "$lt_top"/kmod/*.[ch] "$lt_top"/kmod/Kbuild \
-        "$lt_top"/tools/guest/mkinitramfs.sh "$lt_top"/tools/guest/init \
-        "$lt_top"/tests/guest/tools/*.c "$lt_top"/tests/guest/*.sh "$lt_top"/tests/lib.sh \
-        2>/dev/null |
-        sha256sum | cut -c1-16)"
+    local cache="${VESPER_LIBVIRT_IMAGES:-${TMPDIR:-/tmp}/vesper-libvirt-image}"
     mkdir -p "$cache"
     (
         flock 9
-        if [ "$(cat "$cache/key" 2>/dev/null)" != "$key" ] || [ ! -s "$cache/guest/initramfs.cpio" ]; then
-            rm -rf "$cache/guest" "$cache/key"
-            "$lt_top/tools/guest/mkinitramfs.sh" -o "$cache/guest" --agent "$LT_AGENT" \
-                >/dev/null 2>"$lt_work/mkinitramfs.log" || exit 1
-            rm -rf "$cache/guest/root" "$cache/guest/kmod-build"
-            echo "$key" >"$cache/key"
-        fi
+        "$lt_top/tools/guest/mkinitramfs.sh" --reuse -o "$cache/guest" --agent "$LT_AGENT" \
+            >/dev/null 2>"$lt_work/mkinitramfs.log" || exit 1
+        rm -rf "$cache/guest/root" "$cache/guest/kmod-build"
     ) 9>"$cache/.lock" || return 1
     LT_IMAGE="$cache/guest/initramfs.cpio"
 }

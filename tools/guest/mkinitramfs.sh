@@ -3,7 +3,7 @@
 # Copyright (C) 2026 The vesper authors
 #
 # tools/guest/mkinitramfs.sh [-o OUTDIR] [-k KVER] [--ko FILE] [--agent FILE]
-#                            [--no-agent] [-z]
+#                            [--no-agent] [-z] [--reuse]
 #
 # Builds the vesper guest image OUTDIR/initramfs.cpio (-z: .cpio.gz):
 # busybox-static, /dev/console and /dev/null, the virtio modules of the
@@ -14,6 +14,10 @@
 # when it is left out), the test tools vtest, hog and vweb (tests/guest/
 # tools), a web page for the watched busybox httpd, the guest-side test
 # library and tools/guest/init.
+# --reuse keeps an image OUTDIR already holds when it was built from the same
+# inputs (OUTDIR/inputs: a hash of every file above, the agent binary, the
+# kernel version and the options), so a cache directory that outlives a run
+# never serves an image of older sources.
 # Prints the image path on stdout.  OUTDIR defaults to ./_guest.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,6 +31,7 @@ ko=""
 agent="${VESPER_AGENT_STATIC:-}"
 no_agent=""
 gzip_it=""
+reuse=""
 while [ $# -gt 0 ]; do
     case "$1" in
     -o) out="$2"; shift ;;
@@ -35,7 +40,8 @@ while [ $# -gt 0 ]; do
     --agent) agent="$2"; shift ;;
     --no-agent) no_agent=1 ;;
     -z) gzip_it=1 ;;
-    -h|--help) sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --reuse) reuse=1 ;;
+    -h|--help) sed -n '4,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "mkinitramfs: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -59,6 +65,36 @@ moddir="/lib/modules/$kver"
 
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
+
+# the agent, when another build produced the static one
+if [ -z "$no_agent" ] && [ -z "$agent" ]; then
+    for c in "${VESPER_BUILD:-}/agent/vesper-agent-static" "$top"/_build/agent/vesper-agent-static \
+        "$top"/_build*/agent/vesper-agent-static "$top/agent/vesper-agent-static"; do
+        if [ -f "$c" ]; then
+            agent="$c"
+            break
+        fi
+    done
+fi
+img="$out/initramfs.cpio"
+[ -z "$gzip_it" ] || img="$img.gz"
+
+# inputs: what the image is made of; its hash names the image in $out/inputs
+inputs() {
+    echo "kernel $kver options no_agent=$no_agent gzip=$gzip_it"
+    cat "$0" "$here/common.sh" "$here/init" "$top"/kmod/Kbuild "$top"/kmod/Makefile \
+        "$top"/kmod/*.[ch] "$top"/lib/*.h "$top"/tests/guest/tools/*.c "$top/tests/lib.sh" \
+        "$top/tests/guest/guest-lib.sh" /bin/busybox
+    [ -z "$ko" ] || cat "$ko"
+    [ -n "$no_agent" ] || [ -z "$agent" ] || [ ! -f "$agent" ] || cat "$agent"
+}
+key="$(inputs | sha256sum | cut -c1-32)"
+if [ -n "$reuse" ] && [ -s "$img" ] && [ "$(cat "$out/inputs" 2>/dev/null)" = "$key" ]; then
+    log "image $img reused (inputs unchanged)"
+    echo "$img"
+    exit 0
+fi
+rm -f "$out/inputs"
 root="$out/root"
 rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc/vesper,lib/modules,lib/vesper,www}
@@ -112,16 +148,6 @@ done
 cp "$top/tests/lib.sh" "$root/lib/vesper/lib.sh"
 cp "$top/tests/guest/guest-lib.sh" "$root/lib/vesper/guest-lib.sh"
 
-# the agent, when another build produced the static one
-if [ -z "$no_agent" ] && [ -z "$agent" ]; then
-    for c in "${VESPER_BUILD:-}/agent/vesper-agent-static" "$top"/_build/agent/vesper-agent-static \
-        "$top"/_build*/agent/vesper-agent-static "$top/agent/vesper-agent-static"; do
-        if [ -f "$c" ]; then
-            agent="$c"
-            break
-        fi
-    done
-fi
 if [ -n "$no_agent" ]; then
     log "agent: left out (--no-agent)"
 elif [ -n "$agent" ] && [ -f "$agent" ]; then
@@ -144,15 +170,14 @@ mknod -m 600 "$root/dev/console" c 5 1
 mknod -m 666 "$root/dev/null" c 1 3
 echo "$kver" >"$root/etc/vesper/kernel"
 
-img="$out/initramfs.cpio"
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$img.tmp"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$out/initramfs.cpio.tmp"
 if [ -n "$gzip_it" ]; then
-    gzip -1 -c "$img.tmp" >"$img.gz"
-    rm -f "$img.tmp"
-    img="$img.gz"
+    gzip -1 -c "$out/initramfs.cpio.tmp" >"$img"
+    rm -f "$out/initramfs.cpio.tmp"
 else
-    mv -f "$img.tmp" "$img"
+    mv -f "$out/initramfs.cpio.tmp" "$img"
 fi
 echo "$kver" >"$out/kernel-version"
+echo "$key" >"$out/inputs"
 log "image $img ($(du -k "$img" | cut -f1) KiB, kernel $kver)"
 echo "$img"
