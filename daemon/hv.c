@@ -183,11 +183,10 @@ static void hv_connect_run(struct hv_job *jb, struct hv_wconn *wc)
             return;
         }
     }
-    if (virConnectRegisterCloseCallback(conn, hv_close_cb, hv_link_ref(wc->link), hv_link_unref) ==
-        0)
-        wc->close_registered = 1;
-    else
-        hv_link_unref(wc->link);
+    /* no reference of its own: a driver without close callbacks (test:///)
+     * accepts one and never calls its free callback; hv_wconn_close()
+     * unregisters it before it drops wc's */
+    wc->close_registered = virConnectRegisterCloseCallback(conn, hv_close_cb, wc->link, NULL) == 0;
     j->conn = conn;
     j->have_job_completed = wc->cb_ids[HV_CB_JOB_COMPLETED] >= 0;
 }
@@ -241,7 +240,10 @@ static gboolean hv_on_closed(gpointer data)
 }
 
 /* libvirt's close callback, from any thread: never tear down from inside
- * it, and touch nothing but the link's reference count here. */
+ * it, and touch nothing but the link's reference count here.  opaque is
+ * wc's link, borrowed: libvirt calls this under the lock that
+ * virConnectUnregisterCloseCallback() takes, and wc keeps its reference
+ * until after that. */
 static void hv_close_cb(virConnectPtr conn, int reason, void *opaque)
 {
     (void)conn;

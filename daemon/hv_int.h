@@ -35,10 +35,13 @@ enum {
 
 /*
  * The opaque data of libvirt's callbacks for one connection attempt (made
- * and released in hv.c): reference counted (libvirt frees its references
- * from any thread), h read and cleared on the main loop only.  h is NULL
- * once the connection is torn down or h freed: callbacks that still
- * arrive are ignored.
+ * and released in hv.c): reference counted.  h (until the teardown), the
+ * connect job or the worker's hv_wconn, each registered domain event
+ * callback (libvirt drops those at deregistration, from any thread) and
+ * each pending hv_on_closed() hold a reference; the close callback
+ * borrows hv_wconn's.  h is read and cleared on the main loop only, and
+ * is NULL once the connection is torn down or h freed: callbacks that
+ * still arrive are ignored.
  */
 struct hv_link {
     struct hv *h;
@@ -82,9 +85,9 @@ struct hv {
 /* The worker's view of the connection: touched by jobs in the worker
  * thread only.  channel and prefix are copies made at hv_work_new(). */
 struct hv_wconn {
-    virConnectPtr conn; /* NULL when not connected */
-    unsigned gen;       /* hv.conn_gen it was opened for */
-    struct hv_link *link;
+    virConnectPtr conn;   /* NULL when not connected */
+    unsigned gen;         /* hv.conn_gen it was opened for */
+    struct hv_link *link; /* one reference while conn is open */
     int cb_ids[HV_CB_N_];
     int close_registered;
     char *channel, *prefix;
