@@ -196,8 +196,9 @@ gt_ctl() {
 # gt_q WHAT WAIT FIELDS COND...: ask vesperctl --json WHAT ("events",
 # "operations": the whole log; anything else, e.g. "guest vm1", is one
 # object) and print FIELDS (comma separated, dotted paths into the JSON)
-# of every item matching all CONDs (FIELD=VALUE, FIELD!=VALUE, or a
-# numeric FIELD>N, >=, <, <=), one line each.  Retries every 0.1 s for up
+# of every item matching all CONDs (FIELD=VALUE, FIELD!=VALUE, a numeric
+# FIELD>N, >=, <, <=, or FIELD&BITS / FIELD!&BITS: some / none of BITS set
+# in an integer field), one line each.  Retries every 0.1 s for up
 # to WAIT seconds while nothing matches.  Status 0 if something matched.
 gt_q() {
     python3 -c "$gt_q_py" "$gt_vesperctl" "$gt_work/ctl.sock" "$@"
@@ -207,7 +208,7 @@ import json, re, subprocess, sys, time
 ctl, sock, what, wait, fields = sys.argv[1:6]
 conds = []
 for c in sys.argv[6:]:
-    m = re.match(r"^([a-z_.]+)(!=|>=|<=|=|>|<)(.*)$", c)
+    m = re.match(r"^([a-z_.]+)(!=|>=|<=|=|>|<|!&|&)(.*)$", c)
     if not m:
         sys.exit("gt_q: bad condition '%s'" % c)
     conds.append(m.groups())
@@ -227,6 +228,10 @@ def match(item):
         x = get(item, k)
         if op in ("=", "!="):
             if (text(x) == v) != (op == "="):
+                return False
+            continue
+        if op in ("&", "!&"):
+            if not isinstance(x, int) or (x & int(v, 0) != 0) != (op == "&"):
                 return False
             continue
         try:
