@@ -142,6 +142,21 @@ void sysd_pid_remember(struct sysd_state *st, uint32_t tgid, const char *unit);
  */
 int sysd_is_crash(const struct vsp_event *ev);
 
+/*
+ * sysd_pkg_comm() - 1 if comm (a task's name, as in /proc/PID/stat) is the
+ * package manager whose maintainer scripts stop, restart and upgrade
+ * services on purpose: dpkg (under apt, unattended-upgrades, ...).
+ */
+int sysd_pkg_comm(const char *comm);
+
+/*
+ * sysd_stat_parent() - the name and parent of a task from the text of its
+ * /proc/PID/stat ("PID (COMM) STATE PPID ..."; COMM may hold spaces and
+ * parentheses, so it ends at the last ')').  Returns 0, or -EINVAL for a
+ * text of another shape; comm (size len) is cut to fit.
+ */
+int sysd_stat_parent(const char *text, char *comm, size_t len, uint32_t *ppid);
+
 enum sysd_verdict {
     SYSD_UNPLANNED = 0,
     SYSD_PLANNED = 1,
@@ -165,6 +180,10 @@ enum sysd_verdict {
  *  - Otherwise UNPLANNED: kill -9 by another process, systemctl kill and
  *    the watchdog's SIGABRT from pid 1 without a job, an exit outside any
  *    job.
+ * A signal sent from under the package manager (sysd_pkg_comm() among the
+ * sender's ancestors, which the agent reads from /proc before this
+ * decision: Debian's nginx upgrade sends QUIT to the old master from its
+ * init script, outside any systemd job) is planned too: sysd_mark().
  * SYSD_JOB_LEAD_NS covers a job the agent learns of just after an event
  * it caused: the manager sends the signal right after it emits JobNew,
  * and the kernel's record may be read first.
