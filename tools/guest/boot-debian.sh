@@ -9,8 +9,9 @@
 # (the extracted vmlinux, PVH entry) and initrd, root on the image's raw
 # disk as a virtio disk, console on ttyS0 captured to a log file, a
 # virtio-serial port org.vesper.0 on a unix socket (vesper-agent starts when
-# it appears), ACPI on (QMP system_powerdown = the power button), -no-reboot,
-# and a timeout.  Runs in the foreground until the guest powers off.
+# it appears), ACPI on (QMP system_powerdown = the power button), -no-reboot
+# (unless --reboot), and a timeout.  Runs in the foreground until the guest
+# powers off.
 # Kernel command line: no_timer_check, because on a loaded host the
 # kernel's IO-APIC timer check under TCG can fail ("MP-BIOS bug: 8254 timer
 # not connected to IO-APIC"), and a boot after that hung in the initramfs.
@@ -28,6 +29,7 @@
 #   --persist     write to the image's disk (default: writes are discarded,
 #                 QEMU snapshot=on, so the cached image stays as built)
 #   --bzimage     boot the image's vmlinuz instead of the extracted vmlinux
+#   --reboot      a reboot in the guest boots it again (default: QEMU exits)
 # RUNDIR is ./_guest-debian.  Exit status: QEMU's (0 after a poweroff), 124
 # on timeout, 125 when the image or QEMU is missing.
 set -uo pipefail
@@ -49,6 +51,7 @@ mem=512
 cpus=1
 snapshot=on
 bzimage=""
+reboot=""
 while [ $# -gt 0 ]; do
     case "$1" in
     -d) dir="$2"; shift ;;
@@ -65,8 +68,9 @@ while [ $# -gt 0 ]; do
     -c) cpus="$2"; shift ;;
     --persist) snapshot=off ;;
     --bzimage) bzimage=1 ;;
+    --reboot) reboot=1 ;;
     --) shift; break ;;
-    -h|--help) sed -n '4,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '4,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "boot-debian: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -90,6 +94,11 @@ mkdir -p "$rundir"
 [ -n "$sock" ] || sock="$rundir/vesper.sock"
 
 guest_qemu_args "$mem" "$cpus" "$log" "$mode" "$sock" || die "bad port mode $mode"
+if [ -n "$reboot" ]; then
+    for i in "${!guest_args[@]}"; do
+        [ "${guest_args[$i]}" = -no-reboot ] && unset "guest_args[$i]"
+    done
+fi
 args=("${guest_args[@]}" -kernel "$kernel" -initrd "$dir/initrd.img"
     -append "root=LABEL=vesper-root rw console=ttyS0,115200 loglevel=4 panic=-1 no_timer_check$append"
     -drive "file=$dir/disk.img,format=raw,if=virtio,snapshot=$snapshot")

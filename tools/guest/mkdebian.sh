@@ -16,7 +16,8 @@
 # (--agent FILE, $VESPER_AGENT, or _build*/agent/vesper-agent; required):
 # dynamically linked against the image's own libc and libsystemd0 (the
 # build machine's release is the image's), so that it follows systemd's
-# jobs and tells planned stops from faults.
+# jobs and tells planned stops from faults; and nginx's own .deb in
+# /var/cache/apt/archives, so that a test can reinstall it offline.
 # Prints the image directory on stdout; it holds disk.img (raw ext4, label
 # vesper-root, the whole disk), vmlinuz and initrd.img (the image's
 # /boot files, for direct kernel boot), vmlinux-KVER (extracted, PVH boot),
@@ -219,6 +220,13 @@ mkdir -p "$root/usr/lib/modules/$kver/updates"
 install -m 644 "$kb/vesper.ko" "$root/usr/lib/modules/$kver/updates/vesper.ko"
 depmod -b "$root" "$kver"
 install -m 755 "$agent" "$root/usr/sbin/vesper-agent"
+# nginx's own package, so that a test can reinstall it offline as an upgrade
+# would (apt-get install --reinstall runs its maintainer scripts, which
+# restart the service); its version is the base system's
+nginx_ver="$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' nginx)"
+nginx_deb="$cache/debs/nginx_${nginx_ver//:/%3a}_amd64.deb"
+[ -f "$nginx_deb" ] || die "no $nginx_deb (the base system's nginx) in the package cache"
+install -m 644 "$nginx_deb" "$root/var/cache/apt/archives/"
 
 cp "$root/boot/vmlinuz-$kver" "$tmp/vmlinuz"
 cp "$root/boot/initrd.img-$kver" "$tmp/initrd.img"
