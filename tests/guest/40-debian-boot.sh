@@ -63,7 +63,7 @@ gt_groups ""
 channel = $gt_work/vm1.sock
 channel-mode = connect
 groups = signal, process
-watch = cgroup:/system.slice/nginx.service
+watch = unit:nginx.service, unit:vesper-wd-test.service
 EOF
 } >"$gt_work/vesperd.conf"
 
@@ -75,9 +75,13 @@ hook() {
     return $rc
 }
 
-# hook_run COMMAND: the hook's "run", true if COMMAND succeeded in the guest.
+# hook_run COMMAND: the hook's "run", true if COMMAND succeeded in the guest
+# (within 20 s; hook_long: 120 s).
 hook_run() {
     hook run "$1"
+}
+hook_long() {
+    hook_timeout=130 hook runlong "$1"
 }
 
 # hook_says COMMAND TEXT: COMMAND succeeds in the guest and prints TEXT.
@@ -146,7 +150,7 @@ stops_before() {
 echo "== boot"
 t_qemu=$(now)
 "$gt_top/tools/guest/boot-debian.sh" -d "$img" -l "$gt_work/console.log" -s "$gt_work/vm1.sock" \
-    --server -t "$gt_work/test.sock" --qmp "$gt_work/qmp.sock" --pidfile "$gt_work/qemu.pid" \
+    --server --reboot -t "$gt_work/test.sock" --qmp "$gt_work/qmp.sock" --pidfile "$gt_work/qemu.pid" \
     -T 1200 >"$gt_work/boot.log" 2>&1 &
 gt_boot_pid=$!
 for _ in $(seq 300); do
@@ -200,6 +204,103 @@ gt_check "vesperd: signal event for the worker (SIGKILL)" \
 gt_check "nginx still answers" \
     hook_says 'sleep 1; curl -sS --max-time 10 http://127.0.0.1/' 'vesper guest service (debian)'
 
+# ---- planned operations: systemd jobs, a package upgrade, a reboot ----
+# Each must reach vesperd as events flagged planned (the agent follows
+# systemd's jobs on the bus), and none may be judged failover.
+
+EVF_PLANNED=0x20
+
+# ev_last: the number of vesperd's newest event (0 if none).
+ev_last() {
+    local n
+    n="$(gt_q events 0 n | sort -n | tail -n 1)"
+    echo "${n:-0}"
+}
+
+# nginx_back: nginx is active and answers again (after an operation).
+nginx_back() {
+    local _
+    for _ in $(seq 30); do
+        hook_says 'systemctl is-active nginx && curl -sS --max-time 5 http://127.0.0.1/' \
+            'vesper guest service (debian)' >/dev/null && return 0
+        sleep 1
+    done
+    return 1
+}
+
+# planned WHAT COMMAND [signal]: COMMAND in the guest is a planned
+# operation: with "signal", nginx gets a stop signal and vesperd has it as a
+# planned signal event; in every case no event after it is judged failover,
+# and nginx answers afterwards.
+planned() {
+    local what="$1" cmd="$2" m
+    m="$(ev_last)"
+    t_check "$what: done in the guest" hook_long "$cmd"
+    t_check "$what: nginx is back and answers" nginx_back
+    if [ "${3:-}" = signal ]; then
+        t_check "$what: nginx's stop signal reached vesperd, flagged planned" \
+            gt_q events 30 n,probe,sig,comm,src_comm,flags,verdict,group \
+            probe=signal "n>$m" comm=nginx "flags&$EVF_PLANNED"
+    fi
+    sleep 1 # an exit event after the last signal is on its way
+    t_check "$what: no event judged failover" \
+        t_not gt_q events 0 n,probe,sig,comm,flags,verdict,group,reason "n>$m" verdict=failover
+    echo "  events after $m:"
+    gt_q events 0 n,probe,sig,comm,src_comm,flags,verdict,group "n>$m" | sed 's/^/    /'
+}
+
+# unplanned WHAT COMMAND SIG COMM: COMMAND in the guest is a fault: signal
+# SIG to COMM reaches vesperd unflagged and is judged failover.
+unplanned() {
+    local what="$1" cmd="$2" sig="$3" comm="$4" m
+    m="$(ev_last)"
+    t_check "$what: done in the guest" hook_run "$cmd"
+    t_check "$what: signal $sig to $comm judged failover, not planned" \
+        gt_q events 60 n,probe,sig,comm,src_comm,src_pid,flags,verdict,group \
+        probe=signal "n>$m" "sig=$sig" "comm=$comm" verdict=failover "flags!&$EVF_PLANNED"
+}
+
+echo "== planned operations (systemd jobs): never a failover"
+planned "systemctl restart nginx" 'systemctl restart nginx' signal
+planned "systemctl reload nginx" 'systemctl reload nginx'
+planned "systemctl stop nginx, then start" 'systemctl stop nginx && sleep 1 && systemctl start nginx' signal
+# the package's maintainer scripts upgrade nginx's binary in place (USR2,
+# then QUIT to the old master from the init script: no systemd job, the
+# sender runs under dpkg); a local .deb (the image's own nginx) since the
+# guest has no network
+planned "apt-get install --reinstall nginx" \
+    'apt-get -q -y install --reinstall /var/cache/apt/archives/nginx_*.deb' signal
+
+echo "== unplanned faults: still failover"
+# shellcheck disable=SC2016 # expanded in the guest
+unplanned "kill -9 of nginx's master by another process" \
+    'kill -KILL "$(systemctl show -p MainPID --value nginx)"' 9 nginx
+t_check "nginx started again" hook_run 'systemctl reset-failed nginx; systemctl start nginx'
+# shellcheck disable=SC2016
+unplanned "SIGSEGV to nginx's master" 'kill -SEGV "$(systemctl show -p MainPID --value nginx)"' 11 nginx
+t_check "nginx started again" hook_run 'systemctl reset-failed nginx; systemctl start nginx'
+unplanned "a service's watchdog (WatchdogSec, no keep-alive): systemd aborts it" \
+    'systemctl start vesper-wd-test' 6 sleep
+t_check "nginx answers" nginx_back
+
+echo "== reboot inside the guest: planned"
+m="$(ev_last)"
+t_reboot=$(now)
+t_check "systemctl reboot" hook_run 'systemctl reboot'
+gt_check "vesperd gets the HELLO of the new boot" \
+    gt_q "guest vm1" 900 link,boot_id link=up "boot_id!=$boot_id"
+reboot_s="$(since "$t_reboot")"
+echo "reboot -> HELLO of the new boot $reboot_s s"
+t_check "reboot: nginx's stop at shutdown reached vesperd, flagged planned" \
+    gt_q events 0 n,probe,sig,comm,src_comm,flags,verdict,group \
+    "n>$m" comm=nginx "flags&$EVF_PLANNED"
+t_check "reboot: no event judged failover" \
+    t_not gt_q events 0 n,probe,sig,comm,flags,verdict,group "n>$m" verdict=failover
+echo "  events after $m:"
+gt_q events 0 n,probe,sig,comm,src_comm,flags,verdict,group "n>$m" | sed 's/^/    /'
+hook_timeout=300 t_check "test hook answers after the reboot" hook ping
+t_check "nginx answers after the reboot" nginx_back
+
 echo "== ACPI power-down"
 t_pd=$(now)
 gt_check "QMP system_powerdown" qmp system_powerdown
@@ -214,5 +315,5 @@ gt_check "systemd reaches the power-off target" console_has 'Reached target.*(Po
 gt_check "nginx stops before the agent" stops_before 'nginx' 'vesper-agent'
 gt_check "the kernel powers down" console_has 'reboot: Power down'
 echo "timing: image $build_how ${build_s} s; QEMU start -> HELLO ${hello_s} s," \
-    "-> multi-user ${mu_s} s; powerdown -> exit ${pd_s} s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "-> multi-user ${mu_s} s; reboot -> HELLO ${reboot_s} s; powerdown -> exit ${pd_s} s; load $(cut -d' ' -f1-3 /proc/loadavg)"
 gt_summary
