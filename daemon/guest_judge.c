@@ -21,7 +21,8 @@
  * operation with reason "planned", done at once with outcome "not sent:
  * ..." and no action, budget, latch or mark.  A state that begins between
  * the decision and the request (pmk holds the request back, the action's
- * result says planned) undoes the latch and the mark of that operation.
+ * result says planned) undoes the latch and the mark of that operation,
+ * and gives back the budget it took: a request never sent did nothing.
  *
  * Durable before acting: an operation is recorded with oplog_decide() and
  * its action starts only when the log says it is on disk
@@ -119,6 +120,24 @@ void guest_budget_note(struct guest *g, const char *rsc, enum vsp_verdict v, uin
         budget_note(&g->mig_budget, t);
         if (rb)
             budget_note(&rb->mig, t);
+    }
+}
+
+void guest_budget_give_back(struct guest *g, const char *rsc, enum vsp_verdict v, uint64_t t)
+{
+    struct guest_rsc_budget *rb =
+        rsc && rsc[0] && guest_rsc_budgets ? g_hash_table_lookup(guest_rsc_budgets, rsc) : NULL;
+
+    if (v == VSP_VERDICT_FAILOVER) {
+        if (g)
+            (void)budget_give_back(&g->fo_budget, t);
+        if (rb)
+            (void)budget_give_back(&rb->fo, t);
+    } else if (v == VSP_VERDICT_MIGRATE) {
+        if (g)
+            (void)budget_give_back(&g->mig_budget, t);
+        if (rb)
+            (void)budget_give_back(&rb->mig, t);
     }
 }
 

@@ -135,8 +135,13 @@ void guest_planned_held(struct guest *g, const struct oplog_event *e, const char
 void guest_planned_late(struct oplog_op *op)
 {
     struct guest *g = guest_find(op->ev.guest);
+    int spent = strcmp(op->ev.reason, GUEST_PLANNED_REASON) != 0;
 
     g_strlcpy(op->ev.reason, GUEST_PLANNED_REASON, sizeof(op->ev.reason));
+    /* never sent, it did nothing: it costs nothing (a restart, which
+     * counts no planned verdict in the budgets, agrees) */
+    if (spent)
+        guest_budget_give_back(g, op->resource, op->ev.verdict, oplog_event_now_mono(&op->ev));
     if (!g)
         return;
     g->cnt.planned++;

@@ -8,8 +8,10 @@
  * exec type, so no command runs: it records what it was started for and
  * completes when the test says.  Checked: verdicts, reasons and groups on
  * the event entries, the operations created and their completion, the
- * FAILED and DEGRADED health latch, and agent lost / back judged as host
- * events.  The test drives the judge directly through guest_int.h, the
+ * FAILED and DEGRADED health latch, agent lost / back judged as host
+ * events, and planned states: maintenance holding verdicts back, a request
+ * held back after its decision undoing its latch and giving back its
+ * budget.  The test drives the judge directly through guest_int.h, the
  * guest family's private header.
  */
 #include "config.h"
@@ -86,6 +88,29 @@ static const char daemon_fmt[] = "[action page]\n"
                                  "on-migrate = page\n"
                                  "resource = vm1-web\n";
 
+/* two guests on one resource, one failover per hour each (%s twice: the
+ * directory of their channels) */
+static const char shared_fmt[] = "[vesperd]\n"
+                                 "failover-budget = 1/1h\n"
+                                 "\n"
+                                 "[action page]\n"
+                                 "type = exec\n"
+                                 "command = /bin/false\n"
+                                 "\n"
+                                 "[guest vm1]\n"
+                                 "channel = %s/vm1.sock\n"
+                                 "channel-mode = listen\n"
+                                 "groups = signal, hypervisor\n"
+                                 "on-failover = page\n"
+                                 "resource = vm1-web\n"
+                                 "\n"
+                                 "[guest vm2]\n"
+                                 "channel = %s/vm2.sock\n"
+                                 "channel-mode = listen\n"
+                                 "groups = signal\n"
+                                 "on-failover = page\n"
+                                 "resource = vm1-web\n";
+
 static const uint8_t boot[VSP_BOOT_ID_LEN] = {0x3f, 0x2a, 0x9c, 0x01, 5,  6,  7,  8,
                                               9,    10,   11,   12,   13, 14, 15, 16};
 #define INSTANCE UINT64_C(0x1b2e4f0a3c)
@@ -129,6 +154,19 @@ static int ta_start(const struct conf_action *act, const struct oplog_op *op, ac
     ta.done = done;
     ta.arg = arg;
     return 0;
+}
+
+/* The pending action ends as pmk ends a request it held back because the
+ * resource is in a planned state: status 0, planned, "not sent: ...". */
+static void ta_held_back(struct action_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->planned = 1;
+    res->exit_code = -1;
+    res->start_mono_ns = res->end_mono_ns = vsp_mono_ns();
+    g_strlcpy(res->text, "not sent: vm1-web is in maintenance (cluster maintenance-mode)",
+              sizeof(res->text));
+    ta.done(ta.task, res, ta.arg);
 }
 
 static const struct action_ops ta_ops = {
@@ -634,19 +672,54 @@ static void test_planned_late(void **state)
     judge(g, &ev);
     assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
     s = seen();
-    memset(&res, 0, sizeof(res));
-    res.planned = 1;
-    res.exit_code = -1;
-    res.start_mono_ns = res.end_mono_ns = vsp_mono_ns();
-    g_strlcpy(res.text, "not sent: vm1-web is in maintenance (cluster maintenance-mode)",
-              sizeof(res.text));
-    ta.done(ta.task, &res, ta.arg);
+    ta_held_back(&res);
     s = seen();
     assert_int_equal(s.op.state, OPLOG_OP_DONE);
     assert_string_equal(s.op.ev.reason, GUEST_PLANNED_REASON);
     assert_string_equal(s.op.outcome, res.text);
     assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
     assert_int_equal(g->cnt.planned, 1);
+}
+
+/* A request held back after the decision was never sent: it gives back
+ * the failover budget it took, the guest's and the resource's, so that
+ * the next fault on the resource still acts. */
+static void test_planned_late_budget(void **state)
+{
+    char *text = g_strdup_printf(shared_fmt, tdir, tdir);
+    struct vsp_event ev = ev_signal(1, 9);
+    struct guest *g1, *g2;
+    struct action_result res;
+
+    (void)state;
+    assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
+    g_free(text);
+    g1 = guest_find("vm1");
+    g2 = guest_find("vm2");
+    assert_non_null(g1);
+    assert_non_null(g2);
+    memcpy(g2->boot_id, boot, sizeof(boot));
+    g2->instance = INSTANCE;
+    g2->have_stream = 1;
+
+    judge(g1, &ev);
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(budget_used(&g1->fo_budget, 0, vsp_mono_ns()), 1);
+    ta_held_back(&res);
+    assert_int_equal(budget_used(&g1->fo_budget, 0, vsp_mono_ns()), 0);
+    assert_int_equal(g1->cnt.budget_refused, 0);
+
+    /* vm2 on the same resource: its budget of one is not spent by vm1's */
+    ev = ev_signal(2, 9);
+    judge(g2, &ev);
+    assert_int_equal(g2->cnt.budget_refused, 0);
+    assert_int_equal(ta.calls, 2);
+    assert_int_equal(ta.verdict, VSP_VERDICT_FAILOVER);
+    assert_int_equal(g2->latch, GUEST_HEALTH_FAILED);
+    /* ...which vm2's failover has spent now: vm1's next one is over it */
+    hv_crash(g1);
+    assert_int_equal(ta.calls, 2);
+    assert_int_equal(g1->cnt.budget_refused, 1);
 }
 
 int main(void)
@@ -663,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_maintenance_holds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planned_late, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planned_late_budget, setup, teardown),
     };
     int rc;
 

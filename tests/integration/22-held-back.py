@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (C) 2026 The vesper authors
+#
+# What a verdict held back by maintenance costs, and what of maintenance
+# survives a crash, through the real vesperd with fake guests (vspfake.py),
+# an exec action that counts its runs and an sqlite operation log:
+#  - failover-budget = 2/1h: with maintenance on, 3 watched SIGKILLs are
+#    held back (recorded as done with reason "planned", no action); after
+#    maintenance off the next 2 faults fail over, the budget is theirs, and
+#    a third is over the budget;
+#  - the held verdicts are in the operation log: after a kill -9 and a
+#    restart on the same database, vesperctl operations still lists them,
+#    done, reason planned, and nothing is run for them.
+#
+# Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from vspfake import FakeGuest, find_dirs, kill9, quick_group, run_cases, Vesperd, wait_for  # noqa: E402
+from vsptest import check, skip, summary  # noqa: E402
+
+CONF = """oplog = @DIR@/oplog.db
+heartbeat = 200ms
+heartbeat-timeout = 5s
+failover-budget = 2/1h
+
+[action count]
+type = exec
+command = echo "$VESPER_GUEST $VESPER_EVENT_ID" >> @DIR@/ran
+
+[guest h1]
+channel = @DIR@/h1.sock
+channel-mode = listen
+groups = quick
+watch = comm:nginx
+on-failover = count
+
+[guest h2]
+channel = @DIR@/h2.sock
+channel-mode = listen
+groups = quick
+watch = comm:nginx
+on-failover = count
+"""
+
+
+def judged(d, guest):
+    return d.json("guest", guest)["counters"]["judged"]
+
+
+def fault(d, g, guest):
+    """One watched SIGKILL, judged; then the group's window (200 ms) passes."""
+    n = judged(d, guest)
+    kill9(g)
+    wait_for(lambda: judged(d, guest) >= n + 1, 5)
+    time.sleep(0.35)
+
+
+def connect(d, guests, guest):
+    g = FakeGuest(guest)
+    guests.append(g)
+    g.connect(d.path(guest + ".sock"))
+    g.hello()
+    g.start_heartbeats()
+    wait_for(lambda: d.json("guest", guest)["link"] == "up", 5)
+    return g
+
+
+def held(d, guest):
+    return [o for o in d.operations(guest) if o["reason"] == "planned"]
+
+
+def restart(d):
+    """kill -9 vesperd, start it again on the same files and wait until it
+    answers (its stale control socket removed, so that start() waits for
+    the new one)."""
+    d.proc.kill()
+    d.proc.wait()
+    d.log.close()
+    os.unlink(d.sock)
+    d.start()
+    wait_for(lambda: d.ctl("status", check=False).returncode == 0, 10)
+
+
+def crash_restart(d, guests):
+    for g in guests:
+        g.close()
+    guests.clear()
+    restart(d)
+
+
+def budget(d, guests):
+    g = connect(d, guests, "h1")
+    d.ctl("maintenance", "h1", "on")
+    for _ in range(3):
+        fault(d, g, "h1")
+    o = held(d, "h1")
+    check(len(o) == 3 and all(x["verdict"] == "failover" and x["state"] == "done" and
+                              x["outcome"].startswith("not run: guest h1 is in maintenance")
+                              for x in o),
+          "maintenance on: 3 faults recorded as held back (%d)" % len(o))
+    check(d.runs("h1") == 0, "no action ran for them (%d)" % d.runs("h1"))
+    d.ctl("maintenance", "h1", "off")
+    fault(d, g, "h1")
+    check(wait_for(lambda: d.runs("h1") == 1, 5),
+          "maintenance off: a fault fails over, the held verdicts spent no budget")
+    d.ctl("clear", "h1")
+    fault(d, g, "h1")
+    check(wait_for(lambda: d.runs("h1") == 2, 5), "and a second one (budget 2/1h)")
+    d.ctl("clear", "h1")
+    fault(d, g, "h1")
+    time.sleep(0.3)
+    c = d.json("guest", "h1")["counters"]
+    check(d.runs("h1") == 2 and c["budget_refused"] == 1,
+          "a third is over the budget (%d actions, %d refused)" % (d.runs("h1"),
+                                                                   c["budget_refused"]))
+
+    # the held verdicts outlive a crash, and a restart does not act on them
+    time.sleep(0.3)  # the group that holds the last rows is written (100 ms)
+    ids = sorted(x["id"] for x in o)
+    crash_restart(d, guests)
+    after = held(d, "h1")
+    check(sorted(x["id"] for x in after) == ids and
+          all(x["state"] == "done" and x["reason"] == "planned" for x in after),
+          "kill -9, restart: the 3 held verdicts are listed, done, reason planned")
+    connect(d, guests, "h1")
+    time.sleep(0.5)
+    check(d.runs("h1") == 2, "nothing is run for them after the restart (%d)" % d.runs("h1"))
+    check(not any(i in d.logtext() for i in ids),
+          "the restarted vesperd does not touch them (none named in its log)")
+
+
+def main():
+    builddir, srcdir = find_dirs()
+    if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
+        skip("daemon/vesperd not built in %s" % builddir)
+    d = Vesperd(builddir, srcdir, CONF, groups=["agent"], debug=False)
+    with open(os.path.join(d.gdir, "quick.conf"), "w") as f:
+        f.write(quick_group("quick"))
+    run_cases(d, [budget])
+    return summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
