@@ -199,9 +199,9 @@ struct oplog_op *oplog_decide(struct oplog *log, const struct oplog_event *ev,
 
 /*
  * oplog_record() - record a decision whose action has no side effect that
- * a crash could repeat or lose (the built-in log): ev and op appended as
- * by oplog_decide(), but written with the next group, without waiting for
- * the disk.  Returns the stored operation.
+ * a crash could repeat or lose (the built-in log, or none: a verdict held
+ * back): ev and op appended as by oplog_decide(), but written with the
+ * next group, without waiting for the disk.  Returns the stored operation.
  */
 struct oplog_op *oplog_record(struct oplog *log, const struct oplog_event *ev,
                               const struct oplog_op *op);

@@ -3,16 +3,17 @@
  *
  * Unit tests of the guest judge (daemon/guest_judge.c): a guest made by
  * guests_apply() from a parsed configuration, with its real rule state,
- * judges events into a real in-memory operation log (oplog_new() without a
- * database).  The configured action is a test action registered for the
- * exec type, so no command runs: it records what it was started for and
- * completes when the test says.  Checked: verdicts, reasons and groups on
- * the event entries, the operations created and their completion, the
- * FAILED and DEGRADED health latch, agent lost / back judged as host
- * events, and planned states: maintenance holding verdicts back, a request
- * held back after its decision undoing its latch and giving back its
- * budget.  The test drives the judge directly through guest_int.h, the
- * guest family's private header.
+ * judges events into a real operation log (oplog_new(), in memory, or on
+ * a database for what a restart finds).  The configured action is a test
+ * action registered for the exec type, so no command runs: it records
+ * what it was started for and completes when the test says.  Checked:
+ * verdicts, reasons and groups on the event entries, the operations
+ * created and their completion, the FAILED and DEGRADED health latch,
+ * agent lost / back judged as host events, and planned states:
+ * maintenance holding verdicts back (recorded without waiting for the
+ * disk), a request held back after its decision undoing its latch and
+ * giving back its budget.  The test drives the judge directly through
+ * guest_int.h, the guest family's private header.
  */
 #include "config.h"
 
@@ -177,14 +178,18 @@ static const struct action_ops ta_ops = {
 
 /* ---- fixture ------------------------------------------------------------ */
 
-static int setup(void **state)
+/* The fixture's guest vm1 and its operation log, on database db (NULL:
+ * in memory). */
+static int setup_log(void **state, const char *db)
 {
     char *text = g_strdup_printf(daemon_fmt, tdir);
     struct guest *g;
+    int rc = 1;
 
     memset(&ta, 0, sizeof(ta));
-    tlog = oplog_new(0, 0, NULL, NULL);
+    tlog = oplog_new(0, 0, db, &rc);
     assert_non_null(tlog);
+    assert_int_equal(rc, 0);
     opid_gen_init(&tids, 1, 1);
     guests_init(tlog, &tids);
     assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
@@ -199,12 +204,39 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup(void **state)
+{
+    return setup_log(state, NULL);
+}
+
+/* the database of the tests that have one, in tdir */
+static char tdb[sizeof(tdir) + 16];
+
+static int setup_db(void **state)
+{
+    snprintf(tdb, sizeof(tdb), "%s/oplog.db", tdir);
+    return setup_log(state, tdb);
+}
+
 static int teardown(void **state)
 {
     (void)state;
     guests_shutdown();
     oplog_free(tlog);
     tlog = NULL;
+    return 0;
+}
+
+static int teardown_db(void **state)
+{
+    char p[sizeof(tdb) + 4];
+
+    teardown(state);
+    unlink(tdb);
+    snprintf(p, sizeof(p), "%s-wal", tdb);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", tdb);
+    unlink(p);
     return 0;
 }
 
@@ -641,6 +673,54 @@ static void test_maintenance_holds(void **state)
     assert_int_equal(g->planned_held, 0); /* the planned episode is over */
 }
 
+struct found_ops {
+    unsigned n;
+    struct oplog_op op; /* the last */
+};
+
+static void found_op(const struct oplog_op *o, void *arg)
+{
+    struct found_ops *f = arg;
+
+    f->n++;
+    f->op = *o;
+}
+
+/* A verdict maintenance holds back runs nothing, so it does not wait for
+ * the disk as a decision that acts does: it is written with the next
+ * group, and a restart reads it back done, with reason planned, and finds
+ * nothing to act on. */
+static void test_planned_no_wait(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(1, 9);
+    struct oplog_stats st;
+    struct found_ops f;
+    struct oplog *again;
+    int rc = 1;
+
+    guest_maintenance(g, 1, 0);
+    judge(g, &ev);
+    oplog_sync(tlog); /* everything written */
+    while (g_main_context_iteration(NULL, FALSE))
+        ; /* and every durable decision told */
+    oplog_get_stats(tlog, &st);
+    assert_int_equal(st.decisions, 0);
+    assert_int_equal(ta.calls, 0);
+
+    /* what a restart finds in the database */
+    again = oplog_new(0, 0, tdb, &rc);
+    assert_int_equal(rc, 0);
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(oplog_read_ops(again, "vm1", 0, found_op, &f), 1);
+    assert_int_equal(f.op.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_int_equal(f.op.state, OPLOG_OP_DONE);
+    assert_string_equal(f.op.ev.reason, GUEST_PLANNED_REASON);
+    assert_non_null(strstr(f.op.outcome, "not run: guest vm1 is in maintenance"));
+    assert_int_equal(oplog_read_unfinished(again, "vm1", found_op, &f), 0);
+    oplog_free(again);
+}
+
 /* --for: over by itself; checked on the next question even before its
  * timer runs */
 static void test_maintenance_expires(void **state)
@@ -734,6 +814,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_agent_lost_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hv_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planned_no_wait, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_maintenance_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planned_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planned_late_budget, setup, teardown),
