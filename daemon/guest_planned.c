@@ -162,7 +162,7 @@ static void guest_maint_clear(struct guest *g)
     g->maint_until_mono_ns = g->maint_until_real_ns = 0;
     guest_remove_source(&g->maint_src);
     if (guest_log())
-        oplog_set_maintenance(guest_log(), g->name, 0, 0, 0);
+        oplog_set_maintenance(guest_log(), g->name, 0, 0, 0, NULL, NULL);
 }
 
 /* The end given with --for has come. */
@@ -231,7 +231,7 @@ void guest_maintenance(struct guest *g, int on, uint64_t for_ns)
     }
     if (guest_log())
         oplog_set_maintenance(guest_log(), g->name, 1, g->maint_since_real_ns,
-                              g->maint_until_real_ns);
+                              g->maint_until_real_ns, NULL, NULL);
 }
 
 void guest_maintenance_restore(struct guest *g, uint64_t since_real_ns, uint64_t until_real_ns)
