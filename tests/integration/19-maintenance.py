@@ -160,8 +160,7 @@ def for_duration(d, g):
 
 def restarts(d, guests, g1):
     d.ctl("maintenance", "m1", "on")
-    d.ctl("maintenance", "m2", "on", "--for", "1h")
-    time.sleep(0.5)  # written with the next group (100 ms)
+    d.ctl("maintenance", "m2", "on", "--for", "1h")  # answered once on disk
     for g in guests:
         g.close()
     guests.clear()

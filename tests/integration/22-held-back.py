@@ -11,7 +11,9 @@
 #    a third is over the budget;
 #  - the held verdicts are in the operation log: after a kill -9 and a
 #    restart on the same database, vesperctl operations still lists them,
-#    done, reason planned, and nothing is run for them.
+#    done, reason planned, and nothing is run for them;
+#  - vesperctl maintenance answers once the state is on disk: a kill -9
+#    right after the answer "on" (and again after "off") loses nothing.
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
 import os
@@ -135,6 +137,25 @@ def budget(d, guests):
           "the restarted vesperd does not touch them (none named in its log)")
 
 
+def maintenance_on(d, guest):
+    return d.json("guest", guest)["maintenance"]["on"]
+
+
+def durable(d, guests):
+    for i in range(3):
+        r = d.ctl("maintenance", "h2", "on")
+        restart(d)  # kill -9 right after the answer
+        check(r.stdout.startswith("h2: maintenance on"), "answer: %s" % r.stdout.strip())
+        check(maintenance_on(d, "h2"),
+              "kill -9 right after 'maintenance on' answered (%d): still on after the restart"
+              % (i + 1))
+        d.ctl("maintenance", "h2", "off")
+        restart(d)
+        check(not maintenance_on(d, "h2"),
+              "kill -9 right after 'maintenance off' answered (%d): still off after the restart"
+              % (i + 1))
+
+
 def main():
     builddir, srcdir = find_dirs()
     if not os.path.exists(os.path.join(builddir, "daemon", "vesperd")):
@@ -142,7 +163,7 @@ def main():
     d = Vesperd(builddir, srcdir, CONF, groups=["agent"], debug=False)
     with open(os.path.join(d.gdir, "quick.conf"), "w") as f:
         f.write(quick_group("quick"))
-    run_cases(d, [budget])
+    run_cases(d, [budget, durable])
     return summary()
 
 

@@ -629,7 +629,7 @@ static void test_maintenance_holds(void **state)
     struct seen s;
 
     ta.sync = 1;
-    guest_maintenance(g, 1, 0);
+    guest_maintenance(g, 1, 0, NULL, NULL);
     assert_true(g->maint);
     assert_int_equal(guest_health(g, reason, sizeof(reason)), GUEST_HEALTH_MAINTENANCE);
     assert_string_equal(reason, "guest vm1 is in maintenance (vesperctl maintenance, until off)");
@@ -662,7 +662,7 @@ static void test_maintenance_holds(void **state)
     assert_int_equal(g->planned_held, 2);
 
     /* off: the next failover verdict acts */
-    guest_maintenance(g, 0, 0);
+    guest_maintenance(g, 0, 0, NULL, NULL);
     assert_false(g->maint);
     hv_crash(g);
     s = seen();
@@ -699,7 +699,7 @@ static void test_planned_no_wait(void **state)
     struct oplog *again;
     int rc = 1;
 
-    guest_maintenance(g, 1, 0);
+    guest_maintenance(g, 1, 0, NULL, NULL);
     judge(g, &ev);
     oplog_sync(tlog); /* everything written */
     while (g_main_context_iteration(NULL, FALSE))
@@ -728,7 +728,7 @@ static void test_maintenance_expires(void **state)
     struct guest *g = *state;
     char reason[GUEST_REASON_LEN];
 
-    guest_maintenance(g, 1, 1000000000ull);
+    guest_maintenance(g, 1, 1000000000ull, NULL, NULL);
     assert_true(g->maint);
     assert_true(g->maint_until_real_ns > g->maint_since_real_ns);
     assert_int_equal(guest_planned(g, reason, sizeof(reason)), 1);
