@@ -23,7 +23,8 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from vspfake import FakeGuest, find_dirs, kill9, quick_group, run_cases, Vesperd, wait_for  # noqa: E402
+from vspfake import (connect_guest, fault, find_dirs, quick_group, run_cases, Vesperd,  # noqa: E402
+                     wait_for)
 from vsptest import check, skip, summary  # noqa: E402
 
 CONF = """oplog = @DIR@/oplog.db
@@ -51,53 +52,19 @@ on-failover = count
 """
 
 
-def judged(d, guest):
-    return d.json("guest", guest)["counters"]["judged"]
-
-
-def fault(d, g, guest):
-    """One watched SIGKILL, judged; then the group's window (200 ms) passes."""
-    n = judged(d, guest)
-    kill9(g)
-    wait_for(lambda: judged(d, guest) >= n + 1, 5)
-    time.sleep(0.35)
-
-
-def connect(d, guests, guest):
-    g = FakeGuest(guest)
-    guests.append(g)
-    g.connect(d.path(guest + ".sock"))
-    g.hello()
-    g.start_heartbeats()
-    wait_for(lambda: d.json("guest", guest)["link"] == "up", 5)
-    return g
-
-
 def held(d, guest):
     return [o for o in d.operations(guest) if o["reason"] == "planned"]
-
-
-def restart(d):
-    """kill -9 vesperd, start it again on the same files and wait until it
-    answers (its stale control socket removed, so that start() waits for
-    the new one)."""
-    d.proc.kill()
-    d.proc.wait()
-    d.log.close()
-    os.unlink(d.sock)
-    d.start()
-    wait_for(lambda: d.ctl("status", check=False).returncode == 0, 10)
 
 
 def crash_restart(d, guests):
     for g in guests:
         g.close()
     guests.clear()
-    restart(d)
+    d.kill9_restart()
 
 
 def budget(d, guests):
-    g = connect(d, guests, "h1")
+    g = connect_guest(d, guests, "h1")
     d.ctl("maintenance", "h1", "on")
     for _ in range(3):
         fault(d, g, "h1")
@@ -130,7 +97,7 @@ def budget(d, guests):
     check(sorted(x["id"] for x in after) == ids and
           all(x["state"] == "done" and x["reason"] == "planned" for x in after),
           "kill -9, restart: the 3 held verdicts are listed, done, reason planned")
-    connect(d, guests, "h1")
+    connect_guest(d, guests, "h1")
     time.sleep(0.5)
     check(d.runs("h1") == 2, "nothing is run for them after the restart (%d)" % d.runs("h1"))
     check(not any(i in d.logtext() for i in ids),
@@ -144,13 +111,13 @@ def maintenance_on(d, guest):
 def durable(d, guests):
     for i in range(3):
         r = d.ctl("maintenance", "h2", "on")
-        restart(d)  # kill -9 right after the answer
+        d.kill9_restart()  # right after the answer
         check(r.stdout.startswith("h2: maintenance on"), "answer: %s" % r.stdout.strip())
         check(maintenance_on(d, "h2"),
               "kill -9 right after 'maintenance on' answered (%d): still on after the restart"
               % (i + 1))
         d.ctl("maintenance", "h2", "off")
-        restart(d)
+        d.kill9_restart()
         check(not maintenance_on(d, "h2"),
               "kill -9 right after 'maintenance off' answered (%d): still off after the restart"
               % (i + 1))
