@@ -229,14 +229,8 @@ static int teardown(void **state)
 
 static int teardown_db(void **state)
 {
-    char p[sizeof(tdb) + 4];
-
     teardown(state);
-    unlink(tdb);
-    snprintf(p, sizeof(p), "%s-wal", tdb);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", tdb);
-    unlink(p);
+    vsp_ts_unlink_db(tdb);
     return 0;
 }
 

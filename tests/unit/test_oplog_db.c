@@ -29,6 +29,7 @@
 
 #include "oplog.h"
 #include "oplog_int.h" /* the stream upsert, tested on its own */
+#include "vsp_testsupport.h"
 #include "vsp_time.h"
 
 static char path[64];
@@ -47,14 +48,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char p[80];
-
     (void)state;
-    unlink(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    unlink(p);
+    vsp_ts_unlink_db(path);
     return 0;
 }
 
