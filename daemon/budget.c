@@ -59,6 +59,20 @@ int budget_take(struct budget *b, unsigned n, uint64_t window_ns, uint64_t now_n
     return 1;
 }
 
+int budget_give_back(struct budget *b, uint64_t t)
+{
+    for (unsigned i = 0; i < b->len; i++) {
+        if (AT(b, i) != t)
+            continue;
+        /* close the gap: the ring stays sorted, oldest first */
+        for (; i + 1 < b->len; i++)
+            AT(b, i) = AT(b, i + 1);
+        b->len--;
+        return 1;
+    }
+    return 0;
+}
+
 uint64_t budget_free_at(const struct budget *b, unsigned n, uint64_t window_ns, uint64_t now_ns)
 {
     unsigned used;

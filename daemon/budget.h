@@ -40,6 +40,13 @@ int budget_take(struct budget *b, unsigned n, uint64_t window_ns, uint64_t now_n
  * order, the newest BUDGET_MAX are kept). */
 void budget_note(struct budget *b, uint64_t t);
 
+/*
+ * budget_give_back() - the action taken at t did nothing after all (it
+ * was held back before it acted): forget one remembered time equal to t,
+ * so that it costs nothing.  Returns 1, or 0 if no such time is kept.
+ */
+int budget_give_back(struct budget *b, uint64_t t);
+
 /* When the oldest action in the window ages out of it (the budget has
  * room again), 0 if it has room now. */
 uint64_t budget_free_at(const struct budget *b, unsigned n, uint64_t window_ns, uint64_t now_ns);

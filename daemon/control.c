@@ -6,9 +6,12 @@
  * handle, request timeout), and the dispatch of a parsed request
  * (control_req.c) to its renderer (control_render_*.c) or to the guest
  * operation it asks for.  Replies are produced in full into a buffer of at
- * most CONTROL_REPLY_MAX bytes and written without blocking.  What a client
- * may cost is bounded (control.h): the number of clients, the time its
- * output may wait for it to read, and what a follower may have pending.
+ * most CONTROL_REPLY_MAX bytes and written without blocking; the reply to
+ * a change that must outlive a crash (maintenance) waits in that buffer
+ * until the change is on disk, while the main loop goes on.  What a
+ * client may cost is bounded (control.h): the number of clients, the time
+ * its output may wait for it to read, and what a follower may have
+ * pending.
  */
 #include "config.h"
 
@@ -57,7 +60,18 @@ struct control_client {
     unsigned follow; /* oplog follow handle */
     int follow_ops;  /* following operations, not events */
     struct control_req req;
-    int closing; /* close when the output is written */
+    int closing;               /* close when the output is written */
+    struct control_wait *wait; /* the reply waits for the disk */
+};
+
+/* A reply waiting for its change to be on disk (control_on_written()):
+ * freed by control_client_answer(), or by control_on_written() once the
+ * client is gone. */
+struct control_wait {
+    struct control_client *c; /* NULL once the client is gone */
+    char guest[CONF_NAME_MAX + 1];
+    int done, status; /* on disk (or not: status), as oplog_written_fn says */
+    int held;         /* the reply was read and waits in c->out */
 };
 
 static int control_lfd = -1;
@@ -83,6 +97,8 @@ static gboolean control_client_on_write(gint fd, GIOCondition cond, gpointer dat
 
 static void control_client_free(struct control_client *c)
 {
+    if (c->wait)
+        c->wait->c = NULL; /* still waiting: control_on_written() frees it */
     if (c->follow)
         oplog_unfollow(control_env->oplog, c->follow);
     if (c->rsrc)
@@ -219,6 +235,41 @@ static void control_client_on_follow(const struct oplog_event *ev, const struct 
         control_client_flush(c);
 }
 
+/* c's change is on disk, or could not be written: send the reply that
+ * waited (an error instead if it is not on disk) and close. */
+static void control_client_answer(struct control_client *c)
+{
+    struct control_wait *w = c->wait;
+
+    c->wait = NULL;
+    if (w->status < 0 && w->status != -ECANCELED) {
+        log_warnx("guest %s: maintenance changed but not on disk (%s): a restarted vesperd "
+                  "would not know of it",
+                  w->guest, oplog_last_error(control_env->oplog));
+        g_string_truncate(c->out, 0);
+        g_string_append_printf(c->out,
+                               "error: %s: maintenance changed, but not on disk (%s): a "
+                               "restarted vesperd would not know of it\n",
+                               w->guest, oplog_last_error(control_env->oplog));
+    }
+    g_free(w);
+    c->closing = 1;
+    control_client_flush(c);
+}
+
+static void control_on_written(int status, void *arg)
+{
+    struct control_wait *w = arg;
+
+    w->done = 1;
+    w->status = status;
+    if (!w->c)
+        g_free(w); /* the client went away meanwhile */
+    else if (w->held)
+        control_client_answer(w->c);
+    /* else: told before the reply was complete; the reader answers */
+}
+
 static void control_client_reply(struct control_client *c, const char *line, size_t len)
 {
     struct control_req *q = &c->req;
@@ -340,7 +391,11 @@ static void control_client_reply(struct control_client *c, const char *line, siz
         g_string_append_printf(r.body, "%s health cleared\n", g->name);
         break;
     case CONTROL_MAINTENANCE:
-        guest_maintenance(g, q->maint_on, q->maint_for_ns);
+        /* answered once it would outlive a crash (control_on_written()) */
+        c->wait = g_new0(struct control_wait, 1);
+        c->wait->c = c;
+        g_strlcpy(c->wait->guest, g->name, sizeof(c->wait->guest));
+        guest_maintenance(g, q->maint_on, q->maint_for_ns, control_on_written, c->wait);
         control_render_maintenance(&r, g);
         break;
     }
@@ -423,6 +478,14 @@ static gboolean control_client_on_read(gint fd, GIOCondition cond, gpointer data
         return G_SOURCE_REMOVE;
     }
     control_client_reply(c, c->in, (size_t)(nl - c->in));
+    if (c->wait) {
+        /* the reply waits for its change to be on disk */
+        if (c->wait->done)
+            control_client_answer(c);
+        else
+            c->wait->held = 1;
+        return G_SOURCE_REMOVE;
+    }
     if (c->req.follow && c->out->len >= 3 && strncmp(c->out->str, "ok\n", 3) == 0) {
         c->follow = oplog_follow(control_env->oplog, OPLOG_F_EVENTS | OPLOG_F_OPS,
                                  control_client_on_follow, c);

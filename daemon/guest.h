@@ -366,10 +366,14 @@ void guests_planned_refresh(void);
 
 /*
  * guest_maintenance() - ad-hoc maintenance of g on (for for_ns, 0 until
- * off; on again replaces the end) or off; remembered in the operation
- * log's database, so that it outlives a vesperd restart.  Logged.
+ * off; on again replaces the end) or off, at once; remembered in the
+ * operation log's database, so that it outlives a vesperd restart.
+ * Logged.  done, if not NULL, is called exactly once when the change is
+ * on disk (status 0; -ECANCELED: written, the database is being closed;
+ * -EIO: not written, a restart would not know of it): from the main loop,
+ * or before guest_maintenance() returns when there is no database.
  */
-void guest_maintenance(struct guest *g, int on, uint64_t for_ns);
+void guest_maintenance(struct guest *g, int on, uint64_t for_ns, oplog_written_fn done, void *arg);
 
 /*
  * guest_health() - the OCF monitor's question.  MAINTENANCE while

@@ -121,6 +121,11 @@ void guest_stream_save(struct guest *g);
  * the log back). */
 void guest_budget_note(struct guest *g, const char *rsc, enum vsp_verdict v, uint64_t t);
 
+/* The failover or migrate action of g (NULL: a guest since removed) and
+ * of resource rsc taken at t did nothing (held back before it acted):
+ * given back to their budgets, as if it had never been taken. */
+void guest_budget_give_back(struct guest *g, const char *rsc, enum vsp_verdict v, uint64_t t);
+
 /* Fill e with the log entry of event ev of g: identity (g's boot id,
  * instance, ev->seq) and the event's fields; times are left 0 for the
  * caller. */
@@ -192,7 +197,8 @@ void guest_planned_held(struct guest *g, const struct oplog_event *e, const char
  * by the time the request would have gone out (the action's result says
  * planned).  A planned verdict like the others: its reason becomes
  * "planned" (the caller records op), its guest's latch and mark from op
- * are undone. */
+ * are undone and the budget it took is given back (once, however often
+ * this is called for op). */
 void guest_planned_late(struct oplog_op *op);
 
 /* g was in maintenance when the previous vesperd stopped (wall clock;

@@ -21,13 +21,19 @@
  * operation with reason "planned", done at once with outcome "not sent:
  * ..." and no action, budget, latch or mark.  A state that begins between
  * the decision and the request (pmk holds the request back, the action's
- * result says planned) undoes the latch and the mark of that operation.
+ * result says planned) undoes the latch and the mark of that operation,
+ * and gives back the budget it took: a request never sent did nothing.
  *
  * Durable before acting: an operation is recorded with oplog_decide() and
  * its action starts only when the log says it is on disk
  * (guest_on_durable()); the configuration the action belongs to is held
- * meanwhile, since a reload may come in between.  The built-in log action
- * alone does not wait (oplog_record()): it has no side effect to guard.
+ * meanwhile, since a reload may come in between.  A decision with no side
+ * effect does not wait (oplog_record(), written with the next group): the
+ * built-in log action's, and a verdict a planned state holds back, which
+ * runs nothing.  Lost in a crash before its group is written, such a
+ * decision repeats nothing and loses no action; a restarted vesperd judges
+ * its event again when the agent resends it, like any event it had not
+ * judged yet.
  */
 #include "config.h"
 
@@ -119,6 +125,24 @@ void guest_budget_note(struct guest *g, const char *rsc, enum vsp_verdict v, uin
         budget_note(&g->mig_budget, t);
         if (rb)
             budget_note(&rb->mig, t);
+    }
+}
+
+void guest_budget_give_back(struct guest *g, const char *rsc, enum vsp_verdict v, uint64_t t)
+{
+    struct guest_rsc_budget *rb =
+        rsc && rsc[0] && guest_rsc_budgets ? g_hash_table_lookup(guest_rsc_budgets, rsc) : NULL;
+
+    if (v == VSP_VERDICT_FAILOVER) {
+        if (g)
+            (void)budget_give_back(&g->fo_budget, t);
+        if (rb)
+            (void)budget_give_back(&rb->fo, t);
+    } else if (v == VSP_VERDICT_MIGRATE) {
+        if (g)
+            (void)budget_give_back(&g->mig_budget, t);
+        if (rb)
+            (void)budget_give_back(&rb->mig, t);
     }
 }
 
@@ -277,14 +301,6 @@ out:
     g_free(d);
 }
 
-/* A planned verdict's operation (done, nothing to start) is on disk. */
-static void guest_on_planned_durable(const struct oplog_op *op, int status, void *arg)
-{
-    (void)arg;
-    if (status < 0 && status != -ECANCELED)
-        log_warnx("op %s: not on disk (%s)", op->id, oplog_last_error(guest_oplog));
-}
-
 /*
  * Judge one event (guest or host-synthesised) and act on the verdict.
  * e carries identity and receive times; ev is what the rules see.
@@ -381,7 +397,8 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     double lat = e->decide_mono_ns >= from ? (double)(e->decide_mono_ns - from) / 1e6 : 0.0;
 
     if (planned) {
-        /* recorded, not acted on: done at once, nothing started */
+        /* recorded, not acted on: done at once, nothing started, so
+         * nothing to wait for the disk for */
         op.state = OPLOG_OP_DONE;
         op.start_mono_ns = op.end_mono_ns = e->decide_mono_ns;
         snprintf(op.outcome, sizeof(op.outcome), "%s: %.*s",
@@ -389,7 +406,7 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
                  (int)sizeof(op.outcome) - 12, pwhy);
         guest_planned_held(g, e, desc, op.id);
         guest_stream_save(g);
-        oplog_decide(guest_oplog, e, &op, guest_on_planned_durable, NULL);
+        (void)oplog_record(guest_oplog, e, &op);
         return;
     }
     if (v == VSP_VERDICT_LOG) {

@@ -135,8 +135,13 @@ void guest_planned_held(struct guest *g, const struct oplog_event *e, const char
 void guest_planned_late(struct oplog_op *op)
 {
     struct guest *g = guest_find(op->ev.guest);
+    int spent = strcmp(op->ev.reason, GUEST_PLANNED_REASON) != 0;
 
     g_strlcpy(op->ev.reason, GUEST_PLANNED_REASON, sizeof(op->ev.reason));
+    /* never sent, it did nothing: it costs nothing (a restart, which
+     * counts no planned verdict in the budgets, agrees) */
+    if (spent)
+        guest_budget_give_back(g, op->resource, op->ev.verdict, oplog_event_now_mono(&op->ev));
     if (!g)
         return;
     g->cnt.planned++;
@@ -150,14 +155,24 @@ void guest_planned_late(struct oplog_op *op)
 
 /* ---- ad-hoc maintenance --------------------------------------------------- */
 
-/* Out of maintenance, remembered so. */
-static void guest_maint_clear(struct guest *g)
+/* Remember g's maintenance as it is now; done (if not NULL) once it is on
+ * disk, as for guest_maintenance(). */
+static void guest_maint_save(struct guest *g, oplog_written_fn done, void *arg)
+{
+    if (guest_log())
+        oplog_set_maintenance(guest_log(), g->name, g->maint, g->maint_since_real_ns,
+                              g->maint_until_real_ns, done, arg);
+    else if (done)
+        done(0, arg);
+}
+
+/* Out of maintenance, remembered so (done as for guest_maint_save()). */
+static void guest_maint_clear(struct guest *g, oplog_written_fn done, void *arg)
 {
     g->maint = 0;
     g->maint_until_mono_ns = g->maint_until_real_ns = 0;
     guest_remove_source(&g->maint_src);
-    if (guest_log())
-        oplog_set_maintenance(guest_log(), g->name, 0, 0, 0);
+    guest_maint_save(g, done, arg);
 }
 
 /* The end given with --for has come. */
@@ -168,7 +183,7 @@ static void guest_maint_expired(struct guest *g)
     log_info(
         "guest %s: maintenance ended, %s after it began", g->name,
         conf_format_duration((vsp_real_ns() - g->maint_since_real_ns) / NS_S * NS_S, d, sizeof(d)));
-    guest_maint_clear(g);
+    guest_maint_clear(g, NULL, NULL);
 }
 
 static gboolean guest_on_maint_end(gpointer data)
@@ -196,14 +211,14 @@ static void guest_maint_arm(struct guest *g)
         guest_on_maint_end, g);
 }
 
-void guest_maintenance(struct guest *g, int on, uint64_t for_ns)
+void guest_maintenance(struct guest *g, int on, uint64_t for_ns, oplog_written_fn done, void *arg)
 {
     uint64_t real = vsp_real_ns(), mono = vsp_mono_ns();
 
     if (!on) {
         if (g->maint)
             log_info("guest %s: maintenance off", g->name);
-        guest_maint_clear(g);
+        guest_maint_clear(g, done, arg);
         return;
     }
     if (!g->maint)
@@ -224,9 +239,7 @@ void guest_maintenance(struct guest *g, int on, uint64_t for_ns)
                  "recorded, not acted on",
                  g->name);
     }
-    if (guest_log())
-        oplog_set_maintenance(guest_log(), g->name, 1, g->maint_since_real_ns,
-                              g->maint_until_real_ns);
+    guest_maint_save(g, done, arg);
 }
 
 void guest_maintenance_restore(struct guest *g, uint64_t since_real_ns, uint64_t until_real_ns)
@@ -237,7 +250,7 @@ void guest_maintenance_restore(struct guest *g, uint64_t since_real_ns, uint64_t
     if (until_real_ns && until_real_ns <= real) {
         log_info("guest %s: maintenance until %s ended while vesperd was stopped", g->name,
                  guest_clock_str(until_real_ns, c, sizeof(c)));
-        guest_maint_clear(g);
+        guest_maint_clear(g, NULL, NULL);
         return;
     }
     g->maint = 1;

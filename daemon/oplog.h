@@ -16,8 +16,10 @@
  *    stream) is committed in a transaction of its own at once, and the
  *    caller is told when it is durable, so that an action starts only once
  *    what it was decided on is on disk;
+ *  - a guest's maintenance (oplog_set_maintenance()) is committed the same
+ *    way, so that the operator is answered once it would outlive a crash;
  *  - everything else (events that need no action, operation updates,
- *    streams, bindings, maintenance) is written in groups that a GLib timer hands over
+ *    streams, bindings) is written in groups that a GLib timer hands over
  *    every 100 ms.
  * oplog_free(), oplog_set_db() and oplog_sync() wait until everything is
  * written.  On start the database is read back (oplog_load() and the
@@ -199,9 +201,9 @@ struct oplog_op *oplog_decide(struct oplog *log, const struct oplog_event *ev,
 
 /*
  * oplog_record() - record a decision whose action has no side effect that
- * a crash could repeat or lose (the built-in log): ev and op appended as
- * by oplog_decide(), but written with the next group, without waiting for
- * the disk.  Returns the stored operation.
+ * a crash could repeat or lose (the built-in log, or none: a verdict held
+ * back): ev and op appended as by oplog_decide(), but written with the
+ * next group, without waiting for the disk.  Returns the stored operation.
  */
 struct oplog_op *oplog_record(struct oplog *log, const struct oplog_event *ev,
                               const struct oplog_op *op);
@@ -237,14 +239,21 @@ void oplog_set_stream(struct oplog *log, const struct oplog_stream *st);
 void oplog_set_binding(struct oplog *log, const char *guest, const char *resource,
                        const struct conf_binding *b);
 
+/* oplog_written_fn - a row is on disk: status as for oplog_durable_fn
+ * (-ECANCELED: written, the database is being closed). */
+typedef void (*oplog_written_fn)(int status, void *arg);
+
 /*
  * oplog_set_maintenance() - remember that guest is in maintenance (on 1:
  * since since_real_ns, until until_real_ns, 0 for no end) or no longer
- * (on 0), so that a restarted vesperd keeps it.  Written with the next
- * group.
+ * (on 0), so that a restarted vesperd keeps it.  Committed like a decision
+ * (with the rows of the guest that wait before it, in a transaction of its
+ * own, ahead of the grouped writes); done, if not NULL, is called exactly
+ * once: from the main loop once it is committed, or before
+ * oplog_set_maintenance() returns when there is no database.
  */
 void oplog_set_maintenance(struct oplog *log, const char *guest, int on, uint64_t since_real_ns,
-                           uint64_t until_real_ns);
+                           uint64_t until_real_ns, oplog_written_fn done, void *arg);
 
 /*
  * Reading back (start-up; blocking reads of the database on the calling

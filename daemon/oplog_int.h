@@ -45,18 +45,23 @@ struct oplog_binding_row {
 };
 
 /*
- * One decision on its way to the database (oplog_decide()): its guest's
- * rows that waited before it, then its event and operation, and the
- * guest's stream, written in one transaction by the writer; then handed
- * back to the main loop, which calls done.
+ * One decision on its way to the database (oplog_decide(),
+ * oplog_commit_op()), or a maintenance row (oplog_set_maintenance()): its
+ * guest's rows that waited before it, then its event and operation or its
+ * maintenance row, and the guest's stream, written in one transaction by
+ * the writer; then handed back to the main loop, which calls done (a
+ * decision) or written (a maintenance row).
  */
 struct oplog_urgent {
     char guest[CONF_NAME_MAX + 1];
     GArray *ev, *op;            /* struct oplog_event / struct oplog_op, in order */
     struct oplog_stream_row st; /* valid if have_st */
     int have_st;
+    struct oplog_binding_row maint; /* valid if have_maint */
+    int have_maint;
     struct oplog_op decided; /* the copy done gets */
     oplog_durable_fn done;
+    oplog_written_fn written;
     void *arg;
     int status;         /* writer's result: 0 or -EIO */
     uint64_t queued_ns; /* handed to the writer */
@@ -93,7 +98,7 @@ struct oplog {
     /* rows waiting for the next group (main thread only) */
     GArray *pend_ev;           /* struct oplog_event copies */
     GArray *pend_op;           /* struct oplog_op copies (an update is one more copy) */
-    GArray *pend_bind;         /* struct oplog_binding_row (bindings, maintenance) */
+    GArray *pend_bind;         /* struct oplog_binding_row (bindings) */
     GHashTable *streams;       /* guest -> struct oplog_stream_row: the latest */
     GHashTable *streams_dirty; /* guest names whose stream is not in a group yet */
     uint64_t stream_gen;

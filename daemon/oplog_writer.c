@@ -14,7 +14,9 @@
  *    disk implies its guest's earlier events on disk, and the stream's
  *    last seq on disk covers the decision's event: a restarted vesperd
  *    neither judges it again nor misses what came before it.  The main
- *    loop is told through an idle callback once the commit returned.
+ *    loop is told through an idle callback once the commit returned.  A
+ *    committed operation update (oplog_commit_op()) and a guest's
+ *    maintenance (oplog_set_maintenance()) take the same way.
  *  - Everything else waits in memory and every OPLOG_FLUSH_MS a GLib timer
  *    hands it to the writer as a group, written in transactions of at
  *    most OPLOG_CHUNK rows with the decisions that arrive meanwhile taken
@@ -100,6 +102,8 @@ static int oplog_write_urgent(struct oplog *log, struct oplog_urgent **batch, gu
             oplog_db_event(log, &g_array_index(u->ev, struct oplog_event, k));
         for (guint k = 0; k < u->op->len; k++)
             oplog_db_op(log, &g_array_index(u->op, struct oplog_op, k));
+        if (u->have_maint)
+            oplog_db_binding(log, &u->maint);
         if (u->have_st)
             oplog_db_stream(log, &u->st);
     }
@@ -293,9 +297,9 @@ static void oplog_urgent_free(struct oplog_urgent *u)
     g_free(u);
 }
 
-/* Main thread: the decisions back from the writer, in order: tell their
- * callers (with status instead of the writer's when status is not 0:
- * closing). */
+/* Main thread: the decisions (and maintenance rows) back from the writer,
+ * in order: tell their callers (with status instead of the writer's when
+ * status is not 0: closing). */
 void oplog_durable_drain(struct oplog *log, int remove_src, int status)
 {
     GQueue q = G_QUEUE_INIT;
@@ -311,12 +315,17 @@ void oplog_durable_drain(struct oplog *log, int remove_src, int status)
     g_mutex_unlock(&log->wr_lock);
     while ((u = g_queue_pop_head(&q)) != NULL) {
         uint64_t waited = vsp_mono_ns() - u->queued_ns;
+        int st = status && u->status == 0 ? status : u->status;
 
-        log->decisions++;
-        log->decide_ns_total += waited;
-        if (waited > log->decide_ns_max)
-            log->decide_ns_max = waited;
-        u->done(&u->decided, status && u->status == 0 ? status : u->status, u->arg);
+        if (u->done) {
+            log->decisions++;
+            log->decide_ns_total += waited;
+            if (waited > log->decide_ns_max)
+                log->decide_ns_max = waited;
+            u->done(&u->decided, st, u->arg);
+        } else if (u->written) {
+            u->written(st, u->arg);
+        }
         oplog_urgent_free(u);
     }
 }
@@ -474,23 +483,6 @@ void oplog_set_binding(struct oplog *log, const char *guest, const char *resourc
     oplog_arm_flush(log);
 }
 
-void oplog_set_maintenance(struct oplog *log, const char *guest, int on, uint64_t since_real_ns,
-                           uint64_t until_real_ns)
-{
-    struct oplog_binding_row r;
-
-    if (!log->db)
-        return;
-    memset(&r, 0, sizeof(r));
-    g_strlcpy(r.guest, guest, sizeof(r.guest));
-    r.maint = 1;
-    r.maint_on = on;
-    r.since_real_ns = since_real_ns;
-    r.until_real_ns = until_real_ns;
-    g_array_append_vals(log->pend_bind, &r, 1);
-    oplog_arm_flush(log);
-}
-
 /* Move the rows of guest out of pend (keeping their order) into dst. */
 static void oplog_take_guest_events(GArray *pend, const char *guest, GArray *dst)
 {
@@ -607,6 +599,27 @@ void oplog_commit_op(struct oplog *log, struct oplog_op *op, oplog_durable_fn do
     u = oplog_urgent_new(log, op->ev.guest, done, arg);
     g_array_append_vals(u->op, op, 1);
     u->decided = *op;
+    oplog_urgent_push(log, u);
+}
+
+void oplog_set_maintenance(struct oplog *log, const char *guest, int on, uint64_t since_real_ns,
+                           uint64_t until_real_ns, oplog_written_fn done, void *arg)
+{
+    struct oplog_urgent *u;
+
+    if (!log->writer) {
+        if (done)
+            done(0, arg);
+        return;
+    }
+    u = oplog_urgent_new(log, guest, NULL, arg);
+    g_strlcpy(u->maint.guest, guest, sizeof(u->maint.guest));
+    u->maint.maint = 1;
+    u->maint.maint_on = on;
+    u->maint.since_real_ns = since_real_ns;
+    u->maint.until_real_ns = until_real_ns;
+    u->have_maint = 1;
+    u->written = done;
     oplog_urgent_push(log, u);
 }
 

@@ -23,7 +23,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from vspfake import EVF_WATCHED, FakeGuest, find_dirs, PROBE_SIGNAL, Vesperd, wait_for  # noqa: E402
+from vspfake import connect_guest, fault, find_dirs, Vesperd, wait_for  # noqa: E402
 from vsptest import check, failures, skip, summary  # noqa: E402
 
 CONF = """oplog = @DIR@/oplog.db
@@ -63,10 +63,6 @@ def ran(d, guest):
     return d.runs(guest)
 
 
-def kill9(g):
-    return g.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=321, tgid=321, flags=EVF_WATCHED)
-
-
 def health(d, guest):
     return d.ctl("health", guest).stdout.strip()
 
@@ -75,30 +71,8 @@ def ops(d, guest):
     return [o for o in d.json("operations", guest)["operations"] if o["guest"] == guest]
 
 
-def judged(d, guest):
-    return d.json("guest", guest)["counters"]["judged"]
-
-
-def fault(d, g, guest):
-    """One watched SIGKILL, judged; then the group's window passes."""
-    n = judged(d, guest)
-    kill9(g)
-    wait_for(lambda: judged(d, guest) >= n + 1, 5)
-    time.sleep(0.35)
-
-
-def connect(d, guests, guest):
-    g = FakeGuest(guest)
-    guests.append(g)
-    g.connect(d.path(guest + ".sock"))
-    g.hello()
-    g.start_heartbeats()
-    wait_for(lambda: d.json("guest", guest)["link"] == "up", 5)
-    return g
-
-
 def on_off(d, guests):
-    g = connect(d, guests, "m1")
+    g = connect_guest(d, guests, "m1")
     r = d.ctl("maintenance", "m1", "on")
     check("m1: maintenance on since" in r.stdout and "until off" in r.stdout,
           "maintenance on answers: %s" % r.stdout.strip())
@@ -160,19 +134,15 @@ def for_duration(d, g):
 
 def restarts(d, guests, g1):
     d.ctl("maintenance", "m1", "on")
-    d.ctl("maintenance", "m2", "on", "--for", "1h")
-    time.sleep(0.5)  # written with the next group (100 ms)
+    d.ctl("maintenance", "m2", "on", "--for", "1h")  # answered once on disk
     for g in guests:
         g.close()
     guests.clear()
-    d.proc.kill()
-    d.proc.wait()
-    d.log.close()
-    d.start()
+    d.kill9_restart()
     check(wait_for(lambda: "guest m1: maintenance restored from the operation log (until off)"
                    in d.logtext(), 5), "kill -9, restart: m1's maintenance read back")
-    g1 = connect(d, guests, "m1")
-    g2 = connect(d, guests, "m2")
+    g1 = connect_guest(d, guests, "m1")
+    g2 = connect_guest(d, guests, "m2")
     check(health(d, "m1").startswith("maintenance"), "m1: health maintenance after the restart")
     h2 = d.json("guest", "m2")
     left = h2["maintenance"].get("left_s") or 0
@@ -195,11 +165,11 @@ def restarts(d, guests, g1):
     check(wait_for(lambda: "ended while vesperd was stopped" in d.logtext(), 5) and
           "guest m2: maintenance until" in d.logtext(),
           "SIGTERM, restart after m2's end: logged as ended, not taken back")
-    g2 = connect(d, guests, "m2")
+    g2 = connect_guest(d, guests, "m2")
     check(health(d, "m2") == "running", "m2 running after its end")
     check(health(d, "m1").startswith("maintenance"), "m1 still in maintenance (until off)")
     d.ctl("maintenance", "m1", "off")
-    g1 = connect(d, guests, "m1")
+    g1 = connect_guest(d, guests, "m1")
     before = ran(d, "m1")
     fault(d, g1, "m1")
     check(wait_for(lambda: ran(d, "m1") == before + 1, 5), "m1 off after the restarts: fails over")

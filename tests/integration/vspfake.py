@@ -7,8 +7,10 @@
 # the host->guest ones, and a FakeGuest that connects to a listen-mode
 # channel (or serves a connect-mode one), answers PING and CONFIG, and sends
 # HELLO, EVENT, HEARTBEAT, DROPPED or raw bytes on request.  Also a small
-# helper to start vesperd on temporary paths and to ask vesperctl, and the
-# frame of a test around one vesperd (run_cases(), vesperd_test()).
+# helper to start vesperd on temporary paths (and kill and restart it) and
+# to ask vesperctl, a guest connected and a fault judged (connect_guest(),
+# fault()), and the frame of a test around one vesperd (run_cases(),
+# vesperd_test()).
 """Fake guest agent and vesperd test harness (python3 standard library only)."""
 
 import json
@@ -262,6 +264,29 @@ def kill9(g, pid=321):
     return g.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=pid, tgid=pid, flags=EVF_WATCHED)
 
 
+def connect_guest(d, guests, name):
+    """A FakeGuest for guest name of vesperd d, connected to its listen-mode
+    channel @DIR@/NAME.sock, HELLO sent and heartbeats going, appended to
+    guests; returned once d shows the link up."""
+    g = FakeGuest(name)
+    guests.append(g)
+    g.connect(d.path(name + ".sock"))
+    g.hello()
+    g.start_heartbeats()
+    wait_for(lambda: d.json("guest", name)["link"] == "up", 5)
+    return g
+
+
+def fault(d, g, guest):
+    """A watched SIGKILL (kill9()) of g, guest guest of d, judged; then
+    350 ms, longer than quick_group()'s window, so that the next one is a
+    new verdict."""
+    n = d.judged(guest)
+    kill9(g)
+    wait_for(lambda: d.judged(guest) >= n + 1, 5)
+    time.sleep(0.35)
+
+
 def wait_for(pred, timeout=5.0, step=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -313,6 +338,17 @@ class Vesperd:
             raise RuntimeError("vesperd exited with %d:\n%s" % (self.proc.returncode,
                                                                 self.logtext()))
 
+    def kill9_restart(self):
+        """kill -9 vesperd and start it again on the same files; returns once
+        the new one answers (its stale control socket is removed first, so
+        that start() waits for the new one)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+        os.unlink(self.sock)
+        self.start()
+        wait_for(lambda: self.ctl("status", check=False).returncode == 0, 10)
+
     def logtext(self):
         try:
             with open(self.logpath) as f:
@@ -330,6 +366,10 @@ class Vesperd:
 
     def json(self, *args):
         return json.loads(self.ctl(*args, "--json").stdout)
+
+    def judged(self, guest):
+        """How many events of guest vesperd has judged."""
+        return self.json("guest", guest)["counters"]["judged"]
 
     def runs(self, guest, name="ran"):
         """Lines of @DIR@/name whose first word is guest: the runs of an exec

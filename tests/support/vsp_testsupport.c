@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later
  * Copyright (C) 2026 The vesper authors
  *
- * Shared test and benchmark helpers (see vsp_testsupport.h): the PRNG and
- * the builders of groups, rules and events.
+ * Shared test and benchmark helpers (see vsp_testsupport.h): the PRNG,
+ * the builders of groups, rules and events, removing a database.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vsp_testsupport.h"
 
@@ -59,4 +60,15 @@ struct vsp_event vsp_ts_event(unsigned probe)
     ev.flags = VSP_EVF_WATCHED;
     snprintf(ev.comm, sizeof(ev.comm), "postgres");
     return ev;
+}
+
+void vsp_ts_unlink_db(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char p[4096];
+
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+        unlink(p);
+    }
 }

@@ -2,10 +2,10 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Helpers shared by the unit tests (tests/unit), the benchmarks (bench/)
- * and the test drivers (tests/cluster): a small deterministic PRNG and builders for hand-made probe
- * groups, rules and events.  Nothing here needs GLib or cmocka, so a benchmark links it as it is;
- * the GLib main-loop helpers are in vsp_testloop.h.  The clock is the one of the agent and the
- * daemon, vsp_mono_ns() (lib/vsp_time.h).
+ * and the test drivers (tests/cluster): a small deterministic PRNG, builders for hand-made probe
+ * groups, rules and events, and the removal of a test's sqlite database.  Nothing here needs GLib
+ * or cmocka, so a benchmark links it as it is; the GLib main-loop helpers are in vsp_testloop.h.
+ * The clock is the one of the agent and the daemon, vsp_mono_ns() (lib/vsp_time.h).
  */
 #ifndef VSP_TESTSUPPORT_H
 #define VSP_TESTSUPPORT_H
@@ -49,5 +49,9 @@ struct conf_rule *vsp_ts_add_rule(struct conf_group *g, unsigned probe, enum vsp
  * Callers set the fields they test (seq, sig, value, ...).
  */
 struct vsp_event vsp_ts_event(unsigned probe);
+
+/* vsp_ts_unlink_db() - remove the sqlite database at path with its WAL
+ * and shared-memory files (path-wal, path-shm), whichever exist. */
+void vsp_ts_unlink_db(const char *path);
 
 #endif /* VSP_TESTSUPPORT_H */

@@ -3,8 +3,8 @@
  *
  * Unit tests of budgets (daemon/budget.c): n actions per window, the
  * window sliding, no budget, the ring's bound, actions noted out of order
- * (reading the log back) giving the same state as taken in order, and
- * when a spent budget has room again.
+ * (reading the log back) giving the same state as taken in order, an
+ * action given back, and when a spent budget has room again.
  */
 #include "config.h"
 
@@ -85,6 +85,40 @@ static void test_noted_any_order(void **state)
     assert_int_equal(budget_used(&a, 0, 0), BUDGET_MAX);
 }
 
+/* An action given back costs nothing: the budget is as if it had never
+ * been taken, the others kept in order. */
+static void test_give_back(void **state)
+{
+    struct budget a, b;
+
+    (void)state;
+    budget_reset(&a);
+    budget_reset(&b);
+    assert_int_equal(budget_take(&a, 2, 60 * S, 10 * S), 1);
+    assert_int_equal(budget_take(&a, 2, 60 * S, 20 * S), 1);
+    assert_int_equal(budget_take(&a, 2, 60 * S, 30 * S), 0); /* spent */
+    assert_int_equal(budget_give_back(&a, 10 * S), 1);
+    assert_int_equal(budget_used(&a, 60 * S, 30 * S), 1);
+    assert_int_equal(budget_take(&a, 2, 60 * S, 30 * S), 1); /* room again */
+    budget_take(&b, 0, 0, 20 * S);
+    budget_take(&b, 0, 0, 30 * S);
+    assert_memory_equal(&a, &b, sizeof(a));
+    /* a time never taken, or given back already: nothing changes */
+    assert_int_equal(budget_give_back(&a, 10 * S), 0);
+    assert_int_equal(budget_give_back(&a, 25 * S), 0);
+    assert_memory_equal(&a, &b, sizeof(a));
+    /* the newest of a full ring that wrapped, then one of two equal times */
+    budget_reset(&a);
+    for (unsigned i = 0; i < BUDGET_MAX + 5; i++)
+        budget_note(&a, (uint64_t)i * S);
+    assert_int_equal(budget_give_back(&a, (BUDGET_MAX + 4) * S), 1);
+    assert_int_equal(budget_used(&a, 0, 0), BUDGET_MAX - 1);
+    budget_note(&a, 100 * S);
+    budget_note(&a, 100 * S);
+    assert_int_equal(budget_give_back(&a, 100 * S), 1);
+    assert_int_equal(budget_used(&a, 1 * S, 100 * S), 1);
+}
+
 static void test_free_at(void **state)
 {
     struct budget b;
@@ -103,7 +137,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_n_per_window), cmocka_unit_test(test_no_budget),
         cmocka_unit_test(test_bound),        cmocka_unit_test(test_noted_any_order),
-        cmocka_unit_test(test_free_at),
+        cmocka_unit_test(test_give_back),    cmocka_unit_test(test_free_at),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,14 +3,17 @@
  *
  * Unit tests of the guest judge (daemon/guest_judge.c): a guest made by
  * guests_apply() from a parsed configuration, with its real rule state,
- * judges events into a real in-memory operation log (oplog_new() without a
- * database).  The configured action is a test action registered for the
- * exec type, so no command runs: it records what it was started for and
- * completes when the test says.  Checked: verdicts, reasons and groups on
- * the event entries, the operations created and their completion, the
- * FAILED and DEGRADED health latch, and agent lost / back judged as host
- * events.  The test drives the judge directly through guest_int.h, the
- * guest family's private header.
+ * judges events into a real operation log (oplog_new(), in memory, or on
+ * a database for what a restart finds).  The configured action is a test
+ * action registered for the exec type, so no command runs: it records
+ * what it was started for and completes when the test says.  Checked:
+ * verdicts, reasons and groups on the event entries, the operations
+ * created and their completion, the FAILED and DEGRADED health latch,
+ * agent lost / back judged as host events, and planned states:
+ * maintenance holding verdicts back (recorded without waiting for the
+ * disk), a request held back after its decision undoing its latch and
+ * giving back its budget.  The test drives the judge directly through
+ * guest_int.h, the guest family's private header.
  */
 #include "config.h"
 
@@ -86,6 +89,29 @@ static const char daemon_fmt[] = "[action page]\n"
                                  "on-migrate = page\n"
                                  "resource = vm1-web\n";
 
+/* two guests on one resource, one failover per hour each (%s twice: the
+ * directory of their channels) */
+static const char shared_fmt[] = "[vesperd]\n"
+                                 "failover-budget = 1/1h\n"
+                                 "\n"
+                                 "[action page]\n"
+                                 "type = exec\n"
+                                 "command = /bin/false\n"
+                                 "\n"
+                                 "[guest vm1]\n"
+                                 "channel = %s/vm1.sock\n"
+                                 "channel-mode = listen\n"
+                                 "groups = signal, hypervisor\n"
+                                 "on-failover = page\n"
+                                 "resource = vm1-web\n"
+                                 "\n"
+                                 "[guest vm2]\n"
+                                 "channel = %s/vm2.sock\n"
+                                 "channel-mode = listen\n"
+                                 "groups = signal\n"
+                                 "on-failover = page\n"
+                                 "resource = vm1-web\n";
+
 static const uint8_t boot[VSP_BOOT_ID_LEN] = {0x3f, 0x2a, 0x9c, 0x01, 5,  6,  7,  8,
                                               9,    10,   11,   12,   13, 14, 15, 16};
 #define INSTANCE UINT64_C(0x1b2e4f0a3c)
@@ -131,6 +157,19 @@ static int ta_start(const struct conf_action *act, const struct oplog_op *op, ac
     return 0;
 }
 
+/* The pending action ends as pmk ends a request it held back because the
+ * resource is in a planned state: status 0, planned, "not sent: ...". */
+static void ta_held_back(struct action_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->planned = 1;
+    res->exit_code = -1;
+    res->start_mono_ns = res->end_mono_ns = vsp_mono_ns();
+    g_strlcpy(res->text, "not sent: vm1-web is in maintenance (cluster maintenance-mode)",
+              sizeof(res->text));
+    ta.done(ta.task, res, ta.arg);
+}
+
 static const struct action_ops ta_ops = {
     .name = "test",
     .type = CONF_ACTION_EXEC,
@@ -139,14 +178,18 @@ static const struct action_ops ta_ops = {
 
 /* ---- fixture ------------------------------------------------------------ */
 
-static int setup(void **state)
+/* The fixture's guest vm1 and its operation log, on database db (NULL:
+ * in memory). */
+static int setup_log(void **state, const char *db)
 {
     char *text = g_strdup_printf(daemon_fmt, tdir);
     struct guest *g;
+    int rc = 1;
 
     memset(&ta, 0, sizeof(ta));
-    tlog = oplog_new(0, 0, NULL, NULL);
+    tlog = oplog_new(0, 0, db, &rc);
     assert_non_null(tlog);
+    assert_int_equal(rc, 0);
     opid_gen_init(&tids, 1, 1);
     guests_init(tlog, &tids);
     assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
@@ -161,12 +204,33 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup(void **state)
+{
+    return setup_log(state, NULL);
+}
+
+/* the database of the tests that have one, in tdir */
+static char tdb[sizeof(tdir) + 16];
+
+static int setup_db(void **state)
+{
+    snprintf(tdb, sizeof(tdb), "%s/oplog.db", tdir);
+    return setup_log(state, tdb);
+}
+
 static int teardown(void **state)
 {
     (void)state;
     guests_shutdown();
     oplog_free(tlog);
     tlog = NULL;
+    return 0;
+}
+
+static int teardown_db(void **state)
+{
+    teardown(state);
+    vsp_ts_unlink_db(tdb);
     return 0;
 }
 
@@ -559,7 +623,7 @@ static void test_maintenance_holds(void **state)
     struct seen s;
 
     ta.sync = 1;
-    guest_maintenance(g, 1, 0);
+    guest_maintenance(g, 1, 0, NULL, NULL);
     assert_true(g->maint);
     assert_int_equal(guest_health(g, reason, sizeof(reason)), GUEST_HEALTH_MAINTENANCE);
     assert_string_equal(reason, "guest vm1 is in maintenance (vesperctl maintenance, until off)");
@@ -592,7 +656,7 @@ static void test_maintenance_holds(void **state)
     assert_int_equal(g->planned_held, 2);
 
     /* off: the next failover verdict acts */
-    guest_maintenance(g, 0, 0);
+    guest_maintenance(g, 0, 0, NULL, NULL);
     assert_false(g->maint);
     hv_crash(g);
     s = seen();
@@ -603,6 +667,54 @@ static void test_maintenance_holds(void **state)
     assert_int_equal(g->planned_held, 0); /* the planned episode is over */
 }
 
+struct found_ops {
+    unsigned n;
+    struct oplog_op op; /* the last */
+};
+
+static void found_op(const struct oplog_op *o, void *arg)
+{
+    struct found_ops *f = arg;
+
+    f->n++;
+    f->op = *o;
+}
+
+/* A verdict maintenance holds back runs nothing, so it does not wait for
+ * the disk as a decision that acts does: it is written with the next
+ * group, and a restart reads it back done, with reason planned, and finds
+ * nothing to act on. */
+static void test_planned_no_wait(void **state)
+{
+    struct guest *g = *state;
+    struct vsp_event ev = ev_signal(1, 9);
+    struct oplog_stats st;
+    struct found_ops f;
+    struct oplog *again;
+    int rc = 1;
+
+    guest_maintenance(g, 1, 0, NULL, NULL);
+    judge(g, &ev);
+    oplog_sync(tlog); /* everything written */
+    while (g_main_context_iteration(NULL, FALSE))
+        ; /* and every durable decision told */
+    oplog_get_stats(tlog, &st);
+    assert_int_equal(st.decisions, 0);
+    assert_int_equal(ta.calls, 0);
+
+    /* what a restart finds in the database */
+    again = oplog_new(0, 0, tdb, &rc);
+    assert_int_equal(rc, 0);
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(oplog_read_ops(again, "vm1", 0, found_op, &f), 1);
+    assert_int_equal(f.op.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_int_equal(f.op.state, OPLOG_OP_DONE);
+    assert_string_equal(f.op.ev.reason, GUEST_PLANNED_REASON);
+    assert_non_null(strstr(f.op.outcome, "not run: guest vm1 is in maintenance"));
+    assert_int_equal(oplog_read_unfinished(again, "vm1", found_op, &f), 0);
+    oplog_free(again);
+}
+
 /* --for: over by itself; checked on the next question even before its
  * timer runs */
 static void test_maintenance_expires(void **state)
@@ -610,7 +722,7 @@ static void test_maintenance_expires(void **state)
     struct guest *g = *state;
     char reason[GUEST_REASON_LEN];
 
-    guest_maintenance(g, 1, 1000000000ull);
+    guest_maintenance(g, 1, 1000000000ull, NULL, NULL);
     assert_true(g->maint);
     assert_true(g->maint_until_real_ns > g->maint_since_real_ns);
     assert_int_equal(guest_planned(g, reason, sizeof(reason)), 1);
@@ -634,19 +746,54 @@ static void test_planned_late(void **state)
     judge(g, &ev);
     assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
     s = seen();
-    memset(&res, 0, sizeof(res));
-    res.planned = 1;
-    res.exit_code = -1;
-    res.start_mono_ns = res.end_mono_ns = vsp_mono_ns();
-    g_strlcpy(res.text, "not sent: vm1-web is in maintenance (cluster maintenance-mode)",
-              sizeof(res.text));
-    ta.done(ta.task, &res, ta.arg);
+    ta_held_back(&res);
     s = seen();
     assert_int_equal(s.op.state, OPLOG_OP_DONE);
     assert_string_equal(s.op.ev.reason, GUEST_PLANNED_REASON);
     assert_string_equal(s.op.outcome, res.text);
     assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
     assert_int_equal(g->cnt.planned, 1);
+}
+
+/* A request held back after the decision was never sent: it gives back
+ * the failover budget it took, the guest's and the resource's, so that
+ * the next fault on the resource still acts. */
+static void test_planned_late_budget(void **state)
+{
+    char *text = g_strdup_printf(shared_fmt, tdir, tdir);
+    struct vsp_event ev = ev_signal(1, 9);
+    struct guest *g1, *g2;
+    struct action_result res;
+
+    (void)state;
+    assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
+    g_free(text);
+    g1 = guest_find("vm1");
+    g2 = guest_find("vm2");
+    assert_non_null(g1);
+    assert_non_null(g2);
+    memcpy(g2->boot_id, boot, sizeof(boot));
+    g2->instance = INSTANCE;
+    g2->have_stream = 1;
+
+    judge(g1, &ev);
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(budget_used(&g1->fo_budget, 0, vsp_mono_ns()), 1);
+    ta_held_back(&res);
+    assert_int_equal(budget_used(&g1->fo_budget, 0, vsp_mono_ns()), 0);
+    assert_int_equal(g1->cnt.budget_refused, 0);
+
+    /* vm2 on the same resource: its budget of one is not spent by vm1's */
+    ev = ev_signal(2, 9);
+    judge(g2, &ev);
+    assert_int_equal(g2->cnt.budget_refused, 0);
+    assert_int_equal(ta.calls, 2);
+    assert_int_equal(ta.verdict, VSP_VERDICT_FAILOVER);
+    assert_int_equal(g2->latch, GUEST_HEALTH_FAILED);
+    /* ...which vm2's failover has spent now: vm1's next one is over it */
+    hv_crash(g1);
+    assert_int_equal(ta.calls, 2);
+    assert_int_equal(g1->cnt.budget_refused, 1);
 }
 
 int main(void)
@@ -661,8 +808,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_agent_lost_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hv_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planned_no_wait, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_maintenance_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planned_late, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planned_late_budget, setup, teardown),
     };
     int rc;
 

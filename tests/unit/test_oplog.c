@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "oplog.h"
+#include "vsp_testsupport.h"
 #include "vsp_time.h"
 
 static struct oplog_event mkev(const char *guest, uint64_t seq)
@@ -329,13 +330,7 @@ static void test_sqlite(void **state)
     assert_string_equal((const char *)sqlite3_column_text(q, 4), "failover");
     sqlite3_finalize(q);
     sqlite3_close(db);
-    unlink(path);
-    char wal[64];
-
-    snprintf(wal, sizeof(wal), "%s-wal", path);
-    unlink(wal);
-    snprintf(wal, sizeof(wal), "%s-shm", path);
-    unlink(wal);
+    vsp_ts_unlink_db(path);
 }
 
 static void test_sqlite_unavailable(void **state)

@@ -6,8 +6,9 @@
  * is on disk before its callback, with its guest's earlier rows and
  * stream; a newer stream row is never overwritten by an older one;
  * everything written is read back by a new log on the same file (rings,
- * stream, events, operations, unfinished operations, bindings) and
- * positions continue after it; the retention prunes; a first-version
+ * stream, events, operations, unfinished operations, bindings,
+ * maintenance, committed before its caller is told) and positions
+ * continue after it; the retention prunes; a first-version
  * database is kept aside, not misread.
  */
 #include "config.h"
@@ -28,6 +29,7 @@
 
 #include "oplog.h"
 #include "oplog_int.h" /* the stream upsert, tested on its own */
+#include "vsp_testsupport.h"
 #include "vsp_time.h"
 
 static char path[64];
@@ -46,14 +48,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char p[80];
-
     (void)state;
-    unlink(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    unlink(p);
+    vsp_ts_unlink_db(path);
     return 0;
 }
 
@@ -145,15 +141,17 @@ static void on_durable(const struct oplog_op *op, int status, void *arg)
     t->others_on_disk = db_count("SELECT count(*) FROM events WHERE guest = 'vm2'");
 }
 
-static void wait_told(struct told *t)
+/* Run the main loop until *n (a count of callbacks) is no longer 0, 5 s
+ * at most; it must then be 1. */
+static void wait_told_once(const int *n)
 {
-    for (int i = 0; i < 5000 && t->n == 0; i++) {
+    for (int i = 0; i < 5000 && *n == 0; i++) {
         while (g_main_context_iteration(NULL, FALSE))
             ;
-        if (t->n == 0)
+        if (*n == 0)
             g_usleep(1000);
     }
-    assert_int_equal(t->n, 1);
+    assert_int_equal(*n, 1);
 }
 
 /* One decision after two waiting events of its guest and one of another;
@@ -191,7 +189,7 @@ static int decide_once(struct told *t)
     assert_non_null(stored);
     assert_int_equal(stored->ev.n, 4); /* positions as added */
     assert_int_equal(t->n, 0);         /* never told inside the call */
-    wait_told(t);
+    wait_told_once(&t->n);
     assert_int_equal(t->status, 0);
     assert_string_equal(t->id, "op-1");
     struct oplog_stats s;
@@ -549,11 +547,11 @@ static void test_maintenance_kept(void **state)
     (void)state;
     log = oplog_new(10, 10, path, &rc);
     assert_int_equal(rc, 0);
-    oplog_set_maintenance(log, "vm1", 1, 1000, 0);
-    oplog_set_maintenance(log, "vm2", 1, 2000, 5000);
-    oplog_set_maintenance(log, "vm3", 1, 3000, 0);
-    oplog_set_maintenance(log, "vm3", 0, 0, 0);
-    oplog_set_maintenance(log, "vm1", 1, 1500, 9000); /* a new --for replaces the row */
+    oplog_set_maintenance(log, "vm1", 1, 1000, 0, NULL, NULL);
+    oplog_set_maintenance(log, "vm2", 1, 2000, 5000, NULL, NULL);
+    oplog_set_maintenance(log, "vm3", 1, 3000, 0, NULL, NULL);
+    oplog_set_maintenance(log, "vm3", 0, 0, 0, NULL, NULL);
+    oplog_set_maintenance(log, "vm1", 1, 1500, 9000, NULL, NULL); /* a new --for replaces the row */
     oplog_free(log);
     log = oplog_new(10, 10, path, &rc);
     memset(&s, 0, sizeof(s));
@@ -563,6 +561,49 @@ static void test_maintenance_kept(void **state)
     assert_int_equal(s.until[0], 9000);
     assert_string_equal(s.guest[1], "vm2");
     assert_int_equal(s.until[1], 5000);
+    oplog_free(log);
+}
+
+struct written {
+    int n, status;
+    long long on_disk; /* vm1's rows in the maintenance table when told */
+};
+
+static void on_written(int status, void *arg)
+{
+    struct written *w = arg;
+
+    w->n++;
+    w->status = status;
+    w->on_disk = db_count("SELECT count(*) FROM maintenance WHERE guest = 'vm1'");
+}
+
+/* Maintenance is committed at once, like a decision: its caller is told
+ * once a restart would find it (on, and off again), never inside the
+ * call; without a database, inside it. */
+static void test_maintenance_committed(void **state)
+{
+    struct oplog *log;
+    struct written w;
+    int rc = 1;
+
+    (void)state;
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    for (int on = 1; on >= 0; on--) {
+        memset(&w, 0, sizeof(w));
+        oplog_set_maintenance(log, "vm1", on, 1000, 0, on_written, &w);
+        assert_int_equal(w.n, 0);
+        wait_told_once(&w.n);
+        assert_int_equal(w.status, 0);
+        assert_int_equal(w.on_disk, on);
+    }
+    oplog_free(log);
+    log = oplog_new(10, 10, NULL, NULL);
+    memset(&w, 0, sizeof(w));
+    oplog_set_maintenance(log, "vm1", 1, 1000, 0, on_written, &w);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(w.status, 0);
     oplog_free(log);
 }
 
@@ -597,7 +638,7 @@ static void test_schema_2_upgraded(void **state)
     assert_int_equal(oplog_read_bindings(log, seen_binding, &s), 1);
     memset(&m, 0, sizeof(m));
     assert_int_equal(oplog_read_maintenance(log, seen_maintenance, &m), 0);
-    oplog_set_maintenance(log, "vm1", 1, 1, 0);
+    oplog_set_maintenance(log, "vm1", 1, 1, 0, NULL, NULL);
     oplog_free(log);
     assert_int_equal(db_count("PRAGMA user_version"), 3);
     assert_int_equal(db_count("SELECT count(*) FROM maintenance"), 1);
@@ -611,6 +652,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_newer_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintenance_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_2_upgraded, setup, teardown),
         cmocka_unit_test(test_no_database),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
