@@ -427,14 +427,30 @@ def vd_domain(g):
     return "vesper-" + g
 
 
-def vd_define(guests, out):
+def vd_define(guests, out, debian=None):
     """The domain XML of each guest (VirtualDomain creates the domains from
-    it), built from one guest image; returns {guest: xml path}."""
+    it), built from one guest image, or from the Debian image directory
+    `debian` (tools/guest/mkdebian.sh); returns {guest: xml path}."""
     image, xml = None, {}
     for g in guests:
+        if debian:
+            xml[g] = mkdomain(vd_domain(g), out, None, ["--debian", debian])
+            continue
         xml[g] = mkdomain(vd_domain(g), out, image, ["--agent"])
         image = image or os.path.join(out, "guest", "initramfs.cpio")
     return xml
+
+
+def debian_image(log_path):
+    """The Debian guest image directory (built or cached by
+    tools/guest/mkdebian.sh with this build's agent), or None; its stderr
+    goes to log_path."""
+    agent = os.path.join(os.path.dirname(cfg["vesperd"]), "..", "agent", "vesper-agent")
+    with open(log_path, "w") as f:
+        r = subprocess.run([os.path.join(TOP, "tools", "guest", "mkdebian.sh"), "--agent",
+                            os.path.normpath(agent)], stdout=subprocess.PIPE, stderr=f,
+                           text=True, timeout=3600)
+    return r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else None
 
 
 def vd_destroy(guests):
@@ -445,28 +461,33 @@ def vd_destroy(guests):
             virsh(n, "destroy", vd_domain(g))
 
 
-def vd_vesperd_body(node):
+def vd_vesperd_body(node, watch="comm:httpd", groups=VD_GROUPS):
     """vesperd.conf of a hypervisor node past [vesperd]: its libvirtd, every
-    domain with an org.vesper.0 channel served as a guest of that name, failed
-    over (or moved) through Pacemaker as the resource an ocf:vesper:vesper
-    binding gives it (none while unbound: then vesperd only logs)."""
+    domain with an org.vesper.0 channel served as a guest of that name
+    (watching `watch`, in probe groups `groups`), failed over (or moved)
+    through Pacemaker as the resource an ocf:vesper:vesper binding gives it
+    (none while unbound: then vesperd only logs)."""
     return libvirt_section(node) + """discover = yes
 
 [guest-template]
 groups = %s
-watch = comm:httpd
+watch = %s
 on-failover = pacemaker
 on-migrate = pacemaker
-""" % VD_GROUPS
+""" % (groups, watch)
 
 
-def vd_configure(guests, xml, prefer="node1"):
+def vd_configure(guests, xml, prefer="node1", force_stop=True, script=VD_CHECK,
+                 watch="comm:httpd", migrate_options="--p2p"):
     """One CIB update (so that the preferences hold at the first start): per
     guest G a VirtualDomain resource G and its binding G-vesper.  G: the
     hypervisor and the peer-to-peer live-migration URI of the node it runs
-    on (rules on #uname), force_stop, allow-migrate, migration-threshold=1,
-    stickiness 100, a 10 s monitor with VD_CHECK (httpd inside the guest),
-    prefers `prefer`, never on a node without a hypervisor.  G-vesper:
+    on (rules on #uname), force_stop (False: VirtualDomain stops the domain
+    with a graceful ACPI shutdown), allow-migrate, migration-threshold=1,
+    stickiness 100, a 10 s monitor with `script` (default VD_CHECK: httpd
+    inside the guest; None: the domain's state only), prefers `prefer`,
+    never on a node without a hypervisor; the binding watches `watch`;
+    virsh migrate gets `migrate_options`.  G-vesper:
     colocated, started after G (starts only, as ocf_vesper_vesper(7) says:
     a recovery of G does not wait for G-vesper's stop)."""
     rsc = cons = ""
@@ -484,10 +505,9 @@ def vd_configure(guests, xml, prefer="node1"):
 <primitive id="{g}" class="ocf" provider="heartbeat" type="VirtualDomain">
   <instance_attributes id="{g}-ia">
     <nvpair id="{g}-config" name="config" value="{xml}"/>
-    <nvpair id="{g}-force" name="force_stop" value="true"/>
-    <nvpair id="{g}-mopts" name="migrate_options" value="--p2p"/>
-    <nvpair id="{g}-muri" name="migrateuri" value="tcp://127.0.0.1:{port}"/>
-    <nvpair id="{g}-scripts" name="monitor_scripts" value="{script}"/>
+    <nvpair id="{g}-force" name="force_stop" value="{force}"/>
+    <nvpair id="{g}-mopts" name="migrate_options" value="{mopts}"/>
+    <nvpair id="{g}-muri" name="migrateuri" value="tcp://127.0.0.1:{port}"/>{scripts}
   </instance_attributes>{per_node}
   <meta_attributes id="{g}-meta">
     <nvpair id="{g}-am" name="allow-migrate" value="true"/>
@@ -507,11 +527,14 @@ def vd_configure(guests, xml, prefer="node1"):
     <nvpair id="{g}-vesper-guest" name="guest" value="{dom}"/>
     <nvpair id="{g}-vesper-rsc" name="resource" value="{g}"/>
     <nvpair id="{g}-vesper-ctl" name="vesperctl" value="{ctl}"/>
-    <nvpair id="{g}-vesper-watch" name="watch" value="comm:httpd"/>
+    <nvpair id="{g}-vesper-watch" name="watch" value="{watch}"/>
   </instance_attributes>
   <operations><op id="{g}-vesper-mon" name="monitor" interval="10s" timeout="20s"/></operations>
-</primitive>""".format(g=g, xml=xml[g], port=49161 + i, script=VD_CHECK, per_node=per_node,
-                       dom=vd_domain(g), ctl=cfg["vesperctl"])
+</primitive>""".format(g=g, xml=xml[g], port=49161 + i, per_node=per_node, dom=vd_domain(g),
+                       ctl=cfg["vesperctl"], force="true" if force_stop else "false", watch=watch,
+                       mopts=migrate_options,
+                       scripts="" if not script else """
+    <nvpair id="{g}-scripts" name="monitor_scripts" value="{s}"/>""".format(g=g, s=script))
         cons += """
 <rsc_colocation id="{g}-vesper-with-{g}" rsc="{g}-vesper" with-rsc="{g}" score="INFINITY"/>
 <rsc_order id="{g}-then-vesper" first="{g}" first-action="start" then="{g}-vesper" then-action="start" kind="Mandatory" symmetrical="false"/>
