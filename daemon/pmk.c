@@ -468,16 +468,31 @@ static void pmk_try_connect(void)
  * Fail requests.
  */
 
+/* Is r, which waited through an outage, being checked (crm_resource
+ * --locate running, or asked again after an unusable answer), or about to
+ * be, the link being ready? */
+static int pmk_checking(const struct pmk_req *r)
+{
+    return r->check || r->check_retry ||
+           (pmk.link == PMK_LINK_READY && r->epoch != pmk.epoch && r->type[0] && !r->planned);
+}
+
 /* Why a fail request is still waiting, for its expiry text. */
 static const char *pmk_wait_reason(const struct pmk_req *r)
 {
-    if (pmk.link != PMK_LINK_READY)
-        return "controller unavailable or not joined";
+    if (pmk.link == PMK_LINK_DOWN)
+        return "controller unavailable";
+    if (pmk.link == PMK_LINK_CONNECTING)
+        return "controller connected, its node not joined";
     if (r->check_err[0])
         return r->check_err;
     if (r->type[0] == '\0')
         return "agent unknown";
-    return "checking where the resource runs";
+    if (r->planned)
+        return "held back, its resource in a planned state";
+    if (pmk_checking(r))
+        return "checking where the resource runs";
+    return "a send failed, reconnecting";
 }
 
 /* A sent fail request had no reply in time: the controller (or the route
@@ -495,7 +510,9 @@ static void pmk_reply_timeout(struct pmk_req *r)
 /*
  * A fail waiting while the controller is connected but the cluster is busy
  * (its node joining, the DC in a transition: under load that can outlast
- * the deadline) is still worth sending: its deadline is extended, up to
+ * the deadline), or with the link ready while the check of a request that
+ * waited through the outage runs (crm_resource --locate, which a busy CIB
+ * answers slowly), is still worth sending: its deadline is extended, up to
  * PMK_JOIN_GRACE_MS past the first.  With no controller at all it expires
  * at the deadline, and the resource's own monitor decides.
  */
@@ -504,8 +521,9 @@ static void pmk_reply_timeout(struct pmk_req *r)
 static int pmk_join_grace(struct pmk_req *r)
 {
     uint64_t waited_ms = (vsp_mono_ns() - r->queued_ns) / 1000000ull;
+    int busy = pmk.link == PMK_LINK_CONNECTING || (pmk.link == PMK_LINK_READY && pmk_checking(r));
 
-    if (r->kind != PMK_FAIL || r->where != PMK_Q_WAIT || pmk.link != PMK_LINK_CONNECTING ||
+    if (r->kind != PMK_FAIL || r->where != PMK_Q_WAIT || !busy ||
         waited_ms >= (uint64_t)pmk.opts.queue_deadline_ms + PMK_JOIN_GRACE_MS)
         return 0;
     r->timer = g_timeout_add(1000, pmk_req_timeout, r); /* looked at again each second */

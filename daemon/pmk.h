@@ -33,7 +33,8 @@
  * Delivery rules of fail requests:
  *  - a request made while the controller is unavailable is queued and sent
  *    once the link is ready; it is never lost: it ends in a result, at the
- *    latest when it expires (opts.queue_deadline_ms after it was made);
+ *    latest when it expires (opts.queue_deadline_ms after it was made,
+ *    more while the controller is connected and busy, see pmk_opts);
  *  - a request whose send failed was not delivered and stays queued;
  *  - a request that was sent but whose reply cannot come any more (the
  *    connection closed, or no reply in opts.reply_timeout_ms, after which
@@ -105,8 +106,9 @@ struct pmk_opts {
     unsigned queue_deadline_ms; /* a request not sent (or lost and not resolved) by
                                    then, counted from pmk_fail(), expires (default 30000);
                                    a fail waiting while the controller is connected but
-                                   its node not joined (the cluster busy) gets up to
-                                   90 s more */
+                                   its node not joined (the cluster busy), or while the
+                                   link is ready and the fail is being checked
+                                   (crm_resource --locate), gets up to 90 s more */
     unsigned reply_timeout_ms;  /* sent, no reply by then: lost, reconnect (default 10000);
                                    also the time limit of crm_resource runs */
     const char *attrd_updater;  /* program for attributes (default "attrd_updater" on PATH) */

@@ -327,7 +327,7 @@ static int one_fail_sent(void)
     return fk.fails_sent >= 1;
 }
 
-static char fake_crm_resource[64], locate_answer[64], locate_log[64];
+static char fake_crm_resource[64], locate_answer[64], locate_log[64], locate_delay[64];
 
 /* What the fake crm_resource --locate answers next: exit code, then the
  * nodes vm1 (or any resource) is active on ("" none). */
@@ -351,6 +351,13 @@ static void set_locate(int code, const char *nodes)
     fprintf(f, "  <status code=\"%d\" message=\"x\"/>\n</pacemaker-result>\n", code);
     g_strfreev(v);
     fclose(f);
+}
+
+/* How long the fake crm_resource --locate takes before it answers
+ * (sleep(1) syntax, "" at once). */
+static void set_locate_delay(const char *secs)
+{
+    assert_true(g_file_set_contents(locate_delay, secs, -1, NULL));
 }
 
 /* Calls of the fake crm_resource --locate so far. */
@@ -377,7 +384,7 @@ static void make_tmp(char *buf, size_t len, const char *tmpl)
 }
 
 /* A stand-in for crm_resource: --query-xml knows vm9 and nothing else;
- * --locate answers from locate_answer and logs its call. */
+ * --locate waits locate_delay, answers from locate_answer and logs its call. */
 static void make_fake_crm_resource(void)
 {
     FILE *f;
@@ -385,18 +392,20 @@ static void make_fake_crm_resource(void)
     make_tmp(fake_crm_resource, sizeof(fake_crm_resource), "/tmp/vesper-test-crmres.XXXXXX");
     make_tmp(locate_answer, sizeof(locate_answer), "/tmp/vesper-test-locate.XXXXXX");
     make_tmp(locate_log, sizeof(locate_log), "/tmp/vesper-test-locatelog.XXXXXX");
+    make_tmp(locate_delay, sizeof(locate_delay), "/tmp/vesper-test-locatedelay.XXXXXX");
     f = fopen(fake_crm_resource, "w");
     assert_non_null(f);
     fprintf(f,
             "#!/bin/sh\n"
             "if [ \"$1\" = --locate ]; then\n"
+            "  [ -s %s ] && sleep \"$(cat %s)\"\n"
             "  code=$(head -n 1 %s); tail -n +2 %s; echo \"$*\" >> %s; exit \"$code\"\n"
             "fi\n"
             "[ \"$2\" = vm9 ] || { echo \"Resource '$2' not found\" >&2; exit 105; }\n"
             "echo 'Resource XML:'\n"
             "echo '<primitive id=\"vm9\" class=\"ocf\" provider=\"pacemaker\" "
             "type=\"Dummy\">'\n",
-            locate_answer, locate_answer, locate_log);
+            locate_delay, locate_delay, locate_answer, locate_answer, locate_log);
     fclose(f);
     assert_int_equal(chmod(fake_crm_resource, 0700), 0);
     set_locate(0, "node1");
@@ -443,6 +452,7 @@ static int teardown(void **state)
     unlink(fake_crm_resource);
     unlink(locate_answer);
     unlink(locate_log);
+    unlink(locate_delay);
     return 0;
 }
 
@@ -858,7 +868,8 @@ static void test_queue_deadline(void **state)
     assert_int_equal(res.status[0], -ETIMEDOUT);
     assert_int_equal(res.sent[0], 0);
     assert_int_equal(fk.fails_sent, 0);
-    assert_non_null(strstr(res.text[0], "expired"));
+    /* no controller at all: no grace, it expires at the deadline */
+    assert_non_null(strstr(res.text[0], "(controller unavailable; 0 send attempts); expired"));
 }
 
 /* No reply: lost, the connection is dropped, the request checked and
@@ -1142,6 +1153,24 @@ static void test_fail_checked_left(void **state)
     assert_int_equal(res.sent[0], 0);
 }
 
+/* ---- slow checks ------------------------------------------------------------ */
+
+/* The link is ready and the check of a request outlasts its deadline (a
+ * busy CIB answers --locate slowly): the deadline is extended, and the
+ * request is sent once the check places the resource here. */
+static void test_check_outlasts_deadline(void **state)
+{
+    (void)state;
+    run_until(is_ready);
+    set_locate_delay("0.6");
+    assert_int_equal(pmk_fail_checked("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(fk.fails_sent, 1);
+    assert_int_equal(locate_calls(), 1);
+    assert_non_null(strstr(res.text[0], "failure recorded"));
+}
+
 static struct {
     int n, ok, superseded;
 } flood;
@@ -1211,6 +1240,11 @@ int main(void)
                                           .backoff_max_ms = 4,
                                           .queue_deadline_ms = 5000,
                                           .reply_timeout_ms = 300};
+    /* a deadline shorter than a --locate run, which may take 5 s */
+    static struct pmk_opts slow_check = {.backoff_min_ms = 1,
+                                         .backoff_max_ms = 4,
+                                         .queue_deadline_ms = 200,
+                                         .reply_timeout_ms = 5000};
     static struct pmk_opts attr_true = {.backoff_min_ms = 1,
                                         .backoff_max_ms = 4,
                                         .queue_deadline_ms = 5000,
@@ -1262,6 +1296,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mark_below_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_checked_here, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_checked_left, setup, teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_check_outlasts_deadline, setup, teardown,
+                                                 &slow_check),
         cmocka_unit_test_prestate_setup_teardown(test_attr_coalesced, setup, teardown, &attr_true),
         cmocka_unit_test_prestate_setup_teardown(test_attr_queue_apart, setup, teardown,
                                                  &attr_true),
