@@ -117,6 +117,7 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.done_mono_ns = vsp_mono_ns();
     res.text = text;
     res.planned = r->planned;
+    res.withdrawn = r->withdrawn;
     if (status == 0)
         pmk.st.done_ok++;
     else
@@ -711,6 +712,40 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
 int pmk_fail_checked(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
 {
     return pmk_fail_req(rsc, node, 1, cb, arg, id);
+}
+
+int pmk_withdraw(uint64_t id, const char *why)
+{
+    GQueue *qs[] = {&pmk.wait, &pmk.flight, &pmk.attrs};
+
+    if (!pmk.init || pmk.stopping)
+        return -ESHUTDOWN;
+    if (why == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
+        for (GList *l = qs[i]->head; l; l = l->next) {
+            struct pmk_req *r = l->data;
+            int attr_head = l == pmk.attrs.head;
+            const char *node = pmk_target(r)[0] ? pmk_target(r) : "the local node", *what;
+
+            if (r->id != id)
+                continue;
+            if (r->where == PMK_Q_FLIGHT || (attr_head && pmk.attr_pid))
+                return -EINPROGRESS;
+            r->planned = 0; /* withdrawn, whatever a hold would have said */
+            r->withdrawn = 1;
+            what = r->kind != PMK_FAIL ? "not written" : r->lost ? "not resent" : "not sent";
+            pmk_finish(r, 0, "%s %s on %s: %s: %s", pmk_kind_name(r->kind), r->name, node, what,
+                       why);
+            if (attr_head) { /* a retry of it was waiting: the next one goes */
+                pmk_remove_source(&pmk.attr_retry_src);
+                pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
+                pmk_attr_next();
+            }
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 int pmk_set_agent(const char *rsc, const char *agent)
