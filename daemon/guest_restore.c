@@ -142,6 +142,8 @@ static void guest_ops_cb(const struct oplog_op *op, void *arg)
         return;
     if (strcmp(op->ev.reason, GUEST_PLANNED_REASON) == 0)
         return; /* held back by a planned state: it cost nothing, latched nothing */
+    if (strstr(op->outcome, GUEST_RESTARTED))
+        return; /* withdrawn at a new boot of the guest: the same */
     guest_budget_note(s->g, op->resource, v, oplog_event_now_mono(&op->ev));
     s->noted++;
     if (v == VSP_VERDICT_MIGRATE && op->resource[0] && op->state != OPLOG_OP_FAILED &&
@@ -197,6 +199,8 @@ static void guest_reconcile_done(const char *task, const struct action_result *r
     g_strlcpy(op->outcome, res->text, sizeof(op->outcome));
     if (res->planned)
         guest_planned_late(op); /* its latch was taken back before the resend */
+    if (res->withdrawn)
+        guest_boot_withdrawn(op);
     oplog_op_updated(log, op);
 }
 
