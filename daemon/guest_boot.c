@@ -5,17 +5,17 @@
  * pacemaker action decided on an event of one boot of the guest and not
  * yet gone out to Pacemaker when the guest says HELLO with another boot id
  * is withdrawn (action_withdraw(); other actions have no withdraw() and
- * run on).  The fault
- * belonged to the old boot, and someone (Pacemaker's own recovery,
- * libvirt's on_crash restart, the guest itself) has restarted the guest
- * since: sending the request now would fail, or move, a guest that has
- * just been recovered, a second recovery for one fault.  A request already
- * sent ends as it does.  The withdrawn operation ends done with an outcome
- * that says so ("fail RSC on NODE: not sent: guest G restarted since the
- * event (boot OLD -> NEW)"), the health latch and degraded mark it took
- * are undone and the budget it took is given back.  Any new boot id
- * counts, one claimed sooner than boot-min-interval too: a guest can only
- * withdraw its own requests.
+ * run on).  The fault belonged to the old boot, and someone (Pacemaker's
+ * own recovery, libvirt's on_crash restart, the guest itself) has
+ * restarted the guest since: sending the request now would fail, or move,
+ * a guest that has just been recovered, a second recovery for one fault.
+ * A request already sent ends as it does.  The withdrawn operation ends
+ * done with an outcome that says so ("fail RSC on NODE: not sent: guest G
+ * restarted since the event (boot OLD -> NEW)"), the health latch and
+ * degraded mark it took are undone and the budget it took is given back.
+ * Any new boot id counts, one claimed sooner than boot-min-interval too: a
+ * guest can only withdraw its own requests.  The requests a restarted
+ * vesperd finds unfinished follow the same rule (guest_restore.c).
  */
 #include "config.h"
 

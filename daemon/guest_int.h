@@ -161,6 +161,20 @@ void guest_agent_back(struct guest *g);
  */
 void guest_restore(struct guest *g);
 
+/*
+ * guest_restore_hello() - g said HELLO: the failover and migrate requests
+ * its restore held back (the previous vesperd left them unfinished) go
+ * now: withdrawn when their event is of another boot than the one g runs
+ * now, sent again otherwise.  They wait GUEST_RESEND_WAIT_MS at most, then
+ * go without a HELLO.
+ */
+#define GUEST_RESEND_WAIT_MS 10000
+void guest_restore_hello(struct guest *g);
+
+/* g is being freed: forget what its restore held (still unfinished in the
+ * database, for the next start). */
+void guest_restore_forget(struct guest *g);
+
 /* ---- guest_boot.c: what a restart of the guest ends ------------------------ */
 
 /* In every outcome of an operation withdrawn because its guest restarted. */

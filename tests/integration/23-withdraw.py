@@ -8,15 +8,23 @@
 # waits in pmk's queue ("controller link down, fail of vm1 queued"); a
 # stand-in crm_resource on PATH gives the resource's agent.  With a fake
 # guest (vspfake.py):
-#  - a watched SIGKILL in boot A -> failover, queued; the agent restarting
-#    in the same boot withdraws nothing; a HELLO of boot B withdraws it:
-#    the operation is done, "fail vm1 on the local node: not sent: guest
-#    vm1 restarted since the event (boot A -> B)", the health latch undone
-#    and the budget given back (failover-budget 1/1h: the next fault fails
-#    over).
+#  - live: a watched SIGKILL in boot A -> failover, queued; the agent
+#    restarting in the same boot withdraws nothing; a HELLO of boot B
+#    withdraws it: the operation is done, "fail vm1 on the local node: not
+#    sent: guest vm1 restarted since the event (boot A -> B)", the health
+#    latch undone and the budget given back;
+#  - vesperd killed with the fail queued, restarted: the request is held
+#    until the guest's HELLO; boot C -> not sent, never resent;
+#  - the same with the stream read back already of a newer boot: not sent,
+#    at once, without a HELLO;
+#  - the same boot after the restart -> sent again, once; no HELLO at all
+#    -> sent again after GUEST_RESEND_WAIT_MS (10 s).
+# failover-budget is 2/1h: five faults act only if the three withdrawn give
+# their unit back.
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
 import os
+import sqlite3
 import sys
 import time
 
@@ -29,7 +37,7 @@ from vsptest import check, skip, summary
 CONF = """oplog = @DIR@/oplog.db
 heartbeat = 100ms
 heartbeat-timeout = 5s
-failover-budget = 1/1h
+failover-budget = 2/1h
 
 [guest vm1]
 channel = @DIR@/vm1.sock
@@ -91,7 +99,7 @@ def live(d, guests):
     g = connect(d, guests)
     op = fault_queued(d, g, "boot A")
     if op is None:
-        return
+        return g, None
     check(d.ctl("health", "vm1").stdout.startswith("failed"), "vm1's health is failed")
     # the agent restarts, the guest does not: nothing is withdrawn
     g.close()
@@ -114,8 +122,93 @@ def live(d, guests):
     table = d.ctl("operations", "vm1").stdout
     check("not sent: guest vm1 restarted since the event" in table,
           "vesperctl operations shows the outcome")
-    # it did nothing: its budget unit is back (1/1h), the next fault acts
-    fault_queued(d, g3, "boot B, after the withdrawal")
+    # it did nothing: its budget unit is back, the next fault acts
+    return g3, fault_queued(d, g3, "boot B, after the withdrawal")
+
+
+def restart_new_boot(d, guests, g, op):
+    """op, of g's boot, unfinished when vesperd is killed; boot C after."""
+    g.close()
+    d.kill9_restart()
+    check(wait_for(lambda: "op %s: failover of vm1 was not confirmed before vesperd stopped: held "
+                   "until guest vm1 says which boot it runs" % op["id"] in d.logtext()),
+          "restarted: the unfinished fail is held for the guest's HELLO")
+    g2 = connect(d, guests)
+    o = ended(d, op["id"])
+    want = ("fail vm1: not sent after vesperd restarted: guest vm1 restarted since the event "
+            "(boot %s -> %s)" % (short(g.boot_id), short(g2.boot_id)))
+    check(o is not None and o["outcome"] == want,
+          "HELLO of boot C: not sent (%s)" % (o and o["outcome"]))
+    time.sleep(0.3)
+    check("sending it again" not in d.logtext(), "never sent again")
+    h = d.ctl("health", "vm1").stdout.strip()
+    check(h.startswith("running"), "vm1's health is running (%s)" % h)
+    return g2
+
+
+def restart_stream_newer(d, guests, g):
+    newer = os.urandom(16)
+
+    def newer_stream():
+        """The previous vesperd had seen the next boot's stream already."""
+        db = sqlite3.connect(d.path("oplog.db"))
+        try:
+            db.execute("UPDATE streams SET boot_id = ? WHERE guest = 'vm1'", (newer.hex(),))
+            db.commit()
+        finally:
+            db.close()
+    op = fault_queued(d, g, "boot C, vesperd killed, newer stream on disk")
+    if op is None:
+        return None
+    g.close()
+    d.kill9_restart(newer_stream)
+    o = ended(d, op["id"])
+    check(o is not None and "(boot %s -> %s)" % (short(g.boot_id), short(newer)) in o["outcome"]
+          and "not sent after vesperd restarted" in o["outcome"],
+          "not sent, at once, without a HELLO (%s)" % (o and o["outcome"]))
+    check("sending it again" not in d.logtext(), "never sent again")
+    return newer
+
+
+def restart_same_boot(d, guests, boot):
+    g = connect(d, guests, boot_id=boot)
+    op = fault_queued(d, g, "boot D, vesperd killed")
+    if op is None:
+        return
+    g.close()
+    d.kill9_restart()
+    connect(d, guests, boot_id=g.boot_id, instance=g.instance)
+    check(wait_for(lambda: "op %s: failover of vm1 was not confirmed before vesperd stopped: "
+                   "sending it again, once" % op["id"] in d.logtext()),
+          "HELLO of the same boot: the fail is sent again")
+    o = op_of(d, op["id"])
+    check(o is not None and o["state"] == "running"
+          and o["outcome"] == "resent after vesperd restarted",
+          "recorded as resent, not withdrawn (%s)" % (o and o["outcome"]))
+    guests[-1].close()
+    # no HELLO at all after a restart: sent again after the wait
+    d.kill9_restart()  # the resent one is unfinished again, but attempt 2: interrupted
+    g3 = connect(d, guests, boot_id=g.boot_id)
+    op = fault_queued(d, g3, "boot D, vesperd killed, no HELLO after")
+    if op is None:
+        return
+    g3.close()
+    d.kill9_restart()
+    t0 = time.monotonic()
+    check(wait_for(lambda: "op %s: failover of vm1 was not confirmed before vesperd stopped: "
+                   "sending it again, once" % op["id"] in d.logtext(), 15),
+          "no HELLO: sent again after the wait (%.1f s)" % (time.monotonic() - t0))
+    check(time.monotonic() - t0 >= 9, "not before the 10 s wait")
+
+
+def run(d, guests):
+    g, op = live(d, guests)
+    if op is None:
+        return
+    g = restart_new_boot(d, guests, g, op)
+    newer = restart_stream_newer(d, guests, g)
+    if newer:
+        restart_same_boot(d, guests, newer)
 
 
 def main():
@@ -134,7 +227,7 @@ def main():
         f.write(CRM_RESOURCE)
     os.chmod(os.path.join(bindir, "crm_resource"), 0o755)
     os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    run_cases(d, [live])
+    run_cases(d, [run])
     return summary()
 
 

@@ -339,13 +339,16 @@ class Vesperd:
             raise RuntimeError("vesperd exited with %d:\n%s" % (self.proc.returncode,
                                                                 self.logtext()))
 
-    def kill9_restart(self):
-        """kill -9 vesperd and start it again on the same files; returns once
-        the new one answers (its stale control socket is removed first, so
-        that start() waits for the new one)."""
+    def kill9_restart(self, meanwhile=None):
+        """kill -9 vesperd and start it again on the same files (meanwhile(),
+        if given, runs in between); returns once the new one answers (its
+        stale control socket is removed first, so that start() waits for
+        the new one)."""
         self.proc.kill()
         self.proc.wait()
         self.log.close()
+        if meanwhile:
+            meanwhile()
         os.unlink(self.sock)
         self.start()
         wait_for(lambda: self.ctl("status", check=False).returncode == 0, 10)
