@@ -112,6 +112,17 @@ void action_release(enum conf_action_type type, const char *resource, const char
         ops->release(resource, why);
 }
 
+int action_withdraw(const char *task, const char *why)
+{
+    int rc = -ENOENT;
+
+    for (size_t i = 0; i < action_nimpl && rc == -ENOENT; i++) {
+        if (action_impl[i]->withdraw)
+            rc = action_impl[i]->withdraw(task, why);
+    }
+    return rc;
+}
+
 void action_shutdown(int force)
 {
     for (size_t i = 0; i < action_nimpl; i++) {

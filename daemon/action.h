@@ -33,7 +33,8 @@ struct action_result {
     int timed_out;                       /* exec: timeout hit (TERM/KILL sent) */
     uint64_t start_mono_ns, end_mono_ns; /* host CLOCK_MONOTONIC */
     char text[OPLOG_TEXT_LEN];           /* "exit 0", "killed by KILL after timeout 5s" */
-    int planned; /* status 0 but not done: the resource is in a planned state (pacemaker) */
+    int planned;   /* status 0 but not done: the resource is in a planned state (pacemaker) */
+    int withdrawn; /* status 0 but not done: ended by action_withdraw() */
 };
 
 /* task: the operation's action sub-task id (oplog_op.task) */
@@ -65,6 +66,15 @@ struct action_ops {
      * outcome is logged.  NULL: nothing to undo.
      */
     void (*release)(const char *resource, const char *why);
+    /*
+     * withdraw() - the action of task no longer applies (why: one line):
+     * end it if it has had no effect yet, its done called before this
+     * returns with status 0, withdrawn 1 and an outcome naming why.
+     * Returns 0, -EINPROGRESS (under way: it ends as it does), -ENOENT
+     * (no action of task of this type running) or another -errno.  NULL:
+     * never withdrawn.
+     */
+    int (*withdraw)(const char *task, const char *why);
 };
 
 /* Register an implementation (at start-up; the built-in log and exec are
@@ -104,6 +114,10 @@ void action_shutdown(int force);
 
 /* Call release(resource, why) of the implementation for type, if any. */
 void action_release(enum conf_action_type type, const char *resource, const char *why);
+
+/* Withdraw the running action of task (see action_ops.withdraw) with
+ * whichever implementation runs it; -ENOENT when none does. */
+int action_withdraw(const char *task, const char *why);
 
 /* The built-in log action (action.c) and exec (action_exec.c). */
 extern const struct action_ops action_log_ops;

@@ -8,8 +8,9 @@
  * verdict completes at once ("nothing to do").  A request refused up front
  * (no resource bound, agent type unknown, the same failure already pending)
  * completes at once with a failure that says why, so every operation ends
- * in the operation log with its outcome.  Link changes are logged here;
- * pmk itself never logs.
+ * in the operation log with its outcome.  A request that has not gone out
+ * may be withdrawn (apk_withdraw(), pmk_withdraw()).  Link changes are
+ * logged here; pmk itself never logs.
  */
 #include "config.h"
 
@@ -29,12 +30,13 @@
 struct apk_run {
     char task[OPID_BUF_LEN];
     char opid[OPID_BUF_LEN];
+    uint64_t req; /* pmk request id */
     uint64_t start_ns;
     action_done_fn done;
     void *arg;
 };
 
-static unsigned apk_running;
+static GList *apk_runs; /* struct apk_run, until its result */
 
 static void apk_on_result(const struct pmk_result *r, void *data)
 {
@@ -42,8 +44,8 @@ static void apk_on_result(const struct pmk_result *r, void *data)
     double ms = r->sent ? (double)(r->done_mono_ns - r->sent_mono_ns) / 1e6 : 0.0;
     struct action_result res;
 
-    apk_running--;
-    if (r->planned)
+    apk_runs = g_list_remove(apk_runs, run);
+    if (r->planned || r->withdrawn)
         log_info("op %s: pacemaker: %s", run->opid, r->text);
     else if (r->status == 0)
         log_info("op %s: pacemaker: %s (%.3f ms after sending)", run->opid, r->text, ms);
@@ -55,6 +57,7 @@ static void apk_on_result(const struct pmk_result *r, void *data)
     res.start_mono_ns = run->start_ns;
     res.end_mono_ns = vsp_mono_ns();
     res.planned = r->planned;
+    res.withdrawn = r->withdrawn;
     g_strlcpy(res.text, r->text, sizeof(res.text));
     run->done(run->task, &res, run->arg);
     g_free(run);
@@ -106,11 +109,11 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
     /* attempts > 1: sent again after vesperd restarted, it may have
      * reached the controller before: only if the resource is still here */
     if (op->ev.verdict == VSP_VERDICT_FAILOVER && op->attempts > 1)
-        rc = pmk_fail_checked(op->resource, NULL, apk_on_result, run, NULL);
+        rc = pmk_fail_checked(op->resource, NULL, apk_on_result, run, &run->req);
     else if (op->ev.verdict == VSP_VERDICT_FAILOVER)
-        rc = pmk_fail(op->resource, NULL, apk_on_result, run, NULL);
+        rc = pmk_fail(op->resource, NULL, apk_on_result, run, &run->req);
     else
-        rc = pmk_migrate(op->resource, NULL, apk_on_result, run, NULL);
+        rc = pmk_migrate(op->resource, NULL, apk_on_result, run, &run->req);
     if (rc < 0) {
         snprintf(text, sizeof(text), "pacemaker: %s %s refused: %s",
                  op->ev.verdict == VSP_VERDICT_FAILOVER ? "fail" : "migrate", op->resource,
@@ -120,7 +123,7 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
         action_report(op->task, done, arg, rc, now, text);
         return 0;
     }
-    apk_running++;
+    apk_runs = g_list_prepend(apk_runs, run);
     if (pmk_link_state() != PMK_LINK_READY && op->ev.verdict == VSP_VERDICT_FAILOVER)
         log_warnx("op %s: pacemaker: controller link %s, fail of %s queued", op->id,
                   pmk_link_name(pmk_link_state()), op->resource);
@@ -149,7 +152,19 @@ static void apk_release(const char *resource, const char *why)
 
 static unsigned apk_running_count(void)
 {
-    return apk_running;
+    return g_list_length(apk_runs);
+}
+
+/* End task's request if it has not gone out (pmk_withdraw()). */
+static int apk_withdraw(const char *task, const char *why)
+{
+    for (GList *l = apk_runs; l; l = l->next) {
+        struct apk_run *run = l->data;
+
+        if (strcmp(run->task, task) == 0)
+            return pmk_withdraw(run->req, why);
+    }
+    return -ENOENT;
 }
 
 static void apk_shutdown(int force)
@@ -165,6 +180,7 @@ const struct action_ops action_pcmk_ops = {
     .running = apk_running_count,
     .shutdown = apk_shutdown,
     .release = apk_release,
+    .withdraw = apk_withdraw,
 };
 
 static void apk_on_link(enum pmk_link l, int err, unsigned retry_ms, void *arg)

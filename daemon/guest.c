@@ -437,6 +437,7 @@ void guest_free(struct guest *g)
     guest_remove_source(&g->log_src);
     guest_remove_source(&g->mark_src);  /* kept: a restart takes it back */
     guest_remove_source(&g->maint_src); /* kept in the database too */
+    guest_restore_forget(g);            /* still unfinished there */
     guest_chan_free(g);
     if (g->rules)
         rules_state_free(g->rules);

@@ -124,7 +124,8 @@ struct guest_counters {
 #undef GUEST_COUNTER_FIELD
 };
 
-struct gconf; /* refcounted configuration (guest.c) */
+struct gconf;      /* refcounted configuration (guest.c) */
+struct guest_held; /* a request held back by guest_restore.c */
 
 struct guest {
     char name[CONF_NAME_MAX + 1];
@@ -218,6 +219,11 @@ struct guest {
     char latch_reason[GUEST_REASON_LEN];
     char latch_opid[OPID_BUF_LEN];
     const struct conf_group *latch_group; /* degraded: clears when it is no longer tripped */
+
+    /* Pacemaker requests the previous vesperd left unfinished, held until
+     * the guest's first HELLO says which boot it runs (guest_restore.c) */
+    struct guest_held *held;
+    unsigned held_src; /* GLib timer: the longest they wait */
 
     char *bound_resource; /* runtime binding (vesperctl bind), NULL none */
     /* the binding may replace the configured groups and watch list */

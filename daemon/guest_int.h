@@ -2,8 +2,9 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Private to the guest family (guest.c, guest_judge.c, guest_proto.c,
- * guest_dom.c, guest_restore.c, guest_mark.c, guest_planned.c): the
- * functions one of these files provides to the others.
+ * guest_dom.c, guest_restore.c, guest_boot.c, guest_mark.c,
+ * guest_planned.c): the functions one of these files provides to the
+ * others.
  * Include it from daemon/guest*.c and from the judge's unit test
  * (tests/unit/test_guest_judge.c) only; everything else uses guest.h.
  *
@@ -159,6 +160,46 @@ void guest_agent_back(struct guest *g);
  * reads: for start-up and reloads.
  */
 void guest_restore(struct guest *g);
+
+/*
+ * guest_restore_hello() - g said HELLO: the failover and migrate requests
+ * its restore held back (the previous vesperd left them unfinished) go
+ * now: withdrawn when their event is of another boot than the one g runs
+ * now, sent again otherwise.  They wait GUEST_RESEND_WAIT_MS at most, then
+ * go without a HELLO.
+ */
+#define GUEST_RESEND_WAIT_MS 10000
+void guest_restore_hello(struct guest *g);
+
+/* g is being freed: forget what its restore held (still unfinished in the
+ * database, for the next start). */
+void guest_restore_forget(struct guest *g);
+
+/* ---- guest_boot.c: what a restart of the guest ends ------------------------ */
+
+/* In every outcome of an operation withdrawn because its guest restarted. */
+#define GUEST_RESTARTED "restarted since the event"
+
+/* Is op a failover or migrate decided on an event of a known boot of g
+ * other than the one g has now (g->boot_id)? */
+int guest_boot_older(const struct guest *g, const struct oplog_op *op);
+
+/* "guest G restarted since the event (boot OLD -> NEW)" for op, into buf. */
+void guest_boot_why(const struct guest *g, const struct oplog_op *op, char *buf, size_t len);
+
+/* g announced a new boot (any new boot id, boot-min-interval or not): the
+ * failover and migrate requests of its older boots that have not gone out
+ * are withdrawn (action_withdraw()); one already sent ends as it does. */
+void guest_boot_new(struct guest *g);
+
+/* op's request was not sent after all: the budget it took is given back
+ * to g's and its resource's, the health latch it took, if g still has it,
+ * undone (logged). */
+void guest_boot_undo(struct guest *g, const struct oplog_op *op);
+
+/* op's action was withdrawn (its result says so): guest_boot_undo() for
+ * its guest, and the degraded mark it did not set is not watched. */
+void guest_boot_withdrawn(const struct oplog_op *op);
 
 /* ---- guest_mark.c: the degraded mark's life ------------------------------ */
 

@@ -261,6 +261,8 @@ static void guest_action_done(const char *task, const struct action_result *res,
     g_strlcpy(op->outcome, res->text, sizeof(op->outcome));
     if (res->planned)
         guest_planned_late(op);
+    if (res->withdrawn)
+        guest_boot_withdrawn(op);
     if (res->status != 0 && guest_stopping) {
         /* ended by vesperd's own shutdown, not by what it did */
         op->state = OPLOG_OP_INTERRUPTED;

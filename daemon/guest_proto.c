@@ -275,6 +275,11 @@ static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t 
                  h->agent_version & 0xff, g->host[0] ? g->host : "?", boot, h->instance, h->caps,
                  what, same_stream && g->seq_known ? g->last_seq : 0);
     guest_stream_save(g);
+    /* what the previous vesperd left unfinished goes now; what an older
+     * boot asked for and has not gone out is withdrawn */
+    guest_restore_hello(g);
+    if (new_boot)
+        guest_boot_new(g);
 
     /*
      * The resend point names the stream only when its events have been

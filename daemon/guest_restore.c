@@ -21,7 +21,11 @@
  *    once, a fail only after the CIB shows the resource still active on
  *    this node alone (pmk_fail_checked()); any other action (exec,
  *    libvirt migration) is marked interrupted with the reason, never run
- *    again behind the operator's back.
+ *    again behind the operator's back.  A failover or migrate request
+ *    waits for the guest's first HELLO (GUEST_RESEND_WAIT_MS at most): one
+ *    decided on an event of another boot than the guest runs now is not
+ *    sent again (guest_boot.c), nor is one whose boot the stream read
+ *    back has already left.
  * Reading is blocking (start-up); nothing is done without a database.
  */
 #include "config.h"
@@ -142,6 +146,8 @@ static void guest_ops_cb(const struct oplog_op *op, void *arg)
         return;
     if (strcmp(op->ev.reason, GUEST_PLANNED_REASON) == 0)
         return; /* held back by a planned state: it cost nothing, latched nothing */
+    if (strstr(op->outcome, GUEST_RESTARTED))
+        return; /* withdrawn at a new boot of the guest: the same */
     guest_budget_note(s->g, op->resource, v, oplog_event_now_mono(&op->ev));
     s->noted++;
     if (v == VSP_VERDICT_MIGRATE && op->resource[0] && op->state != OPLOG_OP_FAILED &&
@@ -197,6 +203,8 @@ static void guest_reconcile_done(const char *task, const struct action_result *r
     g_strlcpy(op->outcome, res->text, sizeof(op->outcome));
     if (res->planned)
         guest_planned_late(op); /* its latch was taken back before the resend */
+    if (res->withdrawn)
+        guest_boot_withdrawn(op);
     oplog_op_updated(log, op);
 }
 
@@ -223,14 +231,122 @@ static void guest_interrupt(struct oplog *log, struct oplog_op *op, const char *
     oplog_op_updated(log, op);
 }
 
+/* A Pacemaker request once more, checked, after recording that. */
+static void guest_reconcile_resend(struct oplog *log, struct oplog_op *op)
+{
+    op->attempts = 2;
+    op->state = OPLOG_OP_RUNNING;
+    op->start_mono_ns = vsp_mono_ns();
+    snprintf(op->outcome, sizeof(op->outcome), "resent after vesperd restarted");
+    log_warnx("op %s: %s of %s was not confirmed before vesperd stopped: sending it again, once%s",
+              op->id, conf_verdict_name(op->ev.verdict), op->resource,
+              op->ev.verdict == VSP_VERDICT_FAILOVER ? ", if the CIB still has it active here"
+                                                     : "");
+    oplog_commit_op(log, op, guest_reconcile_durable, guest_conf_hold());
+}
+
+/* A Pacemaker request of an older boot of g than the one it runs now: not
+ * sent again, done with the reason. */
+static void guest_reconcile_withdraw(struct guest *g, struct oplog *log, struct oplog_op *op)
+{
+    char why[OPLOG_TEXT_LEN], text[OPLOG_TEXT_LEN * 2 + CONF_RESOURCE_MAX]; /* whole in the log */
+
+    guest_boot_why(g, op, why, sizeof(why));
+    op->state = OPLOG_OP_DONE;
+    op->status = 0;
+    op->end_mono_ns = vsp_mono_ns();
+    snprintf(text, sizeof(text), "%s %s: not sent after vesperd restarted: %s",
+             op->ev.verdict == VSP_VERDICT_FAILOVER ? "fail" : "mark", op->resource, why);
+    g_strlcpy(op->outcome, text, sizeof(op->outcome));
+    log_info("op %s: %s", op->id, text);
+    /* a mark it may have set before vesperd stopped stays watched */
+    guest_boot_undo(g, op);
+    oplog_op_updated(log, op);
+}
+
+/* The requests held for g's first HELLO (or for GUEST_RESEND_WAIT_MS). */
+struct guest_held {
+    struct guest_held *next;
+    char opid[OPID_BUF_LEN];
+};
+
+/* Send or withdraw what g holds (hello: g has said which boot it runs). */
+static void guest_held_release(struct guest *g, int hello)
+{
+    struct oplog *log = guest_log();
+    struct guest_held *h = g->held, *next;
+
+    g->held = NULL;
+    guest_remove_source(&g->held_src);
+    for (; h; h = next) {
+        struct oplog_op *op = log ? oplog_find_op(log, h->opid) : NULL;
+
+        next = h->next;
+        if (op && (op->state == OPLOG_OP_PENDING || op->state == OPLOG_OP_RUNNING)) {
+            if (hello && guest_boot_older(g, op))
+                guest_reconcile_withdraw(g, log, op);
+            else
+                guest_reconcile_resend(log, op);
+        }
+        g_free(h);
+    }
+}
+
+static gboolean guest_on_held_wait(gpointer data)
+{
+    struct guest *g = data;
+
+    g->held_src = 0;
+    if (g->held)
+        log_info("guest %s: no HELLO in %d s; sending the requests left unfinished again", g->name,
+                 GUEST_RESEND_WAIT_MS / 1000);
+    guest_held_release(g, 0);
+    return G_SOURCE_REMOVE;
+}
+
+/* Hold op, a failover or migrate request, until g says which boot it runs. */
+static void guest_hold(struct guest *g, const struct oplog_op *op)
+{
+    struct guest_held *h = g_new0(struct guest_held, 1), **end = &g->held;
+
+    g_strlcpy(h->opid, op->id, sizeof(h->opid));
+    while (*end)
+        end = &(*end)->next;
+    *end = h; /* in the order they were decided */
+    if (!g->held_src)
+        g->held_src = g_timeout_add(GUEST_RESEND_WAIT_MS, guest_on_held_wait, g);
+    log_info("op %s: %s of %s was not confirmed before vesperd stopped: held until guest %s "
+             "says which boot it runs (at most %d s)",
+             op->id, conf_verdict_name(op->ev.verdict), op->resource, g->name,
+             GUEST_RESEND_WAIT_MS / 1000);
+}
+
+void guest_restore_hello(struct guest *g)
+{
+    if (g->held)
+        guest_held_release(g, 1);
+}
+
+void guest_restore_forget(struct guest *g)
+{
+    struct guest_held *h = g->held, *next;
+
+    for (; h; h = next) {
+        next = h->next;
+        g_free(h);
+    }
+    g->held = NULL;
+    guest_remove_source(&g->held_src);
+}
+
 static void guest_reconcile_cb(const struct oplog_op *o, void *arg)
 {
+    struct guest *g = arg;
     struct oplog *log = guest_log();
     const struct conf_action *act = NULL;
     struct oplog_op *op = oplog_find_op(log, o->id);
     char why[OPLOG_TEXT_LEN];
 
-    (void)arg;
     if (o->state != OPLOG_OP_PENDING && o->state != OPLOG_OP_RUNNING)
         return;
     if (!op) /* older than the rings hold: back into them */
@@ -257,16 +373,12 @@ static void guest_reconcile_cb(const struct oplog_op *o, void *arg)
         guest_interrupt(log, op, "sent again once already, after an earlier restart");
         return;
     }
-    /* a Pacemaker request: once more, checked, after recording that */
-    op->attempts = 2;
-    op->state = OPLOG_OP_RUNNING;
-    op->start_mono_ns = vsp_mono_ns();
-    snprintf(op->outcome, sizeof(op->outcome), "resent after vesperd restarted");
-    log_warnx("op %s: %s of %s was not confirmed before vesperd stopped: sending it again, once%s",
-              op->id, conf_verdict_name(op->ev.verdict), op->resource,
-              op->ev.verdict == VSP_VERDICT_FAILOVER ? ", if the CIB still has it active here"
-                                                     : "");
-    oplog_commit_op(log, op, guest_reconcile_durable, guest_conf_hold());
+    if (guest_boot_older(g, op))
+        guest_reconcile_withdraw(g, log, op); /* the stream read back is of a newer boot */
+    else if (op->ev.verdict == VSP_VERDICT_FAILOVER || op->ev.verdict == VSP_VERDICT_MIGRATE)
+        guest_hold(g, op);
+    else
+        guest_reconcile_resend(log, op);
 }
 
 /* ---- the whole --------------------------------------------------------------- */
@@ -311,5 +423,5 @@ void guest_restore(struct guest *g)
         log_info("guest %s: restored from the operation log: stream %s, %" PRIu64
                  " events replayed, %u failover/migrate actions in the budgets",
                  g->name, rc == 0 ? "known" : "none", rp.n, os.noted);
-    oplog_read_unfinished(log, g->name, guest_reconcile_cb, NULL);
+    oplog_read_unfinished(log, g->name, guest_reconcile_cb, g);
 }

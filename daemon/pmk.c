@@ -117,6 +117,7 @@ void pmk_finish(struct pmk_req *r, int status, const char *fmt, ...)
     res.done_mono_ns = vsp_mono_ns();
     res.text = text;
     res.planned = r->planned;
+    res.withdrawn = r->withdrawn;
     if (status == 0)
         pmk.st.done_ok++;
     else
@@ -468,16 +469,31 @@ static void pmk_try_connect(void)
  * Fail requests.
  */
 
+/* Is r, which waited through an outage, being checked (crm_resource
+ * --locate running, or asked again after an unusable answer), or about to
+ * be, the link being ready? */
+static int pmk_checking(const struct pmk_req *r)
+{
+    return r->check || r->check_retry ||
+           (pmk.link == PMK_LINK_READY && r->epoch != pmk.epoch && r->type[0] && !r->planned);
+}
+
 /* Why a fail request is still waiting, for its expiry text. */
 static const char *pmk_wait_reason(const struct pmk_req *r)
 {
-    if (pmk.link != PMK_LINK_READY)
-        return "controller unavailable or not joined";
+    if (pmk.link == PMK_LINK_DOWN)
+        return "controller unavailable";
+    if (pmk.link == PMK_LINK_CONNECTING)
+        return "controller connected, its node not joined";
     if (r->check_err[0])
         return r->check_err;
     if (r->type[0] == '\0')
         return "agent unknown";
-    return "checking where the resource runs";
+    if (r->planned)
+        return "held back, its resource in a planned state";
+    if (pmk_checking(r))
+        return "checking where the resource runs";
+    return "a send failed, reconnecting";
 }
 
 /* A sent fail request had no reply in time: the controller (or the route
@@ -495,7 +511,9 @@ static void pmk_reply_timeout(struct pmk_req *r)
 /*
  * A fail waiting while the controller is connected but the cluster is busy
  * (its node joining, the DC in a transition: under load that can outlast
- * the deadline) is still worth sending: its deadline is extended, up to
+ * the deadline), or with the link ready while the check of a request that
+ * waited through the outage runs (crm_resource --locate, which a busy CIB
+ * answers slowly), is still worth sending: its deadline is extended, up to
  * PMK_JOIN_GRACE_MS past the first.  With no controller at all it expires
  * at the deadline, and the resource's own monitor decides.
  */
@@ -504,8 +522,9 @@ static void pmk_reply_timeout(struct pmk_req *r)
 static int pmk_join_grace(struct pmk_req *r)
 {
     uint64_t waited_ms = (vsp_mono_ns() - r->queued_ns) / 1000000ull;
+    int busy = pmk.link == PMK_LINK_CONNECTING || (pmk.link == PMK_LINK_READY && pmk_checking(r));
 
-    if (r->kind != PMK_FAIL || r->where != PMK_Q_WAIT || pmk.link != PMK_LINK_CONNECTING ||
+    if (r->kind != PMK_FAIL || r->where != PMK_Q_WAIT || !busy ||
         waited_ms >= (uint64_t)pmk.opts.queue_deadline_ms + PMK_JOIN_GRACE_MS)
         return 0;
     r->timer = g_timeout_add(1000, pmk_req_timeout, r); /* looked at again each second */
@@ -693,6 +712,40 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
 int pmk_fail_checked(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id)
 {
     return pmk_fail_req(rsc, node, 1, cb, arg, id);
+}
+
+int pmk_withdraw(uint64_t id, const char *why)
+{
+    GQueue *qs[] = {&pmk.wait, &pmk.flight, &pmk.attrs};
+
+    if (!pmk.init || pmk.stopping)
+        return -ESHUTDOWN;
+    if (why == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < G_N_ELEMENTS(qs); i++) {
+        for (GList *l = qs[i]->head; l; l = l->next) {
+            struct pmk_req *r = l->data;
+            int attr_head = l == pmk.attrs.head;
+            const char *node = pmk_target(r)[0] ? pmk_target(r) : "the local node", *what;
+
+            if (r->id != id)
+                continue;
+            if (r->where == PMK_Q_FLIGHT || (attr_head && pmk.attr_pid))
+                return -EINPROGRESS;
+            r->planned = 0; /* withdrawn, whatever a hold would have said */
+            r->withdrawn = 1;
+            what = r->kind != PMK_FAIL ? "not written" : r->lost ? "not resent" : "not sent";
+            pmk_finish(r, 0, "%s %s on %s: %s: %s", pmk_kind_name(r->kind), r->name, node, what,
+                       why);
+            if (attr_head) { /* a retry of it was waiting: the next one goes */
+                pmk_remove_source(&pmk.attr_retry_src);
+                pmk.attr_backoff_ms = pmk.opts.backoff_min_ms;
+                pmk_attr_next();
+            }
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 int pmk_set_agent(const char *rsc, const char *agent)

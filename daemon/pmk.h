@@ -33,7 +33,8 @@
  * Delivery rules of fail requests:
  *  - a request made while the controller is unavailable is queued and sent
  *    once the link is ready; it is never lost: it ends in a result, at the
- *    latest when it expires (opts.queue_deadline_ms after it was made);
+ *    latest when it expires (opts.queue_deadline_ms after it was made,
+ *    more while the controller is connected and busy, see pmk_opts);
  *  - a request whose send failed was not delivered and stays queued;
  *  - a request that was sent but whose reply cannot come any more (the
  *    connection closed, or no reply in opts.reply_timeout_ms, after which
@@ -51,6 +52,9 @@
  *    what happened;
  *  - while a fail for the same resource and node is queued, being checked,
  *    in flight or lost, another one is refused with -EALREADY;
+ *  - a request not sent yet (queued, being checked, or lost and not sent
+ *    again) is ended by pmk_withdraw() when its maker knows it no longer
+ *    applies (the guest restarted since the fault); one in flight is not;
  *  - a fail (or a degraded mark) whose resource the CIB follower says is in
  *    a planned state right before it would be sent is not sent: it ends
  *    with status 0, planned 1 and "not sent: RSC is ... (why)" (see
@@ -105,8 +109,9 @@ struct pmk_opts {
     unsigned queue_deadline_ms; /* a request not sent (or lost and not resolved) by
                                    then, counted from pmk_fail(), expires (default 30000);
                                    a fail waiting while the controller is connected but
-                                   its node not joined (the cluster busy) gets up to
-                                   90 s more */
+                                   its node not joined (the cluster busy), or while the
+                                   link is ready and the fail is being checked
+                                   (crm_resource --locate), gets up to 90 s more */
     unsigned reply_timeout_ms;  /* sent, no reply by then: lost, reconnect (default 10000);
                                    also the time limit of crm_resource runs */
     const char *attrd_updater;  /* program for attributes (default "attrd_updater" on PATH) */
@@ -143,6 +148,8 @@ struct pmk_result {
     /* 1: not sent, status 0: the resource is in a planned state
      * (pmk_cib_planned(), text "not sent: RSC is ... (why)") */
     int planned;
+    /* 1: not sent (again), status 0: ended by pmk_withdraw() */
+    int withdrawn;
 };
 
 /* Result of a request; res and its strings are valid during the call only. */
@@ -246,6 +253,19 @@ int pmk_fail(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint6
  * a resource that has left the node ends it with status 0, not sent.
  */
 int pmk_fail_checked(const char *rsc, const char *node, pmk_done_fn cb, void *arg, uint64_t *id);
+
+/*
+ * pmk_withdraw() - end request id, made by this process, that has not
+ * gone out: a fail queued, being checked, or lost and not sent again; an
+ * attribute request whose attrd_updater is not running.  why (one line)
+ * says what no longer holds.  Its callback runs before this returns, with
+ * status 0, sent as it was, withdrawn 1 and the text "fail RSC on NODE: not
+ * sent: WHY" ("not resent" after a lost send; "KIND NAME on NODE: not
+ * written: WHY" for an attribute).  Returns 0, -EINPROGRESS (in flight, or
+ * attrd_updater running: it ends as it does), -ENOENT (no such request
+ * pending), -EINVAL, -ESHUTDOWN.
+ */
+int pmk_withdraw(uint64_t id, const char *why);
 
 /*
  * pmk_attr_set() / pmk_attr_delete() - set or delete transient node attribute

@@ -51,6 +51,7 @@ struct pmk_req {
     char check_err[PMK_WHY_LEN]; /* why the last --locate gave no answer */
     int marks;                   /* PMK_ATTR_MARK: marks the query found */
     int planned;                 /* held: its resource is in a planned state (pmk_cib.c) */
+    int withdrawn;               /* ended by pmk_withdraw() */
     struct pmk_run *check;       /* crm_resource --locate running */
     unsigned check_epoch;        /* pmk.epoch when it started */
     guint check_retry;           /* next --locate after an unusable answer */

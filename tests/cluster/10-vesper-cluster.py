@@ -32,11 +32,14 @@
 #                own 10 s monitor still finds the killed httpd and recovers
 #   controller   pacemaker-controld killed right before a fault: the request
 #                waits, is checked and sent once the controller is back (and
-#                the DC idle), vm1 moves
+#                the DC idle), vm1 moves; or Pacemaker restarts vm1 in place
+#                meanwhile, and vesperd withdraws the request when the
+#                guest's new boot says HELLO (sent, it would fail a guest
+#                that was just recovered)
 #   lost         a fault while the controller is stopped (SIGSTOP), then the
 #                controller killed: the request was sent and never read
 #                ("lost"); it is resent once the controller is back, and the
-#                operation's outcome says so
+#                operation's outcome says so (or withdrawn, as above)
 # Options: --bench N: instead, N runs of each arm, interleaved: P2 = the
 # fault with vesper (vm1-vesper started), P1 = the same fault found by the
 # 10 s monitor (vm1-vesper stopped); prints per arm the median, p90, min and
@@ -358,7 +361,9 @@ def case_controller_restart(lost):
     controller); lost=True: SIGSTOP, the fault (vesperd sends, no reply),
     then SIGKILL (the request is lost for sure).  Either way vm1 must move
     once the controller is back, and the operation must end with the
-    controller's answer."""
+    controller's answer; unless Pacemaker restarted vm1 in place while its
+    controller rejoined: then vesperd must withdraw the request at the
+    guest's new boot, and vm1 run once, where it was, healthy."""
     begin_case("controller %s during an action" % ("stopped then killed" if lost else "killed"))
     cleanup_cluster()
     src = ready("vm1")
@@ -378,8 +383,28 @@ def case_controller_restart(lost):
               "vesperd took the failover verdict with the controller stopped")
         time.sleep(1)
         os.kill(pid, signal.SIGKILL)
-    dst = wait(lambda: moved_from("vm1", src), 120, 0.1)
-    check(dst is not None, "vm1 moved off %s after the controller came back" % src)
+    # the outcome of a request withdrawn at the guest's new boot
+    withdrawn_re = re.compile(r"fail vm1 on %s: not (re)?sent: guest %s restarted since the "
+                              r"event \(boot \w+ -> \w+\)"
+                              % (re.escape(src), re.escape(DOM["vm1"])))
+
+    def new_ops():
+        return [ln for ln in ctl(src, "operations", DOM["vm1"]).stdout.splitlines()
+                if ln not in ops_before and "pacemaker" in ln]
+
+    def moved_or_withdrawn():
+        dst = moved_from("vm1", src)
+        if dst:
+            return dst
+        return "withdrawn" if any(withdrawn_re.search(ln) for ln in new_ops()) else None
+    r = wait(moved_or_withdrawn, 120, 0.2)
+    withdrawn = r == "withdrawn"
+    dst = r if r and not withdrawn else None
+    if withdrawn:
+        log("vm1 restarted in place by Pacemaker, vesperd withdrew the fail %.1f s after the "
+            "fault" % (time.time() - t0))
+    else:
+        check(dst is not None, "vm1 moved off %s after the controller came back" % src)
     if dst:
         log("vm1 %s -> %s %.1f s after the fault" % (src, dst, time.time() - t0))
     vl = stack.vesperd_log(src)[log_from:]
@@ -390,25 +415,40 @@ def case_controller_restart(lost):
     check("FAILED" not in mon, "no resource is left FAILED")
     check(len(stack.running_on(DOM["vm1"])) == 1, "domain %s runs once (%s)" %
           (DOM["vm1"], stack.running_on(DOM["vm1"])))
-    ops = wait(lambda: [ln for ln in ctl(src, "operations", DOM["vm1"]).stdout.splitlines()
-                        if ln not in ops_before and "pacemaker" in ln], 10)
+    ops = wait(new_ops, 10)
     for ln in ops or []:
         log("vesperctl operations: " + ln)
     text = "\n".join(ops or [])
     # Without fencing, Pacemaker itself may recover vm1 elsewhere while the
     # controller is gone (its node's resources count as stopped); then
     # vesperd's check before the resend finds vm1 gone and sends nothing.
-    # Either outcome is right; a fail lost in silence is not.
+    # Or it restarts vm1 in place, on its node, while that node rejoins:
+    # the guest comes back with a new boot, and vesperd withdraws the
+    # request, which would fail a guest just recovered.  Each outcome is
+    # right; a fail lost in silence is not.
     recorded = "failure recorded" in text
     moved = re.search(r"vm1 has left %s since .*: not sent" % re.escape(src), text)
-    check(recorded or moved, "the operation ended with the controller's answer, or "
-          "found vm1 already moved by Pacemaker and sent nothing")
+    if withdrawn:
+        check(bool(withdrawn_re.search(text)) and not recorded,
+              "the operation says the fail was withdrawn, not sent: the guest restarted since "
+              "the event")
+        check(locate("vm1") == src, "vm1 still runs on %s, restarted in place (%s)" %
+              (src, locate("vm1")))
+        check(wait(lambda: stack.health(src, DOM["vm1"]) == "running", 60, 0.2),
+              "vm1 is healthy (vesperctl health on %s: %r)" %
+              (src, ctl(src, "health", DOM["vm1"]).stdout.strip()))
+        check(wait(lambda: httpd_up("vm1"), 30, 0.5), "vm1's httpd is up again")
+    else:
+        check(recorded or moved, "the operation ended with the controller's answer, or "
+              "found vm1 already moved by Pacemaker and sent nothing")
     if lost and recorded:
         check("after a resend" in text, "the outcome says the lost request was resent")
     # one event, one fail request taken by a controller (Pacemaker 2.1.5
     # itself may count it twice in the fail-count when it lands on a freshly
     # rejoined node: the new history creates both vm1_last_0 and
     # vm1_last_failure_0, and the DC increments once per entry)
+    # (a withdrawn request was never read by a controller: the dead one
+    # did not read it, the new one was never sent it)
     taken = [ln for t, n, ln in stack.pcmk_lines(t0 - 1)
              if n == src and "Failing resource vm1..." in ln]
     want = 1 if recorded else 0

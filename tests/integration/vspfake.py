@@ -264,11 +264,12 @@ def kill9(g, pid=321):
     return g.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=pid, tgid=pid, flags=EVF_WATCHED)
 
 
-def connect_guest(d, guests, name):
-    """A FakeGuest for guest name of vesperd d, connected to its listen-mode
-    channel @DIR@/NAME.sock, HELLO sent and heartbeats going, appended to
-    guests; returned once d shows the link up."""
-    g = FakeGuest(name)
+def connect_guest(d, guests, name, boot_id=None, instance=None):
+    """A FakeGuest for guest name of vesperd d (of boot_id and instance:
+    random if None), connected to its listen-mode channel @DIR@/NAME.sock,
+    HELLO sent and heartbeats going, appended to guests; returned once d
+    shows the link up."""
+    g = FakeGuest(name, boot_id=boot_id, instance=instance)
     guests.append(g)
     g.connect(d.path(name + ".sock"))
     g.hello()
@@ -338,13 +339,16 @@ class Vesperd:
             raise RuntimeError("vesperd exited with %d:\n%s" % (self.proc.returncode,
                                                                 self.logtext()))
 
-    def kill9_restart(self):
-        """kill -9 vesperd and start it again on the same files; returns once
-        the new one answers (its stale control socket is removed first, so
-        that start() waits for the new one)."""
+    def kill9_restart(self, meanwhile=None):
+        """kill -9 vesperd and start it again on the same files (meanwhile(),
+        if given, runs in between); returns once the new one answers (its
+        stale control socket is removed first, so that start() waits for
+        the new one)."""
         self.proc.kill()
         self.proc.wait()
         self.log.close()
+        if meanwhile:
+            meanwhile()
         os.unlink(self.sock)
         self.start()
         wait_for(lambda: self.ctl("status", check=False).returncode == 0, 10)

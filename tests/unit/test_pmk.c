@@ -259,6 +259,7 @@ static struct {
     int ordered[MAX_RESULTS]; /* queued <= sent <= done */
     unsigned lost[MAX_RESULTS];
     int planned[MAX_RESULTS];
+    int withdrawn[MAX_RESULTS];
 } res;
 
 static void on_done(const struct pmk_result *r, void *arg)
@@ -273,6 +274,7 @@ static void on_done(const struct pmk_result *r, void *arg)
     g_strlcpy(res.node[res.n], r->node, sizeof(res.node[0]));
     res.lost[res.n] = r->lost;
     res.planned[res.n] = r->planned;
+    res.withdrawn[res.n] = r->withdrawn;
     res.ordered[res.n] =
         r->queued_mono_ns <= r->done_mono_ns &&
         (!r->sent || (r->queued_mono_ns <= r->sent_mono_ns && r->sent_mono_ns <= r->done_mono_ns));
@@ -327,7 +329,7 @@ static int one_fail_sent(void)
     return fk.fails_sent >= 1;
 }
 
-static char fake_crm_resource[64], locate_answer[64], locate_log[64];
+static char fake_crm_resource[64], locate_answer[64], locate_log[64], locate_delay[64];
 
 /* What the fake crm_resource --locate answers next: exit code, then the
  * nodes vm1 (or any resource) is active on ("" none). */
@@ -351,6 +353,13 @@ static void set_locate(int code, const char *nodes)
     fprintf(f, "  <status code=\"%d\" message=\"x\"/>\n</pacemaker-result>\n", code);
     g_strfreev(v);
     fclose(f);
+}
+
+/* How long the fake crm_resource --locate takes before it answers
+ * (sleep(1) syntax, "" at once). */
+static void set_locate_delay(const char *secs)
+{
+    assert_true(g_file_set_contents(locate_delay, secs, -1, NULL));
 }
 
 /* Calls of the fake crm_resource --locate so far. */
@@ -377,7 +386,7 @@ static void make_tmp(char *buf, size_t len, const char *tmpl)
 }
 
 /* A stand-in for crm_resource: --query-xml knows vm9 and nothing else;
- * --locate answers from locate_answer and logs its call. */
+ * --locate waits locate_delay, answers from locate_answer and logs its call. */
 static void make_fake_crm_resource(void)
 {
     FILE *f;
@@ -385,18 +394,20 @@ static void make_fake_crm_resource(void)
     make_tmp(fake_crm_resource, sizeof(fake_crm_resource), "/tmp/vesper-test-crmres.XXXXXX");
     make_tmp(locate_answer, sizeof(locate_answer), "/tmp/vesper-test-locate.XXXXXX");
     make_tmp(locate_log, sizeof(locate_log), "/tmp/vesper-test-locatelog.XXXXXX");
+    make_tmp(locate_delay, sizeof(locate_delay), "/tmp/vesper-test-locatedelay.XXXXXX");
     f = fopen(fake_crm_resource, "w");
     assert_non_null(f);
     fprintf(f,
             "#!/bin/sh\n"
             "if [ \"$1\" = --locate ]; then\n"
+            "  [ -s %s ] && sleep \"$(cat %s)\"\n"
             "  code=$(head -n 1 %s); tail -n +2 %s; echo \"$*\" >> %s; exit \"$code\"\n"
             "fi\n"
             "[ \"$2\" = vm9 ] || { echo \"Resource '$2' not found\" >&2; exit 105; }\n"
             "echo 'Resource XML:'\n"
             "echo '<primitive id=\"vm9\" class=\"ocf\" provider=\"pacemaker\" "
             "type=\"Dummy\">'\n",
-            locate_answer, locate_answer, locate_log);
+            locate_delay, locate_delay, locate_answer, locate_answer, locate_log);
     fclose(f);
     assert_int_equal(chmod(fake_crm_resource, 0700), 0);
     set_locate(0, "node1");
@@ -443,6 +454,7 @@ static int teardown(void **state)
     unlink(fake_crm_resource);
     unlink(locate_answer);
     unlink(locate_log);
+    unlink(locate_delay);
     return 0;
 }
 
@@ -606,6 +618,7 @@ static void test_not_initialised(void **state)
     (void)state;
     assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
     assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, NULL), -ESHUTDOWN);
+    assert_int_equal(pmk_withdraw(1, "x"), -ESHUTDOWN);
     pmk_shutdown(); /* harmless */
 }
 
@@ -858,7 +871,8 @@ static void test_queue_deadline(void **state)
     assert_int_equal(res.status[0], -ETIMEDOUT);
     assert_int_equal(res.sent[0], 0);
     assert_int_equal(fk.fails_sent, 0);
-    assert_non_null(strstr(res.text[0], "expired"));
+    /* no controller at all: no grace, it expires at the deadline */
+    assert_non_null(strstr(res.text[0], "(controller unavailable; 0 send attempts); expired"));
 }
 
 /* No reply: lost, the connection is dropped, the request checked and
@@ -1142,6 +1156,158 @@ static void test_fail_checked_left(void **state)
     assert_int_equal(res.sent[0], 0);
 }
 
+/* ---- slow checks, withdrawn requests ---------------------------------------- */
+
+/* The link is ready and the check of a request outlasts its deadline (a
+ * busy CIB answers --locate slowly): the deadline is extended, and the
+ * request is sent once the check places the resource here. */
+static void test_check_outlasts_deadline(void **state)
+{
+    (void)state;
+    run_until(is_ready);
+    set_locate_delay("0.6");
+    assert_int_equal(pmk_fail_checked("vm1", NULL, on_done, NULL, NULL), 0);
+    run_until(one_result);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(fk.fails_sent, 1);
+    assert_int_equal(locate_calls(), 1);
+    assert_non_null(strstr(res.text[0], "failure recorded"));
+}
+
+static int after_deadline;
+
+static gboolean deadline_cb(gpointer data)
+{
+    (void)data;
+    after_deadline = 1;
+    return G_SOURCE_REMOVE;
+}
+
+static int past_deadline(void)
+{
+    return after_deadline;
+}
+
+/* Iterate the loop for ms milliseconds. */
+static void run_for(unsigned ms)
+{
+    after_deadline = 0;
+    g_timeout_add(ms, deadline_cb, NULL);
+    run_until(past_deadline);
+}
+
+static void test_withdraw_queued(void **state)
+{
+    (void)state;
+    uint64_t id = 0;
+
+    run_until(is_ready);
+    fk.connect_failures = 1 << 30;
+    fake_disconnect();
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, &id), 0);
+    assert_int_equal(pmk_withdraw(id + 1, "x"), -ENOENT);
+    assert_int_equal(pmk_withdraw(id, NULL), -EINVAL);
+    assert_int_equal(pmk_withdraw(id, "guest g1 restarted since the event (boot aa -> bb)"), 0);
+    /* ended before pmk_withdraw() returned, never sent */
+    assert_int_equal(res.n, 1);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.sent[0], 0);
+    assert_int_equal(res.withdrawn[0], 1);
+    assert_int_equal(res.planned[0], 0);
+    assert_true(res.id[0] == id);
+    assert_string_equal(res.text[0],
+                        "fail vm1 on node1: not sent: guest g1 restarted since the event (boot "
+                        "aa -> bb)");
+    assert_int_equal(pmk_withdraw(id, "again"), -ENOENT);
+    /* its slot is free: a new fault of vm1 is a new request, and only it goes out */
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, NULL), 0);
+    fk.connect_failures = 0;
+    run_until(two_results);
+    assert_int_equal(res.status[1], 0);
+    assert_int_equal(res.withdrawn[1], 0);
+    assert_int_equal(fk.fails_sent, 1);
+}
+
+static void test_withdraw_checking(void **state)
+{
+    (void)state;
+    uint64_t id = 0;
+    struct pmk_req *r;
+
+    run_until(is_ready);
+    set_locate_delay("2");
+    assert_int_equal(pmk_fail_checked("vm1", NULL, on_done, NULL, &id), 0);
+    r = g_queue_peek_head(&pmk.wait);
+    assert_non_null(r);
+    assert_non_null(r->check); /* crm_resource --locate running */
+    assert_int_equal(pmk_withdraw(id, "guest g1 restarted since the event"), 0);
+    assert_int_equal(res.n, 1);
+    assert_int_equal(res.withdrawn[0], 1);
+    assert_non_null(strstr(res.text[0], "fail vm1 on node1: not sent: guest g1 restarted"));
+    run_for(100);
+    assert_int_equal(fk.fails_sent, 0);
+    assert_int_equal(locate_calls(), 0); /* the check was stopped */
+    assert_int_equal(res.n, 1);
+}
+
+static void test_withdraw_lost(void **state)
+{
+    (void)state;
+    struct pmk_req *r;
+
+    lose_one(); /* sent, connection lost: back in the queue, to be checked and resent */
+    r = g_queue_peek_head(&pmk.wait);
+    assert_non_null(r);
+    assert_int_equal(pmk_withdraw(r->id, "guest g1 restarted since the event"), 0);
+    assert_int_equal(res.n, 1);
+    assert_int_equal(res.status[0], 0);
+    assert_int_equal(res.sent[0], 1);
+    assert_int_equal(res.lost[0], 1);
+    assert_int_equal(res.withdrawn[0], 1);
+    assert_string_equal(res.text[0],
+                        "fail vm1 on node1: not resent: guest g1 restarted since the event");
+    run_until(is_ready);
+    run_for(100);
+    assert_int_equal(fk.fails_sent, 1); /* never sent again */
+    assert_int_equal(locate_calls(), 0);
+}
+
+static void test_withdraw_in_flight(void **state)
+{
+    (void)state;
+    uint64_t id = 0;
+
+    run_until(is_ready);
+    fk.hold_replies = 1;
+    assert_int_equal(pmk_fail("vm1", NULL, on_done, NULL, &id), 0);
+    assert_int_equal(fk.fails_sent, 1);
+    /* sent, waiting for the reply: too late, it ends as it does */
+    assert_int_equal(pmk_withdraw(id, "guest g1 restarted since the event"), -EINPROGRESS);
+    assert_int_equal(res.n, 0);
+}
+
+static void test_withdraw_mark(void **state)
+{
+    (void)state;
+    uint64_t running = 0, waiting = 0;
+
+    run_until(is_ready);
+    assert_int_equal(pmk_migrate("vm1", NULL, on_done, NULL, &running), 0);
+    assert_int_equal(pmk_migrate("vm2", NULL, on_done, NULL, &waiting), 0);
+    /* attrd_updater runs for the first: it ends as it does */
+    assert_int_equal(pmk_withdraw(running, "guest g1 restarted since the event"), -EINPROGRESS);
+    assert_int_equal(pmk_withdraw(waiting, "guest g2 restarted since the event"), 0);
+    assert_int_equal(res.n, 1);
+    assert_int_equal(res.kind[0], PMK_ATTR_MARK);
+    assert_int_equal(res.withdrawn[0], 1);
+    assert_string_equal(res.text[0], "mark vesper-vm2 on node1: not written: guest g2 "
+                                     "restarted since the event");
+    run_until(two_results);
+    assert_int_equal(res.status[1], 0);
+    assert_int_equal(res.withdrawn[1], 0);
+    assert_true(res.id[1] == running);
+}
+
 static struct {
     int n, ok, superseded;
 } flood;
@@ -1211,6 +1377,11 @@ int main(void)
                                           .backoff_max_ms = 4,
                                           .queue_deadline_ms = 5000,
                                           .reply_timeout_ms = 300};
+    /* a deadline shorter than a --locate run, which may take 5 s */
+    static struct pmk_opts slow_check = {.backoff_min_ms = 1,
+                                         .backoff_max_ms = 4,
+                                         .queue_deadline_ms = 200,
+                                         .reply_timeout_ms = 5000};
     static struct pmk_opts attr_true = {.backoff_min_ms = 1,
                                         .backoff_max_ms = 4,
                                         .queue_deadline_ms = 5000,
@@ -1262,6 +1433,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mark_below_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_checked_here, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_checked_left, setup, teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_check_outlasts_deadline, setup, teardown,
+                                                 &slow_check),
+        cmocka_unit_test_setup_teardown(test_withdraw_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_checking, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_in_flight, setup, teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_withdraw_mark, setup, teardown, &attr_true),
         cmocka_unit_test_prestate_setup_teardown(test_attr_coalesced, setup, teardown, &attr_true),
         cmocka_unit_test_prestate_setup_teardown(test_attr_queue_apart, setup, teardown,
                                                  &attr_true),
