@@ -309,6 +309,22 @@ def main():
         check(wait(lambda: vesperd_lines(t0, "pacemaker: CIB unavailable"), 5),
               "CIB manager killed: vesperd says so")
         fault(g, "CIB manager down", sent=False)
+
+        def respawned():
+            p = stack.run([os.path.join(stack.CL, "pids"), "-d", STATE, "node1",
+                           "pacemaker-based"]).stdout.split()
+            return len(p) == 1 and p != pid
+        if not wait(respawned, 30, step=0.5) and \
+                "Not respawning pacemaker-based subdaemon until cluster returns" in \
+                stack.pcmk_log("node1"):
+            # pacemakerd respawns a subdaemon only if its own check of
+            # corosync passes at that instant; under load it can fail, and
+            # then it waits for a corosync reconnection that never comes.
+            # Without a CIB manager nothing below can run: say so, do not
+            # count it as a pass.
+            vsptest.skipped("the follower's reconnection: pacemakerd did not respawn "
+                            "pacemaker-based (\"Not respawning ... until cluster returns\")")
+            return vsptest.summary()
         check(wait(lambda: cib_stats().get("connects", 0) > before.get("connects", 0) and
                    cib_stats().get("link") == "ready", 30, step=0.2),
               "the follower reconnects and reads the CIB again")
