@@ -370,7 +370,9 @@ def case_controller_restart(lost):
     if not check(src is not None, "vm1 ready"):
         return
     log_from = len(stack.vesperd_log(src))
-    ops_before = set(ctl(src, "operations", DOM["vm1"]).stdout.splitlines())
+    # by op id: the table's column widths change as operations are added
+    ops_before = {ln.split()[0] for ln in ctl(src, "operations", DOM["vm1"]).stdout.splitlines()
+                  if ln.strip()}
     pid = controller_pid(src)
     if pid is None:
         return
@@ -390,7 +392,7 @@ def case_controller_restart(lost):
 
     def new_ops():
         return [ln for ln in ctl(src, "operations", DOM["vm1"]).stdout.splitlines()
-                if ln not in ops_before and "pacemaker" in ln]
+                if ln.strip() and ln.split()[0] not in ops_before and "pacemaker" in ln]
 
     def moved_or_withdrawn():
         dst = moved_from("vm1", src)
@@ -409,7 +411,9 @@ def case_controller_restart(lost):
         log("vm1 %s -> %s %.1f s after the fault" % (src, dst, time.time() - t0))
     vl = stack.vesperd_log(src)[log_from:]
     check("controller unavailable" in vl, "vesperd logged the controller outage")
-    check("waiting for the join" in vl, "vesperd logged the controller's rejoin")
+    # a withdrawal can come before the node has rejoined
+    check(wait(lambda: "waiting for the join" in stack.vesperd_log(src)[log_from:], 60, 0.5),
+          "vesperd logged the controller's rejoin")
     settle(120)
     mon = ex("node1", "crm_mon", "-1").stdout
     check("FAILED" not in mon, "no resource is left FAILED")
