@@ -166,9 +166,7 @@ def know(what, pattern, t0, planned):
 
 
 def failcount():
-    r = ex("node1", "crm_failcount", "--query", "-r", "d1", "-N", "node1")
-    m = re.search(r"value=(\S+)", r.stdout)
-    return m.group(1) if m else "?"
+    return stack.failcount("d1", "node1")
 
 
 def fault(g, what, sent):

@@ -79,9 +79,7 @@ def show(evs):
 
 
 def failcount(node):
-    r = ex("node1", "crm_failcount", "--query", "-r", G, "-N", node)
-    m = re.search(r"value=(\S+)", r.stdout)
-    return m.group(1) if m else "?"
+    return stack.failcount(G, node)
 
 
 def no_failcount():

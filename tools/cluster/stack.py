@@ -111,6 +111,14 @@ def locate(rsc):
     return found[0] if len(found) == 1 else (None if not found else "+".join(found))
 
 
+def failcount(rsc, node):
+    """rsc's fail-count on node as crm_failcount --query prints it ("0",
+    "INFINITY", ...), "?" when it says nothing."""
+    r = ex("node1", "crm_failcount", "--query", "-r", rsc, "-N", node)
+    m = re.search(r"value=(\S+)", r.stdout)
+    return m.group(1) if m else "?"
+
+
 def moved_from(rsc, src):
     """The one node other than src that rsc runs on, else None."""
     n = locate(rsc)
