@@ -257,7 +257,12 @@ def pressure_migrates(src, t0, second=False):
         log(stack.vesperd_log(src)[-3000:])
         return None
     log("migrate verdict seen %.1f s after the pressure began" % (time.time() - t0))
-    r = wait(lambda: stack.op_ok_elsewhere("vm1", src, t0, "migrate_from"), 120, 0.1)
+    if second:  # the cluster's choice: wait for it to be made, not for a move
+        wait(lambda: locate("vm1") != src, 30, 0.2)
+        settle(120)
+        r = stack.op_ok_elsewhere("vm1", src, t0, "migrate_from")
+    else:
+        r = wait(lambda: stack.op_ok_elsewhere("vm1", src, t0, "migrate_from"), 120, 0.1)
     if second and r is None:
         log("vm1 not live-migrated off %s after the second episode; it runs on %s"
             % (src, locate("vm1")))
