@@ -343,6 +343,74 @@ gt_e2e_stop() {
     return 0
 }
 
+# ---- the Debian guest image, booted directly with QEMU ----
+# Used by tests/guest/40-debian-boot.sh and bench/debian-latency.sh: the
+# image of tools/guest/mkdebian.sh (systemd as PID 1, the agent started by
+# its port's device) booted by tools/guest/boot-debian.sh with org.vesper.0
+# on a unix socket that a real vesperd connects to, and the image's test
+# hook (tools/guest/debian/overlay/usr/lib/vesper/test-hook) on the port
+# org.vesper.test.
+
+gt_deb_img=""
+gt_deb_how=""
+
+# gt_debian_require: gt_e2e_require, plus the tools that build the image.
+gt_debian_require() {
+    gt_e2e_require
+    command -v debootstrap >/dev/null || t_skip "debootstrap not installed (tools/deps debian-guest)"
+    command -v mkfs.ext4 >/dev/null || t_skip "mkfs.ext4 not installed (tools/deps debian-guest)"
+}
+
+# gt_debian_image: a fresh work directory ($gt_work, removed at exit
+# unless kept) and the image built or found in the cache, with the agent
+# built with systemd support ($VESPER_AGENT, else under $VESPER_BUILD or
+# _build/; not the static one): its directory in $gt_deb_img, "built" or
+# "cached" in $gt_deb_how.  Status 1, with the tail of mkdebian.sh's log
+# printed, if it cannot be built.
+gt_debian_image() {
+    local agent="${VESPER_AGENT:-${VESPER_BUILD:-$gt_top/_build}/agent/vesper-agent}"
+    gt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$t_name.XXXXXX")"
+    chmod 755 "$gt_work"
+    trap 'gt_cleanup' EXIT
+    if ! gt_deb_img="$("$gt_top/tools/guest/mkdebian.sh" --agent "$agent" 2>"$gt_work/mkdebian.log")"; then
+        tail -30 "$gt_work/mkdebian.log"
+        return 1
+    fi
+    # shellcheck disable=SC2034 # read by the callers
+    if grep -q 'cached' "$gt_work/mkdebian.log"; then
+        gt_deb_how=cached
+    else
+        gt_deb_how=built
+    fi
+}
+
+# gt_debian_boot [boot-debian.sh options]: boot $gt_deb_img in the
+# background ($gt_boot_pid) with org.vesper.0 at $gt_work/vm1.sock (QEMU
+# listens: channel-mode = connect), the test hook's port at
+# $gt_work/test.sock, QMP at $gt_work/qmp.sock, the console in
+# $gt_work/console.log, and wait for QEMU's socket.  Status 1, with
+# boot-debian.sh's output printed, if QEMU did not start.
+gt_debian_boot() {
+    "$gt_top/tools/guest/boot-debian.sh" -d "$gt_deb_img" -l "$gt_work/console.log" \
+        -s "$gt_work/vm1.sock" --server -t "$gt_work/test.sock" --qmp "$gt_work/qmp.sock" \
+        --pidfile "$gt_work/qemu.pid" "$@" >"$gt_work/boot.log" 2>&1 &
+    gt_boot_pid=$!
+    for _ in $(seq 300); do
+        [ -S "$gt_work/vm1.sock" ] && return 0
+        kill -0 "$gt_boot_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$gt_work/boot.log"
+    return 1
+}
+
+# gt_hook COMMAND...: one command to the image's test hook
+# (tools/libvirt/guestcmd, waiting up to $gt_hook_timeout seconds, default
+# 60), the reply in $gt_reply; guestcmd's status (0 for an "ok" reply).
+gt_hook() {
+    gt_reply="$("$gt_top/tools/libvirt/guestcmd" -t "${gt_hook_timeout:-60}" "$gt_work/test.sock" "$@")"
+}
+
 # gt_check DESCRIPTION COMMAND...: t_check, and after three failed checks
 # the waits for events ($gt_wait_s) are short: what did not come by then
 # will not come, and every check would wait for its timeout.
