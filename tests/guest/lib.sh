@@ -163,10 +163,14 @@ EOT
 }
 
 # gt_vesperd_start CONF: check CONF (vesperd -n), start vesperd -f -d on
-# it (log $gt_work/vesperd.log) and wait for its control socket.
+# it (log $gt_work/vesperd.log; without -d, at info level, when
+# $gt_vesperd_quiet is set: a benchmark's) and wait for its control socket.
+gt_vesperd_quiet=""
 gt_vesperd_start() {
+    local debug=(-d)
+    [ -z "$gt_vesperd_quiet" ] || debug=()
     "$gt_vesperd" -n -c "$1" || return 1
-    "$gt_vesperd" -f -d -c "$1" -S "$gt_work/ctl.sock" >"$gt_work/vesperd.log" 2>&1 &
+    "$gt_vesperd" -f "${debug[@]}" -c "$1" -S "$gt_work/ctl.sock" >"$gt_work/vesperd.log" 2>&1 &
     gt_vd_pid=$!
     for _ in $(seq 100); do
         [ -S "$gt_work/ctl.sock" ] && return 0
