@@ -193,13 +193,6 @@ gt_check "nginx still answers" \
 
 EVF_PLANNED=0x20
 
-# ev_last: the number of vesperd's newest event (0 if none).
-ev_last() {
-    local n
-    n="$(gt_q events 0 n | sort -n | tail -n 1)"
-    echo "${n:-0}"
-}
-
 # nginx_back: nginx is active and answers again (after an operation).
 nginx_back() {
     local _
@@ -217,7 +210,7 @@ nginx_back() {
 # and nginx answers afterwards.
 planned() {
     local what="$1" cmd="$2" m
-    m="$(ev_last)"
+    m="$(gt_ev_last)"
     t_check "$what: done in the guest" hook_long "$cmd"
     t_check "$what: nginx is back and answers" nginx_back
     if [ "${3:-}" = signal ]; then
@@ -236,7 +229,7 @@ planned() {
 # SIG to COMM reaches vesperd unflagged and is judged failover.
 unplanned() {
     local what="$1" cmd="$2" sig="$3" comm="$4" m
-    m="$(ev_last)"
+    m="$(gt_ev_last)"
     t_check "$what: done in the guest" hook_run "$cmd"
     t_check "$what: signal $sig to $comm judged failover, not planned" \
         gt_q events 60 n,probe,sig,comm,src_comm,src_pid,flags,verdict,group \
@@ -267,7 +260,7 @@ unplanned "a service's watchdog (WatchdogSec, no keep-alive): systemd aborts it"
 t_check "nginx answers" nginx_back
 
 echo "== reboot inside the guest: planned"
-m="$(ev_last)"
+m="$(gt_ev_last)"
 t_reboot=$(now)
 t_check "systemctl reboot" hook_run 'systemctl reboot'
 gt_check "vesperd gets the HELLO of the new boot" \

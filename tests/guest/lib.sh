@@ -266,6 +266,13 @@ for i in res:
 sys.exit(0 if res else 1)
 EOT
 
+# gt_ev_last: the number of vesperd's newest event (0 if none).
+gt_ev_last() {
+    local n
+    n="$(gt_q events 0 n | sort -n | tail -n 1)"
+    echo "${n:-0}"
+}
+
 # gt_guest_boot SCRIPT [boot.sh options]: boot the image in the background
 # with SCRIPT as the guest test, org.vesper.0 at $gt_work/vm1.sock (QEMU
 # listens) and org.vesper.test at $gt_work/test.sock, and connect the
