@@ -162,6 +162,18 @@ migrate-budget = 64/1m
 EOT
 }
 
+# gt_wait_socket PATH PID SECONDS: wait (up to SECONDS) until PATH is a
+# socket, while process PID lives.  Status 0 if it is.
+gt_wait_socket() {
+    local _
+    for _ in $(seq $(($3 * 10))); do
+        [ -S "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -S "$1" ]
+}
+
 # gt_vesperd_start CONF: check CONF (vesperd -n), start vesperd -f -d on
 # it (log $gt_work/vesperd.log; without -d, at info level, when
 # $gt_vesperd_quiet is set: a benchmark's) and wait for its control socket.
@@ -172,11 +184,7 @@ gt_vesperd_start() {
     "$gt_vesperd" -n -c "$1" || return 1
     "$gt_vesperd" -f "${debug[@]}" -c "$1" -S "$gt_work/ctl.sock" >"$gt_work/vesperd.log" 2>&1 &
     gt_vd_pid=$!
-    for _ in $(seq 100); do
-        [ -S "$gt_work/ctl.sock" ] && return 0
-        kill -0 "$gt_vd_pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    gt_wait_socket "$gt_work/ctl.sock" "$gt_vd_pid" 10 && return 0
     echo "vesperd did not start:"
     tail -20 "$gt_work/vesperd.log"
     return 1
@@ -287,12 +295,7 @@ gt_guest_boot() {
         -device virtserialport,bus=vser0.0,chardev=tport,name=org.vesper.test \
         >"$gt_work/boot.log" 2>&1 &
     gt_boot_pid=$!
-    for _ in $(seq 300); do
-        [ -S "$gt_work/test.sock" ] && break
-        kill -0 "$gt_boot_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [ ! -S "$gt_work/test.sock" ]; then
+    if ! gt_wait_socket "$gt_work/test.sock" "$gt_boot_pid" 30; then
         echo "QEMU did not start:"
         cat "$gt_work/boot.log"
         return 1
@@ -406,11 +409,7 @@ gt_debian_boot() {
         -s "$gt_work/vm1.sock" --server -t "$gt_work/test.sock" --qmp "$gt_work/qmp.sock" \
         --pidfile "$gt_work/qemu.pid" "$@" >"$gt_work/boot.log" 2>&1 &
     gt_boot_pid=$!
-    for _ in $(seq 300); do
-        [ -S "$gt_work/vm1.sock" ] && return 0
-        kill -0 "$gt_boot_pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    gt_wait_socket "$gt_work/vm1.sock" "$gt_boot_pid" 30 && return 0
     cat "$gt_work/boot.log"
     return 1
 }
