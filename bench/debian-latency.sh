@@ -93,14 +93,7 @@ fi
 
 # shellcheck source=../tests/guest/lib.sh
 . "$top/tests/guest/lib.sh"
-if [ -z "${VESPER_BUILD:-}" ] && [ -z "${VESPERD:-}" ]; then
-    [ "$(id -u)" = 0 ] || t_skip "needs root (the guest image)"
-    VESPER_BUILD="$("$top/tools/build")" || {
-        echo "debian-latency: tools/build failed" >&2
-        exit 1
-    }
-    export VESPER_BUILD
-fi
+gt_bench_build
 gt_debian_require
 
 fail() {

@@ -55,14 +55,7 @@ case "$faults$smin$smax" in *[!0-9]*) echo "guest-latency: numbers expected" >&2
 
 # shellcheck source=../tests/guest/lib.sh
 . "$top/tests/guest/lib.sh"
-if [ -z "${VESPER_BUILD:-}" ] && [ -z "${VESPERD:-}" ]; then
-    [ "$(id -u)" = 0 ] || t_skip "needs root (mknod in the guest image)"
-    VESPER_BUILD="$("$top/tools/build")" || {
-        echo "guest-latency: tools/build failed" >&2
-        exit 1
-    }
-    export VESPER_BUILD
-fi
+gt_bench_build
 gt_e2e_require
 [ -n "$keep" ] && gt_keep=1
 gt_image --agent "$gt_agent"

@@ -13,6 +13,20 @@
 gt_top="${VESPER_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 gt_work=""
 
+# gt_bench_build: for a benchmark run by hand (bench/*-latency.sh): unless
+# $VESPER_BUILD or $VESPERD says where the binaries are, build them with
+# tools/build and export VESPER_BUILD; exit 77 if not root (the guest
+# image needs root), 1 if the build fails.
+gt_bench_build() {
+    [ -z "${VESPER_BUILD:-}" ] && [ -z "${VESPERD:-}" ] || return 0
+    [ "$(id -u)" = 0 ] || t_skip "needs root (the guest image)"
+    VESPER_BUILD="$("$gt_top/tools/build")" || {
+        echo "$t_name: tools/build failed" >&2
+        exit 1
+    }
+    export VESPER_BUILD
+}
+
 # gt_require: exit 77 unless this machine can build and boot the guest.
 gt_require() {
     local c
