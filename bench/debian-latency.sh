@@ -114,15 +114,7 @@ gt_groups ""
 {
     # every fault a fired failover (the log action): no budget
     gt_conf_head | sed 's/^failover-budget = .*/failover-budget = none/'
-    cat <<EOF
-
-[guest vm1]
-channel = $gt_work/vm1.sock
-channel-mode = connect
-groups = signal
-watch = comm:vbench
-on-failover = log
-EOF
+    gt_conf_bench
 } >"$gt_work/vesperd.conf"
 gt_vesperd_quiet=$([ -n "$vdebug" ] || echo 1)
 # arm C's agent, for the guest to copy

@@ -62,15 +62,7 @@ gt_image --agent "$gt_agent"
 gt_groups ""
 {
     gt_conf_head
-    cat <<EOF
-
-[guest vm1]
-channel = $gt_work/vm1.sock
-channel-mode = connect
-groups = signal
-watch = comm:vbench
-on-failover = log
-EOF
+    gt_conf_bench
 } >"$gt_work/vesperd.conf"
 # The debug log has a few lines per event: keep vesperd at info level.
 gt_vesperd_start_quiet() {

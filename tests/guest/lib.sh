@@ -176,6 +176,22 @@ migrate-budget = 64/1m
 EOT
 }
 
+# gt_conf_bench: the [guest vm1] section of the latency benchmarks
+# (bench/*-latency.sh): org.vesper.0 at $gt_work/vm1.sock (QEMU listens),
+# the signal group only, the task named vbench watched, and the built-in
+# log as the failover action, so that no action forks on the host.
+gt_conf_bench() {
+    cat <<EOT
+
+[guest vm1]
+channel = $gt_work/vm1.sock
+channel-mode = connect
+groups = signal
+watch = comm:vbench
+on-failover = log
+EOT
+}
+
 # gt_wait_socket PATH PID SECONDS: wait (up to SECONDS) until PATH is a
 # socket, while process PID lives.  Status 0 if it is.
 gt_wait_socket() {
