@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (C) 2026 The vesper authors
 #
-# Host-side helpers of the guest tests (sourced by tests/guest/NN-*.sh):
-# skip checks, building the guest image into a private work directory, and
-# booting it with a guest-side script.  The counting is tests/lib.sh's.  On
-# failure the console log is kept (in $VESPER_CHECK_LOGS when tools/check
-# runs the test, else in the work directory, which is then not removed).
+# Host-side helpers of the guest tests (sourced by tests/guest/NN-*.sh) and
+# of the guest benchmarks (bench/*-latency.sh): skip checks, building the
+# guest image into a private work directory, booting it with a guest-side
+# script, and the Debian image's boot and test hook.  The counting is
+# tests/lib.sh's.  On failure the console log is kept (in
+# $VESPER_CHECK_LOGS when tools/check runs the test, else in the work
+# directory, which is then not removed).
 
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
