@@ -756,6 +756,25 @@ static int agent_run(struct agent *a)
     }
 }
 
+static double agent_us_mean(const struct sysd_timing *t)
+{
+    return t->n ? (double)t->total_ns / (double)t->n / 1e3 : 0.0;
+}
+
+/* At exit, one line on what following systemd cost on the events' path. */
+static void agent_sysd_stats(const struct sysd *s)
+{
+    const struct sysd_timing *c = &s->check, *w = &s->walk, *l = &s->lookup;
+
+    log_info("systemd: %llu events checked for planned (%llu planned), %.1f us mean, %.1f us max; "
+             "%llu senders' ancestries, %.1f us mean, %.1f us max; %llu look-ups (%llu failed), "
+             "%.3f ms max",
+             (unsigned long long)c->n, (unsigned long long)s->planned, agent_us_mean(c),
+             (double)c->max_ns / 1e3, (unsigned long long)w->n, agent_us_mean(w),
+             (double)w->max_ns / 1e3, (unsigned long long)l->n, (unsigned long long)s->lookup_fail,
+             (double)l->max_ns / 1e6);
+}
+
 int main(int argc, char **argv)
 {
     static struct agent a; /* large (queue buffers are separate): not on the stack */
@@ -789,6 +808,8 @@ int main(int argc, char **argv)
              a.o.queue, a.ident.caps, a.ident.probes_avail);
 
     rc = agent_run(&a);
+    if (sysd_built())
+        agent_sysd_stats(&a.sysd);
 
     port_close(&a.port);
     kmod_close(&a.kmod);

@@ -313,6 +313,14 @@ int sysd_pkg_comm(const char *comm)
     return strcmp(comm, "dpkg") == 0;
 }
 
+void sysd_timing_add(struct sysd_timing *t, uint64_t ns)
+{
+    t->n++;
+    t->total_ns += ns;
+    if (ns > t->max_ns)
+        t->max_ns = ns;
+}
+
 int sysd_stat_parent(const char *text, char *comm, size_t len, uint32_t *ppid)
 {
     const char *open = strchr(text, '('), *close = strrchr(text, ')');

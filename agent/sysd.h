@@ -157,6 +157,16 @@ int sysd_pkg_comm(const char *comm);
  */
 int sysd_stat_parent(const char *text, char *comm, size_t len, uint32_t *ppid);
 
+/* Time spent on one kind of work: how often, in total, the longest once. */
+struct sysd_timing {
+    uint64_t n;
+    uint64_t total_ns;
+    uint64_t max_ns;
+};
+
+/* sysd_timing_add() - one more piece of that work, of ns nanoseconds. */
+void sysd_timing_add(struct sysd_timing *t, uint64_t ns);
+
 enum sysd_verdict {
     SYSD_UNPLANNED = 0,
     SYSD_PLANNED = 1,
@@ -200,15 +210,17 @@ struct sysd {
     struct sd_bus *bus; /* NULL: not connected */
     int ready;          /* the manager answered Subscribe: look-ups may be made */
     struct sysd_state st;
-    int disabled;         /* --no-systemd */
-    const char *address;  /* --systemd-bus ADDRESS (tests); NULL: the system bus */
-    uint64_t retry_ns;    /* reconnect not before (mono ns) */
-    char why[128];        /* why not connected */
-    uint64_t lookups;     /* synchronous look-ups done */
-    uint64_t lookup_fail; /* ... that failed (the event stays unplanned) */
-    uint64_t lookup_ns;   /* their total time */
-    uint64_t lookup_max_ns;
-    uint64_t planned; /* events flagged */
+    int disabled;        /* --no-systemd */
+    const char *address; /* --systemd-bus ADDRESS (tests); NULL: the system bus */
+    uint64_t retry_ns;   /* reconnect not before (mono ns) */
+    char why[128];       /* why not connected */
+    /* sysd_mark() on the events that could be planned (watched signals
+     * and exits that are not a crash), look-ups included */
+    struct sysd_timing check;
+    struct sysd_timing walk;   /* ... of which the signal sender's ancestry */
+    struct sysd_timing lookup; /* synchronous look-ups done */
+    uint64_t lookup_fail;      /* ... that failed (the event stays unplanned) */
+    uint64_t planned;          /* events flagged */
     /* unit watch entries of the last CONFIG and the cgroups they resolved to */
     size_t nunits;
     struct {

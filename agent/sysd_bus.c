@@ -392,10 +392,7 @@ static int lookup(struct sysd *s, const struct vsp_event *ev)
     if (r >= 0)
         r = sd_bus_call(s->bus, call, SYSD_LOOKUP_TIMEOUT_US, &error, &reply);
     t1 = vsp_mono_ns();
-    s->lookups++;
-    s->lookup_ns += t1 - t0;
-    if (t1 - t0 > s->lookup_max_ns)
-        s->lookup_max_ns = t1 - t0;
+    sysd_timing_add(&s->lookup, t1 - t0);
     if (r >= 0)
         take_job_list(s, reply, ev->mono_ns, t1);
     else if (++s->lookup_fail <= 10 || s->lookup_fail % 1000 == 0)
@@ -443,24 +440,26 @@ static int sender_under_pkg(uint32_t pid)
     return 0;
 }
 
-void sysd_mark(void *ctx, struct vsp_event *ev)
+/* sysd_mark() for an event that could be planned; t0: when sysd_mark() began. */
+static void mark_checked(struct sysd *s, struct vsp_event *ev, uint64_t t0)
 {
-    struct sysd *s = ctx;
     const struct sysd_job *j;
     const char *unit;
     char ubuf[SYSD_UNIT_MAX];
     enum sysd_verdict v;
 
-    if ((ev->probe != VSP_PROBE_SIGNAL && ev->probe != VSP_PROBE_EXIT) ||
-        !(ev->flags & VSP_EVF_WATCHED) || sysd_is_crash(ev))
-        return; /* never planned: decided without a look at the bus */
-    if (ev->probe == VSP_PROBE_SIGNAL && ev->src_pid > 1 && sender_under_pkg(ev->src_pid)) {
-        ev->flags |= VSP_EVF_PLANNED;
-        s->planned++;
-        log_debug("systemd: signal %d to %s pid %u from %s[%u] under the package manager is "
-                  "planned",
-                  ev->sig, ev->comm, ev->tgid, ev->src_comm, ev->src_pid);
-        return;
+    if (ev->probe == VSP_PROBE_SIGNAL && ev->src_pid > 1) {
+        int pkg = sender_under_pkg(ev->src_pid);
+
+        sysd_timing_add(&s->walk, vsp_mono_ns() - t0);
+        if (pkg) {
+            ev->flags |= VSP_EVF_PLANNED;
+            s->planned++;
+            log_debug("systemd: signal %d to %s pid %u from %s[%u] under the package manager is "
+                      "planned",
+                      ev->sig, ev->comm, ev->tgid, ev->src_comm, ev->src_pid);
+            return;
+        }
     }
     if (s->bus != NULL)
         (void)drain(s); /* a lost bus: sysd_dispatch() logs, closes and reconnects */
@@ -485,6 +484,19 @@ void sysd_mark(void *ctx, struct vsp_event *ev)
     log_debug("systemd: %s of %s pid %u (unit %s, %s job %u) is planned", vsp_probe_name(ev->probe),
               ev->comm, ev->tgid, unit ? unit : "?", j ? sysd_job_type_name(j->type) : "no",
               j ? j->id : 0);
+}
+
+void sysd_mark(void *ctx, struct vsp_event *ev)
+{
+    struct sysd *s = ctx;
+    uint64_t t0;
+
+    if ((ev->probe != VSP_PROBE_SIGNAL && ev->probe != VSP_PROBE_EXIT) ||
+        !(ev->flags & VSP_EVF_WATCHED) || sysd_is_crash(ev))
+        return; /* never planned: decided without a look at the bus */
+    t0 = vsp_mono_ns();
+    mark_checked(s, ev, t0);
+    sysd_timing_add(&s->check, vsp_mono_ns() - t0);
 }
 
 /* ---------------------------------------------------------------------------

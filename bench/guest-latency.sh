@@ -55,48 +55,24 @@ case "$faults$smin$smax" in *[!0-9]*) echo "guest-latency: numbers expected" >&2
 
 # shellcheck source=../tests/guest/lib.sh
 . "$top/tests/guest/lib.sh"
-if [ -z "${VESPER_BUILD:-}" ] && [ -z "${VESPERD:-}" ]; then
-    [ "$(id -u)" = 0 ] || t_skip "needs root (mknod in the guest image)"
-    VESPER_BUILD="$("$top/tools/build")" || {
-        echo "guest-latency: tools/build failed" >&2
-        exit 1
-    }
-    export VESPER_BUILD
-fi
+gt_bench_build
 gt_e2e_require
 [ -n "$keep" ] && gt_keep=1
 gt_image --agent "$gt_agent"
 gt_groups ""
 {
     gt_conf_head
-    cat <<EOF
-
-[guest vm1]
-channel = $gt_work/vm1.sock
-channel-mode = connect
-groups = signal
-watch = comm:vbench
-on-failover = log
-EOF
+    gt_conf_bench
 } >"$gt_work/vesperd.conf"
 # The debug log has a few lines per event: keep vesperd at info level.
-gt_vesperd_start_quiet() {
-    "$gt_vesperd" -n -c "$1" >/dev/null || return 1
-    "$gt_vesperd" -f $vdebug -c "$1" -S "$gt_work/ctl.sock" >"$gt_work/vesperd.log" 2>&1 &
-    gt_vd_pid=$!
-    for _ in $(seq 100); do
-        [ -S "$gt_work/ctl.sock" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+gt_vesperd_quiet=$([ -n "$vdebug" ] || echo 1)
 fail() {
     echo "guest-latency: $*" >&2
     gt_keep=1
     tail -20 "$gt_work/vesperd.log" >&2
     exit 1
 }
-gt_vesperd_start_quiet "$gt_work/vesperd.conf" || fail "vesperd did not start"
+gt_vesperd_start "$gt_work/vesperd.conf" >/dev/null || fail "vesperd did not start"
 gt_guest_boot "$gt_top/tests/guest/scripts/e2e.sh" -a vesper.agent -T 900 >/dev/null ||
     fail "guest did not boot"
 gt_guest hello >/dev/null || fail "guest command server silent"

@@ -24,13 +24,7 @@
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-gt_e2e_require
-command -v debootstrap >/dev/null || t_skip "debootstrap not installed (tools/deps debian-guest)"
-command -v mkfs.ext4 >/dev/null || t_skip "mkfs.ext4 not installed (tools/deps debian-guest)"
-guestcmd="$gt_top/tools/libvirt/guestcmd"
-gt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$t_name.XXXXXX")"
-chmod 755 "$gt_work"
-trap 'gt_cleanup' EXIT
+gt_debian_require
 
 now() {
     date +%s.%N
@@ -41,15 +35,13 @@ since() { # T0: seconds since T0, one decimal
 }
 
 t_build=$(now)
-# the Debian image carries the agent built with systemd support, not the static one
-deb_agent="${VESPER_AGENT:-${VESPER_BUILD:-$gt_top/_build}/agent/vesper-agent}"
-if ! img="$("$gt_top/tools/guest/mkdebian.sh" --agent "$deb_agent" 2>"$gt_work/mkdebian.log")"; then
-    tail -30 "$gt_work/mkdebian.log"
+if ! gt_debian_image; then
     gt_check "the Debian guest image builds" false
     gt_summary
 fi
+img="$gt_deb_img"
 build_s="$(since "$t_build")"
-grep -q 'cached' "$gt_work/mkdebian.log" && build_how=cached || build_how=built
+build_how="$gt_deb_how"
 echo "image $img ($build_how in $build_s s)"
 kver="$(cat "$img/kernel-version")"
 gt_check "the image's kernel is the host's $kver" [ "$kver" = "$(guest_kver)" ]
@@ -69,7 +61,7 @@ EOF
 
 # hook COMMAND...: one command to the test hook (reply in $gt_reply).
 hook() {
-    gt_reply="$("$guestcmd" -t "${hook_timeout:-60}" "$gt_work/test.sock" "$@")"
+    gt_hook "$@"
     local rc=$?
     echo "  hook: $* -> $gt_reply"
     return $rc
@@ -81,7 +73,7 @@ hook_run() {
     hook run "$1"
 }
 hook_long() {
-    hook_timeout=130 hook runlong "$1"
+    gt_hook_timeout=130 hook runlong "$1"
 }
 
 # hook_says COMMAND TEXT: COMMAND succeeds in the guest and prints TEXT.
@@ -149,16 +141,7 @@ stops_before() {
 
 echo "== boot"
 t_qemu=$(now)
-"$gt_top/tools/guest/boot-debian.sh" -d "$img" -l "$gt_work/console.log" -s "$gt_work/vm1.sock" \
-    --server --reboot -t "$gt_work/test.sock" --qmp "$gt_work/qmp.sock" --pidfile "$gt_work/qemu.pid" \
-    -T 1200 >"$gt_work/boot.log" 2>&1 &
-gt_boot_pid=$!
-for _ in $(seq 300); do
-    [ -S "$gt_work/vm1.sock" ] && break
-    kill -0 "$gt_boot_pid" 2>/dev/null || break
-    sleep 0.1
-done
-gt_check "QEMU starts" [ -S "$gt_work/vm1.sock" ] || { cat "$gt_work/boot.log"; gt_summary; }
+gt_check "QEMU starts" gt_debian_boot --reboot -T 1200 || gt_summary
 gt_check "vesperd starts on the test configuration" gt_vesperd_start "$gt_work/vesperd.conf" ||
     gt_summary
 
@@ -210,13 +193,6 @@ gt_check "nginx still answers" \
 
 EVF_PLANNED=0x20
 
-# ev_last: the number of vesperd's newest event (0 if none).
-ev_last() {
-    local n
-    n="$(gt_q events 0 n | sort -n | tail -n 1)"
-    echo "${n:-0}"
-}
-
 # nginx_back: nginx is active and answers again (after an operation).
 nginx_back() {
     local _
@@ -234,7 +210,7 @@ nginx_back() {
 # and nginx answers afterwards.
 planned() {
     local what="$1" cmd="$2" m
-    m="$(ev_last)"
+    m="$(gt_ev_last)"
     t_check "$what: done in the guest" hook_long "$cmd"
     t_check "$what: nginx is back and answers" nginx_back
     if [ "${3:-}" = signal ]; then
@@ -253,7 +229,7 @@ planned() {
 # SIG to COMM reaches vesperd unflagged and is judged failover.
 unplanned() {
     local what="$1" cmd="$2" sig="$3" comm="$4" m
-    m="$(ev_last)"
+    m="$(gt_ev_last)"
     t_check "$what: done in the guest" hook_run "$cmd"
     t_check "$what: signal $sig to $comm judged failover, not planned" \
         gt_q events 60 n,probe,sig,comm,src_comm,src_pid,flags,verdict,group \
@@ -284,7 +260,7 @@ unplanned "a service's watchdog (WatchdogSec, no keep-alive): systemd aborts it"
 t_check "nginx answers" nginx_back
 
 echo "== reboot inside the guest: planned"
-m="$(ev_last)"
+m="$(gt_ev_last)"
 t_reboot=$(now)
 t_check "systemctl reboot" hook_run 'systemctl reboot'
 gt_check "vesperd gets the HELLO of the new boot" \
@@ -298,7 +274,7 @@ t_check "reboot: no event judged failover" \
     t_not gt_q events 0 n,probe,sig,comm,flags,verdict,group "n>$m" verdict=failover
 echo "  events after $m:"
 gt_q events 0 n,probe,sig,comm,src_comm,flags,verdict,group "n>$m" | sed 's/^/    /'
-hook_timeout=300 t_check "test hook answers after the reboot" hook ping
+gt_hook_timeout=300 t_check "test hook answers after the reboot" hook ping
 t_check "nginx answers after the reboot" nginx_back
 
 echo "== ACPI power-down"

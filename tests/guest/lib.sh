@@ -2,16 +2,32 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (C) 2026 The vesper authors
 #
-# Host-side helpers of the guest tests (sourced by tests/guest/NN-*.sh):
-# skip checks, building the guest image into a private work directory, and
-# booting it with a guest-side script.  The counting is tests/lib.sh's.  On
-# failure the console log is kept (in $VESPER_CHECK_LOGS when tools/check
-# runs the test, else in the work directory, which is then not removed).
+# Host-side helpers of the guest tests (sourced by tests/guest/NN-*.sh) and
+# of the guest benchmarks (bench/*-latency.sh): skip checks, building the
+# guest image into a private work directory, booting it with a guest-side
+# script, and the Debian image's boot and test hook.  The counting is
+# tests/lib.sh's.  On failure the console log is kept (in
+# $VESPER_CHECK_LOGS when tools/check runs the test, else in the work
+# directory, which is then not removed).
 
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 gt_top="${VESPER_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 gt_work=""
+
+# gt_bench_build: for a benchmark run by hand (bench/*-latency.sh): unless
+# $VESPER_BUILD or $VESPERD says where the binaries are, build them with
+# tools/build and export VESPER_BUILD; exit 77 if not root (the guest
+# image needs root), 1 if the build fails.
+gt_bench_build() {
+    [ -z "${VESPER_BUILD:-}" ] && [ -z "${VESPERD:-}" ] || return 0
+    [ "$(id -u)" = 0 ] || t_skip "needs root (the guest image)"
+    VESPER_BUILD="$("$gt_top/tools/build")" || {
+        echo "$t_name: tools/build failed" >&2
+        exit 1
+    }
+    export VESPER_BUILD
+}
 
 # gt_require: exit 77 unless this machine can build and boot the guest.
 gt_require() {
@@ -162,17 +178,45 @@ migrate-budget = 64/1m
 EOT
 }
 
-# gt_vesperd_start CONF: check CONF (vesperd -n), start vesperd -f -d on
-# it (log $gt_work/vesperd.log) and wait for its control socket.
-gt_vesperd_start() {
-    "$gt_vesperd" -n -c "$1" || return 1
-    "$gt_vesperd" -f -d -c "$1" -S "$gt_work/ctl.sock" >"$gt_work/vesperd.log" 2>&1 &
-    gt_vd_pid=$!
-    for _ in $(seq 100); do
-        [ -S "$gt_work/ctl.sock" ] && return 0
-        kill -0 "$gt_vd_pid" 2>/dev/null || break
+# gt_conf_bench: the [guest vm1] section of the latency benchmarks
+# (bench/*-latency.sh): org.vesper.0 at $gt_work/vm1.sock (QEMU listens),
+# the signal group only, the task named vbench watched, and the built-in
+# log as the failover action, so that no action forks on the host.
+gt_conf_bench() {
+    cat <<EOT
+
+[guest vm1]
+channel = $gt_work/vm1.sock
+channel-mode = connect
+groups = signal
+watch = comm:vbench
+on-failover = log
+EOT
+}
+
+# gt_wait_socket PATH PID SECONDS: wait (up to SECONDS) until PATH is a
+# socket, while process PID lives.  Status 0 if it is.
+gt_wait_socket() {
+    local _
+    for _ in $(seq $(($3 * 10))); do
+        [ -S "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || break
         sleep 0.1
     done
+    [ -S "$1" ]
+}
+
+# gt_vesperd_start CONF: check CONF (vesperd -n), start vesperd -f -d on
+# it (log $gt_work/vesperd.log; without -d, at info level, when
+# $gt_vesperd_quiet is set: a benchmark's) and wait for its control socket.
+gt_vesperd_quiet=""
+gt_vesperd_start() {
+    local debug=(-d)
+    [ -z "$gt_vesperd_quiet" ] || debug=()
+    "$gt_vesperd" -n -c "$1" || return 1
+    "$gt_vesperd" -f "${debug[@]}" -c "$1" -S "$gt_work/ctl.sock" >"$gt_work/vesperd.log" 2>&1 &
+    gt_vd_pid=$!
+    gt_wait_socket "$gt_work/ctl.sock" "$gt_vd_pid" 10 && return 0
     echo "vesperd did not start:"
     tail -20 "$gt_work/vesperd.log"
     return 1
@@ -262,6 +306,13 @@ for i in res:
 sys.exit(0 if res else 1)
 EOT
 
+# gt_ev_last: the number of vesperd's newest event (0 if none).
+gt_ev_last() {
+    local n
+    n="$(gt_q events 0 n | sort -n | tail -n 1)"
+    echo "${n:-0}"
+}
+
 # gt_guest_boot SCRIPT [boot.sh options]: boot the image in the background
 # with SCRIPT as the guest test, org.vesper.0 at $gt_work/vm1.sock (QEMU
 # listens) and org.vesper.test at $gt_work/test.sock, and connect the
@@ -276,12 +327,7 @@ gt_guest_boot() {
         -device virtserialport,bus=vser0.0,chardev=tport,name=org.vesper.test \
         >"$gt_work/boot.log" 2>&1 &
     gt_boot_pid=$!
-    for _ in $(seq 300); do
-        [ -S "$gt_work/test.sock" ] && break
-        kill -0 "$gt_boot_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [ ! -S "$gt_work/test.sock" ]; then
+    if ! gt_wait_socket "$gt_work/test.sock" "$gt_boot_pid" 30; then
         echo "QEMU did not start:"
         cat "$gt_work/boot.log"
         return 1
@@ -341,6 +387,70 @@ gt_e2e_stop() {
     [ -n "${GT_PORT_PID:-}" ] && kill "$GT_PORT_PID" 2>/dev/null
     gt_vesperd_stop >/dev/null 2>&1
     return 0
+}
+
+# ---- the Debian guest image, booted directly with QEMU ----
+# Used by tests/guest/40-debian-boot.sh and bench/debian-latency.sh: the
+# image of tools/guest/mkdebian.sh (systemd as PID 1, the agent started by
+# its port's device) booted by tools/guest/boot-debian.sh with org.vesper.0
+# on a unix socket that a real vesperd connects to, and the image's test
+# hook (tools/guest/debian/overlay/usr/lib/vesper/test-hook) on the port
+# org.vesper.test.
+
+gt_deb_img=""
+gt_deb_how=""
+
+# gt_debian_require: gt_e2e_require, plus the tools that build the image.
+gt_debian_require() {
+    gt_e2e_require
+    command -v debootstrap >/dev/null || t_skip "debootstrap not installed (tools/deps debian-guest)"
+    command -v mkfs.ext4 >/dev/null || t_skip "mkfs.ext4 not installed (tools/deps debian-guest)"
+}
+
+# gt_debian_image: a fresh work directory ($gt_work, removed at exit
+# unless kept) and the image built or found in the cache, with the agent
+# built with systemd support ($VESPER_AGENT, else under $VESPER_BUILD or
+# _build/; not the static one): its directory in $gt_deb_img, "built" or
+# "cached" in $gt_deb_how.  Status 1, with the tail of mkdebian.sh's log
+# printed, if it cannot be built.
+gt_debian_image() {
+    local agent="${VESPER_AGENT:-${VESPER_BUILD:-$gt_top/_build}/agent/vesper-agent}"
+    gt_work="$(mktemp -d "${TMPDIR:-/tmp}/vesper-$t_name.XXXXXX")"
+    chmod 755 "$gt_work"
+    trap 'gt_cleanup' EXIT
+    if ! gt_deb_img="$("$gt_top/tools/guest/mkdebian.sh" --agent "$agent" 2>"$gt_work/mkdebian.log")"; then
+        tail -30 "$gt_work/mkdebian.log"
+        return 1
+    fi
+    # shellcheck disable=SC2034 # read by the callers
+    if grep -q 'cached' "$gt_work/mkdebian.log"; then
+        gt_deb_how=cached
+    else
+        gt_deb_how=built
+    fi
+}
+
+# gt_debian_boot [boot-debian.sh options]: boot $gt_deb_img in the
+# background ($gt_boot_pid) with org.vesper.0 at $gt_work/vm1.sock (QEMU
+# listens: channel-mode = connect), the test hook's port at
+# $gt_work/test.sock, QMP at $gt_work/qmp.sock, the console in
+# $gt_work/console.log, and wait for QEMU's socket.  Status 1, with
+# boot-debian.sh's output printed, if QEMU did not start.
+gt_debian_boot() {
+    "$gt_top/tools/guest/boot-debian.sh" -d "$gt_deb_img" -l "$gt_work/console.log" \
+        -s "$gt_work/vm1.sock" --server -t "$gt_work/test.sock" --qmp "$gt_work/qmp.sock" \
+        --pidfile "$gt_work/qemu.pid" "$@" >"$gt_work/boot.log" 2>&1 &
+    gt_boot_pid=$!
+    gt_wait_socket "$gt_work/vm1.sock" "$gt_boot_pid" 30 && return 0
+    cat "$gt_work/boot.log"
+    return 1
+}
+
+# gt_hook COMMAND...: one command to the image's test hook
+# (tools/libvirt/guestcmd, waiting up to $gt_hook_timeout seconds, default
+# 60), the reply in $gt_reply; guestcmd's status (0 for an "ok" reply).
+gt_hook() {
+    gt_reply="$("$gt_top/tools/libvirt/guestcmd" -t "${gt_hook_timeout:-60}" "$gt_work/test.sock" "$@")"
 }
 
 # gt_check DESCRIPTION COMMAND...: t_check, and after three failed checks

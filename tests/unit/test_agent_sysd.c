@@ -7,7 +7,7 @@
  * systemctl restart with JobNew before or after the TERM, a job that ended
  * before its late exit event was read, kill -9 by another process, a
  * crash, systemctl kill, the watchdog's SIGABRT, a Restart=on-failure
- * restart after a crash, a reboot.
+ * restart after a crash, a reboot; and the timing counter of the check.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -515,6 +515,24 @@ static void test_stat_parent(void **state)
     assert_int_equal(sysd_pkg_comm("dpkg-deb"), 0);
 }
 
+/* the cost of the check on the events' path, reported at exit */
+static void test_timing(void **state)
+{
+    (void)state;
+    struct sysd_timing t;
+
+    memset(&t, 0, sizeof(t));
+    sysd_timing_add(&t, 40000);
+    sysd_timing_add(&t, 250000);
+    sysd_timing_add(&t, 10000);
+    assert_int_equal(t.n, 3);
+    assert_int_equal(t.total_ns, 300000);
+    assert_int_equal(t.max_ns, 250000);
+    sysd_timing_add(&t, 0);
+    assert_int_equal(t.n, 4);
+    assert_int_equal(t.max_ns, 250000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +558,7 @@ int main(void)
         cmocka_unit_test_setup(test_reload, setup),
         cmocka_unit_test_setup(test_overflow_looks_up, setup),
         cmocka_unit_test_setup(test_stat_parent, setup),
+        cmocka_unit_test_setup(test_timing, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
