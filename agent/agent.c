@@ -764,14 +764,12 @@ static double agent_us_mean(const struct sysd_timing *t)
 /* At exit, one line on what following systemd cost on the events' path. */
 static void agent_sysd_stats(const struct sysd *s)
 {
-    const struct sysd_timing *c = &s->check, *w = &s->walk, *l = &s->lookup;
+    const struct sysd_timing *c = &s->check, *l = &s->lookup;
 
     log_info("systemd: %llu events checked for planned (%llu planned), %.1f us mean, %.1f us max; "
-             "%llu senders' ancestries, %.1f us mean, %.1f us max; %llu look-ups (%llu failed), "
-             "%.3f ms max",
+             "%llu look-ups (%llu failed), %.3f ms max",
              (unsigned long long)c->n, (unsigned long long)s->planned, agent_us_mean(c),
-             (double)c->max_ns / 1e3, (unsigned long long)w->n, agent_us_mean(w),
-             (double)w->max_ns / 1e3, (unsigned long long)l->n, (unsigned long long)s->lookup_fail,
+             (double)c->max_ns / 1e3, (unsigned long long)l->n, (unsigned long long)s->lookup_fail,
              (double)l->max_ns / 1e6);
 }
 

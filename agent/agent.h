@@ -28,6 +28,14 @@
 #define NSEC_PER_SEC 1000000000ull
 
 /*
+ * What an event's source knows beyond the event, for the planned-or-not
+ * decision (sysd_mark()); never sent.
+ */
+#define AGENT_HINT_SENDER_PKG                                                                      \
+    0x1u /* signal: the package manager sent it (vesper.ko saw dpkg                                \
+          * among the sender's ancestors at send time) */
+
+/*
  * What applying a CONFIG did, for CONFIG_ACK: the first error (0 or
  * -errno) and a human sentence list "hang: /dev/vesper not available; ...".
  */

@@ -568,7 +568,7 @@ int inject_work(struct inject *in, struct queue *q, uint64_t now, uint64_t *dead
                 ev.mono_ns = vsp_mono_ns();
                 ev.real_ns = vsp_real_ns();
                 if (in->mark != NULL)
-                    in->mark(in->mark_ctx, &ev);
+                    in->mark(in->mark_ctx, &ev, 0);
                 queue_push(q, &ev);
                 in->events++;
                 s->burst_left--;

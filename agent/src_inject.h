@@ -85,7 +85,7 @@ struct inject {
     uint64_t errors;       /* lines rejected */
     /* called on each event before it is queued, like the kernel's records
      * (sysd_mark(): injected events are judged planned or not the same way) */
-    void (*mark)(void *ctx, struct vsp_event *ev);
+    void (*mark)(void *ctx, struct vsp_event *ev, unsigned hints); /* hints: none (0) */
     void *mark_ctx;
 };
 

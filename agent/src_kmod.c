@@ -174,6 +174,14 @@ int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *
     return 0;
 }
 
+unsigned kmod_hints(const struct vesper_record *rec)
+{
+    if (rec->probe == VESPER_PROBE_SIGNAL && !(rec->flags & VESPER_F_KSENDER) &&
+        (rec->flags & VESPER_F_SENDER_PKG))
+        return AGENT_HINT_SENDER_PKG;
+    return 0;
+}
+
 int kmod_read(struct kmod *k, struct queue *q, kmod_mark_fn *mark, void *ctx)
 {
     struct vesper_record recs[KMOD_READ_BATCH];
@@ -209,7 +217,7 @@ int kmod_read(struct kmod *k, struct queue *q, kmod_mark_fn *mark, void *ctx)
         if (kd > q->kdropped)
             q->kdropped = kd;
         if (mark != NULL)
-            mark(ctx, &ev);
+            mark(ctx, &ev, kmod_hints(&recs[i]));
         queue_push(q, &ev);
         k->records++;
     }

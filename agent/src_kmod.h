@@ -68,12 +68,18 @@ uint32_t kmod_probes_avail(const struct kmod *k);
 int kmod_translate(const void *rec, size_t len, struct vsp_event *ev, uint64_t *kdropped, char *err,
                    size_t errlen);
 
-/* A hook that may add flags to an event before it is queued (sysd_mark()). */
-typedef void kmod_mark_fn(void *ctx, struct vsp_event *ev);
+/*
+ * A hook that may add flags to an event before it is queued (sysd_mark());
+ * hints: AGENT_HINT_* from the record.
+ */
+typedef void kmod_mark_fn(void *ctx, struct vsp_event *ev, unsigned hints);
+
+/* kmod_hints() - the AGENT_HINT_* bits of a record (rec: a whole record). */
+unsigned kmod_hints(const struct vesper_record *rec);
 
 /*
  * kmod_read() - read up to KMOD_READ_BATCH records and queue them, each
- * after mark(ctx, ev) when mark is not NULL.  Returns the number of
+ * after mark(ctx, ev, kmod_hints()) when mark is not NULL.  Returns the number of
  * records read (0 when none were ready), or -errno when the device failed
  * (the caller closes it).  Bad records are logged and counted in k->bad.
  */

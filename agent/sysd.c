@@ -308,41 +308,12 @@ int sysd_is_crash(const struct vsp_event *ev)
     }
 }
 
-int sysd_pkg_comm(const char *comm)
-{
-    return strcmp(comm, "dpkg") == 0;
-}
-
 void sysd_timing_add(struct sysd_timing *t, uint64_t ns)
 {
     t->n++;
     t->total_ns += ns;
     if (ns > t->max_ns)
         t->max_ns = ns;
-}
-
-int sysd_stat_parent(const char *text, char *comm, size_t len, uint32_t *ppid)
-{
-    const char *open = strchr(text, '('), *close = strrchr(text, ')');
-    unsigned long pp;
-    char *end;
-    size_t n;
-
-    if (open == NULL || close == NULL || close < open || len == 0)
-        return -EINVAL;
-    /* " S 1234 ...": the state, then the parent, after the name */
-    if (close[1] != ' ' || close[2] == '\0' || close[3] != ' ' || close[4] < '0' || close[4] > '9')
-        return -EINVAL;
-    pp = strtoul(close + 4, &end, 10);
-    if (end == close + 4 || (*end != ' ' && *end != '\0' && *end != '\n') || pp > UINT32_MAX)
-        return -EINVAL;
-    n = (size_t)(close - open - 1);
-    if (n >= len)
-        n = len - 1;
-    memcpy(comm, open + 1, n);
-    comm[n] = '\0';
-    *ppid = (uint32_t)pp;
-    return 0;
 }
 
 enum sysd_verdict sysd_planned(const struct vsp_event *ev, const struct sysd_job *job,

@@ -142,21 +142,6 @@ void sysd_pid_remember(struct sysd_state *st, uint32_t tgid, const char *unit);
  */
 int sysd_is_crash(const struct vsp_event *ev);
 
-/*
- * sysd_pkg_comm() - 1 if comm (a task's name, as in /proc/PID/stat) is the
- * package manager whose maintainer scripts stop, restart and upgrade
- * services on purpose: dpkg (under apt, unattended-upgrades, ...).
- */
-int sysd_pkg_comm(const char *comm);
-
-/*
- * sysd_stat_parent() - the name and parent of a task from the text of its
- * /proc/PID/stat ("PID (COMM) STATE PPID ..."; COMM may hold spaces and
- * parentheses, so it ends at the last ')').  Returns 0, or -EINVAL for a
- * text of another shape; comm (size len) is cut to fit.
- */
-int sysd_stat_parent(const char *text, char *comm, size_t len, uint32_t *ppid);
-
 /* Time spent on one kind of work: how often, in total, the longest once. */
 struct sysd_timing {
     uint64_t n;
@@ -190,10 +175,10 @@ enum sysd_verdict {
  *  - Otherwise UNPLANNED: kill -9 by another process, systemctl kill and
  *    the watchdog's SIGABRT from pid 1 without a job, an exit outside any
  *    job.
- * A signal sent from under the package manager (sysd_pkg_comm() among the
- * sender's ancestors, which the agent reads from /proc before this
- * decision: Debian's nginx upgrade sends QUIT to the old master from its
- * init script, outside any systemd job) is planned too: sysd_mark().
+ * A signal sent from under the package manager (dpkg among the sender's
+ * ancestors, which vesper.ko reads at send time: AGENT_HINT_SENDER_PKG;
+ * Debian's nginx upgrade sends QUIT to the old master from its init
+ * script, outside any systemd job) is planned too: sysd_mark().
  * SYSD_JOB_LEAD_NS covers a job the agent learns of just after an event
  * it caused: the manager sends the signal right after it emits JobNew,
  * and the kernel's record may be read first.
@@ -217,7 +202,6 @@ struct sysd {
     /* sysd_mark() on the events that could be planned (watched signals
      * and exits that are not a crash), look-ups included */
     struct sysd_timing check;
-    struct sysd_timing walk;   /* ... of which the signal sender's ancestry */
     struct sysd_timing lookup; /* synchronous look-ups done */
     uint64_t lookup_fail;      /* ... that failed (the event stays unplanned) */
     uint64_t planned;          /* events flagged */
@@ -260,13 +244,15 @@ uint64_t sysd_deadline(const struct sysd *s);
 void sysd_dispatch(struct sysd *s, uint64_t now_ns);
 
 /*
- * sysd_mark() - set VSP_EVF_PLANNED on ev if sysd_planned() says so, after
- * reading what the bus already has (never waiting) and, on LOOKUP only,
- * one synchronous ListJobs (at most SYSD_LOOKUP_TIMEOUT_MS); a failed
- * look-up leaves the event unplanned.  ctx is a struct sysd * (the
- * signature of kmod_read()'s hook).
+ * sysd_mark() - set VSP_EVF_PLANNED on ev if it is a watched signal that
+ * the package manager sent (hints: AGENT_HINT_SENDER_PKG; no reads), or
+ * if sysd_planned() says so, after reading what the bus already has
+ * (never waiting) and, on LOOKUP only, one synchronous ListJobs (at most
+ * SYSD_LOOKUP_TIMEOUT_MS); a failed look-up leaves the event unplanned.
+ * Nothing is flagged with --no-systemd (s->disabled).  ctx is a struct
+ * sysd * (the signature of kmod_read()'s hook).
  */
-void sysd_mark(void *ctx, struct vsp_event *ev);
+void sysd_mark(void *ctx, struct vsp_event *ev, unsigned hints);
 
 /*
  * sysd_watch() - the kernel's view of cfg's watch list into *kcfg (a copy

@@ -408,58 +408,21 @@ static int lookup(struct sysd *s, const struct vsp_event *ev)
     return r < 0 ? r : 0;
 }
 
-/*
- * The sender of a signal runs under the package manager: walks its
- * ancestors through /proc/PID/stat (at most SYSD_PKG_DEPTH, a few reads of
- * procfs: microseconds on the path of a real fault too).  A sender gone
- * already cannot tell: no.
- */
-#define SYSD_PKG_DEPTH 16
-
-static int sender_under_pkg(uint32_t pid)
-{
-    char path[64], text[512], comm[64];
-    ssize_t n;
-    int fd;
-
-    for (int depth = 0; depth < SYSD_PKG_DEPTH && pid > 1; depth++) {
-        snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return 0;
-        n = read(fd, text, sizeof(text) - 1);
-        close(fd);
-        if (n <= 0)
-            return 0;
-        text[n] = '\0';
-        if (sysd_stat_parent(text, comm, sizeof(comm), &pid) != 0)
-            return 0;
-        if (sysd_pkg_comm(comm))
-            return 1;
-    }
-    return 0;
-}
-
-/* sysd_mark() for an event that could be planned; t0: when sysd_mark() began. */
-static void mark_checked(struct sysd *s, struct vsp_event *ev, uint64_t t0)
+/* sysd_mark() for an event that could be planned. */
+static void mark_checked(struct sysd *s, struct vsp_event *ev, unsigned hints)
 {
     const struct sysd_job *j;
     const char *unit;
     char ubuf[SYSD_UNIT_MAX];
     enum sysd_verdict v;
 
-    if (ev->probe == VSP_PROBE_SIGNAL && ev->src_pid > 1) {
-        int pkg = sender_under_pkg(ev->src_pid);
-
-        sysd_timing_add(&s->walk, vsp_mono_ns() - t0);
-        if (pkg) {
-            ev->flags |= VSP_EVF_PLANNED;
-            s->planned++;
-            log_debug("systemd: signal %d to %s pid %u from %s[%u] under the package manager is "
-                      "planned",
-                      ev->sig, ev->comm, ev->tgid, ev->src_comm, ev->src_pid);
-            return;
-        }
+    if (ev->probe == VSP_PROBE_SIGNAL && (hints & AGENT_HINT_SENDER_PKG)) {
+        ev->flags |= VSP_EVF_PLANNED;
+        s->planned++;
+        log_debug("systemd: signal %d to %s pid %u from %s[%u] under the package manager is "
+                  "planned",
+                  ev->sig, ev->comm, ev->tgid, ev->src_comm, ev->src_pid);
+        return;
     }
     if (s->bus != NULL)
         (void)drain(s); /* a lost bus: sysd_dispatch() logs, closes and reconnects */
@@ -486,16 +449,16 @@ static void mark_checked(struct sysd *s, struct vsp_event *ev, uint64_t t0)
               j ? j->id : 0);
 }
 
-void sysd_mark(void *ctx, struct vsp_event *ev)
+void sysd_mark(void *ctx, struct vsp_event *ev, unsigned hints)
 {
     struct sysd *s = ctx;
     uint64_t t0;
 
-    if ((ev->probe != VSP_PROBE_SIGNAL && ev->probe != VSP_PROBE_EXIT) ||
+    if (s->disabled || (ev->probe != VSP_PROBE_SIGNAL && ev->probe != VSP_PROBE_EXIT) ||
         !(ev->flags & VSP_EVF_WATCHED) || sysd_is_crash(ev))
         return; /* never planned: decided without a look at the bus */
     t0 = vsp_mono_ns();
-    mark_checked(s, ev, t0);
+    mark_checked(s, ev, hints);
     sysd_timing_add(&s->check, vsp_mono_ns() - t0);
 }
 

@@ -60,10 +60,11 @@ void sysd_dispatch(struct sysd *s, uint64_t now_ns)
     (void)now_ns;
 }
 
-void sysd_mark(void *ctx, struct vsp_event *ev)
+void sysd_mark(void *ctx, struct vsp_event *ev, unsigned hints)
 {
     (void)ctx;
     (void)ev;
+    (void)hints;
 }
 
 void sysd_watch(struct sysd *s, const struct vsp_config *cfg, struct vsp_config *kcfg,

@@ -25,6 +25,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
@@ -98,6 +99,34 @@ static u64 vesper_sigact(struct task_struct *task, int sig)
 	return VESPER_SIGACT_HANDLER;
 }
 
+/*
+ * current (the sender) or one of its ancestors below pid 1, at most
+ * VESPER_PKG_DEPTH of them, is named "dpkg".  Called from the signal
+ * probes (preemption off); the parent links are read under RCU, the names
+ * without task_lock (a rename racing with this read gives a wrong answer
+ * once, never a fault).
+ */
+static bool vesper_sender_under_pkg(void)
+{
+	struct task_struct *t = current;
+	char comm[TASK_COMM_LEN];
+	bool found = false;
+	int depth;
+
+	rcu_read_lock();
+	for (depth = 0; depth < VESPER_PKG_DEPTH && t->tgid > 1; depth++) {
+		memcpy(comm, t->comm, sizeof(comm));
+		comm[sizeof(comm) - 1] = '\0';
+		if (strcmp(comm, "dpkg") == 0) {
+			found = true;
+			break;
+		}
+		t = rcu_dereference(t->real_parent);
+	}
+	rcu_read_unlock();
+	return found;
+}
+
 /* Both signal probes end here, inside __send_signal_locked(). */
 static void vesper_signal(int sig, struct kernel_siginfo *info,
 			  struct task_struct *task)
@@ -124,10 +153,13 @@ static void vesper_signal(int sig, struct kernel_siginfo *info,
 	rec.sig = sig;
 	rec.code = code;
 	rec.value = vesper_sigact(task, sig);
-	if (from_kernel)
+	if (from_kernel) {
 		rec.flags |= VESPER_F_KSENDER;
-	else
+	} else {
 		rec.src_pid = current->tgid;
+		if (vesper_sender_under_pkg())
+			rec.flags |= VESPER_F_SENDER_PKG;
+	}
 	memcpy(rec.src_comm, current->comm, sizeof(rec.src_comm));
 	rec.src_comm[sizeof(rec.src_comm) - 1] = '\0';
 	vesper_ring_push(&rec);

@@ -260,9 +260,30 @@ static void test_apply_without_device(void **state)
     assert_int_equal(kmod_probes_avail(&k), 0);
 }
 
-/* A mark hook (sysd_mark() in the agent): flags exit events planned. */
-static void mark_exits(void *ctx, struct vsp_event *ev)
+/* The package manager's hint comes from a task's signal record only. */
+static void test_hints(void **state)
 {
+    struct vesper_record r = rec_base(VESPER_PROBE_SIGNAL);
+
+    (void)state;
+    r.sig = 3;
+    r.src_pid = 414;
+    assert_int_equal(kmod_hints(&r), 0);
+    r.flags |= VESPER_F_SENDER_PKG;
+    assert_int_equal(kmod_hints(&r), AGENT_HINT_SENDER_PKG);
+    r.flags |= VESPER_F_KSENDER; /* the kernel has no ancestors */
+    assert_int_equal(kmod_hints(&r), 0);
+    r = rec_base(VESPER_PROBE_EXIT);
+    r.flags |= VESPER_F_SENDER_PKG;
+    assert_int_equal(kmod_hints(&r), 0);
+}
+
+/* A mark hook (sysd_mark() in the agent): flags exit events planned, and
+ * what the hints say the package manager sent. */
+static void mark_exits(void *ctx, struct vsp_event *ev, unsigned hints)
+{
+    if (hints & AGENT_HINT_SENDER_PKG)
+        ev->flags |= VSP_EVF_PLANNED;
     (*(int *)ctx)++;
     if (ev->probe == VSP_PROBE_EXIT)
         ev->flags |= VSP_EVF_PLANNED;
@@ -322,7 +343,7 @@ int main(void)
         cmocka_unit_test(test_signal),          cmocka_unit_test(test_exit_oom_hang),
         cmocka_unit_test(test_rejects),         cmocka_unit_test(test_comm_sanitised),
         cmocka_unit_test(test_watch_from_wire), cmocka_unit_test(test_apply_without_device),
-        cmocka_unit_test(test_read_records),
+        cmocka_unit_test(test_read_records),    cmocka_unit_test(test_hints),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

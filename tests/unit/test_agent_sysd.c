@@ -487,34 +487,6 @@ static void test_overflow_looks_up(void **state)
     assert_int_equal(judge(&ev), SYSD_UNPLANNED);
 }
 
-/* dpkg's maintainer scripts (Debian's nginx upgrade: QUIT to the old
- * master from its init script) are found through /proc/PID/stat */
-static void test_stat_parent(void **state)
-{
-    (void)state;
-    char comm[16];
-    uint32_t ppid = 0;
-
-    assert_int_equal(
-        sysd_stat_parent("414 (start-stop-daem) S 380 414 1 0 -1", comm, sizeof(comm), &ppid), 0);
-    assert_string_equal(comm, "start-stop-daem");
-    assert_int_equal(ppid, 380);
-    /* a name with blanks and parentheses ends at the last ')' */
-    assert_int_equal(sysd_stat_parent("7 (a) (b c)) R 1 7", comm, sizeof(comm), &ppid), 0);
-    assert_string_equal(comm, "a) (b c)");
-    assert_int_equal(ppid, 1);
-    /* cut to fit */
-    assert_int_equal(sysd_stat_parent("9 (0123456789abcdefXYZ) S 2 9", comm, 8, &ppid), 0);
-    assert_string_equal(comm, "0123456");
-    assert_int_equal(sysd_stat_parent("9 (x) S", comm, sizeof(comm), &ppid), -EINVAL);
-    assert_int_equal(sysd_stat_parent("9 x S 1", comm, sizeof(comm), &ppid), -EINVAL);
-    assert_int_equal(sysd_stat_parent("9 (x) S -1 9", comm, sizeof(comm), &ppid), -EINVAL);
-    assert_int_equal(sysd_stat_parent("9 (x) S 99999999999 9", comm, sizeof(comm), &ppid), -EINVAL);
-    assert_int_equal(sysd_pkg_comm("dpkg"), 1);
-    assert_int_equal(sysd_pkg_comm("apt-get"), 0);
-    assert_int_equal(sysd_pkg_comm("dpkg-deb"), 0);
-}
-
 /* the cost of the check on the events' path, reported at exit */
 static void test_timing(void **state)
 {
@@ -557,7 +529,6 @@ int main(void)
         cmocka_unit_test_setup(test_only_watched_signal_and_exit, setup),
         cmocka_unit_test_setup(test_reload, setup),
         cmocka_unit_test_setup(test_overflow_looks_up, setup),
-        cmocka_unit_test_setup(test_stat_parent, setup),
         cmocka_unit_test_setup(test_timing, setup),
     };
 
