@@ -15,6 +15,11 @@
 #   enabled) and vesperd got its HELLO (link up, the guest's boot id);
 #   SIGKILL to an nginx worker (in the watched cgroup) reaches vesperd as a
 #   signal event;
+#   planned operations (systemctl restart, reload, stop then start, apt-get
+#   install --reinstall, a reboot) are flagged planned and judged no
+#   failover; unplanned faults (kill -9 and SIGSEGV of nginx's master by
+#   another process, a watchdog abort, an OOM kill of a task in nginx's
+#   cgroup) are judged failover, unflagged;
 #   an ACPI power-down (QMP system_powerdown) is a clean systemd shutdown:
 #   logind sees the power key, nginx stops before the agent, the kernel
 #   powers off and QEMU exits with status 0.
@@ -54,7 +59,7 @@ gt_groups ""
 [guest vm1]
 channel = $gt_work/vm1.sock
 channel-mode = connect
-groups = signal, process
+groups = signal, process, memory
 watch = unit:nginx.service, unit:vesper-wd-test.service
 EOF
 } >"$gt_work/vesperd.conf"
@@ -257,6 +262,14 @@ unplanned "SIGSEGV to nginx's master" 'kill -SEGV "$(systemctl show -p MainPID -
 t_check "nginx started again" hook_run 'systemctl reset-failed nginx; systemctl start nginx'
 unplanned "a service's watchdog (WatchdogSec, no keep-alive): systemd aborts it" \
     'systemctl start vesper-wd-test' 6 sleep
+m="$(gt_ev_last)"
+t_check "OOM: a task in nginx's cgroup allocates until the OOM killer kills it" hook fault oom
+t_check "OOM: the kill of the service's task judged failover, not planned" \
+    gt_q events 60 n,probe,comm,flags,verdict,group probe=oom "n>$m" verdict=failover \
+    "flags!&$EVF_PLANNED"
+t_check "OOM: systemd stopped nginx (OOMPolicy=stop): the unit failed with oom-kill" \
+    hook_says 'sleep 2; systemctl show -p Result --value nginx' oom-kill
+t_check "nginx started again" hook_run 'systemctl reset-failed nginx; systemctl start nginx'
 t_check "nginx answers" nginx_back
 
 echo "== reboot inside the guest: planned"
