@@ -258,7 +258,8 @@ def pressure_migrates(src, t0, second=False):
         return None
     log("migrate verdict seen %.1f s after the pressure began" % (time.time() - t0))
     if second:  # the cluster's choice: wait for it to be made, not for a move
-        wait(lambda: locate("vm1") != src, 30, 0.2)
+        wait(lambda: locate("vm1") != src, 30, 0.2)  # None: on its way
+        wait(lambda: locate("vm1") in INST, 120, 0.5)
         settle(120)
         r = stack.op_ok_elsewhere("vm1", src, t0, "migrate_from")
     else:
@@ -317,7 +318,8 @@ def case_migrate():
         attrs = ex("node1", "crm_mon", "-1A").stdout
         log("crm_mon -A after two pressure episodes:\n" + attrs)
     else:
-        check(locate("vm1") in INST, "vm1 still runs (on %s)" % locate("vm1"))
+        check(wait(lambda: locate("vm1") in INST, 120, 0.5),
+              "vm1 still runs (on %s)" % locate("vm1"))
     # once the pressure is over and vm1 has left, no mark stays behind:
     # each is cleared when its group falls or 30 s after the unbind
     check(wait(lambda: mark(src) is None and mark(dst) is None, 150, 1),
