@@ -248,6 +248,8 @@ void guest_maintenance_restore(struct guest *g, uint64_t since_real_ns, uint64_t
 
 /* The event reason of a verdict held back by a planned state. */
 #define GUEST_PLANNED_REASON "planned"
+/* The event reason of a Pacemaker verdict for a guest bound to no resource. */
+#define GUEST_UNBOUND_REASON "unbound"
 
 /* ---- guest_proto.c: protocol and its timers ---------------------------- */
 

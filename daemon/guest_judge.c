@@ -23,6 +23,10 @@
  * the decision and the request (pmk holds the request back, the action's
  * result says planned) undoes the latch and the mark of that operation,
  * and gives back the budget it took: a request never sent did nothing.
+ * A failover or migrate verdict whose action is pacemaker, for a guest
+ * bound to no resource (the OCF stop unbinds before it stops the service,
+ * so that stop's own TERM lands here), is recorded the same way with
+ * reason "unbound": there is nothing to send it for.
  *
  * Durable before acting: an operation is recorded with oplog_decide() and
  * its action starts only when the log says it is on disk
@@ -343,9 +347,17 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     const char *whose = NULL;
     char pwhy[GUEST_REASON_LEN];
     int planned = v >= VSP_VERDICT_MIGRATE && guest_planned(g, pwhy, sizeof(pwhy));
+    /* a Pacemaker verdict with no resource to send it for (the OCF stop
+     * unbinds before it stops the service: that stop's TERM lands here):
+     * recorded, never sent, and it costs no budget */
+    int unbound = !planned && v >= VSP_VERDICT_MIGRATE && g->cg->on[v] &&
+                  g->cg->on[v]->type == CONF_ACTION_PACEMAKER && !guest_resource(g);
 
     if (planned) {
         g_strlcpy(e->reason, GUEST_PLANNED_REASON, sizeof(e->reason));
+    } else if (unbound) {
+        g_strlcpy(e->reason, GUEST_UNBOUND_REASON, sizeof(e->reason));
+        snprintf(pwhy, sizeof(pwhy), "guest %s has no bound resource", g->name);
     } else if (v >= VSP_VERDICT_MIGRATE && !guest_budget_take(g, v, e->decide_mono_ns, &whose)) {
         const struct conf *c = guests_conf();
         int fo = v == VSP_VERDICT_FAILOVER;
@@ -398,7 +410,7 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     uint64_t from = e->event_mapped ? e->event_mono_ns : e->recv_mono_ns;
     double lat = e->decide_mono_ns >= from ? (double)(e->decide_mono_ns - from) / 1e6 : 0.0;
 
-    if (planned) {
+    if (planned || unbound) {
         /* recorded, not acted on: done at once, nothing started, so
          * nothing to wait for the disk for */
         op.state = OPLOG_OP_DONE;
@@ -406,7 +418,11 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
         snprintf(op.outcome, sizeof(op.outcome), "%s: %.*s",
                  act && act->type == CONF_ACTION_PACEMAKER ? "not sent" : "not run",
                  (int)sizeof(op.outcome) - 12, pwhy);
-        guest_planned_held(g, e, desc, op.id);
+        if (planned)
+            guest_planned_held(g, e, desc, op.id);
+        else if (guest_log_ok(g))
+            log_info("guest %s: event %s %s -> %s (group %s, op %s) not sent: %s", g->name, e->id,
+                     desc, conf_verdict_name(v), e->group, op.id, pwhy);
         guest_stream_save(g);
         (void)oplog_record(guest_oplog, e, &op);
         return;

@@ -144,8 +144,9 @@ static void guest_ops_cb(const struct oplog_op *op, void *arg)
 
     if (v != VSP_VERDICT_FAILOVER && v != VSP_VERDICT_MIGRATE)
         return;
-    if (strcmp(op->ev.reason, GUEST_PLANNED_REASON) == 0)
-        return; /* held back by a planned state: it cost nothing, latched nothing */
+    if (strcmp(op->ev.reason, GUEST_PLANNED_REASON) == 0 ||
+        strcmp(op->ev.reason, GUEST_UNBOUND_REASON) == 0)
+        return; /* held back (planned state, no resource): it cost nothing, latched nothing */
     if (strstr(op->outcome, GUEST_RESTARTED))
         return; /* withdrawn at a new boot of the guest: the same */
     guest_budget_note(s->g, op->resource, v, oplog_event_now_mono(&op->ev));

@@ -12,7 +12,8 @@
  * agent lost / back judged as host events, and planned states:
  * maintenance holding verdicts back (recorded without waiting for the
  * disk), a request held back after its decision undoing its latch and
- * giving back its budget.  The test drives the judge directly through
+ * giving back its budget, and a Pacemaker verdict for a guest bound to
+ * no resource recorded, not sent.  The test drives the judge directly through
  * guest_int.h, the guest family's private header.
  */
 #include "config.h"
@@ -111,6 +112,31 @@ static const char shared_fmt[] = "[vesperd]\n"
                                  "groups = signal\n"
                                  "on-failover = page\n"
                                  "resource = vm1-web\n";
+
+/* a template whose failover goes to Pacemaker (a discovered guest is
+ * bound to its resource by the OCF agent, at start) and guest vm2, bound
+ * to no resource, whose failover runs a command (%s: the directory of its
+ * channel); libvirt is not started here */
+static const char unbound_fmt[] = "[libvirt]\n"
+                                  "uri = test:///default\n"
+                                  "discover = yes\n"
+                                  "\n"
+                                  "[action pm]\n"
+                                  "type = pacemaker\n"
+                                  "\n"
+                                  "[action page]\n"
+                                  "type = exec\n"
+                                  "command = /bin/false\n"
+                                  "\n"
+                                  "[guest-template]\n"
+                                  "groups = signal\n"
+                                  "on-failover = pm\n"
+                                  "\n"
+                                  "[guest vm2]\n"
+                                  "channel = %s/vm2.sock\n"
+                                  "channel-mode = listen\n"
+                                  "groups = signal\n"
+                                  "on-failover = page\n";
 
 static const uint8_t boot[VSP_BOOT_ID_LEN] = {0x3f, 0x2a, 0x9c, 0x01, 5,  6,  7,  8,
                                               9,    10,   11,   12,   13, 14, 15, 16};
@@ -796,6 +822,55 @@ static void test_planned_late_budget(void **state)
     assert_int_equal(g1->cnt.budget_refused, 1);
 }
 
+/* A Pacemaker verdict for a guest bound to no resource (what the OCF stop
+ * leaves before it stops the service) has nothing to send: recorded done,
+ * reason unbound, "not sent: ...", no action, budget or latch.  A command
+ * needs no resource: vm2's failover still runs.  (Only a discovered guest
+ * can be unbound with a pacemaker action: a configured one names its
+ * resource.) */
+static void test_unbound(void **state)
+{
+    char *text = g_strdup_printf(unbound_fmt, tdir);
+    struct vsp_event ev = ev_signal(1, 9);
+    struct guest *g1, *g2;
+    char err[128];
+    struct seen s;
+
+    (void)state;
+    assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
+    g_free(text);
+    g1 = guest_discover("vm1", err, sizeof(err));
+    g2 = guest_find("vm2");
+    assert_non_null(g1);
+    assert_non_null(g2);
+    assert_null(guest_resource(g1));
+    memcpy(g1->boot_id, boot, sizeof(boot));
+    g1->instance = INSTANCE;
+    g1->have_stream = 1;
+    memcpy(g2->boot_id, boot, sizeof(boot));
+    g2->instance = INSTANCE;
+    g2->have_stream = 1;
+
+    judge(g1, &ev);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_string_equal(s.ev.reason, GUEST_UNBOUND_REASON);
+    assert_int_equal(s.nop, 1);
+    assert_int_equal(s.op.state, OPLOG_OP_DONE);
+    assert_string_equal(s.op.action, "pm");
+    assert_string_equal(s.op.outcome, "not sent: guest vm1 has no bound resource");
+    assert_int_equal(ta.calls, 0);
+    assert_int_equal(g1->latch, GUEST_HEALTH_RUNNING);
+    assert_int_equal(budget_used(&g1->fo_budget, 0, vsp_mono_ns()), 0);
+    assert_int_equal(g1->cnt.planned, 0); /* not a planned state */
+
+    ev = ev_signal(2, 9);
+    judge(g2, &ev);
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(ta.verdict, VSP_VERDICT_FAILOVER);
+    assert_int_equal(g2->latch, GUEST_HEALTH_FAILED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -812,6 +887,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_maintenance_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planned_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planned_late_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unbound, setup, teardown),
     };
     int rc;
 
