@@ -72,16 +72,18 @@ class Phase:
                      run("apt-get -q -y install --reinstall /var/cache/apt/archives/nginx_*.deb",
                          130), "stay")]
         out += [("crm_resource --restart", crm("--restart", "-r", rsc), "placed"),
-                ("crm_resource --move, then --clear",
-                 lambda src: (ex("node1", "crm_resource", "--move", "-r", rsc, "-N", OTHER[src]),
-                              wait(lambda: stack.locate(rsc) == OTHER[src], 60, 0.2),
-                              ex("node1", "crm_resource", "--clear", "-r", rsc)), "move"),
+                ("crm_resource --move, then --clear", self.move, "move"),
                 ("node standby, then online", self.standby, "move"),
                 ("maintenance-mode: kill -9 inside, start by hand", self.maintenance, "stay")]
         if self.guest == "debian":
             out.append(("reboot inside the guest",
                         lambda src: self.gcmd(src, "run", "systemctl reboot"), "monitor"))
         return out
+
+    def move(self, src):
+        ex("node1", "crm_resource", "--move", "-r", self.rsc, "-N", OTHER[src])
+        wait(lambda: stack.locate(self.rsc) == OTHER[src], 60, 0.2)
+        ex("node1", "crm_resource", "--clear", "-r", self.rsc)
 
     def standby(self, src):
         ex("node1", "crm_attribute", "-N", src, "-n", "standby", "-v", "on")
