@@ -32,6 +32,8 @@
 #   web status       whether it runs
 #   fault oom        vweb leaks until the OOM killer kills it
 #   fault hang N     vweb sleeps N s in D state (vesper.ko test_hooks=1)
+#   fault deadlock N vweb waits N s on a futex: alive and asleep (state S),
+#                    connections accepted by the kernel, no request answered
 #   poweroff         power the guest off, after the reply
 # The fault commands ask vweb itself (GET /fault/..., allowed from inside the
 # guest only) and wait (<= 2 s) for its 200: the fault has begun when the
@@ -261,10 +263,14 @@ fault_cmd() {
     case "$1 $2" in
     "oom ") _url=/fault/oom ;;
     "hang "[1-9]*)
-        case "$2" in *[!0-9]*) reply err "usage: fault oom|hang SECONDS"; return ;; esac
+        case "$2" in *[!0-9]*) reply err "usage: fault oom|hang SECONDS|deadlock SECONDS"; return ;; esac
         _url="/fault/hang?s=$2"
         ;;
-    *) reply err "usage: fault oom|hang SECONDS"; return ;;
+    "deadlock "[1-9]*)
+        case "$2" in *[!0-9]*) reply err "usage: fault oom|hang SECONDS|deadlock SECONDS"; return ;; esac
+        _url="/fault/deadlock?s=$2"
+        ;;
+    *) reply err "usage: fault oom|hang SECONDS|deadlock SECONDS"; return ;;
     esac
     say "fault $*"
     if http_get "$_url" 2; then
