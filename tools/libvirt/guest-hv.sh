@@ -34,6 +34,9 @@
 #   fault hang N     vweb sleeps N s in D state (vesper.ko test_hooks=1)
 #   fault deadlock N vweb waits N s on a futex: alive and asleep (state S),
 #                    connections accepted by the kernel, no request answered
+#   lockup N         a guest kernel lockup of N s (1..30), after the reply:
+#                    the vCPU spins with interrupts off (vtest lockup,
+#                    vesper.ko test_hooks=1); nothing in the guest runs
 #   poweroff         power the guest off, after the reply
 # The fault commands ask vweb itself (GET /fault/..., allowed from inside the
 # guest only) and wait (<= 2 s) for its 200: the fault has begun when the
@@ -306,6 +309,20 @@ serve() {
         reply ok
         sync
         echo c >/proc/sysrq-trigger
+        ;;
+    lockup)
+        case "$1" in
+        [1-9] | [1-9][0-9]) ;;
+        *) reply err "usage: lockup SECONDS (1..30)"; return ;;
+        esac
+        if ! vtest info 2>/dev/null | grep -q 'test_hooks=1'; then
+            reply err "vesper.ko test_hooks off"
+            return
+        fi
+        say "lockup $1 s"
+        reply ok
+        # after the reply has left: the lockup stops everything in the guest
+        detach sh -c "sleep 0.2; exec vtest lockup $1" >/dev/null
         ;;
     watchdog)
         if [ -n "$wd_armed" ]; then
