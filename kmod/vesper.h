@@ -4,7 +4,8 @@
  *
  * Internal interfaces between the parts of vesper.ko: the record ring
  * (vesper_ring.c), the watch-list filter (vesper_filter.c), the probes
- * (vesper_probes.c) and the character device (vesper_main.c).  Functions
+ * (vesper_probes.c), the stall check (vesper_stall.c) and the character
+ * device (vesper_main.c).  Functions
  * marked "probe context" may run with interrupts off and locks held by the
  * kernel code being probed: they never sleep and never wake anybody.
  */
@@ -66,7 +67,8 @@ void vesper_filter_exit(void);
  * Probe context.  True if @task matches any watch list entry: its comm, its
  * tgid, or the id of its cgroup v2 cgroup or of an ancestor of that cgroup.
  * The caller need not hold any lock; @task must be pinned by the caller's
- * context (current, or a task whose lock or siglock the kernel holds).
+ * context (current, a task whose lock or siglock the kernel holds, or a
+ * task looked up under an rcu_read_lock() the caller holds across the call).
  */
 bool vesper_filter_match(struct task_struct *task);
 
@@ -108,5 +110,35 @@ int vesper_probes_signal_mode(u32 mode);
 
 /* Fill the group, signal mode and hit counter fields of @info. */
 void vesper_probes_info(struct vesper_info *info);
+
+/*
+ * Probe context.  Start @rec for @task: zeroed, then @probe, @flags, the
+ * timestamps, pid, tgid, uid and comm of @task (pinned as for
+ * vesper_filter_match()).
+ */
+void vesper_record_task(struct vesper_record *rec, u16 probe,
+			struct task_struct *task, u16 flags);
+
+/* vesper_stall.c */
+
+/*
+ * Set the stall threshold in milliseconds (VESPER_STALL_MIN_MS..
+ * VESPER_STALL_MAX_MS).  Returns 0 or -EINVAL.  Takes effect at the next
+ * tick when armed.  Any context.
+ */
+int vesper_stall_set(u32 ms);
+
+/*
+ * Start the stall check: forget every task followed so far and start the
+ * timer.  Only when stopped; the caller serialises start and stop (the
+ * probes' lock).  Process context.
+ */
+void vesper_stall_start(void);
+
+/*
+ * Stop the stall check and wait until its timer callback has finished.
+ * Only when started.  Process context.
+ */
+void vesper_stall_stop(void);
 
 #endif /* VESPER_H */

@@ -168,6 +168,10 @@ static long vesper_ioctl(struct file *file, unsigned int cmd,
 		if (get_user(val, (u32 __user *)uarg))
 			return -EFAULT;
 		return vesper_probes_signal_mode(val);
+	case VESPER_IOC_STALL_SET:
+		if (get_user(val, (u32 __user *)uarg))
+			return -EFAULT;
+		return vesper_stall_set(val);
 	case VESPER_IOC_TEST_HANG:
 		if (get_user(val, (u32 __user *)uarg))
 			return -EFAULT;

@@ -9,7 +9,9 @@
  *            or the signal:signal_generate tracepoint as the alternative;
  *   memory   oom:mark_victim, for watched and unwatched victims alike;
  *   process  sched:sched_process_exit, once per process (last thread);
- *   sched    sched:sched_process_hang, from the hung task detector.
+ *   sched    sched:sched_process_hang, from the hung task detector; and
+ *            the stall check of vesper_stall.c, a timer armed by a bit of
+ *            its own (VESPER_ARM_STALL).
  *
  * The tracepoints are not exported to modules, so they are found by name
  * with for_each_kernel_tracepoint() and attached with
@@ -53,8 +55,8 @@ static u32 probes_signal_mode = VESPER_SIGNAL_KPROBE;
 static struct kprobe signal_kp;
 
 /* Common part of every record: the target task and the timestamps. */
-static void vesper_record_task(struct vesper_record *rec, u16 probe,
-			       struct task_struct *task, u16 flags)
+void vesper_record_task(struct vesper_record *rec, u16 probe,
+			struct task_struct *task, u16 flags)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->probe = probe;
@@ -372,6 +374,7 @@ int vesper_probes_init(void)
 		probes_avail |= VESPER_GROUP_BIT(VESPER_GROUP_PROCESS);
 	if (vesper_tps[TP_HANG].tp)
 		probes_avail |= VESPER_GROUP_BIT(VESPER_GROUP_SCHED);
+	probes_avail |= VESPER_ARM_STALL;	/* needs nothing of the kernel */
 	return 0;
 }
 
@@ -388,7 +391,7 @@ int vesper_probes_arm(u32 mask)
 	unsigned int g;
 	int ret = 0;
 
-	if (mask & ~VESPER_GROUPS_ALL)
+	if (mask & ~VESPER_ARM_ALL)
 		return -EINVAL;
 	if (mask & ~probes_avail)
 		return -ENOENT;
@@ -404,6 +407,11 @@ int vesper_probes_arm(u32 mask)
 			goto undo;
 		done |= VESPER_GROUP_BIT(g);
 	}
+	/* The stall check cannot fail to start: nothing to undo after it. */
+	if (on & VESPER_ARM_STALL)
+		vesper_stall_start();
+	else if (off & VESPER_ARM_STALL)
+		vesper_stall_stop();
 	for (g = VESPER_GROUP_SIGNAL; g <= VESPER_GROUP_SCHED; g++)
 		if (off & VESPER_GROUP_BIT(g))
 			vesper_group_detach(g, probes_signal_mode);

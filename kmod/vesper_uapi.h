@@ -14,7 +14,13 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define VESPER_ABI_VERSION	2	/* 2: VESPER_F_SENDER_PKG */
+/*
+ * 2: VESPER_F_SENDER_PKG.  The stall probe is an addition within ABI 2 that
+ * needs no agent change: a module has it iff VESPER_ARM_STALL is set in
+ * vesper_info.groups_avail (an older one answers VESPER_IOC_STALL_SET with
+ * -ENOTTY), and it sends records only once armed with that bit.
+ */
+#define VESPER_ABI_VERSION	2
 #define VESPER_DEVICE		"/dev/vesper"
 #define VESPER_COMM_LEN		16
 
@@ -23,14 +29,25 @@
 #define VESPER_PROBE_OOM	2
 #define VESPER_PROBE_EXIT	3
 #define VESPER_PROBE_HANG	4
+#define VESPER_PROBE_STALL	8	/* 5..7 are the agent's PSI probes */
 
 /* Kernel probe groups, armed as a mask of VESPER_GROUP_BIT(group) */
 #define VESPER_GROUP_SIGNAL	1	/* signal */
 #define VESPER_GROUP_MEMORY	2	/* oom */
 #define VESPER_GROUP_PROCESS	3	/* exit */
-#define VESPER_GROUP_SCHED	4	/* hang */
+#define VESPER_GROUP_SCHED	4	/* hang; stall (VESPER_ARM_STALL) */
 #define VESPER_GROUP_BIT(g)	(1u << (g))
 #define VESPER_GROUPS_ALL	0x1eu
+/*
+ * A probe that shares its group with another kernel probe is armed by a
+ * bit of its own, 1 << its probe number (above every group's bit): the
+ * stall probe belongs to the sched group, as hang does, and either can be
+ * armed without the other.  VESPER_ARM_ALL is every bit VESPER_IOC_ARM
+ * knows; groups_avail and groups_armed in struct vesper_info use the same
+ * bits.
+ */
+#define VESPER_ARM_STALL	0x100u	/* 1 << VESPER_PROBE_STALL */
+#define VESPER_ARM_ALL		(VESPER_GROUPS_ALL | VESPER_ARM_STALL)
 
 /* Record flags (same values as VSP_EVF_* on the wire) */
 #define VESPER_F_WATCHED	0x0001	/* task matched the watch list */
@@ -45,6 +62,12 @@
  */
 #define VESPER_F_SENDER_PKG	0x0100
 #define VESPER_PKG_DEPTH	16
+/*
+ * Record only: a stall record in state VESPER_STALL_D whose task sleeps in
+ * io_schedule() (block I/O, page writeback, NFS): the waits where a healthy
+ * but loaded system comes nearest to the threshold.
+ */
+#define VESPER_F_IOWAIT		0x0200
 
 /*
  * One probe hit.  read() returns a whole number of records, never a part of
@@ -62,11 +85,15 @@ struct vesper_record {
 	__u32 tgid;		/* target task tgid */
 	__u32 src_pid;		/* signal: sender tgid, 0 if kernel */
 	__s32 sig;		/* signal number; exit: terminating signal or 0 */
-	__s32 code;		/* signal: si_code; exit: exit status; oom: oom_score_adj */
+	/*
+	 * signal: si_code; exit: exit status; oom: oom_score_adj;
+	 * stall: VESPER_STALL_D or VESPER_STALL_R
+	 */
+	__s32 code;
 	__u32 uid;		/* target task uid (init namespace) */
 	/*
 	 * signal: VESPER_SIGACT_*; oom: RSS KiB; exit: raw exit_code;
-	 * hang: seconds blocked
+	 * hang: seconds blocked; stall: milliseconds without running
 	 */
 	__u64 value;
 	__u64 dropped;		/* records dropped so far (ring full) */
@@ -78,6 +105,18 @@ struct vesper_record {
 #define VESPER_SIGACT_DFL	0	/* default action (SIGKILL/SIGSTOP too) */
 #define VESPER_SIGACT_IGN	1	/* ignored (SIG_IGN) */
 #define VESPER_SIGACT_HANDLER	2	/* caught by a handler */
+
+/*
+ * stall records: the state the task has been in since it last ran
+ * (record.code), the letters ps(1) shows for them
+ */
+#define VESPER_STALL_D		'D'	/* uninterruptible sleep */
+#define VESPER_STALL_R		'R'	/* runnable, waiting for a CPU */
+
+/* Stall threshold (VESPER_IOC_STALL_SET), milliseconds */
+#define VESPER_STALL_MIN_MS	100
+#define VESPER_STALL_MAX_MS	3600000
+#define VESPER_STALL_DEFAULT_MS	500	/* at module load */
 
 /* Watch list entry kinds */
 #define VESPER_WATCH_COMM	1	/* comm[] exact match */
@@ -134,5 +173,13 @@ struct vesper_info {
  * no timer, no task, no agent, while the host sees its vCPU thread busy.
  */
 #define VESPER_IOC_TEST_LOCKUP	_IOW(VESPER_IOC_MAGIC, 7, __u32)
+/*
+ * Stall threshold in milliseconds, VESPER_STALL_MIN_MS..VESPER_STALL_MAX_MS
+ * (else -EINVAL), armed or not; kept until the module is unloaded.  The
+ * stall probe reports a watched task once it has been in D state, or
+ * runnable without running, for this long.  It is switched off by
+ * disarming VESPER_ARM_STALL, not by a threshold.
+ */
+#define VESPER_IOC_STALL_SET	_IOW(VESPER_IOC_MAGIC, 8, __u32)
 
 #endif /* VESPER_UAPI_H */
