@@ -9,10 +9,18 @@
  *   segv        dereferences NULL (SIGSEGV);
  *   sleep SECS  sleeps interruptibly (a target for kill);
  *   hang SECS   sleeps in D state through vesper.ko's test hook
- *               (module parameter test_hooks=1), for the hung task detector.
+ *               (module parameter test_hooks=1), for the hung task detector
+ *               and the stall probe;
+ *   spin SECS   keeps a CPU busy (runnable all the time);
+ *   fifo SECS   the same as a SCHED_FIFO task, starving every normal task
+ *               of its CPU but for the RT throttling's share.
+ * hang, spin and fifo first print "HOG MODE pid=PID mono_ns=NS", the
+ * CLOCK_MONOTONIC time they start at (the clock of the records' mono).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +30,7 @@
 #include <unistd.h>
 
 #include "vesper_uapi.h"
+#include "vsp_time.h"
 
 #define HOG_CHUNK (1024 * 1024)
 
@@ -30,7 +39,8 @@ static volatile int *volatile hog_bad_ptr;
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: hog [-n COMM] oom|segv|exit CODE|sleep SECS|hang SECS\n");
+    fprintf(stderr,
+            "usage: hog [-n COMM] oom|segv|exit CODE|sleep SECS|hang SECS|spin SECS|fifo SECS\n");
     exit(2);
 }
 
@@ -53,6 +63,13 @@ static _Noreturn void hog_oom(void)
     }
 }
 
+/* The start line of hang, spin and fifo, out before the act begins. */
+static void hog_start(const char *mode)
+{
+    printf("HOG %s pid=%d mono_ns=%" PRIu64 "\n", mode, (int)getpid(), vsp_mono_ns());
+    fflush(stdout);
+}
+
 static int hog_hang(unsigned int secs)
 {
     uint32_t arg = secs;
@@ -62,12 +79,30 @@ static int hog_hang(unsigned int secs)
         fprintf(stderr, "hog: %s: %s\n", VESPER_DEVICE, strerror(errno));
         return 1;
     }
+    hog_start("hang");
     if (ioctl(fd, VESPER_IOC_TEST_HANG, &arg) < 0) {
         fprintf(stderr, "hog: TEST_HANG: %s\n", strerror(errno));
         close(fd);
         return 1;
     }
     close(fd);
+    return 0;
+}
+
+/* Busy for secs seconds; as a SCHED_FIFO task (priority 10) if fifo. */
+static int hog_spin(unsigned int secs, int fifo)
+{
+    struct sched_param sp = {.sched_priority = 10};
+    uint64_t end;
+
+    if (fifo && sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
+        perror("hog: SCHED_FIFO");
+        return 1;
+    }
+    hog_start(fifo ? "fifo" : "spin");
+    end = vsp_mono_ns() + (uint64_t)secs * 1000000000u;
+    while (vsp_mono_ns() < end)
+        ;
     return 0;
 }
 
@@ -99,6 +134,8 @@ int main(int argc, char **argv)
         return sleep((unsigned int)atoi(argv[optind + 1])) ? 1 : 0;
     if (!strcmp(mode, "hang"))
         return hog_hang((unsigned int)atoi(argv[optind + 1]));
+    if (!strcmp(mode, "spin") || !strcmp(mode, "fifo"))
+        return hog_spin((unsigned int)atoi(argv[optind + 1]), !strcmp(mode, "fifo"));
     usage();
     return 2;
 }

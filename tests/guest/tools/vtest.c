@@ -3,8 +3,9 @@
  * Copyright (C) 2026 The vesper authors
  *
  * vtest: a small static tool for the guest test image that drives vesper.ko
- * without the agent.  It prints the module's state, arms probe groups, sets
- * the watch list, reads /dev/vesper and prints one line per record, and runs
+ * without the agent.  It prints the module's state, arms probe groups and
+ * the stall probe, sets the stall threshold and the watch list, reads
+ * /dev/vesper and prints one line per record, and runs
  * the probe-overhead micro-benchmarks (kill/signal round trips, fork/exit).
  * Output lines start with a fixed keyword (INFO, REC, BENCH) so the test
  * scripts can grep them from the console log.
@@ -25,14 +26,14 @@
 #include "vesper_uapi.h"
 #include "vsp_time.h"
 
-static const char *const probe_names[] = {"?", "signal", "oom", "exit", "hang"};
 static const char *const group_names[] = {"?", "signal", "memory", "process", "sched"};
 
 static void usage(void)
 {
     fprintf(stderr, "usage: vtest info\n"
-                    "       vtest arm all|none|GROUP[,GROUP...]|MASK\n"
+                    "       vtest arm all|none|NAME[,NAME...]|MASK   (NAME: a group or stall)\n"
                     "       vtest mode kprobe|tracepoint\n"
+                    "       vtest stall MS\n"
                     "       vtest watch [comm:NAME|pid:N|cgroup:PATH|cgid:N]...\n"
                     "       vtest read [-n COUNT] [-t IDLE_MS] [-p PERIOD_MS] [-q]\n"
                     "       vtest bench kill|fork ITERATIONS [ROUNDS]\n"
@@ -80,7 +81,10 @@ static int cmd_info(void)
     return 0;
 }
 
-/* Parse "all", "none", a number, or a comma list of group names. */
+/*
+ * Parse "all" (every group and the stall probe), "none", a number, or a
+ * comma list of group names and "stall".
+ */
 static int parse_groups(const char *s, uint32_t *mask)
 {
     char buf[128], *tok, *save = NULL;
@@ -88,7 +92,7 @@ static int parse_groups(const char *s, uint32_t *mask)
     char *end;
 
     if (!strcmp(s, "all")) {
-        *mask = VESPER_GROUPS_ALL;
+        *mask = VESPER_ARM_ALL;
         return 0;
     }
     if (!strcmp(s, "none")) {
@@ -104,6 +108,10 @@ static int parse_groups(const char *s, uint32_t *mask)
         return -1;
     strcpy(buf, s);
     for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "stall")) {
+            *mask |= VESPER_ARM_STALL;
+            continue;
+        }
         for (g = 1; g < sizeof(group_names) / sizeof(group_names[0]); g++)
             if (!strcmp(tok, group_names[g]))
                 break;
@@ -142,6 +150,27 @@ static int cmd_mode(int argc, char **argv)
         usage();
     fd = ctl_open();
     ret = ctl_ioctl(fd, VESPER_IOC_SIGNAL_MODE, &mode, "SIGNAL_MODE");
+    close(fd);
+    return ret;
+}
+
+/* The stall threshold in milliseconds (VESPER_IOC_STALL_SET). */
+static int cmd_stall(int argc, char **argv)
+{
+    unsigned long ms;
+    char *end;
+    uint32_t v;
+    int fd, ret;
+
+    if (argc != 1)
+        usage();
+    errno = 0;
+    ms = strtoul(argv[0], &end, 10);
+    if (errno || end == argv[0] || *end || ms > UINT32_MAX)
+        usage();
+    v = (uint32_t)ms;
+    fd = ctl_open();
+    ret = ctl_ioctl(fd, VESPER_IOC_STALL_SET, &v, "STALL_SET");
     close(fd);
     return ret;
 }
@@ -194,17 +223,38 @@ static int cmd_watch(int argc, char **argv)
     return ret;
 }
 
+static const char *probe_name(unsigned int probe)
+{
+    switch (probe) {
+    case VESPER_PROBE_SIGNAL:
+        return "signal";
+    case VESPER_PROBE_OOM:
+        return "oom";
+    case VESPER_PROBE_EXIT:
+        return "exit";
+    case VESPER_PROBE_HANG:
+        return "hang";
+    case VESPER_PROBE_STALL:
+        return "stall";
+    }
+    return "?";
+}
+
+/* One REC line; a stall record adds its state letter and the I/O wait flag. */
 static void print_record(const struct vesper_record *r)
 {
-    const char *name =
-        r->probe < sizeof(probe_names) / sizeof(probe_names[0]) ? probe_names[r->probe] : "?";
+    const char *name = probe_name(r->probe);
 
     printf("REC seq=%" PRIu64 " probe=%s flags=0x%x watched=%d pid=%u tgid=%u comm=%.16s "
            "sig=%d code=%d src_pid=%u src_comm=%.16s uid=%u value=%" PRIu64 " dropped=%" PRIu64
-           " mono=%" PRIu64 " real=%" PRIu64 "\n",
+           " mono=%" PRIu64 " real=%" PRIu64,
            (uint64_t)r->seq, name, r->flags, !!(r->flags & VESPER_F_WATCHED), r->pid, r->tgid,
            r->comm, r->sig, r->code, r->src_pid, r->src_comm[0] ? r->src_comm : "-", r->uid,
            (uint64_t)r->value, (uint64_t)r->dropped, (uint64_t)r->mono_ns, (uint64_t)r->real_ns);
+    if (r->probe == VESPER_PROBE_STALL)
+        printf(" state=%c iowait=%d", r->code > ' ' && r->code < 127 ? (char)r->code : '?',
+               !!(r->flags & VESPER_F_IOWAIT));
+    putchar('\n');
 }
 
 /*
@@ -310,7 +360,8 @@ static void abi_expect(const char *what, int ret, int want_errno)
 
 /*
  * Error paths of the device ABI.  Needs the module idle: no reader open,
- * nothing armed, the ring empty.  Leaves the watch list empty.
+ * nothing armed, the ring empty.  Leaves the watch list empty, nothing
+ * armed and the stall threshold at its default.
  */
 static int cmd_abi(void)
 {
@@ -349,6 +400,24 @@ static int cmd_abi(void)
     abi_expect("ARM bit 0", ioctl(cfd, VESPER_IOC_ARM, &v), EINVAL);
     v = 7;
     abi_expect("SIGNAL_MODE unknown", ioctl(cfd, VESPER_IOC_SIGNAL_MODE, &v), EINVAL);
+    v = 0;
+    abi_expect("STALL_SET 0", ioctl(cfd, VESPER_IOC_STALL_SET, &v), EINVAL);
+    v = VESPER_STALL_MIN_MS - 1;
+    abi_expect("STALL_SET below the minimum", ioctl(cfd, VESPER_IOC_STALL_SET, &v), EINVAL);
+    v = VESPER_STALL_MAX_MS + 1;
+    abi_expect("STALL_SET above the maximum", ioctl(cfd, VESPER_IOC_STALL_SET, &v), EINVAL);
+    v = VESPER_STALL_MIN_MS;
+    abi_expect("STALL_SET the minimum", ioctl(cfd, VESPER_IOC_STALL_SET, &v), 0);
+    v = VESPER_STALL_MAX_MS;
+    abi_expect("STALL_SET the maximum", ioctl(cfd, VESPER_IOC_STALL_SET, &v), 0);
+    v = VESPER_STALL_DEFAULT_MS;
+    abi_expect("STALL_SET back to the default", ioctl(cfd, VESPER_IOC_STALL_SET, &v), 0);
+    v = VESPER_ARM_STALL;
+    abi_expect("ARM the stall probe alone", ioctl(cfd, VESPER_IOC_ARM, &v), 0);
+    ioctl(cfd, VESPER_IOC_INFO, &in);
+    abi_expect("INFO: the stall bit armed", in.groups_armed == VESPER_ARM_STALL ? 0 : -1, 0);
+    v = 0;
+    abi_expect("ARM nothing", ioctl(cfd, VESPER_IOC_ARM, &v), 0);
     abi_expect("unknown ioctl", ioctl(cfd, _IO(VESPER_IOC_MAGIC, 99), NULL), ENOTTY);
     abi_expect("WATCH_CLEAR", ioctl(cfd, VESPER_IOC_WATCH_CLEAR, NULL), 0);
 
@@ -494,6 +563,8 @@ int main(int argc, char **argv)
         return cmd_arm(argc - 2, argv + 2);
     if (!strcmp(argv[1], "mode"))
         return cmd_mode(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "stall"))
+        return cmd_stall(argc - 2, argv + 2);
     if (!strcmp(argv[1], "watch"))
         return cmd_watch(argc - 2, argv + 2);
     if (!strcmp(argv[1], "read"))
