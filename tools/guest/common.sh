@@ -3,8 +3,9 @@
 # Copyright (C) 2026 The vesper authors
 #
 # Shared helpers of the guest scripts (sourced by mkinitramfs.sh, boot.sh,
-# mkdebian.sh and boot-debian.sh): which guest kernel to use, where its
-# files are, and how QEMU starts a guest.  The guest kernel is the newest installed Debian
+# mkdebian.sh and boot-debian.sh, and by tests that add modules to the
+# image): which guest kernel to use, where its files are, and how QEMU
+# starts a guest.  The guest kernel is the newest installed Debian
 # linux-image-<version>-amd64 package, never the build machine's running
 # kernel (uname -r).
 
@@ -44,6 +45,25 @@ guest_vmlinux() {
         return 1
     fi
     mv -f "$tmp" "$out" && echo "$out"
+}
+
+# guest_module KVER PATH DEST: write the guest kernel's module PATH (below
+# /lib/modules/KVER/kernel, without .ko, e.g. drivers/block/virtio_blk) to
+# the file DEST uncompressed, whether it is installed as .ko, .ko.xz,
+# .ko.zst or .ko.gz.  Status 1 if it is not installed.
+guest_module() {
+    local src="/lib/modules/$1/kernel/$2" dest="$3"
+    if [ -f "$src.ko" ]; then
+        cp "$src.ko" "$dest"
+    elif [ -f "$src.ko.xz" ]; then
+        xz -dc "$src.ko.xz" >"$dest"
+    elif [ -f "$src.ko.zst" ]; then
+        zstd -qdc "$src.ko.zst" >"$dest"
+    elif [ -f "$src.ko.gz" ]; then
+        gzip -dc "$src.ko.gz" >"$dest"
+    else
+        return 1
+    fi
 }
 
 # guest_qemu_args MEM CPUS LOG MODE SOCKET: set the array guest_args to the

@@ -117,18 +117,8 @@ for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_
     drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/char/virtio_console \
     net/core/failover drivers/net/net_failover drivers/net/virtio_net; do
     name="$(basename "$m")"
-    src="$moddir/kernel/$m"
-    if [ -f "$src.ko" ]; then
-        cp "$src.ko" "$root/lib/modules/$name.ko"
-    elif [ -f "$src.ko.xz" ]; then
-        xz -dc "$src.ko.xz" >"$root/lib/modules/$name.ko"
-    elif [ -f "$src.ko.zst" ]; then
-        zstd -qdc "$src.ko.zst" >"$root/lib/modules/$name.ko"
-    elif [ -f "$src.ko.gz" ]; then
-        gzip -dc "$src.ko.gz" >"$root/lib/modules/$name.ko"
-    else
+    guest_module "$kver" "$m" "$root/lib/modules/$name.ko" ||
         die "module $name not found under $moddir/kernel"
-    fi
 done
 
 # busybox and its applets
