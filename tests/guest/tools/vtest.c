@@ -154,10 +154,14 @@ static int cmd_mode(int argc, char **argv)
     return ret;
 }
 
-/* The stall threshold in milliseconds (VESPER_IOC_STALL_SET). */
-static int cmd_stall(int argc, char **argv)
+/*
+ * A command with one number, LO..HI (else the usage), passed as a u32 to the
+ * ioctl REQ on a control handle.  Returns 0, or 1 if the ioctl failed.
+ */
+static int cmd_u32(int argc, char **argv, unsigned long lo, unsigned long hi, unsigned long req,
+                   const char *what)
 {
-    unsigned long ms;
+    unsigned long n;
     char *end;
     uint32_t v;
     int fd, ret;
@@ -165,12 +169,12 @@ static int cmd_stall(int argc, char **argv)
     if (argc != 1)
         usage();
     errno = 0;
-    ms = strtoul(argv[0], &end, 10);
-    if (errno || end == argv[0] || *end || ms > UINT32_MAX)
+    n = strtoul(argv[0], &end, 10);
+    if (errno || end == argv[0] || *end || n < lo || n > hi)
         usage();
-    v = (uint32_t)ms;
+    v = (uint32_t)n;
     fd = ctl_open();
-    ret = ctl_ioctl(fd, VESPER_IOC_STALL_SET, &v, "STALL_SET");
+    ret = ctl_ioctl(fd, req, &v, what);
     close(fd);
     return ret;
 }
@@ -532,27 +536,6 @@ static int cmd_bench(int argc, char **argv)
     return 0;
 }
 
-/* A kernel lockup of SECONDS (VESPER_IOC_TEST_LOCKUP): returns after it. */
-static int cmd_lockup(int argc, char **argv)
-{
-    char *end;
-    unsigned long s;
-    uint32_t v;
-    int fd, rc;
-
-    if (argc != 1)
-        usage();
-    errno = 0;
-    s = strtoul(argv[0], &end, 10);
-    if (errno || *end || s < 1 || s > 30)
-        usage();
-    v = (uint32_t)s;
-    fd = ctl_open();
-    rc = ctl_ioctl(fd, VESPER_IOC_TEST_LOCKUP, &v, "TEST_LOCKUP");
-    close(fd);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -563,8 +546,9 @@ int main(int argc, char **argv)
         return cmd_arm(argc - 2, argv + 2);
     if (!strcmp(argv[1], "mode"))
         return cmd_mode(argc - 2, argv + 2);
+    /* any threshold, so that the module's bounds can be tried */
     if (!strcmp(argv[1], "stall"))
-        return cmd_stall(argc - 2, argv + 2);
+        return cmd_u32(argc - 2, argv + 2, 0, UINT32_MAX, VESPER_IOC_STALL_SET, "STALL_SET");
     if (!strcmp(argv[1], "watch"))
         return cmd_watch(argc - 2, argv + 2);
     if (!strcmp(argv[1], "read"))
@@ -573,8 +557,9 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(argv[1], "abi"))
         return cmd_abi();
+    /* a kernel lockup of SECONDS: returns after it */
     if (!strcmp(argv[1], "lockup"))
-        return cmd_lockup(argc - 2, argv + 2);
+        return cmd_u32(argc - 2, argv + 2, 1, 30, VESPER_IOC_TEST_LOCKUP, "TEST_LOCKUP");
     usage();
     return 2;
 }
