@@ -20,6 +20,7 @@
  * touched by the callback alone (a timer callback never runs twice at
  * once) and by vesper_stall_start() while the timer is stopped.
  */
+#include <linux/bits.h>
 #include <linux/build_bug.h>
 #include <linux/jiffies.h>
 #include <linux/minmax.h>
@@ -173,7 +174,7 @@ static void vesper_stall_follow(struct task_struct *t, char state, u64 now)
 	}
 	if (!stall_full_said) {
 		stall_full_said = true;
-		pr_warn("vesper: stall check follows %d tasks at most, more are stuck\n",
+		pr_warn("vesper: stall check: more than %d watched tasks wait at once, the others are looked at later\n",
 			STALL_SLOTS);
 	}
 }
