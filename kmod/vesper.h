@@ -5,9 +5,9 @@
  * Internal interfaces between the parts of vesper.ko: the record ring
  * (vesper_ring.c), the watch-list filter (vesper_filter.c), the probes
  * (vesper_probes.c), the stall check (vesper_stall.c) and the character
- * device (vesper_main.c).  Functions
- * marked "probe context" may run with interrupts off and locks held by the
- * kernel code being probed: they never sleep and never wake anybody.
+ * device (vesper_main.c).  Functions marked "probe context" may run with
+ * interrupts off and locks held by the kernel code being probed: they never
+ * sleep and never wake anybody.
  */
 #ifndef VESPER_H
 #define VESPER_H
