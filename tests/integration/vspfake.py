@@ -25,7 +25,7 @@ import threading
 import time
 
 MAGIC = b"VS"
-VERSION = 2
+VERSION = 3
 HDR = struct.Struct("<2sBBI")
 
 HELLO, WELCOME, EVENT, HEARTBEAT, PING, PONG, CONFIG, CONFIG_ACK, DROPPED, ERROR = range(1, 11)
@@ -114,14 +114,15 @@ def decode_host(buf):
             m["id"], m["host_ns"] = struct.unpack("<QQ", p)
         elif mtype == CONFIG:
             (m["generation"], m["probes"], m["heartbeat_ms"], m["flags"], m["hung_timeout_s"],
-             c_s, c_w, mem_s, mem_w, io_s, io_w, nwatch) = struct.unpack_from("<IIIIIIIIIIIH", p)
+             c_s, c_w, mem_s, mem_w, io_s, io_w, nwatch, ncheck) = struct.unpack_from("<IIIIIIIIIIIHH", p)
             m["psi"] = [(c_s, c_w), (mem_s, mem_w), (io_s, io_w)]
-            off, watch = 46, []
+            off, watch = 48, []
             for _ in range(nwatch):
                 kind, ln = p[off], p[off + 1]
                 watch.append((kind, p[off + 2:off + 2 + ln]))
                 off += 2 + ln
             m["watch"] = watch
+            m["ncheck"] = ncheck
         elif mtype == ERROR:
             code, ln = struct.unpack_from("<IH", p)
             m["code"], m["text"] = code, p[6:6 + ln].decode(errors="replace")

@@ -397,6 +397,7 @@ static void test_rule_errors(void **state)
         {"signal -> none", "unknown verdict 'none' (ignore, log, migrate or failover)"},
         {"sigterm -> log", "unknown probe 'sigterm' (signal oom exit hang psi-cpu psi-memory "
                            "psi-io agent-lost agent-back crash watchdog io-error stopped)"},
+        {"check -> failover", "probe 'check' needs 'check =' entries, which are not supported yet"},
         {"signal pid=1 -> log",
          "unknown filter 'pid' (sig= watched= exit= comm= planned= value>=)"},
         {"signal TERM -> log",
