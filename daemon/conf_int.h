@@ -2,7 +2,8 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Internals shared by the configuration files (conf.c, conf_rule.c,
- * conf_parse.c, conf_keys.c, conf_resolve.c, conf_print.c, conf_load.c):
+ * conf_parse.c, conf_keys.c, conf_resolve.c, conf_print.c, conf_load.c,
+ * conf_liveness.c):
  * unit constants, value bounds, the table of names that conf_resolve()
  * turns into pointers, the parser's state, and small helpers.  Not for use
  * outside the conf_ subsystem; the public API is conf.h.
