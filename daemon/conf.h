@@ -306,7 +306,9 @@ const struct conf_guest *conf_find_domain_guest(const struct conf *c, const char
 const struct conf_libvirt *conf_find_libvirt(const struct conf *c, const char *name);
 
 /* The CONFIG message a guest must receive: union of its groups' probes,
- * PSI triggers (smallest stall wins), watch list, heartbeat. */
+ * PSI triggers (smallest stall wins), watch list, heartbeat, and the
+ * checks of its groups in the order of the groups (numbered 0.., the
+ * first VSP_MAX_CHECK; the check probe armed exactly when there is one). */
 void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_t generation,
                        struct vsp_config *out);
 

@@ -135,4 +135,8 @@ extern const struct conf_keytab conf_guest_keys;    /* [guest NAME] */
 extern const struct conf_keytab conf_template_keys; /* [guest-template] */
 extern const struct conf_keytab conf_group_keys;    /* [group NAME] */
 
+/* The setter of 'check =' in [group NAME] (conf_liveness.c): one more
+ * check of the group, at most VSP_MAX_CHECK, none twice. */
+void conf_set_check(struct conf_parser *p, char *val);
+
 #endif /* VSP_CONF_INT_H */

@@ -3,7 +3,8 @@
  *
  * The liveness checks of probe groups: a "check = KIND TARGET [OPTION ...]"
  * value parsed into the struct vsp_check a guest's CONFIG carries
- * (conf_parse_check), printed back in canonical form (conf_format_check),
+ * (conf_parse_check) and kept in its group by the key's setter
+ * (conf_set_check), printed back in canonical form (conf_format_check),
  * the comparisons and counts the rest of the daemon needs, and the names
  * of the results a check event reports (conf_check_result_name).  The
  * syntax is documented in vesper-probe-groups(5), the wire form in
@@ -271,6 +272,30 @@ int conf_parse_check(const char *s, struct vsp_check *ck, char *err, size_t errl
 fail:
     memset(ck, 0, sizeof(*ck));
     return -EINVAL;
+}
+
+void conf_set_check(struct conf_parser *p, char *val)
+{
+    struct conf_group *g = p->g;
+    struct vsp_check ck;
+    char err[300];
+
+    if (g->nchecks >= VSP_MAX_CHECK) {
+        conf_perr(p, "too many checks in group '%s' (max %d)", g->name, VSP_MAX_CHECK);
+        return;
+    }
+    if (conf_parse_check(val, &ck, err, sizeof(err)) != 0) {
+        conf_perr(p, "check: %s", err);
+        return;
+    }
+    for (size_t i = 0; i < g->nchecks; i++) {
+        if (conf_check_same_target(&g->checks[i], &ck)) {
+            conf_perr(p, "check: the same check as at line %d", g->check_line[i]);
+            return;
+        }
+    }
+    g->check_line[g->nchecks] = p->line;
+    g->checks[g->nchecks++] = ck;
 }
 
 const char *conf_format_check_target(const struct vsp_check *ck, char *buf, size_t len)

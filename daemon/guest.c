@@ -316,7 +316,7 @@ static int guest_config_equal(const struct vsp_config *a, const struct vsp_confi
             strcmp(a->watch[i].value, b->watch[i].value) != 0)
             return 0;
     }
-    return 1;
+    return conf_checks_equal(a->check, a->ncheck, b->check, b->ncheck);
 }
 
 /* ---- life cycle --------------------------------------------------------- */

@@ -4,7 +4,9 @@
  * Unit tests of the liveness checks of probe groups (daemon/conf_liveness.c
  * and where the configuration uses them): "check = ..." values parsed into
  * the wire's struct vsp_check with every bound refused by its own message,
- * printed back canonically, and the names of check results.
+ * printed back canonically, and the names of check results; rules on probe
+ * check (result=), groups with checks, the limit of a guest's checks, and
+ * the CONFIG a guest gets with its groups' checks numbered in order.
  */
 #include "config.h"
 
@@ -21,6 +23,7 @@
 
 #include "conf.h"
 #include "proto.h"
+#include "vsp_testconf.h"
 
 /* ck passes the wire's checks: a CONFIG carrying it encodes */
 static void assert_encodes(const struct vsp_check *ck)
@@ -38,6 +41,21 @@ static void assert_encodes(const struct vsp_check *ck)
     if (vsp_encode(&m, buf, sizeof(buf), err, sizeof(err)) <= 0)
         print_message("  encode: %s\n", err);
     assert_true(vsp_encode(&m, buf, sizeof(buf), err, sizeof(err)) > 0);
+}
+
+/* An input and what it gives (a canonical text or an error's sentence). */
+struct io_case {
+    const char *in, *out;
+};
+
+/* A parse of in refused (rc) with the sentence want in err. */
+static void assert_refused(const char *what, const char *in, int rc, const char *err,
+                           const char *want)
+{
+    if (rc != -EINVAL || strcmp(err, want) != 0)
+        print_message("  %s '%s': got %d '%s'\n", what, in, rc, err);
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(err, want);
 }
 
 static void test_check_parse(void **state)
@@ -109,9 +127,7 @@ static void test_check_errors(void **state)
         "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     char in[300], msg[300];
-    static const struct {
-        const char *in, *err;
-    } cases[] = {
+    static const struct io_case cases[] = {
         {"udp 127.0.0.1:53",
          "unknown check kind 'udp' (tcp ADDR:PORT, http ADDR:PORT[/PATH] or exec /PROGRAM)"},
         {"TCP 127.0.0.1:53",
@@ -168,11 +184,8 @@ static void test_check_errors(void **state)
     (void)state;
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         err[0] = '\0';
-        if (conf_parse_check(cases[i].in, &ck, err, sizeof(err)) != -EINVAL ||
-            strcmp(err, cases[i].err) != 0)
-            print_message("  check '%s': got '%s'\n", cases[i].in, err);
-        assert_int_equal(conf_parse_check(cases[i].in, &ck, err, sizeof(err)), -EINVAL);
-        assert_string_equal(err, cases[i].err);
+        assert_refused("check", cases[i].in, conf_parse_check(cases[i].in, &ck, err, sizeof(err)),
+                       err, cases[i].out);
         assert_int_equal(ck.kind, 0); /* nothing half parsed is left */
     }
     /* a path of 128 bytes is the longest */
@@ -250,12 +263,269 @@ static void test_check_result_names(void **state)
     assert_null(conf_check_result_name(ETIMEDOUT));
 }
 
+static void test_check_rules(void **state)
+{
+    static const struct io_case good[] = {
+        {"check -> failover", "check result=fail -> failover"},
+        {"check result=fail -> failover", "check result=fail -> failover"},
+        {"check result=ok -> ignore", "check result=ok -> ignore"},
+        {"check value>=150ms result=ok -> migrate", "check result=ok value>=150ms -> migrate"},
+    };
+    static const struct io_case bad[] = {
+        {"check result=maybe -> log", "result= must be fail or ok, not 'maybe'"},
+        {"check result= -> log", "filter result= needs a value"},
+        {"check result=ok result=fail -> log", "filter result= given twice"},
+        {"signal result=ok -> log", "filter result= does not apply to probe 'signal'"},
+        {"check sig=KILL -> log", "filter sig= does not apply to probe 'check'"},
+        {"check comm=http -> log", "filter comm= does not apply to probe 'check'"},
+        {"check watched=yes -> log", "filter watched= does not apply to probe 'check'"},
+    };
+    struct conf_rule r, r2;
+    char err[300], buf[600];
+
+    (void)state;
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        assert_int_equal(conf_parse_rule(good[i].in, &r, err, sizeof(err)), 0);
+        assert_int_equal(r.probe, VSP_PROBE_CHECK);
+        assert_string_equal(conf_format_rule(&r, buf, sizeof(buf)), good[i].out);
+        assert_int_equal(conf_parse_rule(buf, &r2, err, sizeof(err)), 0);
+        assert_int_equal(r2.result, r.result);
+        assert_int_equal(r2.min_value, r.min_value);
+    }
+    assert_int_equal(conf_parse_rule("check -> log", &r, err, sizeof(err)), 0);
+    assert_int_equal(r.result, CONF_RESULT_FAIL);
+    assert_int_equal(conf_parse_rule("check result=ok value>=2ms -> log", &r, err, sizeof(err)), 0);
+    assert_int_equal(r.result, CONF_RESULT_OK);
+    assert_int_equal(r.min_value, 2000); /* us */
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        err[0] = '\0';
+        assert_refused("rule", bad[i].in, conf_parse_rule(bad[i].in, &r, err, sizeof(err)), err,
+                       bad[i].out);
+    }
+}
+
+/* Errors of parsing groups_text as g.conf, one per line of want (in order). */
+static void assert_group_errors(const char *groups_text, const char *const *want, size_t n)
+{
+    struct conf *c = conf_new();
+    struct conf_errors e;
+
+    conf_errors_init(&e);
+    conf_parse_groups(c, "g.conf", groups_text, strlen(groups_text), &e);
+    for (size_t i = 0; e.n != n && i < e.n; i++)
+        print_message("  %s\n", e.msg[i]);
+    assert_int_equal(e.n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(e.msg[i], want[i]);
+    conf_errors_free(&e);
+    conf_free(c);
+}
+
+static void test_check_groups(void **state)
+{
+    static const char text[] = "[group web]\n"
+                               "check = http 127.0.0.1:8080/healthz interval=250ms timeout=200ms\n"
+                               "check = tcp 127.0.0.1:443\n"
+                               "rule = check -> failover\n";
+    static const char *const errs[] = {
+        "g.conf:2: group 'a' has a check rule but no 'check =' entry",
+        "g.conf:5: check is set but group 'b' has no check rule",
+        "g.conf:9: check: the same check as at line 8",
+        "g.conf:20: too many checks in group 'd' (max 8)",
+    };
+    static const char bad[] = "[group a]\n"
+                              "rule = check -> failover\n"
+                              "[group b]\n"
+                              "rule = signal -> log\n"
+                              "check = tcp 127.0.0.1:80\n"
+                              "[group c]\n"
+                              "rule = check -> failover\n"
+                              "check = http 127.0.0.1:80/ interval=1s\n"
+                              "check = http 127.0.0.1:80/ interval=2s timeout=1s\n"
+                              "[group d]\n"
+                              "rule = check -> failover\n"
+                              "check = tcp 127.0.0.2:1\n"
+                              "check = tcp 127.0.0.2:2\n"
+                              "check = tcp 127.0.0.2:3\n"
+                              "check = tcp 127.0.0.2:4\n"
+                              "check = tcp 127.0.0.2:5\n"
+                              "check = tcp 127.0.0.2:6\n"
+                              "check = tcp 127.0.0.2:7\n"
+                              "check = tcp 127.0.0.2:8\n"
+                              "check = tcp 127.0.0.2:9\n"
+                              "[group e]\n" /* a bad entry is reported once, not twice */
+                              "rule = check -> failover\n"
+                              "check = tcp 10.0.0.1:80\n"
+                              "[group f]\n" /* failures never shadow successes */
+                              "rule = check -> failover\n"
+                              "rule = check result=ok -> log\n"
+                              "rule = check value>=1s -> log\n"
+                              "check = tcp 127.0.0.1:80\n";
+    static const char *const errs_e = "g.conf:23: check: address 10.0.0.1 is not loopback: a check "
+                                      "reaches the guest's own services on 127.0.0.0/8";
+    static const char *const errs_f =
+        "g.conf:27: rule can never match: the rule at line 25 matches all its events first";
+    const char *want[G_N_ELEMENTS(errs) + 2];
+    struct conf *c = conf_new();
+    struct conf_errors e;
+    const struct conf_group *g;
+
+    (void)state;
+    conf_errors_init(&e);
+    assert_int_equal(conf_parse_groups(c, "g.conf", text, strlen(text), &e), 0);
+    g = conf_find_group(c, "web");
+    assert_non_null(g);
+    assert_int_equal(g->nchecks, 2);
+    assert_int_equal(g->checks[0].kind, VSP_CHECK_HTTP);
+    assert_int_equal(g->check_line[0], 2);
+    assert_int_equal(g->checks[1].kind, VSP_CHECK_TCP);
+    assert_int_equal(g->check_line[1], 3);
+    assert_true(g->probes & VSP_PROBE_BIT(VSP_PROBE_CHECK));
+    conf_errors_free(&e);
+    conf_free(c);
+
+    memcpy(want, errs, sizeof(errs));
+    want[G_N_ELEMENTS(errs)] = errs_e;
+    want[G_N_ELEMENTS(errs) + 1] = errs_f;
+    assert_group_errors(bad, want, G_N_ELEMENTS(want));
+}
+
+static const char cfg_groups[] =
+    "[group web]\n"
+    "check = http 127.0.0.1:8080/healthz interval=250ms timeout=200ms\n"
+    "check = tcp 127.0.0.1:443\n"
+    "rule = check -> failover\n"
+    "[group sig]\n"
+    "rule = signal -> failover\n"
+    "[group db]\n"
+    "check = exec /usr/local/bin/db-ok\n"
+    "rule = check -> migrate\n"
+    "[group six]\n"
+    "check = tcp 127.0.0.1:1\n"
+    "check = tcp 127.0.0.1:2\n"
+    "check = tcp 127.0.0.1:3\n"
+    "check = tcp 127.0.0.1:4\n"
+    "check = tcp 127.0.0.1:5\n"
+    "check = tcp 127.0.0.1:6\n"
+    "rule = check -> failover\n";
+
+static void test_check_config(void **state)
+{
+    static const char daemon[] = "[guest vm1]\n"
+                                 "channel = /run/vm1.sock\n"
+                                 "groups = db, sig, web\n"
+                                 "[guest vm2]\n"
+                                 "channel = /run/vm2.sock\n"
+                                 "groups = sig\n"
+                                 "[guest vm3]\n"
+                                 "channel = /run/vm3.sock\n"
+                                 "groups = six, web\n";
+    struct conf *c = vsp_ts_conf(daemon, cfg_groups);
+    const struct conf_guest *g = conf_find_guest(c, "vm1");
+    struct conf_guest many;
+    struct vsp_msg m;
+    struct vsp_config *cfg = &m.u.config;
+    uint8_t buf[VSP_MAX_FRAME];
+    char err[200] = "", t[CONF_CHECK_TEXT_MAX];
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.type = VSP_MSG_CONFIG;
+    /* numbered in the order of the guest's groups: db's, then web's */
+    conf_guest_config(c, g, 7, cfg);
+    assert_int_equal(cfg->ncheck, 3);
+    assert_string_equal(conf_format_check_target(&cfg->check[0], t, sizeof(t)),
+                        "exec /usr/local/bin/db-ok");
+    assert_string_equal(conf_format_check_target(&cfg->check[1], t, sizeof(t)),
+                        "http 127.0.0.1:8080/healthz");
+    assert_int_equal(cfg->check[1].interval_ms, 250);
+    assert_int_equal(cfg->check[1].timeout_ms, 200);
+    assert_int_equal(cfg->check[1].expect, 200);
+    assert_string_equal(conf_format_check_target(&cfg->check[2], t, sizeof(t)),
+                        "tcp 127.0.0.1:443");
+    assert_true(cfg->probes & VSP_PROBE_BIT(VSP_PROBE_CHECK));
+    assert_true(cfg->probes & VSP_PROBE_BIT(VSP_PROBE_SIGNAL));
+    if (vsp_encode(&m, buf, sizeof(buf), err, sizeof(err)) <= 0)
+        print_message("  encode: %s\n", err);
+    assert_true(vsp_encode(&m, buf, sizeof(buf), err, sizeof(err)) > 0);
+
+    /* no group with a check: no check, the probe not armed */
+    conf_guest_config(c, conf_find_guest(c, "vm2"), 8, cfg);
+    assert_int_equal(cfg->ncheck, 0);
+    assert_false(cfg->probes & VSP_PROBE_BIT(VSP_PROBE_CHECK));
+    assert_true(vsp_encode(&m, buf, sizeof(buf), err, sizeof(err)) > 0);
+
+    /* 8 checks, the most: six's then web's */
+    conf_guest_config(c, conf_find_guest(c, "vm3"), 9, cfg);
+    assert_int_equal(cfg->ncheck, 8);
+    assert_string_equal(conf_format_check_target(&cfg->check[5], t, sizeof(t)), "tcp 127.0.0.1:6");
+    assert_string_equal(conf_format_check_target(&cfg->check[7], t, sizeof(t)),
+                        "tcp 127.0.0.1:443");
+    assert_true(vsp_encode(&m, buf, sizeof(buf), err, sizeof(err)) > 0);
+
+    /* groups with more (a runtime binding may give them): the first 8 */
+    many = *conf_find_guest(c, "vm3");
+    many.groups[0] = conf_find_group(c, "six");
+    many.groups[1] = conf_find_group(c, "db");
+    many.groups[2] = conf_find_group(c, "web");
+    many.ngroups = 3;
+    assert_int_equal(conf_groups_nchecks(many.groups, many.ngroups), 9);
+    conf_guest_config(c, &many, 10, cfg);
+    assert_int_equal(cfg->ncheck, 8);
+    assert_string_equal(conf_format_check_target(&cfg->check[6], t, sizeof(t)),
+                        "exec /usr/local/bin/db-ok");
+    assert_string_equal(conf_format_check_target(&cfg->check[7], t, sizeof(t)),
+                        "http 127.0.0.1:8080/healthz");
+    assert_true(vsp_encode(&m, buf, sizeof(buf), err, sizeof(err)) > 0);
+    conf_free(c);
+}
+
+/* A guest, or the template, whose groups have more than 8 checks. */
+static void test_check_limit(void **state)
+{
+    static const char daemon[] = "[libvirt]\n"
+                                 "uri = test:///default\n"
+                                 "discover = yes\n"
+                                 "[guest-template]\n"
+                                 "groups = six, web, sig, db\n"
+                                 "[guest vm1]\n"
+                                 "channel = /run/vm1.sock\n"
+                                 "groups = six, web\n"
+                                 "[guest vm2]\n"
+                                 "channel = /run/vm2.sock\n"
+                                 "groups = six, web, db\n";
+    static const char *const want[] = {
+        "d.conf:5: [guest-template]: its groups have 9 liveness checks (six 6, web 2, db 1), "
+        "at most 8",
+        "d.conf:11: guest 'vm2': its groups have 9 liveness checks (six 6, web 2, db 1), at "
+        "most 8",
+    };
+    struct conf *c = conf_new();
+    struct conf_errors e;
+
+    (void)state;
+    conf_errors_init(&e);
+    conf_parse_daemon(c, "d.conf", daemon, strlen(daemon), &e);
+    conf_parse_groups(c, "g.conf", cfg_groups, strlen(cfg_groups), &e);
+    assert_int_equal(e.n, 0);
+    conf_resolve(c, &e);
+    for (size_t i = 0; e.n != G_N_ELEMENTS(want) && i < e.n; i++)
+        print_message("  %s\n", e.msg[i]);
+    assert_int_equal(e.n, G_N_ELEMENTS(want));
+    for (size_t i = 0; i < e.n; i++)
+        assert_string_equal(e.msg[i], want[i]);
+    conf_errors_free(&e);
+    conf_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_parse),        cmocka_unit_test(test_check_errors),
         cmocka_unit_test(test_check_format),       cmocka_unit_test(test_check_compare),
-        cmocka_unit_test(test_check_result_names),
+        cmocka_unit_test(test_check_result_names), cmocka_unit_test(test_check_rules),
+        cmocka_unit_test(test_check_groups),       cmocka_unit_test(test_check_config),
+        cmocka_unit_test(test_check_limit),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
