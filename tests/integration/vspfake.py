@@ -35,11 +35,14 @@ MSG_NAMES = {1: "HELLO", 2: "WELCOME", 3: "EVENT", 4: "HEARTBEAT", 5: "PING", 6:
 # probes and their kernel groups
 PROBE_SIGNAL, PROBE_OOM, PROBE_EXIT, PROBE_HANG = 1, 2, 3, 4
 PROBE_PSI_CPU, PROBE_PSI_MEMORY, PROBE_PSI_IO = 5, 6, 7
-KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5}
+PROBE_CHECK = 8
+KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5, 8: 7}
 
 EVF_WATCHED, EVF_KSENDER, EVF_CORE, EVF_INJECTED, EVF_RESENT, EVF_PLANNED = 1, 2, 4, 8, 16, 32
 CAP_INJECT = 4
 CAP_RESEND = 8
+CAP_CHECK = 0x10
+CHECK_KINDS = {1: "tcp", 2: "http", 3: "exec"}
 
 
 def frame(mtype, payload):
@@ -122,7 +125,17 @@ def decode_host(buf):
                 watch.append((kind, p[off + 2:off + 2 + ln]))
                 off += 2 + ln
             m["watch"] = watch
+            checks = []
+            for _ in range(ncheck):
+                kind, _rsv, port = struct.unpack_from("<BBH", p, off)
+                addr = ".".join(str(b) for b in p[off + 4:off + 8])
+                interval, timeout, expect, ln = struct.unpack_from("<IIHB", p, off + 8)
+                checks.append({"kind": CHECK_KINDS.get(kind, kind), "port": port, "addr": addr,
+                               "interval_ms": interval, "timeout_ms": timeout, "expect": expect,
+                               "text": p[off + 19:off + 19 + ln].decode()})
+                off += 19 + ln
             m["ncheck"] = ncheck
+            m["checks"] = checks
         elif mtype == ERROR:
             code, ln = struct.unpack_from("<IH", p)
             m["code"], m["text"] = code, p[6:6 + ln].decode(errors="replace")
@@ -207,8 +220,8 @@ class FakeGuest:
             except OSError:
                 return False
 
-    def hello(self, wait=True):
-        self.send(enc_hello(self.boot_id, self.instance, self.name))
+    def hello(self, wait=True, caps=CAP_INJECT):
+        self.send(enc_hello(self.boot_id, self.instance, self.name, caps=caps))
         if wait and not self.welcome.wait(5):
             raise RuntimeError("%s: no WELCOME" % self.name)
         return self.got(WELCOME)[-1] if wait else None
