@@ -12,9 +12,11 @@
 #    check and its result; a failure of the db check is only logged, by db;
 #  - a result naming a check the CONFIG does not have is a protocol error
 #    that closes this guest's channel (counted), and the guest comes back;
+#  - vesperctl guest shows each check with its group and last result,
+#    vesperctl events the results;
 #  - an agent without the capability gets a CONFIG without checks, and one
-#    line says so, once however often it says HELLO; a result it sends
-#    anyway is refused the same way.
+#    line says so, once however often it says HELLO (vesperctl guest too);
+#    a result it sends anyway is refused the same way.
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
 import errno
@@ -127,6 +129,21 @@ def checks_judged(d, guests):
     check(ran[2:] == ["0", str(-errno.ETIMEDOUT)],
           "web: the action gets the check's index and result (%s)" % ran)
 
+    # what vesperctl shows of them
+    cj = d.json("guest", "web")["checks"]
+    check(len(cj) == 2 and cj[0]["group"] == "web" and cj[0]["state"] == "failing" and
+          cj[0]["result"] == "ETIMEDOUT" and cj[0]["fails"] == 1 and cj[0]["results"] == 3 and
+          cj[0]["check"] == "http 127.0.0.1:8080/healthz expect=200 interval=250ms timeout=200ms",
+          "web: vesperctl guest --json: check 0 failing (%s)" % (cj[:1],))
+    check(len(cj) == 2 and cj[1]["group"] == "db" and cj[1]["result"] == "exit status 2",
+          "web: vesperctl guest --json: check 1 failing (%s)" % (cj[1:],))
+    text = d.ctl("guest", "web").stdout
+    check("http 127.0.0.1:8080/healthz expect=200 interval=250ms timeout=200ms (group web): "
+          "FAILING for" in text, "web: vesperctl guest shows check 0 failing")
+    events = d.ctl("events").stdout
+    check("check 0 ETIMEDOUT 200.0ms" in events and "check 0 ok 3.2ms" in events,
+          "web: vesperctl events shows the results")
+
     # a check number the CONFIG does not have: this guest's channel closes
     result(g, 2, "tcp", 0)
     check(wait_for(lambda: g.closed.is_set(), 5), "web: a result for check 2 closes the channel")
@@ -150,6 +167,9 @@ def old_agent(d, guests):
     g.hello(caps=CAP_INJECT)
     check(wait_for(lambda: len(g.got(CONFIG)) >= 2, 5), "old: HELLO again, CONFIG again")
     check(d.logtext().count(line) == 1, "old: the line is not repeated")
+    text = d.ctl("guest", "old").stdout
+    check("1 defined, 0 run: the agent cannot run liveness checks" in text,
+          "old: vesperctl guest says its check does not run")
     result(g, 0, "http", -errno.ETIMEDOUT)
     check(wait_for(lambda: g.closed.is_set(), 5), "old: a check result anyway closes the channel")
     check("protocol error: check result seq %d but CONFIG %d has no check"
