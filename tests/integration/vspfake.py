@@ -6,12 +6,14 @@
 # the document): frame encoders for the guest->host messages, decoders for
 # the host->guest ones, and a FakeGuest that connects to a listen-mode
 # channel (or serves a connect-mode one), answers PING and CONFIG, and sends
-# HELLO, EVENT, HEARTBEAT, DROPPED or raw bytes on request.  Also a small
+# HELLO, EVENT, HEARTBEAT, DROPPED or raw bytes on request; a FakeHost
+# that serves a real vesper-agent's --socket (WELCOME, CONFIG with liveness
+# checks) and records what the agent sends.  Also a small
 # helper to start vesperd on temporary paths (and kill and restart it) and
 # to ask vesperctl, a guest connected and a fault judged (connect_guest(),
 # fault()), and the frame of a test around one vesperd (run_cases(),
 # vesperd_test()).
-"""Fake guest agent and vesperd test harness (python3 standard library only)."""
+"""Fake guest agent, fake host and vesperd test harness (python3 standard library only)."""
 
 import json
 import os
@@ -246,6 +248,125 @@ class FakeGuest:
             except OSError:
                 pass
             self.sock.close()
+
+
+# The host's side, for tests of the real vesper-agent: encoders of the
+# host->guest frames, a decoder of the guest->host ones, and a FakeHost
+# that serves the agent's --socket.
+PROBE_CHECK, CAP_CHECK = 8, 0x10
+CHECK_TCP, CHECK_HTTP, CHECK_EXEC = 1, 2, 3
+
+
+def enc_welcome(boot_id, instance, last_seq=0, heartbeat_ms=1000, version=0x000100):
+    return frame(WELCOME, struct.pack("<II16sQQ", version, heartbeat_ms, boot_id, instance,
+                                      last_seq))
+
+
+def enc_check(kind, text="", addr="127.0.0.1", port=0, interval_ms=1000, timeout_ms=500,
+              expect=0):
+    """One CONFIG check entry (exec: no address)."""
+    tb = text.encode()
+    raw = socket.inet_aton(addr) if kind != CHECK_EXEC else b"\0" * 4
+    return struct.pack("<BBH4sIIHB", kind, 0, port, raw, interval_ms, timeout_ms, expect,
+                       len(tb)) + tb
+
+
+def enc_config(gen, probes=0, heartbeat_ms=1000, checks=()):
+    """A CONFIG without PSI triggers and watch list; checks are enc_check()
+    entries (the check probe's bit is added when there are some)."""
+    if checks:
+        probes |= 1 << PROBE_CHECK
+    return frame(CONFIG, struct.pack("<IIIII6IHH", gen, probes, heartbeat_ms, 0, 0, *([0] * 6),
+                                     0, len(checks)) + b"".join(checks))
+
+
+def decode_guest(buf):
+    """Split complete frames off buf: returns (list of (type, dict), rest)."""
+    out = []
+    while len(buf) >= HDR.size:
+        magic, ver, mtype, length = HDR.unpack_from(buf)
+        if magic != MAGIC or ver != VERSION or length < HDR.size or length > 4096:
+            raise ValueError("bad frame header from guest: %r" % buf[:8])
+        if len(buf) < length:
+            break
+        p = buf[HDR.size:length]
+        buf = buf[length:]
+        m = {}
+        if mtype == HELLO:
+            (m["version"], m["caps"], m["boot_id"], m["instance"], m["mono_ns"], m["real_ns"],
+             m["kmod_abi"], m["probes_avail"], ln) = struct.unpack_from("<II16sQQQIIH", p)
+            m["name"] = p[58:58 + ln].decode(errors="replace")
+        elif mtype == EVENT:
+            (m["seq"], m["mono_ns"], m["real_ns"], m["group"], m["probe"], m["flags"], _,
+             m["pid"], m["tgid"], m["src_pid"], m["sig"], m["code"], m["uid"], m["value"],
+             m["kseq"], comm, src_comm) = struct.unpack("<QQQHHHHIIIiiIQQ16s16s", p)
+            m["comm"] = comm.split(b"\0")[0].decode(errors="replace")
+            m["src_comm"] = src_comm.split(b"\0")[0].decode(errors="replace")
+        elif mtype == CONFIG_ACK:
+            m["generation"], m["status"], m["probes_armed"], ln = struct.unpack_from("<IiIH", p)
+            m["text"] = p[14:14 + ln].decode(errors="replace")
+        else:
+            m["raw"] = p
+        out.append((mtype, m))
+    return out, buf
+
+
+class FakeHost:
+    """The host end of one vesper-agent's link: listens on a unix socket
+    (the agent's --socket path), accepts the agent, answers each HELLO with
+    WELCOME (a new stream) and records the frames the agent sends."""
+
+    def __init__(self, path, heartbeat_ms=1000):
+        self.heartbeat_ms = heartbeat_ms
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.lsock.bind(path)
+        self.lsock.listen(1)
+        self.sock = None
+        self.frames = []
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def accept(self, timeout=10.0):
+        self.lsock.settimeout(timeout)
+        self.sock, _ = self.lsock.accept()
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def _reader(self):
+        buf = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                msgs, buf = decode_guest(buf + data)
+                for mtype, m in msgs:
+                    with self.lock:
+                        self.frames.append((mtype, m))
+                    if mtype == HELLO:
+                        self.send(enc_welcome(m["boot_id"], m["instance"],
+                                              heartbeat_ms=self.heartbeat_ms))
+        except (OSError, ValueError):
+            pass
+
+    def send(self, data):
+        try:
+            self.sock.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def got(self, mtype):
+        with self.lock:
+            return [m for t, m in self.frames if t == mtype]
+
+    def events(self, probe=None):
+        return [e for e in self.got(EVENT) if probe is None or e["probe"] == probe]
+
+    def close(self):
+        for s in (self.sock, self.lsock):
+            if s:
+                s.close()
 
 
 def quick_group(name, flap="none"):
