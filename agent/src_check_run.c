@@ -14,9 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +24,7 @@
 #include "agent.h"
 #include "log.h"
 #include "src_check_run.h"
+#include "vsp_spawn.h"
 #include "vsp_time.h"
 
 extern char **environ;
@@ -212,55 +211,21 @@ static int run_connect(struct check_runner *r, unsigned i, struct queue *q, uint
 }
 
 /*
- * posix_spawn() rather than fork(): the agent's memory is locked and it
- * runs at real-time priority; a fork would copy its page tables and make
- * it take copy-on-write faults while events wait.  glibc's posix_spawn
- * reports a failed exec (ENOENT, EACCES, ...) as its return value.
+ * posix_spawn() rather than fork() (vsp_spawn.h): the agent's memory is
+ * locked and it runs at real-time priority; a fork would copy its page
+ * tables and make it take copy-on-write faults while events wait.
  */
 static int run_spawn_child(const char *path, pid_t *pid)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    struct sched_param sp = {.sched_priority = 0};
     char *argv[2] = {(char *)path, NULL};
-    sigset_t all, none;
-    int rc;
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC), rc;
 
-    sigfillset(&all);
-    sigemptyset(&none);
-    if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
-        return -rc;
-    if ((rc = posix_spawnattr_init(&at)) != 0) {
-        posix_spawn_file_actions_destroy(&fa);
-        return -rc;
-    }
-    rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    if (!rc)
-        rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-    if (!rc)
-        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                               POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSCHEDULER);
-    if (!rc)
-        rc = posix_spawnattr_setpgroup(&at, 0);
-    if (!rc)
-        rc = posix_spawnattr_setsigmask(&at, &none);
-    if (!rc)
-        rc = posix_spawnattr_setsigdefault(&at, &all);
-    if (!rc)
-        rc = posix_spawnattr_setschedpolicy(&at, SCHED_OTHER);
-    if (!rc)
-        rc = posix_spawnattr_setschedparam(&at, &sp);
-    if (!rc)
-        rc = posix_spawn(pid, path, &fa, &at, argv, environ);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-    return -rc;
+    if (null_fd < 0)
+        return -errno;
+    rc = vsp_spawn(pid, path, argv, environ, (const int[3]){null_fd, null_fd, null_fd},
+                   VSP_SPAWN_SCHED_OTHER);
+    close(null_fd);
+    return rc;
 }
 
 static int run_spawn(struct check_runner *r, unsigned i, struct queue *q, uint64_t now)
