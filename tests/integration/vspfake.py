@@ -97,17 +97,26 @@ def enc_error(code, text):
     return frame(ERROR, struct.pack("<IH", code, len(tb)) + tb)
 
 
-def decode_host(buf):
-    """Split complete frames off buf: returns (list of (type, dict), rest)."""
+def split_frames(buf, sender):
+    """Split complete frames off buf: returns (list of (type, payload), rest);
+    a bad header raises ValueError naming the sender ("host", "guest")."""
     out = []
     while len(buf) >= HDR.size:
         magic, ver, mtype, length = HDR.unpack_from(buf)
         if magic != MAGIC or ver != VERSION or length < HDR.size or length > 4096:
-            raise ValueError("bad frame header from host: %r" % buf[:8])
+            raise ValueError("bad frame header from %s: %r" % (sender, buf[:8]))
         if len(buf) < length:
             break
-        p = buf[HDR.size:length]
+        out.append((mtype, buf[HDR.size:length]))
         buf = buf[length:]
+    return out, buf
+
+
+def decode_host(buf):
+    """Split complete frames off buf: returns (list of (type, dict), rest)."""
+    out = []
+    frames, buf = split_frames(buf, "host")
+    for mtype, p in frames:
         m = {}
         if mtype == WELCOME:
             m["daemon_version"], m["heartbeat_ms"], m["boot_id"], m["instance"], \
@@ -134,23 +143,74 @@ def decode_host(buf):
     return out, buf
 
 
-class FakeGuest:
-    """One fake agent.  Listen-mode channel: connect(path).  A reader
-    thread answers PING (PONG) and CONFIG (CONFIG_ACK) and records frames."""
+class Link:
+    """One end of a link, read by a thread: the frames decode() splits off
+    what it reads are recorded (got()) and handed to on_frame(); send() may
+    be called from any thread."""
 
-    def __init__(self, name="fakeguest", boot_id=None, instance=None, answer=True):
-        self.name = name
-        self.boot_id = boot_id or os.urandom(16)
-        self.instance = instance or mono_ns()
-        self.answer = answer
+    def __init__(self, decode):
+        self.decode = decode
         self.sock = None
-        self.seq = 0
         self.frames = []  # (type, dict) received
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
         self.closed = threading.Event()
-        self.welcome = threading.Event()
         self.thread = None
+
+    def attach(self, s):
+        self.sock = s
+        self.closed.clear()
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def on_frame(self, mtype, m, rx_ns):
+        """A frame read at rx_ns (CLOCK_MONOTONIC): answer it if need be."""
+
+    def _reader(self):
+        buf = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                msgs, buf = self.decode(buf + data)
+                for mtype, m in msgs:
+                    rx_ns = mono_ns()
+                    with self.lock:
+                        self.frames.append((mtype, m))
+                    self.on_frame(mtype, m, rx_ns)
+        except OSError:
+            pass
+        finally:
+            self.closed.set()
+
+    def send(self, data):
+        # one writer at a time: the reader thread answers PINGs while a test
+        # thread may be sending (interleaved frames would be garbage)
+        with self.send_lock:
+            try:
+                self.sock.sendall(data)
+                return True
+            except OSError:
+                return False
+
+    def got(self, mtype):
+        with self.lock:
+            return [m for t, m in self.frames if t == mtype]
+
+
+class FakeGuest(Link):
+    """One fake agent.  Listen-mode channel: connect(path).  A reader
+    thread answers PING (PONG) and CONFIG (CONFIG_ACK) and records frames."""
+
+    def __init__(self, name="fakeguest", boot_id=None, instance=None, answer=True):
+        super().__init__(decode_host)
+        self.name = name
+        self.boot_id = boot_id or os.urandom(16)
+        self.instance = instance or mono_ns()
+        self.answer = answer
+        self.seq = 0
+        self.welcome = threading.Event()
         self.hb_thread = None
         self.hb_stop = threading.Event()
 
@@ -169,45 +229,16 @@ class FakeGuest:
         self.attach(s)
 
     def attach(self, s):
-        self.sock = s
-        self.closed.clear()
         self.welcome.clear()
-        self.thread = threading.Thread(target=self._reader, daemon=True)
-        self.thread.start()
+        super().attach(s)
 
-    def _reader(self):
-        buf = b""
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    break
-                buf += data
-                msgs, buf = decode_host(buf)
-                for mtype, m in msgs:
-                    t2 = mono_ns()
-                    with self.lock:
-                        self.frames.append((mtype, m))
-                    if mtype == WELCOME:
-                        self.welcome.set()
-                    elif mtype == PING and self.answer:
-                        self.send(enc_pong(m["id"], m["host_ns"], t2, mono_ns()))
-                    elif mtype == CONFIG and self.answer:
-                        self.send(enc_config_ack(m["generation"], 0, m["probes"], "fake ok"))
-        except OSError:
-            pass
-        finally:
-            self.closed.set()
-
-    def send(self, data):
-        # one writer at a time: the reader thread answers PINGs while a test
-        # thread may be sending (interleaved frames would be garbage)
-        with self.send_lock:
-            try:
-                self.sock.sendall(data)
-                return True
-            except OSError:
-                return False
+    def on_frame(self, mtype, m, rx_ns):
+        if mtype == WELCOME:
+            self.welcome.set()
+        elif mtype == PING and self.answer:
+            self.send(enc_pong(m["id"], m["host_ns"], rx_ns, mono_ns()))
+        elif mtype == CONFIG and self.answer:
+            self.send(enc_config_ack(m["generation"], 0, m["probes"], "fake ok"))
 
     def hello(self, wait=True):
         self.send(enc_hello(self.boot_id, self.instance, self.name))
@@ -235,10 +266,6 @@ class FakeGuest:
 
     def stop_heartbeats(self):
         self.hb_stop.set()
-
-    def got(self, mtype):
-        with self.lock:
-            return [m for t, m in self.frames if t == mtype]
 
     def close(self):
         self.stop_heartbeats()
@@ -283,14 +310,8 @@ def enc_config(gen, probes=0, heartbeat_ms=1000, checks=()):
 def decode_guest(buf):
     """Split complete frames off buf: returns (list of (type, dict), rest)."""
     out = []
-    while len(buf) >= HDR.size:
-        magic, ver, mtype, length = HDR.unpack_from(buf)
-        if magic != MAGIC or ver != VERSION or length < HDR.size or length > 4096:
-            raise ValueError("bad frame header from guest: %r" % buf[:8])
-        if len(buf) < length:
-            break
-        p = buf[HDR.size:length]
-        buf = buf[length:]
+    frames, buf = split_frames(buf, "guest")
+    for mtype, p in frames:
         m = {}
         if mtype == HELLO:
             (m["version"], m["caps"], m["boot_id"], m["instance"], m["mono_ns"], m["real_ns"],
@@ -311,54 +332,25 @@ def decode_guest(buf):
     return out, buf
 
 
-class FakeHost:
+class FakeHost(Link):
     """The host end of one vesper-agent's link: listens on a unix socket
     (the agent's --socket path), accepts the agent, answers each HELLO with
     WELCOME (a new stream) and records the frames the agent sends."""
 
     def __init__(self, path, heartbeat_ms=1000):
+        super().__init__(decode_guest)
         self.heartbeat_ms = heartbeat_ms
         self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.lsock.bind(path)
         self.lsock.listen(1)
-        self.sock = None
-        self.frames = []
-        self.lock = threading.Lock()
-        self.thread = None
 
     def accept(self, timeout=10.0):
         self.lsock.settimeout(timeout)
-        self.sock, _ = self.lsock.accept()
-        self.thread = threading.Thread(target=self._reader, daemon=True)
-        self.thread.start()
+        self.attach(self.lsock.accept()[0])
 
-    def _reader(self):
-        buf = b""
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    break
-                msgs, buf = decode_guest(buf + data)
-                for mtype, m in msgs:
-                    with self.lock:
-                        self.frames.append((mtype, m))
-                    if mtype == HELLO:
-                        self.send(enc_welcome(m["boot_id"], m["instance"],
-                                              heartbeat_ms=self.heartbeat_ms))
-        except (OSError, ValueError):
-            pass
-
-    def send(self, data):
-        try:
-            self.sock.sendall(data)
-            return True
-        except OSError:
-            return False
-
-    def got(self, mtype):
-        with self.lock:
-            return [m for t, m in self.frames if t == mtype]
+    def on_frame(self, mtype, m, rx_ns):
+        if mtype == HELLO:
+            self.send(enc_welcome(m["boot_id"], m["instance"], heartbeat_ms=self.heartbeat_ms))
 
     def events(self, probe=None):
         return [e for e in self.got(EVENT) if probe is None or e["probe"] == probe]
