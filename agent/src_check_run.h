@@ -13,13 +13,14 @@
  *    the first line end: ok when its status is the expected one, -EBADMSG
  *    (uid the status) when another, -EPROTO when it is no status line,
  *    -ECONNRESET when the peer closes first.
- *  - exec: the program is spawned (posix_spawn: no copy of the agent's
- *    locked memory) in a process group of its own, with an empty signal
- *    mask, default dispositions, the normal scheduler (not the agent's
- *    real-time one), /dev/null on fds 0-2 and no other fd; exit status 0
- *    is ok, any other -ECHILD (uid the status, sig the signal that ended
- *    it).  Children are reaped with waitpid(pid, WNOHANG) in
- *    check_run_work(); the agent's SIGCHLD (a signalfd) wakes the loop.
+ *  - exec: the program is started with vsp_spawn() (posix_spawn: no
+ *    copy of the agent's locked memory) in a process group of its own,
+ *    with an empty signal mask, default dispositions, the normal
+ *    scheduler (not the agent's real-time one), /dev/null on fds 0-2 and
+ *    no other fd; exit status 0 is ok, any other -ECHILD (uid the status,
+ *    sig the signal that ended it).  Children are reaped with
+ *    waitpid(pid, WNOHANG) in check_run_work(); the agent's SIGCHLD (a
+ *    signalfd) wakes the loop.
  *  - a run without a result timeout_ms after its start is -ETIMEDOUT: the
  *    socket closed, an exec child's process group sent SIGKILL (sig
  *    SIGKILL in the event).  A child killed but not yet reaped keeps its
