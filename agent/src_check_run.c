@@ -227,6 +227,7 @@ static int run_spawn_child(const char *path, pid_t *pid)
     return rc;
 }
 
+/* exec: start the child, unless the slot's killed one is not reaped yet. */
 static int run_spawn(struct check_runner *r, unsigned i, struct queue *q, uint64_t now)
 {
     struct check_run *u = &r->run[i];
@@ -234,12 +235,8 @@ static int run_spawn(struct check_runner *r, unsigned i, struct queue *q, uint64
     int rc;
 
     if (u->killed > 0) {
-        /* the slot's last child did not die of SIGKILL yet: no second one */
-        log_warnx("check %u (exec %s): child %d, killed at a timeout, is still there: failing "
-                  "without a run",
-                  i, r->sched.slot[i].spec.text, (int)u->killed);
-        kill(-u->killed, SIGKILL);
-        return run_result(r, i, -ETIMEDOUT, 0, SIGKILL, u->killed, q, now);
+        u->phase = CHECK_WAITING; /* started when it is reaped, by the deadline */
+        return 0;
     }
     rc = run_spawn_child(r->sched.slot[i].spec.text, &pid);
     if (rc < 0)
@@ -293,6 +290,12 @@ static int run_timeout(struct check_runner *r, unsigned i, struct queue *q, uint
     struct check_run *u = &r->run[i];
     pid_t pid = u->pid;
 
+    if (u->phase == CHECK_WAITING) {
+        log_warnx("check %u (exec %s): child %d, killed before, is still there: no run", i,
+                  r->sched.slot[i].spec.text, (int)u->killed);
+        kill(-u->killed, SIGKILL);
+        return run_result(r, i, -ETIMEDOUT, 0, SIGKILL, u->killed, q, now);
+    }
     if (pid > 0) {
         run_kill(u);
         return run_result(r, i, -ETIMEDOUT, 0, SIGKILL, pid, q, now);
@@ -308,6 +311,8 @@ int check_run_work(struct check_runner *r, struct queue *q, uint64_t now, uint64
         struct check_run *u = &r->run[i];
 
         queued += run_reap(r, i, q, now);
+        if (u->phase == CHECK_WAITING && u->killed == 0)
+            queued += run_spawn(r, i, q, now);
         if (u->phase != CHECK_IDLE && now >= u->deadline_ns)
             queued += run_timeout(r, i, q, now);
         if (i < r->sched.n && u->phase == CHECK_IDLE && now >= r->sched.slot[i].due_ns)

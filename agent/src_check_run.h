@@ -24,8 +24,10 @@
  *  - a run without a result timeout_ms after its start is -ETIMEDOUT: the
  *    socket closed, an exec child's process group sent SIGKILL (sig
  *    SIGKILL in the event).  A child killed but not yet reaped keeps its
- *    slot: the next run of an exec check in that slot is not started but
- *    fails at once with -ETIMEDOUT, so a check whose children do not even
+ *    slot: an exec run due there starts its child once that one is
+ *    reaped, and if it is not by the run's timeout the run is -ETIMEDOUT
+ *    (sig SIGKILL, tgid the old child) without a child of its own.  So a
+ *    slot has one child at most, and a check whose children do not even
  *    die is reported failing, never silent.
  *
  * Latency (the event's value) is start to result on CLOCK_MONOTONIC, as
@@ -47,6 +49,7 @@ enum check_phase {
     CHECK_CONNECTING, /* tcp/http: connect() in progress */
     CHECK_SENDING,    /* http: request partly written */
     CHECK_READING,    /* http: waiting for the status line */
+    CHECK_WAITING,    /* exec: the slot's killed child not reaped yet */
     CHECK_CHILD,      /* exec: child running */
 };
 

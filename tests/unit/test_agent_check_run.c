@@ -6,7 +6,8 @@
  * closed port; http listeners answering 200, 503, garbage, closing at once
  * and never answering; /bin/true, /bin/false, a missing program, a child
  * that checks what it inherited, a script that outlives its timeout and
- * is killed and reaped; a new CONFIG cancelling runs.  The runner is
+ * is killed and reaped, a child that does not die; a new CONFIG
+ * cancelling runs.  The runner is
  * driven through its public functions by a small poll() loop that also
  * serves the listeners and takes SIGCHLD from a signalfd, as the agent
  * does.  Timeouts are generous; no sleep stands for a speed.
@@ -61,6 +62,7 @@ static struct queue q;
 static struct check_runner r;
 static int sigfd = -1;
 static char tmpdir[64];
+static pid_t stuck; /* test_child_that_does_not_die()'s child, killed in each_end() */
 
 static int setup(void **state)
 {
@@ -101,6 +103,11 @@ static int each_end(void **state)
 {
     (void)state;
     check_run_close(&r);
+    if (stuck > 0) {
+        kill(stuck, SIGKILL);
+        waitpid(stuck, NULL, 0);
+        stuck = 0;
+    }
     return 0;
 }
 
@@ -489,6 +496,7 @@ static void test_new_config_cancels(void **state)
     struct srv s;
     uint64_t deadline = UINT64_MAX;
     uint32_t armed = 1;
+    struct vsp_event ev;
     pid_t child;
     int fd;
     static const struct vsp_config none;
@@ -508,6 +516,20 @@ static void test_new_config_cancels(void **state)
     drive(NULL, nothing_running);
     assert_int_equal(waitpid(child, NULL, WNOHANG), -1);
     assert_int_equal(queue_backlog(&q), 0);
+
+    /* the same with an exec check in the new CONFIG: its first run waits
+     * for the old child to be reaped and is not failed for it */
+    arm(VSP_CHECK_EXEC, 0, path, 5000);
+    deadline = UINT64_MAX;
+    check_run_work(&r, &q, vsp_mono_ns(), &deadline);
+    child = r.run[0].pid;
+    assert_true(child > 0);
+    arm(VSP_CHECK_EXEC, 0, "/bin/true", 5000);
+    drive(NULL, NULL);
+    ev = take();
+    assert_check_event(&ev, 0, 0, "exec");
+    assert_true(ev.tgid != (uint32_t)child);
+    assert_int_equal(waitpid(child, NULL, WNOHANG), -1);
 
     /* an http run waiting for its answer: its socket is closed */
     srv_open(&s, SRV_SILENT, NULL, 1);
@@ -531,28 +553,33 @@ static void test_child_that_does_not_die(void **state)
 {
     uint64_t deadline = UINT64_MAX;
     struct vsp_event ev;
-    pid_t stuck;
 
     (void)state;
     /* stands for a child that SIGKILL does not end (stuck in the kernel):
-     * one of ours the runner believes it killed; the next run fails at
-     * once and starts no second child */
+     * one of ours the runner believes it killed; the next run waits for
+     * it, starts no second child and fails at its timeout */
     stuck = fork();
     assert_true(stuck >= 0);
     if (stuck == 0) {
         pause();
         _exit(0);
     }
-    arm(VSP_CHECK_EXEC, 0, "/bin/true", 5000);
+    arm(VSP_CHECK_EXEC, 0, "/bin/true", 300);
     r.run[0].killed = stuck;
     check_run_work(&r, &q, vsp_mono_ns(), &deadline);
+    assert_int_equal(r.run[0].phase, CHECK_WAITING);
+    assert_int_equal(r.run[0].pid, 0);
+    drive(NULL, NULL);
     ev = take();
     assert_check_event(&ev, -ETIMEDOUT, 0, "exec");
     assert_int_equal(ev.tgid, (uint32_t)stuck);
+    assert_int_equal(ev.sig, SIGKILL);
+    assert_true(ev.value >= 300000);
     assert_int_equal(r.run[0].pid, 0);
     assert_int_equal(r.run[0].killed, stuck);
     kill(stuck, SIGKILL);
     drive(NULL, killed_reaped);
+    stuck = 0;
 }
 
 int main(void)
