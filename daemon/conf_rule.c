@@ -229,6 +229,11 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
                conf_quote(words[0], q, sizeof(q)));
         return -EINVAL;
     }
+    if (probe == VSP_PROBE_CHECK) {
+        /* the wire knows it (protocol 3); probe groups cannot define checks yet */
+        seterr(err, errlen, "probe 'check' needs 'check =' entries, which are not supported yet");
+        return -EINVAL;
+    }
     r->probe = (unsigned)probe;
     pf = probe_filters(r->probe);
 

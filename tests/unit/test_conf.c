@@ -398,6 +398,7 @@ static void test_rule_errors(void **state)
         {"sigterm -> log",
          "unknown probe 'sigterm' (signal oom exit hang psi-cpu psi-memory "
          "psi-io agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)"},
+        {"check -> failover", "probe 'check' needs 'check =' entries, which are not supported yet"},
         {"signal pid=1 -> log",
          "unknown filter 'pid' (sig= watched= exit= comm= planned= value>=)"},
         {"signal TERM -> log",
