@@ -2,13 +2,14 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Liveness check source, pure part: the schedule of the checks a CONFIG
- * arms and the rule that turns a result into a check EVENT or into
- * nothing (src_check.h).  No I/O, no clock reads: the caller passes the
- * times, so tests replay schedules.
+ * arms, the rule that turns a result into a check EVENT or into nothing,
+ * and an http check's request and status line (src_check.h).  No I/O, no
+ * clock reads: the caller passes the times, so tests replay schedules.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "src_check.h"
@@ -71,4 +72,53 @@ int check_result(struct checks *c, unsigned i, int code, uint32_t detail, int si
     ev->value = (end_ns - start_ns) / 1000u;
     strncpy(ev->comm, vsp_check_kind_name(s->spec.kind), sizeof(ev->comm) - 1);
     return 1;
+}
+
+size_t check_http_request(const struct vsp_check *ck, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "GET %s HTTP/1.0\r\nHost: %u.%u.%u.%u\r\nConnection: close\r\n\r\n",
+                     ck->text, ck->addr[0], ck->addr[1], ck->addr[2], ck->addr[3]);
+
+    if (n < 0)
+        return 0;
+    return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+static int check_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int check_http_status(const char *buf, size_t len, unsigned *status)
+{
+    static const char proto[] = "HTTP/1.";
+    const size_t code = sizeof(proto) + 1; /* "HTTP/1.x " then the 3 digits */
+    size_t i;
+
+    /* the bytes up to the one after the status code, as far as they came */
+    for (i = 0; i < len && i < code + 4; i++) {
+        char c = buf[i];
+        int ok;
+
+        if (i < sizeof(proto) - 1)
+            ok = c == proto[i];
+        else if (i == sizeof(proto) - 1)
+            ok = check_is_digit(c);
+        else if (i == sizeof(proto))
+            ok = c == ' ';
+        else if (i < code + 3)
+            ok = check_is_digit(c);
+        else
+            ok = c == ' ' || c == '\r' || c == '\n';
+        if (!ok)
+            return -EPROTO;
+    }
+    for (i = code + 3; i < len && i < CHECK_HTTP_LINE_MAX; i++) {
+        if (buf[i] == '\n') {
+            *status = (unsigned)(buf[code] - '0') * 100 + (unsigned)(buf[code + 1] - '0') * 10 +
+                      (unsigned)(buf[code + 2] - '0');
+            return 1;
+        }
+    }
+    return len < CHECK_HTTP_LINE_MAX ? 0 : -EPROTO;
 }

@@ -229,7 +229,7 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
     if (probe <= VSP_PROBE_NONE || !vsp_probe_name((unsigned)probe)) {
         seterr(err, errlen,
                "unknown probe '%s' (signal oom exit hang psi-cpu psi-memory psi-io check "
-               "agent-lost agent-back crash watchdog io-error stopped)",
+               "agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)",
                conf_quote(words[0], q, sizeof(q)));
         return -EINVAL;
     }

@@ -549,6 +549,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
         json_kstr(j, "reason", rs);
         json_kbool(j, "agent_lost", g->lost);
         json_kstr(j, "lost_reason", g->lost ? g->lost_reason : NULL);
+        json_kstr(j, "vmm_verdict", g->vmm_last[0] ? g->vmm_last : NULL);
         json_kstr(j, "agent_version", control_fmt_version(g->agent_version, a, sizeof(a)));
         json_kstr(j, "host", g->host);
         json_kuint(j, "caps", g->caps);

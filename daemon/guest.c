@@ -382,6 +382,7 @@ int guest_chan_stop(struct guest *g)
     int was_up = g->link == GUEST_UP;
 
     guest_stop_timers(g);
+    guest_vmm_cancel(g);
     guest_chan_free(g);
     g->link = GUEST_DOWN;
     g->ping_sent_ns = 0;
@@ -432,6 +433,7 @@ static void guest_own_cg_release(struct guest *g, struct conf_guest *own)
 void guest_free(struct guest *g)
 {
     guest_stop_timers(g);
+    guest_vmm_cancel(g);
     guest_remove_source(&g->grace_src);
     guest_remove_source(&g->away_src);
     guest_remove_source(&g->log_src);

@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "chan.h"
 #include "clocksync.h"
@@ -264,6 +265,10 @@ struct guest {
     uint64_t dom_moves;               /* channel moved to a new socket (migration, restart) */
     char grace_reason[GUEST_REASON_LEN];
 
+    /* the VMM layer's evidence while the agent is silent (guest_vmm.c) */
+    struct guest_vmm *vmm; /* the silence being judged, NULL none */
+    char vmm_last[16];     /* the last verdict ("stopped", "alive", ...), "" none */
+
     struct guest_counters cnt;
     uint64_t chan_decode_seen, chan_dir_seen; /* channel counters already in cnt */
     unsigned hb_src, ping_src, burst_src;     /* GLib timers */
@@ -320,6 +325,20 @@ void guest_host_event(struct guest *g, unsigned probe, uint64_t value);
  * same identity scheme; the reason is kept on the event and operation.
  */
 void guest_hv_event(struct guest *g, const struct vsp_event *ev);
+
+/*
+ * The hypervisor layer's part of the evidence about a guest whose agent
+ * fell silent (guest_vmm.c): virt.c registers ask(), which gives the pid
+ * of g's QEMU now (0 or -errno with err set: not known) and asks libvirt
+ * about the domain, whose answer it hands to guest_vmm_answer() (rc 0 or
+ * -errno with err; running 1/0; port 1 open, 0 closed, -errno not said).
+ * An answer for a guest whose silence is no longer judged is dropped.
+ */
+struct guest_vmm_ops {
+    int (*ask)(struct guest *g, pid_t *pid, char *err, size_t errlen);
+};
+void guest_vmm_register(const struct guest_vmm_ops *ops);
+void guest_vmm_answer(struct guest *g, int rc, int running, int port, const char *err);
 
 /*
  * guest_discover() - a new guest for libvirt domain `domain`, named like

@@ -3,8 +3,8 @@
  *
  * Private to the guest family (guest.c, guest_judge.c, guest_proto.c,
  * guest_dom.c, guest_restore.c, guest_boot.c, guest_mark.c,
- * guest_planned.c, guest_check.c): the functions one of these files
- * provides to the others.
+ * guest_planned.c, guest_vmm.c, guest_check.c): the functions one of these
+ * files provides to the others.
  * Include it from daemon/guest*.c and from the judge's unit test
  * (tests/unit/test_guest_judge.c) only; everything else uses guest.h.
  *
@@ -299,5 +299,18 @@ void guest_send_config(struct guest *g);
  * domain runs: after GUEST_DOMAIN_GRACE_MS without a HELLO, agent lost
  * with why.  Nothing if a grace runs already or the agent is lost. */
 void guest_grace_start(struct guest *g, const char *why);
+
+/* ---- guest_vmm.c: the VMM layer's evidence ------------------------------ */
+
+/* The heartbeat timeout fired on a link still up: gather the evidence about
+ * g's domain and judge it once, GUEST_VMM_WINDOW_MS later (guest-stuck or
+ * agent-dead); nothing for a guest without a running libvirt domain. */
+void guest_vmm_begin(struct guest *g);
+/* Stop judging g's silence (the agent is back, the channel closed). */
+void guest_vmm_cancel(struct guest *g);
+
+/* guest_judge.c: a host event of probe with value and the short reason why
+ * (in comm), judged like guest_host_event(). */
+void guest_host_event_why(struct guest *g, unsigned probe, uint64_t value, const char *why);
 
 #endif /* VSP_GUEST_INT_H */

@@ -535,6 +535,17 @@ void guest_host_event(struct guest *g, unsigned probe, uint64_t value)
     guest_host_judge(g, &ev, 0);
 }
 
+void guest_host_event_why(struct guest *g, unsigned probe, uint64_t value, const char *why)
+{
+    struct vsp_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.probe = (uint16_t)probe;
+    ev.value = value;
+    g_strlcpy(ev.comm, why, sizeof(ev.comm));
+    guest_host_judge(g, &ev, 0);
+}
+
 void guest_hv_event(struct guest *g, const struct vsp_event *hv)
 {
     struct vsp_event ev;
@@ -569,6 +580,7 @@ void guest_agent_back(struct guest *g)
     uint64_t gap = vsp_mono_ns() - g->lost_ns;
 
     g->lost = 0;
+    guest_vmm_cancel(g);
     log_info("guest %s: agent back after %.1f s", g->name, (double)gap / 1e9);
     guest_host_event(g, VSP_PROBE_AGENT_BACK, gap / NS_MS);
 }

@@ -81,6 +81,16 @@ void hv_glib_get_stats(struct hv_glib_stats *out);
  */
 int hv_parse_channel(const char *xml, size_t len, const char *channel, char *path, size_t pathlen);
 
+/*
+ * hv_parse_port() - whether the guest holds its end of that channel open,
+ * from the live XML's <target state=...> (libvirt follows QEMU's
+ * VSERPORT_CHANGE: the guest kernel closes the port when the last process
+ * that had it open, the agent, is gone).  Pure.  1 'connected',
+ * 0 'disconnected', -ENODATA no state given, -ENOENT no such channel,
+ * -EINVAL not well-formed XML or len > HV_XML_MAX.
+ */
+int hv_parse_port(const char *xml, size_t len, const char *channel);
+
 /* What a lifecycle event means to vesperd (hv_lifecycle_map()). */
 enum hv_life {
     HV_LIFE_NONE = 0,      /* nothing to do */
@@ -286,6 +296,35 @@ int hv_migrate(struct hv *h, const char *name, const struct hv_migrate_opts *o,
 /* Abort a running migration of name (virDomainAbortJob, queued in the
  * worker).  0, -ENOENT. */
 int hv_migrate_abort(struct hv *h, const char *name);
+
+/* ---- evidence about a domain whose agent is silent (hv_evid.c) ---------- */
+
+struct hv_evidence {
+    int rc;                /* 0, or -errno (-ENOTCONN, -ENOENT no such domain, -EIO) */
+    int state, reason;     /* virDomainGetState(), when rc is 0 */
+    int port;              /* the guest's end of the channel (hv_parse_port()): 1 open,
+                              0 closed, -errno not known */
+    char err[HV_TEXT_LEN]; /* what failed, when rc is not 0 */
+};
+typedef void (*hv_evidence_fn)(void *arg, const char *name, const struct hv_evidence *e);
+
+/*
+ * hv_evidence() - ask libvirt, in the connection's worker, for the run state
+ * of domain name and the state of the guest's end of its channel; fn(arg,
+ * name, result) is called once on the main loop when the answer is there
+ * (never if h is freed first, nor when the worker is held by a libvirtd
+ * that does not answer: the caller keeps its own deadline).  0, or
+ * -ENOTCONN when not connected (fn is not called).
+ */
+int hv_evidence(struct hv *h, const char *name, hv_evidence_fn fn, void *arg);
+
+/*
+ * hv_qemu_pidfile() - where libvirt's QEMU driver keeps the pid of domain
+ * name's QEMU: <path prefix>/run/libvirt/qemu/<name>.pid, for a system
+ * instance (a qemu URI whose path is /system).  0, -ENOTSUP for another
+ * URI, -ENAMETOOLONG when it does not fit len.
+ */
+int hv_qemu_pidfile(const struct hv *h, const char *name, char *buf, size_t len);
 
 /* Migrations in flight on h. */
 unsigned hv_migrations_running(const struct hv *h);

@@ -2,8 +2,9 @@
  * Copyright (C) 2026 The vesper authors
  *
  * What libvirt says, in vesperd's terms (see hv.h): the unix socket of a
- * domain's org.vesper.0 channel from its domain XML (hv_parse_channel(),
- * on GLib's GMarkup), the lifecycle table that turns a libvirt event and
+ * domain's org.vesper.0 channel and the state of the guest's end of it
+ * from its domain XML (hv_parse_channel(), hv_parse_port(), on GLib's
+ * GMarkup), the lifecycle table that turns a libvirt event and
  * detail into what hv.c does (and both into names for logs), the names of
  * the reasons a domain goes down, and hv_make_event(), which fills a host
  * probe event.  Pure but for the clocks hv_make_event() reads: no
@@ -31,6 +32,7 @@ struct hv_px {
     int chan_unix;
     int have_name, name_match;
     int have_src, src_long;
+    int port; /* the target's state: 1 connected, 0 disconnected, -1 none */
     char src[HV_PATH_MAX + 1];
     int result; /* 1 when decided */
     int rc;
@@ -67,6 +69,7 @@ static void hv_px_start(GMarkupParseContext *ctx, const gchar *el, const gchar *
             px->chan_unix = v && strcmp(v, "unix") == 0;
             px->have_name = px->name_match = 0;
             px->have_src = px->src_long = 0;
+            px->port = -1;
             px->src[0] = '\0';
         }
     } else if (px->depth == 4 && px->in_channel) {
@@ -76,6 +79,11 @@ static void hv_px_start(GMarkupParseContext *ctx, const gchar *el, const gchar *
                 px->have_name = 1;
                 px->name_match = strcmp(v, px->want) == 0;
             }
+            v = hv_attr(an, av, "state");
+            if (v && strcmp(v, "connected") == 0)
+                px->port = 1;
+            else if (v && strcmp(v, "disconnected") == 0)
+                px->port = 0;
         } else if (strcmp(el, "source") == 0) {
             v = hv_attr(an, av, "path");
             if (v && v[0]) {
@@ -99,7 +107,9 @@ static void hv_px_end(GMarkupParseContext *ctx, const gchar *el, gpointer ud, GE
     if (px->depth == 3 && px->in_channel) {
         if (!px->result && px->have_name && px->name_match) {
             px->result = 1;
-            if (!px->chan_unix || !px->have_src) {
+            if (px->out == NULL) {
+                px->rc = px->port >= 0 ? px->port : -ENODATA; /* hv_parse_port() */
+            } else if (!px->chan_unix || !px->have_src) {
                 px->rc = -ENODATA;
             } else if (px->src_long || strlen(px->src) >= px->outlen) {
                 px->rc = -ENAMETOOLONG;
@@ -116,22 +126,22 @@ static void hv_px_end(GMarkupParseContext *ctx, const gchar *el, gpointer ud, GE
         px->depth--;
 }
 
-int hv_parse_channel(const char *xml, size_t len, const char *channel, char *path, size_t pathlen)
+/* Parse xml for the channel named channel into a fresh *px (out: the
+ * path buffer, NULL to learn the port state): 0, or -EINVAL. */
+static int hv_px_parse(const char *xml, size_t len, const char *channel, struct hv_px *px,
+                       char *out, size_t outlen)
 {
     static const GMarkupParser parser = {.start_element = hv_px_start, .end_element = hv_px_end};
-    struct hv_px px;
     GMarkupParseContext *ctx;
     GError *err = NULL;
     int ok;
 
-    if (xml == NULL || path == NULL || pathlen == 0 || len > HV_XML_MAX)
-        return -EINVAL;
-    memset(&px, 0, sizeof(px));
-    px.want = channel ? channel : HV_CHANNEL_NAME;
-    px.out = path;
-    px.outlen = pathlen;
-    px.rc = -ENOENT;
-    ctx = g_markup_parse_context_new(&parser, 0, &px, NULL);
+    memset(px, 0, sizeof(*px));
+    px->want = channel ? channel : HV_CHANNEL_NAME;
+    px->out = out;
+    px->outlen = outlen;
+    px->rc = -ENOENT;
+    ctx = g_markup_parse_context_new(&parser, 0, px, NULL);
     ok = g_markup_parse_context_parse(ctx, xml, (gssize)len, &err) &&
          g_markup_parse_context_end_parse(ctx, &err);
     g_markup_parse_context_free(ctx);
@@ -139,6 +149,28 @@ int hv_parse_channel(const char *xml, size_t len, const char *channel, char *pat
         g_clear_error(&err);
         return -EINVAL;
     }
+    return 0;
+}
+
+int hv_parse_channel(const char *xml, size_t len, const char *channel, char *path, size_t pathlen)
+{
+    struct hv_px px;
+
+    if (xml == NULL || path == NULL || pathlen == 0 || len > HV_XML_MAX)
+        return -EINVAL;
+    if (hv_px_parse(xml, len, channel, &px, path, pathlen) < 0)
+        return -EINVAL;
+    return px.rc;
+}
+
+int hv_parse_port(const char *xml, size_t len, const char *channel)
+{
+    struct hv_px px;
+
+    if (xml == NULL || len > HV_XML_MAX)
+        return -EINVAL;
+    if (hv_px_parse(xml, len, channel, &px, NULL, 0) < 0)
+        return -EINVAL;
     return px.rc;
 }
 

@@ -14,11 +14,13 @@
 #include <string.h>
 
 #include <glib.h>
+#include <libvirt/libvirt.h>
 
 #include "guest.h"
 #include "log.h"
 #include "oplog.h"
 #include "virt.h"
+#include "vmm.h"
 #include "vsp_time.h"
 
 #define VIRT_EXIT_WAIT_MS 2000 /* for the connections' calls at exit */
@@ -253,10 +255,51 @@ static void virt_conn_rescan(struct virt_conn *vc)
     g_free(paths);
 }
 
+/* libvirt's answer about a domain whose agent is silent (hv_evidence()). */
+static void virt_on_evidence(void *arg, const char *name, const struct hv_evidence *e)
+{
+    struct guest *g = guest_find_domain(name);
+
+    (void)arg;
+    if (g)
+        guest_vmm_answer(g, e->rc, e->rc == 0 && e->state == VIR_DOMAIN_RUNNING, e->port, e->err);
+}
+
+/* guest_vmm_ops.ask: the pid of g's QEMU from libvirt's pid file, and the
+ * question to libvirt. */
+static int virt_vmm_ask(struct guest *g, pid_t *pid, char *err, size_t errlen)
+{
+    struct virt_conn *vc = virt_conn_find(g->dom_conn);
+    char path[512];
+    int rc;
+
+    *pid = 0;
+    if (!vc || g->dom_state != GUEST_DOM_RUNNING) {
+        snprintf(err, errlen, "domain %s does not run on a libvirt connection of this vesperd",
+                 guest_domain(g));
+        return -ENOENT;
+    }
+    rc = hv_qemu_pidfile(vc->h, guest_domain(g), path, sizeof(path));
+    if (rc == 0)
+        rc = vmm_read_pid(path, pid);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", rc == -ENOTSUP ? hv_uri(vc->h) : path,
+                 rc == -ENOTSUP ? "no QEMU pid file for this URI (system instances only)"
+                                : g_strerror(-rc));
+        return rc;
+    }
+    if (hv_evidence(vc->h, guest_domain(g), virt_on_evidence, NULL) < 0)
+        log_info("guest %s: libvirt %s not connected: no port state", g->name, vc->cf.name);
+    return 0;
+}
+
+static const struct guest_vmm_ops virt_vmm_ops = {.ask = virt_vmm_ask};
+
 void virt_init(void)
 {
     if (!virt_conns)
         virt_conns = g_ptr_array_new();
+    guest_vmm_register(&virt_vmm_ops);
 }
 
 int virt_apply(const struct conf *c)

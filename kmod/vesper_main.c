@@ -20,6 +20,8 @@
 #include <linux/capability.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
+#include <linux/irqflags.h>
+#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -36,7 +38,7 @@ MODULE_PARM_DESC(ring_records,
 static bool test_hooks;
 module_param(test_hooks, bool, 0444);
 MODULE_PARM_DESC(test_hooks,
-		 "enable VESPER_IOC_TEST_HANG (D-state sleep, tests only)");
+		 "enable VESPER_IOC_TEST_HANG (D-state sleep) and VESPER_IOC_TEST_LOCKUP (spin with interrupts off), tests only");
 
 static atomic_t vesper_reader = ATOMIC_INIT(0);	/* 1 while a reader is open */
 static DEFINE_MUTEX(vesper_read_lock);		/* one read() at a time */
@@ -114,6 +116,24 @@ static void vesper_info_fill(struct vesper_info *info)
 	vesper_probes_info(info);
 }
 
+/*
+ * Spin for secs seconds with interrupts off on this CPU.  The fast
+ * monotonic clock reads the clocksource without locks or interrupts, so
+ * the end comes on time; the lockup detectors may complain afterwards.
+ */
+static void vesper_test_lockup(u32 secs)
+{
+	u64 end = ktime_get_mono_fast_ns() + (u64)secs * NSEC_PER_SEC;
+	unsigned long flags;
+
+	pr_warn("vesper: test hook: %u s lockup, interrupts off\n", secs);
+	local_irq_save(flags);
+	while (ktime_get_mono_fast_ns() < end)
+		cpu_relax();
+	local_irq_restore(flags);
+	pr_warn("vesper: test hook: lockup over\n");
+}
+
 static long vesper_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
@@ -126,7 +146,8 @@ static long vesper_ioctl(struct file *file, unsigned int cmd,
 		vesper_info_fill(&info);
 		return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 	}
-	if (cmd == VESPER_IOC_TEST_HANG && !test_hooks)
+	if ((cmd == VESPER_IOC_TEST_HANG || cmd == VESPER_IOC_TEST_LOCKUP) &&
+	    !test_hooks)
 		return -ENOTTY;
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
@@ -154,6 +175,13 @@ static long vesper_ioctl(struct file *file, unsigned int cmd,
 			return -EINVAL;
 		/* msleep() sleeps in TASK_UNINTERRUPTIBLE: a D-state task. */
 		msleep(val * 1000);
+		return 0;
+	case VESPER_IOC_TEST_LOCKUP:
+		if (get_user(val, (u32 __user *)uarg))
+			return -EFAULT;
+		if (val < 1 || val > 30)
+			return -EINVAL;
+		vesper_test_lockup(val);
 		return 0;
 	}
 	return -ENOTTY;

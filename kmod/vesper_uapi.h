@@ -127,5 +127,12 @@ struct vesper_info {
  * seconds (1..3600), so the hung task detector has something to find.
  */
 #define VESPER_IOC_TEST_HANG	_IOW(VESPER_IOC_MAGIC, 6, __u32)
+/*
+ * Test hook, only with test_hooks=1 (else -ENOTTY): a guest kernel lockup.
+ * The calling CPU spins with interrupts off for the given number of
+ * seconds (1..30); on a guest with one vCPU nothing else runs meanwhile,
+ * no timer, no task, no agent, while the host sees its vCPU thread busy.
+ */
+#define VESPER_IOC_TEST_LOCKUP	_IOW(VESPER_IOC_MAGIC, 7, __u32)
 
 #endif /* VESPER_UAPI_H */

@@ -41,6 +41,8 @@ static const char *const probe_names[VSP_PROBE_MAX_ + 1] = {
     [VSP_PROBE_CHECK] = "check",
     [VSP_PROBE_AGENT_LOST] = "agent-lost",
     [VSP_PROBE_AGENT_BACK] = "agent-back",
+    [VSP_PROBE_GUEST_STUCK] = "guest-stuck",
+    [VSP_PROBE_AGENT_DEAD] = "agent-dead",
     [VSP_PROBE_HV_CRASH] = "crash",
     [VSP_PROBE_HV_WATCHDOG] = "watchdog",
     [VSP_PROBE_HV_IO_ERROR] = "io-error",
@@ -98,6 +100,8 @@ unsigned vsp_probe_kgroup(unsigned probe)
         return VSP_KGROUP_SERVICE;
     case VSP_PROBE_AGENT_LOST:
     case VSP_PROBE_AGENT_BACK:
+    case VSP_PROBE_GUEST_STUCK:
+    case VSP_PROBE_AGENT_DEAD:
     case VSP_PROBE_HV_CRASH:
     case VSP_PROBE_HV_WATCHDOG:
     case VSP_PROBE_HV_IO_ERROR:

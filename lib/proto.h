@@ -74,6 +74,8 @@ enum vsp_probe {
 
     VSP_PROBE_AGENT_LOST = 32,  /* host: heartbeats stopped / channel closed */
     VSP_PROBE_AGENT_BACK = 33,  /* host: agent is talking again */
+    VSP_PROBE_GUEST_STUCK = 34, /* host: agent silent and QEMU stopped or vCPUs spinning */
+    VSP_PROBE_AGENT_DEAD = 35,  /* host: agent silent, the guest looks alive */
     VSP_PROBE_HV_CRASH = 40,    /* host/libvirt: guest crashed or panicked */
     VSP_PROBE_HV_WATCHDOG = 41, /* host/libvirt: watchdog fired */
     VSP_PROBE_HV_IO_ERROR = 42, /* host/libvirt: disk I/O error */

@@ -3,8 +3,9 @@
  *
  * Unit tests of the pure part of the agent's liveness check source
  * (agent/src_check.c): the schedule of armed checks and which results
- * become check events (the first, every transition, every failure), and
- * that those events pass the wire codec.
+ * become check events (the first, every transition, every failure), that
+ * those events pass the wire codec, and an http check's request and
+ * status line parsing.
  */
 #include "config.h"
 
@@ -140,6 +141,78 @@ static void test_result_refuses_bad_arguments(void **state)
     assert_int_equal(check_result(&c, 0, 0, 0, 0, 0, 10, 9, &ev), -EINVAL);
 }
 
+static void test_http_request(void **state)
+{
+    (void)state;
+    struct vsp_check ck = {.kind = VSP_CHECK_HTTP,
+                           .addr = {127, 0, 0, 2},
+                           .port = 8080,
+                           .interval_ms = 250,
+                           .timeout_ms = 200,
+                           .expect = 200};
+    char buf[CHECK_HTTP_REQ_MAX];
+    size_t n;
+
+    strcpy(ck.text, "/healthz?full=1");
+    n = check_http_request(&ck, buf, sizeof(buf));
+    assert_string_equal(buf, "GET /healthz?full=1 HTTP/1.0\r\nHost: 127.0.0.2\r\n"
+                             "Connection: close\r\n\r\n");
+    assert_int_equal(n, strlen(buf));
+    /* the longest path fits */
+    memset(ck.text, 'a', VSP_MAX_CHECK_TEXT);
+    ck.text[0] = '/';
+    ck.text[VSP_MAX_CHECK_TEXT] = '\0';
+    memset(ck.addr, 255, sizeof(ck.addr));
+    ck.addr[0] = 127;
+    n = check_http_request(&ck, buf, sizeof(buf));
+    assert_int_equal(n, strlen(buf));
+    assert_true(n < sizeof(buf) - 1);
+    assert_string_equal(buf + n - 4, "\r\n\r\n");
+}
+
+static int status_of(const char *s, unsigned *status)
+{
+    return check_http_status(s, strlen(s), status);
+}
+
+static void test_http_status_line(void **state)
+{
+    (void)state;
+    unsigned st = 0;
+    char longer[CHECK_HTTP_LINE_MAX + 8];
+
+    assert_int_equal(status_of("HTTP/1.0 200 OK\r\n", &st), 1);
+    assert_int_equal(st, 200);
+    assert_int_equal(status_of("HTTP/1.1 503 Service Unavailable\r\nServer: x\r\n", &st), 1);
+    assert_int_equal(st, 503);
+    assert_int_equal(status_of("HTTP/1.1 204\r\n", &st), 1); /* no reason phrase */
+    assert_int_equal(st, 204);
+    assert_int_equal(status_of("HTTP/1.0 404 Not Found\n", &st), 1); /* a bare LF */
+    assert_int_equal(st, 404);
+    /* prefixes wait for more */
+    assert_int_equal(status_of("", &st), 0);
+    assert_int_equal(status_of("HT", &st), 0);
+    assert_int_equal(status_of("HTTP/1.1 20", &st), 0);
+    assert_int_equal(status_of("HTTP/1.1 200 OK", &st), 0);
+    assert_int_equal(status_of("HTTP/1.1 200 OK\r", &st), 0);
+    /* not a status line: at the first wrong byte */
+    assert_int_equal(status_of("hello\n", &st), -EPROTO);
+    assert_int_equal(status_of("h", &st), -EPROTO);
+    assert_int_equal(status_of("HTTP/2 200\r\n", &st), -EPROTO);
+    assert_int_equal(status_of("HTTP/1.x 200\r\n", &st), -EPROTO);
+    assert_int_equal(status_of("HTTP/1.1  200\r\n", &st), -EPROTO);
+    assert_int_equal(status_of("HTTP/1.1 20x\r\n", &st), -EPROTO);
+    assert_int_equal(status_of("HTTP/1.1 2000\r\n", &st), -EPROTO);
+    assert_int_equal(status_of("SSH-2.0-OpenSSH_9.2\r\n", &st), -EPROTO);
+    /* a line that does not end within CHECK_HTTP_LINE_MAX bytes */
+    memset(longer, 'x', sizeof(longer));
+    memcpy(longer, "HTTP/1.1 200 ", 13);
+    assert_int_equal(check_http_status(longer, CHECK_HTTP_LINE_MAX - 1, &st), 0);
+    assert_int_equal(check_http_status(longer, CHECK_HTTP_LINE_MAX, &st), -EPROTO);
+    longer[CHECK_HTTP_LINE_MAX] = '\n';
+    assert_int_equal(check_http_status(longer, sizeof(longer), &st), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +220,8 @@ int main(void)
         cmocka_unit_test(test_report_first_transitions_and_failures),
         cmocka_unit_test(test_event_fields_pass_the_codec),
         cmocka_unit_test(test_result_refuses_bad_arguments),
+        cmocka_unit_test(test_http_request),
+        cmocka_unit_test(test_http_status_line),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -395,8 +395,10 @@ static void test_rule_errors(void **state)
         {"signal -> log now", "rule needs exactly one verdict after '->' (ignore, log, migrate "
                               "or failover)"},
         {"signal -> none", "unknown verdict 'none' (ignore, log, migrate or failover)"},
-        {"sigterm -> log", "unknown probe 'sigterm' (signal oom exit hang psi-cpu psi-memory "
-                           "psi-io check agent-lost agent-back crash watchdog io-error stopped)"},
+        {"sigterm -> log",
+         "unknown probe 'sigterm' (signal oom exit hang psi-cpu psi-memory "
+         "psi-io check agent-lost agent-back guest-stuck agent-dead crash watchdog io-error "
+         "stopped)"},
         {"signal pid=1 -> log",
          "unknown filter 'pid' (sig= watched= exit= comm= planned= result= value>=)"},
         {"signal TERM -> log",
@@ -684,7 +686,7 @@ static void test_group_many_errors(void **state)
         "g.conf:3: rise must be a number in 1..64, not 'x'",
         "g.conf:4: group 'a' has a psi-io rule but no 'psi-io = some|full STALL/WINDOW' trigger",
         "g.conf:5: rule: unknown probe 'nope' (signal oom exit hang psi-cpu psi-memory psi-io "
-        "check agent-lost agent-back crash watchdog io-error stopped)",
+        "check agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)",
         "g.conf:8: unknown key 'bogus' in [group b]",
         "g.conf:9: duplicate group 'a' (first defined at g.conf:2)",
     };
@@ -1472,12 +1474,21 @@ static void test_shipped(void **state)
     assert_non_null(conf_find_group(c, "io"));
     assert_non_null(conf_find_group(c, "agent"));
     assert_non_null(conf_find_group(c, "hypervisor"));
-    /* never worse than polling: losing the agent alone never fails over */
+    /* never worse than polling: losing the agent alone never fails over;
+     * only the host's evidence of a wedged guest does */
     {
         const struct conf_group *g = conf_find_group(c, "agent");
+        int stuck = 0;
 
-        for (size_t i = 0; i < g->nrules; i++)
-            assert_true(g->rules[i].verdict <= VSP_VERDICT_LOG);
+        for (size_t i = 0; i < g->nrules; i++) {
+            if (g->rules[i].probe == VSP_PROBE_GUEST_STUCK) {
+                assert_int_equal(g->rules[i].verdict, VSP_VERDICT_FAILOVER);
+                stuck = 1;
+            } else {
+                assert_true(g->rules[i].verdict <= VSP_VERDICT_LOG);
+            }
+        }
+        assert_true(stuck);
         assert_true(g->dflt <= VSP_VERDICT_LOG);
     }
     assert_int_equal(c->nguests, 1);

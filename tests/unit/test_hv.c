@@ -149,6 +149,37 @@ static void test_parse_malformed(void **unused)
     assert_int_equal(hv_parse_channel("<domain/>", HV_XML_MAX + 1, NULL, p, sizeof(p)), -EINVAL);
 }
 
+/* The state of the guest's end of a channel: the live XML's target state. */
+static void test_parse_port(void **unused)
+{
+    (void)unused;
+    char *xml = g_strdup(live_xml);
+    char *st;
+
+    assert_int_equal(hv_parse_port(live_xml, strlen(live_xml), NULL), 0);
+    /* the channel asked for, not the other one */
+    st = strstr(xml, "name='org.vesper.0' state='disconnected'");
+    assert_non_null(st);
+    memcpy(st + strlen("name='org.vesper.0' state='"), "connected'   ", 13);
+    assert_int_equal(hv_parse_port(xml, strlen(xml), NULL), 1);
+    assert_int_equal(hv_parse_port(xml, strlen(xml), "org.qemu.guest_agent.0"), 0);
+    /* a state that is neither, or none (inactive XML): not said */
+    memcpy(st + strlen("name='org.vesper.0' state='"), "gone'        ", 13);
+    assert_int_equal(hv_parse_port(xml, strlen(xml), NULL), -ENODATA);
+    {
+        static const char none[] = "<domain><devices><channel type='unix'><target "
+                                   "type='virtio' name='org.vesper.0'/></channel></devices>"
+                                   "</domain>";
+
+        assert_int_equal(hv_parse_port(none, strlen(none), NULL), -ENODATA);
+    }
+    assert_int_equal(hv_parse_port(live_xml, strlen(live_xml), "org.other"), -ENOENT);
+    assert_int_equal(hv_parse_port("<domain><devices>", 17, NULL), -EINVAL);
+    assert_int_equal(hv_parse_port(NULL, 0, NULL), -EINVAL);
+    assert_int_equal(hv_parse_port("<domain/>", HV_XML_MAX + 1, NULL), -EINVAL);
+    g_free(xml);
+}
+
 static void test_parse_length(void **unused)
 {
     (void)unused;
@@ -825,12 +856,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_live),       cmocka_unit_test(test_parse_inactive),
         cmocka_unit_test(test_parse_not_unix),   cmocka_unit_test(test_parse_no_channel),
-        cmocka_unit_test(test_parse_malformed),  cmocka_unit_test(test_parse_length),
-        cmocka_unit_test(test_parse_first_wins), cmocka_unit_test(test_lifecycle_map),
-        cmocka_unit_test(test_make_event),       cmocka_unit_test(test_glib_handles),
-        cmocka_unit_test(test_glib_timers),      cmocka_unit_test(test_conn_test_driver),
-        cmocka_unit_test(test_conn_prefix),      cmocka_unit_test(test_migrate_errors),
-        cmocka_unit_test(test_conn_unreachable), cmocka_unit_test(test_conn_hung),
+        cmocka_unit_test(test_parse_malformed),  cmocka_unit_test(test_parse_port),
+        cmocka_unit_test(test_parse_length),     cmocka_unit_test(test_parse_first_wins),
+        cmocka_unit_test(test_lifecycle_map),    cmocka_unit_test(test_make_event),
+        cmocka_unit_test(test_glib_handles),     cmocka_unit_test(test_glib_timers),
+        cmocka_unit_test(test_conn_test_driver), cmocka_unit_test(test_conn_prefix),
+        cmocka_unit_test(test_migrate_errors),   cmocka_unit_test(test_conn_unreachable),
+        cmocka_unit_test(test_conn_hung),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,12 @@
 #   web status       whether it runs
 #   fault oom        vweb leaks until the OOM killer kills it
 #   fault hang N     vweb sleeps N s in D state (vesper.ko test_hooks=1)
+#   fault deadlock N vweb waits N s on a futex: alive and asleep (state S),
+#                    connections accepted by the kernel, no request answered
+#   lockup N         a guest kernel lockup of N s (1..30), after the reply:
+#                    the vCPU spins with interrupts off (vtest lockup,
+#                    vesper.ko test_hooks=1); nothing in the guest runs
+#   agent start      start vesper-agent as /init does (agent.args), unless it runs
 #   poweroff         power the guest off, after the reply
 # The fault commands ask vweb itself (GET /fault/..., allowed from inside the
 # guest only) and wait (<= 2 s) for its 200: the fault has begun when the
@@ -261,10 +267,14 @@ fault_cmd() {
     case "$1 $2" in
     "oom ") _url=/fault/oom ;;
     "hang "[1-9]*)
-        case "$2" in *[!0-9]*) reply err "usage: fault oom|hang SECONDS"; return ;; esac
+        case "$2" in *[!0-9]*) reply err "usage: fault oom|hang SECONDS|deadlock SECONDS"; return ;; esac
         _url="/fault/hang?s=$2"
         ;;
-    *) reply err "usage: fault oom|hang SECONDS"; return ;;
+    "deadlock "[1-9]*)
+        case "$2" in *[!0-9]*) reply err "usage: fault oom|hang SECONDS|deadlock SECONDS"; return ;; esac
+        _url="/fault/deadlock?s=$2"
+        ;;
+    *) reply err "usage: fault oom|hang SECONDS|deadlock SECONDS"; return ;;
     esac
     say "fault $*"
     if http_get "$_url" 2; then
@@ -300,6 +310,36 @@ serve() {
         reply ok
         sync
         echo c >/proc/sysrq-trigger
+        ;;
+    agent)
+        if [ "$1" != start ]; then
+            reply err "usage: agent start"
+        elif [ -n "$(pidof vesper-agent)" ]; then
+            reply ok running pid "$(pidof vesper-agent)"
+        elif [ ! -x /usr/sbin/vesper-agent ]; then
+            reply err "no agent in the image"
+        else
+            _args="--port $VESPER_PORT"
+            [ -f /etc/vesper/agent.args ] && _args="$(cat /etc/vesper/agent.args)"
+            # shellcheck disable=SC2086 # the arguments, as /init gives them
+            _p="$(detach /usr/sbin/vesper-agent $_args)"
+            say "agent started, pid $_p"
+            reply ok pid "$_p"
+        fi
+        ;;
+    lockup)
+        case "$1" in
+        [1-9] | [1-9][0-9]) ;;
+        *) reply err "usage: lockup SECONDS (1..30)"; return ;;
+        esac
+        if ! vtest info 2>/dev/null | grep -q 'test_hooks=1'; then
+            reply err "vesper.ko test_hooks off"
+            return
+        fi
+        say "lockup $1 s"
+        reply ok
+        # after the reply has left: the lockup stops everything in the guest
+        detach sh -c "sleep 0.2; exec vtest lockup $1" >/dev/null
         ;;
     watchdog)
         if [ -n "$wd_armed" ]; then

@@ -36,7 +36,8 @@ static void usage(void)
                     "       vtest watch [comm:NAME|pid:N|cgroup:PATH|cgid:N]...\n"
                     "       vtest read [-n COUNT] [-t IDLE_MS] [-p PERIOD_MS] [-q]\n"
                     "       vtest bench kill|fork ITERATIONS [ROUNDS]\n"
-                    "       vtest abi\n");
+                    "       vtest abi\n"
+                    "       vtest lockup SECONDS\n");
     exit(2);
 }
 
@@ -462,6 +463,27 @@ static int cmd_bench(int argc, char **argv)
     return 0;
 }
 
+/* A kernel lockup of SECONDS (VESPER_IOC_TEST_LOCKUP): returns after it. */
+static int cmd_lockup(int argc, char **argv)
+{
+    char *end;
+    unsigned long s;
+    uint32_t v;
+    int fd, rc;
+
+    if (argc != 1)
+        usage();
+    errno = 0;
+    s = strtoul(argv[0], &end, 10);
+    if (errno || *end || s < 1 || s > 30)
+        usage();
+    v = (uint32_t)s;
+    fd = ctl_open();
+    rc = ctl_ioctl(fd, VESPER_IOC_TEST_LOCKUP, &v, "TEST_LOCKUP");
+    close(fd);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -480,6 +502,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(argv[1], "abi"))
         return cmd_abi();
+    if (!strcmp(argv[1], "lockup"))
+        return cmd_lockup(argc - 2, argv + 2);
     usage();
     return 2;
 }

@@ -15,12 +15,19 @@
  *   GET /fault/hang?s=N   sleeps N s (1..3600) in D state through vesper.ko's
  *                         test hook (module parameter test_hooks=1): nothing
  *                         is answered meanwhile and the guest's hung task
- *                         detector reports it; 503 when the hook is off.
+ *                         detector reports it; 503 when the hook is off;
+ *   GET /fault/deadlock?s=N  a user-space deadlock for N s (1..3600): the
+ *                         server waits on a futex nobody wakes, asleep
+ *                         (state S, not D) with its process and listening
+ *                         socket alive, so a TCP connect still succeeds
+ *                         (the kernel completes it into the backlog) while
+ *                         no request is answered; it serves again after N s.
  * SIGHUP is ignored (a reload that changes nothing), SIGTERM ends it.
  * Errors go to stderr as "vweb: ...".
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -30,7 +37,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vesper_uapi.h"
@@ -40,7 +49,7 @@
 #define VWEB_TEXT_MAX 4096  /* cap of -t TEXT */
 #define VWEB_IO_TIMEOUT_S 2 /* a stalled client cannot hold the server */
 
-enum vweb_fault { VWEB_NONE, VWEB_OOM, VWEB_HANG };
+enum vweb_fault { VWEB_NONE, VWEB_OOM, VWEB_HANG, VWEB_DEADLOCK };
 
 static void usage(void)
 {
@@ -167,6 +176,17 @@ static enum vweb_fault vweb_serve(int fd, const struct sockaddr_in *peer, const 
         vweb_reply(fd, 200, "OK", "oom\n");
         return VWEB_OOM;
     }
+    if (!strncmp(path, "/fault/deadlock?s=", 18)) {
+        errno = 0;
+        s = strtol(path + 18, &end, 10);
+        if (errno || *end || s < 1 || s > 3600) {
+            vweb_reply(fd, 400, "Bad Request", "deadlock?s=1..3600\n");
+            return VWEB_NONE;
+        }
+        vweb_reply(fd, 200, "OK", "deadlock\n");
+        *secs = (unsigned int)s;
+        return VWEB_DEADLOCK;
+    }
     if (!strncmp(path, "/fault/hang?s=", 14)) {
         errno = 0;
         s = strtol(path + 14, &end, 10);
@@ -224,6 +244,40 @@ static void vweb_hang(unsigned int secs)
     close(fd);
 }
 
+/*
+ * Wait secs seconds on a futex word that nobody ever changes or wakes: the
+ * thread sleeps interruptibly in the kernel as a deadlocked worker does.
+ * A signal with a handler only restarts the wait (SIGTERM, which has none,
+ * still ends the process).
+ */
+static void vweb_deadlock(unsigned int secs)
+{
+    static uint32_t word;
+    struct timespec now, end, left;
+
+    fprintf(stderr, "vweb: deadlock fault, %u s asleep on a futex\n", secs);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += secs;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left.tv_sec = end.tv_sec - now.tv_sec;
+        left.tv_nsec = end.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+        if (left.tv_sec < 0)
+            break;
+        /* FUTEX_WAIT's timeout is relative; EAGAIN cannot happen (word stays 0). */
+        if (syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &left, NULL, 0) < 0 &&
+            errno != EINTR && errno != ETIMEDOUT) {
+            fprintf(stderr, "vweb: futex: %s\n", strerror(errno));
+            break;
+        }
+    }
+    fprintf(stderr, "vweb: deadlock over, serving again\n");
+}
+
 int main(int argc, char **argv)
 {
     struct timeval tmo = {.tv_sec = VWEB_IO_TIMEOUT_S};
@@ -276,5 +330,7 @@ int main(int argc, char **argv)
             vweb_oom();
         if (f == VWEB_HANG)
             vweb_hang(secs);
+        if (f == VWEB_DEADLOCK)
+            vweb_deadlock(secs);
     }
 }
