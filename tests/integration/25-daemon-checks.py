@@ -16,19 +16,43 @@
 #    vesperctl events the results;
 #  - an agent without the capability gets a CONFIG without checks, and one
 #    line says so, once however often it says HELLO (vesperctl guest too);
-#    a result it sends anyway is refused the same way.
+#    a result it sends anyway is refused the same way;
+#  - the real vesper-agent runs the checks vesperd gives it, an http check
+#    of a web server of the test's and an exec of /bin/true: both ok, then
+#    the web server stops and its check's failures fail the guest over.
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
 import errno
+import http.server
 import os
+import subprocess
 import sys
+import threading
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from vspfake import (CAP_CHECK, CAP_INJECT, CONFIG, PROBE_CHECK, FakeGuest,  # noqa: E402
-                     enc_config_ack, vesperd_test, wait_for)
+                     enc_config_ack, find_dirs, vesperd_test, wait_for)
 from vsptest import check  # noqa: E402
+
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    """200 on /healthz, 404 elsewhere; nothing logged."""
+
+    def do_GET(self):
+        self.send_response(200 if self.path == "/healthz" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+# the real agent's web server, on a port of its own
+WEB = http.server.HTTPServer(("127.0.0.1", 0), Health)
+WEB_PORT = WEB.server_address[1]
 
 GROUPS = ["signal", "agent"]
 CONF = """heartbeat = 200ms
@@ -50,6 +74,21 @@ channel-mode = listen
 groups = web
 on-failover = count
 
+[guest real]
+channel = @DIR@/real.sock
+channel-mode = listen
+groups = live
+on-failover = count
+
+[group live]
+rise = 2
+fall = 1
+window = 5s
+check = http 127.0.0.1:%d/healthz interval=250ms timeout=200ms
+check = exec /bin/true interval=250ms timeout=200ms
+rule = check -> failover
+rule = check result=ok -> ignore
+
 [group web]
 rise = 2
 fall = 1
@@ -62,7 +101,7 @@ rule = check result=ok -> log
 check = exec /usr/local/bin/db-ok interval=1s
 rule = check -> log
 rule = check result=ok -> ignore
-"""
+""" % WEB_PORT
 
 CHECK_BIT = 1 << PROBE_CHECK
 
@@ -177,9 +216,44 @@ def old_agent(d, guests):
     check(d.runs("old") == 0, "old: nothing ran for it")
 
 
+def real_agent(d, guests):
+    builddir, _ = find_dirs()
+    agent = os.path.join(builddir, "agent", "vesper-agent")
+    if not check(os.path.exists(agent), "real: agent/vesper-agent is built"):
+        return
+    threading.Thread(target=WEB.serve_forever, daemon=True).start()
+    alog = open(d.path("agent.log"), "w")
+    ap = subprocess.Popen([agent, "--socket", d.path("real.sock"), "--no-kmod", "--no-psi",
+                           "--no-systemd", "--no-mlock", "--rt-prio", "0"],
+                          stdout=alog, stderr=subprocess.STDOUT)
+    try:
+        def states():
+            return [c["state"] for c in d.json("guest", "real")["checks"]]
+        check(wait_for(lambda: states() == ["ok", "ok"], 10),
+              "real: the agent runs both checks, both ok (%s)" % states())
+        check(d.runs("real") == 0, "real: no failover while the web server answers")
+        WEB.shutdown()
+        WEB.server_close()
+        check(wait_for(lambda: d.runs("real") == 1, 10),
+              "real: the web server gone, its check's failures fail the guest over")
+        check("guest real: event" in d.logtext() and "check 0 http 127.0.0.1:%d/healthz failed: "
+              "ECONNREFUSED after" % WEB_PORT in d.logtext(),
+              "real: the log names the check and ECONNREFUSED")
+        check(states() == ["failing", "ok"], "real: vesperctl guest: %s" % states())
+        c = counters(d, "real")
+        check(c["protocol_errors"] == 0 and c["check_stale"] == 0,
+              "real: no protocol error, no result before the CONFIG_ACK (%d, %d)"
+              % (c["protocol_errors"], c["check_stale"]))
+    finally:
+        ap.terminate()
+        ap.wait(10)
+        alog.close()
+
+
 def run(d, guests):
     checks_judged(d, guests)
     old_agent(d, guests)
+    real_agent(d, guests)
 
 
 if __name__ == "__main__":
