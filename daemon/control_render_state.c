@@ -4,8 +4,9 @@
  * Renderers of the daemon's live state for the control socket: version,
  * status (with the libvirt connections), stats (the counters of every
  * guest and the oplog's), the guests table, one guest in detail (with its
- * liveness checks and their last results) and its one-line health.  Each asks guest.c, rules.c and
- * the oplog for the state and appends an aligned text table or one JSON value to the reply.
+ * liveness checks and their last results) and its one-line health.  Each
+ * asks guest.c, rules.c and the oplog for the state and appends an aligned
+ * text table or one JSON value to the reply.
  */
 #include "config.h"
 

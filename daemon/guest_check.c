@@ -142,7 +142,7 @@ const char *guest_check_group(const struct guest *g, unsigned idx)
     unsigned first = 0;
 
     for (size_t i = 0; i < g->nrgroups; i++) {
-        if (idx - first < g->rgroups[i]->nchecks && idx >= first)
+        if (idx >= first && idx - first < g->rgroups[i]->nchecks)
             return g->rgroups[i]->name;
         first += (unsigned)g->rgroups[i]->nchecks;
     }

@@ -7,9 +7,10 @@
  * connection) and a violation closes only this guest's channel.  HELLO is
  * answered with WELCOME (the resend point), CONFIG and a PING burst; an
  * EVENT passes the duplicate / gap check, the check a liveness check's
- * result gets (guest_check.c) and the rate limit before guest_judge().  The guest's timers are here
- * too: heartbeat (agent lost on silence, HELLO requests on a new silent link), the clock PINGs, and
- * the grace a libvirt guest's link gets before agent-lost.
+ * result gets (guest_check.c) and the rate limit before guest_judge().
+ * The guest's timers are here too: heartbeat (agent lost on silence, HELLO
+ * requests on a new silent link), the clock PINGs, and the grace a libvirt
+ * guest's link gets before agent-lost.
  */
 #include "config.h"
 
@@ -165,9 +166,9 @@ void guest_stop_timers(struct guest *g)
 
 /* ---- protocol handlers -------------------------------------------------- */
 
-/* What g's groups ask of the checks that its CONFIG m cannot carry: more
- * than the agent runs (a binding's groups after a reload), or any at all
- * for an agent without the capability (said once). */
+/* The checks of g's groups that its CONFIG c cannot carry: more than the
+ * agent runs (a binding's groups after a reload: said), or any at all for
+ * an agent without the capability (taken out of c, said once). */
 static void guest_config_checks(struct guest *g, const struct conf_guest *eff, struct vsp_config *c)
 {
     size_t want = conf_groups_nchecks(eff->groups, eff->ngroups);
