@@ -37,11 +37,15 @@ MSG_NAMES = {1: "HELLO", 2: "WELCOME", 3: "EVENT", 4: "HEARTBEAT", 5: "PING", 6:
 # probes and their kernel groups
 PROBE_SIGNAL, PROBE_OOM, PROBE_EXIT, PROBE_HANG = 1, 2, 3, 4
 PROBE_PSI_CPU, PROBE_PSI_MEMORY, PROBE_PSI_IO = 5, 6, 7
-KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5}
+PROBE_CHECK = 8
+KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5, 8: 7}
 
 EVF_WATCHED, EVF_KSENDER, EVF_CORE, EVF_INJECTED, EVF_RESENT, EVF_PLANNED = 1, 2, 4, 8, 16, 32
 CAP_INJECT = 4
 CAP_RESEND = 8
+CAP_CHECK = 0x10
+CHECK_TCP, CHECK_HTTP, CHECK_EXEC = 1, 2, 3
+CHECK_KINDS = {CHECK_TCP: "tcp", CHECK_HTTP: "http", CHECK_EXEC: "exec"}
 
 
 def frame(mtype, payload):
@@ -133,7 +137,17 @@ def decode_host(buf):
                 watch.append((kind, p[off + 2:off + 2 + ln]))
                 off += 2 + ln
             m["watch"] = watch
+            checks = []
+            for _ in range(ncheck):
+                kind, _rsv, port = struct.unpack_from("<BBH", p, off)
+                addr = ".".join(str(b) for b in p[off + 4:off + 8])
+                interval, timeout, expect, ln = struct.unpack_from("<IIHB", p, off + 8)
+                checks.append({"kind": CHECK_KINDS.get(kind, kind), "port": port, "addr": addr,
+                               "interval_ms": interval, "timeout_ms": timeout, "expect": expect,
+                               "text": p[off + 19:off + 19 + ln].decode()})
+                off += 19 + ln
             m["ncheck"] = ncheck
+            m["checks"] = checks
         elif mtype == ERROR:
             code, ln = struct.unpack_from("<IH", p)
             m["code"], m["text"] = code, p[6:6 + ln].decode(errors="replace")
@@ -240,8 +254,8 @@ class FakeGuest(Link):
         elif mtype == CONFIG and self.answer:
             self.send(enc_config_ack(m["generation"], 0, m["probes"], "fake ok"))
 
-    def hello(self, wait=True):
-        self.send(enc_hello(self.boot_id, self.instance, self.name))
+    def hello(self, wait=True, caps=CAP_INJECT):
+        self.send(enc_hello(self.boot_id, self.instance, self.name, caps=caps))
         if wait and not self.welcome.wait(5):
             raise RuntimeError("%s: no WELCOME" % self.name)
         return self.got(WELCOME)[-1] if wait else None
@@ -280,8 +294,6 @@ class FakeGuest(Link):
 # The host's side, for tests of the real vesper-agent: encoders of the
 # host->guest frames, a decoder of the guest->host ones, and a FakeHost
 # that serves the agent's --socket.
-PROBE_CHECK, CAP_CHECK = 8, 0x10
-CHECK_TCP, CHECK_HTTP, CHECK_EXEC = 1, 2, 3
 
 
 def enc_welcome(boot_id, instance, last_seq=0, heartbeat_ms=1000, version=0x000100):
