@@ -11,7 +11,10 @@
  * Producers never wait for the host: events go into the bounded queue,
  * which drops and counts when the host does not drain it (queue.h).
  * The systemd bus (sysd.h) is one more descriptor; kernel records are
- * marked planned or not on their way to the queue.
+ * marked planned or not on their way to the queue.  Liveness checks
+ * (src_check_run.h) add their sockets to the poll set and their starts
+ * and timeouts to the deadline; SIGCHLD on the signalfd wakes the loop
+ * to reap their children.
  */
 #include "config.h"
 
@@ -35,6 +38,7 @@
 #include "port.h"
 #include "queue.h"
 #include "session.h"
+#include "src_check_run.h"
 #include "src_inject.h"
 #include "src_kmod.h"
 #include "src_psi.h"
@@ -46,14 +50,15 @@
 #define AGENT_TERM_FLUSH_NS NSEC_PER_SEC /* SIGTERM: flush for at most 1 s */
 #define AGENT_MAX_BATCHES 16             /* port batches written per loop turn */
 
-/* poll slots: fixed ones first, then the inject streams */
+/* poll slots: fixed ones first, then the checks' and the inject streams */
 enum {
     PFD_SIGNAL,
     PFD_PORT,
     PFD_KMOD,
     PFD_SYSD,
     PFD_PSI0,
-    PFD_INJECT_LISTEN = PFD_PSI0 + VSP_PSI_N_,
+    PFD_CHECK0 = PFD_PSI0 + VSP_PSI_N_,
+    PFD_INJECT_LISTEN = PFD_CHECK0 + VSP_MAX_CHECK,
     PFD_INJECT0,
     PFD_N_ = PFD_INJECT0 + INJECT_MAX_STREAMS
 };
@@ -89,6 +94,7 @@ struct agent {
     struct psi psi;
     struct inject inj;
     struct sysd sysd;
+    struct check_runner chk;
     struct vsp_config cfg; /* the last CONFIG (the kernel's watch list follows units) */
     int have_cfg;
     int sigfd;
@@ -285,7 +291,7 @@ static void agent_update_caps(struct agent *a)
 {
     uint32_t psi_avail = psi_probes_avail(&a->psi);
 
-    a->ident.caps = VSP_CAP_RESEND;
+    a->ident.caps = VSP_CAP_RESEND | VSP_CAP_CHECK;
     if (a->kmod.fd >= 0)
         a->ident.caps |= VSP_CAP_KMOD;
     if (psi_avail)
@@ -293,7 +299,8 @@ static void agent_update_caps(struct agent *a)
     if (a->o.inject_path || a->o.inject_socket)
         a->ident.caps |= VSP_CAP_INJECT;
     a->ident.kmod_abi = a->kmod.fd >= 0 ? a->kmod.info.abi : 0;
-    a->ident.probes_avail = kmod_probes_avail(&a->kmod) | psi_avail;
+    a->ident.probes_avail =
+        kmod_probes_avail(&a->kmod) | psi_avail | VSP_PROBE_BIT(VSP_PROBE_CHECK);
 }
 
 static void agent_identity(struct agent *a)
@@ -328,7 +335,7 @@ static void agent_apply_config(struct agent *a, const struct vsp_config *cfg)
     struct agent_note note;
     struct vsp_config_ack ack;
     struct vsp_config kcfg; /* unit entries resolved to cgroups */
-    uint32_t karmed = 0, parmed = 0;
+    uint32_t karmed = 0, parmed = 0, carmed = 0;
 
     memset(&note, 0, sizeof(note));
     a->cfg = *cfg;
@@ -336,6 +343,7 @@ static void agent_apply_config(struct agent *a, const struct vsp_config *cfg)
     sysd_watch(&a->sysd, cfg, &kcfg, &note);
     kmod_apply(&a->kmod, &kcfg, &karmed, &note);
     psi_apply(&a->psi, cfg, &parmed, &note);
+    check_run_apply(&a->chk, cfg, vsp_mono_ns(), &carmed);
     if (cfg->hung_timeout_s != 0) {
         char buf[16];
         int fd = open(AGENT_HUNG_TIMEOUT_PATH, O_WRONLY | O_CLOEXEC);
@@ -351,16 +359,19 @@ static void agent_apply_config(struct agent *a, const struct vsp_config *cfg)
     memset(&ack, 0, sizeof(ack));
     ack.generation = cfg->generation;
     ack.status = note.status;
-    ack.probes_armed = (karmed | parmed) & cfg->probes;
+    ack.probes_armed = (karmed | parmed | carmed) & cfg->probes;
     if (note.len == 0) {
         /* nothing went wrong: say what is armed */
         char list[VSP_MAX_TEXT + 1] = "";
         size_t off = 0;
 
         for (unsigned p = 1; p <= VSP_PROBE_GUEST_MAX_; p++) {
-            if (ack.probes_armed & VSP_PROBE_BIT(p))
-                off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", off ? " " : "",
-                                        vsp_probe_name(p));
+            if (!(ack.probes_armed & VSP_PROBE_BIT(p)))
+                continue;
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", off ? " " : "",
+                                    vsp_probe_name(p));
+            if (p == VSP_PROBE_CHECK) /* how many */
+                off += (size_t)snprintf(list + off, sizeof(list) - off, " (%u)", cfg->ncheck);
         }
         if (a->kmod.fd >= 0)
             snprintf(ack.text, sizeof(ack.text), "armed: %s; watch list: %u entries",
@@ -528,6 +539,7 @@ static void agent_signals(struct agent *a)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD); /* liveness check children: reaped in check_run_work() */
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         fatal("sigprocmask");
     a->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -581,6 +593,8 @@ static void agent_sources(struct agent *a)
                  "recognised)",
                  err);
 
+    check_run_init(&a->chk);
+
     inject_init(&a->inj);
     a->inj.fifo_once = a->o.exit_on_eof;
     a->inj.mark = sysd_mark;
@@ -611,6 +625,8 @@ static void agent_signal(struct agent *a, uint64_t now)
     struct signalfd_siginfo si;
 
     while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD)
+            continue; /* the loop's next turn reaps */
         if (si.ssi_signo == SIGHUP) {
             log_info("SIGHUP ignored (the host pushes configuration)");
             continue;
@@ -652,8 +668,10 @@ static int agent_run(struct agent *a)
         if (!a->terminating)
             agent_link(a, port_tick(&a->port, now), now);
         session_tick(&a->sess, now);
-        if (!a->terminating)
+        if (!a->terminating) {
             busy |= inject_work(&a->inj, &a->q, now, &deadline);
+            check_run_work(&a->chk, &a->q, now, &deadline);
+        }
         agent_queue_watch(a, now);
         busy |= agent_pump(a, now);
 
@@ -698,6 +716,10 @@ static int agent_run(struct agent *a)
             for (int r = 0; r < VSP_PSI_N_; r++) {
                 pfd[PFD_PSI0 + r].fd = a->psi.fd[r];
                 pfd[PFD_PSI0 + r].events = POLLPRI;
+            }
+            for (unsigned i = 0; i < VSP_MAX_CHECK; i++) {
+                pfd[PFD_CHECK0 + i].fd = check_run_fd(&a->chk, i);
+                pfd[PFD_CHECK0 + i].events = check_run_events(&a->chk, i);
             }
             pfd[PFD_INJECT_LISTEN].fd = a->inj.listen_fd;
             pfd[PFD_INJECT_LISTEN].events = POLLIN;
@@ -746,6 +768,10 @@ static int agent_run(struct agent *a)
         for (int r = 0; r < VSP_PSI_N_; r++) {
             if (pfd[PFD_PSI0 + r].revents)
                 psi_fire(&a->psi, r, pfd[PFD_PSI0 + r].revents, &a->q);
+        }
+        for (unsigned i = 0; i < VSP_MAX_CHECK; i++) {
+            if (pfd[PFD_CHECK0 + i].revents)
+                check_run_dispatch(&a->chk, i, pfd[PFD_CHECK0 + i].revents, &a->q, now);
         }
         if (pfd[PFD_INJECT_LISTEN].revents)
             inject_accept(&a->inj);
@@ -812,6 +838,7 @@ int main(int argc, char **argv)
     port_close(&a.port);
     kmod_close(&a.kmod);
     psi_close(&a.psi);
+    check_run_close(&a.chk);
     inject_close(&a.inj);
     queue_free(&a.q);
     return rc;

@@ -6,10 +6,10 @@
  * The agent is one process with one poll() loop (agent.c); the subsystems
  * are the port to the host (port.c), the protocol session on it
  * (session.c), the bounded event queue with its resend ring (queue.c), the
- * event sources (src_kmod.c, src_psi.c, src_inject.c), the guest identity
- * (ident.c) and logging (log.c).  Everything links against libc and
- * lib/libvsp.a only, so that the agent can be built statically for guest
- * images.
+ * event sources (src_kmod.c, src_psi.c, src_inject.c, and the liveness
+ * checks: src_check.c, src_check_run.c), the guest identity (ident.c) and
+ * logging (log.c).  Everything links against libc and lib/libvsp.a only,
+ * so that the agent can be built statically for guest images.
  */
 #ifndef AGENT_H
 #define AGENT_H

@@ -147,7 +147,11 @@ static int action_log_start(const struct conf_action *act, const struct oplog_op
     res.start_mono_ns = now;
     char task[64] = "";
 
-    if (op->ev.comm[0])
+    if (op->ev.probe == VSP_PROBE_CHECK) /* "check 0 http ETIMEDOUT" */
+        snprintf(task, sizeof(task), " %" PRIu32 " %s %s", op->ev.pid, op->ev.comm,
+                 conf_check_result_name(op->ev.code) ? conf_check_result_name(op->ev.code)
+                                                     : "failed");
+    else if (op->ev.comm[0])
         snprintf(task, sizeof(task), " %s[%" PRIu32 "] sig %" PRId32 " code %" PRId32, op->ev.comm,
                  op->ev.tgid, op->ev.sig, op->ev.code);
     log_info("op %s: guest %s verdict %s by group %s: %s%s (event %s, resource %s, "

@@ -321,6 +321,18 @@ void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_
     }
     out->nwatch = (uint16_t)(g->nwatch < VSP_MAX_WATCH ? g->nwatch : VSP_MAX_WATCH);
     memcpy(out->watch, g->watch, out->nwatch * sizeof(out->watch[0]));
+    /* the checks of every group, numbered in group order (as rules.c does) */
+    for (size_t i = 0; i < g->ngroups; i++) {
+        const struct conf_group *grp = g->groups[i];
+
+        for (size_t k = 0; grp && k < grp->nchecks && out->ncheck < VSP_MAX_CHECK; k++)
+            out->check[out->ncheck++] = grp->checks[k];
+    }
+    /* armed exactly when there is a check to run */
+    if (out->ncheck)
+        out->probes |= VSP_PROBE_BIT(VSP_PROBE_CHECK);
+    else
+        out->probes &= ~(uint32_t)VSP_PROBE_BIT(VSP_PROBE_CHECK);
 }
 
 /* ------------------------------------------------------------------------ */

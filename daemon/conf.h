@@ -60,6 +60,12 @@ enum conf_exit_kind {
     CONF_EXIT_FAILED = 4, /* ERROR or SIGNAL: anything but a clean exit */
 };
 
+/* Which results of a liveness check a rule on probe check matches. */
+enum conf_check_result {
+    CONF_RESULT_FAIL = 0, /* failures (event code -errno): the default */
+    CONF_RESULT_OK = 1,   /* successes (code 0) */
+};
+
 /* One "rule = PROBE [filter ...] -> VERDICT" line of a group. */
 struct conf_rule {
     unsigned probe;   /* enum vsp_probe */
@@ -69,7 +75,9 @@ struct conf_rule {
     enum conf_exit_kind exit_kind;
     char comm[VSP_COMM_LEN]; /* "" = any */
     uint64_t min_value;      /* event value >= min_value (0 = any); unit of the probe's
-                              * vsp_event.value: oom KiB, hang s, psi-* us */
+                              * vsp_event.value: oom KiB, hang s, psi-* us, check us */
+    /* check only: the results it matches */
+    enum conf_check_result result;
     enum vsp_verdict verdict;
     int line;
 };
@@ -103,6 +111,12 @@ struct conf_group {
     uint8_t psi_full[VSP_PSI_N_]; /* 1: "full" trigger, 0: "some" (VSP_CFG_PSI_FULL) */
     uint32_t hung_timeout_s;
     int signal_tracepoint; /* 1: signal probe via tracepoint */
+    /* liveness checks the agent runs for the group ('check =', in file
+     * order); a guest numbers the checks of its groups 0.. in the order of
+     * its groups (conf_guest_config()) */
+    struct vsp_check checks[VSP_MAX_CHECK];
+    int check_line[VSP_MAX_CHECK];
+    size_t nchecks;
 };
 
 enum conf_action_type {
@@ -292,7 +306,9 @@ const struct conf_guest *conf_find_domain_guest(const struct conf *c, const char
 const struct conf_libvirt *conf_find_libvirt(const struct conf *c, const char *name);
 
 /* The CONFIG message a guest must receive: union of its groups' probes,
- * PSI triggers (smallest stall wins), watch list, heartbeat. */
+ * PSI triggers (smallest stall wins), watch list, heartbeat, and the
+ * checks of its groups in the order of the groups (numbered 0.., the
+ * first VSP_MAX_CHECK; the check probe armed exactly when there is one). */
 void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_t generation,
                        struct vsp_config *out);
 
@@ -329,5 +345,29 @@ int conf_parse_watch(const char *s, struct vsp_watch *out, size_t max, size_t *n
 int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen);
 /* Canonical text of a rule, as conf_print writes it ("signal sig=TERM -> failover"). */
 const char *conf_format_rule(const struct conf_rule *r, char *buf, size_t len);
+
+/* "check = ..." value -> *ck (all of it overwritten): KIND TARGET and the
+ * options interval= (default 1s), timeout= (default half the interval),
+ * expect= (http, default 200); checks every bound of vesper-probe-groups(5),
+ * so that *ck passes vsp_encode() in a CONFIG.  0 or -EINVAL with err set
+ * (*ck then zeroed). */
+int conf_parse_check(const char *s, struct vsp_check *ck, char *err, size_t errlen);
+/* Canonical text of a check, as conf_print writes it after "check = "
+ * ("http 127.0.0.1:80/healthz expect=200 interval=250ms timeout=200ms"),
+ * and of its target alone ("http 127.0.0.1:80/healthz"); cut at len
+ * (CONF_CHECK_TEXT_MAX always fits). */
+#define CONF_CHECK_TEXT_MAX (VSP_MAX_CHECK_TEXT + 96)
+const char *conf_format_check(const struct vsp_check *ck, char *buf, size_t len);
+const char *conf_format_check_target(const struct vsp_check *ck, char *buf, size_t len);
+/* Same kind, address, port and path (the interval and timeout aside). */
+int conf_check_same_target(const struct vsp_check *a, const struct vsp_check *b);
+/* Two check lists alike in every field that goes on the wire. */
+int conf_checks_equal(const struct vsp_check *a, size_t na, const struct vsp_check *b, size_t nb);
+/* The checks of n groups together (NULL entries count none). */
+size_t conf_groups_nchecks(const struct conf_group *const *groups, size_t n);
+/* The name of a check result (vsp_event.code of probe check): "ok" for 0,
+ * "ETIMEDOUT", "ECONNREFUSED", ... for the errors of docs/protocol.md and
+ * a few more; NULL for others. */
+const char *conf_check_result_name(int32_t code);
 
 #endif /* VSP_CONF_H */

@@ -2,7 +2,8 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Internals shared by the configuration files (conf.c, conf_rule.c,
- * conf_parse.c, conf_keys.c, conf_resolve.c, conf_print.c, conf_load.c):
+ * conf_parse.c, conf_keys.c, conf_resolve.c, conf_print.c, conf_load.c,
+ * conf_liveness.c):
  * unit constants, value bounds, the table of names that conf_resolve()
  * turns into pointers, the parser's state, and small helpers.  Not for use
  * outside the conf_ subsystem; the public API is conf.h.
@@ -133,5 +134,9 @@ extern const struct conf_keytab conf_action_keys;   /* [action NAME] */
 extern const struct conf_keytab conf_guest_keys;    /* [guest NAME] */
 extern const struct conf_keytab conf_template_keys; /* [guest-template] */
 extern const struct conf_keytab conf_group_keys;    /* [group NAME] */
+
+/* The setter of 'check =' in [group NAME] (conf_liveness.c): one more
+ * check of the group, at most VSP_MAX_CHECK, none twice. */
+void conf_set_check(struct conf_parser *p, char *val);
 
 #endif /* VSP_CONF_INT_H */

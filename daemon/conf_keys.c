@@ -871,6 +871,7 @@ static const struct conf_keydef group_keys[] = {
     {"psi-memory", set_psi_memory, 0},
     {"psi-io", set_psi_io, 0},
     {"hung-timeout", set_hung_timeout, 0},
+    {"check", conf_set_check, 1},
     {"rule", set_rule, 1},
     {"default", set_default, 0},
 };

@@ -134,6 +134,13 @@ static void finish_group(struct conf_parser *p)
     kl = seen_line(p, "signal-probe");
     if (kl && !group_has_probe(g, VSP_PROBE_SIGNAL, &rl))
         perr_at(p, kl, "signal-probe is set but group '%s' has no signal rule", g->name);
+    kl = seen_line(p, "check");
+    if (group_has_probe(g, VSP_PROBE_CHECK, &rl)) {
+        if (!kl)
+            perr_at(p, rl, "group '%s' has a check rule but no 'check =' entry", g->name);
+    } else if (g->nchecks) {
+        perr_at(p, g->check_line[0], "check is set but group '%s' has no check rule", g->name);
+    }
 
     /* kept even with errors: guests that name it get no second error */
     p->c->groups = g_renew(struct conf_group, p->c->groups, p->c->ngroups + 1);

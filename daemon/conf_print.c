@@ -48,7 +48,7 @@ static void print_count(FILE *out, const char *key, uint64_t n)
 void conf_print_group(const struct conf_group *g, FILE *out)
 {
     static const char *const psi_keys[VSP_PSI_N_] = {"psi-cpu", "psi-memory", "psi-io"};
-    char a[32], b[32], rule[600];
+    char a[32], b[32], rule[600], ck[CONF_CHECK_TEXT_MAX];
 
     fprintf(out, "[group %s]\n", g->name);
     if (g->description)
@@ -70,6 +70,8 @@ void conf_print_group(const struct conf_group *g, FILE *out)
     if (g->hung_timeout_s)
         fprintf(out, "hung-timeout = %s\n",
                 dur((uint64_t)g->hung_timeout_s * CONF_NS_S, a, sizeof(a)));
+    for (size_t i = 0; i < g->nchecks && i < VSP_MAX_CHECK; i++)
+        fprintf(out, "check = %s\n", conf_format_check(&g->checks[i], ck, sizeof(ck)));
     for (size_t i = 0; i < g->nrules && i < CONF_MAX_RULES; i++)
         fprintf(out, "rule = %s\n", conf_format_rule(&g->rules[i], rule, sizeof(rule)));
     fprintf(out, "default = %s\n", conf_verdict_name(g->dflt));

@@ -4,7 +4,8 @@
  * conf_resolve(): the checks that span sections and files, once every file
  * is parsed.  Names a guest gives (groups, actions) become pointers, and
  * what only the whole configuration can tell is checked: heartbeats against
- * their timeouts, channels and domains used twice, [libvirt] where a
+ * their timeouts, the liveness checks of a guest's groups together,
+ * channels and domains used twice, [libvirt] where a
  * section or action needs it.  Pure, like the parser: problems become
  * "file:line: message" errors.
  */
@@ -48,6 +49,27 @@ static void check_heartbeat(const struct conf *c, const struct conf_guest *g, in
                         guest_who(g, who, sizeof(who)));
 }
 
+/* The agent runs VSP_MAX_CHECK checks at most: the groups of a guest
+ * may not define more between them. */
+static void check_nchecks(const struct conf_guest *g, int line, const char *who,
+                          struct conf_errors *errs)
+{
+    size_t n = conf_groups_nchecks(g->groups, g->ngroups);
+    GString *each;
+
+    if (n <= VSP_MAX_CHECK)
+        return;
+    each = g_string_new(NULL);
+    for (size_t i = 0; i < g->ngroups; i++)
+        if (g->groups[i]->nchecks)
+            g_string_append_printf(each, "%s%s %zu", each->len ? ", " : "", g->groups[i]->name,
+                                   g->groups[i]->nchecks);
+    conf_errors_add(errs, g->file, line ? line : g->line,
+                    "%s: its groups have %zu liveness checks (%s), at most %d", who, n, each->str,
+                    VSP_MAX_CHECK);
+    g_string_free(each, TRUE);
+}
+
 /* Groups and actions of a guest (or of the template). */
 static void resolve_guest_refs(struct conf *c, struct conf_guest *g,
                                const struct conf_pending_guest *pg, struct conf_errors *errs)
@@ -65,6 +87,7 @@ static void resolve_guest_refs(struct conf *c, struct conf_guest *g,
         else
             g->groups[g->ngroups++] = grp;
     }
+    check_nchecks(g, pg->groups_line, who, errs);
     for (int v = 0; v <= VSP_VERDICT_MAX_; v++) {
         const struct conf_action *a = NULL;
 

@@ -21,7 +21,7 @@
 /* What filters a probe accepts, and the unit of its event value. */
 enum value_kind { VAL_NONE, VAL_KIB, VAL_SEC, VAL_USEC };
 struct probe_filters {
-    unsigned sig : 1, watched : 1, exit : 1, comm : 1, planned : 1;
+    unsigned sig : 1, watched : 1, exit : 1, comm : 1, planned : 1, result : 1;
     enum value_kind value;
 };
 
@@ -48,6 +48,10 @@ static struct probe_filters probe_filters(unsigned probe)
     case VSP_PROBE_PSI_MEMORY:
     case VSP_PROBE_PSI_IO:
         f.value = VAL_USEC;
+        break;
+    case VSP_PROBE_CHECK:
+        f.result = 1;
+        f.value = VAL_USEC; /* the check's latency */
         break;
     default:
         break;
@@ -224,8 +228,8 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
     probe = vsp_probe_from_name(words[0]);
     if (probe <= VSP_PROBE_NONE || !vsp_probe_name((unsigned)probe)) {
         seterr(err, errlen,
-               "unknown probe '%s' (signal oom exit hang psi-cpu psi-memory psi-io agent-lost "
-               "agent-back guest-stuck agent-dead crash watchdog io-error stopped)",
+               "unknown probe '%s' (signal oom exit hang psi-cpu psi-memory psi-io check "
+               "agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)",
                conf_quote(words[0], q, sizeof(q)));
         return -EINVAL;
     }
@@ -261,15 +265,19 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
             } else if (strcmp(key, "planned") == 0) {
                 bit = 1u << 5;
                 ok = pf.planned;
+            } else if (strcmp(key, "result") == 0) {
+                bit = 1u << 6;
+                ok = pf.result;
             } else {
                 seterr(err, errlen,
-                       "unknown filter '%s' (sig= watched= exit= comm= planned= value>=)",
+                       "unknown filter '%s' (sig= watched= exit= comm= planned= result= value>=)",
                        conf_quote(key, q, sizeof(q)));
                 return -EINVAL;
             }
         } else {
             seterr(err, errlen,
-                   "expected a filter (sig= watched= exit= comm= planned= value>=), found '%s'",
+                   "expected a filter (sig= watched= exit= comm= planned= result= value>=), "
+                   "found '%s'",
                    conf_quote(w, q, sizeof(q)));
             return -EINVAL;
         }
@@ -332,6 +340,17 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
             }
             strcpy(r->comm, val);
             break;
+        case 1u << 6:
+            if (strcmp(val, "fail") == 0) {
+                r->result = CONF_RESULT_FAIL;
+            } else if (strcmp(val, "ok") == 0) {
+                r->result = CONF_RESULT_OK;
+            } else {
+                seterr(err, errlen, "result= must be fail or ok, not '%s'",
+                       conf_quote(val, q, sizeof(q)));
+                return -EINVAL;
+            }
+            break;
         default:
             if (parse_value(val, pf.value, &r->min_value, err, errlen) != 0)
                 return -EINVAL;
@@ -379,6 +398,9 @@ const char *conf_format_rule(const struct conf_rule *r, char *buf, size_t len)
     GString *s = g_string_new(pname ? pname : "?");
     char tmp[400];
 
+    /* a check rule matches failures or successes, never both: always said */
+    if (r->probe == VSP_PROBE_CHECK)
+        g_string_append_printf(s, " result=%s", r->result == CONF_RESULT_OK ? "ok" : "fail");
     if (r->sigmask) {
         format_sigs(r->sigmask, tmp, sizeof(tmp));
         g_string_append_printf(s, " sig=%s", tmp);
@@ -418,6 +440,8 @@ int conf_rule_shadows(const struct conf_rule *a, const struct conf_rule *b)
     if (a->comm[0] && strcmp(a->comm, b->comm) != 0)
         return 0;
     if (a->min_value > b->min_value)
+        return 0;
+    if (a->result != b->result)
         return 0;
     return 1;
 }

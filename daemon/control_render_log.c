@@ -57,6 +57,14 @@ static const char *control_event_detail(const struct oplog_event *e, char *buf, 
     case VSP_PROBE_AGENT_BACK:
         snprintf(buf, len, "after %" PRIu64 "ms", e->value);
         break;
+    case VSP_PROBE_CHECK: /* "check 0 ETIMEDOUT 200.1ms" */
+        if (conf_check_result_name(e->code))
+            snprintf(buf, len, "check %" PRIu32 " %s %.1fms", e->pid,
+                     conf_check_result_name(e->code), (double)e->value / 1e3);
+        else
+            snprintf(buf, len, "check %" PRIu32 " code %" PRId32 " %.1fms", e->pid, e->code,
+                     (double)e->value / 1e3);
+        break;
     default:
         snprintf(buf, len, "-");
         break;
@@ -124,7 +132,9 @@ static void control_event_row(struct control_table *t, const struct oplog_event 
     control_table_add(t, "%s", e->guest);
     control_table_add(t, "%s", e->id);
     control_table_add(t, "%s", control_probe_str(e->probe));
-    if (e->comm[0])
+    if (e->probe == VSP_PROBE_CHECK && !e->tgid) /* the check's kind; exec: its child */
+        control_table_add(t, "%s", e->comm);
+    else if (e->comm[0])
         control_table_add(t, "%s[%" PRIu32 "]", e->comm, e->tgid);
     else
         control_table_add(t, "-");

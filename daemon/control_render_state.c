@@ -3,9 +3,10 @@
  *
  * Renderers of the daemon's live state for the control socket: version,
  * status (with the libvirt connections), stats (the counters of every
- * guest and the oplog's), the guests table, one guest in detail and its
- * one-line health.  Each asks guest.c, rules.c and the oplog for the state
- * and appends an aligned text table or one JSON value to the reply.
+ * guest and the oplog's), the guests table, one guest in detail (with its
+ * liveness checks and their last results) and its one-line health.  Each
+ * asks guest.c, rules.c and the oplog for the state and appends an aligned
+ * text table or one JSON value to the reply.
  */
 #include "config.h"
 
@@ -435,6 +436,84 @@ void control_render_guests(struct control_reply *r)
     }
 }
 
+/* "ok", "failing" (the last result of check i of g), NULL: none yet */
+static const char *control_check_state(const struct guest *g, unsigned i)
+{
+    if (!g->check_last[i].results)
+        return NULL;
+    return g->check_last[i].code ? "failing" : "ok";
+}
+
+/* The guest's liveness checks: a "checks" array (JSON), or a row each:
+ * the check, its group and its last result. */
+static void control_guest_checks(struct control_reply *r, struct control_table *t,
+                                 const struct guest *g, uint64_t now)
+{
+    size_t defined = conf_groups_nchecks(g->rgroups, g->nrgroups);
+    char ck[CONF_CHECK_TEXT_MAX], why[64], a[32], b[32];
+
+    if (r->req->json) {
+        struct json *j = &r->j;
+
+        json_kuint(j, "checks_defined", defined);
+        json_kbool(j, "checks_acked", g->checks_acked);
+        json_key(j, "checks");
+        json_arr_begin(j);
+    } else if (defined > g->config.ncheck) {
+        control_table_add(t, "checks");
+        control_table_add(t, "%zu defined, %u run%s", defined, g->config.ncheck,
+                          g->config.ncheck == 0 && g->config_gen && !(g->caps & VSP_CAP_CHECK)
+                              ? ": the agent cannot run liveness checks (no CHECK capability)"
+                              : "");
+    }
+    for (unsigned i = 0; i < g->config.ncheck && i < VSP_MAX_CHECK; i++) {
+        const struct guest_check_result *res = &g->check_last[i];
+        const char *state = control_check_state(g, i);
+        const char *grp = guest_check_group(g, i);
+
+        conf_format_check(&g->config.check[i], ck, sizeof(ck));
+        guest_check_why(&g->config.check[i], res->code, res->sig, res->status, why, sizeof(why));
+        if (r->req->json) {
+            struct json *j = &r->j;
+
+            json_obj_begin(j);
+            json_kuint(j, "index", i);
+            json_kstr(j, "group", grp);
+            json_kstr(j, "check", ck);
+            json_kstr(j, "kind", vsp_check_kind_name(g->config.check[i].kind));
+            json_kstr(j, "state", state);
+            json_kstr(j, "result", state ? (res->code ? why : "ok") : NULL);
+            json_kuint(j, "results", res->results);
+            json_kuint(j, "fails", res->fails);
+            json_kuint(j, "latency_us", res->latency_us);
+            if (state) {
+                json_kdouble(j, "last_age_s", (double)(now - res->at_ns) / 1e9);
+                json_kdouble(j, "since_s", (double)(now - res->since_ns) / 1e9);
+            }
+            json_obj_end(j);
+            continue;
+        }
+        control_table_add(t, "check %u", i);
+        if (!state)
+            control_table_add(t, "%s (group %s): no result yet%s", ck, grp ? grp : "-",
+                              g->checks_acked ? "" : ", the agent has not applied it");
+        else if (res->code)
+            control_table_add(
+                t,
+                "%s (group %s): FAILING for %s, %" PRIu64 " in a row, last %s "
+                "after %.1f ms %s ago",
+                ck, grp ? grp : "-", control_fmt_age(res->since_ns, now, a, sizeof(a)), res->fails,
+                why, (double)res->latency_us / 1e3, control_fmt_age(res->at_ns, now, b, sizeof(b)));
+        else
+            control_table_add(t, "%s (group %s): ok for %s, last in %.1f ms %s ago", ck,
+                              grp ? grp : "-", control_fmt_age(res->since_ns, now, a, sizeof(a)),
+                              (double)res->latency_us / 1e3,
+                              control_fmt_age(res->at_ns, now, b, sizeof(b)));
+    }
+    if (r->req->json)
+        json_arr_end(&r->j);
+}
+
 static void control_counters_json(struct json *j, const struct guest_counters *c)
 {
     json_obj_begin(j);
@@ -530,6 +609,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
             json_obj_end(j);
         }
         json_arr_end(j);
+        control_guest_checks(r, NULL, g, now);
         json_key(j, "counters");
         control_counters_json(j, &g->cnt);
         json_key(j, "channel");
@@ -613,6 +693,7 @@ void control_render_guest(struct control_reply *r, struct guest *g)
                           rules_gstate_name(rules_group_state(g->rules, i, now)), rc.events,
                           rc.matched, rc.fired, rc.held, rc.rate_limited, rc.flap_damped);
     }
+    control_guest_checks(r, &t, g, now);
 #define CONTROL_COUNTER_ROW(name, text)                                                            \
     control_table_add(&t, "%s", #name);                                                            \
     control_table_add(&t, "%" PRIu64, g->cnt.name);

@@ -316,7 +316,7 @@ static int guest_config_equal(const struct vsp_config *a, const struct vsp_confi
             strcmp(a->watch[i].value, b->watch[i].value) != 0)
             return 0;
     }
-    return 1;
+    return conf_checks_equal(a->check, a->ncheck, b->check, b->ncheck);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -514,6 +514,7 @@ static void guest_config_refresh(struct guest *g)
         return;
     guest_effective(g, &eff);
     conf_guest_config(guest_cur->c, &eff, g->config_gen, &nc);
+    (void)guest_check_fit(g, &nc);
     if (!guest_config_equal(&nc, &g->config)) {
         log_info("guest %s: probe configuration changed, pushing a new CONFIG", g->name);
         guest_send_config(g);
@@ -745,6 +746,11 @@ int guest_bind(struct guest *g, const char *resource, const struct conf_binding 
                                   err, errlen);
         if (rc < 0)
             return rc;
+        if (conf_groups_nchecks(tmp, n) > VSP_MAX_CHECK) {
+            snprintf(err, errlen, "the probe groups have %zu liveness checks, at most %d",
+                     conf_groups_nchecks(tmp, n), VSP_MAX_CHECK);
+            return -E2BIG;
+        }
     }
     if (b->set_watch && b->nwatch > VSP_MAX_WATCH) {
         snprintf(err, errlen, "too many watch entries (max %d)", VSP_MAX_WATCH);

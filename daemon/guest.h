@@ -117,12 +117,25 @@ const char *guest_cfg_state_name(enum guest_cfg_state s);
     X(fast_boots, "of which sooner than boot-min-interval after the last frame: implausible")      \
     X(budget_refused, "failover/migrate verdicts over the guest's or resource's budget: logged")   \
     X(planned, "failover/migrate verdicts in a planned state (maintenance, Pacemaker's): logged")  \
-    X(log_suppressed, "log lines about the guest held back by log-rate")
+    X(log_suppressed, "log lines about the guest held back by log-rate")                           \
+    X(check_stale, "check results naming the checks of an older CONFIG: not judged")
 
 struct guest_counters {
 #define GUEST_COUNTER_FIELD(name, text) uint64_t name;
     GUEST_COUNTERS(GUEST_COUNTER_FIELD)
 #undef GUEST_COUNTER_FIELD
+};
+
+/* The last result of one liveness check of a guest (guest_check.c). */
+struct guest_check_result {
+    uint64_t results;    /* results judged since the check list last changed; 0: none */
+    uint64_t fails;      /* failures in a row, 0 while it succeeds */
+    int32_t code;        /* the last: 0 ok or -errno (docs/protocol.md) */
+    int32_t sig;         /* exec: the signal that ended it */
+    uint32_t status;     /* http: the status seen; exec: the exit status */
+    uint64_t latency_us; /* how long the last run took */
+    uint64_t at_ns;      /* host CLOCK_MONOTONIC of the last result */
+    uint64_t since_ns;   /* ... of the first result of the current state (ok or failing) */
 };
 
 struct gconf;      /* refcounted configuration (guest.c) */
@@ -168,6 +181,14 @@ struct guest {
     struct vsp_config config; /* last sent */
     struct vsp_config_ack ack;
     uint64_t config_sent_ns, config_ack_ns;
+
+    /* liveness checks (guest_check.c): the agent acknowledged the check
+     * list of config, so results name config.check[]; the last result of
+     * each; the first push without checks for want of the capability was
+     * logged */
+    int checks_acked;
+    struct guest_check_result check_last[VSP_MAX_CHECK];
+    int check_cap_logged;
 
     /* rules: the state refers to the groups of rules_conf (which may be an
      * older configuration, kept while the groups are unchanged) */
@@ -430,6 +451,16 @@ const char *guest_resource(const struct guest *g);
 
 /* Forget the health latch (operator acknowledges a failure). */
 void guest_clear(struct guest *g);
+
+/* The group whose liveness check number idx of g is (the numbering of
+ * g's CONFIG), NULL none. */
+const char *guest_check_group(const struct guest *g, unsigned idx);
+
+/* Why a check result failed, into buf ("ETIMEDOUT", "HTTP status 503,
+ * expected 200", "exit status 1", "killed by signal SIGKILL"); ck (NULL:
+ * unknown) is the check, code, sig, status the result's. */
+const char *guest_check_why(const struct vsp_check *ck, int32_t code, int32_t sig, uint32_t status,
+                            char *buf, size_t len);
 
 /* Clock estimate; 0 or -EAGAIN. */
 int guest_clock(const struct guest *g, struct clock_est *est);

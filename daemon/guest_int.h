@@ -3,8 +3,8 @@
  *
  * Private to the guest family (guest.c, guest_judge.c, guest_proto.c,
  * guest_dom.c, guest_restore.c, guest_boot.c, guest_mark.c,
- * guest_planned.c, guest_vmm.c): the functions one of these files provides to the
- * others.
+ * guest_planned.c, guest_vmm.c, guest_check.c): the functions one of these
+ * files provides to the others.
  * Include it from daemon/guest*.c and from the judge's unit test
  * (tests/unit/test_guest_judge.c) only; everything else uses guest.h.
  *
@@ -250,6 +250,34 @@ void guest_maintenance_restore(struct guest *g, uint64_t since_real_ns, uint64_t
 #define GUEST_PLANNED_REASON "planned"
 /* The event reason of a Pacemaker verdict for a guest bound to no resource. */
 #define GUEST_UNBOUND_REASON "unbound"
+
+/* ---- guest_check.c: liveness checks ------------------------------------- */
+
+/* Take the checks out of cfg (ncheck 0, the check probe off) when g's
+ * agent lacks VSP_CAP_CHECK; returns how many were taken out (0: none,
+ * or the agent runs them). */
+int guest_check_fit(const struct guest *g, struct vsp_config *cfg);
+
+/* cfg is about to be g's CONFIG (g->config still the previous one): if
+ * its checks differ, results name the old ones until the agent
+ * acknowledges it (g->checks_acked 0) and the last results are forgotten. */
+void guest_check_sent(struct guest *g, const struct vsp_config *cfg);
+
+/*
+ * guest_check_event() - a check result ev from g's agent, received at now
+ * (host CLOCK_MONOTONIC).  1: it names a check of the list the agent
+ * acknowledged, whose last result it now is: judge it.  0: the agent has
+ * not acknowledged the current list yet (counted in cnt.check_stale):
+ * drop it.  -EPROTO: it names no check the agent runs (index out of
+ * range, no check pushed or armed, another kind): err gets the sentence
+ * for the protocol error.
+ */
+int guest_check_event(struct guest *g, const struct vsp_event *ev, uint64_t now, char *err,
+                      size_t errlen);
+
+/* ev (a result guest_check_event() accepted) in words, into buf:
+ * "check 0 http 127.0.0.1:8080/healthz failed: ETIMEDOUT after 200.1 ms". */
+void guest_check_describe(const struct guest *g, const struct vsp_event *ev, char *buf, size_t len);
 
 /* ---- guest_proto.c: protocol and its timers ---------------------------- */
 

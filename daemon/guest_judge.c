@@ -192,7 +192,7 @@ void guest_latch_clear(struct guest *g)
 
 /* ---- decisions --------------------------------------------------------- */
 
-static void guest_describe(const struct vsp_event *ev, char *buf, size_t len)
+static void guest_describe(const struct guest *g, const struct vsp_event *ev, char *buf, size_t len)
 {
     const char *probe = vsp_probe_name(ev->probe);
     const char *sn = conf_signal_name(ev->sig);
@@ -227,6 +227,9 @@ static void guest_describe(const struct vsp_event *ev, char *buf, size_t len)
     case VSP_PROBE_PSI_MEMORY:
     case VSP_PROBE_PSI_IO:
         snprintf(buf, len, "%s pressure (stall %" PRIu64 " us)", probe, ev->value);
+        break;
+    case VSP_PROBE_CHECK:
+        guest_check_describe(g, ev, buf, len);
         break;
     default:
         /* host probes from libvirt carry a short reason and a device */
@@ -317,7 +320,7 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
     size_t nres = 0;
     enum vsp_verdict v;
     const struct rules_result *why = NULL;
-    char desc[160];
+    char desc[224]; /* a liveness check with the longest path fits */
 
     g->cnt.judged++;
     e->decide_mono_ns = vsp_mono_ns();
@@ -342,7 +345,7 @@ void guest_judge(struct guest *g, const struct vsp_event *ev, struct oplog_event
         if (res[i].transition)
             log_debug("guest %s: group %s: %s", g->name, res[i].group->name, res[i].transition);
     }
-    guest_describe(ev, desc, sizeof(desc));
+    guest_describe(g, ev, desc, sizeof(desc));
 
     const char *whose = NULL;
     char pwhy[GUEST_REASON_LEN];

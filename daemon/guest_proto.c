@@ -6,10 +6,11 @@
  * checks the protocol state first (HELLO must come first and only once per
  * connection) and a violation closes only this guest's channel.  HELLO is
  * answered with WELCOME (the resend point), CONFIG and a PING burst; an
- * EVENT passes the duplicate / gap check and the rate limit before
- * guest_judge().  The guest's timers are here too: heartbeat (agent lost
- * on silence, HELLO requests on a new silent link), the clock PINGs, and
- * the grace a libvirt guest's link gets before agent-lost.
+ * EVENT passes the duplicate / gap check, the check a liveness check's
+ * result gets (guest_check.c) and the rate limit before guest_judge().
+ * The guest's timers are here too: heartbeat (agent lost on silence, HELLO
+ * requests on a new silent link), the clock PINGs, and the grace a libvirt
+ * guest's link gets before agent-lost.
  */
 #include "config.h"
 
@@ -165,6 +166,27 @@ void guest_stop_timers(struct guest *g)
 
 /* ---- protocol handlers -------------------------------------------------- */
 
+/* The checks of g's groups that its CONFIG c cannot carry: more than the
+ * agent runs (a binding's groups after a reload: said), or any at all for
+ * an agent without the capability (taken out of c, said once). */
+static void guest_config_checks(struct guest *g, const struct conf_guest *eff, struct vsp_config *c)
+{
+    size_t want = conf_groups_nchecks(eff->groups, eff->ngroups);
+    int out;
+
+    if (want > VSP_MAX_CHECK && guest_log_ok(g))
+        log_warnx("guest %s: its groups have %zu liveness checks, the agent runs the first %d",
+                  g->name, want, VSP_MAX_CHECK);
+    out = guest_check_fit(g, c);
+    if (out && !g->check_cap_logged) {
+        g->check_cap_logged = 1;
+        log_warnx("guest %s: agent %u.%u.%u cannot run liveness checks (no CHECK capability): "
+                  "CONFIG without its %d checks, their rules get no events",
+                  g->name, g->agent_version >> 16, (g->agent_version >> 8) & 0xff,
+                  g->agent_version & 0xff, out);
+    }
+}
+
 void guest_send_config(struct guest *g)
 {
     struct vsp_msg m;
@@ -174,13 +196,17 @@ void guest_send_config(struct guest *g)
     m.type = VSP_MSG_CONFIG;
     guest_effective(g, &eff);
     conf_guest_config(guests_conf(), &eff, ++g->config_gen, &m.u.config);
+    guest_config_checks(g, &eff, &m.u.config);
     if (guest_send(g, &m) == 0) {
+        guest_check_sent(g, &m.u.config);
         g->config = m.u.config;
         g->config_state = GUEST_CFG_SENT;
         g->config_sent_ns = vsp_mono_ns();
         g->cnt.configs++;
-        log_debug("guest %s: CONFIG %" PRIu32 " sent (probes 0x%" PRIx32 ", %u watch entries)",
-                  g->name, m.u.config.generation, m.u.config.probes, m.u.config.nwatch);
+        log_debug("guest %s: CONFIG %" PRIu32 " sent (probes 0x%" PRIx32
+                  ", %u watch entries, %u checks)",
+                  g->name, m.u.config.generation, m.u.config.probes, m.u.config.nwatch,
+                  m.u.config.ncheck);
     }
 }
 
@@ -262,6 +288,9 @@ static void guest_on_hello(struct guest *g, const struct vsp_hello *h, uint64_t 
     g->hello_real_ns = vsp_real_ns();
     g->stream_seen_ns = now;
     g->config_state = GUEST_CFG_NONE;
+    g->checks_acked = 0; /* what the agent runs is known from its next CONFIG_ACK */
+    if (h->caps & VSP_CAP_CHECK)
+        g->check_cap_logged = 0; /* an agent without it later is told again */
     chan_backoff_reset(g->chan);
     if (g->grace_src) {
         /* the link moved (a migration's new socket) and the agent answers */
@@ -381,6 +410,15 @@ static void guest_on_event(struct guest *g, const struct vsp_event *ev, uint64_t
     g->last_seq = ev->seq;
     guest_stream_save(g);
 
+    if (ev->probe == VSP_PROBE_CHECK) {
+        char err[VSP_MAX_TEXT - 64];
+        int rc = guest_check_event(g, ev, recv_ns, err, sizeof(err));
+
+        if (rc < 0)
+            guest_protocol_error(g, "%s", err);
+        if (rc <= 0)
+            return;
+    }
     if (!guest_rate_ok(g, recv_ns)) {
         g->cnt.rate_limited++;
         if (recv_ns - g->rl_logged_ns >= NS_S) {
@@ -449,6 +487,7 @@ static void guest_on_config_ack(struct guest *g, const struct vsp_config_ack *a,
     }
     g->ack = *a;
     g->config_ack_ns = now;
+    g->checks_acked = 1; /* check results name g->config's checks from now on */
     if (a->status == 0) {
         g->config_state = GUEST_CFG_ACKED;
         if (guest_log_ok(g))

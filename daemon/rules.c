@@ -74,6 +74,8 @@ struct rules_gst {
     uint64_t credit_cap;
     uint64_t refill_ns;
     struct rules_counters c;
+    /* the guest's checks that are the group's: [check_first, +check_n) */
+    unsigned check_first, check_n;
 };
 
 struct rules_state {
@@ -198,7 +200,18 @@ int rules_match(const struct conf_rule *r, const struct vsp_event *ev)
         return 0;
     if (ev->value < r->min_value)
         return 0;
+    if (r->probe == VSP_PROBE_CHECK && (ev->code == 0) != (r->result == CONF_RESULT_OK))
+        return 0;
     return 1;
+}
+
+/* Is ev the group's?  A check result is the group's whose check it names
+ * (by its index, vsp_event.pid); any other event is every group's. */
+static int group_owns(const struct rules_gst *gs, const struct vsp_event *ev)
+{
+    if (ev->probe != VSP_PROBE_CHECK)
+        return 1;
+    return ev->pid >= gs->check_first && ev->pid - gs->check_first < gs->check_n;
 }
 
 /* Token bucket: rate_n events per rate_ns.  Returns 1 if the event may pass. */
@@ -402,7 +415,7 @@ enum vsp_verdict rules_eval(struct rules_state *st, const struct vsp_event *ev, 
         struct rules_gst *gs = &st->gs[i];
         struct rules_result tmp, *res;
 
-        if (!(gs->relevant & bit))
+        if (!(gs->relevant & bit) || !group_owns(gs, ev))
             continue;
         res = (out != NULL && n < maxout) ? &out[n++] : &tmp;
         group_eval(gs, ev, now, res);
@@ -429,6 +442,7 @@ struct rules_state *rules_state_new(const struct conf_group *const *groups, size
 {
     struct rules_state *st;
     size_t slots = 0, used = 0;
+    unsigned checks = 0;
 
     if (ngroups > CONF_MAX_GROUPS || (ngroups > 0 && groups == NULL)) {
         errno = EINVAL;
@@ -466,6 +480,12 @@ struct rules_state *rules_state_new(const struct conf_group *const *groups, size
         gs->trips.t = st->pool + used;
         used += gs->trips.cap;
         gs->credit_cap = sat_mul(g->rate_n, g->rate_ns);
+        /* numbered as conf_guest_config() numbers them: in group order,
+         * VSP_MAX_CHECK in all */
+        gs->check_first = checks;
+        gs->check_n =
+            g->nchecks < VSP_MAX_CHECK - checks ? (unsigned)g->nchecks : VSP_MAX_CHECK - checks;
+        checks += gs->check_n;
         group_reset(gs);
     }
     return st;

@@ -13,8 +13,13 @@
  * Semantics, per group, for one event at host time now_ns:
  *  - Relevance: the event concerns the group if one of its rules names the
  *    event's probe, or its default verdict is set and the probe is in
- *    conf_group.probes.  Other groups ignore the event entirely (no result,
- *    no counters, no tokens).
+ *    conf_group.probes.  A check result (probe check) concerns only the
+ *    group whose 'check =' entry it names: the event's pid is the check's
+ *    index among the guest's checks, numbered 0.. in the order of the
+ *    groups given to rules_state_new() and of each group's checks, at
+ *    most VSP_MAX_CHECK (as conf_guest_config() numbers them in CONFIG).
+ *    Other groups ignore the event entirely (no result, no counters, no
+ *    tokens).
  *  - Rate limit first: a token bucket of rate_n events per rate_ns per
  *    (guest, group), full at start; an event over the limit gives
  *    RULES_RATE_LIMITED and verdict NONE, and is not a "matching event" for
@@ -102,7 +107,9 @@ void rules_state_free(struct rules_state *st);
 enum vsp_verdict rules_eval(struct rules_state *st, const struct vsp_event *ev, uint64_t now_ns,
                             struct rules_result *out, size_t maxout, size_t *nout);
 
-/* Does one rule match an event?  (Pure helper, exposed for tests.) */
+/* Does one rule match an event?  A rule on probe check matches failures
+ * (code != 0) or, with CONF_RESULT_OK, successes; which group's check it
+ * is, is rules_eval()'s matter.  (Pure helper, exposed for tests.) */
 int rules_match(const struct conf_rule *r, const struct vsp_event *ev);
 
 /* Group state at now_ns (applies `fall` lazily), for status displays. */

@@ -38,6 +38,7 @@ static const char *const probe_names[VSP_PROBE_MAX_ + 1] = {
     [VSP_PROBE_PSI_CPU] = "psi-cpu",
     [VSP_PROBE_PSI_MEMORY] = "psi-memory",
     [VSP_PROBE_PSI_IO] = "psi-io",
+    [VSP_PROBE_CHECK] = "check",
     [VSP_PROBE_AGENT_LOST] = "agent-lost",
     [VSP_PROBE_AGENT_BACK] = "agent-back",
     [VSP_PROBE_GUEST_STUCK] = "guest-stuck",
@@ -52,6 +53,7 @@ static const char *const kgroup_names[] = {
     [VSP_KGROUP_SIGNAL] = "signal",   [VSP_KGROUP_MEMORY] = "memory",
     [VSP_KGROUP_PROCESS] = "process", [VSP_KGROUP_SCHED] = "sched",
     [VSP_KGROUP_IO] = "io",           [VSP_KGROUP_HOST] = "host",
+    [VSP_KGROUP_SERVICE] = "service",
 };
 
 const char *vsp_msg_name(unsigned type)
@@ -94,6 +96,8 @@ unsigned vsp_probe_kgroup(unsigned probe)
         return VSP_KGROUP_SCHED;
     case VSP_PROBE_PSI_IO:
         return VSP_KGROUP_IO;
+    case VSP_PROBE_CHECK:
+        return VSP_KGROUP_SERVICE;
     case VSP_PROBE_AGENT_LOST:
     case VSP_PROBE_AGENT_BACK:
     case VSP_PROBE_GUEST_STUCK:
@@ -159,4 +163,15 @@ int vsp_msg_from_host(unsigned type)
     default:
         return 0;
     }
+}
+
+const char *vsp_check_kind_name(unsigned kind)
+{
+    static const char *const names[VSP_CHECK_KIND_MAX_ + 1] = {
+        [VSP_CHECK_TCP] = "tcp",
+        [VSP_CHECK_HTTP] = "http",
+        [VSP_CHECK_EXEC] = "exec",
+    };
+
+    return kind <= VSP_CHECK_KIND_MAX_ ? names[kind] : NULL;
 }

@@ -26,18 +26,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VSP_PROTO_VERSION 2
+#define VSP_PROTO_VERSION 3
 #define VSP_MAGIC0 0x56 /* 'V' */
 #define VSP_MAGIC1 0x53 /* 'S' */
 #define VSP_HDR_LEN 8
 #define VSP_MAX_FRAME 4096 /* hard cap, whole frame */
 
-#define VSP_COMM_LEN 16         /* like the kernel's TASK_COMM_LEN, NUL included */
-#define VSP_BOOT_ID_LEN 16      /* /proc/sys/kernel/random/boot_id as 16 bytes */
-#define VSP_MAX_NAME 64         /* guest host name in HELLO */
-#define VSP_MAX_TEXT 256        /* ERROR and CONFIG_ACK messages */
-#define VSP_MAX_WATCH 32        /* watch list entries in CONFIG */
-#define VSP_MAX_WATCH_VALUE 200 /* longest watch value (cgroup path) */
+#define VSP_COMM_LEN 16          /* like the kernel's TASK_COMM_LEN, NUL included */
+#define VSP_BOOT_ID_LEN 16       /* /proc/sys/kernel/random/boot_id as 16 bytes */
+#define VSP_MAX_NAME 64          /* guest host name in HELLO */
+#define VSP_MAX_TEXT 256         /* ERROR and CONFIG_ACK messages */
+#define VSP_MAX_WATCH 32         /* watch list entries in CONFIG */
+#define VSP_MAX_WATCH_VALUE 200  /* longest watch value (cgroup path) */
+#define VSP_MAX_CHECK 8          /* liveness checks in CONFIG */
+#define VSP_MAX_CHECK_TEXT 128   /* longest check path (HTTP path, exec program) */
+#define VSP_CHECK_MIN_MS 100     /* shortest check interval */
+#define VSP_CHECK_MAX_MS 3600000 /* longest check interval (1 h) */
 
 /* Message types.  G->H: sent by the guest agent; H->G: sent by vesperd. */
 enum vsp_msg_type {
@@ -65,7 +69,8 @@ enum vsp_probe {
     VSP_PROBE_PSI_CPU = 5,    /* PSI trigger on /proc/pressure/cpu */
     VSP_PROBE_PSI_MEMORY = 6, /* PSI trigger on /proc/pressure/memory */
     VSP_PROBE_PSI_IO = 7,     /* PSI trigger on /proc/pressure/io */
-    VSP_PROBE_GUEST_MAX_ = VSP_PROBE_PSI_IO,
+    VSP_PROBE_CHECK = 8,      /* result of an application-layer liveness check */
+    VSP_PROBE_GUEST_MAX_ = VSP_PROBE_CHECK,
 
     VSP_PROBE_AGENT_LOST = 32,  /* host: heartbeats stopped / channel closed */
     VSP_PROBE_AGENT_BACK = 33,  /* host: agent is talking again */
@@ -88,6 +93,7 @@ enum vsp_kgroup {
     VSP_KGROUP_SCHED = 4,   /* hang, psi-cpu */
     VSP_KGROUP_IO = 5,      /* psi-io */
     VSP_KGROUP_HOST = 6,    /* host-side synthetic probes */
+    VSP_KGROUP_SERVICE = 7, /* check (in-guest liveness checks, run by the agent) */
 };
 
 /* EVENT flags */
@@ -106,7 +112,8 @@ enum vsp_kgroup {
 #define VSP_CAP_PSI 0x0002    /* PSI triggers available */
 #define VSP_CAP_INJECT 0x0004 /* injection source enabled (tests) */
 #define VSP_CAP_RESEND 0x0008 /* agent keeps a resend ring */
-#define VSP_CAP_ALL_ 0x000f
+#define VSP_CAP_CHECK 0x0010  /* agent runs liveness checks */
+#define VSP_CAP_ALL_ 0x001f
 
 /* CONFIG flags */
 #define VSP_CFG_SIGNAL_TRACEPOINT 0x0001 /* signal probe via tracepoint, not kprobe */
@@ -125,11 +132,19 @@ enum vsp_watch_kind {
                            * the agent resolves it to the unit's cgroup and follows it */
 };
 
+/* Liveness check kinds (CONFIG) */
+enum vsp_check_kind {
+    VSP_CHECK_TCP = 1,  /* connect to addr:port */
+    VSP_CHECK_HTTP = 2, /* GET text HTTP/1.0 at addr:port, status must be expect */
+    VSP_CHECK_EXEC = 3, /* run the program text, exit status 0 is ok */
+    VSP_CHECK_KIND_MAX_ = VSP_CHECK_EXEC
+};
+
 /* PSI resources, index into vsp_config.psi[] */
 enum vsp_psi_res { VSP_PSI_CPU = 0, VSP_PSI_MEMORY = 1, VSP_PSI_IO = 2, VSP_PSI_N_ = 3 };
 
 #define VSP_PROBE_BIT(p) (1u << (p))      /* guest probes only (p < 32); host probes have no bit */
-#define VSP_PROBES_GUEST_ALL_ 0x000000feu /* bits 1..7 */
+#define VSP_PROBES_GUEST_ALL_ 0x000001feu /* bits 1..8 */
 
 struct vsp_hello {
     uint32_t agent_version;           /* major << 16 | minor << 8 | patch */
@@ -158,14 +173,15 @@ struct vsp_event {
     uint16_t group;   /* enum vsp_kgroup, must match probe */
     uint16_t probe;   /* enum vsp_probe, 1..VSP_PROBE_GUEST_MAX_ */
     uint16_t flags;   /* VSP_EVF_* */
-    uint32_t pid;     /* task (thread) id the probe hit */
-    uint32_t tgid;
+    uint32_t pid;     /* task (thread) id the probe hit; check: check index 0..7 */
+    uint32_t tgid;    /* check: exec child's pid, else 0 */
     uint32_t src_pid; /* signal: sender tgid (0 = kernel); 0 for other probes */
-    int32_t sig;      /* signal: 1..64; exit: terminating signal or 0; others: 0 */
-    int32_t code;     /* signal: si_code; exit: exit status; oom: oom_score_adj */
-    uint32_t uid;
-    uint64_t value;              /* oom: victim RSS in KiB; hang: blocked s; psi: stall us */
-    uint64_t kseq;               /* vesper.ko record sequence, 0 if not from the module */
+    int32_t sig;      /* signal: 1..64; exit, check (exec): terminating signal or 0; others: 0 */
+    int32_t code;     /* signal: si_code; exit: exit status; oom: oom_score_adj;
+                       * check: 0 ok or -errno (-4095..-1) */
+    uint32_t uid;     /* check: http status seen, exec exit status, else 0 */
+    uint64_t value; /* oom: victim RSS in KiB; hang: blocked s; psi: stall us; check: latency us */
+    uint64_t kseq;  /* vesper.ko record sequence, 0 if not from the module */
     char comm[VSP_COMM_LEN];     /* NUL terminated, sanitised to printable ASCII */
     char src_comm[VSP_COMM_LEN]; /* signal sender comm, "" otherwise */
 };
@@ -197,6 +213,21 @@ struct vsp_watch {
     char value[VSP_MAX_WATCH_VALUE + 1]; /* COMM / CGROUP, NUL terminated; "" for PID */
 };
 
+/* One liveness check.  tcp/http: addr[0] == 127 (IPv4 loopback), port
+ * non-zero; exec: addr and port 0.  VSP_CHECK_MIN_MS <= interval_ms <=
+ * VSP_CHECK_MAX_MS, 1 <= timeout_ms < interval_ms.  An EVENT of probe check
+ * names a check by its index in vsp_config.check[]. */
+struct vsp_check {
+    uint8_t kind;    /* enum vsp_check_kind */
+    uint8_t addr[4]; /* IPv4 address, network order; 127.x.y.z */
+    uint16_t port;   /* tcp/http 1..65535 */
+    uint32_t interval_ms;
+    uint32_t timeout_ms;
+    uint16_t expect;                   /* http: expected status 100..599; 0 otherwise */
+    char text[VSP_MAX_CHECK_TEXT + 1]; /* http: path, '/' then printable, no space;
+                                        * exec: absolute program path; tcp: "" */
+};
+
 struct vsp_psi_trigger {
     uint32_t stall_us;  /* 0 = off (window_us 0 too); on iff its psi-* probe bit is set */
     uint32_t window_us; /* 500000..10000000 when stall_us != 0, stall_us <= window_us */
@@ -211,6 +242,8 @@ struct vsp_config {
     struct vsp_psi_trigger psi[VSP_PSI_N_];
     uint16_t nwatch;
     struct vsp_watch watch[VSP_MAX_WATCH];
+    uint16_t ncheck; /* 0..VSP_MAX_CHECK; non-zero iff the check probe is armed */
+    struct vsp_check check[VSP_MAX_CHECK];
 };
 
 struct vsp_config_ack {
@@ -283,11 +316,12 @@ int vsp_decode(const void *buf, size_t len, struct vsp_msg *msg, size_t *used, c
 ssize_t vsp_encode(const struct vsp_msg *msg, void *buf, size_t cap, char *err, size_t errlen);
 
 /* Names for logs and config files; "?" / NULL for unknown values. */
-const char *vsp_msg_name(unsigned type);      /* "HELLO", ... or "?" */
-const char *vsp_probe_name(unsigned probe);   /* "signal", "oom", "psi-memory", ... or NULL */
-int vsp_probe_from_name(const char *name);    /* enum value, or -1 */
-unsigned vsp_probe_kgroup(unsigned probe);    /* enum vsp_kgroup, VSP_KGROUP_NONE if unknown */
-const char *vsp_kgroup_name(unsigned kgroup); /* "signal", "memory", ... or NULL */
+const char *vsp_msg_name(unsigned type);        /* "HELLO", ... or "?" */
+const char *vsp_probe_name(unsigned probe);     /* "signal", "oom", "psi-memory", ... or NULL */
+int vsp_probe_from_name(const char *name);      /* enum value, or -1 */
+unsigned vsp_probe_kgroup(unsigned probe);      /* enum vsp_kgroup, VSP_KGROUP_NONE if unknown */
+const char *vsp_kgroup_name(unsigned kgroup);   /* "signal", "memory", ... or NULL */
+const char *vsp_check_kind_name(unsigned kind); /* "tcp", "http", "exec" or NULL */
 
 /*
  * vsp_unit_name_ok() - 1 if s looks like a systemd unit name: 3..

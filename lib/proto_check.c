@@ -3,7 +3,8 @@
  *
  * Semantic checks of the vesper wire protocol, vsp_msg_check(): what the
  * fields of a message say (capability and flag bits, probe/group pairs,
- * signal numbers, heartbeat and PSI ranges, watch entries, errno values,
+ * signal numbers, heartbeat and PSI ranges, watch entries, liveness
+ * checks, errno values,
  * string lengths).  vsp_decode() runs them once parsing has checked the
  * shape of a payload, vsp_encode() before it writes one, so every message
  * vsp_encode() accepts is one vsp_decode() accepts.  They also bound every
@@ -78,9 +79,33 @@ static int check_heartbeat_ms(const char *what, uint32_t ms, char *err, size_t e
     return 0;
 }
 
+/* The fields of a check result (docs/protocol.md, EVENT): the check's
+ * index, 0 or -errno, the kind's name in comm, no task flags. */
+static int check_check_event(const struct vsp_event *e, char *err, size_t errlen)
+{
+    const uint16_t allowed = VSP_EVF_INJECTED | VSP_EVF_RESENT;
+    bool named = false;
+
+    if (e->pid >= VSP_MAX_CHECK)
+        return fail(err, errlen, -EINVAL, "EVENT check index %u, at most %d", e->pid,
+                    VSP_MAX_CHECK - 1);
+    if (e->code > 0 || e->code < -MAX_ERRNO)
+        return fail(err, errlen, -EINVAL, "EVENT check result %d is not 0 or -errno", e->code);
+    if (e->flags & ~allowed)
+        return fail(err, errlen, -EINVAL, "EVENT check with task flag bits 0x%04x",
+                    e->flags & ~allowed);
+    for (unsigned k = 1; k <= VSP_CHECK_KIND_MAX_; k++)
+        named |= strcmp(e->comm, vsp_check_kind_name(k)) == 0;
+    if (!named)
+        return fail(err, errlen, -EINVAL, "EVENT check kind '%s' is not tcp, http or exec",
+                    e->comm);
+    return 0;
+}
+
 static int check_event(const struct vsp_event *e, char *err, size_t errlen)
 {
     unsigned kg;
+    int rc;
 
     if (e->seq == 0)
         return fail(err, errlen, -EINVAL, "EVENT seq 0 (sequences start at 1)");
@@ -114,6 +139,11 @@ static int check_event(const struct vsp_event *e, char *err, size_t errlen)
     if (e->probe != VSP_PROBE_SIGNAL && (e->src_pid != 0 || e->src_comm[0] != '\0'))
         return fail(err, errlen, -EINVAL, "EVENT src_pid/src_comm on probe %s (signal only)",
                     pname(e->probe));
+    if (e->probe == VSP_PROBE_CHECK) {
+        rc = check_check_event(e, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
     switch (e->probe) {
     case VSP_PROBE_SIGNAL:
         if (e->sig < 1 || e->sig > MAX_SIGNAL)
@@ -121,9 +151,10 @@ static int check_event(const struct vsp_event *e, char *err, size_t errlen)
                         MAX_SIGNAL);
         break;
     case VSP_PROBE_EXIT:
+    case VSP_PROBE_CHECK:
         if (e->sig < 0 || e->sig > MAX_SIGNAL)
-            return fail(err, errlen, -EINVAL, "EVENT exit signal %d outside 0..%d", e->sig,
-                        MAX_SIGNAL);
+            return fail(err, errlen, -EINVAL, "EVENT %s signal %d outside 0..%d", pname(e->probe),
+                        e->sig, MAX_SIGNAL);
         break;
     default:
         if (e->sig != 0)
@@ -182,6 +213,63 @@ static int check_watch(unsigned i, const struct vsp_watch *w, char *err, size_t 
     return 0;
 }
 
+/* A check path: '/' then printable bytes without spaces (an HTTP request
+ * line or a program path must not be split by one), 1..VSP_MAX_CHECK_TEXT. */
+static bool check_path_ok(const char *s)
+{
+    size_t len = strnlen(s, VSP_MAX_CHECK_TEXT + 1);
+
+    if (len < 1 || len > VSP_MAX_CHECK_TEXT || s[0] != '/')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!printable((uint8_t)s[i]) || s[i] == ' ')
+            return false;
+    }
+    return true;
+}
+
+static int check_check(unsigned i, const struct vsp_check *ck, char *err, size_t errlen)
+{
+    const char *kn = vsp_check_kind_name(ck->kind);
+    bool net = ck->kind == VSP_CHECK_TCP || ck->kind == VSP_CHECK_HTTP;
+
+    if (kn == NULL)
+        return fail(err, errlen, -EINVAL, "CONFIG check %u: unknown kind %u", i, ck->kind);
+    if (ck->interval_ms < VSP_CHECK_MIN_MS || ck->interval_ms > VSP_CHECK_MAX_MS)
+        return fail(err, errlen, -EINVAL, "CONFIG check %u: interval %u ms outside %d..%d", i,
+                    ck->interval_ms, VSP_CHECK_MIN_MS, VSP_CHECK_MAX_MS);
+    if (ck->timeout_ms < 1 || ck->timeout_ms >= ck->interval_ms)
+        return fail(err, errlen, -EINVAL, "CONFIG check %u: timeout %u ms outside 1..%u", i,
+                    ck->timeout_ms, ck->interval_ms - 1);
+    if (net) {
+        if (ck->addr[0] != 127)
+            return fail(err, errlen, -EINVAL,
+                        "CONFIG check %u: %s address %u.%u.%u.%u is not loopback", i, kn,
+                        ck->addr[0], ck->addr[1], ck->addr[2], ck->addr[3]);
+        if (ck->port == 0)
+            return fail(err, errlen, -EINVAL, "CONFIG check %u: %s port 0", i, kn);
+    } else if (ck->port != 0 || ck->addr[0] | ck->addr[1] | ck->addr[2] | ck->addr[3]) {
+        return fail(err, errlen, -EINVAL, "CONFIG check %u: exec with an address or port", i);
+    }
+    if (ck->kind == VSP_CHECK_HTTP) {
+        if (ck->expect < 100 || ck->expect > 599)
+            return fail(err, errlen, -EINVAL, "CONFIG check %u: http status %u outside 100..599", i,
+                        ck->expect);
+    } else if (ck->expect != 0) {
+        return fail(err, errlen, -EINVAL, "CONFIG check %u: expected status %u on a %s check", i,
+                    ck->expect, kn);
+    }
+    if (ck->kind == VSP_CHECK_TCP) {
+        if (strnlen(ck->text, sizeof(ck->text)) != 0)
+            return fail(err, errlen, -EINVAL, "CONFIG check %u: tcp check with a path", i);
+    } else if (!check_path_ok(ck->text)) {
+        return fail(err, errlen, -EINVAL,
+                    "CONFIG check %u: %s path is not '/' and 1..%d printable bytes without spaces",
+                    i, kn, VSP_MAX_CHECK_TEXT);
+    }
+    return 0;
+}
+
 static int check_config(const struct vsp_config *c, char *err, size_t errlen)
 {
     int rc;
@@ -225,6 +313,18 @@ static int check_config(const struct vsp_config *c, char *err, size_t errlen)
                     VSP_MAX_WATCH);
     for (unsigned i = 0; i < c->nwatch; i++) {
         rc = check_watch(i, &c->watch[i], err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (c->ncheck > VSP_MAX_CHECK)
+        return fail(err, errlen, -EINVAL, "CONFIG has %u checks, at most %d", c->ncheck,
+                    VSP_MAX_CHECK);
+    if ((c->ncheck != 0) != ((c->probes & VSP_PROBE_BIT(VSP_PROBE_CHECK)) != 0))
+        return fail(err, errlen, -EINVAL,
+                    c->ncheck ? "CONFIG has checks but the check probe is not armed"
+                              : "CONFIG probe check armed without checks");
+    for (unsigned i = 0; i < c->ncheck; i++) {
+        rc = check_check(i, &c->check[i], err, errlen);
         if (rc < 0)
             return rc;
     }

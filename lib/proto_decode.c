@@ -237,6 +237,35 @@ static int parse_watch(struct rd *r, unsigned i, struct vsp_watch *w, char *err,
     return 0;
 }
 
+/* One check entry; what its fields say is vsp_msg_check()'s business. */
+static int parse_check(struct rd *r, unsigned i, struct vsp_check *ck, char *err, size_t errlen)
+{
+    uint8_t reserved, tlen;
+
+    if (r->left < CHECK_HDR)
+        return fail(err, errlen, -EINVAL, "CONFIG check %u runs past the payload", i);
+    ck->kind = rd_u8(r);
+    reserved = rd_u8(r);
+    ck->port = rd_u16(r);
+    rd_bytes(r, ck->addr, sizeof(ck->addr));
+    ck->interval_ms = rd_u32(r);
+    ck->timeout_ms = rd_u32(r);
+    ck->expect = rd_u16(r);
+    tlen = rd_u8(r);
+    if (reserved != 0)
+        return fail(err, errlen, -EINVAL, "CONFIG check %u: reserved byte is 0x%02x, must be 0", i,
+                    reserved);
+    if (tlen > VSP_MAX_CHECK_TEXT)
+        return fail(err, errlen, -EINVAL, "CONFIG check %u: path length %u above %d", i, tlen,
+                    VSP_MAX_CHECK_TEXT);
+    if (tlen > r->left)
+        return fail(err, errlen, -EINVAL,
+                    "CONFIG check %u: path length %u runs past the payload (%zu left)", i, tlen,
+                    r->left);
+    rd_str(r, ck->text, tlen);
+    return 0;
+}
+
 static int parse_config(struct rd *r, struct vsp_config *c, char *err, size_t errlen)
 {
     int rc;
@@ -251,11 +280,20 @@ static int parse_config(struct rd *r, struct vsp_config *c, char *err, size_t er
         c->psi[i].window_us = rd_u32(r);
     }
     c->nwatch = rd_u16(r);
+    c->ncheck = rd_u16(r);
     if (c->nwatch > VSP_MAX_WATCH)
         return fail(err, errlen, -EINVAL, "CONFIG has %u watch entries, at most %d", c->nwatch,
                     VSP_MAX_WATCH);
+    if (c->ncheck > VSP_MAX_CHECK)
+        return fail(err, errlen, -EINVAL, "CONFIG has %u checks, at most %d", c->ncheck,
+                    VSP_MAX_CHECK);
     for (unsigned i = 0; i < c->nwatch; i++) {
         rc = parse_watch(r, i, &c->watch[i], err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    for (unsigned i = 0; i < c->ncheck; i++) {
+        rc = parse_check(r, i, &c->check[i], err, errlen);
         if (rc < 0)
             return rc;
     }

@@ -128,6 +128,8 @@ static size_t payload_len(const struct vsp_msg *m)
 
             n += WATCH_HDR + (w->kind == VSP_WATCH_PID ? 4 : strlen(w->value));
         }
+        for (unsigned i = 0; i < m->u.config.ncheck; i++)
+            n += CHECK_HDR + strlen(m->u.config.check[i].text);
         return n;
     case VSP_MSG_CONFIG_ACK:
         return CONFIG_ACK_FIXED + strlen(m->u.config_ack.text);
@@ -136,6 +138,21 @@ static size_t payload_len(const struct vsp_msg *m)
     default:
         return vsp_msg_info[m->type].min;
     }
+}
+
+static void write_check(struct wr *w, const struct vsp_check *ck)
+{
+    size_t n = strlen(ck->text);
+
+    wr_u8(w, ck->kind);
+    wr_u8(w, 0); /* reserved */
+    wr_u16(w, ck->port);
+    wr_bytes(w, ck->addr, sizeof(ck->addr));
+    wr_u32(w, ck->interval_ms);
+    wr_u32(w, ck->timeout_ms);
+    wr_u16(w, ck->expect);
+    wr_u8(w, (uint8_t)n);
+    wr_str(w, ck->text, n);
 }
 
 static void write_payload(struct wr *w, const struct vsp_msg *m)
@@ -217,6 +234,7 @@ static void write_payload(struct wr *w, const struct vsp_msg *m)
             wr_u32(w, c->psi[i].window_us);
         }
         wr_u16(w, c->nwatch);
+        wr_u16(w, c->ncheck);
         for (unsigned i = 0; i < c->nwatch; i++) {
             const struct vsp_watch *wa = &c->watch[i];
 
@@ -230,6 +248,8 @@ static void write_payload(struct wr *w, const struct vsp_msg *m)
                 wr_str(w, wa->value, n);
             }
         }
+        for (unsigned i = 0; i < c->ncheck; i++)
+            write_check(w, &c->check[i]);
         break;
     case VSP_MSG_CONFIG_ACK:
         wr_u32(w, m->u.config_ack.generation);

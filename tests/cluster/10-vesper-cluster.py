@@ -40,12 +40,18 @@
 #                controller killed: the request was sent and never read
 #                ("lost"); it is resent once the controller is back, and the
 #                operation's outcome says so (or withdrawn, as above)
+#   stuck        the VMM layer at a 1 s heartbeat timeout: a guest kernel
+#                lockup in vm1 (vesper.ko test hook), then its QEMU stopped
+#                with SIGSTOP -> agent silent -> vesperd's host evidence
+#                says guest-stuck -> failover, vm1 starts elsewhere; the
+#                agent killed in vm2 -> agent-dead, logged: vm2 stays
 # Options: --bench N: instead, N runs of each arm, interleaved: P2 = the
 # fault with vesper (vm1-vesper started), P1 = the same fault found by the
 # 10 s monitor (vm1-vesper stopped); prints per arm the median, p90, min and
 # max of fault -> failure detected and fault -> vm1 started on the other
 # node (VirtualDomain's start returns once the guest's httpd answers);
-# --keep: leave the cluster and guests up.
+# --keep: leave the cluster and guests up; --case NAME: only that case
+# (failover, migrate, no-vesperd, controller, lost, stuck).
 # On a failure, STATE/failure/ gets every node's whole vesperd log and the
 # pacemaker.log lines of the failed cases, and the cluster is torn down
 # keeping STATE (tools/cluster/down -k).
@@ -355,6 +361,82 @@ def case_no_vesperd():
         stack.restart_vesperd(node)
 
 
+def host_ops(node, g, probe, after):
+    """node's vesperd's operations of guest g on host probe `probe` decided
+    at/after `after` (host time, s)."""
+    return [o for o in stack.ctl_json(node, "operations", "operations", DOM[g], "--limit", "1000")
+            if o["probe"] == probe and o["event_real_ns"] >= after * 1e9]
+
+
+def stuck_once(fault):
+    """The VMM layer, one wedged-guest fault in vm1: a guest kernel lockup
+    (vesper.ko spins with interrupts off for 30 s) or its QEMU stopped
+    (SIGSTOP).  The agent falls silent; vesperd's host evidence says
+    guest-stuck, the verdict fails vm1 over and it starts elsewhere."""
+    cleanup_cluster()  # the last fault's failure bans vm1 from its node (threshold 1)
+    src = ready("vm1")
+    if not check(src is not None, "vm1 ready"):
+        return
+    qpid = stack.qemu_pid(src, DOM["vm1"])
+    if not check(qpid is not None, "the pid of vm1's QEMU on %s" % src):
+        return
+    t0 = time.time()
+    if fault == "lockup":
+        ok, reply = gcmd(src, DOM["vm1"], "lockup", 30)
+        if not check(ok, "vm1 begins a 30 s kernel lockup (%s)" % reply):
+            return
+        t_start = time.time() + 0.2  # the guest replies, then locks up 0.2 s later
+    else:
+        os.kill(qpid, signal.SIGSTOP)
+        t_start = t0
+    comm = "spinning" if fault == "lockup" else "stopped"
+    try:
+        ops = wait(lambda: [o for o in host_ops(src, "vm1", "guest-stuck", t0)
+                            if o["comm"] == comm and o["verdict"] == "failover"], 15, 0.05)
+        if check(bool(ops), "%s -> guest-stuck (%s) -> failover verdict on %s" % (fault, comm, src)):
+            t_dec = stack.op_real(ops[0], "decide_mono_ns")
+            log("measured: %s of vm1 -> guest-stuck verdict %.0f ms (%.0f ms from the command)"
+                % (fault, (t_dec - t_start) * 1000, (t_dec - t0) * 1000))
+        r = wait(lambda: stack.op_ok_elsewhere("vm1", src, t0), 120, 0.1)
+        if check(r is not None, "vm1 started on another node than %s" % src):
+            log("vm1 %s -> %s, %s -> started elsewhere in %.0f ms" % (src, r[0], fault,
+                                                                   (r[1] - t0) * 1000))
+        check(host_ops(src, "vm1", "agent-dead", t0) == [], "no agent-dead for a wedged guest")
+    finally:
+        if fault == "sigstop":
+            try:
+                os.kill(qpid, signal.SIGCONT)  # normally gone: destroyed by the stop
+            except ProcessLookupError:
+                pass
+    settle(120)
+
+
+def case_stuck():
+    begin_case("guest stuck (lockup, SIGSTOP) fails over; a dead agent does not")
+    cleanup_cluster()
+    stuck_once("lockup")
+    stuck_once("sigstop")
+    # the agent killed in a healthy guest: the smallest layer, logged only
+    src = ready("vm2")
+    if not check(src is not None, "vm2 ready"):
+        return
+    t0 = time.time()
+    ok, reply = gcmd(src, DOM["vm2"], "kill", "KILL", "vesper-agent")
+    if not check(ok, "vesper-agent killed in vm2 (%s)" % reply):
+        return
+    ops = wait(lambda: host_ops(src, "vm2", "agent-dead", t0), 15, 0.1)
+    check(bool(ops) and ops[0]["comm"] == "port-closed" and ops[0]["verdict"] == "log",
+          "killed agent -> agent-dead (port-closed), judged log (%s)" %
+          [(o["comm"], o["verdict"]) for o in ops])
+    time.sleep(5)
+    check(host_ops(src, "vm2", "guest-stuck", t0) == [], "no guest-stuck for a dead agent")
+    check(locate("vm2") == src and stack.op_ok_elsewhere("vm2", src, t0) is None,
+          "vm2 still runs on %s, not failed over" % src)
+    fc = ex("node1", "crm_failcount", "-G", "-r", "vm2", "-N", src).stdout
+    check("value=0" in fc, "vm2 has no failure on %s (%s)" % (src, fc.strip()))
+    check(httpd_up("vm2"), "httpd in vm2 still runs")
+
+
 def controller_pid(node):
     pids = run([os.path.join(stack.CL, "pids"), "-d", STATE, node, "pacemaker-contr"]).stdout.split()
     check(len(pids) == 1, "found pacemaker-controld of %s (%s)" % (node, " ".join(pids)))
@@ -562,12 +644,15 @@ def main():
     try:
         groups = stack.probe_groups(os.path.join(STATE + "-guests", "probe-groups"))
         for n in INST:
-            stack.start_vesperd(n, groups, stack.vd_vesperd_body(n))
+            # a silence of 1 s is judged on the host's evidence (case_stuck)
+            stack.start_vesperd(n, groups,
+                                stack.vd_vesperd_body(n, template="heartbeat-timeout = 1s\n"))
         if not check(wait(lambda: all("pacemaker: controller link ready" in stack.vesperd_log(n)
                                       for n in INST), 30),
                      "vesperd's Pacemaker link comes up on %s" % ", ".join(INST)):
             return
-        stack.vd_configure(GUESTS, stack.vd_define(GUESTS, STATE + "-guests"))
+        stack.vd_configure(GUESTS, stack.vd_define(GUESTS, STATE + "-guests",
+                                                    args=["-a", "vesper.kargs=test_hooks=1"]))
         settle(180)
         check(locate("vm1") == "node1" and locate("vm2") == "node1",
               "vm1 and vm2 start on node1 (%s, %s)" % (locate("vm1"), locate("vm2")))
@@ -583,11 +668,14 @@ def main():
         if bench_n:
             check(bench(bench_n), "%d benchmark runs per arm" % bench_n)
             return
-        case_failover_and_isolation()
-        case_migrate()
-        case_no_vesperd()
-        case_controller_restart(lost=False)
-        case_controller_restart(lost=True)
+        cases = [("failover", case_failover_and_isolation), ("migrate", case_migrate),
+                 ("no-vesperd", case_no_vesperd),
+                 ("controller", lambda: case_controller_restart(lost=False)),
+                 ("lost", lambda: case_controller_restart(lost=True)), ("stuck", case_stuck)]
+        only = sys.argv[sys.argv.index("--case") + 1] if "--case" in sys.argv else None
+        for name, case in cases:
+            if only in (None, name):
+                case()
     except Exception as e:  # a crash of the test is a failure, with the logs kept
         check(False, "exception: %r" % e)
     finally:

@@ -84,6 +84,16 @@ static void make(unsigned type, struct vsp_msg *m)
         m->u.config.watch[1].pid = 300;
         m->u.config.watch[2].kind = VSP_WATCH_CGROUP;
         strcpy(m->u.config.watch[2].value, "/system.slice/db.service");
+        m->u.config.ncheck = 2;
+        m->u.config.check[0] = (struct vsp_check){.kind = VSP_CHECK_HTTP,
+                                                  .addr = {127, 0, 0, 1},
+                                                  .port = 80,
+                                                  .interval_ms = 250,
+                                                  .timeout_ms = 200,
+                                                  .expect = 200,
+                                                  .text = "/healthz"};
+        m->u.config.check[1] = (struct vsp_check){
+            .kind = VSP_CHECK_EXEC, .interval_ms = 1000, .timeout_ms = 500, .text = "/bin/true"};
         break;
     case VSP_MSG_CONFIG_ACK:
         m->u.config_ack.generation = 1;

@@ -152,7 +152,7 @@ def run(d, guests):
     except ValueError:
         pass
     errs = [m for t, m in msgs if t == ERROR]
-    check(bool(errs) and "version 1" in errs[0]["text"] and "speaks 2" in errs[0]["text"],
+    check(bool(errs) and "version 1" in errs[0]["text"] and "speaks 3" in errs[0]["text"],
           "a protocol 1 HELLO gets an ERROR naming both versions (%s)"
           % (errs[0]["text"] if errs else buf[:40]))
     check(wait_for(lambda: "unsupported protocol version 1" in d.logtext()),

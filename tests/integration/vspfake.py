@@ -6,12 +6,14 @@
 # the document): frame encoders for the guest->host messages, decoders for
 # the host->guest ones, and a FakeGuest that connects to a listen-mode
 # channel (or serves a connect-mode one), answers PING and CONFIG, and sends
-# HELLO, EVENT, HEARTBEAT, DROPPED or raw bytes on request.  Also a small
+# HELLO, EVENT, HEARTBEAT, DROPPED or raw bytes on request; a FakeHost
+# that serves a real vesper-agent's --socket (WELCOME, CONFIG with liveness
+# checks) and records what the agent sends.  Also a small
 # helper to start vesperd on temporary paths (and kill and restart it) and
 # to ask vesperctl, a guest connected and a fault judged (connect_guest(),
 # fault()), and the frame of a test around one vesperd (run_cases(),
 # vesperd_test()).
-"""Fake guest agent and vesperd test harness (python3 standard library only)."""
+"""Fake guest agent, fake host and vesperd test harness (python3 standard library only)."""
 
 import json
 import os
@@ -25,7 +27,7 @@ import threading
 import time
 
 MAGIC = b"VS"
-VERSION = 2
+VERSION = 3
 HDR = struct.Struct("<2sBBI")
 
 HELLO, WELCOME, EVENT, HEARTBEAT, PING, PONG, CONFIG, CONFIG_ACK, DROPPED, ERROR = range(1, 11)
@@ -35,11 +37,15 @@ MSG_NAMES = {1: "HELLO", 2: "WELCOME", 3: "EVENT", 4: "HEARTBEAT", 5: "PING", 6:
 # probes and their kernel groups
 PROBE_SIGNAL, PROBE_OOM, PROBE_EXIT, PROBE_HANG = 1, 2, 3, 4
 PROBE_PSI_CPU, PROBE_PSI_MEMORY, PROBE_PSI_IO = 5, 6, 7
-KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5}
+PROBE_CHECK = 8
+KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5, 8: 7}
 
 EVF_WATCHED, EVF_KSENDER, EVF_CORE, EVF_INJECTED, EVF_RESENT, EVF_PLANNED = 1, 2, 4, 8, 16, 32
 CAP_INJECT = 4
 CAP_RESEND = 8
+CAP_CHECK = 0x10
+CHECK_TCP, CHECK_HTTP, CHECK_EXEC = 1, 2, 3
+CHECK_KINDS = {CHECK_TCP: "tcp", CHECK_HTTP: "http", CHECK_EXEC: "exec"}
 
 
 def frame(mtype, payload):
@@ -95,17 +101,26 @@ def enc_error(code, text):
     return frame(ERROR, struct.pack("<IH", code, len(tb)) + tb)
 
 
-def decode_host(buf):
-    """Split complete frames off buf: returns (list of (type, dict), rest)."""
+def split_frames(buf, sender):
+    """Split complete frames off buf: returns (list of (type, payload), rest);
+    a bad header raises ValueError naming the sender ("host", "guest")."""
     out = []
     while len(buf) >= HDR.size:
         magic, ver, mtype, length = HDR.unpack_from(buf)
         if magic != MAGIC or ver != VERSION or length < HDR.size or length > 4096:
-            raise ValueError("bad frame header from host: %r" % buf[:8])
+            raise ValueError("bad frame header from %s: %r" % (sender, buf[:8]))
         if len(buf) < length:
             break
-        p = buf[HDR.size:length]
+        out.append((mtype, buf[HDR.size:length]))
         buf = buf[length:]
+    return out, buf
+
+
+def decode_host(buf):
+    """Split complete frames off buf: returns (list of (type, dict), rest)."""
+    out = []
+    frames, buf = split_frames(buf, "host")
+    for mtype, p in frames:
         m = {}
         if mtype == WELCOME:
             m["daemon_version"], m["heartbeat_ms"], m["boot_id"], m["instance"], \
@@ -114,14 +129,25 @@ def decode_host(buf):
             m["id"], m["host_ns"] = struct.unpack("<QQ", p)
         elif mtype == CONFIG:
             (m["generation"], m["probes"], m["heartbeat_ms"], m["flags"], m["hung_timeout_s"],
-             c_s, c_w, mem_s, mem_w, io_s, io_w, nwatch) = struct.unpack_from("<IIIIIIIIIIIH", p)
+             c_s, c_w, mem_s, mem_w, io_s, io_w, nwatch, ncheck) = struct.unpack_from("<IIIIIIIIIIIHH", p)
             m["psi"] = [(c_s, c_w), (mem_s, mem_w), (io_s, io_w)]
-            off, watch = 46, []
+            off, watch = 48, []
             for _ in range(nwatch):
                 kind, ln = p[off], p[off + 1]
                 watch.append((kind, p[off + 2:off + 2 + ln]))
                 off += 2 + ln
             m["watch"] = watch
+            checks = []
+            for _ in range(ncheck):
+                kind, _rsv, port = struct.unpack_from("<BBH", p, off)
+                addr = ".".join(str(b) for b in p[off + 4:off + 8])
+                interval, timeout, expect, ln = struct.unpack_from("<IIHB", p, off + 8)
+                checks.append({"kind": CHECK_KINDS.get(kind, kind), "port": port, "addr": addr,
+                               "interval_ms": interval, "timeout_ms": timeout, "expect": expect,
+                               "text": p[off + 19:off + 19 + ln].decode()})
+                off += 19 + ln
+            m["ncheck"] = ncheck
+            m["checks"] = checks
         elif mtype == ERROR:
             code, ln = struct.unpack_from("<IH", p)
             m["code"], m["text"] = code, p[6:6 + ln].decode(errors="replace")
@@ -131,23 +157,74 @@ def decode_host(buf):
     return out, buf
 
 
-class FakeGuest:
-    """One fake agent.  Listen-mode channel: connect(path).  A reader
-    thread answers PING (PONG) and CONFIG (CONFIG_ACK) and records frames."""
+class Link:
+    """One end of a link, read by a thread: the frames decode() splits off
+    what it reads are recorded (got()) and handed to on_frame(); send() may
+    be called from any thread."""
 
-    def __init__(self, name="fakeguest", boot_id=None, instance=None, answer=True):
-        self.name = name
-        self.boot_id = boot_id or os.urandom(16)
-        self.instance = instance or mono_ns()
-        self.answer = answer
+    def __init__(self, decode):
+        self.decode = decode
         self.sock = None
-        self.seq = 0
         self.frames = []  # (type, dict) received
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
         self.closed = threading.Event()
-        self.welcome = threading.Event()
         self.thread = None
+
+    def attach(self, s):
+        self.sock = s
+        self.closed.clear()
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def on_frame(self, mtype, m, rx_ns):
+        """A frame read at rx_ns (CLOCK_MONOTONIC): answer it if need be."""
+
+    def _reader(self):
+        buf = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                msgs, buf = self.decode(buf + data)
+                for mtype, m in msgs:
+                    rx_ns = mono_ns()
+                    with self.lock:
+                        self.frames.append((mtype, m))
+                    self.on_frame(mtype, m, rx_ns)
+        except OSError:
+            pass
+        finally:
+            self.closed.set()
+
+    def send(self, data):
+        # one writer at a time: the reader thread answers PINGs while a test
+        # thread may be sending (interleaved frames would be garbage)
+        with self.send_lock:
+            try:
+                self.sock.sendall(data)
+                return True
+            except OSError:
+                return False
+
+    def got(self, mtype):
+        with self.lock:
+            return [m for t, m in self.frames if t == mtype]
+
+
+class FakeGuest(Link):
+    """One fake agent.  Listen-mode channel: connect(path).  A reader
+    thread answers PING (PONG) and CONFIG (CONFIG_ACK) and records frames."""
+
+    def __init__(self, name="fakeguest", boot_id=None, instance=None, answer=True):
+        super().__init__(decode_host)
+        self.name = name
+        self.boot_id = boot_id or os.urandom(16)
+        self.instance = instance or mono_ns()
+        self.answer = answer
+        self.seq = 0
+        self.welcome = threading.Event()
         self.hb_thread = None
         self.hb_stop = threading.Event()
 
@@ -166,48 +243,19 @@ class FakeGuest:
         self.attach(s)
 
     def attach(self, s):
-        self.sock = s
-        self.closed.clear()
         self.welcome.clear()
-        self.thread = threading.Thread(target=self._reader, daemon=True)
-        self.thread.start()
+        super().attach(s)
 
-    def _reader(self):
-        buf = b""
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    break
-                buf += data
-                msgs, buf = decode_host(buf)
-                for mtype, m in msgs:
-                    t2 = mono_ns()
-                    with self.lock:
-                        self.frames.append((mtype, m))
-                    if mtype == WELCOME:
-                        self.welcome.set()
-                    elif mtype == PING and self.answer:
-                        self.send(enc_pong(m["id"], m["host_ns"], t2, mono_ns()))
-                    elif mtype == CONFIG and self.answer:
-                        self.send(enc_config_ack(m["generation"], 0, m["probes"], "fake ok"))
-        except OSError:
-            pass
-        finally:
-            self.closed.set()
+    def on_frame(self, mtype, m, rx_ns):
+        if mtype == WELCOME:
+            self.welcome.set()
+        elif mtype == PING and self.answer:
+            self.send(enc_pong(m["id"], m["host_ns"], rx_ns, mono_ns()))
+        elif mtype == CONFIG and self.answer:
+            self.send(enc_config_ack(m["generation"], 0, m["probes"], "fake ok"))
 
-    def send(self, data):
-        # one writer at a time: the reader thread answers PINGs while a test
-        # thread may be sending (interleaved frames would be garbage)
-        with self.send_lock:
-            try:
-                self.sock.sendall(data)
-                return True
-            except OSError:
-                return False
-
-    def hello(self, wait=True):
-        self.send(enc_hello(self.boot_id, self.instance, self.name))
+    def hello(self, wait=True, caps=CAP_INJECT):
+        self.send(enc_hello(self.boot_id, self.instance, self.name, caps=caps))
         if wait and not self.welcome.wait(5):
             raise RuntimeError("%s: no WELCOME" % self.name)
         return self.got(WELCOME)[-1] if wait else None
@@ -233,10 +281,6 @@ class FakeGuest:
     def stop_heartbeats(self):
         self.hb_stop.set()
 
-    def got(self, mtype):
-        with self.lock:
-            return [m for t, m in self.frames if t == mtype]
-
     def close(self):
         self.stop_heartbeats()
         if self.sock:
@@ -245,6 +289,88 @@ class FakeGuest:
             except OSError:
                 pass
             self.sock.close()
+
+
+# The host's side, for tests of the real vesper-agent: encoders of the
+# host->guest frames, a decoder of the guest->host ones, and a FakeHost
+# that serves the agent's --socket.
+
+
+def enc_welcome(boot_id, instance, last_seq=0, heartbeat_ms=1000, version=0x000100):
+    return frame(WELCOME, struct.pack("<II16sQQ", version, heartbeat_ms, boot_id, instance,
+                                      last_seq))
+
+
+def enc_check(kind, text="", addr="127.0.0.1", port=0, interval_ms=1000, timeout_ms=500,
+              expect=0):
+    """One CONFIG check entry (exec: no address)."""
+    tb = text.encode()
+    raw = socket.inet_aton(addr) if kind != CHECK_EXEC else b"\0" * 4
+    return struct.pack("<BBH4sIIHB", kind, 0, port, raw, interval_ms, timeout_ms, expect,
+                       len(tb)) + tb
+
+
+def enc_config(gen, probes=0, heartbeat_ms=1000, checks=()):
+    """A CONFIG without PSI triggers and watch list; checks are enc_check()
+    entries (the check probe's bit is added when there are some)."""
+    if checks:
+        probes |= 1 << PROBE_CHECK
+    return frame(CONFIG, struct.pack("<IIIII6IHH", gen, probes, heartbeat_ms, 0, 0, *([0] * 6),
+                                     0, len(checks)) + b"".join(checks))
+
+
+def decode_guest(buf):
+    """Split complete frames off buf: returns (list of (type, dict), rest)."""
+    out = []
+    frames, buf = split_frames(buf, "guest")
+    for mtype, p in frames:
+        m = {}
+        if mtype == HELLO:
+            (m["version"], m["caps"], m["boot_id"], m["instance"], m["mono_ns"], m["real_ns"],
+             m["kmod_abi"], m["probes_avail"], ln) = struct.unpack_from("<II16sQQQIIH", p)
+            m["name"] = p[58:58 + ln].decode(errors="replace")
+        elif mtype == EVENT:
+            (m["seq"], m["mono_ns"], m["real_ns"], m["group"], m["probe"], m["flags"], _,
+             m["pid"], m["tgid"], m["src_pid"], m["sig"], m["code"], m["uid"], m["value"],
+             m["kseq"], comm, src_comm) = struct.unpack("<QQQHHHHIIIiiIQQ16s16s", p)
+            m["comm"] = comm.split(b"\0")[0].decode(errors="replace")
+            m["src_comm"] = src_comm.split(b"\0")[0].decode(errors="replace")
+        elif mtype == CONFIG_ACK:
+            m["generation"], m["status"], m["probes_armed"], ln = struct.unpack_from("<IiIH", p)
+            m["text"] = p[14:14 + ln].decode(errors="replace")
+        else:
+            m["raw"] = p
+        out.append((mtype, m))
+    return out, buf
+
+
+class FakeHost(Link):
+    """The host end of one vesper-agent's link: listens on a unix socket
+    (the agent's --socket path), accepts the agent, answers each HELLO with
+    WELCOME (a new stream) and records the frames the agent sends."""
+
+    def __init__(self, path, heartbeat_ms=1000):
+        super().__init__(decode_guest)
+        self.heartbeat_ms = heartbeat_ms
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.lsock.bind(path)
+        self.lsock.listen(1)
+
+    def accept(self, timeout=10.0):
+        self.lsock.settimeout(timeout)
+        self.attach(self.lsock.accept()[0])
+
+    def on_frame(self, mtype, m, rx_ns):
+        if mtype == HELLO:
+            self.send(enc_welcome(m["boot_id"], m["instance"], heartbeat_ms=self.heartbeat_ms))
+
+    def events(self, probe=None):
+        return [e for e in self.got(EVENT) if probe is None or e["probe"] == probe]
+
+    def close(self):
+        for s in (self.sock, self.lsock):
+            if s:
+                s.close()
 
 
 def quick_group(name, flap="none"):

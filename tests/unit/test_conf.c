@@ -397,11 +397,12 @@ static void test_rule_errors(void **state)
         {"signal -> none", "unknown verdict 'none' (ignore, log, migrate or failover)"},
         {"sigterm -> log",
          "unknown probe 'sigterm' (signal oom exit hang psi-cpu psi-memory "
-         "psi-io agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)"},
+         "psi-io check agent-lost agent-back guest-stuck agent-dead crash watchdog io-error "
+         "stopped)"},
         {"signal pid=1 -> log",
-         "unknown filter 'pid' (sig= watched= exit= comm= planned= value>=)"},
+         "unknown filter 'pid' (sig= watched= exit= comm= planned= result= value>=)"},
         {"signal TERM -> log",
-         "expected a filter (sig= watched= exit= comm= planned= value>=), found "
+         "expected a filter (sig= watched= exit= comm= planned= result= value>=), found "
          "'TERM'"},
         {"oom sig=KILL -> log", "filter sig= does not apply to probe 'oom'"},
         {"signal exit=clean -> log", "filter exit= does not apply to probe 'signal'"},
@@ -435,7 +436,7 @@ static void test_rule_errors(void **state)
         {"hang value>=500ms -> log", "hang time '500ms' must be whole seconds"},
         {"psi-io value>=1x -> log", "bad duration '1x': unknown unit 'x' (use us ms s m h)"},
         {"psi-io value=1s -> log",
-         "unknown filter 'value' (sig= watched= exit= comm= planned= value>=)"},
+         "unknown filter 'value' (sig= watched= exit= comm= planned= result= value>=)"},
         {"oom value>=99999999999999999GiB -> log", "bad size '99999999999999999GiB': expected a "
                                                    "number and KiB, MiB or GiB"},
     };
@@ -685,7 +686,7 @@ static void test_group_many_errors(void **state)
         "g.conf:3: rise must be a number in 1..64, not 'x'",
         "g.conf:4: group 'a' has a psi-io rule but no 'psi-io = some|full STALL/WINDOW' trigger",
         "g.conf:5: rule: unknown probe 'nope' (signal oom exit hang psi-cpu psi-memory psi-io "
-        "agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)",
+        "check agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)",
         "g.conf:8: unknown key 'bogus' in [group b]",
         "g.conf:9: duplicate group 'a' (first defined at g.conf:2)",
     };

@@ -13,13 +13,21 @@
  * maintenance holding verdicts back (recorded without waiting for the
  * disk), a request held back after its decision undoing its latch and
  * giving back its budget, and a Pacemaker verdict for a guest bound to
- * no resource recorded, not sent.  The test drives the judge directly through
- * guest_int.h, the guest family's private header.
+ * no resource recorded, not sent; liveness checks (guest_check.c): no
+ * checks for an agent without the CHECK capability, results before the
+ * agent's acknowledgement not judged, results naming no check refused
+ * with a specific sentence, the last result of each check, results judged
+ * by the group of their check with its rise, the words of the log line
+ * and the latch, and the limit of checks a binding may give (the CONFIG
+ * is made as guest_send_config() makes it, the test plays the agent's
+ * CONFIG_ACK).  The test drives the judge directly through guest_int.h,
+ * the guest family's private header.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,7 +84,7 @@ static const char groups_text[] = "[group signal]\n"
                                   "flap = none\n"
                                   "rule = crash -> failover\n";
 
-/* %s: the directory of the guest's (listening) channel */
+/* %s: the directory of the guest's (listening) channel, its groups */
 static const char daemon_fmt[] = "[action page]\n"
                                  "type = exec\n"
                                  "command = /bin/false\n"
@@ -85,7 +93,7 @@ static const char daemon_fmt[] = "[action page]\n"
                                  "[guest vm1]\n"
                                  "channel = %s/vm1.sock\n"
                                  "channel-mode = listen\n"
-                                 "groups = signal, pressure, agent, hypervisor\n"
+                                 "groups = %s\n"
                                  "on-failover = page\n"
                                  "on-migrate = page\n"
                                  "resource = vm1-web\n";
@@ -137,6 +145,31 @@ static const char unbound_fmt[] = "[libvirt]\n"
                                   "channel-mode = listen\n"
                                   "groups = signal\n"
                                   "on-failover = page\n";
+
+/* liveness checks: web's trips web (rise 2), db's is only logged; seven
+ * is for the limit of a binding */
+static const char checks_groups[] = "[group web]\n"
+                                    "rise = 2\n"
+                                    "window = 10s\n"
+                                    "check = http 127.0.0.1:8080/healthz interval=250ms "
+                                    "timeout=200ms\n"
+                                    "rule = check -> failover\n"
+                                    "rule = check result=ok -> ignore\n"
+                                    "\n"
+                                    "[group db]\n"
+                                    "check = exec /usr/local/bin/db-ok\n"
+                                    "rule = check -> log\n"
+                                    "rule = check result=ok -> ignore\n"
+                                    "\n"
+                                    "[group seven]\n"
+                                    "check = tcp 127.0.0.3:1\n"
+                                    "check = tcp 127.0.0.3:2\n"
+                                    "check = tcp 127.0.0.3:3\n"
+                                    "check = tcp 127.0.0.3:4\n"
+                                    "check = tcp 127.0.0.3:5\n"
+                                    "check = tcp 127.0.0.3:6\n"
+                                    "check = tcp 127.0.0.3:7\n"
+                                    "rule = check -> log\n";
 
 static const uint8_t boot[VSP_BOOT_ID_LEN] = {0x3f, 0x2a, 0x9c, 0x01, 5,  6,  7,  8,
                                               9,    10,   11,   12,   13, 14, 15, 16};
@@ -204,12 +237,21 @@ static const struct action_ops ta_ops = {
 
 /* ---- fixture ------------------------------------------------------------ */
 
+/* g (not NULL), with a stream as a HELLO would have set it */
+static struct guest *with_stream(struct guest *g)
+{
+    assert_non_null(g);
+    memcpy(g->boot_id, boot, sizeof(boot));
+    g->instance = INSTANCE;
+    g->have_stream = 1;
+    return g;
+}
+
 /* The fixture's guest vm1 and its operation log, on database db (NULL:
  * in memory). */
 static int setup_log(void **state, const char *db)
 {
-    char *text = g_strdup_printf(daemon_fmt, tdir);
-    struct guest *g;
+    char *text = g_strdup_printf(daemon_fmt, tdir, "signal, pressure, agent, hypervisor");
     int rc = 1;
 
     memset(&ta, 0, sizeof(ta));
@@ -220,13 +262,7 @@ static int setup_log(void **state, const char *db)
     guests_init(tlog, &tids);
     assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
     g_free(text);
-    g = guest_find("vm1");
-    assert_non_null(g);
-    /* a stream as a HELLO would have set it */
-    memcpy(g->boot_id, boot, sizeof(boot));
-    g->instance = INSTANCE;
-    g->have_stream = 1;
-    *state = g;
+    *state = with_stream(guest_find("vm1"));
     return 0;
 }
 
@@ -871,6 +907,290 @@ static void test_unbound(void **state)
     assert_int_equal(g2->latch, GUEST_HEALTH_FAILED);
 }
 
+/* ---- liveness checks ---------------------------------------------------- */
+
+/* g's CONFIG made and "sent" as guest_send_config() does, for an agent
+ * with capabilities caps; returns how many checks were left out. */
+static int push(struct guest *g, uint32_t caps)
+{
+    struct conf_guest eff;
+    struct vsp_config c;
+    int out;
+
+    g->caps = caps;
+    guest_effective(g, &eff);
+    conf_guest_config(guests_conf(), &eff, ++g->config_gen, &c);
+    out = guest_check_fit(g, &c);
+    guest_check_sent(g, &c);
+    g->config = c;
+    return out;
+}
+
+/* The agent's CONFIG_ACK of the current generation, armed as asked. */
+static void ack(struct guest *g, uint32_t armed)
+{
+    g->ack.generation = g->config_gen;
+    g->ack.probes_armed = armed;
+    g->checks_acked = 1;
+}
+
+static struct vsp_event ev_check(uint64_t seq, unsigned idx, const char *kind, int32_t code)
+{
+    struct vsp_event ev = vsp_ts_event(VSP_PROBE_CHECK);
+
+    ev.seq = seq;
+    ev.pid = idx;
+    ev.tgid = 0;
+    ev.flags = 0;
+    ev.code = code;
+    ev.value = 200123; /* us */
+    snprintf(ev.comm, sizeof(ev.comm), "%s", kind);
+    return ev;
+}
+
+/* A result as guest_on_event() hands it on: checked, then judged. */
+static int receive(struct guest *g, const struct vsp_event *ev, char *err, size_t errlen)
+{
+    int rc = guest_check_event(g, ev, vsp_mono_ns(), err, errlen);
+
+    if (rc == 1)
+        judge(g, ev);
+    return rc;
+}
+
+/* Guest vm1 of the liveness checks' configuration, with a stream. */
+static struct guest *checks_guest(void)
+{
+    char *text = g_strdup_printf(daemon_fmt, tdir, "web, signal, db");
+    char *groups = g_strconcat(groups_text, checks_groups, NULL);
+
+    assert_int_equal(guests_apply(vsp_ts_conf(text, groups)), 0);
+    g_free(text);
+    g_free(groups);
+    return with_stream(guest_find("vm1"));
+}
+
+static void test_check_capability(void **state)
+{
+    struct guest *g;
+    const uint32_t bit = VSP_PROBE_BIT(VSP_PROBE_CHECK);
+    char t[CONF_CHECK_TEXT_MAX];
+
+    (void)state;
+    g = checks_guest();
+
+    /* an agent without the capability: no check, the probe not armed */
+    assert_int_equal(push(g, VSP_CAP_KMOD | VSP_CAP_RESEND), 2);
+    assert_int_equal(g->config.ncheck, 0);
+    assert_false(g->config.probes & bit);
+    assert_true(g->config.probes & VSP_PROBE_BIT(VSP_PROBE_SIGNAL));
+
+    /* with it: web's check 0, db's check 1 */
+    assert_int_equal(push(g, VSP_CAP_KMOD | VSP_CAP_CHECK), 0);
+    assert_int_equal(g->config.ncheck, 2);
+    assert_true(g->config.probes & bit);
+    assert_string_equal(conf_format_check_target(&g->config.check[0], t, sizeof(t)),
+                        "http 127.0.0.1:8080/healthz");
+    assert_string_equal(conf_format_check_target(&g->config.check[1], t, sizeof(t)),
+                        "exec /usr/local/bin/db-ok");
+    assert_string_equal(guest_check_group(g, 0), "web");
+    assert_string_equal(guest_check_group(g, 1), "db");
+    assert_null(guest_check_group(g, 2));
+}
+
+static void test_check_acknowledged_only(void **state)
+{
+    struct guest *g;
+    const uint32_t bit = VSP_PROBE_BIT(VSP_PROBE_CHECK);
+    struct vsp_event ev;
+    char err[200] = "";
+
+    (void)state;
+    g = checks_guest();
+
+    push(g, VSP_CAP_CHECK);
+    /* before the CONFIG_ACK: the results name an older list */
+    ev = ev_check(1, 0, "http", -ETIMEDOUT);
+    assert_int_equal(guest_check_event(g, &ev, 1000, err, sizeof(err)), 0);
+    assert_int_equal(g->cnt.check_stale, 1);
+    assert_int_equal(g->check_last[0].results, 0);
+
+    ack(g, g->config.probes);
+    ev = ev_check(2, 0, "http", -ETIMEDOUT);
+    assert_int_equal(guest_check_event(g, &ev, 2000, err, sizeof(err)), 1);
+    assert_int_equal(g->check_last[0].results, 1);
+    assert_int_equal(g->check_last[0].fails, 1);
+    assert_int_equal(g->check_last[0].code, -ETIMEDOUT);
+    assert_int_equal(g->check_last[0].latency_us, 200123);
+    assert_int_equal(g->check_last[0].since_ns, 2000);
+    ev = ev_check(3, 0, "http", -ECONNREFUSED);
+    assert_int_equal(guest_check_event(g, &ev, 3000, err, sizeof(err)), 1);
+    assert_int_equal(g->check_last[0].fails, 2);
+    assert_int_equal(g->check_last[0].since_ns, 2000); /* failing since the first */
+    ev = ev_check(4, 0, "http", 0);
+    assert_int_equal(guest_check_event(g, &ev, 4000, err, sizeof(err)), 1);
+    assert_int_equal(g->check_last[0].fails, 0);
+    assert_int_equal(g->check_last[0].since_ns, 4000);
+
+    /* refused, each with its own sentence */
+    ev = ev_check(5, 2, "http", 0);
+    assert_int_equal(guest_check_event(g, &ev, 5000, err, sizeof(err)), -EPROTO);
+    assert_string_equal(err, "check result seq 5 names check 2, CONFIG 1 has 2 (0..1)");
+    ev = ev_check(6, 1, "tcp", 0);
+    assert_int_equal(guest_check_event(g, &ev, 5000, err, sizeof(err)), -EPROTO);
+    assert_string_equal(err, "check result seq 6 says check 1 is tcp, it is exec");
+
+    /* a new CONFIG with the same checks: the results stay good */
+    push(g, VSP_CAP_CHECK);
+    assert_int_equal(g->checks_acked, 1);
+    assert_int_equal(g->check_last[0].results, 3);
+    ev = ev_check(7, 1, "exec", -ECHILD);
+    assert_int_equal(guest_check_event(g, &ev, 6000, err, sizeof(err)), 1);
+
+    /* the agent did not arm the check probe */
+    ack(g, g->config.probes & ~bit);
+    ev = ev_check(8, 0, "http", 0);
+    assert_int_equal(guest_check_event(g, &ev, 7000, err, sizeof(err)), -EPROTO);
+    assert_string_equal(err, "check result seq 8 but the agent did not arm the check probe "
+                             "(CONFIG 2)");
+
+    /* no check pushed (an agent without the capability): the list changed,
+     * stale until acknowledged, then refused */
+    push(g, 0);
+    assert_int_equal(g->checks_acked, 0);
+    assert_int_equal(g->check_last[0].results, 0);
+    ev = ev_check(9, 0, "http", 0);
+    assert_int_equal(guest_check_event(g, &ev, 8000, err, sizeof(err)), 0);
+    ack(g, g->config.probes);
+    assert_int_equal(guest_check_event(g, &ev, 8000, err, sizeof(err)), -EPROTO);
+    assert_string_equal(err, "check result seq 9 but CONFIG 3 has no check");
+}
+
+/* web's check trips web (rise 2: two failures), db's check only db */
+static void test_check_judged_by_its_group(void **state)
+{
+    struct guest *g;
+    struct vsp_event ev;
+    char err[200] = "";
+    struct seen s;
+
+    (void)state;
+    g = checks_guest();
+
+    push(g, VSP_CAP_CHECK);
+    ack(g, g->config.probes);
+
+    ev = ev_check(1, 0, "http", -ETIMEDOUT);
+    assert_int_equal(receive(g, &ev, err, sizeof(err)), 1);
+    s = seen();
+    assert_string_equal(s.ev.group, "web");
+    assert_string_equal(s.ev.reason, "rising");
+    ev = ev_check(2, 0, "http", 0); /* counts for nothing */
+    assert_int_equal(receive(g, &ev, err, sizeof(err)), 1);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_IGNORE);
+    assert_int_equal(ta.calls, 0);
+    assert_int_equal(g->latch, GUEST_HEALTH_RUNNING);
+
+    /* db's failure: logged by db, web is not its group */
+    ev = ev_check(3, 1, "exec", -ECHILD);
+    ev.uid = 3;
+    assert_int_equal(receive(g, &ev, err, sizeof(err)), 1);
+    s = seen();
+    assert_string_equal(s.ev.group, "db");
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_LOG);
+    assert_int_equal(ta.calls, 0);
+
+    ev = ev_check(4, 0, "http", -ETIMEDOUT);
+    assert_int_equal(receive(g, &ev, err, sizeof(err)), 1);
+    s = seen();
+    assert_string_equal(s.ev.group, "web");
+    assert_string_equal(s.ev.reason, "fired");
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+    /* the latch (and the log line) name the check and its result */
+    if (strncmp(g->latch_reason,
+                "check 0 http 127.0.0.1:8080/healthz failed: ETIMEDOUT after 200.1 ms (group "
+                "web, event ",
+                84) != 0)
+        print_message("  latch: %s\n", g->latch_reason);
+    assert_int_equal(strncmp(g->latch_reason,
+                             "check 0 http 127.0.0.1:8080/healthz failed: ETIMEDOUT after 200.1 ms "
+                             "(group web, event ",
+                             84),
+                     0);
+}
+
+static void test_check_describe(void **state)
+{
+    struct guest *g;
+    struct vsp_event ev;
+    struct vsp_check ck;
+    char buf[224], err[200];
+
+    (void)state;
+    g = checks_guest();
+
+    push(g, VSP_CAP_CHECK);
+    ev = ev_check(1, 0, "http", 0);
+    ev.value = 3200;
+    guest_check_describe(g, &ev, buf, sizeof(buf));
+    assert_string_equal(buf, "check 0 http 127.0.0.1:8080/healthz ok in 3.2 ms");
+    ev.code = -EBADMSG;
+    ev.uid = 503;
+    guest_check_describe(g, &ev, buf, sizeof(buf));
+    assert_string_equal(buf, "check 0 http 127.0.0.1:8080/healthz failed: HTTP status 503, "
+                             "expected 200 after 3.2 ms");
+    ev = ev_check(2, 1, "exec", -ECHILD);
+    ev.uid = 1;
+    guest_check_describe(g, &ev, buf, sizeof(buf));
+    assert_string_equal(buf, "check 1 exec /usr/local/bin/db-ok failed: exit status 1 after "
+                             "200.1 ms");
+    ev.sig = SIGSEGV;
+    guest_check_describe(g, &ev, buf, sizeof(buf));
+    assert_string_equal(buf, "check 1 exec /usr/local/bin/db-ok failed: killed by signal SIGSEGV "
+                             "after 200.1 ms");
+    ev.code = -4000;
+    ev.sig = 0;
+    guest_check_describe(g, &ev, buf, sizeof(buf));
+    assert_string_equal(buf, "check 1 exec /usr/local/bin/db-ok failed: error -4000 after "
+                             "200.1 ms");
+    /* without its check (none pushed): the kind the event names */
+    push(g, 0);
+    ev = ev_check(3, 0, "tcp", -ECONNREFUSED);
+    guest_check_describe(g, &ev, buf, sizeof(buf));
+    assert_string_equal(buf, "check 0 tcp failed: ECONNREFUSED after 200.1 ms");
+    assert_int_equal(conf_parse_check("tcp 127.0.0.1:80", &ck, err, sizeof(err)), 0);
+    assert_string_equal(guest_check_why(&ck, -EBADMSG, 0, 0, buf, sizeof(buf)), "EBADMSG");
+}
+
+/* a binding may not give a guest more checks than the agent runs */
+static void test_check_bind_limit(void **state)
+{
+    struct guest *g;
+    struct conf_binding b;
+    char err[200] = "";
+
+    (void)state;
+    g = checks_guest();
+
+    memset(&b, 0, sizeof(b));
+    b.set_groups = 1;
+    strcpy(b.groups[0], "seven");
+    strcpy(b.groups[1], "web");
+    strcpy(b.groups[2], "db");
+    b.ngroups = 3;
+    assert_int_equal(guest_bind(g, "vm1-web", &b, err, sizeof(err)), -E2BIG);
+    assert_string_equal(err, "the probe groups have 9 liveness checks, at most 8");
+    assert_null(g->bound_resource); /* nothing changed */
+    b.ngroups = 2;
+    assert_int_equal(guest_bind(g, "vm1-web", &b, err, sizeof(err)), 0);
+    assert_int_equal(g->nrgroups, 2);
+    assert_string_equal(guest_check_group(g, 6), "seven");
+    assert_string_equal(guest_check_group(g, 7), "web");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -888,6 +1208,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_planned_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planned_late_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unbound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_capability, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_acknowledged_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_judged_by_its_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_describe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_bind_limit, setup, teardown),
     };
     int rc;
 

@@ -328,7 +328,7 @@ static void test_round_trip_config(void **state)
 {
     (void)state;
     /* 3 watch entries: comm "postgres", pid, cgroup path */
-    round_trip(sample_config, 8 + 46 + (2 + 8) + (2 + 4) + (2 + 24));
+    round_trip(sample_config, 8 + 48 + (2 + 8) + (2 + 4) + (2 + 24));
 }
 
 static void test_round_trip_config_ack(void **state)
@@ -358,7 +358,7 @@ static void test_round_trip_config_full(void **state)
     size_t n, used;
 
     sample_config(&in);
-    in.u.config.nwatch = 18; /* 46 + 18 * 202 = 3682 bytes of payload */
+    in.u.config.nwatch = 18; /* 48 + 18 * 202 = 3684 bytes of payload */
     for (int i = 0; i < 18; i++) {
         in.u.config.watch[i].kind = VSP_WATCH_CGROUP;
         in.u.config.watch[i].pid = 0;
@@ -367,7 +367,7 @@ static void test_round_trip_config_full(void **state)
         in.u.config.watch[i].value[VSP_MAX_WATCH_VALUE] = '\0';
     }
     n = encode_ok(&in, buf, sizeof(buf));
-    assert_int_equal(n, 8 + 46 + 18 * 202);
+    assert_int_equal(n, 8 + 48 + 18 * 202);
     assert_int_equal(vsp_decode(buf, n, &out, &used, NULL, 0), 0);
     assert_memory_equal(&in, &out, sizeof(in));
 }
@@ -424,7 +424,7 @@ static void test_wire_ping_bytes(void **state)
 {
     (void)state;
     static const uint8_t expect[] = {
-        0x56, 0x53, 0x02, 0x05, 0x18, 0x00, 0x00, 0x00, /* header, version 2, length 24 */
+        0x56, 0x53, 0x03, 0x05, 0x18, 0x00, 0x00, 0x00, /* header, version 3, length 24 */
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* id */
         0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* host_ns */
     };
@@ -472,14 +472,15 @@ static void test_wire_config_watch_entries(void **state)
     assert_int_equal(get_le(p + 28, 4), 150000);  /* psi memory stall */
     assert_int_equal(get_le(p + 32, 4), 1000000); /* psi memory window */
     assert_int_equal(get_le(p + 44, 2), 3);       /* nwatch */
-    assert_int_equal(p[46], VSP_WATCH_COMM);
-    assert_int_equal(p[47], 8);
-    assert_memory_equal(p + 48, "postgres", 8);
-    assert_int_equal(p[56], VSP_WATCH_PID);
-    assert_int_equal(p[57], 4);
-    assert_int_equal(get_le(p + 58, 4), 1234);
-    assert_int_equal(p[62], VSP_WATCH_CGROUP);
-    assert_int_equal(p[63], 24);
+    assert_int_equal(get_le(p + 46, 2), 0);       /* ncheck */
+    assert_int_equal(p[48], VSP_WATCH_COMM);
+    assert_int_equal(p[49], 8);
+    assert_memory_equal(p + 50, "postgres", 8);
+    assert_int_equal(p[58], VSP_WATCH_PID);
+    assert_int_equal(p[59], 4);
+    assert_int_equal(get_le(p + 60, 4), 1234);
+    assert_int_equal(p[64], VSP_WATCH_CGROUP);
+    assert_int_equal(p[65], 24);
 }
 
 /* ---------------------------------------------------------------------------
@@ -534,7 +535,7 @@ static void test_decode_unknown_version(void **state)
 
     make_header(b, VSP_MSG_PING, 24);
     b[2] = VSP_PROTO_VERSION + 1;
-    expect_decode(b, sizeof(b), -EPROTONOSUPPORT, "unsupported protocol version 3");
+    expect_decode(b, sizeof(b), -EPROTONOSUPPORT, "unsupported protocol version 4");
 }
 
 /* Version 1 (before the PLANNED flag and unit watches) is refused, not
@@ -547,7 +548,7 @@ static void test_decode_version_one(void **state)
     make_header(b, VSP_MSG_PING, 24);
     b[2] = 1;
     expect_decode(b, sizeof(b), -EPROTONOSUPPORT,
-                  "unsupported protocol version 1 (this side speaks 2)");
+                  "unsupported protocol version 1 (this side speaks 3)");
 }
 
 static void test_decode_version_zero(void **state)
@@ -759,8 +760,8 @@ static void test_decode_config_value_past_payload(void **state)
     (void)state;
     struct vsp_msg m;
 
-    sample_config(&m); /* cgroup entry value length at payload 63 */
-    expect_patched(&m, 63, 1, 25, -EINVAL, "CONFIG watch 2: value length 25 runs past");
+    sample_config(&m); /* cgroup entry value length at payload 65 */
+    expect_patched(&m, 65, 1, 25, -EINVAL, "CONFIG watch 2: value length 25 runs past");
 }
 
 static void test_decode_config_ack_text_past_payload(void **state)
@@ -817,8 +818,8 @@ static void test_decode_hello_host_probe_available(void **state)
     struct vsp_msg m;
 
     sample_hello(&m);
-    expect_patched(&m, 52, 4, VSP_PROBES_GUEST_ALL_ | 0x100, -EINVAL,
-                   "HELLO available probe bits 0x100 are not guest probes");
+    expect_patched(&m, 52, 4, VSP_PROBES_GUEST_ALL_ | 0x200, -EINVAL,
+                   "HELLO available probe bits 0x200 are not guest probes");
 }
 
 static void test_decode_hello_zero_boot_id(void **state)
@@ -1151,6 +1152,12 @@ static void test_decode_event_every_guest_probe_with_its_group(void **state)
             in.u.event.src_comm[0] = '\0';
             in.u.event.sig = 0;
         }
+        if (p == VSP_PROBE_CHECK) {
+            in.u.event.flags = 0;
+            in.u.event.pid = 1;
+            in.u.event.code = 0;
+            strcpy(in.u.event.comm, "http");
+        }
         n = encode_ok(&in, buf, sizeof(buf));
         assert_int_equal(vsp_decode(buf, n, &out, &used, NULL, 0), 0);
         assert_int_equal(out.u.event.probe, p);
@@ -1166,9 +1173,9 @@ static void test_decode_config_host_probe_bits(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    /* bit 8: no guest probe (host probes have no bit at all) */
-    expect_patched(&m, 4, 4, VSP_PROBE_BIT(VSP_PROBE_SIGNAL) | 0x100, -EINVAL,
-                   "CONFIG probe bits 0x100 are not guest probes");
+    /* bit 9: no guest probe (host probes have no bit at all) */
+    expect_patched(&m, 4, 4, VSP_PROBE_BIT(VSP_PROBE_SIGNAL) | 0x200, -EINVAL,
+                   "CONFIG probe bits 0x200 are not guest probes");
 }
 
 static void test_decode_config_probe_bit_zero(void **state)
@@ -1314,7 +1321,7 @@ static void test_decode_config_watch_unknown_kind(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 46, 1, 9, -EINVAL, "CONFIG watch 0: unknown kind 9");
+    expect_patched(&m, 48, 1, 9, -EINVAL, "CONFIG watch 0: unknown kind 9");
 }
 
 static void test_decode_config_watch_pid_wrong_length(void **state)
@@ -1329,7 +1336,7 @@ static void test_decode_config_watch_pid_wrong_length(void **state)
     m.u.config.watch[0].kind = VSP_WATCH_COMM;
     strcpy(m.u.config.watch[0].value, "abc");
     n = encode_ok(&m, buf, sizeof(buf));
-    buf[VSP_HDR_LEN + 46] = VSP_WATCH_PID; /* 3 value bytes */
+    buf[VSP_HDR_LEN + 48] = VSP_WATCH_PID; /* 3 value bytes */
     expect_decode(buf, n, -EINVAL, "CONFIG watch 0: pid value is 3 bytes, expected 4");
 }
 
@@ -1338,8 +1345,8 @@ static void test_decode_config_watch_pid_zero(void **state)
     (void)state;
     struct vsp_msg m;
 
-    sample_config(&m); /* pid value at payload 58 */
-    expect_patched(&m, 58, 4, 0, -EINVAL, "CONFIG watch 1: pid 0");
+    sample_config(&m); /* pid value at payload 60 */
+    expect_patched(&m, 60, 4, 0, -EINVAL, "CONFIG watch 1: pid 0");
 }
 
 static void test_decode_config_watch_comm_empty(void **state)
@@ -1354,7 +1361,7 @@ static void test_decode_config_watch_comm_empty(void **state)
     m.u.config.watch[0].kind = VSP_WATCH_COMM;
     strcpy(m.u.config.watch[0].value, "a");
     n = encode_ok(&m, buf, sizeof(buf));
-    buf[VSP_HDR_LEN + 47] = 0; /* value length 0, one byte left over */
+    buf[VSP_HDR_LEN + 49] = 0; /* value length 0, one byte left over */
     expect_decode(buf, n, -EINVAL, "CONFIG watch 0: comm length 0 outside 1..15");
 }
 
@@ -1365,7 +1372,7 @@ static void test_decode_config_watch_comm_too_long(void **state)
 
     sample_config(&m);
     strcpy(m.u.config.watch[2].value, "/abcdefghijklmnop"); /* 17 bytes */
-    expect_patched(&m, 62, 1, VSP_WATCH_COMM, -EINVAL, "CONFIG watch 2: comm length 17");
+    expect_patched(&m, 64, 1, VSP_WATCH_COMM, -EINVAL, "CONFIG watch 2: comm length 17");
 }
 
 static void test_decode_config_watch_cgroup_relative(void **state)
@@ -1374,7 +1381,7 @@ static void test_decode_config_watch_cgroup_relative(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 64, 1, 's', -EINVAL, "CONFIG watch 2: cgroup path does not start with /");
+    expect_patched(&m, 66, 1, 's', -EINVAL, "CONFIG watch 2: cgroup path does not start with /");
 }
 
 static void test_decode_config_watch_cgroup_too_long(void **state)
@@ -1391,7 +1398,7 @@ static void test_decode_config_watch_cgroup_too_long(void **state)
     m.u.config.watch[0].value[0] = '/';
     n = encode_ok(&m, buf, sizeof(buf));
     /* one more value byte on the wire: length 201, frame one byte longer */
-    buf[VSP_HDR_LEN + 47] = VSP_MAX_WATCH_VALUE + 1;
+    buf[VSP_HDR_LEN + 49] = VSP_MAX_WATCH_VALUE + 1;
     buf[n] = 'c';
     put_le(buf + 4, 4, n + 1);
     expect_decode(buf, n + 1, -EINVAL, "CONFIG watch 0: cgroup length 201 outside 1..200");
@@ -1407,8 +1414,8 @@ static void test_decode_config_watch_unit(void **state)
     m.u.config.watch[2].kind = VSP_WATCH_UNIT;
     strcpy(m.u.config.watch[2].value, "getty@tty1.service");
     encode_decode_ok(&m, &out, buf, sizeof(buf));
-    assert_int_equal(buf[VSP_HDR_LEN + 62], VSP_WATCH_UNIT);
-    assert_int_equal(buf[VSP_HDR_LEN + 63], strlen("getty@tty1.service"));
+    assert_int_equal(buf[VSP_HDR_LEN + 64], VSP_WATCH_UNIT);
+    assert_int_equal(buf[VSP_HDR_LEN + 65], strlen("getty@tty1.service"));
     assert_int_equal(out.u.config.watch[2].kind, VSP_WATCH_UNIT);
     assert_string_equal(out.u.config.watch[2].value, "getty@tty1.service");
 
@@ -1416,7 +1423,7 @@ static void test_decode_config_watch_unit(void **state)
     strcpy(m.u.config.watch[2].value, "/system.slice/db.service");
     expect_encode_fails(&m, -EINVAL, "CONFIG watch 2: '/system.slice/db.service' is not a systemd");
     strcpy(m.u.config.watch[2].value, "nginx.service");
-    expect_patched(&m, 64, 1, '/', -EINVAL, "CONFIG watch 2: '/ginx.service' is not a systemd");
+    expect_patched(&m, 66, 1, '/', -EINVAL, "CONFIG watch 2: '/ginx.service' is not a systemd");
 }
 
 static void test_unit_name_ok(void **state)
@@ -1680,9 +1687,9 @@ static void test_sanitise_config_watch_value(void **state)
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
 
-    sample_config(&m); /* comm "postgres" at payload 48 */
+    sample_config(&m); /* comm "postgres" at payload 50 */
     n = encode_ok(&m, buf, sizeof(buf));
-    buf[VSP_HDR_LEN + 48] = 0x1b;
+    buf[VSP_HDR_LEN + 50] = 0x1b;
     assert_int_equal(vsp_decode(buf, n, &out, &used, NULL, 0), 0);
     assert_string_equal(out.u.config.watch[0].value, "?ostgres");
 }
@@ -1813,14 +1820,14 @@ static void test_encode_config_above_frame_limit(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    m.u.config.nwatch = VSP_MAX_WATCH; /* 46 + 32 * 202 bytes */
+    m.u.config.nwatch = VSP_MAX_WATCH; /* 48 + 32 * 202 bytes */
     for (int i = 0; i < VSP_MAX_WATCH; i++) {
         m.u.config.watch[i].kind = VSP_WATCH_CGROUP;
         m.u.config.watch[i].pid = 0;
         memset(m.u.config.watch[i].value, 'x', VSP_MAX_WATCH_VALUE);
         m.u.config.watch[i].value[0] = '/';
     }
-    expect_encode_fails(&m, -EINVAL, "CONFIG frame would be 6518 bytes, above 4096");
+    expect_encode_fails(&m, -EINVAL, "CONFIG frame would be 6520 bytes, above 4096");
 }
 
 static void test_encode_watch_pid_with_value(void **state)
@@ -1892,7 +1899,7 @@ static void test_probe_names_unknown(void **state)
 {
     (void)state;
     assert_null(vsp_probe_name(0));
-    assert_null(vsp_probe_name(8));
+    assert_null(vsp_probe_name(9));
     assert_null(vsp_probe_name(64));
     assert_null(vsp_probe_name(1000));
     assert_int_equal(vsp_probe_from_name("nope"), -1);
@@ -1914,7 +1921,8 @@ static void test_probe_kgroups(void **state)
     assert_int_equal(vsp_probe_kgroup(VSP_PROBE_AGENT_LOST), VSP_KGROUP_HOST);
     assert_int_equal(vsp_probe_kgroup(VSP_PROBE_HV_STOPPED), VSP_KGROUP_HOST);
     assert_int_equal(vsp_probe_kgroup(0), VSP_KGROUP_NONE);
-    assert_int_equal(vsp_probe_kgroup(8), VSP_KGROUP_NONE);
+    assert_int_equal(vsp_probe_kgroup(VSP_PROBE_CHECK), VSP_KGROUP_SERVICE);
+    assert_int_equal(vsp_probe_kgroup(9), VSP_KGROUP_NONE);
     assert_int_equal(vsp_probe_kgroup(63), VSP_KGROUP_NONE);
 }
 
@@ -1928,7 +1936,200 @@ static void test_kgroup_names(void **state)
     assert_string_equal(vsp_kgroup_name(VSP_KGROUP_IO), "io");
     assert_string_equal(vsp_kgroup_name(VSP_KGROUP_HOST), "host");
     assert_null(vsp_kgroup_name(VSP_KGROUP_NONE));
-    assert_null(vsp_kgroup_name(7));
+    assert_string_equal(vsp_kgroup_name(VSP_KGROUP_SERVICE), "service");
+    assert_null(vsp_kgroup_name(8));
+}
+
+/* ---------------------------------------------------------------------------
+ * Liveness checks (version 3): the CONFIG check list and the check probe.
+ * sample_config_checks(): one watch entry (payload 48..57), then check 0
+ * (tcp) at 58, check 1 (http "/healthz") at 77, check 2 (exec) at 104.
+ */
+static void sample_config_checks(struct vsp_msg *m)
+{
+    struct vsp_config *c = &m->u.config;
+
+    sample_config(m);
+    c->nwatch = 1;
+    memset(&c->watch[1], 0, sizeof(c->watch) - sizeof(c->watch[0]));
+    c->probes |= VSP_PROBE_BIT(VSP_PROBE_CHECK);
+    c->ncheck = 3;
+    c->check[0] = (struct vsp_check){.kind = VSP_CHECK_TCP,
+                                     .addr = {127, 0, 0, 1},
+                                     .port = 80,
+                                     .interval_ms = 250,
+                                     .timeout_ms = 200};
+    c->check[1] = (struct vsp_check){.kind = VSP_CHECK_HTTP,
+                                     .addr = {127, 0, 0, 2},
+                                     .port = 8080,
+                                     .interval_ms = 100,
+                                     .timeout_ms = 99,
+                                     .expect = 204,
+                                     .text = "/healthz"};
+    c->check[2] = (struct vsp_check){
+        .kind = VSP_CHECK_EXEC, .interval_ms = 3600000, .timeout_ms = 1, .text = "/bin/db-ok"};
+}
+
+#define CK0 58  /* payload offset of check 0 */
+#define CK1 77  /* check 1 */
+#define CK2 104 /* check 2 */
+
+static void sample_check_event(struct vsp_msg *m)
+{
+    struct vsp_event *e = &m->u.event;
+
+    sample_event(m);
+    e->group = VSP_KGROUP_SERVICE;
+    e->probe = VSP_PROBE_CHECK;
+    e->flags = 0;
+    e->pid = 1;
+    e->tgid = 0;
+    e->src_pid = 0;
+    e->sig = 0;
+    e->code = -ETIMEDOUT;
+    e->uid = 0;
+    e->value = 200000;
+    e->kseq = 0;
+    memset(e->comm, 0, sizeof(e->comm));
+    strcpy(e->comm, "http");
+    memset(e->src_comm, 0, sizeof(e->src_comm));
+}
+
+static void test_round_trip_config_checks(void **state)
+{
+    (void)state;
+    round_trip(sample_config_checks, 8 + 48 + 10 + 19 + (19 + 8) + (19 + 10));
+}
+
+static void test_round_trip_check_event(void **state)
+{
+    (void)state;
+    round_trip(sample_check_event, 8 + 104);
+}
+
+static void test_wire_config_check_entries(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+    uint8_t buf[VSP_MAX_FRAME];
+    const uint8_t *p = buf + VSP_HDR_LEN;
+
+    sample_config_checks(&m);
+    encode_ok(&m, buf, sizeof(buf));
+    assert_int_equal(get_le(p + 46, 2), 3); /* ncheck */
+    assert_int_equal(p[CK0], VSP_CHECK_TCP);
+    assert_int_equal(p[CK0 + 1], 0);              /* reserved */
+    assert_int_equal(get_le(p + CK0 + 2, 2), 80); /* port */
+    assert_memory_equal(p + CK0 + 4, "\x7f\0\0\x01", 4);
+    assert_int_equal(get_le(p + CK0 + 8, 4), 250); /* interval */
+    assert_int_equal(get_le(p + CK0 + 12, 4), 200);
+    assert_int_equal(get_le(p + CK0 + 16, 2), 0); /* expect */
+    assert_int_equal(p[CK0 + 18], 0);             /* no path */
+    assert_int_equal(p[CK1], VSP_CHECK_HTTP);
+    assert_int_equal(get_le(p + CK1 + 16, 2), 204);
+    assert_int_equal(p[CK1 + 18], 8);
+    assert_memory_equal(p + CK1 + 19, "/healthz", 8);
+    assert_int_equal(p[CK2], VSP_CHECK_EXEC);
+    assert_int_equal(p[CK2 + 18], 10);
+}
+
+static void test_decode_config_check_errors(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+
+    sample_config_checks(&m);
+    expect_patched(&m, 46, 2, 9, -EINVAL, "CONFIG has 9 checks, at most 8");
+    expect_patched(&m, 46, 2, 4, -EINVAL, "CONFIG check 3 runs past the payload");
+    expect_patched(&m, CK0, 1, 4, -EINVAL, "CONFIG check 0: unknown kind 4");
+    expect_patched(&m, CK0, 1, 0, -EINVAL, "CONFIG check 0: unknown kind 0");
+    expect_patched(&m, CK0 + 1, 1, 1, -EINVAL, "CONFIG check 0: reserved byte is 0x01");
+    expect_patched(&m, CK0 + 2, 2, 0, -EINVAL, "CONFIG check 0: tcp port 0");
+    expect_patched(&m, CK0 + 4, 1, 10, -EINVAL,
+                   "CONFIG check 0: tcp address 10.0.0.1 is not loopback");
+    expect_patched(&m, CK0 + 8, 4, 99, -EINVAL, "CONFIG check 0: interval 99 ms outside 100..");
+    expect_patched(&m, CK0 + 8, 4, 3600001, -EINVAL, "interval 3600001 ms outside");
+    expect_patched(&m, CK0 + 12, 4, 250, -EINVAL, "CONFIG check 0: timeout 250 ms outside 1..249");
+    expect_patched(&m, CK0 + 12, 4, 0, -EINVAL, "CONFIG check 0: timeout 0 ms outside 1..249");
+    expect_patched(&m, CK0 + 16, 2, 200, -EINVAL,
+                   "CONFIG check 0: expected status 200 on a tcp check");
+    expect_patched(&m, CK1 + 16, 2, 99, -EINVAL, "CONFIG check 1: http status 99 outside 100..599");
+    expect_patched(&m, CK1 + 16, 2, 600, -EINVAL, "http status 600 outside");
+    expect_patched(&m, CK1 + 18, 1, 129, -EINVAL, "CONFIG check 1: path length 129 above 128");
+    expect_patched(&m, CK2 + 18, 1, 11, -EINVAL, "CONFIG check 2: path length 11 runs past");
+    expect_patched(&m, CK1 + 19, 1, 'h', -EINVAL, "CONFIG check 1: http path is not '/'");
+    expect_patched(&m, CK1 + 20, 1, ' ', -EINVAL, "CONFIG check 1: http path is not '/'");
+    expect_patched(&m, CK2 + 2, 2, 22, -EINVAL, "CONFIG check 2: exec with an address or port");
+    expect_patched(&m, CK2 + 4, 1, 127, -EINVAL, "CONFIG check 2: exec with an address or port");
+    expect_patched(&m, 4, 4, m.u.config.probes & ~VSP_PROBE_BIT(VSP_PROBE_CHECK), -EINVAL,
+                   "CONFIG has checks but the check probe is not armed");
+}
+
+/* A tcp check with a path carries bytes the length says are not there:
+ * the encoder refuses it before a frame exists. */
+static void test_encode_config_check_errors(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+
+    sample_config_checks(&m);
+    strcpy(m.u.config.check[0].text, "/x");
+    expect_encode_fails(&m, -EINVAL, "CONFIG check 0: tcp check with a path");
+
+    sample_config_checks(&m);
+    m.u.config.ncheck = 0;
+    expect_encode_fails(&m, -EINVAL, "CONFIG probe check armed without checks");
+
+    sample_config_checks(&m);
+    m.u.config.ncheck = VSP_MAX_CHECK + 1;
+    expect_encode_fails(&m, -EINVAL, "CONFIG has 9 checks, at most 8");
+
+    sample_config_checks(&m);
+    memset(m.u.config.check[2].text, 'a', sizeof(m.u.config.check[2].text));
+    m.u.config.check[2].text[0] = '/';
+    expect_encode_fails(&m, -EINVAL, "CONFIG check 2: exec path is not '/' and 1..128");
+
+    sample_config_checks(&m);
+    m.u.config.check[1].text[0] = '\0';
+    expect_encode_fails(&m, -EINVAL, "CONFIG check 1: http path is not");
+
+    sample_config_checks(&m);
+    m.u.config.check[1].text[3] = '\n';
+    expect_encode_fails(&m, -EINVAL, "CONFIG check 1: http path is not");
+}
+
+static void test_decode_check_event_errors(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+
+    sample_check_event(&m);
+    expect_patched(&m, 32, 4, VSP_MAX_CHECK, -EINVAL, "EVENT check index 8, at most 7");
+    expect_patched(&m, 48, 4, 5, -EINVAL, "EVENT check result 5 is not 0 or -errno");
+    expect_patched(&m, 48, 4, (uint32_t)-4096, -EINVAL, "is not 0 or -errno");
+    expect_patched(&m, 28, 2, VSP_EVF_WATCHED, -EINVAL, "EVENT check with task flag bits 0x0001");
+    expect_patched(&m, 72, 1, 'f', -EINVAL, "EVENT check kind 'fttp' is not tcp, http or exec");
+    expect_patched(&m, 44, 4, 65, -EINVAL, "EVENT check signal 65 outside 0..64");
+    expect_patched(&m, 24, 2, VSP_KGROUP_SCHED, -EINVAL,
+                   "EVENT probe 8 (check) does not belong to group 4 (sched)");
+    expect_patched(&m, 40, 4, 7, -EINVAL, "EVENT src_pid/src_comm on probe check");
+    /* an exec killed on its deadline, injected, resent: all fine */
+    expect_patched(&m, 44, 4, 9, 0, NULL);
+    expect_patched(&m, 28, 2, VSP_EVF_INJECTED | VSP_EVF_RESENT, 0, NULL);
+    expect_patched(&m, 48, 4, 0, 0, NULL);
+}
+
+static void test_check_kind_names(void **state)
+{
+    (void)state;
+    assert_string_equal(vsp_check_kind_name(VSP_CHECK_TCP), "tcp");
+    assert_string_equal(vsp_check_kind_name(VSP_CHECK_HTTP), "http");
+    assert_string_equal(vsp_check_kind_name(VSP_CHECK_EXEC), "exec");
+    assert_null(vsp_check_kind_name(0));
+    assert_null(vsp_check_kind_name(4));
+    assert_null(vsp_check_kind_name(1000));
+    assert_string_equal(vsp_probe_name(VSP_PROBE_CHECK), "check");
+    assert_int_equal(vsp_probe_from_name("check"), VSP_PROBE_CHECK);
 }
 
 static void test_directions(void **state)
@@ -2097,6 +2298,13 @@ int main(void)
         cmocka_unit_test(test_probe_names_unknown),
         cmocka_unit_test(test_probe_kgroups),
         cmocka_unit_test(test_kgroup_names),
+        cmocka_unit_test(test_round_trip_config_checks),
+        cmocka_unit_test(test_round_trip_check_event),
+        cmocka_unit_test(test_wire_config_check_entries),
+        cmocka_unit_test(test_decode_config_check_errors),
+        cmocka_unit_test(test_encode_config_check_errors),
+        cmocka_unit_test(test_decode_check_event_errors),
+        cmocka_unit_test(test_check_kind_names),
         cmocka_unit_test(test_directions),
     };
 

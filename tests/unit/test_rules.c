@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -597,6 +598,140 @@ static void test_relevance(void **unused)
     rules_state_free(st);
 }
 
+/* A check result of the guest's check idx: code 0 ok, else -errno. */
+static struct vsp_event ev_check(unsigned idx, int32_t code)
+{
+    struct vsp_event ev = vsp_ts_event(VSP_PROBE_CHECK);
+
+    ev.pid = idx;
+    ev.tgid = 0;
+    ev.flags = 0;
+    ev.code = code;
+    ev.value = 200000; /* latency, us */
+    snprintf(ev.comm, sizeof(ev.comm), "http");
+    return ev;
+}
+
+static void test_check_result_filter(void **unused)
+{
+    (void)unused;
+    struct conf_group g;
+    struct conf_rule *r;
+    struct vsp_event fail = ev_check(0, -ETIMEDOUT), ok = ev_check(0, 0);
+
+    vsp_ts_group_init(&g, "web");
+    r = vsp_ts_add_rule(&g, VSP_PROBE_CHECK, VSP_VERDICT_FAILOVER);
+    /* the default: failures, whatever the error */
+    assert_true(rules_match(r, &fail));
+    fail.code = -ECONNREFUSED;
+    assert_true(rules_match(r, &fail));
+    assert_false(rules_match(r, &ok));
+    r->result = CONF_RESULT_OK;
+    assert_false(rules_match(r, &fail));
+    assert_true(rules_match(r, &ok));
+    /* value>= is the latency */
+    r->min_value = 150000;
+    assert_true(rules_match(r, &ok));
+    ok.value = 149999;
+    assert_false(rules_match(r, &ok));
+    /* another probe with a code 0 is no check success */
+    r->min_value = 0;
+    ok.probe = VSP_PROBE_EXIT;
+    assert_false(rules_match(r, &ok));
+}
+
+/* rise 2: two failures trip the group, a success between them counts for
+ * nothing, and successes alone never trip it */
+static void test_check_rise(void **unused)
+{
+    (void)unused;
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event fail = ev_check(0, -ETIMEDOUT), ok = ev_check(0, 0);
+
+    vsp_ts_group_init(&g, "web");
+    vsp_ts_add_rule(&g, VSP_PROBE_CHECK, VSP_VERDICT_FAILOVER);
+    g.nchecks = 1;
+    g.rise = 2;
+    g.window_ns = 10 * SEC;
+    g.dflt = VSP_VERDICT_LOG;
+    st = state1(&g);
+
+    assert_int_equal(eval1(st, &fail, T0, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    assert_int_equal(res.state, RULES_GS_RISING);
+    /* the recovery is logged by the default, and does not trip */
+    assert_int_equal(eval1(st, &ok, T0 + 250 * MS, &res), VSP_VERDICT_LOG);
+    assert_int_equal(res.reason, RULES_DEFAULT);
+    assert_int_equal(res.state, RULES_GS_RISING);
+    assert_int_equal(eval1(st, &fail, T0 + 500 * MS, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+    assert_int_equal(res.state, RULES_GS_TRIPPED);
+    /* still failing every interval: held, one action */
+    assert_int_equal(eval1(st, &fail, T0 + 750 * MS, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_HELD);
+    rules_state_free(st);
+
+    st = state1(&g);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(eval1(st, &ok, T0 + (uint64_t)i * 250 * MS, &res), VSP_VERDICT_LOG);
+        assert_int_equal(res.state, RULES_GS_OK);
+    }
+    assert_int_equal(eval1(st, &fail, T0 + 3 * SEC, &res), VSP_VERDICT_NONE);
+    assert_int_equal(res.reason, RULES_RISING);
+    rules_state_free(st);
+}
+
+/* A check result concerns the group of its check only: the guest's checks
+ * are numbered in the order of its groups. */
+static void test_check_owner(void **unused)
+{
+    (void)unused;
+    struct conf_group g[3];
+    const struct conf_group *gs[3] = {&g[0], &g[1], &g[2]};
+    struct rules_state *st;
+    struct rules_result res[3];
+    size_t n = 99;
+
+    vsp_ts_group_init(&g[0], "web"); /* check 0 */
+    vsp_ts_add_rule(&g[0], VSP_PROBE_CHECK, VSP_VERDICT_FAILOVER);
+    g[0].nchecks = 1;
+    vsp_ts_group_init(&g[1], "signal"); /* no check */
+    vsp_ts_add_rule(&g[1], VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    vsp_ts_group_init(&g[2], "db"); /* checks 1 and 2 */
+    vsp_ts_add_rule(&g[2], VSP_PROBE_CHECK, VSP_VERDICT_MIGRATE);
+    g[2].nchecks = 2;
+    st = rules_state_new(gs, 3);
+    assert_non_null(st);
+
+    for (unsigned idx = 0; idx < 3; idx++) {
+        struct vsp_event ev = ev_check(idx, -ECHILD);
+
+        assert_int_equal(rules_eval(st, &ev, T0 + idx, res, 3, &n), idx == 0 ? VSP_VERDICT_FAILOVER
+                                                                    : idx == 1 ? VSP_VERDICT_MIGRATE
+                                                                               : VSP_VERDICT_NONE);
+        assert_int_equal(n, 1);
+        assert_ptr_equal(res[0].group, idx == 0 ? &g[0] : &g[2]);
+    }
+    /* an index past the guest's checks is no group's */
+    struct vsp_event past = ev_check(3, -ECHILD);
+
+    assert_int_equal(rules_eval(st, &past, T0 + 10, res, 3, &n), VSP_VERDICT_NONE);
+    assert_int_equal(n, 0);
+    rules_state_free(st);
+
+    /* more than VSP_MAX_CHECK in all: the ones past it are no group's */
+    g[0].nchecks = 7;
+    st = rules_state_new(gs, 3);
+    struct vsp_event last = ev_check(7, -ECHILD);
+
+    assert_int_equal(rules_eval(st, &last, T0, res, 3, &n), VSP_VERDICT_MIGRATE);
+    assert_int_equal(n, 1);
+    assert_ptr_equal(res[0].group, &g[2]);
+    rules_state_free(st);
+}
+
 static void test_host_probe(void **unused)
 {
     (void)unused;
@@ -801,6 +936,9 @@ int main(void)
         cmocka_unit_test(test_default_hysteresis),
         cmocka_unit_test(test_relevance),
         cmocka_unit_test(test_host_probe),
+        cmocka_unit_test(test_check_result_filter),
+        cmocka_unit_test(test_check_rise),
+        cmocka_unit_test(test_check_owner),
         cmocka_unit_test(test_multiple_groups_max_severity),
         cmocka_unit_test(test_time_backwards),
         cmocka_unit_test(test_reset),

@@ -3,23 +3,28 @@
  *
  * Unit tests of the small helpers lib/ gives the agent and the daemon
  * alike: the nanosecond clocks (vsp_time.h), the hex formatter
- * (vsp_hex.h) and the signal names (vsp_signal.h).
+ * (vsp_hex.h), the signal names (vsp_signal.h) and starting a child
+ * (vsp_spawn.h, with real children).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "proto.h"
 #include "vsp_hex.h"
 #include "vsp_signal.h"
+#include "vsp_spawn.h"
 #include "vsp_time.h"
 
 /* the monotonic clock never goes back and moves across a sleep */
@@ -104,13 +109,47 @@ static void test_signal(void **unused)
     assert_int_equal(number("RTMIN"), -EINVAL);
 }
 
+/* Run sh -c script through vsp_spawn(): its exit status, or -errno. */
+static int spawn_sh(const char *path, const char *script, unsigned flags)
+{
+    static char sh[] = "sh", dash_c[] = "-c", path_env[] = "PATH=/usr/bin:/bin";
+    char *argv[] = {sh, dash_c, (char *)script, NULL};
+    char *envp[] = {path_env, NULL};
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC), st = 0, rc;
+    pid_t pid = 0;
+
+    assert_true(null_fd >= 0);
+    rc = vsp_spawn(&pid, path, argv, envp, (const int[3]){null_fd, null_fd, null_fd}, flags);
+    close(null_fd);
+    if (rc < 0)
+        return rc;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* a process group or a session of its own; a program that is not there */
+static void test_spawn(void **unused)
+{
+    (void)unused;
+    /* /proc/PID/stat: field 5 the process group, 6 the session */
+    assert_int_equal(spawn_sh("/bin/sh",
+                              "set -- $(cut -d' ' -f5,6 /proc/$$/stat); "
+                              "[ $1 = $$ ] && [ $2 != $$ ] && exit 3",
+                              VSP_SPAWN_SCHED_OTHER),
+                     3);
+    assert_int_equal(spawn_sh("/bin/sh",
+                              "set -- $(cut -d' ' -f6 /proc/$$/stat); [ $1 = $$ ] && exit 4",
+                              VSP_SPAWN_SESSION),
+                     4);
+    assert_int_equal(spawn_sh("/nonexistent/sh", "exit 0", 0), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mono_ns),
-        cmocka_unit_test(test_real_ns),
-        cmocka_unit_test(test_hex),
-        cmocka_unit_test(test_signal),
+        cmocka_unit_test(test_mono_ns), cmocka_unit_test(test_real_ns), cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_signal),  cmocka_unit_test(test_spawn),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -234,6 +234,16 @@ def probe_groups(dest, hung_timeout=None):
     return dest
 
 
+def qemu_pid(node, dom):
+    """The pid of domain dom's QEMU on node's hypervisor (libvirt's pid
+    file, seen from here), or None."""
+    try:
+        with open("%s/run/libvirt/qemu/%s.pid" % (lv_prefix(node) or "", dom)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def libvirt_section(node):
     """The [libvirt] section of node's vesperd.conf: node's hypervisor."""
     prefix = lv_prefix(node)
@@ -435,16 +445,17 @@ def vd_domain(g):
     return "vesper-" + g
 
 
-def vd_define(guests, out, debian=None):
+def vd_define(guests, out, debian=None, args=()):
     """The domain XML of each guest (VirtualDomain creates the domains from
     it), built from one guest image, or from the Debian image directory
-    `debian` (tools/guest/mkdebian.sh); returns {guest: xml path}."""
+    `debian` (tools/guest/mkdebian.sh), with more mkdomain `args`; returns
+    {guest: xml path}."""
     image, xml = None, {}
     for g in guests:
         if debian:
-            xml[g] = mkdomain(vd_domain(g), out, None, ["--debian", debian])
+            xml[g] = mkdomain(vd_domain(g), out, None, ["--debian", debian] + list(args))
             continue
-        xml[g] = mkdomain(vd_domain(g), out, image, ["--agent"])
+        xml[g] = mkdomain(vd_domain(g), out, image, ["--agent"] + list(args))
         image = image or os.path.join(out, "guest", "initramfs.cpio")
     return xml
 
@@ -469,12 +480,13 @@ def vd_destroy(guests):
             virsh(n, "destroy", vd_domain(g))
 
 
-def vd_vesperd_body(node, watch="comm:httpd", groups=VD_GROUPS):
+def vd_vesperd_body(node, watch="comm:httpd", groups=VD_GROUPS, template=""):
     """vesperd.conf of a hypervisor node past [vesperd]: its libvirtd, every
     domain with an org.vesper.0 channel served as a guest of that name
-    (watching `watch`, in probe groups `groups`), failed over (or moved)
-    through Pacemaker as the resource an ocf:vesper:vesper binding gives it
-    (none while unbound: then vesperd only logs)."""
+    (watching `watch`, in probe groups `groups`, with more [guest-template]
+    lines `template`), failed over (or moved) through Pacemaker as the
+    resource an ocf:vesper:vesper binding gives it (none while unbound: then
+    vesperd only logs)."""
     return libvirt_section(node) + """discover = yes
 
 [guest-template]
@@ -482,7 +494,7 @@ groups = %s
 watch = %s
 on-failover = pacemaker
 on-migrate = pacemaker
-""" % (groups, watch)
+""" % (groups, watch) + template
 
 
 def vd_configure(guests, xml, prefer="node1", force_stop=True, script=VD_CHECK,

@@ -37,6 +37,7 @@
 #   lockup N         a guest kernel lockup of N s (1..30), after the reply:
 #                    the vCPU spins with interrupts off (vtest lockup,
 #                    vesper.ko test_hooks=1); nothing in the guest runs
+#   agent start      start vesper-agent as /init does (agent.args), unless it runs
 #   poweroff         power the guest off, after the reply
 # The fault commands ask vweb itself (GET /fault/..., allowed from inside the
 # guest only) and wait (<= 2 s) for its 200: the fault has begun when the
@@ -309,6 +310,22 @@ serve() {
         reply ok
         sync
         echo c >/proc/sysrq-trigger
+        ;;
+    agent)
+        if [ "$1" != start ]; then
+            reply err "usage: agent start"
+        elif [ -n "$(pidof vesper-agent)" ]; then
+            reply ok running pid "$(pidof vesper-agent)"
+        elif [ ! -x /usr/sbin/vesper-agent ]; then
+            reply err "no agent in the image"
+        else
+            _args="--port $VESPER_PORT"
+            [ -f /etc/vesper/agent.args ] && _args="$(cat /etc/vesper/agent.args)"
+            # shellcheck disable=SC2086 # the arguments, as /init gives them
+            _p="$(detach /usr/sbin/vesper-agent $_args)"
+            say "agent started, pid $_p"
+            reply ok pid "$_p"
+        fi
         ;;
     lockup)
         case "$1" in
