@@ -29,7 +29,7 @@
 #define VESPER_PROBE_OOM	2
 #define VESPER_PROBE_EXIT	3
 #define VESPER_PROBE_HANG	4
-#define VESPER_PROBE_STALL	8	/* 5..7 are the agent's PSI probes */
+#define VESPER_PROBE_STALL	9	/* 5..8: the agent's PSI probes and checks */
 
 /* Kernel probe groups, armed as a mask of VESPER_GROUP_BIT(group) */
 #define VESPER_GROUP_SIGNAL	1	/* signal */
@@ -46,7 +46,7 @@
  * knows; groups_avail and groups_armed in struct vesper_info use the same
  * bits.
  */
-#define VESPER_ARM_STALL	0x100u	/* 1 << VESPER_PROBE_STALL */
+#define VESPER_ARM_STALL	0x200u	/* 1 << VESPER_PROBE_STALL */
 #define VESPER_ARM_ALL		(VESPER_GROUPS_ALL | VESPER_ARM_STALL)
 
 /* Record flags (same values as VSP_EVF_* on the wire) */

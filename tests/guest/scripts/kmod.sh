@@ -55,7 +55,7 @@ t_check "insmod vesper.ko test_hooks=1" insmod /lib/modules/vesper.ko test_hooks
 t_check "/dev/vesper is a character device" [ -c /dev/vesper ]
 t_check "ABI error paths" vtest abi
 vtest info | tee /tmp/info
-t_check "all four groups and the stall probe available" grep -q 'groups_avail=0x11e ' /tmp/info
+t_check "all four groups and the stall probe available" grep -q 'groups_avail=0x21e ' /tmp/info
 t_check "kprobe and tracepoint signal modes available" grep -q 'signal_modes=0x3 ' /tmp/info
 t_check "nothing armed after load" grep -q 'groups_armed=0x0 ' /tmp/info
 t_check "watch httpd and hogw" vtest watch comm:httpd comm:hogw

@@ -55,7 +55,7 @@ echo "== load and arm"
 t_check "insmod vesper.ko test_hooks=1" insmod /lib/modules/vesper.ko test_hooks=1
 vtest info | tee /tmp/info
 avail="$(sed -n 's/.* groups_avail=\(0x[0-9a-f]*\) .*/\1/p' /tmp/info)"
-t_check "stall probe available (groups_avail has 0x100)" [ $((${avail:-0} & 0x100)) != 0 ]
+t_check "stall probe available (groups_avail has 0x200)" [ $((${avail:-0} & 0x200)) != 0 ]
 t_check "threshold 99 ms refused" t_not vtest stall 99
 t_check "threshold 3600001 ms refused" t_not vtest stall 3600001
 t_check "threshold $THRESHOLD ms" vtest stall $THRESHOLD
@@ -63,7 +63,7 @@ t_check "watch hogw, hogr, httpd, dd, cat" \
     vtest watch comm:hogw comm:hogr comm:httpd comm:dd comm:cat
 t_check "arm the stall probe alone" vtest arm stall
 vtest info | tee /tmp/info
-t_check "info: groups_armed 0x100" grep -q 'groups_armed=0x100 ' /tmp/info
+t_check "info: groups_armed 0x200" grep -q 'groups_armed=0x200 ' /tmp/info
 vtest read >>"$R" &
 READER=$!
 usleep 200000
