@@ -233,6 +233,11 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
                conf_quote(words[0], q, sizeof(q)));
         return -EINVAL;
     }
+    if (probe == VSP_PROBE_STALL) {
+        /* the CONFIG would arm it without a threshold: every push refused */
+        seterr(err, errlen, "probe 'stall' needs 'stall =' in its group, not supported yet");
+        return -EINVAL;
+    }
     r->probe = (unsigned)probe;
     pf = probe_filters(r->probe);
 

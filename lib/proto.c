@@ -39,6 +39,7 @@ static const char *const probe_names[VSP_PROBE_MAX_ + 1] = {
     [VSP_PROBE_PSI_MEMORY] = "psi-memory",
     [VSP_PROBE_PSI_IO] = "psi-io",
     [VSP_PROBE_CHECK] = "check",
+    [VSP_PROBE_STALL] = "stall",
     [VSP_PROBE_AGENT_LOST] = "agent-lost",
     [VSP_PROBE_AGENT_BACK] = "agent-back",
     [VSP_PROBE_GUEST_STUCK] = "guest-stuck",
@@ -93,6 +94,7 @@ unsigned vsp_probe_kgroup(unsigned probe)
         return VSP_KGROUP_PROCESS;
     case VSP_PROBE_HANG:
     case VSP_PROBE_PSI_CPU:
+    case VSP_PROBE_STALL:
         return VSP_KGROUP_SCHED;
     case VSP_PROBE_PSI_IO:
         return VSP_KGROUP_IO;

@@ -42,6 +42,10 @@
 #define VSP_MAX_CHECK_TEXT 128   /* longest check path (HTTP path, exec program) */
 #define VSP_CHECK_MIN_MS 100     /* shortest check interval */
 #define VSP_CHECK_MAX_MS 3600000 /* longest check interval (1 h) */
+#define VSP_STALL_MIN_MS 100     /* shortest stall threshold */
+#define VSP_STALL_MAX_MS 3600000 /* longest stall threshold (1 h) */
+#define VSP_STALL_D 'D'          /* stall event code: uninterruptible sleep */
+#define VSP_STALL_R 'R'          /* stall event code: runnable, waiting for a CPU */
 
 /* Message types.  G->H: sent by the guest agent; H->G: sent by vesperd. */
 enum vsp_msg_type {
@@ -70,7 +74,8 @@ enum vsp_probe {
     VSP_PROBE_PSI_MEMORY = 6, /* PSI trigger on /proc/pressure/memory */
     VSP_PROBE_PSI_IO = 7,     /* PSI trigger on /proc/pressure/io */
     VSP_PROBE_CHECK = 8,      /* result of an application-layer liveness check */
-    VSP_PROBE_GUEST_MAX_ = VSP_PROBE_CHECK,
+    VSP_PROBE_STALL = 9,      /* watched task in D state or runnable, not run for the threshold */
+    VSP_PROBE_GUEST_MAX_ = VSP_PROBE_STALL,
 
     VSP_PROBE_AGENT_LOST = 32,  /* host: heartbeats stopped / channel closed */
     VSP_PROBE_AGENT_BACK = 33,  /* host: agent is talking again */
@@ -90,7 +95,7 @@ enum vsp_kgroup {
     VSP_KGROUP_SIGNAL = 1,  /* signal */
     VSP_KGROUP_MEMORY = 2,  /* oom, psi-memory */
     VSP_KGROUP_PROCESS = 3, /* exit */
-    VSP_KGROUP_SCHED = 4,   /* hang, psi-cpu */
+    VSP_KGROUP_SCHED = 4,   /* hang, psi-cpu, stall */
     VSP_KGROUP_IO = 5,      /* psi-io */
     VSP_KGROUP_HOST = 6,    /* host-side synthetic probes */
     VSP_KGROUP_SERVICE = 7, /* check (in-guest liveness checks, run by the agent) */
@@ -105,7 +110,11 @@ enum vsp_kgroup {
 /* signal/exit only: the guest's service manager, or its own shutdown/reboot,
  * stopped the task on purpose */
 #define VSP_EVF_PLANNED 0x0020
-#define VSP_EVF_ALL_ 0x003f
+/* stall events in state D only: the task sleeps in io_schedule() (block
+ * I/O, page writeback, NFS), where a loaded but healthy guest comes nearest
+ * to the threshold */
+#define VSP_EVF_IOWAIT 0x0040
+#define VSP_EVF_ALL_ 0x007f
 
 /* HELLO capabilities */
 #define VSP_CAP_KMOD 0x0001   /* /dev/vesper is open */
@@ -144,7 +153,7 @@ enum vsp_check_kind {
 enum vsp_psi_res { VSP_PSI_CPU = 0, VSP_PSI_MEMORY = 1, VSP_PSI_IO = 2, VSP_PSI_N_ = 3 };
 
 #define VSP_PROBE_BIT(p) (1u << (p))      /* guest probes only (p < 32); host probes have no bit */
-#define VSP_PROBES_GUEST_ALL_ 0x000001feu /* bits 1..8 */
+#define VSP_PROBES_GUEST_ALL_ 0x000003feu /* bits 1..9 */
 
 struct vsp_hello {
     uint32_t agent_version;           /* major << 16 | minor << 8 | patch */
@@ -178,10 +187,11 @@ struct vsp_event {
     uint32_t src_pid; /* signal: sender tgid (0 = kernel); 0 for other probes */
     int32_t sig;      /* signal: 1..64; exit, check (exec): terminating signal or 0; others: 0 */
     int32_t code;     /* signal: si_code; exit: exit status; oom: oom_score_adj;
-                       * check: 0 ok or -errno (-4095..-1) */
+                       * check: 0 ok or -errno (-4095..-1); stall: VSP_STALL_D or _R */
     uint32_t uid;     /* check: http status seen, exec exit status, else 0 */
-    uint64_t value; /* oom: victim RSS in KiB; hang: blocked s; psi: stall us; check: latency us */
-    uint64_t kseq;  /* vesper.ko record sequence, 0 if not from the module */
+    uint64_t value;   /* oom: victim RSS in KiB; hang: blocked s; psi: stall us; check: latency us;
+                       * stall: ms without running, >= VSP_STALL_MIN_MS */
+    uint64_t kseq;    /* vesper.ko record sequence, 0 if not from the module */
     char comm[VSP_COMM_LEN];     /* NUL terminated, sanitised to printable ASCII */
     char src_comm[VSP_COMM_LEN]; /* signal sender comm, "" otherwise */
 };
@@ -240,6 +250,7 @@ struct vsp_config {
     uint32_t flags;          /* VSP_CFG_* */
     uint32_t hung_timeout_s; /* guest hung_task_timeout_secs; 0 = leave */
     struct vsp_psi_trigger psi[VSP_PSI_N_];
+    uint32_t stall_ms; /* 0, or VSP_STALL_MIN_MS..VSP_STALL_MAX_MS exactly when stall is armed */
     uint16_t nwatch;
     struct vsp_watch watch[VSP_MAX_WATCH];
     uint16_t ncheck; /* 0..VSP_MAX_CHECK; non-zero iff the check probe is armed */

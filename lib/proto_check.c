@@ -3,13 +3,12 @@
  *
  * Semantic checks of the vesper wire protocol, vsp_msg_check(): what the
  * fields of a message say (capability and flag bits, probe/group pairs,
- * signal numbers, heartbeat and PSI ranges, watch entries, liveness
- * checks, errno values,
- * string lengths).  vsp_decode() runs them once parsing has checked the
- * shape of a payload, vsp_encode() before it writes one, so every message
- * vsp_encode() accepts is one vsp_decode() accepts.  They also bound every
- * string, so the encoder never reads past an array.  Nothing here
- * allocates, logs or does I/O.
+ * signal numbers, heartbeat, PSI and stall ranges, watch entries, liveness
+ * checks, errno values, string lengths).  vsp_decode() runs them once
+ * parsing has checked the shape of a payload, vsp_encode() before it writes
+ * one, so every message vsp_encode() accepts is one vsp_decode() accepts.
+ * They also bound every string, so the encoder never reads past an array.
+ * Nothing here allocates, logs or does I/O.
  */
 #include "config.h"
 
@@ -102,6 +101,21 @@ static int check_check_event(const struct vsp_event *e, char *err, size_t errlen
     return 0;
 }
 
+/* The fields of a stall event (docs/protocol.md, EVENT): the state letter,
+ * at least the shortest threshold, IOWAIT only on a D sleep. */
+static int check_stall_event(const struct vsp_event *e, char *err, size_t errlen)
+{
+    if (e->code != VSP_STALL_D && e->code != VSP_STALL_R)
+        return fail(err, errlen, -EINVAL, "EVENT stall state %d is not 'D' (%d) or 'R' (%d)",
+                    e->code, VSP_STALL_D, VSP_STALL_R);
+    if (e->value < VSP_STALL_MIN_MS)
+        return fail(err, errlen, -EINVAL, "EVENT stall of %llu ms, below the shortest threshold %d",
+                    (unsigned long long)e->value, VSP_STALL_MIN_MS);
+    if ((e->flags & VSP_EVF_IOWAIT) && e->code != VSP_STALL_D)
+        return fail(err, errlen, -EINVAL, "EVENT flag IOWAIT on a stall in state R (D only)");
+    return 0;
+}
+
 static int check_event(const struct vsp_event *e, char *err, size_t errlen)
 {
     unsigned kg;
@@ -130,6 +144,9 @@ static int check_event(const struct vsp_event *e, char *err, size_t errlen)
     if ((e->flags & VSP_EVF_PLANNED) && e->probe != VSP_PROBE_SIGNAL && e->probe != VSP_PROBE_EXIT)
         return fail(err, errlen, -EINVAL, "EVENT flag PLANNED on probe %s (signal and exit only)",
                     pname(e->probe));
+    if ((e->flags & VSP_EVF_IOWAIT) && e->probe != VSP_PROBE_STALL)
+        return fail(err, errlen, -EINVAL, "EVENT flag IOWAIT on probe %s (stall only)",
+                    pname(e->probe));
     if ((e->flags & VSP_EVF_KSENDER) && e->src_pid != 0)
         return fail(err, errlen, -EINVAL, "EVENT sent by the kernel but src_pid is %u", e->src_pid);
     if (strnlen(e->comm, sizeof(e->comm)) >= sizeof(e->comm))
@@ -141,6 +158,11 @@ static int check_event(const struct vsp_event *e, char *err, size_t errlen)
                     pname(e->probe));
     if (e->probe == VSP_PROBE_CHECK) {
         rc = check_check_event(e, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (e->probe == VSP_PROBE_STALL) {
+        rc = check_stall_event(e, err, errlen);
         if (rc < 0)
             return rc;
     }
@@ -307,6 +329,17 @@ static int check_config(const struct vsp_config *c, char *err, size_t errlen)
         if (t->stall_us > t->window_us)
             return fail(err, errlen, -EINVAL, "CONFIG %s stall %u us above window %u us", n,
                         t->stall_us, t->window_us);
+    }
+    if (c->stall_ms == 0) {
+        if (c->probes & VSP_PROBE_BIT(VSP_PROBE_STALL))
+            return fail(err, errlen, -EINVAL, "CONFIG probe stall armed without a threshold");
+    } else {
+        if (!(c->probes & VSP_PROBE_BIT(VSP_PROBE_STALL)))
+            return fail(err, errlen, -EINVAL,
+                        "CONFIG stall threshold set but the probe is not armed");
+        if (c->stall_ms < VSP_STALL_MIN_MS || c->stall_ms > VSP_STALL_MAX_MS)
+            return fail(err, errlen, -EINVAL, "CONFIG stall threshold %u ms outside %d..%d",
+                        c->stall_ms, VSP_STALL_MIN_MS, VSP_STALL_MAX_MS);
     }
     if (c->nwatch > VSP_MAX_WATCH)
         return fail(err, errlen, -EINVAL, "CONFIG has %u watch entries, at most %d", c->nwatch,

@@ -279,6 +279,7 @@ static int parse_config(struct rd *r, struct vsp_config *c, char *err, size_t er
         c->psi[i].stall_us = rd_u32(r);
         c->psi[i].window_us = rd_u32(r);
     }
+    c->stall_ms = rd_u32(r);
     c->nwatch = rd_u16(r);
     c->ncheck = rd_u16(r);
     if (c->nwatch > VSP_MAX_WATCH)

@@ -233,6 +233,7 @@ static void write_payload(struct wr *w, const struct vsp_msg *m)
             wr_u32(w, c->psi[i].stall_us);
             wr_u32(w, c->psi[i].window_us);
         }
+        wr_u32(w, c->stall_ms);
         wr_u16(w, c->nwatch);
         wr_u16(w, c->ncheck);
         for (unsigned i = 0; i < c->nwatch; i++) {

@@ -25,7 +25,7 @@
 #define HEARTBEAT_LEN 36
 #define PING_LEN 16
 #define PONG_LEN 40
-#define CONFIG_FIXED 48
+#define CONFIG_FIXED 52
 #define WATCH_HDR 2
 #define CHECK_HDR 19
 #define CONFIG_ACK_FIXED 14

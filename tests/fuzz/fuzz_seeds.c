@@ -2,10 +2,11 @@
  * Copyright (C) 2026 The vesper authors
  *
  * Seed corpus generator for fuzz_decode: writes one valid frame of every
- * message type into DIR (seed-<type>.bin), plus a stream of several frames
- * back to back and a stream ending in a partial frame, so the fuzzer starts
- * from inputs that reach every payload parser.  Seeds are produced with
- * vsp_encode() and so always match the current wire layout.
+ * message type into DIR (seed-<type>.bin), a stall event beside the signal
+ * one, a stream of several frames back to back and a stream ending in a
+ * partial frame, so the fuzzer starts from inputs that reach every payload
+ * parser.  Seeds are produced with vsp_encode() and so always match the
+ * current wire layout.
  * Usage: fuzz_seeds DIR
  */
 #include "config.h"
@@ -75,6 +76,7 @@ static void make(unsigned type, struct vsp_msg *m)
             m->u.config.psi[i].stall_us = 100000;
             m->u.config.psi[i].window_us = 1000000;
         }
+        m->u.config.stall_ms = 500;
         m->u.config.nwatch = 4;
         m->u.config.watch[3].kind = VSP_WATCH_UNIT;
         strcpy(m->u.config.watch[3].value, "nginx.service");
@@ -126,6 +128,31 @@ static int write_file(const char *dir, const char *name, const void *buf, size_t
     return 0;
 }
 
+/* A stall event beside the signal event of seed-EVENT.bin. */
+static int write_stall_event(const char *dir)
+{
+    uint8_t buf[VSP_MAX_FRAME];
+    struct vsp_msg m;
+    char err[256];
+    ssize_t n;
+
+    make(VSP_MSG_EVENT, &m);
+    m.u.event.group = VSP_KGROUP_SCHED;
+    m.u.event.probe = VSP_PROBE_STALL;
+    m.u.event.flags = VSP_EVF_WATCHED | VSP_EVF_IOWAIT;
+    m.u.event.src_pid = 0;
+    m.u.event.sig = 0;
+    m.u.event.code = VSP_STALL_D;
+    m.u.event.value = 520;
+    memset(m.u.event.src_comm, 0, sizeof(m.u.event.src_comm));
+    n = vsp_encode(&m, buf, sizeof(buf), err, sizeof(err));
+    if (n < 0) {
+        fprintf(stderr, "fuzz_seeds: stall EVENT: %s\n", err);
+        return -1;
+    }
+    return write_file(dir, "seed-EVENT-stall.bin", buf, (size_t)n);
+}
+
 int main(int argc, char **argv)
 {
     static uint8_t stream[16 * VSP_MAX_FRAME];
@@ -154,6 +181,8 @@ int main(int argc, char **argv)
         slen += (size_t)n;
     }
     if (write_file(argv[1], "stream-all.bin", stream, slen) < 0)
+        return 1;
+    if (write_stall_event(argv[1]) < 0)
         return 1;
     /* the same stream cut in the middle of its last frame */
     if (write_file(argv[1], "stream-partial.bin", stream, slen - 5) < 0)

@@ -38,9 +38,11 @@ MSG_NAMES = {1: "HELLO", 2: "WELCOME", 3: "EVENT", 4: "HEARTBEAT", 5: "PING", 6:
 PROBE_SIGNAL, PROBE_OOM, PROBE_EXIT, PROBE_HANG = 1, 2, 3, 4
 PROBE_PSI_CPU, PROBE_PSI_MEMORY, PROBE_PSI_IO = 5, 6, 7
 PROBE_CHECK = 8
-KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5, 8: 7}
+PROBE_STALL = 9
+KGROUP = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 2, 7: 5, 8: 7, 9: 4}
 
 EVF_WATCHED, EVF_KSENDER, EVF_CORE, EVF_INJECTED, EVF_RESENT, EVF_PLANNED = 1, 2, 4, 8, 16, 32
+EVF_IOWAIT = 0x40
 CAP_INJECT = 4
 CAP_RESEND = 8
 CAP_CHECK = 0x10
@@ -129,9 +131,10 @@ def decode_host(buf):
             m["id"], m["host_ns"] = struct.unpack("<QQ", p)
         elif mtype == CONFIG:
             (m["generation"], m["probes"], m["heartbeat_ms"], m["flags"], m["hung_timeout_s"],
-             c_s, c_w, mem_s, mem_w, io_s, io_w, nwatch, ncheck) = struct.unpack_from("<IIIIIIIIIIIHH", p)
+             c_s, c_w, mem_s, mem_w, io_s, io_w, m["stall_ms"], nwatch,
+             ncheck) = struct.unpack_from("<IIIIIIIIIIIIHH", p)
             m["psi"] = [(c_s, c_w), (mem_s, mem_w), (io_s, io_w)]
-            off, watch = 48, []
+            off, watch = 52, []
             for _ in range(nwatch):
                 kind, ln = p[off], p[off + 1]
                 watch.append((kind, p[off + 2:off + 2 + ln]))
@@ -310,13 +313,16 @@ def enc_check(kind, text="", addr="127.0.0.1", port=0, interval_ms=1000, timeout
                        len(tb)) + tb
 
 
-def enc_config(gen, probes=0, heartbeat_ms=1000, checks=()):
+def enc_config(gen, probes=0, heartbeat_ms=1000, checks=(), stall_ms=0):
     """A CONFIG without PSI triggers and watch list; checks are enc_check()
-    entries (the check probe's bit is added when there are some)."""
+    entries (the check probe's bit is added when there are some), stall_ms
+    the stall threshold (the stall probe's bit is added when it is set)."""
     if checks:
         probes |= 1 << PROBE_CHECK
-    return frame(CONFIG, struct.pack("<IIIII6IHH", gen, probes, heartbeat_ms, 0, 0, *([0] * 6),
-                                     0, len(checks)) + b"".join(checks))
+    if stall_ms:
+        probes |= 1 << PROBE_STALL
+    return frame(CONFIG, struct.pack("<IIIII6IIHH", gen, probes, heartbeat_ms, 0, 0, *([0] * 6),
+                                     stall_ms, 0, len(checks)) + b"".join(checks))
 
 
 def decode_guest(buf):

@@ -124,6 +124,8 @@ static void sample_config(struct vsp_msg *m)
     c->hung_timeout_s = 30;
     c->psi[VSP_PSI_MEMORY].stall_us = 150000;
     c->psi[VSP_PSI_MEMORY].window_us = 1000000;
+    c->probes |= VSP_PROBE_BIT(VSP_PROBE_STALL);
+    c->stall_ms = 500;
     c->nwatch = 3;
     c->watch[0].kind = VSP_WATCH_COMM;
     strcpy(c->watch[0].value, "postgres");
@@ -328,7 +330,7 @@ static void test_round_trip_config(void **state)
 {
     (void)state;
     /* 3 watch entries: comm "postgres", pid, cgroup path */
-    round_trip(sample_config, 8 + 48 + (2 + 8) + (2 + 4) + (2 + 24));
+    round_trip(sample_config, 8 + 52 + (2 + 8) + (2 + 4) + (2 + 24));
 }
 
 static void test_round_trip_config_ack(void **state)
@@ -358,7 +360,7 @@ static void test_round_trip_config_full(void **state)
     size_t n, used;
 
     sample_config(&in);
-    in.u.config.nwatch = 18; /* 48 + 18 * 202 = 3684 bytes of payload */
+    in.u.config.nwatch = 18; /* 52 + 18 * 202 = 3688 bytes of payload */
     for (int i = 0; i < 18; i++) {
         in.u.config.watch[i].kind = VSP_WATCH_CGROUP;
         in.u.config.watch[i].pid = 0;
@@ -367,7 +369,7 @@ static void test_round_trip_config_full(void **state)
         in.u.config.watch[i].value[VSP_MAX_WATCH_VALUE] = '\0';
     }
     n = encode_ok(&in, buf, sizeof(buf));
-    assert_int_equal(n, 8 + 48 + 18 * 202);
+    assert_int_equal(n, 8 + 52 + 18 * 202);
     assert_int_equal(vsp_decode(buf, n, &out, &used, NULL, 0), 0);
     assert_memory_equal(&in, &out, sizeof(in));
 }
@@ -471,16 +473,17 @@ static void test_wire_config_watch_entries(void **state)
     encode_ok(&m, buf, sizeof(buf));
     assert_int_equal(get_le(p + 28, 4), 150000);  /* psi memory stall */
     assert_int_equal(get_le(p + 32, 4), 1000000); /* psi memory window */
-    assert_int_equal(get_le(p + 44, 2), 3);       /* nwatch */
-    assert_int_equal(get_le(p + 46, 2), 0);       /* ncheck */
-    assert_int_equal(p[48], VSP_WATCH_COMM);
-    assert_int_equal(p[49], 8);
-    assert_memory_equal(p + 50, "postgres", 8);
-    assert_int_equal(p[58], VSP_WATCH_PID);
-    assert_int_equal(p[59], 4);
-    assert_int_equal(get_le(p + 60, 4), 1234);
-    assert_int_equal(p[64], VSP_WATCH_CGROUP);
-    assert_int_equal(p[65], 24);
+    assert_int_equal(get_le(p + 44, 4), 500);     /* stall_ms */
+    assert_int_equal(get_le(p + 48, 2), 3);       /* nwatch */
+    assert_int_equal(get_le(p + 50, 2), 0);       /* ncheck */
+    assert_int_equal(p[52], VSP_WATCH_COMM);
+    assert_int_equal(p[53], 8);
+    assert_memory_equal(p + 54, "postgres", 8);
+    assert_int_equal(p[62], VSP_WATCH_PID);
+    assert_int_equal(p[63], 4);
+    assert_int_equal(get_le(p + 64, 4), 1234);
+    assert_int_equal(p[68], VSP_WATCH_CGROUP);
+    assert_int_equal(p[69], 24);
 }
 
 /* ---------------------------------------------------------------------------
@@ -743,7 +746,7 @@ static void test_decode_config_entry_past_payload(void **state)
     struct vsp_msg m;
 
     sample_config(&m); /* 3 entries on the wire, claim 4 */
-    expect_patched(&m, 44, 2, 4, -EINVAL, "CONFIG watch 3 runs past the payload");
+    expect_patched(&m, 48, 2, 4, -EINVAL, "CONFIG watch 3 runs past the payload");
 }
 
 static void test_decode_config_bytes_after_last_entry(void **state)
@@ -752,7 +755,7 @@ static void test_decode_config_bytes_after_last_entry(void **state)
     struct vsp_msg m;
 
     sample_config(&m); /* claim 2 entries: the cgroup entry is left over */
-    expect_patched(&m, 44, 2, 2, -EBADMSG, "CONFIG payload has 26 bytes past its last field");
+    expect_patched(&m, 48, 2, 2, -EBADMSG, "CONFIG payload has 26 bytes past its last field");
 }
 
 static void test_decode_config_value_past_payload(void **state)
@@ -760,8 +763,8 @@ static void test_decode_config_value_past_payload(void **state)
     (void)state;
     struct vsp_msg m;
 
-    sample_config(&m); /* cgroup entry value length at payload 65 */
-    expect_patched(&m, 65, 1, 25, -EINVAL, "CONFIG watch 2: value length 25 runs past");
+    sample_config(&m); /* cgroup entry value length at payload 69 */
+    expect_patched(&m, 69, 1, 25, -EINVAL, "CONFIG watch 2: value length 25 runs past");
 }
 
 static void test_decode_config_ack_text_past_payload(void **state)
@@ -818,8 +821,8 @@ static void test_decode_hello_host_probe_available(void **state)
     struct vsp_msg m;
 
     sample_hello(&m);
-    expect_patched(&m, 52, 4, VSP_PROBES_GUEST_ALL_ | 0x200, -EINVAL,
-                   "HELLO available probe bits 0x200 are not guest probes");
+    expect_patched(&m, 52, 4, VSP_PROBES_GUEST_ALL_ | 0x400, -EINVAL,
+                   "HELLO available probe bits 0x400 are not guest probes");
 }
 
 static void test_decode_hello_zero_boot_id(void **state)
@@ -899,7 +902,7 @@ static void test_decode_event_unknown_probe(void **state)
     struct vsp_msg m;
 
     sample_event(&m);
-    expect_patched(&m, 26, 2, 9, -EINVAL, "EVENT unknown probe 9");
+    expect_patched(&m, 26, 2, 10, -EINVAL, "EVENT unknown probe 10");
 }
 
 static void test_decode_event_host_probe(void **state)
@@ -937,7 +940,7 @@ static void test_decode_event_unknown_flags(void **state)
     struct vsp_msg m;
 
     sample_event(&m);
-    expect_patched(&m, 28, 2, 0x0040, -EINVAL, "EVENT unknown flag bits 0x0040");
+    expect_patched(&m, 28, 2, 0x0080, -EINVAL, "EVENT unknown flag bits 0x0080");
 }
 
 static void test_decode_event_ksender_on_exit(void **state)
@@ -1158,6 +1161,10 @@ static void test_decode_event_every_guest_probe_with_its_group(void **state)
             in.u.event.code = 0;
             strcpy(in.u.event.comm, "http");
         }
+        if (p == VSP_PROBE_STALL) {
+            in.u.event.code = VSP_STALL_D;
+            in.u.event.value = VSP_STALL_MIN_MS;
+        }
         n = encode_ok(&in, buf, sizeof(buf));
         assert_int_equal(vsp_decode(buf, n, &out, &used, NULL, 0), 0);
         assert_int_equal(out.u.event.probe, p);
@@ -1173,9 +1180,9 @@ static void test_decode_config_host_probe_bits(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    /* bit 9: no guest probe (host probes have no bit at all) */
-    expect_patched(&m, 4, 4, VSP_PROBE_BIT(VSP_PROBE_SIGNAL) | 0x200, -EINVAL,
-                   "CONFIG probe bits 0x200 are not guest probes");
+    /* bit 10: no guest probe (host probes have no bit at all) */
+    expect_patched(&m, 4, 4, VSP_PROBE_BIT(VSP_PROBE_SIGNAL) | 0x400, -EINVAL,
+                   "CONFIG probe bits 0x400 are not guest probes");
 }
 
 static void test_decode_config_probe_bit_zero(void **state)
@@ -1311,7 +1318,7 @@ static void test_decode_config_too_many_watch_entries(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 44, 2, VSP_MAX_WATCH + 1, -EINVAL,
+    expect_patched(&m, 48, 2, VSP_MAX_WATCH + 1, -EINVAL,
                    "CONFIG has 33 watch entries, at most 32");
 }
 
@@ -1321,7 +1328,7 @@ static void test_decode_config_watch_unknown_kind(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 48, 1, 9, -EINVAL, "CONFIG watch 0: unknown kind 9");
+    expect_patched(&m, 52, 1, 9, -EINVAL, "CONFIG watch 0: unknown kind 9");
 }
 
 static void test_decode_config_watch_pid_wrong_length(void **state)
@@ -1336,7 +1343,7 @@ static void test_decode_config_watch_pid_wrong_length(void **state)
     m.u.config.watch[0].kind = VSP_WATCH_COMM;
     strcpy(m.u.config.watch[0].value, "abc");
     n = encode_ok(&m, buf, sizeof(buf));
-    buf[VSP_HDR_LEN + 48] = VSP_WATCH_PID; /* 3 value bytes */
+    buf[VSP_HDR_LEN + 52] = VSP_WATCH_PID; /* 3 value bytes */
     expect_decode(buf, n, -EINVAL, "CONFIG watch 0: pid value is 3 bytes, expected 4");
 }
 
@@ -1345,8 +1352,8 @@ static void test_decode_config_watch_pid_zero(void **state)
     (void)state;
     struct vsp_msg m;
 
-    sample_config(&m); /* pid value at payload 60 */
-    expect_patched(&m, 60, 4, 0, -EINVAL, "CONFIG watch 1: pid 0");
+    sample_config(&m); /* pid value at payload 64 */
+    expect_patched(&m, 64, 4, 0, -EINVAL, "CONFIG watch 1: pid 0");
 }
 
 static void test_decode_config_watch_comm_empty(void **state)
@@ -1361,7 +1368,7 @@ static void test_decode_config_watch_comm_empty(void **state)
     m.u.config.watch[0].kind = VSP_WATCH_COMM;
     strcpy(m.u.config.watch[0].value, "a");
     n = encode_ok(&m, buf, sizeof(buf));
-    buf[VSP_HDR_LEN + 49] = 0; /* value length 0, one byte left over */
+    buf[VSP_HDR_LEN + 53] = 0; /* value length 0, one byte left over */
     expect_decode(buf, n, -EINVAL, "CONFIG watch 0: comm length 0 outside 1..15");
 }
 
@@ -1372,7 +1379,7 @@ static void test_decode_config_watch_comm_too_long(void **state)
 
     sample_config(&m);
     strcpy(m.u.config.watch[2].value, "/abcdefghijklmnop"); /* 17 bytes */
-    expect_patched(&m, 64, 1, VSP_WATCH_COMM, -EINVAL, "CONFIG watch 2: comm length 17");
+    expect_patched(&m, 68, 1, VSP_WATCH_COMM, -EINVAL, "CONFIG watch 2: comm length 17");
 }
 
 static void test_decode_config_watch_cgroup_relative(void **state)
@@ -1381,7 +1388,7 @@ static void test_decode_config_watch_cgroup_relative(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    expect_patched(&m, 66, 1, 's', -EINVAL, "CONFIG watch 2: cgroup path does not start with /");
+    expect_patched(&m, 70, 1, 's', -EINVAL, "CONFIG watch 2: cgroup path does not start with /");
 }
 
 static void test_decode_config_watch_cgroup_too_long(void **state)
@@ -1398,7 +1405,7 @@ static void test_decode_config_watch_cgroup_too_long(void **state)
     m.u.config.watch[0].value[0] = '/';
     n = encode_ok(&m, buf, sizeof(buf));
     /* one more value byte on the wire: length 201, frame one byte longer */
-    buf[VSP_HDR_LEN + 49] = VSP_MAX_WATCH_VALUE + 1;
+    buf[VSP_HDR_LEN + 53] = VSP_MAX_WATCH_VALUE + 1;
     buf[n] = 'c';
     put_le(buf + 4, 4, n + 1);
     expect_decode(buf, n + 1, -EINVAL, "CONFIG watch 0: cgroup length 201 outside 1..200");
@@ -1414,8 +1421,8 @@ static void test_decode_config_watch_unit(void **state)
     m.u.config.watch[2].kind = VSP_WATCH_UNIT;
     strcpy(m.u.config.watch[2].value, "getty@tty1.service");
     encode_decode_ok(&m, &out, buf, sizeof(buf));
-    assert_int_equal(buf[VSP_HDR_LEN + 64], VSP_WATCH_UNIT);
-    assert_int_equal(buf[VSP_HDR_LEN + 65], strlen("getty@tty1.service"));
+    assert_int_equal(buf[VSP_HDR_LEN + 68], VSP_WATCH_UNIT);
+    assert_int_equal(buf[VSP_HDR_LEN + 69], strlen("getty@tty1.service"));
     assert_int_equal(out.u.config.watch[2].kind, VSP_WATCH_UNIT);
     assert_string_equal(out.u.config.watch[2].value, "getty@tty1.service");
 
@@ -1423,7 +1430,7 @@ static void test_decode_config_watch_unit(void **state)
     strcpy(m.u.config.watch[2].value, "/system.slice/db.service");
     expect_encode_fails(&m, -EINVAL, "CONFIG watch 2: '/system.slice/db.service' is not a systemd");
     strcpy(m.u.config.watch[2].value, "nginx.service");
-    expect_patched(&m, 66, 1, '/', -EINVAL, "CONFIG watch 2: '/ginx.service' is not a systemd");
+    expect_patched(&m, 70, 1, '/', -EINVAL, "CONFIG watch 2: '/ginx.service' is not a systemd");
 }
 
 static void test_unit_name_ok(void **state)
@@ -1687,9 +1694,9 @@ static void test_sanitise_config_watch_value(void **state)
     uint8_t buf[VSP_MAX_FRAME];
     size_t n, used;
 
-    sample_config(&m); /* comm "postgres" at payload 50 */
+    sample_config(&m); /* comm "postgres" at payload 54 */
     n = encode_ok(&m, buf, sizeof(buf));
-    buf[VSP_HDR_LEN + 50] = 0x1b;
+    buf[VSP_HDR_LEN + 54] = 0x1b;
     assert_int_equal(vsp_decode(buf, n, &out, &used, NULL, 0), 0);
     assert_string_equal(out.u.config.watch[0].value, "?ostgres");
 }
@@ -1820,14 +1827,14 @@ static void test_encode_config_above_frame_limit(void **state)
     struct vsp_msg m;
 
     sample_config(&m);
-    m.u.config.nwatch = VSP_MAX_WATCH; /* 48 + 32 * 202 bytes */
+    m.u.config.nwatch = VSP_MAX_WATCH; /* 52 + 32 * 202 bytes */
     for (int i = 0; i < VSP_MAX_WATCH; i++) {
         m.u.config.watch[i].kind = VSP_WATCH_CGROUP;
         m.u.config.watch[i].pid = 0;
         memset(m.u.config.watch[i].value, 'x', VSP_MAX_WATCH_VALUE);
         m.u.config.watch[i].value[0] = '/';
     }
-    expect_encode_fails(&m, -EINVAL, "CONFIG frame would be 6520 bytes, above 4096");
+    expect_encode_fails(&m, -EINVAL, "CONFIG frame would be 6524 bytes, above 4096");
 }
 
 static void test_encode_watch_pid_with_value(void **state)
@@ -1899,7 +1906,7 @@ static void test_probe_names_unknown(void **state)
 {
     (void)state;
     assert_null(vsp_probe_name(0));
-    assert_null(vsp_probe_name(9));
+    assert_null(vsp_probe_name(10));
     assert_null(vsp_probe_name(64));
     assert_null(vsp_probe_name(1000));
     assert_int_equal(vsp_probe_from_name("nope"), -1);
@@ -1922,7 +1929,8 @@ static void test_probe_kgroups(void **state)
     assert_int_equal(vsp_probe_kgroup(VSP_PROBE_HV_STOPPED), VSP_KGROUP_HOST);
     assert_int_equal(vsp_probe_kgroup(0), VSP_KGROUP_NONE);
     assert_int_equal(vsp_probe_kgroup(VSP_PROBE_CHECK), VSP_KGROUP_SERVICE);
-    assert_int_equal(vsp_probe_kgroup(9), VSP_KGROUP_NONE);
+    assert_int_equal(vsp_probe_kgroup(VSP_PROBE_STALL), VSP_KGROUP_SCHED);
+    assert_int_equal(vsp_probe_kgroup(10), VSP_KGROUP_NONE);
     assert_int_equal(vsp_probe_kgroup(63), VSP_KGROUP_NONE);
 }
 
@@ -1942,8 +1950,8 @@ static void test_kgroup_names(void **state)
 
 /* ---------------------------------------------------------------------------
  * Liveness checks (version 3): the CONFIG check list and the check probe.
- * sample_config_checks(): one watch entry (payload 48..57), then check 0
- * (tcp) at 58, check 1 (http "/healthz") at 77, check 2 (exec) at 104.
+ * sample_config_checks(): one watch entry (payload 52..61), then check 0
+ * (tcp) at 62, check 1 (http "/healthz") at 81, check 2 (exec) at 108.
  */
 static void sample_config_checks(struct vsp_msg *m)
 {
@@ -1970,9 +1978,9 @@ static void sample_config_checks(struct vsp_msg *m)
         .kind = VSP_CHECK_EXEC, .interval_ms = 3600000, .timeout_ms = 1, .text = "/bin/db-ok"};
 }
 
-#define CK0 58  /* payload offset of check 0 */
-#define CK1 77  /* check 1 */
-#define CK2 104 /* check 2 */
+#define CK0 62  /* payload offset of check 0 */
+#define CK1 81  /* check 1 */
+#define CK2 108 /* check 2 */
 
 static void sample_check_event(struct vsp_msg *m)
 {
@@ -1998,7 +2006,7 @@ static void sample_check_event(struct vsp_msg *m)
 static void test_round_trip_config_checks(void **state)
 {
     (void)state;
-    round_trip(sample_config_checks, 8 + 48 + 10 + 19 + (19 + 8) + (19 + 10));
+    round_trip(sample_config_checks, 8 + 52 + 10 + 19 + (19 + 8) + (19 + 10));
 }
 
 static void test_round_trip_check_event(void **state)
@@ -2016,7 +2024,7 @@ static void test_wire_config_check_entries(void **state)
 
     sample_config_checks(&m);
     encode_ok(&m, buf, sizeof(buf));
-    assert_int_equal(get_le(p + 46, 2), 3); /* ncheck */
+    assert_int_equal(get_le(p + 50, 2), 3); /* ncheck */
     assert_int_equal(p[CK0], VSP_CHECK_TCP);
     assert_int_equal(p[CK0 + 1], 0);              /* reserved */
     assert_int_equal(get_le(p + CK0 + 2, 2), 80); /* port */
@@ -2039,8 +2047,8 @@ static void test_decode_config_check_errors(void **state)
     struct vsp_msg m;
 
     sample_config_checks(&m);
-    expect_patched(&m, 46, 2, 9, -EINVAL, "CONFIG has 9 checks, at most 8");
-    expect_patched(&m, 46, 2, 4, -EINVAL, "CONFIG check 3 runs past the payload");
+    expect_patched(&m, 50, 2, 9, -EINVAL, "CONFIG has 9 checks, at most 8");
+    expect_patched(&m, 50, 2, 4, -EINVAL, "CONFIG check 3 runs past the payload");
     expect_patched(&m, CK0, 1, 4, -EINVAL, "CONFIG check 0: unknown kind 4");
     expect_patched(&m, CK0, 1, 0, -EINVAL, "CONFIG check 0: unknown kind 0");
     expect_patched(&m, CK0 + 1, 1, 1, -EINVAL, "CONFIG check 0: reserved byte is 0x01");
@@ -2130,6 +2138,99 @@ static void test_check_kind_names(void **state)
     assert_null(vsp_check_kind_name(1000));
     assert_string_equal(vsp_probe_name(VSP_PROBE_CHECK), "check");
     assert_int_equal(vsp_probe_from_name("check"), VSP_PROBE_CHECK);
+}
+
+/* ---------------------------------------------------------------------------
+ * The stall probe (version 3): its threshold in CONFIG and its events.
+ */
+static void sample_stall_event(struct vsp_msg *m)
+{
+    struct vsp_event *e = &m->u.event;
+
+    sample_event_as(m, VSP_PROBE_STALL);
+    memset(e->src_comm, 0, sizeof(e->src_comm));
+    e->sig = 0;
+    e->code = VSP_STALL_D;
+    e->flags = VSP_EVF_WATCHED | VSP_EVF_IOWAIT;
+    e->value = 523;
+}
+
+static void test_round_trip_stall_event(void **state)
+{
+    (void)state;
+    round_trip(sample_stall_event, 8 + 104);
+}
+
+static void test_wire_stall_event(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+    uint8_t buf[VSP_MAX_FRAME];
+    const uint8_t *p = buf + VSP_HDR_LEN;
+
+    sample_stall_event(&m);
+    encode_ok(&m, buf, sizeof(buf));
+    assert_int_equal(get_le(p + 24, 2), VSP_KGROUP_SCHED);
+    assert_int_equal(get_le(p + 26, 2), 9);    /* probe stall */
+    assert_int_equal(get_le(p + 28, 2), 0x41); /* WATCHED | IOWAIT */
+    assert_int_equal(get_le(p + 48, 4), 'D');  /* code: the state */
+    assert_int_equal(get_le(p + 56, 8), 523);  /* value: ms */
+    assert_string_equal(vsp_probe_name(VSP_PROBE_STALL), "stall");
+    assert_int_equal(vsp_probe_from_name("stall"), VSP_PROBE_STALL);
+}
+
+static void test_decode_stall_event_errors(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+
+    sample_stall_event(&m);
+    expect_patched(&m, 48, 4, 'S', -EINVAL, "EVENT stall state 83 is not 'D' (68) or 'R' (82)");
+    expect_patched(&m, 48, 4, 0, -EINVAL, "EVENT stall state 0 is not");
+    expect_patched(&m, 48, 4, 'R', -EINVAL, "EVENT flag IOWAIT on a stall in state R (D only)");
+    expect_patched(&m, 56, 8, 99, -EINVAL,
+                   "EVENT stall of 99 ms, below the shortest threshold 100");
+    expect_patched(&m, 24, 2, VSP_KGROUP_SERVICE, -EINVAL,
+                   "EVENT probe 9 (stall) does not belong to group 7 (service)");
+    expect_patched(&m, 44, 4, 9, -EINVAL, "EVENT signal number 9 on probe stall");
+    expect_patched(&m, 28, 2, VSP_EVF_WATCHED | VSP_EVF_PLANNED, -EINVAL,
+                   "EVENT flag PLANNED on probe stall");
+    /* a runnable task without the flag, an unwatched one, the shortest stall: fine */
+    m.u.event.flags = VSP_EVF_WATCHED;
+    expect_patched(&m, 48, 4, 'R', 0, NULL);
+    expect_patched(&m, 28, 2, 0, 0, NULL);
+    expect_patched(&m, 56, 8, 100, 0, NULL);
+
+    /* IOWAIT belongs to stall events */
+    sample_event_as(&m, VSP_PROBE_HANG);
+    m.u.event.sig = 0;
+    expect_patched(&m, 28, 2, VSP_EVF_IOWAIT, -EINVAL,
+                   "EVENT flag IOWAIT on probe hang (stall only)");
+}
+
+/* sample_config() arms stall with 500 ms at payload 44. */
+static void test_decode_config_stall_errors(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+    uint32_t probes;
+
+    sample_config(&m);
+    probes = m.u.config.probes;
+    expect_patched(&m, 44, 4, 99, -EINVAL, "CONFIG stall threshold 99 ms outside 100..3600000");
+    expect_patched(&m, 44, 4, 3600001, -EINVAL, "CONFIG stall threshold 3600001 ms outside");
+    expect_patched(&m, 44, 4, 0, -EINVAL, "CONFIG probe stall armed without a threshold");
+    expect_patched(&m, 4, 4, probes & ~VSP_PROBE_BIT(VSP_PROBE_STALL), -EINVAL,
+                   "CONFIG stall threshold set but the probe is not armed");
+    expect_patched(&m, 44, 4, 100, 0, NULL);
+    expect_patched(&m, 44, 4, 3600000, 0, NULL);
+
+    m.u.config.stall_ms = 0;
+    m.u.config.probes = probes & ~VSP_PROBE_BIT(VSP_PROBE_STALL);
+    expect_patched(&m, 44, 4, 0, 0, NULL); /* off: no bit, no threshold */
+    m.u.config.stall_ms = 50;
+    m.u.config.probes = probes;
+    expect_encode_fails(&m, -EINVAL, "CONFIG stall threshold 50 ms outside 100..3600000");
 }
 
 static void test_directions(void **state)
@@ -2305,6 +2406,10 @@ int main(void)
         cmocka_unit_test(test_encode_config_check_errors),
         cmocka_unit_test(test_decode_check_event_errors),
         cmocka_unit_test(test_check_kind_names),
+        cmocka_unit_test(test_round_trip_stall_event),
+        cmocka_unit_test(test_wire_stall_event),
+        cmocka_unit_test(test_decode_stall_event_errors),
+        cmocka_unit_test(test_decode_config_stall_errors),
         cmocka_unit_test(test_directions),
     };
 
