@@ -372,6 +372,8 @@ static void agent_apply_config(struct agent *a, const struct vsp_config *cfg)
                                     vsp_probe_name(p));
             if (p == VSP_PROBE_CHECK) /* how many */
                 off += (size_t)snprintf(list + off, sizeof(list) - off, " (%u)", cfg->ncheck);
+            if (p == VSP_PROBE_STALL) /* after how long */
+                off += (size_t)snprintf(list + off, sizeof(list) - off, " (%u ms)", cfg->stall_ms);
         }
         if (a->kmod.fd >= 0)
             snprintf(ack.text, sizeof(ack.text), "armed: %s; watch list: %u entries",

@@ -179,9 +179,11 @@ static int parse_field(const char *tok, size_t len, struct vsp_event *ev, int *t
             ev->flags |= VSP_EVF_CORE;
         else if (tok_is(tok, len, "planned"))
             ev->flags |= VSP_EVF_PLANNED;
+        else if (tok_is(tok, len, "iowait"))
+            ev->flags |= VSP_EVF_IOWAIT;
         else
             return vsp_errf(err, errlen, -EINVAL,
-                            "unknown word '%.*s' (flags: watched, ksender, core, planned)",
+                            "unknown word '%.*s' (flags: watched, ksender, core, planned, iowait)",
                             (int)len, tok);
         return 0;
     }
@@ -275,7 +277,7 @@ int inject_parse_line(const char *line, struct inject_cmd *cmd, char *err, size_
         if (probe <= VSP_PROBE_NONE || probe > VSP_PROBE_GUEST_MAX_)
             return vsp_errf(err, errlen, -EINVAL,
                             "unknown event '%s' (signal, oom, exit, hang, psi-cpu, psi-memory, "
-                            "psi-io, sleep, burst)",
+                            "psi-io, check, stall, sleep, burst)",
                             name);
     }
     cmd->ev.probe = (uint16_t)probe;

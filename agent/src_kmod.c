@@ -21,17 +21,27 @@
 #include "log.h"
 #include "src_kmod.h"
 
-/* kernel probe <-> kernel group, both numbered as on the wire */
+/* kernel probe <-> kernel group, both numbered as on the wire, and the
+ * probe's bit in VESPER_IOC_ARM's mask: its group's, or its own for a probe
+ * that shares its group with another (stall beside hang) */
 static const struct {
     unsigned probe, group;
+    uint32_t arm;
     const char *name;
 } kmod_map[] = {
-    {VESPER_PROBE_SIGNAL, VESPER_GROUP_SIGNAL, "signal"},
-    {VESPER_PROBE_OOM, VESPER_GROUP_MEMORY, "oom"},
-    {VESPER_PROBE_EXIT, VESPER_GROUP_PROCESS, "exit"},
-    {VESPER_PROBE_HANG, VESPER_GROUP_SCHED, "hang"},
+    {VESPER_PROBE_SIGNAL, VESPER_GROUP_SIGNAL, VESPER_GROUP_BIT(VESPER_GROUP_SIGNAL), "signal"},
+    {VESPER_PROBE_OOM, VESPER_GROUP_MEMORY, VESPER_GROUP_BIT(VESPER_GROUP_MEMORY), "oom"},
+    {VESPER_PROBE_EXIT, VESPER_GROUP_PROCESS, VESPER_GROUP_BIT(VESPER_GROUP_PROCESS), "exit"},
+    {VESPER_PROBE_HANG, VESPER_GROUP_SCHED, VESPER_GROUP_BIT(VESPER_GROUP_SCHED), "hang"},
+    {VESPER_PROBE_STALL, VESPER_GROUP_SCHED, VESPER_ARM_STALL, "stall"},
 };
 #define KMOD_NMAP (sizeof(kmod_map) / sizeof(kmod_map[0]))
+
+_Static_assert(VESPER_PROBE_STALL == VSP_PROBE_STALL, "stall: one probe number");
+_Static_assert(VESPER_STALL_MIN_MS == VSP_STALL_MIN_MS && VESPER_STALL_MAX_MS == VSP_STALL_MAX_MS,
+               "stall: one range of thresholds");
+_Static_assert(VESPER_STALL_D == VSP_STALL_D && VESPER_STALL_R == VSP_STALL_R,
+               "stall: one pair of state letters");
 
 void kmod_init(struct kmod *k, const char *path, const char *cgroot)
 {
@@ -87,29 +97,23 @@ void kmod_close(struct kmod *k)
     k->fd = -1;
 }
 
-uint32_t kmod_probes_avail(const struct kmod *k)
-{
-    uint32_t mask = 0;
-
-    if (k->fd < 0)
-        return 0;
-    for (size_t i = 0; i < KMOD_NMAP; i++) {
-        if (k->info.groups_avail & VESPER_GROUP_BIT(kmod_map[i].group))
-            mask |= VSP_PROBE_BIT(kmod_map[i].probe);
-    }
-    return mask;
-}
-
-/* armed group mask -> VSP_PROBE_BIT mask */
+/* VESPER_IOC_ARM mask (armed or available) -> VSP_PROBE_BIT mask */
 static uint32_t groups_to_probes(uint32_t groups)
 {
     uint32_t mask = 0;
 
     for (size_t i = 0; i < KMOD_NMAP; i++) {
-        if (groups & VESPER_GROUP_BIT(kmod_map[i].group))
+        if (groups & kmod_map[i].arm)
             mask |= VSP_PROBE_BIT(kmod_map[i].probe);
     }
     return mask;
+}
+
+uint32_t kmod_probes_avail(const struct kmod *k)
+{
+    if (k->fd < 0)
+        return 0;
+    return groups_to_probes(k->info.groups_avail);
 }
 
 int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *kdropped, char *err,
@@ -165,6 +169,16 @@ int kmod_translate(const void *buf, size_t len, struct vsp_event *ev, uint64_t *
         ev->sig = rec.sig;
         if (rec.flags & VESPER_F_CORE)
             ev->flags |= VSP_EVF_CORE;
+        break;
+    case VESPER_PROBE_STALL:
+        if (rec.code != VESPER_STALL_D && rec.code != VESPER_STALL_R)
+            return vsp_errf(err, errlen, -EINVAL, "record seq %llu: stall state %d",
+                            (unsigned long long)rec.seq, rec.code);
+        if (rec.value < VESPER_STALL_MIN_MS)
+            return vsp_errf(err, errlen, -EINVAL, "record seq %llu: stall of %llu ms",
+                            (unsigned long long)rec.seq, (unsigned long long)rec.value);
+        if ((rec.flags & VESPER_F_IOWAIT) && rec.code == VESPER_STALL_D)
+            ev->flags |= VSP_EVF_IOWAIT;
         break;
     default:
         break;
@@ -302,6 +316,21 @@ void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note 
     }
 }
 
+/* The stall threshold, set before the stall probe is armed: returns 0, or
+ * VESPER_ARM_STALL when the module refused it (then not to be armed). */
+static uint32_t kmod_stall_set(struct kmod *k, uint32_t ms, struct agent_note *note)
+{
+    __u32 v = ms;
+
+    if (ioctl(k->fd, VESPER_IOC_STALL_SET, &v) == 0)
+        return 0;
+    if (errno == ENOTTY)
+        agent_note(note, -EOPNOTSUPP, "stall: not available in this vesper.ko");
+    else
+        agent_note_errno(note, "stall: vesper.ko refused the threshold %u ms", ms);
+    return VESPER_ARM_STALL;
+}
+
 void kmod_apply(struct kmod *k, const struct vsp_config *cfg, uint32_t *armed,
                 struct agent_note *note)
 {
@@ -336,31 +365,33 @@ void kmod_apply(struct kmod *k, const struct vsp_config *cfg, uint32_t *armed,
     /* 2. watch list, replaced as a whole */
     kmod_watch(k, cfg, note);
 
-    /* 3. groups: what the module cannot arm, then arm the rest */
+    /* 3. arm bits: what the module cannot arm, then the stall threshold */
     for (size_t i = 0; i < KMOD_NMAP; i++) {
-        uint32_t gbit = VESPER_GROUP_BIT(kmod_map[i].group);
-
         if (!(want & VSP_PROBE_BIT(kmod_map[i].probe)))
             continue;
-        if (k->info.groups_avail & gbit)
-            groups |= gbit;
+        if (k->info.groups_avail & kmod_map[i].arm)
+            groups |= kmod_map[i].arm;
         else
             agent_note(note, -EOPNOTSUPP, "%s: not available in this vesper.ko", kmod_map[i].name);
     }
+    if (groups & VESPER_ARM_STALL)
+        groups &= ~kmod_stall_set(k, cfg->stall_ms, note);
+
+    /* 4. arm the rest (what is not asked for is disarmed) */
     __u32 mask = groups;
     if (ioctl(k->fd, VESPER_IOC_ARM, &mask) < 0) {
-        /* find out which group fails by arming them one more at a time */
+        /* find out which bit fails by arming them one more at a time */
         for (size_t i = 0; i < KMOD_NMAP; i++) {
-            uint32_t gbit = VESPER_GROUP_BIT(kmod_map[i].group);
+            uint32_t bit = kmod_map[i].arm;
 
-            if (!(groups & gbit))
+            if (!(groups & bit))
                 continue;
-            mask = ok | gbit;
+            mask = ok | bit;
             if (ioctl(k->fd, VESPER_IOC_ARM, &mask) == 0)
-                ok |= gbit;
+                ok |= bit;
             else
-                agent_note_errno(note, "%s: vesper.ko cannot arm group %s", kmod_map[i].name,
-                                 vsp_kgroup_name(kmod_map[i].group));
+                agent_note_errno(note, "%s: vesper.ko cannot arm it (bit 0x%x, group %s)",
+                                 kmod_map[i].name, bit, vsp_kgroup_name(kmod_map[i].group));
         }
         mask = ok;
         if (ioctl(k->fd, VESPER_IOC_ARM, &mask) < 0)

@@ -5,9 +5,10 @@
  * returns whole struct vesper_record; each is translated into a struct
  * vsp_event (pure, unit-tested) and queued.  CONFIG is applied through the
  * module's ioctls: signal probe mode, watch list (comm, pid, cgroup path ->
- * cgroup id = inode of the cgroup v2 directory), then the armed group mask
- * (probe signal -> group SIGNAL, oom -> MEMORY, exit -> PROCESS,
- * hang -> SCHED).
+ * cgroup id = inode of the cgroup v2 directory), the stall threshold, then
+ * the arm mask (probe signal -> group SIGNAL, oom -> MEMORY, exit ->
+ * PROCESS, hang -> SCHED, each by its group's bit; stall by its own bit,
+ * VESPER_ARM_STALL, in group SCHED on the wire).
  */
 #ifndef AGENT_SRC_KMOD_H
 #define AGENT_SRC_KMOD_H
@@ -25,7 +26,8 @@
 #define KMOD_CGROUP_ROOT "/sys/fs/cgroup"
 #define KMOD_PROBES                                                                                \
     (VSP_PROBE_BIT(VSP_PROBE_SIGNAL) | VSP_PROBE_BIT(VSP_PROBE_OOM) |                              \
-     VSP_PROBE_BIT(VSP_PROBE_EXIT) | VSP_PROBE_BIT(VSP_PROBE_HANG))
+     VSP_PROBE_BIT(VSP_PROBE_EXIT) | VSP_PROBE_BIT(VSP_PROBE_HANG) |                               \
+     VSP_PROBE_BIT(VSP_PROBE_STALL))
 
 struct kmod {
     int fd;                  /* -1 when not open */
@@ -59,11 +61,13 @@ uint32_t kmod_probes_avail(const struct kmod *k);
  * kmod_translate() - turn one record (len bytes at rec) into *ev.  Pure.
  * Checks abi, size and probe; maps probe to its group; keeps only the flags
  * and fields that make sense for the probe (sender fields on signal events,
- * KSENDER clears src_pid, CORE on exit events, no signal number on oom and
- * hang); copies comm sanitised to printable ASCII; kseq = record seq.
- * *kdropped gets the record's dropped counter.  ev->seq is left 0.
- * Returns 0, -EBADMSG (short), -EPROTO (abi/size), -EINVAL (probe, signal
- * number out of range), with err set.
+ * KSENDER clears src_pid, CORE on exit events, IOWAIT on stall events in
+ * state D, no signal number on oom, hang and stall); copies comm sanitised
+ * to printable ASCII; kseq = record seq.  *kdropped gets the record's
+ * dropped counter.  ev->seq is left 0.  Returns 0, -EBADMSG (short),
+ * -EPROTO (abi/size), -EINVAL (probe, signal number out of range, a stall
+ * state other than D or R, a stall below VESPER_STALL_MIN_MS), with err
+ * set.
  */
 int kmod_translate(const void *rec, size_t len, struct vsp_event *ev, uint64_t *kdropped, char *err,
                    size_t errlen);
@@ -102,7 +106,9 @@ void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note 
 
 /*
  * kmod_apply() - apply the kernel part of cfg: signal mode, watch list,
- * armed groups (exactly the requested ones: unrequested groups are
+ * stall threshold (VESPER_IOC_STALL_SET with cfg->stall_ms, before the
+ * stall probe is armed; a module that refuses it gets the probe unarmed),
+ * armed probes (exactly the requested ones: unrequested ones are
  * disarmed).  Opens the device first if it is closed (the module may have
  * been loaded since).  Problems go into *note; *armed gets the
  * VSP_PROBE_BIT() mask the module reports armed afterwards.

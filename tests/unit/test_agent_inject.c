@@ -106,6 +106,14 @@ static void test_other_events(void **state)
     assert_int_equal(c.ev.group, VSP_KGROUP_IO);
     c = parse_ok("oom pid=1 value=18446744073709551615");
     assert_true(c.ev.value == UINT64_MAX);
+
+    /* a stall: state letter in code, milliseconds in value */
+    c = parse_ok("stall pid=88 comm=db code=68 value=600 watched iowait");
+    assert_int_equal(c.ev.probe, VSP_PROBE_STALL);
+    assert_int_equal(c.ev.group, VSP_KGROUP_SCHED);
+    assert_int_equal(c.ev.flags, VSP_EVF_INJECTED | VSP_EVF_WATCHED | VSP_EVF_IOWAIT);
+    parse_bad("stall pid=88 code=82 value=600 iowait", "IOWAIT on a stall in state R");
+    parse_bad("stall pid=88 code=68 value=99", "below the shortest threshold");
 }
 
 static void test_sleep_burst_blank(void **state)

@@ -3,7 +3,10 @@
  *
  * Unit tests of the agent's kernel module source (agent/src_kmod.c):
  * struct vesper_record -> struct vsp_event translation for every probe,
- * its rejections, and the watch list translation (cgroup path -> inode).
+ * its rejections, the watch list translation (cgroup path -> inode), and
+ * kmod_apply() against a module faked behind ioctl() (linked with
+ * --wrap=ioctl): the stall threshold set before the stall probe is armed,
+ * a module without the probe or refusing the threshold.
  */
 #include "config.h"
 
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +151,50 @@ static void test_exit_oom_hang(void **state)
     assert_int_equal(ev.group, VSP_KGROUP_SCHED);
     assert_int_equal(ev.value, 30);
     assert_encodes(&ev);
+}
+
+/* Stall records keep their state letter and duration; the I/O wait flag
+ * only on a D sleep; other states and too short stalls are refused. */
+static void test_stall(void **state)
+{
+    struct vesper_record r = rec_base(VESPER_PROBE_STALL);
+    struct vsp_event ev;
+    char err[128];
+
+    (void)state;
+    r.code = VESPER_STALL_D;
+    r.value = 523;
+    r.sig = 9; /* no signal on a stall event: dropped */
+    r.flags = VESPER_F_WATCHED | VESPER_F_IOWAIT;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), 0);
+    assert_int_equal(ev.probe, VSP_PROBE_STALL);
+    assert_int_equal(ev.group, VSP_KGROUP_SCHED);
+    assert_int_equal(ev.flags, VSP_EVF_WATCHED | VSP_EVF_IOWAIT);
+    assert_int_equal(ev.code, VSP_STALL_D);
+    assert_int_equal(ev.value, 523);
+    assert_int_equal(ev.sig, 0);
+    assert_int_equal(ev.uid, 33);
+    assert_encodes(&ev);
+
+    r.code = VESPER_STALL_R; /* the flag means nothing on a runnable task */
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), 0);
+    assert_int_equal(ev.flags, VSP_EVF_WATCHED);
+    assert_int_equal(ev.code, VSP_STALL_R);
+    assert_encodes(&ev);
+
+    r.code = 'S';
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "stall state 83"));
+    r.code = VESPER_STALL_D;
+    r.value = VESPER_STALL_MIN_MS - 1;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "stall of 99 ms"));
+
+    /* the flag on another probe is dropped like any flag it does not have */
+    r = rec_base(VESPER_PROBE_HANG);
+    r.flags = VESPER_F_IOWAIT;
+    assert_int_equal(kmod_translate(&r, sizeof(r), &ev, NULL, err, sizeof(err)), 0);
+    assert_int_equal(ev.flags, 0);
 }
 
 static void test_rejects(void **state)
@@ -337,13 +385,187 @@ static void test_read_records(void **state)
     queue_free(&q);
 }
 
+/* ---------------------------------------------------------------------------
+ * A module faked behind ioctl(): the descriptor fake_fd answers the
+ * ioctls kmod_apply() makes and records their order.
+ */
+static int fake_fd = -1;
+static struct {
+    uint32_t avail;      /* groups_avail */
+    int stall_set_errno; /* answer of VESPER_IOC_STALL_SET: 0 or an errno */
+    uint32_t armed;      /* groups_armed */
+    uint32_t stall_ms;   /* last threshold set */
+    char calls[16];      /* 'S' STALL_SET, 'A' ARM, in order */
+    size_t ncalls;
+} fake;
+
+int __real_ioctl(int fd, unsigned long req, ...);
+int __wrap_ioctl(int fd, unsigned long req, ...);
+
+int __wrap_ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    void *arg;
+
+    va_start(ap, req);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    if (fd != fake_fd || fake_fd < 0)
+        return __real_ioctl(fd, req, arg);
+    switch (req) {
+    case VESPER_IOC_INFO: {
+        struct vesper_info *in = arg;
+
+        memset(in, 0, sizeof(*in));
+        in->abi = VESPER_ABI_VERSION;
+        in->record_size = sizeof(struct vesper_record);
+        in->groups_avail = fake.avail;
+        in->groups_armed = fake.armed;
+        return 0;
+    }
+    case VESPER_IOC_STALL_SET:
+        if (fake.ncalls < sizeof(fake.calls) - 1)
+            fake.calls[fake.ncalls++] = 'S';
+        if (fake.stall_set_errno) {
+            errno = fake.stall_set_errno;
+            return -1;
+        }
+        fake.stall_ms = *(uint32_t *)arg;
+        return 0;
+    case VESPER_IOC_ARM: {
+        uint32_t mask = *(uint32_t *)arg;
+
+        if (fake.ncalls < sizeof(fake.calls) - 1)
+            fake.calls[fake.ncalls++] = 'A';
+        if (mask & ~fake.avail) {
+            errno = EINVAL;
+            return -1;
+        }
+        fake.armed = mask;
+        return 0;
+    }
+    case VESPER_IOC_WATCH_CLEAR:
+    case VESPER_IOC_WATCH_ADD:
+    case VESPER_IOC_SIGNAL_MODE:
+        return 0;
+    default:
+        errno = ENOTTY;
+        return -1;
+    }
+}
+
+/* An open kmod on the fake module with groups_avail avail. */
+static void fake_open(struct kmod *k, uint32_t avail)
+{
+    memset(&fake, 0, sizeof(fake));
+    fake.avail = avail;
+    kmod_init(k, "/test/vesper", NULL);
+    fake_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(fake_fd >= 0);
+    k->fd = fake_fd;
+    assert_int_equal(__wrap_ioctl(k->fd, VESPER_IOC_INFO, &k->info), 0);
+}
+
+static void fake_close(struct kmod *k)
+{
+    kmod_close(k);
+    fake_fd = -1;
+}
+
+static const uint32_t hang_stall = VSP_PROBE_BIT(VSP_PROBE_HANG) | VSP_PROBE_BIT(VSP_PROBE_STALL);
+
+/* The threshold goes in before the arm mask that holds the stall bit; the
+ * module's available stall bit is a probe available to the host. */
+static void test_apply_stall(void **state)
+{
+    struct vsp_config cfg;
+    struct agent_note note;
+    struct kmod k;
+    uint32_t armed = 0;
+
+    (void)state;
+    fake_open(&k, VESPER_ARM_ALL);
+    assert_int_equal(kmod_probes_avail(&k) & hang_stall, hang_stall);
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&note, 0, sizeof(note));
+    cfg.probes = hang_stall;
+    cfg.stall_ms = 750;
+    kmod_apply(&k, &cfg, &armed, &note);
+    assert_int_equal(note.status, 0);
+    assert_string_equal(fake.calls, "SA");
+    assert_int_equal(fake.stall_ms, 750);
+    assert_int_equal(fake.armed, VESPER_GROUP_BIT(VESPER_GROUP_SCHED) | VESPER_ARM_STALL);
+    assert_int_equal(armed, hang_stall);
+
+    /* hang alone: the stall bit is disarmed, its threshold left alone */
+    fake.ncalls = 0;
+    memset(fake.calls, 0, sizeof(fake.calls));
+    cfg.probes = VSP_PROBE_BIT(VSP_PROBE_HANG);
+    cfg.stall_ms = 0;
+    kmod_apply(&k, &cfg, &armed, &note);
+    assert_string_equal(fake.calls, "A");
+    assert_int_equal(fake.armed, VESPER_GROUP_BIT(VESPER_GROUP_SCHED));
+    assert_int_equal(armed, VSP_PROBE_BIT(VSP_PROBE_HANG));
+    fake_close(&k);
+}
+
+/* A module without the probe (an older one): not available, not asked for
+ * a threshold, hang armed all the same.  A module refusing the threshold:
+ * the stall probe stays unarmed and the note says why. */
+static void test_apply_stall_refused(void **state)
+{
+    struct vsp_config cfg;
+    struct agent_note note;
+    struct kmod k;
+    uint32_t armed = 0;
+
+    (void)state;
+    fake_open(&k, VESPER_GROUPS_ALL);
+    assert_int_equal(kmod_probes_avail(&k) & hang_stall, VSP_PROBE_BIT(VSP_PROBE_HANG));
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&note, 0, sizeof(note));
+    cfg.probes = hang_stall;
+    cfg.stall_ms = 500;
+    kmod_apply(&k, &cfg, &armed, &note);
+    assert_int_equal(note.status, -EOPNOTSUPP);
+    assert_non_null(strstr(note.text, "stall: not available in this vesper.ko"));
+    assert_string_equal(fake.calls, "A");
+    assert_int_equal(armed, VSP_PROBE_BIT(VSP_PROBE_HANG));
+    fake_close(&k);
+
+    fake_open(&k, VESPER_ARM_ALL);
+    fake.stall_set_errno = EINVAL;
+    memset(&note, 0, sizeof(note));
+    kmod_apply(&k, &cfg, &armed, &note);
+    assert_int_equal(note.status, -EINVAL);
+    assert_non_null(strstr(note.text, "stall: vesper.ko refused the threshold 500 ms"));
+    assert_string_equal(fake.calls, "SA");
+    assert_int_equal(fake.armed, VESPER_GROUP_BIT(VESPER_GROUP_SCHED));
+    assert_int_equal(armed, VSP_PROBE_BIT(VSP_PROBE_HANG));
+
+    /* the ioctl unknown after all: said as a module without the probe */
+    fake.stall_set_errno = ENOTTY;
+    memset(&note, 0, sizeof(note));
+    kmod_apply(&k, &cfg, &armed, &note);
+    assert_non_null(strstr(note.text, "stall: not available in this vesper.ko"));
+    assert_int_equal(armed, VSP_PROBE_BIT(VSP_PROBE_HANG));
+    fake_close(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_signal),          cmocka_unit_test(test_exit_oom_hang),
-        cmocka_unit_test(test_rejects),         cmocka_unit_test(test_comm_sanitised),
-        cmocka_unit_test(test_watch_from_wire), cmocka_unit_test(test_apply_without_device),
-        cmocka_unit_test(test_read_records),    cmocka_unit_test(test_hints),
+        cmocka_unit_test(test_signal),
+        cmocka_unit_test(test_exit_oom_hang),
+        cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_comm_sanitised),
+        cmocka_unit_test(test_watch_from_wire),
+        cmocka_unit_test(test_apply_without_device),
+        cmocka_unit_test(test_read_records),
+        cmocka_unit_test(test_hints),
+        cmocka_unit_test(test_stall),
+        cmocka_unit_test(test_apply_stall),
+        cmocka_unit_test(test_apply_stall_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
