@@ -303,10 +303,13 @@ void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_
         /* one signal probe per guest: the tracepoint wins if any group asks */
         if (grp->signal_tracepoint && (grp->probes & VSP_PROBE_BIT(VSP_PROBE_SIGNAL)))
             out->flags |= VSP_CFG_SIGNAL_TRACEPOINT;
-        /* the most sensitive setting wins: smallest hung timeout and stall */
+        /* the most sensitive setting wins: smallest hung timeout, stall
+         * threshold and PSI stall */
         if (grp->hung_timeout_s &&
             (!out->hung_timeout_s || grp->hung_timeout_s < out->hung_timeout_s))
             out->hung_timeout_s = grp->hung_timeout_s;
+        if (grp->stall_ms && (!out->stall_ms || grp->stall_ms < out->stall_ms))
+            out->stall_ms = grp->stall_ms;
         for (int r = 0; r < VSP_PSI_N_; r++) {
             const struct vsp_psi_trigger *t = &grp->psi[r];
 
@@ -328,11 +331,15 @@ void conf_guest_config(const struct conf *c, const struct conf_guest *g, uint32_
         for (size_t k = 0; grp && k < grp->nchecks && out->ncheck < VSP_MAX_CHECK; k++)
             out->check[out->ncheck++] = grp->checks[k];
     }
-    /* armed exactly when there is a check to run */
+    /* armed exactly when there is a check to run, a threshold to stall for */
     if (out->ncheck)
         out->probes |= VSP_PROBE_BIT(VSP_PROBE_CHECK);
     else
         out->probes &= ~(uint32_t)VSP_PROBE_BIT(VSP_PROBE_CHECK);
+    if (out->stall_ms)
+        out->probes |= VSP_PROBE_BIT(VSP_PROBE_STALL);
+    else
+        out->probes &= ~(uint32_t)VSP_PROBE_BIT(VSP_PROBE_STALL);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -72,10 +72,15 @@ struct conf_rule {
     uint64_t sigmask; /* CONF_SIG_BIT(n) set: signal n matches; 0 = any signal */
     int watched;      /* -1 any, 0 only unwatched tasks, 1 only watched tasks */
     int planned;      /* -1 any, 0 only unplanned events, 1 only planned ones (VSP_EVF_PLANNED) */
+    /* stall only: the task's state (0 any, VSP_STALL_D or VSP_STALL_R), and
+     * -1 any, 0 only without, 1 only with VSP_EVF_IOWAIT */
+    int32_t state;
+    int iowait;
     enum conf_exit_kind exit_kind;
     char comm[VSP_COMM_LEN]; /* "" = any */
     uint64_t min_value;      /* event value >= min_value (0 = any); unit of the probe's
-                              * vsp_event.value: oom KiB, hang s, psi-* us, check us */
+                              * vsp_event.value: oom KiB, hang s, psi-* us, check us
+                              * (none for stall: one event per stall, at the threshold) */
     /* check only: the results it matches */
     enum conf_check_result result;
     enum vsp_verdict verdict;
@@ -110,6 +115,7 @@ struct conf_group {
     struct vsp_psi_trigger psi[VSP_PSI_N_];
     uint8_t psi_full[VSP_PSI_N_]; /* 1: "full" trigger, 0: "some" (VSP_CFG_PSI_FULL) */
     uint32_t hung_timeout_s;
+    uint32_t stall_ms;     /* 'stall =': the stall probe's threshold, 0 = none */
     int signal_tracepoint; /* 1: signal probe via tracepoint */
     /* liveness checks the agent runs for the group ('check =', in file
      * order); a guest numbers the checks of its groups 0.. in the order of

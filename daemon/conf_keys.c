@@ -39,6 +39,8 @@
 #define PSI_WIN_MAX (10 * CONF_NS_S)
 #define HUNG_MIN (1 * CONF_NS_S)
 #define HUNG_MAX (86400 * CONF_NS_S)
+#define STALL_MIN (VSP_STALL_MIN_MS * CONF_NS_MS)
+#define STALL_MAX (VSP_STALL_MAX_MS * CONF_NS_MS)
 #define BACKOFF_MIN (10 * CONF_NS_MS)
 #define BACKOFF_MAX (600 * CONF_NS_S)
 #define ACTION_TIMEOUT_MIN (100 * CONF_NS_MS)
@@ -824,6 +826,19 @@ static void set_hung_timeout(struct conf_parser *p, char *val)
     p->g->hung_timeout_s = (uint32_t)(ns / CONF_NS_S);
 }
 
+static void set_stall(struct conf_parser *p, char *val)
+{
+    uint64_t ns;
+
+    if (get_duration(p, "stall", val, STALL_MIN, STALL_MAX, &ns) != 0)
+        return;
+    if (ns % CONF_NS_MS) {
+        conf_perr(p, "stall must be whole milliseconds, not '%s'", Q(val));
+        return;
+    }
+    p->g->stall_ms = (uint32_t)(ns / CONF_NS_MS);
+}
+
 static void set_rule(struct conf_parser *p, char *val)
 {
     struct conf_group *g = p->g;
@@ -871,6 +886,7 @@ static const struct conf_keydef group_keys[] = {
     {"psi-memory", set_psi_memory, 0},
     {"psi-io", set_psi_io, 0},
     {"hung-timeout", set_hung_timeout, 0},
+    {"stall", set_stall, 0},
     {"check", conf_set_check, 1},
     {"rule", set_rule, 1},
     {"default", set_default, 0},

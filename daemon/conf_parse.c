@@ -131,6 +131,13 @@ static void finish_group(struct conf_parser *p)
     } else if (g->hung_timeout_s) {
         perr_at(p, kl, "hung-timeout is set but group '%s' has no hang rule", g->name);
     }
+    kl = seen_line(p, "stall");
+    if (group_has_probe(g, VSP_PROBE_STALL, &rl)) {
+        if (!kl)
+            perr_at(p, rl, "group '%s' has a stall rule but no 'stall' threshold", g->name);
+    } else if (g->stall_ms) {
+        perr_at(p, kl, "stall is set but group '%s' has no stall rule", g->name);
+    }
     kl = seen_line(p, "signal-probe");
     if (kl && !group_has_probe(g, VSP_PROBE_SIGNAL, &rl))
         perr_at(p, kl, "signal-probe is set but group '%s' has no signal rule", g->name);

@@ -70,6 +70,8 @@ void conf_print_group(const struct conf_group *g, FILE *out)
     if (g->hung_timeout_s)
         fprintf(out, "hung-timeout = %s\n",
                 dur((uint64_t)g->hung_timeout_s * CONF_NS_S, a, sizeof(a)));
+    if (g->stall_ms)
+        fprintf(out, "stall = %s\n", dur((uint64_t)g->stall_ms * CONF_NS_MS, a, sizeof(a)));
     for (size_t i = 0; i < g->nchecks && i < VSP_MAX_CHECK; i++)
         fprintf(out, "check = %s\n", conf_format_check(&g->checks[i], ck, sizeof(ck)));
     for (size_t i = 0; i < g->nrules && i < CONF_MAX_RULES; i++)

@@ -21,7 +21,7 @@
 /* What filters a probe accepts, and the unit of its event value. */
 enum value_kind { VAL_NONE, VAL_KIB, VAL_SEC, VAL_USEC };
 struct probe_filters {
-    unsigned sig : 1, watched : 1, exit : 1, comm : 1, planned : 1, result : 1;
+    unsigned sig : 1, watched : 1, exit : 1, comm : 1, planned : 1, result : 1, state : 1;
     enum value_kind value;
 };
 
@@ -52,6 +52,11 @@ static struct probe_filters probe_filters(unsigned probe)
     case VSP_PROBE_CHECK:
         f.result = 1;
         f.value = VAL_USEC; /* the check's latency */
+        break;
+    case VSP_PROBE_STALL:
+        /* no value>=: one event per stall, its value the guest's threshold
+         * and at most one look of vesper.ko more */
+        f.watched = f.comm = f.state = 1;
         break;
     default:
         break;
@@ -186,6 +191,7 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
     memset(r, 0, sizeof(*r));
     r->watched = -1;
     r->planned = -1;
+    r->iowait = -1;
     if (strlen(s) >= sizeof(buf)) {
         seterr(err, errlen, "rule too long");
         return -EINVAL;
@@ -228,14 +234,9 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
     probe = vsp_probe_from_name(words[0]);
     if (probe <= VSP_PROBE_NONE || !vsp_probe_name((unsigned)probe)) {
         seterr(err, errlen,
-               "unknown probe '%s' (signal oom exit hang psi-cpu psi-memory psi-io check "
+               "unknown probe '%s' (signal oom exit hang psi-cpu psi-memory psi-io check stall "
                "agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)",
                conf_quote(words[0], q, sizeof(q)));
-        return -EINVAL;
-    }
-    if (probe == VSP_PROBE_STALL) {
-        /* the CONFIG would arm it without a threshold: every push refused */
-        seterr(err, errlen, "probe 'stall' needs 'stall =' in its group, not supported yet");
         return -EINVAL;
     }
     r->probe = (unsigned)probe;
@@ -273,16 +274,23 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
             } else if (strcmp(key, "result") == 0) {
                 bit = 1u << 6;
                 ok = pf.result;
+            } else if (strcmp(key, "state") == 0) {
+                bit = 1u << 7;
+                ok = pf.state;
+            } else if (strcmp(key, "iowait") == 0) {
+                bit = 1u << 8;
+                ok = pf.state;
             } else {
                 seterr(err, errlen,
-                       "unknown filter '%s' (sig= watched= exit= comm= planned= result= value>=)",
+                       "unknown filter '%s' (sig= watched= exit= comm= planned= result= state= "
+                       "iowait= value>=)",
                        conf_quote(key, q, sizeof(q)));
                 return -EINVAL;
             }
         } else {
             seterr(err, errlen,
-                   "expected a filter (sig= watched= exit= comm= planned= result= value>=), "
-                   "found '%s'",
+                   "expected a filter (sig= watched= exit= comm= planned= result= state= iowait= "
+                   "value>=), found '%s'",
                    conf_quote(w, q, sizeof(q)));
             return -EINVAL;
         }
@@ -308,8 +316,9 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
                 return -EINVAL;
             break;
         case 1u << 1:
-        case 1u << 5: {
-            int *yn = bit == 1u << 1 ? &r->watched : &r->planned;
+        case 1u << 5:
+        case 1u << 8: {
+            int *yn = bit == 1u << 1 ? &r->watched : bit == 1u << 5 ? &r->planned : &r->iowait;
 
             if (strcmp(val, "yes") == 0) {
                 *yn = 1;
@@ -345,6 +354,15 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
             }
             strcpy(r->comm, val);
             break;
+        case 1u << 7:
+            if (strcmp(val, "D") == 0 || strcmp(val, "R") == 0) {
+                r->state = val[0];
+            } else {
+                seterr(err, errlen, "state= must be D or R, not '%s'",
+                       conf_quote(val, q, sizeof(q)));
+                return -EINVAL;
+            }
+            break;
         case 1u << 6:
             if (strcmp(val, "fail") == 0) {
                 r->result = CONF_RESULT_FAIL;
@@ -369,6 +387,11 @@ int conf_parse_rule(const char *s, struct conf_rule *r, char *err, size_t errlen
     if (r->sigmask && (r->exit_kind == CONF_EXIT_CLEAN || r->exit_kind == CONF_EXIT_ERROR)) {
         seterr(err, errlen, "sig= contradicts exit=%s (such an exit has no signal)",
                exit_names[r->exit_kind]);
+        return -EINVAL;
+    }
+    if (r->iowait == 1 && r->state == VSP_STALL_R) {
+        seterr(err, errlen,
+               "iowait=yes contradicts state=R (only a task in D state waits for I/O)");
         return -EINVAL;
     }
     return 0;
@@ -406,6 +429,10 @@ const char *conf_format_rule(const struct conf_rule *r, char *buf, size_t len)
     /* a check rule matches failures or successes, never both: always said */
     if (r->probe == VSP_PROBE_CHECK)
         g_string_append_printf(s, " result=%s", r->result == CONF_RESULT_OK ? "ok" : "fail");
+    if (r->state)
+        g_string_append_printf(s, " state=%c", (char)r->state);
+    if (r->iowait >= 0)
+        g_string_append_printf(s, " iowait=%s", r->iowait ? "yes" : "no");
     if (r->sigmask) {
         format_sigs(r->sigmask, tmp, sizeof(tmp));
         g_string_append_printf(s, " sig=%s", tmp);
@@ -437,6 +464,10 @@ int conf_rule_shadows(const struct conf_rule *a, const struct conf_rule *b)
     if (a->watched >= 0 && a->watched != b->watched)
         return 0;
     if (a->planned >= 0 && a->planned != b->planned)
+        return 0;
+    if (a->state && a->state != b->state)
+        return 0;
+    if (a->iowait >= 0 && a->iowait != b->iowait)
         return 0;
     if (a->exit_kind != CONF_EXIT_ANY && a->exit_kind != b->exit_kind &&
         !(a->exit_kind == CONF_EXIT_FAILED &&

@@ -305,7 +305,8 @@ static int guest_groups_equal(const struct conf_group *const *a, size_t na,
 static int guest_config_equal(const struct vsp_config *a, const struct vsp_config *b)
 {
     if (a->probes != b->probes || a->heartbeat_ms != b->heartbeat_ms || a->flags != b->flags ||
-        a->hung_timeout_s != b->hung_timeout_s || a->nwatch != b->nwatch)
+        a->hung_timeout_s != b->hung_timeout_s || a->stall_ms != b->stall_ms ||
+        a->nwatch != b->nwatch)
         return 0;
     for (int r = 0; r < VSP_PSI_N_; r++) {
         if (a->psi[r].stall_us != b->psi[r].stall_us || a->psi[r].window_us != b->psi[r].window_us)

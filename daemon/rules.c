@@ -166,6 +166,10 @@ int rules_match(const struct conf_rule *r, const struct vsp_event *ev)
         return 0;
     if (r->planned >= 0 && !!(ev->flags & VSP_EVF_PLANNED) != !!r->planned)
         return 0;
+    if (r->state && ev->code != r->state)
+        return 0;
+    if (r->iowait >= 0 && !!(ev->flags & VSP_EVF_IOWAIT) != !!r->iowait)
+        return 0;
     if (r->exit_kind != CONF_EXIT_ANY) {
         int clean, error, sig;
 

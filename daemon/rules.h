@@ -109,7 +109,8 @@ enum vsp_verdict rules_eval(struct rules_state *st, const struct vsp_event *ev, 
 
 /* Does one rule match an event?  A rule on probe check matches failures
  * (code != 0) or, with CONF_RESULT_OK, successes; which group's check it
- * is, is rules_eval()'s matter.  (Pure helper, exposed for tests.) */
+ * is, is rules_eval()'s matter.  state= matches the stall event's code,
+ * iowait= its VSP_EVF_IOWAIT flag.  (Pure helper, exposed for tests.) */
 int rules_match(const struct conf_rule *r, const struct vsp_event *ev);
 
 /* Group state at now_ns (applies `fall` lazily), for status displays. */

@@ -42,6 +42,7 @@ struct conf_rule *vsp_ts_add_rule(struct conf_group *g, unsigned probe, enum vsp
     r->probe = probe;
     r->watched = -1;
     r->planned = -1;
+    r->iowait = -1;
     r->exit_kind = CONF_EXIT_ANY;
     r->verdict = v;
     if (probe < 32)

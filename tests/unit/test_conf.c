@@ -131,14 +131,18 @@ static const char more_groups[] = "[group memory]\n"
                                   "[group sched]\n"
                                   "hung-timeout = 30s\n"
                                   "psi-cpu = full 300ms/2s\n"
+                                  "stall = 500ms\n"
                                   "rule = hang value>=2m comm=postgres -> failover\n"
                                   "rule = psi-cpu -> log\n"
+                                  "rule = stall state=D -> failover\n"
                                   "\n"
                                   "[group sched2]\n"
                                   "hung-timeout = 20s\n"
                                   "psi-cpu = some 100ms/1s\n"
+                                  "stall = 300ms\n"
                                   "rule = hang -> log\n"
                                   "rule = psi-cpu -> log\n"
+                                  "rule = stall -> log\n"
                                   "\n"
                                   "[group process]\n"
                                   "rule = exit exit=failed watched=yes -> failover\n"
@@ -380,6 +384,20 @@ static void test_rule_parse(void **state)
     assert_int_equal(r.min_value, 150000);
     assert_int_equal(conf_parse_rule("watchdog -> failover", &r, err, sizeof(err)), 0);
     assert_int_equal(r.probe, VSP_PROBE_HV_WATCHDOG);
+    assert_int_equal(r.iowait, -1);
+    assert_int_equal(r.state, 0);
+
+    assert_int_equal(
+        conf_parse_rule("stall state=D iowait=no watched=yes -> failover", &r, err, sizeof(err)),
+        0);
+    assert_int_equal(r.probe, VSP_PROBE_STALL);
+    assert_int_equal(r.state, VSP_STALL_D);
+    assert_int_equal(r.iowait, 0);
+    assert_int_equal(r.watched, 1);
+    assert_int_equal(conf_parse_rule("stall state=R comm=db -> log", &r, err, sizeof(err)), 0);
+    assert_int_equal(r.state, VSP_STALL_R);
+    assert_int_equal(r.iowait, -1);
+    assert_string_equal(r.comm, "db");
 }
 
 static void test_rule_errors(void **state)
@@ -397,13 +415,12 @@ static void test_rule_errors(void **state)
         {"signal -> none", "unknown verdict 'none' (ignore, log, migrate or failover)"},
         {"sigterm -> log",
          "unknown probe 'sigterm' (signal oom exit hang psi-cpu psi-memory "
-         "psi-io check agent-lost agent-back guest-stuck agent-dead crash watchdog io-error "
-         "stopped)"},
-        {"signal pid=1 -> log",
-         "unknown filter 'pid' (sig= watched= exit= comm= planned= result= value>=)"},
-        {"signal TERM -> log",
-         "expected a filter (sig= watched= exit= comm= planned= result= value>=), found "
-         "'TERM'"},
+         "psi-io check stall agent-lost agent-back guest-stuck agent-dead crash watchdog "
+         "io-error stopped)"},
+        {"signal pid=1 -> log", "unknown filter 'pid' (sig= watched= exit= comm= planned= result= "
+                                "state= iowait= value>=)"},
+        {"signal TERM -> log", "expected a filter (sig= watched= exit= comm= planned= result= "
+                               "state= iowait= value>=), found 'TERM'"},
         {"oom sig=KILL -> log", "filter sig= does not apply to probe 'oom'"},
         {"signal exit=clean -> log", "filter exit= does not apply to probe 'signal'"},
         {"psi-cpu watched=yes -> log", "filter watched= does not apply to probe 'psi-cpu'"},
@@ -435,8 +452,17 @@ static void test_rule_errors(void **state)
         {"hang value>=10 -> log", "duration '10' needs a unit (us ms s m h)"},
         {"hang value>=500ms -> log", "hang time '500ms' must be whole seconds"},
         {"psi-io value>=1x -> log", "bad duration '1x': unknown unit 'x' (use us ms s m h)"},
-        {"psi-io value=1s -> log",
-         "unknown filter 'value' (sig= watched= exit= comm= planned= result= value>=)"},
+        {"psi-io value=1s -> log", "unknown filter 'value' (sig= watched= exit= comm= planned= "
+                                   "result= state= iowait= value>=)"},
+        {"stall value>=1s -> log", "filter value>= does not apply to probe 'stall'"},
+        {"stall state=S -> log", "state= must be D or R, not 'S'"},
+        {"stall state=d -> log", "state= must be D or R, not 'd'"},
+        {"stall iowait=1 -> log", "iowait= must be yes or no, not '1'"},
+        {"stall state=R iowait=yes -> log",
+         "iowait=yes contradicts state=R (only a task in D state waits for I/O)"},
+        {"stall planned=no -> log", "filter planned= does not apply to probe 'stall'"},
+        {"hang state=D -> log", "filter state= does not apply to probe 'hang'"},
+        {"hang iowait=no -> log", "filter iowait= does not apply to probe 'hang'"},
         {"oom value>=99999999999999999GiB -> log", "bad size '99999999999999999GiB': expected a "
                                                    "number and KiB, MiB or GiB"},
     };
@@ -472,6 +498,9 @@ static void test_rule_format(void **state)
         {"signal planned=yes sig=TERM -> log", "signal sig=TERM planned=yes -> log"},
         {"exit planned=no comm=a watched=yes -> failover",
          "exit watched=yes planned=no comm=a -> failover"},
+        {"stall watched=yes iowait=no  state=D -> failover",
+         "stall state=D iowait=no watched=yes -> failover"},
+        {"stall comm=db iowait=yes -> log", "stall iowait=yes comm=db -> log"},
     };
     struct conf_rule r, r2;
     char err[300], buf[600], buf2[600];
@@ -557,6 +586,8 @@ static void test_group_good(void **state)
     assert_int_equal(g->probes, VSP_PROBE_BIT(VSP_PROBE_OOM) | VSP_PROBE_BIT(VSP_PROBE_PSI_MEMORY));
     g = conf_find_group(p.c, "sched");
     assert_int_equal(g->hung_timeout_s, 30);
+    assert_int_equal(g->stall_ms, 500);
+    assert_true(g->probes & VSP_PROBE_BIT(VSP_PROBE_STALL));
     assert_int_equal(g->psi_full[VSP_PSI_CPU], 1);
     assert_int_equal(g->psi[VSP_PSI_CPU].window_us, 2000000);
     assert_int_equal(g->rules[0].min_value, 120);
@@ -625,6 +656,17 @@ static void test_group_errors(void **state)
          "g.conf:3: hung-timeout must be whole seconds, not '1500ms'"},
         {"rule = hang -> log\nhung-timeout = 0s\n",
          "g.conf:3: hung-timeout 0s is out of range (1s..24h)"},
+        {"rule = stall -> failover\n",
+         "g.conf:2: group 't' has a stall rule but no 'stall' threshold"},
+        {"rule = crash -> log\nstall = 500ms\n",
+         "g.conf:3: stall is set but group 't' has no stall rule"},
+        {"rule = stall -> log\nstall = 1500us\n",
+         "g.conf:3: stall 1500us is out of range (100ms..1h)"},
+        {"rule = stall -> log\nstall = 100500us\n",
+         "g.conf:3: stall must be whole milliseconds, not '100500us'"},
+        {"rule = stall -> log\nstall = 61m\n", "g.conf:3: stall 61m is out of range (100ms..1h)"},
+        {"rule = stall -> log\nrule = stall state=D -> failover\nstall = 1s\n",
+         "g.conf:3: rule can never match: the rule at line 2 matches all its events first"},
         {"rule = signal sig=SIGFOO -> failover\n",
          "g.conf:2: rule: unknown signal 'SIGFOO' (names such as TERM or SIGTERM, or 1..64)"},
         {"rule = signal -> log\nrule = signal sig=TERM -> failover\n",
@@ -686,7 +728,8 @@ static void test_group_many_errors(void **state)
         "g.conf:3: rise must be a number in 1..64, not 'x'",
         "g.conf:4: group 'a' has a psi-io rule but no 'psi-io = some|full STALL/WINDOW' trigger",
         "g.conf:5: rule: unknown probe 'nope' (signal oom exit hang psi-cpu psi-memory psi-io "
-        "check agent-lost agent-back guest-stuck agent-dead crash watchdog io-error stopped)",
+        "check stall agent-lost agent-back guest-stuck agent-dead crash watchdog io-error "
+        "stopped)",
         "g.conf:8: unknown key 'bogus' in [group b]",
         "g.conf:9: duplicate group 'a' (first defined at g.conf:2)",
     };
@@ -927,9 +970,11 @@ static void test_daemon_good(void **state)
     assert_int_equal(cfg.probes, VSP_PROBE_BIT(VSP_PROBE_SIGNAL) | VSP_PROBE_BIT(VSP_PROBE_OOM) |
                                      VSP_PROBE_BIT(VSP_PROBE_EXIT) | VSP_PROBE_BIT(VSP_PROBE_HANG) |
                                      VSP_PROBE_BIT(VSP_PROBE_PSI_CPU) |
-                                     VSP_PROBE_BIT(VSP_PROBE_PSI_MEMORY));
+                                     VSP_PROBE_BIT(VSP_PROBE_PSI_MEMORY) |
+                                     VSP_PROBE_BIT(VSP_PROBE_STALL));
     assert_int_equal(cfg.flags, VSP_CFG_SIGNAL_TRACEPOINT);
     assert_int_equal(cfg.hung_timeout_s, 20);
+    assert_int_equal(cfg.stall_ms, 300); /* sched2's: the smaller */
     assert_int_equal(cfg.psi[VSP_PSI_CPU].stall_us, 100000);
     assert_int_equal(cfg.psi[VSP_PSI_CPU].window_us, 1000000);
     assert_int_equal(cfg.psi[VSP_PSI_MEMORY].stall_us, 150000);
@@ -944,6 +989,8 @@ static void test_daemon_good(void **state)
     conf_guest_config(p.c, g, 1, &cfg);
     assert_int_equal(cfg.heartbeat_ms, 2000);
     assert_int_equal(cfg.flags, 0);
+    assert_int_equal(cfg.stall_ms, 0);
+    assert_false(cfg.probes & VSP_PROBE_BIT(VSP_PROBE_STALL));
     assert_int_equal(cfg.nwatch, 0);
     assert_null(conf_find_guest(p.c, "vm3"));
     parsed_free(&p);
@@ -1274,6 +1321,7 @@ static void test_print_roundtrip(void **state)
         assert_memory_equal(a->psi, b->psi, sizeof(a->psi));
         assert_memory_equal(a->psi_full, b->psi_full, sizeof(a->psi_full));
         assert_int_equal(a->hung_timeout_s, b->hung_timeout_s);
+        assert_int_equal(a->stall_ms, b->stall_ms);
         assert_int_equal(a->probes, b->probes);
         assert_int_equal(a->dflt, b->dflt);
         assert_int_equal(a->signal_tracepoint, b->signal_tracepoint);

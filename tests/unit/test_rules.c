@@ -134,6 +134,44 @@ static void test_match_filters(void **unused)
     assert_false(rules_match(r, &ev));
 }
 
+/* A stall rule: the task's state and the I/O wait of a D sleep. */
+static void test_match_stall(void **unused)
+{
+    (void)unused;
+    struct conf_group g;
+    struct conf_rule *r;
+    struct vsp_event ev = ev_make(VSP_PROBE_STALL, 0);
+
+    vsp_ts_group_init(&g, "s");
+    r = vsp_ts_add_rule(&g, VSP_PROBE_STALL, VSP_VERDICT_FAILOVER);
+    ev.code = VSP_STALL_D;
+    ev.value = 520;
+    assert_true(rules_match(r, &ev));
+    r->state = VSP_STALL_D;
+    assert_true(rules_match(r, &ev));
+    ev.code = VSP_STALL_R;
+    assert_false(rules_match(r, &ev));
+    r->state = VSP_STALL_R;
+    assert_true(rules_match(r, &ev));
+    r->state = 0;
+
+    r->iowait = 1;
+    assert_false(rules_match(r, &ev));
+    ev.code = VSP_STALL_D;
+    ev.flags |= VSP_EVF_IOWAIT;
+    assert_true(rules_match(r, &ev));
+    r->iowait = 0;
+    assert_false(rules_match(r, &ev));
+    ev.flags &= (uint16_t)~VSP_EVF_IOWAIT;
+    assert_true(rules_match(r, &ev));
+    r->iowait = -1;
+    assert_true(rules_match(r, &ev));
+
+    /* a hang rule is not a stall rule */
+    ev.probe = VSP_PROBE_HANG;
+    assert_false(rules_match(r, &ev));
+}
+
 static void test_exit_kinds(void **unused)
 {
     (void)unused;
@@ -921,6 +959,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_match_filters),
+        cmocka_unit_test(test_match_stall),
         cmocka_unit_test(test_exit_kinds),
         cmocka_unit_test(test_first_match_wins),
         cmocka_unit_test(test_rise),
