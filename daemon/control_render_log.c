@@ -49,6 +49,10 @@ static const char *control_event_detail(const struct oplog_event *e, char *buf, 
     case VSP_PROBE_HANG:
         snprintf(buf, len, "blocked %" PRIu64 "s", e->value);
         break;
+    case VSP_PROBE_STALL: /* "D 523ms, iowait" */
+        snprintf(buf, len, "%c %" PRIu64 "ms%s", e->code == VSP_STALL_D ? 'D' : 'R', e->value,
+                 (e->flags & VSP_EVF_IOWAIT) ? ", iowait" : "");
+        break;
     case VSP_PROBE_PSI_CPU:
     case VSP_PROBE_PSI_MEMORY:
     case VSP_PROBE_PSI_IO:

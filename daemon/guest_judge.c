@@ -223,6 +223,13 @@ static void guest_describe(const struct guest *g, const struct vsp_event *ev, ch
         snprintf(buf, len, "hung task %s[%" PRIu32 "] (%" PRIu64 " s)", ev->comm, ev->pid,
                  ev->value);
         break;
+    case VSP_PROBE_STALL:
+        snprintf(buf, len, "stalled task %s[%" PRIu32 "]: %s for %" PRIu64 " ms", ev->comm, ev->pid,
+                 ev->code != VSP_STALL_D        ? "runnable, not run"
+                 : (ev->flags & VSP_EVF_IOWAIT) ? "in D state waiting for I/O"
+                                                : "in D state",
+                 ev->value);
+        break;
     case VSP_PROBE_PSI_CPU:
     case VSP_PROBE_PSI_MEMORY:
     case VSP_PROBE_PSI_IO:

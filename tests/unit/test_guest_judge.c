@@ -20,7 +20,10 @@
  * by the group of their check with its rise, the words of the log line
  * and the latch, and the limit of checks a binding may give (the CONFIG
  * is made as guest_send_config() makes it, the test plays the agent's
- * CONFIG_ACK).  The test drives the judge directly through guest_int.h,
+ * CONFIG_ACK); stall events of vesper.ko: the CONFIG's threshold, the
+ * smallest of the guest's groups, a watched task stuck in D state failed
+ * over at once, a runnable one logged, the words of the latch.  The test
+ * drives the judge directly through guest_int.h,
  * the guest family's private header.
  */
 #include "config.h"
@@ -82,7 +85,19 @@ static const char groups_text[] = "[group signal]\n"
                                   "window = 10s\n"
                                   "rate = 10/s\n"
                                   "flap = none\n"
-                                  "rule = crash -> failover\n";
+                                  "rule = crash -> failover\n"
+                                  "\n"
+                                  "[group stall]\n"
+                                  "rise = 1\n"
+                                  "window = 10s\n"
+                                  "flap = none\n"
+                                  "stall = 500ms\n"
+                                  "rule = stall state=D watched=yes -> failover\n"
+                                  "rule = stall -> log\n"
+                                  "\n"
+                                  "[group stall-slow]\n"
+                                  "stall = 2s\n"
+                                  "rule = stall -> log\n";
 
 /* %s: the directory of the guest's (listening) channel, its groups */
 static const char daemon_fmt[] = "[action page]\n"
@@ -907,6 +922,53 @@ static void test_unbound(void **state)
     assert_int_equal(g2->latch, GUEST_HEALTH_FAILED);
 }
 
+/* ---- stall events ------------------------------------------------------- */
+
+/* The CONFIG arms the stall probe with the smallest threshold of the
+ * guest's groups; a watched task stuck in D state fails over at the first
+ * event (one event per stall: nothing to wait for), a runnable one is
+ * logged, and the latch says which task and how. */
+static void test_stall(void **state)
+{
+    char *text = g_strdup_printf(daemon_fmt, tdir, "stall-slow, stall");
+    struct conf_guest eff;
+    struct vsp_config c;
+    struct vsp_event ev;
+    struct seen s;
+    struct guest *g;
+
+    (void)state;
+    assert_int_equal(guests_apply(vsp_ts_conf(text, groups_text)), 0);
+    g_free(text);
+    g = with_stream(guest_find("vm1"));
+    guest_effective(g, &eff);
+    conf_guest_config(guests_conf(), &eff, 1, &c);
+    assert_int_equal(c.stall_ms, 500);
+    assert_true(c.probes & VSP_PROBE_BIT(VSP_PROBE_STALL));
+
+    ev = ev_make(VSP_PROBE_STALL, 1);
+    ev.code = VSP_STALL_R;
+    ev.value = 612;
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_LOG);
+    assert_int_equal(ta.calls, 0);
+
+    ev = ev_make(VSP_PROBE_STALL, 2);
+    ev.code = VSP_STALL_D;
+    ev.flags |= VSP_EVF_IOWAIT;
+    ev.value = 523;
+    judge(g, &ev);
+    s = seen();
+    assert_int_equal(s.ev.verdict, VSP_VERDICT_FAILOVER);
+    assert_string_equal(s.ev.group, "stall");
+    assert_string_equal(s.ev.reason, "fired");
+    assert_int_equal(ta.calls, 1);
+    assert_int_equal(g->latch, GUEST_HEALTH_FAILED);
+    assert_non_null(strstr(g->latch_reason, "stalled task postgres[1234]: in D state waiting "
+                                            "for I/O for 523 ms (group stall"));
+}
+
 /* ---- liveness checks ---------------------------------------------------- */
 
 /* g's CONFIG made and "sent" as guest_send_config() does, for an agent
@@ -1212,6 +1274,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_acknowledged_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_judged_by_its_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_describe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stall, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_bind_limit, setup, teardown),
     };
     int rc;
