@@ -1520,6 +1520,17 @@ static void test_shipped(void **state)
     assert_non_null(conf_find_group(c, "process"));
     assert_non_null(conf_find_group(c, "sched"));
     assert_non_null(conf_find_group(c, "io"));
+    /* a watched task stuck in D state fails over at the stall threshold */
+    {
+        const struct conf_group *g = conf_find_group(c, "stall");
+
+        assert_non_null(g);
+        assert_int_equal(g->stall_ms, 500);
+        assert_int_equal(g->rules[0].probe, VSP_PROBE_STALL);
+        assert_int_equal(g->rules[0].state, VSP_STALL_D);
+        assert_int_equal(g->rules[0].watched, 1);
+        assert_int_equal(g->rules[0].verdict, VSP_VERDICT_FAILOVER);
+    }
     assert_non_null(conf_find_group(c, "agent"));
     assert_non_null(conf_find_group(c, "hypervisor"));
     /* never worse than polling: losing the agent alone never fails over;
