@@ -813,30 +813,31 @@ static void set_psi_io(struct conf_parser *p, char *val)
     set_psi(p, "psi-io", val, VSP_PSI_IO);
 }
 
-static void set_hung_timeout(struct conf_parser *p, char *val)
+/* A duration in min..max that is a whole number of unit (named units),
+ * stored in units; left alone on an error. */
+static void get_whole(struct conf_parser *p, const char *key, const char *val, uint64_t min,
+                      uint64_t max, uint64_t unit, const char *units, uint32_t *out)
 {
     uint64_t ns;
 
-    if (get_duration(p, "hung-timeout", val, HUNG_MIN, HUNG_MAX, &ns) != 0)
+    if (get_duration(p, key, val, min, max, &ns) != 0)
         return;
-    if (ns % CONF_NS_S) {
-        conf_perr(p, "hung-timeout must be whole seconds, not '%s'", Q(val));
+    if (ns % unit) {
+        conf_perr(p, "%s must be whole %s, not '%s'", key, units, Q(val));
         return;
     }
-    p->g->hung_timeout_s = (uint32_t)(ns / CONF_NS_S);
+    *out = (uint32_t)(ns / unit);
+}
+
+static void set_hung_timeout(struct conf_parser *p, char *val)
+{
+    get_whole(p, "hung-timeout", val, HUNG_MIN, HUNG_MAX, CONF_NS_S, "seconds",
+              &p->g->hung_timeout_s);
 }
 
 static void set_stall(struct conf_parser *p, char *val)
 {
-    uint64_t ns;
-
-    if (get_duration(p, "stall", val, STALL_MIN, STALL_MAX, &ns) != 0)
-        return;
-    if (ns % CONF_NS_MS) {
-        conf_perr(p, "stall must be whole milliseconds, not '%s'", Q(val));
-        return;
-    }
-    p->g->stall_ms = (uint32_t)(ns / CONF_NS_MS);
+    get_whole(p, "stall", val, STALL_MIN, STALL_MAX, CONF_NS_MS, "milliseconds", &p->g->stall_ms);
 }
 
 static void set_rule(struct conf_parser *p, char *val)

@@ -98,6 +98,21 @@ static int group_has_probe(const struct conf_group *g, unsigned probe, int *line
     return 0;
 }
 
+/* A threshold key and the probe's rules go together: a rule needs the
+ * key, and the key (set: it has a value) needs a rule. */
+static void pair_key(struct conf_parser *p, const char *key, int set, unsigned probe)
+{
+    const char *pn = vsp_probe_name(probe);
+    int rl = 0, kl = seen_line(p, key);
+
+    if (group_has_probe(p->g, probe, &rl)) {
+        if (!kl)
+            perr_at(p, rl, "group '%s' has a %s rule but no '%s'", p->g->name, pn, key);
+    } else if (set) {
+        perr_at(p, kl, "%s is set but group '%s' has no %s rule", key, p->g->name, pn);
+    }
+}
+
 static void finish_group(struct conf_parser *p)
 {
     struct conf_group *g = p->g;
@@ -124,20 +139,8 @@ static void finish_group(struct conf_parser *p)
             perr_at(p, kl, "%s is set but group '%s' has no %s rule", psi[r].key, g->name,
                     psi[r].key);
     }
-    kl = seen_line(p, "hung-timeout");
-    if (group_has_probe(g, VSP_PROBE_HANG, &rl)) {
-        if (!kl)
-            perr_at(p, rl, "group '%s' has a hang rule but no 'hung-timeout'", g->name);
-    } else if (g->hung_timeout_s) {
-        perr_at(p, kl, "hung-timeout is set but group '%s' has no hang rule", g->name);
-    }
-    kl = seen_line(p, "stall");
-    if (group_has_probe(g, VSP_PROBE_STALL, &rl)) {
-        if (!kl)
-            perr_at(p, rl, "group '%s' has a stall rule but no 'stall' threshold", g->name);
-    } else if (g->stall_ms) {
-        perr_at(p, kl, "stall is set but group '%s' has no stall rule", g->name);
-    }
+    pair_key(p, "hung-timeout", g->hung_timeout_s != 0, VSP_PROBE_HANG);
+    pair_key(p, "stall", g->stall_ms != 0, VSP_PROBE_STALL);
     kl = seen_line(p, "signal-probe");
     if (kl && !group_has_probe(g, VSP_PROBE_SIGNAL, &rl))
         perr_at(p, kl, "signal-probe is set but group '%s' has no signal rule", g->name);
