@@ -24,8 +24,8 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from vspfake import (CONFIG, EVF_IOWAIT, EVF_WATCHED, PROBE_STALL, FakeGuest,  # noqa: E402
-                     find_dirs, vesperd_test, wait_for)
+from vspfake import (CONFIG, EVF_IOWAIT, EVF_WATCHED, PROBE_STALL,  # noqa: E402
+                     connect_guest, find_dirs, vesperd_test, wait_for)
 from vsptest import check  # noqa: E402
 
 GROUPS = ["stall", "agent"]
@@ -63,16 +63,6 @@ STALL_BIT = 1 << PROBE_STALL
 D, R = ord("D"), ord("R")
 
 
-def connect(d, guests, name):
-    g = FakeGuest(name)
-    guests.append(g)
-    g.connect(d.path(name + ".sock"))
-    g.hello()
-    g.start_heartbeats()
-    wait_for(lambda: d.json("guest", name)["link"] == "up", 5)
-    return g
-
-
 def stall(g, state, ms, flags=EVF_WATCHED, pid=88, comm="db"):
     return g.event(PROBE_STALL, pid=pid, tgid=pid, comm=comm, code=state, flags=flags, value=ms)
 
@@ -83,12 +73,12 @@ def config(d, g):
 
 
 def judged(d, guests):
-    g = connect(d, guests, "vm1")
+    g = connect_guest(d, guests, "vm1")
     cfg = config(d, g)
     check(cfg["stall_ms"] == 500 and cfg["probes"] & STALL_BIT,
           "vm1: CONFIG arms stall at 500 ms, the smaller of stall's and slow's (%d, 0x%x)"
           % (cfg["stall_ms"], cfg["probes"]))
-    p = connect(d, guests, "plain")
+    p = connect_guest(d, guests, "plain")
     pcfg = config(d, p)
     check(pcfg["stall_ms"] == 0 and not pcfg["probes"] & STALL_BIT,
           "plain: no stall group, no stall probe, no threshold")
