@@ -16,9 +16,9 @@
 
 /*
  * 2: VESPER_F_SENDER_PKG.  The stall probe is an addition within ABI 2 that
- * needs no agent change: a module has it iff VESPER_ARM_STALL is set in
- * vesper_info.groups_avail (an older one answers VESPER_IOC_STALL_SET with
- * -ENOTTY), and it sends records only once armed with that bit.
+ * an older agent need not know: a module has it iff VESPER_ARM_STALL is set
+ * in vesper_info.groups_avail (an older one answers VESPER_IOC_STALL_SET
+ * with -ENOTTY), and it sends records only once armed with that bit.
  */
 #define VESPER_ABI_VERSION	2
 #define VESPER_DEVICE		"/dev/vesper"
