@@ -70,21 +70,19 @@ static void guest_vmm_verdict(struct guest *g, enum vmm_verdict vd, unsigned per
     const char *name = vmm_verdict_name(vd);
     static const char *const port_names[] = {"closed", "open"};
     const char *port = g->vmm->port >= 0 ? port_names[g->vmm->port != 0] : "unknown";
+    int stuck = vmm_verdict_stuck(vd);
+    char text[256];
 
     g_strlcpy(g->vmm_last, name, sizeof(g->vmm_last));
-    if (vmm_verdict_stuck(vd)) {
-        log_warnx("guest %s: guest stuck: agent silent %.1f s, QEMU pid %d %s (least sleeping "
-                  "vCPU busy %u.%u%% of %d ms, port %s)",
-                  g->name, (double)silence_ms / 1e3, (int)g->vmm->pid, name, permille / 10,
-                  permille % 10, GUEST_VMM_WINDOW_MS, port);
-        guest_host_event_why(g, VSP_PROBE_GUEST_STUCK, silence_ms, name);
-    } else {
-        log_info("guest %s: agent dead, guest alive: agent silent %.1f s, QEMU pid %d %s "
-                 "(least sleeping vCPU busy %u.%u%% of %d ms, port %s)",
-                 g->name, (double)silence_ms / 1e3, (int)g->vmm->pid, name, permille / 10,
-                 permille % 10, GUEST_VMM_WINDOW_MS, port);
-        guest_host_event_why(g, VSP_PROBE_AGENT_DEAD, silence_ms, name);
-    }
+    snprintf(text, sizeof(text),
+             "%s: agent silent %.1f s, QEMU pid %d %s (least busy vCPU %u.%u%% of %d ms, port %s)",
+             stuck ? "guest stuck" : "agent dead, guest alive", (double)silence_ms / 1e3,
+             (int)g->vmm->pid, name, permille / 10, permille % 10, GUEST_VMM_WINDOW_MS, port);
+    if (stuck)
+        log_warnx("guest %s: %s", g->name, text);
+    else
+        log_info("guest %s: %s", g->name, text);
+    guest_host_event_why(g, stuck ? VSP_PROBE_GUEST_STUCK : VSP_PROBE_AGENT_DEAD, silence_ms, name);
 }
 
 static gboolean guest_vmm_on_window(gpointer data)
