@@ -14,11 +14,12 @@
  *   agent-dead   the guest runs (its kernel closed the port: the agent is
  *                gone, "port-closed"; or its vCPUs run and idle, "alive"):
  *                the smallest layer failed, not the guest.
- * No evidence (no pid, QEMU gone, no vCPU thread found) is logged and
- * judged as nothing: agent-lost, judged before, stays what it was.  The
- * libvirt answer is awaited no longer than the window: a libvirtd that
- * does not answer leaves the port unknown.  The hypervisor layer (virt.c)
- * provides the pid and the question through guest_vmm_register().
+ * A domain libvirt says is not running, or that a job (a migration) runs
+ * on, is not judged: its silence is explained.  No evidence (no pid, QEMU
+ * gone, no vCPU thread found) is logged and judged as nothing: agent-lost, judged before, stays
+ * what it was.  The libvirt answer is awaited no longer than the window: a libvirtd that does not
+ * answer leaves the port unknown.  The hypervisor layer (virt.c) provides the pid and the question
+ * through guest_vmm_register().
  */
 #include "config.h"
 
@@ -39,8 +40,9 @@
 struct guest_vmm {
     struct vmm_sample s0;
     pid_t pid;
-    int port;    /* hv_parse_port() terms: 1 open, 0 closed, -errno unknown */
-    int running; /* libvirt's state: 1 running, 0 not, -1 not known */
+    int port;     /* hv_parse_port() terms: 1 open, 0 closed, -errno unknown */
+    int running;  /* libvirt's state: 1 running, 0 not (or in a job), -1 not known */
+    char why[96]; /* when not running: why */
     unsigned src;
     uint64_t begin_ns;
 };
@@ -97,9 +99,9 @@ static gboolean guest_vmm_on_window(gpointer data)
     v->src = 0;
     rc = vmm_sample(NULL, v->pid, vsp_mono_ns(), &s1);
     if (v->running == 0) {
-        log_info("guest %s: agent silent, and libvirt says its domain is not running: no "
-                 "verdict on the guest",
-                 g->name);
+        log_info("guest %s: agent silent, and libvirt says its domain is not running or in a "
+                 "job (%s): no verdict on the guest",
+                 g->name, v->why[0] ? v->why : "paused");
     } else if (rc < 0) {
         log_warnx("guest %s: agent silent; QEMU pid %d cannot be sampled: %s: no evidence", g->name,
                   (int)v->pid, g_strerror(-rc));
@@ -156,4 +158,6 @@ void guest_vmm_answer(struct guest *g, int rc, int running, int port, const char
     }
     v->running = running;
     v->port = port;
+    if (!running && err && *err)
+        g_strlcpy(v->why, err, sizeof(v->why));
 }

@@ -2,11 +2,11 @@
  * Copyright (C) 2026 The vesper authors
  *
  * What libvirt knows about a domain whose agent went silent (hv_evidence()
- * in hv.h): its run state and whether the guest still holds its end of the
- * org.vesper.0 channel open, asked in the connection's worker (hv_work.c)
- * like every libvirt call, so that a libvirtd or QEMU that does not answer
- * holds no verdict on the main loop; and where libvirt keeps the pid of the
- * domain's QEMU (hv_qemu_pidfile()), for the /proc evidence (vmm.h).
+ * in hv.h): its run state, whether a job (a migration) runs on it, and
+ * whether the guest still holds its end of the org.vesper.0 channel open, asked in the connection's
+ * worker (hv_work.c) like every libvirt call, so that a libvirtd or QEMU that does not answer holds
+ * no verdict on the main loop; and where libvirt keeps the pid of the domain's QEMU
+ * (hv_qemu_pidfile()), for the /proc evidence (vmm.h).
  */
 #include "config.h"
 
@@ -45,6 +45,7 @@ static void hv_evid_run(struct hv_job *jb, struct hv_wconn *wc)
 {
     struct hv_evid_job *j = (struct hv_evid_job *)jb;
     virConnectPtr conn = hv_wconn_get(wc, j->gen);
+    virDomainJobInfo job;
     virDomainPtr dom;
     char *xml;
 
@@ -61,6 +62,10 @@ static void hv_evid_run(struct hv_job *jb, struct hv_wconn *wc)
     }
     if (virDomainGetState(dom, &j->res.state, &j->res.reason, 0) < 0) {
         j->res.rc = hv_evid_err(&j->res, "cannot read its state");
+    } else if (virDomainGetJobInfo(dom, &job) == 0 && job.type != VIR_DOMAIN_JOB_NONE) {
+        /* a migration (or save, dump) moves or pauses the guest: its
+         * silence is that job's, not a fault */
+        j->res.job = 1;
     } else if ((xml = virDomainGetXMLDesc(dom, 0)) == NULL) {
         j->res.rc = hv_evid_err(&j->res, "cannot read its XML");
     } else {
