@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -307,11 +308,12 @@ static void pmk_pending_ops(const xmlNode *cib, const char *rsc, struct pmk_plan
 }
 
 /*
- * Has Pacemaker stopped rsc on node, and not started it there since?  Its
- * last operation there (lrm_rsc_op <lrm_resource id>_last_0) is a stop that
- * completed (op-status 0, rc 0): the resource does not run here, so what a
- * guest says about it here is no fault of the resource.  A stop still
- * pending is pmk_pending_ops()' (op-status -1); a failed stop is not
+ * Has Pacemaker stopped rsc on node, and not run it there since?  The
+ * newest operation recorded for it there (the highest call-id: <id>_last_0
+ * is not rewritten by a migrate_from, which has a record of its own) is a
+ * stop that completed (op-status 0, rc 0): the resource does not run here,
+ * so what a guest says about it here is no fault of the resource.  A stop
+ * still pending is pmk_pending_ops()' (op-status -1); a failed stop is not
  * stopped.
  */
 static void pmk_stopped_here(const xmlNode *cib, const char *rsc, const char *node,
@@ -326,18 +328,28 @@ static void pmk_stopped_here(const xmlNode *cib, const char *rsc, const char *no
             continue;
         lrs = pmk_xml_first(pmk_xml_first(ns, "lrm"), "lrm_resources");
         for (const xmlNode *lr = lrs ? lrs->children : NULL; lr; lr = lr->next) {
-            const char *id = pmk_xml_get(lr, "id");
-            char last[PMK_NAME_MAX + 16];
+            const xmlNode *newest = NULL;
+            long best = -1;
 
-            if (!pmk_xml_is(lr, "lrm_resource") || !pmk_lrm_id_is(id, rsc))
+            if (!pmk_xml_is(lr, "lrm_resource") || !pmk_lrm_id_is(pmk_xml_get(lr, "id"), rsc))
                 continue;
-            snprintf(last, sizeof(last), "%s_last_0", id);
             for (const xmlNode *op = lr->children; op; op = op->next) {
-                if (pmk_xml_is(op, "lrm_rsc_op") && pmk_xml_attr_is(op, "id", last) &&
-                    pmk_xml_attr_is(op, "operation", "stop") &&
-                    pmk_xml_attr_is(op, "op-status", "0") && pmk_xml_attr_is(op, "rc-code", "0"))
-                    pmk_plan_add(out, PMK_PLAN_STOPPED_HERE, "stopped on %s", node);
+                const char *cid = pmk_xml_get(op, "call-id");
+                char *end;
+                long c;
+
+                if (!pmk_xml_is(op, "lrm_rsc_op") || !cid)
+                    continue;
+                c = strtol(cid, &end, 10);
+                if (*end == '\0' && end != cid && c > best) {
+                    best = c;
+                    newest = op;
+                }
             }
+            if (newest && pmk_xml_attr_is(newest, "operation", "stop") &&
+                pmk_xml_attr_is(newest, "op-status", "0") &&
+                pmk_xml_attr_is(newest, "rc-code", "0"))
+                pmk_plan_add(out, PMK_PLAN_STOPPED_HERE, "stopped on %s", node);
         }
     }
 }

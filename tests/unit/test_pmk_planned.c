@@ -245,24 +245,37 @@ static void test_stopped_here(void **state)
         "<cib><configuration><resources><primitive id='r' class='ocf' provider='x' type='y'/>"
         "</resources></configuration><status><node_state id='1' uname='n1' in_ccm='true' "
         "crmd='online'><lrm id='1'><lrm_resources><lrm_resource id='r'>"
-        "<lrm_rsc_op id='r_last_0' operation='%s' op-status='%s' rc-code='%s'/>"
+        "<lrm_rsc_op id='r_last_0' operation='%s' op-status='%s' rc-code='%s' call-id='5'/>"
+        "%s"
         "</lrm_resource></lrm_resources></lrm></node_state></status></cib>";
-    char xml[1024];
+    char xml[1200];
     struct pmk_planned p;
 
-    snprintf(xml, sizeof(xml), fmt, "stop", "0", "0");
+    snprintf(xml, sizeof(xml), fmt, "stop", "0", "0", "");
     p = plan_text(xml, "r", "n1");
     assert_int_equal(p.flags, PMK_PLAN_STOPPED_HERE);
     p = plan_text(xml, "r", "n2");
     assert_int_equal(p.flags, 0);
     p = plan_text(xml, "r", NULL);
     assert_int_equal(p.flags, 0);
-    snprintf(xml, sizeof(xml), fmt, "stop", "0", "1"); /* the stop failed */
+    snprintf(xml, sizeof(xml), fmt, "stop", "0", "1", ""); /* the stop failed */
     assert_int_equal(plan_text(xml, "r", "n1").flags, 0);
-    snprintf(xml, sizeof(xml), fmt, "stop", "-1", "193"); /* pending: stopping, not stopped */
+    snprintf(xml, sizeof(xml), fmt, "stop", "-1", "193", ""); /* pending: stopping */
     assert_int_equal(plan_text(xml, "r", "n1").flags, PMK_PLAN_STOPPING);
-    snprintf(xml, sizeof(xml), fmt, "start", "0", "0");
+    snprintf(xml, sizeof(xml), fmt, "start", "0", "0", "");
     assert_int_equal(plan_text(xml, "r", "n1").flags, 0);
+    /* migrated back in after the stop: migrate_from keeps a record of its own,
+     * newer than <id>_last_0, and so does the monitor started after it */
+    snprintf(xml, sizeof(xml), fmt, "stop", "0", "0",
+             "<lrm_rsc_op id='r_migrate_from_0' operation='migrate_from' op-status='0' "
+             "rc-code='0' call-id='8'/><lrm_rsc_op id='r_monitor_10000' operation='monitor' "
+             "op-status='0' rc-code='0' call-id='9'/>");
+    assert_int_equal(plan_text(xml, "r", "n1").flags, 0);
+    /* ... and an older migrate_from does not hide a newer stop */
+    snprintf(xml, sizeof(xml), fmt, "stop", "0", "0",
+             "<lrm_rsc_op id='r_migrate_from_0' operation='migrate_from' op-status='0' "
+             "rc-code='0' call-id='3'/>");
+    assert_int_equal(plan_text(xml, "r", "n1").flags, PMK_PLAN_STOPPED_HERE);
 }
 
 static void test_bad_input(void **state)
