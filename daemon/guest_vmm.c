@@ -44,7 +44,6 @@ struct guest_vmm {
     int running;  /* libvirt's state: 1 running, 0 not (or in a job), -1 not known */
     char why[96]; /* when not running: why */
     unsigned src;
-    uint64_t begin_ns;
 };
 
 static const struct guest_vmm_ops *guest_vmm_ops;
@@ -97,12 +96,11 @@ static gboolean guest_vmm_on_window(gpointer data)
     int rc;
 
     v->src = 0;
-    rc = vmm_sample(NULL, v->pid, vsp_mono_ns(), &s1);
     if (v->running == 0) {
         log_info("guest %s: agent silent, and libvirt says its domain is not running or in a "
                  "job (%s): no verdict on the guest",
                  g->name, v->why[0] ? v->why : "paused");
-    } else if (rc < 0) {
+    } else if ((rc = vmm_sample(NULL, v->pid, vsp_mono_ns(), &s1)) < 0) {
         log_warnx("guest %s: agent silent; QEMU pid %d cannot be sampled: %s: no evidence", g->name,
                   (int)v->pid, g_strerror(-rc));
     } else if ((vd = vmm_judge(&v->s0, &s1,
@@ -132,11 +130,10 @@ void guest_vmm_begin(struct guest *g)
     v = g_new0(struct guest_vmm, 1);
     v->port = -ENODATA;
     v->running = -1;
-    v->begin_ns = vsp_mono_ns();
     g->vmm = v;
     rc = guest_vmm_ops->ask(g, &v->pid, err, sizeof(err));
     if (rc == 0 && v->pid > 0)
-        rc = vmm_sample(NULL, v->pid, v->begin_ns, &v->s0);
+        rc = vmm_sample(NULL, v->pid, vsp_mono_ns(), &v->s0);
     if (rc < 0 || v->pid <= 0) {
         log_warnx("guest %s: agent silent; no host evidence: %s", g->name,
                   err[0] ? err : g_strerror(rc < 0 ? -rc : ESRCH));
