@@ -2,7 +2,7 @@
  * Copyright (C) 2026 The vesper authors
  *
  * The `exec` action: run the configured command with /bin/sh -c in a new
- * session (its own process group, started with posix_spawn), with the operation's VESPER_*
+ * session (its own process group, started with vsp_spawn()), with the operation's VESPER_*
  * environment, stdin from /dev/null and stdout/stderr logged line by line
  * under the operation's task id.  On timeout the whole process group gets
  * SIGTERM and, 2 s later, SIGKILL (keepalived's health-check model).  The
@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 
 #include "action.h"
 #include "log.h"
+#include "vsp_spawn.h"
 #include "vsp_time.h"
 
 #define EXEC_KILL_DELAY_MS 2000
@@ -222,52 +222,6 @@ static gboolean exec_on_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/*
- * Start /bin/sh -c with posix_spawn(): glibc implements it with
- * clone(CLONE_VM|CLONE_VFORK), so starting an action costs well under a
- * millisecond even with the daemon's large rings mapped (a fork() copies
- * their page tables while the next event waits).  The child gets its own
- * session (so a timeout can signal its whole process group), default
- * signal dispositions, an empty signal mask, and only fds 0-2.
- */
-static int exec_spawn(pid_t *pid, int out_fd, int null_fd, char **argv, char **envp)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t all, none;
-    int rc;
-
-    sigfillset(&all);
-    sigemptyset(&none);
-    if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
-        return -rc;
-    if ((rc = posix_spawnattr_init(&at)) != 0) {
-        posix_spawn_file_actions_destroy(&fa);
-        return -rc;
-    }
-    rc = posix_spawn_file_actions_adddup2(&fa, null_fd, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    if (!rc)
-        rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-    if (!rc)
-        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                               POSIX_SPAWN_SETSIGDEF);
-    if (!rc)
-        rc = posix_spawnattr_setsigmask(&at, &none);
-    if (!rc)
-        rc = posix_spawnattr_setsigdefault(&at, &all);
-    if (!rc)
-        rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, envp);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-    return -rc;
-}
-
 void action_exec_limit(unsigned max, unsigned max_guest)
 {
     exec_max = max;
@@ -340,7 +294,10 @@ static int exec_start(const struct conf_action *act, const struct oplog_op *op, 
     argv[2] = act->command;
     argv[3] = NULL;
 
-    e = exec_spawn(&pid, pfd[1], null_fd, argv, envp);
+    /* /bin/sh -c in a session of its own (a timeout signals its whole
+     * process group), stdin /dev/null, stdout and stderr to the pipe */
+    e = vsp_spawn(&pid, "/bin/sh", argv, envp, (const int[3]){null_fd, pfd[1], pfd[1]},
+                  VSP_SPAWN_SESSION);
     close(pfd[1]);
     close(null_fd);
     g_strfreev(envp);

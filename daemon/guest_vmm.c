@@ -14,11 +14,12 @@
  *   agent-dead   the guest runs (its kernel closed the port: the agent is
  *                gone, "port-closed"; or its vCPUs run and idle, "alive"):
  *                the smallest layer failed, not the guest.
- * No evidence (no pid, QEMU gone, no vCPU thread found) is logged and
- * judged as nothing: agent-lost, judged before, stays what it was.  The
- * libvirt answer is awaited no longer than the window: a libvirtd that
- * does not answer leaves the port unknown.  The hypervisor layer (virt.c)
- * provides the pid and the question through guest_vmm_register().
+ * A domain libvirt says is not running, or that a job (a migration) runs
+ * on, is not judged: its silence is explained.  No evidence (no pid, QEMU
+ * gone, no vCPU thread found) is logged and judged as nothing: agent-lost, judged before, stays
+ * what it was.  The libvirt answer is awaited no longer than the window: a libvirtd that does not
+ * answer leaves the port unknown.  The hypervisor layer (virt.c) provides the pid and the question
+ * through guest_vmm_register().
  */
 #include "config.h"
 
@@ -39,10 +40,10 @@
 struct guest_vmm {
     struct vmm_sample s0;
     pid_t pid;
-    int port;    /* hv_parse_port() terms: 1 open, 0 closed, -errno unknown */
-    int running; /* libvirt's state: 1 running, 0 not, -1 not known */
+    int port;     /* hv_parse_port() terms: 1 open, 0 closed, -errno unknown */
+    int running;  /* libvirt's state: 1 running, 0 not (or in a job), -1 not known */
+    char why[96]; /* when not running: why */
     unsigned src;
-    uint64_t begin_ns;
 };
 
 static const struct guest_vmm_ops *guest_vmm_ops;
@@ -70,21 +71,19 @@ static void guest_vmm_verdict(struct guest *g, enum vmm_verdict vd, unsigned per
     const char *name = vmm_verdict_name(vd);
     static const char *const port_names[] = {"closed", "open"};
     const char *port = g->vmm->port >= 0 ? port_names[g->vmm->port != 0] : "unknown";
+    int stuck = vmm_verdict_stuck(vd);
+    char text[256];
 
     g_strlcpy(g->vmm_last, name, sizeof(g->vmm_last));
-    if (vmm_verdict_stuck(vd)) {
-        log_warnx("guest %s: guest stuck: agent silent %.1f s, QEMU pid %d %s (least sleeping "
-                  "vCPU busy %u.%u%% of %d ms, port %s)",
-                  g->name, (double)silence_ms / 1e3, (int)g->vmm->pid, name, permille / 10,
-                  permille % 10, GUEST_VMM_WINDOW_MS, port);
-        guest_host_event_why(g, VSP_PROBE_GUEST_STUCK, silence_ms, name);
-    } else {
-        log_info("guest %s: agent dead, guest alive: agent silent %.1f s, QEMU pid %d %s "
-                 "(least sleeping vCPU busy %u.%u%% of %d ms, port %s)",
-                 g->name, (double)silence_ms / 1e3, (int)g->vmm->pid, name, permille / 10,
-                 permille % 10, GUEST_VMM_WINDOW_MS, port);
-        guest_host_event_why(g, VSP_PROBE_AGENT_DEAD, silence_ms, name);
-    }
+    snprintf(text, sizeof(text),
+             "%s: agent silent %.1f s, QEMU pid %d %s (least busy vCPU %u.%u%% of %d ms, port %s)",
+             stuck ? "guest stuck" : "agent dead, guest alive", (double)silence_ms / 1e3,
+             (int)g->vmm->pid, name, permille / 10, permille % 10, GUEST_VMM_WINDOW_MS, port);
+    if (stuck)
+        log_warnx("guest %s: %s", g->name, text);
+    else
+        log_info("guest %s: %s", g->name, text);
+    guest_host_event_why(g, stuck ? VSP_PROBE_GUEST_STUCK : VSP_PROBE_AGENT_DEAD, silence_ms, name);
 }
 
 static gboolean guest_vmm_on_window(gpointer data)
@@ -97,12 +96,11 @@ static gboolean guest_vmm_on_window(gpointer data)
     int rc;
 
     v->src = 0;
-    rc = vmm_sample(NULL, v->pid, vsp_mono_ns(), &s1);
     if (v->running == 0) {
-        log_info("guest %s: agent silent, and libvirt says its domain is not running: no "
-                 "verdict on the guest",
-                 g->name);
-    } else if (rc < 0) {
+        log_info("guest %s: agent silent, and libvirt says its domain is not running or in a "
+                 "job (%s): no verdict on the guest",
+                 g->name, v->why[0] ? v->why : "paused");
+    } else if ((rc = vmm_sample(NULL, v->pid, vsp_mono_ns(), &s1)) < 0) {
         log_warnx("guest %s: agent silent; QEMU pid %d cannot be sampled: %s: no evidence", g->name,
                   (int)v->pid, g_strerror(-rc));
     } else if ((vd = vmm_judge(&v->s0, &s1,
@@ -132,11 +130,10 @@ void guest_vmm_begin(struct guest *g)
     v = g_new0(struct guest_vmm, 1);
     v->port = -ENODATA;
     v->running = -1;
-    v->begin_ns = vsp_mono_ns();
     g->vmm = v;
     rc = guest_vmm_ops->ask(g, &v->pid, err, sizeof(err));
     if (rc == 0 && v->pid > 0)
-        rc = vmm_sample(NULL, v->pid, v->begin_ns, &v->s0);
+        rc = vmm_sample(NULL, v->pid, vsp_mono_ns(), &v->s0);
     if (rc < 0 || v->pid <= 0) {
         log_warnx("guest %s: agent silent; no host evidence: %s", g->name,
                   err[0] ? err : g_strerror(rc < 0 ? -rc : ESRCH));
@@ -158,4 +155,6 @@ void guest_vmm_answer(struct guest *g, int rc, int running, int port, const char
     }
     v->running = running;
     v->port = port;
+    if (!running && err && *err)
+        g_strlcpy(v->why, err, sizeof(v->why));
 }

@@ -302,6 +302,7 @@ int hv_migrate_abort(struct hv *h, const char *name);
 struct hv_evidence {
     int rc;                /* 0, or -errno (-ENOTCONN, -ENOENT no such domain, -EIO) */
     int state, reason;     /* virDomainGetState(), when rc is 0 */
+    int job;               /* 1: a libvirt job (migration, save) runs on it; port not read */
     int port;              /* the guest's end of the channel (hv_parse_port()): 1 open,
                               0 closed, -errno not known */
     char err[HV_TEXT_LEN]; /* what failed, when rc is not 0 */
@@ -310,7 +311,8 @@ typedef void (*hv_evidence_fn)(void *arg, const char *name, const struct hv_evid
 
 /*
  * hv_evidence() - ask libvirt, in the connection's worker, for the run state
- * of domain name and the state of the guest's end of its channel; fn(arg,
+ * of domain name, whether a job runs on it, and the state of the guest's
+ * end of its channel; fn(arg,
  * name, result) is called once on the main loop when the answer is there
  * (never if h is freed first, nor when the worker is held by a libvirtd
  * that does not answer: the caller keeps its own deadline).  0, or

@@ -210,10 +210,7 @@ static void hv_ops_pump(struct hv *h);
 
 /* ---- worker side: the calls ----------------------------------------------- */
 
-/* -errno for the libvirt call that just failed in this thread on wc (err
- * gets what, and libvirt's message): -ENOENT no such domain, -ENOTCONN the
- * connection is dead, -EIO anything else. */
-static int hv_werr(struct hv_wconn *wc, const char *what, char *err, size_t errlen)
+int hv_werr(struct hv_wconn *wc, const char *what, char *err, size_t errlen)
 {
     virErrorPtr e = virGetLastError();
 

@@ -2,11 +2,11 @@
  * Copyright (C) 2026 The vesper authors
  *
  * What libvirt knows about a domain whose agent went silent (hv_evidence()
- * in hv.h): its run state and whether the guest still holds its end of the
- * org.vesper.0 channel open, asked in the connection's worker (hv_work.c)
- * like every libvirt call, so that a libvirtd or QEMU that does not answer
- * holds no verdict on the main loop; and where libvirt keeps the pid of the
- * domain's QEMU (hv_qemu_pidfile()), for the /proc evidence (vmm.h).
+ * in hv.h): its run state, whether a job (a migration) runs on it, and
+ * whether the guest still holds its end of the org.vesper.0 channel open, asked in the connection's
+ * worker (hv_work.c) like every libvirt call, so that a libvirtd or QEMU that does not answer holds
+ * no verdict on the main loop; and where libvirt keeps the pid of the domain's QEMU
+ * (hv_qemu_pidfile()), for the /proc evidence (vmm.h).
  */
 #include "config.h"
 
@@ -17,7 +17,6 @@
 
 #include <glib.h>
 #include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 
 #include "hv.h"
 #include "hv_int.h"
@@ -31,20 +30,11 @@ struct hv_evid_job {
     struct hv_evidence res;
 };
 
-/* err = what: libvirt's last message; -ENOENT for no such domain, else -EIO. */
-static int hv_evid_err(struct hv_evidence *e, const char *what)
-{
-    virErrorPtr le = virGetLastError();
-
-    snprintf(e->err, sizeof(e->err), "%s: %s", what,
-             le && le->message ? le->message : "unknown libvirt error");
-    return le && le->code == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
-}
-
 static void hv_evid_run(struct hv_job *jb, struct hv_wconn *wc)
 {
     struct hv_evid_job *j = (struct hv_evid_job *)jb;
     virConnectPtr conn = hv_wconn_get(wc, j->gen);
+    virDomainJobInfo job;
     virDomainPtr dom;
     char *xml;
 
@@ -56,13 +46,17 @@ static void hv_evid_run(struct hv_job *jb, struct hv_wconn *wc)
     }
     dom = virDomainLookupByName(conn, j->name);
     if (dom == NULL) {
-        j->res.rc = hv_evid_err(&j->res, "cannot look it up");
+        j->res.rc = hv_werr(wc, "cannot look it up", j->res.err, sizeof(j->res.err));
         return;
     }
     if (virDomainGetState(dom, &j->res.state, &j->res.reason, 0) < 0) {
-        j->res.rc = hv_evid_err(&j->res, "cannot read its state");
+        j->res.rc = hv_werr(wc, "cannot read its state", j->res.err, sizeof(j->res.err));
+    } else if (virDomainGetJobInfo(dom, &job) == 0 && job.type != VIR_DOMAIN_JOB_NONE) {
+        /* a migration (or save, dump) moves or pauses the guest: its
+         * silence is that job's, not a fault */
+        j->res.job = 1;
     } else if ((xml = virDomainGetXMLDesc(dom, 0)) == NULL) {
-        j->res.rc = hv_evid_err(&j->res, "cannot read its XML");
+        j->res.rc = hv_werr(wc, "cannot read its XML", j->res.err, sizeof(j->res.err));
     } else {
         j->res.port = hv_parse_port(xml, strlen(xml), wc->channel);
         free(xml);

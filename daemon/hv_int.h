@@ -115,6 +115,11 @@ struct hv_job {
  * not run on the next one. */
 virConnectPtr hv_wconn_get(struct hv_wconn *wc, unsigned gen);
 
+/* -errno for the libvirt call that just failed in this thread on wc (err
+ * gets what, and libvirt's message): -ENOENT no such domain, -ENOTCONN the
+ * connection is dead, -EIO anything else.  Worker thread only (hv_dom.c). */
+int hv_werr(struct hv_wconn *wc, const char *what, char *err, size_t errlen);
+
 /* Start h's worker thread.  Never fails (GLib aborts if it cannot). */
 struct hv_work *hv_work_new(struct hv *h);
 

@@ -351,6 +351,7 @@ enum pmk_plan {
     PMK_PLAN_STOPPING = 1 << 5,      /* a stop pending on a node */
     PMK_PLAN_DEMOTING = 1 << 6,      /* a demote pending on a node */
     PMK_PLAN_MIGRATING = 1 << 7,     /* a migrate_to or migrate_from pending on a node */
+    PMK_PLAN_STOPPED_HERE = 1 << 8,  /* its last operation on the given node: a stop, done */
 };
 #define PMK_PLAN_TEXT_LEN 240
 

@@ -9,8 +9,8 @@
  * (target-role=Stopped) or running a stop, demote or migration on it (a
  * pending operation in the status section: Pacemaker records an operation
  * with op-status -1 while it runs, record-pending being on by default since
- * 2.1).  Pure: libxml2 only, on the caller's tree; no Pacemaker call (its
- * XML helpers are deprecated in 3.0), no I/O, no logging.
+ * 2.1), or having stopped it on the given node (its last operation there).  Pure: libxml2 only, on
+ * the caller's tree; no Pacemaker call (its XML helpers are deprecated in 3.0), no I/O, no logging.
  *
  * What it does not evaluate: name/value sets with a <rule> (time or
  * attribute based sets are skipped, never guessed), resource templates,
@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -306,6 +307,53 @@ static void pmk_pending_ops(const xmlNode *cib, const char *rsc, struct pmk_plan
     }
 }
 
+/*
+ * Has Pacemaker stopped rsc on node, and not run it there since?  The
+ * newest operation recorded for it there (the highest call-id: <id>_last_0
+ * is not rewritten by a migrate_from, which has a record of its own) is a
+ * stop that completed (op-status 0, rc 0): the resource does not run here,
+ * so what a guest says about it here is no fault of the resource.  A stop
+ * still pending is pmk_pending_ops()' (op-status -1); a failed stop is not
+ * stopped.
+ */
+static void pmk_stopped_here(const xmlNode *cib, const char *rsc, const char *node,
+                             struct pmk_planned *out)
+{
+    const xmlNode *status = pmk_xml_first(cib, "status");
+
+    for (const xmlNode *ns = status ? status->children : NULL; ns; ns = ns->next) {
+        const xmlNode *lrs;
+
+        if (!pmk_xml_is(ns, "node_state") || !pmk_xml_attr_is(ns, "uname", node))
+            continue;
+        lrs = pmk_xml_first(pmk_xml_first(ns, "lrm"), "lrm_resources");
+        for (const xmlNode *lr = lrs ? lrs->children : NULL; lr; lr = lr->next) {
+            const xmlNode *newest = NULL;
+            long best = -1;
+
+            if (!pmk_xml_is(lr, "lrm_resource") || !pmk_lrm_id_is(pmk_xml_get(lr, "id"), rsc))
+                continue;
+            for (const xmlNode *op = lr->children; op; op = op->next) {
+                const char *cid = pmk_xml_get(op, "call-id");
+                char *end;
+                long c;
+
+                if (!pmk_xml_is(op, "lrm_rsc_op") || !cid)
+                    continue;
+                c = strtol(cid, &end, 10);
+                if (*end == '\0' && end != cid && c > best) {
+                    best = c;
+                    newest = op;
+                }
+            }
+            if (newest && pmk_xml_attr_is(newest, "operation", "stop") &&
+                pmk_xml_attr_is(newest, "op-status", "0") &&
+                pmk_xml_attr_is(newest, "rc-code", "0"))
+                pmk_plan_add(out, PMK_PLAN_STOPPED_HERE, "stopped on %s", node);
+        }
+    }
+}
+
 int pmk_planned_read(const xmlNode *cib, const char *rsc, const char *node, struct pmk_planned *out)
 {
     const xmlNode *conf, *prim, *stopped;
@@ -340,6 +388,8 @@ int pmk_planned_read(const xmlNode *cib, const char *rsc, const char *node, stru
         }
     }
     pmk_pending_ops(cib, rsc, out);
+    if (node && *node)
+        pmk_stopped_here(cib, rsc, node, out);
     return 0;
 }
 
@@ -350,6 +400,8 @@ const char *pmk_planned_what(unsigned flags)
         return "in maintenance";
     if (flags & (PMK_PLAN_STOPPED | PMK_PLAN_STOPPING | PMK_PLAN_DEMOTING))
         return "being stopped by Pacemaker";
+    if (flags & PMK_PLAN_STOPPED_HERE)
+        return "stopped here by Pacemaker";
     if (flags & PMK_PLAN_MIGRATING)
         return "being migrated by Pacemaker";
     return "not in a planned state";

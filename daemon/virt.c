@@ -262,7 +262,8 @@ static void virt_on_evidence(void *arg, const char *name, const struct hv_eviden
 
     (void)arg;
     if (g)
-        guest_vmm_answer(g, e->rc, e->rc == 0 && e->state == VIR_DOMAIN_RUNNING, e->port, e->err);
+        guest_vmm_answer(g, e->rc, e->rc == 0 && e->state == VIR_DOMAIN_RUNNING && !e->job, e->port,
+                         e->job ? "a libvirt job (migration) runs on the domain" : e->err);
 }
 
 /* guest_vmm_ops.ask: the pid of g's QEMU from libvirt's pid file, and the

@@ -121,9 +121,13 @@ def httpd_up(g):
 
 
 def save_failure_logs():
-    """STATE/failure/: whole vesperd logs, pacemaker.log from 5 s before
-    each failed case, crm_mon; returns the directory."""
-    out = os.path.join(STATE, "failure")
+    """STATE/failure/ (under tools/check: $VESPER_CHECK_LOGS/10-vesper-cluster,
+    which the next test's cluster does not overwrite): whole vesperd logs,
+    pacemaker.log from 5 s before each failed case, crm_mon; returns the
+    directory."""
+    logs = os.environ.get("VESPER_CHECK_LOGS")
+    out = (os.path.join(logs, "10-vesper-cluster") if logs and os.path.isdir(logs)
+           else os.path.join(STATE, "failure"))
     os.makedirs(out, exist_ok=True)
     since = min(t for _, t in failed_cases) - 5 if failed_cases else 0
     with open(os.path.join(out, "cases.txt"), "w") as f:

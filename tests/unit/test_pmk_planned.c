@@ -76,6 +76,14 @@ static void test_running(void **state)
     p = plan_file("running.xml", "d2", "node2");
     assert_int_equal(p.flags, 0); /* g1's is-managed=true is no maintenance */
     assert_true(p.found);
+    /* d1 last ran on node2 before it moved: stopped there, and seen from there */
+    p = plan_file("running.xml", "d1", "node2");
+    assert_int_equal(p.flags, PMK_PLAN_STOPPED_HERE);
+    assert_string_equal(p.why, "stopped on node2");
+    assert_string_equal(pmk_planned_what(p.flags), "stopped here by Pacemaker");
+    /* d2 was only probed on node1 (monitor_0, not running): not a stop */
+    p = plan_file("running.xml", "d2", "node1");
+    assert_int_equal(p.flags, 0);
     p = plan_file("running.xml", "nosuch", "node1");
     assert_int_equal(p.flags, 0);
     assert_false(p.found);
@@ -103,13 +111,15 @@ static void test_node_maintenance(void **state)
     assert_int_equal(p.flags, PMK_PLAN_NODE_MAINT);
     assert_string_equal(p.why, "node node1 in maintenance");
     /* another node's maintenance is not ours; an unknown local node sees none */
-    assert_int_equal(plan_file("node-maintenance.xml", "d2", "node2").flags, 0);
+    assert_int_equal(plan_file("node-maintenance.xml", "d2", "node2").flags & PMK_PLAN_NODE_MAINT,
+                     0);
     assert_int_equal(plan_file("node-maintenance.xml", "d1", "").flags, 0);
     assert_int_equal(plan_file("node-maintenance.xml", "d1", NULL).flags, 0);
     /* the transient attribute (status section) counts as well */
     p = plan_file("node-maintenance-transient.xml", "d1", "node1");
     assert_int_equal(p.flags, PMK_PLAN_NODE_MAINT);
-    assert_int_equal(plan_file("node-maintenance-transient.xml", "d1", "node2").flags, 0);
+    assert_int_equal(
+        plan_file("node-maintenance-transient.xml", "d1", "node2").flags & PMK_PLAN_NODE_MAINT, 0);
 }
 
 static void test_rsc_meta(void **state)
@@ -142,9 +152,10 @@ static void test_stopping(void **state)
     assert_int_equal(p.flags, PMK_PLAN_STOPPED | PMK_PLAN_STOPPING);
     assert_string_equal(p.why, "target-role=Stopped; stop pending on node1");
     assert_string_equal(pmk_planned_what(p.flags), "being stopped by Pacemaker");
-    /* the stop done: target-role alone */
+    /* the stop done: target-role, and stopped on the node */
     p = plan_file("stopped.xml", "d1", "node1");
-    assert_int_equal(p.flags, PMK_PLAN_STOPPED);
+    assert_int_equal(p.flags, PMK_PLAN_STOPPED | PMK_PLAN_STOPPED_HERE);
+    assert_string_equal(p.why, "target-role=Stopped; stopped on node1");
     /* standby moves resources off the node: the stop is pending */
     p = plan_file("standby-stopping.xml", "d2", "node2");
     assert_int_equal(p.flags, PMK_PLAN_STOPPING);
@@ -226,6 +237,47 @@ static void test_made_up(void **state)
     assert_true(p.found);
 }
 
+/* Only a completed, successful stop is "stopped here"; only on the node asked. */
+static void test_stopped_here(void **state)
+{
+    (void)state;
+    static const char fmt[] =
+        "<cib><configuration><resources><primitive id='r' class='ocf' provider='x' type='y'/>"
+        "</resources></configuration><status><node_state id='1' uname='n1' in_ccm='true' "
+        "crmd='online'><lrm id='1'><lrm_resources><lrm_resource id='r'>"
+        "<lrm_rsc_op id='r_last_0' operation='%s' op-status='%s' rc-code='%s' call-id='5'/>"
+        "%s"
+        "</lrm_resource></lrm_resources></lrm></node_state></status></cib>";
+    char xml[1200];
+    struct pmk_planned p;
+
+    snprintf(xml, sizeof(xml), fmt, "stop", "0", "0", "");
+    p = plan_text(xml, "r", "n1");
+    assert_int_equal(p.flags, PMK_PLAN_STOPPED_HERE);
+    p = plan_text(xml, "r", "n2");
+    assert_int_equal(p.flags, 0);
+    p = plan_text(xml, "r", NULL);
+    assert_int_equal(p.flags, 0);
+    snprintf(xml, sizeof(xml), fmt, "stop", "0", "1", ""); /* the stop failed */
+    assert_int_equal(plan_text(xml, "r", "n1").flags, 0);
+    snprintf(xml, sizeof(xml), fmt, "stop", "-1", "193", ""); /* pending: stopping */
+    assert_int_equal(plan_text(xml, "r", "n1").flags, PMK_PLAN_STOPPING);
+    snprintf(xml, sizeof(xml), fmt, "start", "0", "0", "");
+    assert_int_equal(plan_text(xml, "r", "n1").flags, 0);
+    /* migrated back in after the stop: migrate_from keeps a record of its own,
+     * newer than <id>_last_0, and so does the monitor started after it */
+    snprintf(xml, sizeof(xml), fmt, "stop", "0", "0",
+             "<lrm_rsc_op id='r_migrate_from_0' operation='migrate_from' op-status='0' "
+             "rc-code='0' call-id='8'/><lrm_rsc_op id='r_monitor_10000' operation='monitor' "
+             "op-status='0' rc-code='0' call-id='9'/>");
+    assert_int_equal(plan_text(xml, "r", "n1").flags, 0);
+    /* ... and an older migrate_from does not hide a newer stop */
+    snprintf(xml, sizeof(xml), fmt, "stop", "0", "0",
+             "<lrm_rsc_op id='r_migrate_from_0' operation='migrate_from' op-status='0' "
+             "rc-code='0' call-id='3'/>");
+    assert_int_equal(plan_text(xml, "r", "n1").flags, PMK_PLAN_STOPPED_HERE);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -277,8 +329,8 @@ int main(void)
         cmocka_unit_test(test_running),          cmocka_unit_test(test_cluster_maintenance),
         cmocka_unit_test(test_node_maintenance), cmocka_unit_test(test_rsc_meta),
         cmocka_unit_test(test_stopping),         cmocka_unit_test(test_migrating),
-        cmocka_unit_test(test_made_up),          cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_long_text),
+        cmocka_unit_test(test_made_up),          cmocka_unit_test(test_stopped_here),
+        cmocka_unit_test(test_bad_input),        cmocka_unit_test(test_long_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
