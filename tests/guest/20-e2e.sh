@@ -19,6 +19,9 @@
 #   probe groups changed at run time (vesperd.conf + SIGHUP adds sched):
 #     the agent arms the hang probe and sets hung_task_timeout_secs, then a
 #     hung watched task (vesper.ko's test hook)  -> failover (sched)
+#   the same with group stall added: the task in D state is reported by
+#     vesper.ko's stall check (500 ms) before the hung task detector
+#                                             -> failover (stall)
 #   watch list changed at run time (vesperctl bind --watch): SIGTERM to a
 #     task that was not watched leaves the guest kernel only afterwards
 #   vesperctl health (failed after a failover, running after bind), vesperctl
@@ -111,6 +114,12 @@ health_is() { # STATE: vesperctl health vm1 starts with STATE
     h="$(gt_ctl health vm1)"
     echo "  health: $h"
     [[ "$h" == "$1 "* ]] || [ "$h" = "$1" ]
+}
+
+# seq_before A B: both are event numbers and A came first.
+seq_before() {
+    echo "  events n=${1:-none}, n=${2:-none}"
+    [ -n "$1" ] && [ -n "$2" ] && [ "$1" -lt "$2" ]
 }
 
 # barrier: a SIGHUP to httpd (ignored by the signal group) whose event is
@@ -233,6 +242,24 @@ p="$(gt_kv pid)"
 gt_check "hung task -> failover (group sched)" ev_is failover sched probe=hang pid="$p" comm=wsvc
 gt_check "action record: hang" act_has "$ev_opid" PROBE=hang PID="$p" GROUP=sched
 
+echo "== the stall probe: vesperd.conf + SIGHUP adds group stall (500 ms)"
+gen="$(gt_q "guest vm1" 0 config.generation)"
+write_conf "signal, process, memory, agent, sched, stall"
+kill -HUP "$gt_vd_pid"
+gt_check "new CONFIG pushed and acked" gt_q "guest vm1" "$gt_wait_s" config.generation,config.text \
+    "config.generation>$gen" config.state=acked
+gt_check "agent set the threshold and armed the stall probe (0x21e)" gt_guest wait-armed 0x21e 2
+gt_settle
+gt_check "watched wsvc hangs 6 s in D state" gt_guest run wsvc hang 6
+p="$(gt_kv pid)"
+gt_check "stalled in D state -> failover (group stall)" ev_is failover stall probe=stall \
+    pid="$p" comm=wsvc code=68
+gt_check "action record: stall" act_has "$ev_opid" PROBE=stall PID="$p" COMM=wsvc GROUP=stall
+n_stall="$(gt_q events 0 n probe=stall pid="$p" | head -n 1)"
+n_hang="$(gt_q events "$gt_wait_s" n probe=hang pid="$p" | head -n 1)"
+gt_check "the hung task detector reported it too, after the stall probe" \
+    seq_before "$n_stall" "$n_hang"
+
 echo "== watch list changed at run time: vesperctl bind --watch"
 gt_settle
 gt_guest start newsvc
@@ -247,7 +274,7 @@ gt_check "vesperctl bind --watch adds comm:newsvc" \
 gt_check "bind cleared the failed state" health_is running
 gt_check "new CONFIG pushed and acked" gt_q "guest vm1" "$gt_wait_s" config.generation,config.text \
     "config.generation>$gen" config.state=acked
-gt_check "agent re-armed the module: 3 watch entries" gt_guest wait-armed 0x1e 3
+gt_check "agent re-armed the module: 3 watch entries" gt_guest wait-armed 0x21e 3
 gt_guest start newsvc
 p="$(gt_kv pid)"
 gt_check "newsvc gets SIGTERM" gt_guest kill TERM "$p"
