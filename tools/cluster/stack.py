@@ -251,9 +251,8 @@ def libvirt_section(node):
         lv_uri_node(node), "path-prefix = %s\n" % prefix if prefix else "")
 
 
-def start_vesperd(node, groups_dir, body=""):
-    """Write node's vesperd.conf (the [vesperd] section, then body) and start
-    vesperd -f -d in node; returns once its control socket answers."""
+def write_vesperd_conf(node, groups_dir, body=""):
+    """Write node's vesperd.conf: the [vesperd] section, then body."""
     vesperd_args[node] = (groups_dir, body)
     conf = os.path.join(cfg["state"], node, "vesperd.conf")
     with open(conf, "w") as f:
@@ -269,6 +268,13 @@ reconnect = 50ms..500ms
 failover-budget = 64/1m
 migrate-budget = 64/1m
 """ % (SOCK, groups_dir) + body)
+    return conf
+
+
+def start_vesperd(node, groups_dir, body=""):
+    """Write node's vesperd.conf (the [vesperd] section, then body) and start
+    vesperd -f -d in node; returns once its control socket answers."""
+    conf = write_vesperd_conf(node, groups_dir, body)
     logf = open(os.path.join(cfg["state"], node, "vesperd.log"), "a")
     p = subprocess.Popen([os.path.join(CL, "exec"), "-d", cfg["state"], node, cfg["vesperd"],
                           "-f", "-d", "-c", conf], stdout=logf, stderr=subprocess.STDOUT,
@@ -279,6 +285,25 @@ migrate-budget = 64/1m
         raise RuntimeError("%s: vesperd did not start" % node)
     if p.poll() is not None:
         raise RuntimeError("%s: vesperd exited %d" % (node, p.returncode))
+
+
+def reload_vesperd(node, body):
+    """Give node's running vesperd the body of its configuration anew
+    (vesperctl reload); raises RuntimeError when vesperd refuses it."""
+    write_vesperd_conf(node, vesperd_args[node][0], body)
+    r = ctl(node, "reload")
+    if r.returncode != 0:
+        raise RuntimeError("%s: vesperctl reload: %s" % (node, (r.stdout + r.stderr).strip()))
+
+
+def guest_config(node, guest):
+    """The config object of vesperctl --json guest GUEST on node ({} when
+    vesperd does not answer): generation, state (acked ...)."""
+    r = ctl(node, "--json", "guest", guest)
+    try:
+        return json.loads(r.stdout).get("config", {}) if r.returncode == 0 else {}
+    except ValueError:
+        return {}
 
 
 def restart_vesperd(node):
