@@ -29,7 +29,7 @@ csv="$out/res/runs.csv"
 col() { # column number of NAME in runs.csv
     head -1 "$csv" | tr ',' '\n' | grep -nx "$1" | cut -d: -f1
 }
-t_check "runs.csv: 14 runs (7 faults x 2 arms)" test "$(tail -n +2 "$csv" 2>/dev/null | wc -l)" = 14
+t_check "runs.csv: 16 runs (8 faults x 2 arms)" test "$(tail -n +2 "$csv" 2>/dev/null | wc -l)" = 16
 if [ -s "$csv" ]; then
     ok=$(col ok)
     t_check "every run recovered with all phases" \
@@ -45,7 +45,7 @@ if [ -s "$csv" ]; then
     seen=$(tail -n +2 "$csv" | awk -F, -v f="$f" -v ac="$a" -v bc="$b" -v vc="$v" \
         '$f == "oom" && (($ac == "P1" && $vc != "") || ($ac == "P2" && ($vc != "" || $bc == "vesper"))) { n++ } END { print n + 0 }')
     t_check "oom: the guest's event reached vesperd (P1), vesper detected it (P2)" test "$seen" = 2
-    for fault in sigterm sigkill hang lockup panic; do
+    for fault in sigterm sigkill hang stall lockup panic; do
         seen=$(tail -n +2 "$csv" | awk -F, -v f="$fault" -v fc="$f" -v vc="$v" \
             '$fc == f && $vc != "" { n++ } END { print n + 0 }')
         t_check "$fault: the guest's event reached vesperd in both arms" test "$seen" = 2
@@ -54,7 +54,11 @@ if [ -s "$csv" ]; then
     seen=$(tail -n +2 "$csv" | awk -F, -v f="$f" -v ac="$a" -v vc="$v" \
         '$f == "deadlock" && $ac == "P2" && $vc != "" { n++ } END { print n + 0 }')
     t_check "deadlock: the liveness check's failure reached vesperd in P2" test "$seen" = 1
-    t_check "P2: vesper detected first in at least 5 of 7 faults (got $nv)" test "$nv" -ge 5
+    # stall: the stall check reports at 500 ms, the monitor's GET times out after 2 s
+    seen=$(tail -n +2 "$csv" | awk -F, -v f="$f" -v ac="$a" -v bc="$b" \
+        '$f == "stall" && $ac == "P2" && $bc == "vesper" { n++ } END { print n + 0 }')
+    t_check "stall: vesper's stall check detected it first in P2" test "$seen" = 1
+    t_check "P2: vesper detected first in at least 6 of 8 faults (got $nv)" test "$nv" -ge 6
     fc=$(col fault_clock)
     t_check "signal faults, and OOM faults whose event came, timed by the guest's clock" \
         test "$(tail -n +2 "$csv" | awk -F, -v f="$f" -v c="$fc" -v vc="$v" \
