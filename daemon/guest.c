@@ -777,6 +777,12 @@ int guest_bind(struct guest *g, const char *resource, const struct conf_binding 
             memcpy(g->ogroups, tmp, n * sizeof(tmp[0]));
             g->nogroups = n;
             guest_rules_build(g, g->ogroups, g->nogroups);
+        } else if (g->rgroups != g->ogroups) {
+            /* The groups the rule state already uses (the file's, kept):
+             * the effective entry (guest_effective(), the CONFIG) lists
+             * them, not what an earlier binding left in ogroups. */
+            memcpy(g->ogroups, g->rgroups, g->nrgroups * sizeof(g->ogroups[0]));
+            g->nogroups = g->nrgroups;
         }
     }
     if (b->set_watch) {

@@ -249,6 +249,20 @@ def run(d, guests):
           "unbind restores the configured groups")
     c = wait_for(lambda: g1b.got(CONFIG)[ncfg:])
     check(c and (1, b"nginx") in c[-1]["watch"], "unbind restores the configured watch list")
+    # bind with the very groups the guest already has (the rule state is
+    # kept): its CONFIG, pushed again, still carries their probes
+    probes = c[-1]["probes"] if c else None
+    ncfg = len(g1b.got(CONFIG))
+    r = d.ctl("bind", "vm1", "vm1-web", "--groups", "signal,process,agent")
+    gj = d.json("guest", "vm1")
+    check(r.returncode == 0 and [x["name"] for x in gj["groups"]] == ["signal", "process", "agent"],
+          "bind --groups with the configured groups keeps them")
+    d.ctl("push", "vm1")  # nothing changed: no CONFIG of its own
+    c = wait_for(lambda: g1b.got(CONFIG)[ncfg:])
+    check(c and probes and c[-1]["probes"] == probes,
+          "bind --groups with the configured groups: CONFIG arms the same probes (0x%x, 0x%x)"
+          % (probes or 0, c[-1]["probes"] if c else 0))
+    d.ctl("unbind", "vm1")
     r = d.ctl("push", "vm1")
     check(r.returncode == 0 and wait_for(lambda: len(g1b.got(CONFIG)) >= 2),
           "push resends CONFIG")
