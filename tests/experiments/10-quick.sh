@@ -55,8 +55,9 @@ if [ -s "$csv" ]; then
         '$f == "deadlock" && $ac == "P2" && $vc != "" { n++ } END { print n + 0 }')
     t_check "deadlock: the liveness check's failure reached vesperd in P2" test "$seen" = 1
     # stall: the stall check reports at 500 ms, the monitor's GET times out after 2 s
-    seen=$(tail -n +2 "$csv" | awk -F, -v f="$f" -v ac="$a" -v bc="$b" \
-        '$f == "stall" && $ac == "P2" && $bc == "vesper" { n++ } END { print n + 0 }')
+    pc=$(col probe)
+    seen=$(tail -n +2 "$csv" | awk -F, -v f="$f" -v ac="$a" -v pc="$pc" \
+        '$f == "stall" && $ac == "P2" && $pc == "stall" { n++ } END { print n + 0 }')
     t_check "stall: vesper's stall check detected it first in P2" test "$seen" = 1
     t_check "P2: vesper detected first in at least 6 of 8 faults (got $nv)" test "$nv" -ge 6
     fc=$(col fault_clock)
