@@ -87,6 +87,7 @@ int kmod_open(struct kmod *k, char *err, size_t errlen)
     k->fd = fd;
     k->info = info;
     k->why[0] = '\0';
+    k->watch_valid = 0; /* the module's list is not known to be ours */
     return 0;
 }
 
@@ -95,6 +96,7 @@ void kmod_close(struct kmod *k)
     if (k->fd >= 0)
         close(k->fd);
     k->fd = -1;
+    k->watch_valid = 0;
 }
 
 /* VESPER_IOC_ARM mask (armed or available) -> VSP_PROBE_BIT mask */
@@ -296,23 +298,42 @@ static int kmod_info(struct kmod *k)
 
 void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note *note)
 {
+    struct vesper_watch kw[VSP_MAX_WATCH];
+    unsigned n = 0, bad = 0;
     char err[192];
     int rc;
 
     if (k->fd < 0)
         return;
-    if (ioctl(k->fd, VESPER_IOC_WATCH_CLEAR) < 0)
-        agent_note_errno(note, "watch list: cannot clear");
     for (unsigned i = 0; i < cfg->nwatch && i < VSP_MAX_WATCH; i++) {
-        struct vesper_watch kw;
-
-        rc = kmod_watch_from_wire(&cfg->watch[i], k->cgroot, &kw, err, sizeof(err));
+        rc = kmod_watch_from_wire(&cfg->watch[i], k->cgroot, &kw[n], err, sizeof(err));
         if (rc < 0) {
             agent_note(note, rc, "%s", err);
             continue;
         }
-        if (ioctl(k->fd, VESPER_IOC_WATCH_ADD, &kw) < 0)
+        n++;
+    }
+    /* The same list again (most CONFIGs: a bind, a push, another group):
+     * leave the module's alone.  Clearing it opens a moment in which no
+     * task is watched, so a fault then is filtered out, and the stall
+     * check forgets the stalls it is timing. */
+    if (k->watch_valid && n == k->nwatch && memcmp(kw, k->watch, n * sizeof(kw[0])) == 0)
+        return;
+    k->watch_valid = 0;
+    if (ioctl(k->fd, VESPER_IOC_WATCH_CLEAR) < 0) {
+        agent_note_errno(note, "watch list: cannot clear");
+        bad = 1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (ioctl(k->fd, VESPER_IOC_WATCH_ADD, &kw[i]) < 0) {
             agent_note_errno(note, "watch entry %u: vesper.ko refused it", i);
+            bad = 1;
+        }
+    }
+    if (!bad) {
+        memcpy(k->watch, kw, n * sizeof(kw[0]));
+        k->nwatch = n;
+        k->watch_valid = 1;
     }
 }
 

@@ -38,6 +38,10 @@ struct kmod {
     struct vesper_info info; /* as of the last open / CONFIG */
     uint64_t records;        /* records read */
     uint64_t bad;            /* records rejected by kmod_translate() */
+    /* the watch list the module was last given whole, valid since open */
+    struct vesper_watch watch[VSP_MAX_WATCH];
+    unsigned nwatch;
+    int watch_valid;
 };
 
 /* kmod_init() - not open; path/cgroot NULL for the defaults. */
@@ -100,7 +104,9 @@ int kmod_watch_from_wire(const struct vsp_watch *w, const char *cgroot, struct v
 /*
  * kmod_watch() - replace the module's watch list by cfg's (as a whole:
  * cleared, then each entry added); problems go into *note.  Nothing when
- * the device is not open.
+ * the device is not open, and nothing when the entries, as the module
+ * takes them (a unit's cgroup resolved again), are those it was last
+ * given whole through this open device.
  */
 void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note *note);
 

@@ -397,6 +397,9 @@ static struct {
     uint32_t stall_ms;   /* last threshold set */
     char calls[16];      /* 'S' STALL_SET, 'A' ARM, in order */
     size_t ncalls;
+    char wcalls[32];     /* 'C' WATCH_CLEAR, 'W' WATCH_ADD, in order */
+    size_t nwcalls;
+    int add_errno;       /* answer of VESPER_IOC_WATCH_ADD: 0 or an errno */
 } fake;
 
 int __real_ioctl(int fd, unsigned long req, ...);
@@ -446,6 +449,13 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
     }
     case VESPER_IOC_WATCH_CLEAR:
     case VESPER_IOC_WATCH_ADD:
+        if (fake.nwcalls < sizeof(fake.wcalls) - 1)
+            fake.wcalls[fake.nwcalls++] = req == VESPER_IOC_WATCH_CLEAR ? 'C' : 'W';
+        if (req == VESPER_IOC_WATCH_ADD && fake.add_errno) {
+            errno = fake.add_errno;
+            return -1;
+        }
+        return 0;
     case VESPER_IOC_SIGNAL_MODE:
         return 0;
     default:
@@ -470,6 +480,70 @@ static void fake_close(struct kmod *k)
 {
     kmod_close(k);
     fake_fd = -1;
+}
+
+static void wcalls_reset(void)
+{
+    memset(fake.wcalls, 0, sizeof(fake.wcalls));
+    fake.nwcalls = 0;
+}
+
+/* The module's watch list is replaced only when the entries change: a
+ * CONFIG with the same list (a bind, a push) leaves it alone, so no
+ * moment without a watched task opens.  A refused entry, or another
+ * open of the device, makes the next CONFIG replace it again. */
+static void test_watch_unchanged(void **state)
+{
+    struct vsp_config cfg;
+    struct agent_note note;
+    struct kmod k;
+
+    (void)state;
+    fake_open(&k, VESPER_ARM_ALL);
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&note, 0, sizeof(note));
+    cfg.nwatch = 2;
+    cfg.watch[0].kind = VSP_WATCH_COMM;
+    strcpy(cfg.watch[0].value, "httpd");
+    cfg.watch[1].kind = VSP_WATCH_PID;
+    cfg.watch[1].pid = 42;
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "CWW");
+    wcalls_reset();
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "");
+    cfg.watch[1].pid = 43;
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "CWW");
+    wcalls_reset();
+    cfg.nwatch = 1;
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "CW");
+    assert_int_equal(note.status, 0);
+
+    /* refused: tried again next time */
+    wcalls_reset();
+    cfg.nwatch = 2;
+    fake.add_errno = EINVAL;
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "CWW");
+    assert_int_equal(note.status, -EINVAL);
+    wcalls_reset();
+    fake.add_errno = 0;
+    memset(&note, 0, sizeof(note));
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "CWW");
+    wcalls_reset();
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "");
+
+    /* a new open: the module's list is not known */
+    fake_close(&k);
+    fake_open(&k, VESPER_ARM_ALL);
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "CWW");
+    assert_int_equal(note.status, 0);
+    fake_close(&k);
 }
 
 static const uint32_t hang_stall = VSP_PROBE_BIT(VSP_PROBE_HANG) | VSP_PROBE_BIT(VSP_PROBE_STALL);
@@ -564,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_read_records),
         cmocka_unit_test(test_hints),
         cmocka_unit_test(test_stall),
+        cmocka_unit_test(test_watch_unchanged),
         cmocka_unit_test(test_apply_stall),
         cmocka_unit_test(test_apply_stall_refused),
     };
