@@ -397,9 +397,9 @@ static struct {
     uint32_t stall_ms;   /* last threshold set */
     char calls[16];      /* 'S' STALL_SET, 'A' ARM, in order */
     size_t ncalls;
-    char wcalls[32];     /* 'C' WATCH_CLEAR, 'W' WATCH_ADD, in order */
+    char wcalls[32]; /* 'C' WATCH_CLEAR, 'W' WATCH_ADD, in order */
     size_t nwcalls;
-    int add_errno;       /* answer of VESPER_IOC_WATCH_ADD: 0 or an errno */
+    int add_errno; /* answer of VESPER_IOC_WATCH_ADD: 0 or an errno */
 } fake;
 
 int __real_ioctl(int fd, unsigned long req, ...);
@@ -629,18 +629,12 @@ static void test_apply_stall_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_signal),
-        cmocka_unit_test(test_exit_oom_hang),
-        cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_comm_sanitised),
-        cmocka_unit_test(test_watch_from_wire),
-        cmocka_unit_test(test_apply_without_device),
-        cmocka_unit_test(test_read_records),
-        cmocka_unit_test(test_hints),
-        cmocka_unit_test(test_stall),
-        cmocka_unit_test(test_watch_unchanged),
-        cmocka_unit_test(test_apply_stall),
-        cmocka_unit_test(test_apply_stall_refused),
+        cmocka_unit_test(test_signal),          cmocka_unit_test(test_exit_oom_hang),
+        cmocka_unit_test(test_rejects),         cmocka_unit_test(test_comm_sanitised),
+        cmocka_unit_test(test_watch_from_wire), cmocka_unit_test(test_apply_without_device),
+        cmocka_unit_test(test_read_records),    cmocka_unit_test(test_hints),
+        cmocka_unit_test(test_stall),           cmocka_unit_test(test_watch_unchanged),
+        cmocka_unit_test(test_apply_stall),     cmocka_unit_test(test_apply_stall_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
