@@ -328,6 +328,28 @@ int hv_evidence(struct hv *h, const char *name, hv_evidence_fn fn, void *arg);
  */
 int hv_qemu_pidfile(const struct hv *h, const char *name, char *buf, size_t len);
 
+/* ---- destroying a dead guest (hv_destroy.c) ----------------------------- */
+
+struct hv_destroy_result {
+    int status;                          /* 0 destroyed; -ENOENT no such domain, -EHOSTDOWN not
+                                            running, -ENOTCONN, -EIO other libvirt errors */
+    char text[HV_TEXT_LEN];              /* "destroyed" or what failed, with libvirt's message */
+    uint64_t start_mono_ns, end_mono_ns; /* host CLOCK_MONOTONIC around the call */
+};
+
+typedef void (*hv_destroyed_fn)(void *arg, const char *name, const struct hv_destroy_result *r);
+
+/*
+ * hv_destroy() - virDomainDestroy() of domain name (its QEMU gets SIGTERM,
+ * then SIGKILL), in a thread of its own with its own reference to the
+ * connection: neither the main loop nor the worker waits for it.  done is
+ * called exactly once from the main loop with the outcome, also after
+ * hv_free() of h (it holds nothing of h); name and r are valid during the
+ * call.  Only for a guest whose kernel no longer runs: nothing inside it is
+ * asked to stop.  Returns 0, -EINVAL, or -ENOTCONN (done is not called).
+ */
+int hv_destroy(struct hv *h, const char *name, hv_destroyed_fn done, void *arg);
+
 /* Migrations in flight on h. */
 unsigned hv_migrations_running(const struct hv *h);
 

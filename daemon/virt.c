@@ -438,3 +438,47 @@ int virt_migrate(const char *guest, const struct hv_migrate_opts *o, hv_progress
     }
     return rc;
 }
+
+struct virt_kill {
+    virt_destroyed_fn done;
+    void *arg;
+};
+
+static void virt_on_destroyed(void *arg, const char *name, const struct hv_destroy_result *r)
+{
+    struct virt_kill *k = arg;
+
+    (void)name;
+    k->done(k->arg, r->status, r->text);
+    g_free(k);
+}
+
+int virt_destroy(const char *guest, virt_destroyed_fn done, void *arg, char *err, size_t errlen)
+{
+    struct guest *g = guest_find(guest);
+    struct virt_conn *vc;
+    struct virt_kill *k;
+    int rc;
+
+    if (!g || !guest_domain(g)) {
+        snprintf(err, errlen, "guest %s follows no libvirt domain", guest);
+        return -ENOENT;
+    }
+    if (g->dom_state != GUEST_DOM_RUNNING || !(vc = virt_conn_find(g->dom_conn))) {
+        snprintf(err, errlen, "domain %s does not run on a libvirt connection of this vesperd (%s)",
+                 guest_domain(g), guest_dom_state_name(g->dom_state));
+        return -EHOSTDOWN;
+    }
+    k = g_new0(struct virt_kill, 1);
+    k->done = done;
+    k->arg = arg;
+    rc = hv_destroy(vc->h, guest_domain(g), virt_on_destroyed, k);
+    if (rc == 0)
+        return 0;
+    g_free(k);
+    if (rc == -ENOTCONN)
+        snprintf(err, errlen, "libvirt %s is not connected", vc->cf.name);
+    else
+        snprintf(err, errlen, "cannot destroy domain %s: %s", guest_domain(g), g_strerror(-rc));
+    return rc;
+}

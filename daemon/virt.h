@@ -78,4 +78,17 @@ int virt_conn_info(size_t i, struct virt_conn_info *out);
 int virt_migrate(const char *guest, const struct hv_migrate_opts *o, hv_progress_fn progress,
                  hv_migrated_fn done, void *arg, char *err, size_t errlen);
 
+/*
+ * virt_destroy() - destroy the domain of guest (hv_destroy()) on the
+ * connection it runs on: for a guest whose kernel is known dead, before
+ * its failover.  Returns 0 (done(arg, status, text) will be called once
+ * from the main loop: status 0 destroyed, or -errno and libvirt's
+ * message), or -ENOENT (no such
+ * guest, or it follows no domain), -EHOSTDOWN (its domain does not run on
+ * a connected libvirt: nothing to destroy) or hv_destroy()'s errors, with
+ * a sentence in err.
+ */
+typedef void (*virt_destroyed_fn)(void *arg, int status, const char *text);
+int virt_destroy(const char *guest, virt_destroyed_fn done, void *arg, char *err, size_t errlen);
+
 #endif /* VSP_VIRT_H */
