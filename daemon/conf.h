@@ -140,6 +140,8 @@ struct conf_action {
                           * migrate: abort the migration job after this long */
     char *destination;   /* migrate: the peer libvirtd, qemu+tcp://host/system */
     char *migrate_uri;   /* migrate: the data stream (tcp://host:port), NULL = libvirt's choice */
+    int destroy_dead;    /* pacemaker: destroy the domain of a guest whose kernel is dead
+                          * (crash, guest-stuck) before its fail request */
     char *file;
     int line;
 };

@@ -565,12 +565,21 @@ static void set_a_migrate_uri(struct conf_parser *p, char *val)
     }
 }
 
+static void set_a_destroy_dead(struct conf_parser *p, char *val)
+{
+    int v = get_yesno(p, "destroy-dead", val);
+
+    if (v >= 0)
+        p->a->destroy_dead = v;
+}
+
 static const struct conf_keydef action_keys[] = {
     {"type", set_a_type, 0},
     {"command", set_a_command, 0},
     {"timeout", set_a_timeout, 0},
     {"destination", set_a_destination, 0},
     {"migrate-uri", set_a_migrate_uri, 0},
+    {"destroy-dead", set_a_destroy_dead, 0},
 };
 const struct conf_keytab conf_action_keys = {action_keys, G_N_ELEMENTS(action_keys)};
 G_STATIC_ASSERT(G_N_ELEMENTS(action_keys) <= CONF_MAX_SECTION_KEYS);

@@ -238,6 +238,10 @@ static void finish_action(struct conf_parser *p)
         g_free(a->migrate_uri);
         a->destination = a->migrate_uri = NULL;
     }
+    if (a->type != CONF_ACTION_PACEMAKER && a->type && (l = seen_line(p, "destroy-dead"))) {
+        perr_at(p, l, "destroy-dead is only for actions of type pacemaker");
+        a->destroy_dead = 0;
+    }
     p->c->actions = g_renew(struct conf_action, p->c->actions, p->c->nactions + 1);
     p->c->actions[p->c->nactions++] = *a;
     g_free(a);

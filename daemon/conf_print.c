@@ -92,6 +92,8 @@ static void print_action(const struct conf_action *a, FILE *out)
         break;
     case CONF_ACTION_PACEMAKER:
         fprintf(out, "type = pacemaker\n");
+        if (a->destroy_dead)
+            fprintf(out, "destroy-dead = yes\n");
         break;
     case CONF_ACTION_MIGRATE:
         fprintf(out, "type = migrate\n");

@@ -109,7 +109,7 @@ static void resolve_guest_refs(struct conf *c, struct conf_guest *g,
     }
 }
 
-/* [libvirt], [guest-template], domains and migrate actions. */
+/* [libvirt], [guest-template], domains, migrate and destroy-dead actions. */
 static void resolve_libvirt(struct conf *c, struct conf_errors *errs)
 {
     const struct conf_pending *pd = c->pending_;
@@ -121,6 +121,10 @@ static void resolve_libvirt(struct conf *c, struct conf_errors *errs)
         if (c->actions[i].type == CONF_ACTION_MIGRATE && c->nlibvirt == 0)
             conf_errors_add(errs, c->actions[i].file, c->actions[i].line,
                             "action '%s' of type migrate needs a [libvirt] section",
+                            c->actions[i].name);
+        if (c->actions[i].destroy_dead && c->nlibvirt == 0)
+            conf_errors_add(errs, c->actions[i].file, c->actions[i].line,
+                            "action '%s': destroy-dead needs a [libvirt] section",
                             c->actions[i].name);
     }
     if (c->guest_template) {

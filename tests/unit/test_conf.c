@@ -1016,6 +1016,10 @@ static void test_daemon_libvirt(void **state)
                                "type = migrate\n"
                                "destination = qemu+tcp://10.0.0.2/system\n"
                                "\n"
+                               "[action fence]\n"
+                               "type = pacemaker\n"
+                               "destroy-dead = yes\n"
+                               "\n"
                                "[action away2]\n"
                                "type = migrate\n"
                                "destination = qemu+ssh://h2/system\n"
@@ -1066,6 +1070,10 @@ static void test_daemon_libvirt(void **state)
     assert_int_equal(conf_find_action(p.c, "away2", &a), 0);
     assert_string_equal(a->migrate_uri, "tcp://10.0.0.2:49152");
     assert_true(a->timeout_ns == 90000000000ull);
+    assert_int_equal(a->destroy_dead, 0);
+    assert_int_equal(conf_find_action(p.c, "fence", &a), 0);
+    assert_int_equal(a->type, CONF_ACTION_PACEMAKER);
+    assert_int_equal(a->destroy_dead, 1);
 
     /* with [libvirt] a guest is its domain (default: its name), channel optional */
     g = conf_find_guest(p.c, "vm1");
@@ -1081,6 +1089,7 @@ static void test_daemon_libvirt(void **state)
     out1 = print_conf(p.c, 0);
     assert_non_null(strstr(out1, "[libvirt]\nuri = qemu:///system\ndiscover = yes\n"));
     assert_non_null(strstr(out1, "[libvirt second]\n"));
+    assert_non_null(strstr(out1, "[action fence]\ntype = pacemaker\ndestroy-dead = yes\n"));
     assert_non_null(strstr(out1, "[guest-template]\ngroups = agent, process\n"));
     assert_non_null(strstr(out1, "[guest vm1]\nchannel-mode = connect\n"));
     parse_all(&q, out1, NULL);
@@ -1267,6 +1276,12 @@ static void test_daemon_errors(void **state)
          "d.conf:5: command is only for actions of type exec"},
         {"[action m]\ntype = log\nmigrate-uri = tcp://h:1\n",
          "d.conf:3: migrate-uri is only for actions of type migrate"},
+        {"[libvirt]\n[action m]\ntype = exec\ncommand = x\ndestroy-dead = yes\n",
+         "d.conf:5: destroy-dead is only for actions of type pacemaker"},
+        {"[action m]\ntype = pacemaker\ndestroy-dead = yes\n",
+         "d.conf:1: action 'm': destroy-dead needs a [libvirt] section"},
+        {"[libvirt]\n[action m]\ntype = pacemaker\ndestroy-dead = maybe\n",
+         "d.conf:4: destroy-dead must be no or yes, not 'maybe'"},
         {"[libvirt]\n[action m]\ntype = migrate\ndestination = h\n",
          "d.conf:4: destination must be a URI such as qemu:///system, not 'h'"},
     };
