@@ -11,6 +11,16 @@
  * in the operation log with its outcome.  A request that has not gone out
  * may be withdrawn (apk_withdraw(), pmk_withdraw()).  Link changes are
  * logged here; pmk itself never logs.
+ *
+ * destroy-dead: a failover whose evidence says the guest's kernel no longer
+ * runs (apk_kernel_dead()) first destroys the guest's domain through the
+ * hook vesperd set (virt_destroy()), so that the stop Pacemaker then runs
+ * here finds nothing to wait for; the fail request goes out when the
+ * destroy has returned or after a wait (APK_DESTROY_WAIT_MS), whichever is
+ * first.
+ * Never for a resource whose state is planned or unknown (no CIB read),
+ * never again for a request resent after a restart (the domain may run
+ * again by then).
  */
 #include "config.h"
 
@@ -25,18 +35,45 @@
 #include "action_pcmk.h"
 #include "log.h"
 #include "pmk.h"
+#include "proto.h"
 #include "vsp_time.h"
 
 struct apk_run {
     char task[OPID_BUF_LEN];
     char opid[OPID_BUF_LEN];
+    char resource[CONF_RESOURCE_MAX + 1];
     uint64_t req; /* pmk request id */
     uint64_t start_ns;
     action_done_fn done;
     void *arg;
+    int destroying;           /* the destroy has not returned yet */
+    int finished;             /* done called: freed when the destroy returns */
+    guint destroy_src;        /* the wait for the destroy, 0 none */
+    char pre[OPLOG_TEXT_LEN]; /* "domain destroyed in 40 ms" before the outcome, "" none */
 };
 
 static GList *apk_runs; /* struct apk_run, until its result */
+static apk_destroy_fn apk_destroy;
+static unsigned apk_destroy_wait_ms = APK_DESTROY_WAIT_MS;
+
+void action_pcmk_set_destroy(apk_destroy_fn fn, unsigned wait_ms)
+{
+    apk_destroy = fn;
+    apk_destroy_wait_ms = wait_ms;
+}
+
+int apk_kernel_dead(const struct oplog_event *ev)
+{
+    return ev->kgroup == VSP_KGROUP_HOST &&
+           (ev->probe == VSP_PROBE_GUEST_STUCK || ev->probe == VSP_PROBE_HV_CRASH);
+}
+
+static void apk_run_free(struct apk_run *run)
+{
+    if (run->destroy_src)
+        g_source_remove(run->destroy_src);
+    g_free(run);
+}
 
 static void apk_on_result(const struct pmk_result *r, void *data)
 {
@@ -58,9 +95,18 @@ static void apk_on_result(const struct pmk_result *r, void *data)
     res.end_mono_ns = vsp_mono_ns();
     res.planned = r->planned;
     res.withdrawn = r->withdrawn;
-    g_strlcpy(res.text, r->text, sizeof(res.text));
+    if (run->pre[0]) {
+        char text[2 * OPLOG_TEXT_LEN + 2]; /* cut to res.text */
+
+        snprintf(text, sizeof(text), "%s; %s", run->pre, r->text);
+        g_strlcpy(res.text, text, sizeof(res.text));
+    } else {
+        g_strlcpy(res.text, r->text, sizeof(res.text));
+    }
     run->done(run->task, &res, run->arg);
-    g_free(run);
+    run->finished = 1;
+    if (!run->destroying)
+        apk_run_free(run);
 }
 
 static const char *apk_refusal(int rc)
@@ -79,14 +125,109 @@ static const char *apk_refusal(int rc)
     }
 }
 
+/* Send run's request (verdict: failover or migrate); on a refusal, complete
+ * it.  attempts > 1: sent again after vesperd restarted, it may have
+ * reached the controller before: only if the resource is still here. */
+static void apk_send(struct apk_run *run, int verdict, unsigned attempts)
+{
+    char text[2 * OPLOG_TEXT_LEN + CONF_RESOURCE_MAX]; /* whole in the log, cut in the outcome */
+    int rc;
+
+    if (verdict == VSP_VERDICT_FAILOVER && attempts > 1)
+        rc = pmk_fail_checked(run->resource, NULL, apk_on_result, run, &run->req);
+    else if (verdict == VSP_VERDICT_FAILOVER)
+        rc = pmk_fail(run->resource, NULL, apk_on_result, run, &run->req);
+    else
+        rc = pmk_migrate(run->resource, NULL, apk_on_result, run, &run->req);
+    if (rc < 0) {
+        snprintf(text, sizeof(text), "%s%spacemaker: %s %s refused: %s", run->pre,
+                 run->pre[0] ? "; " : "", verdict == VSP_VERDICT_FAILOVER ? "fail" : "migrate",
+                 run->resource, apk_refusal(rc));
+        log_warnx("op %s: %s", run->opid, text);
+        apk_runs = g_list_remove(apk_runs, run);
+        action_report(run->task, run->done, run->arg, rc, run->start_ns, text);
+        run->finished = 1;
+        if (!run->destroying)
+            apk_run_free(run);
+        return;
+    }
+    if (pmk_link_state() != PMK_LINK_READY && verdict == VSP_VERDICT_FAILOVER)
+        log_warnx("op %s: pacemaker: controller link %s, fail of %s queued", run->opid,
+                  pmk_link_name(pmk_link_state()), run->resource);
+}
+
+/* The destroy returned (status 0 or -errno, text what libvirt said). */
+static void apk_on_destroyed(void *arg, int status, const char *text)
+{
+    struct apk_run *run = arg;
+    double ms = (double)(vsp_mono_ns() - run->start_ns) / 1e6;
+    int waiting = run->destroy_src != 0;
+
+    run->destroying = 0;
+    if (run->finished) { /* the fail went out after the wait, and has ended */
+        log_info("op %s: pacemaker: the domain's destroy returned %.0f ms after the "
+                 "verdict: %s",
+                 run->opid, ms, text);
+        apk_run_free(run);
+        return;
+    }
+    if (!waiting) {
+        log_info("op %s: pacemaker: the domain's destroy returned %.0f ms after the verdict, "
+                 "after the fail request: %s",
+                 run->opid, ms, text);
+        return;
+    }
+    g_source_remove(run->destroy_src);
+    run->destroy_src = 0;
+    if (status == 0)
+        snprintf(run->pre, sizeof(run->pre), "domain destroyed in %.0f ms", ms);
+    else
+        snprintf(run->pre, sizeof(run->pre), "domain not destroyed (%.60s)", text);
+    log_info("op %s: pacemaker: %s, failing %s", run->opid, run->pre, run->resource);
+    apk_send(run, VSP_VERDICT_FAILOVER, 1);
+}
+
+static gboolean apk_destroy_wait_over(gpointer data)
+{
+    struct apk_run *run = data;
+
+    run->destroy_src = 0;
+    snprintf(run->pre, sizeof(run->pre), "domain destroy still running after %u ms",
+             apk_destroy_wait_ms);
+    log_warnx("op %s: pacemaker: %s, failing %s anyway", run->opid, run->pre, run->resource);
+    apk_send(run, VSP_VERDICT_FAILOVER, 1);
+    return G_SOURCE_REMOVE;
+}
+
+/* Whether op's failover destroys the guest's domain first; why says why
+ * not when it does not but could have. */
+static int apk_want_destroy(const struct conf_action *act, const struct oplog_op *op, char *why,
+                            size_t len)
+{
+    struct pmk_planned pl;
+
+    why[0] = '\0';
+    if (!act || !act->destroy_dead || op->ev.verdict != VSP_VERDICT_FAILOVER ||
+        !apk_kernel_dead(&op->ev))
+        return 0;
+    if (op->attempts > 1)
+        snprintf(why, len, "a resent request (vesperd restarted), the domain may run again");
+    else if (!apk_destroy)
+        snprintf(why, len, "vesperd is built without libvirt");
+    else if (pmk_cib_planned(op->resource, &pl) < 0)
+        snprintf(why, len, "no CIB read yet: the resource's state is not known");
+    else if (pl.flags)
+        snprintf(why, len, "the resource is %s", pmk_planned_what(pl.flags));
+    return why[0] == '\0';
+}
+
 static int apk_start(const struct conf_action *act, const struct oplog_op *op, action_done_fn done,
                      void *arg)
 {
-    (void)act;
     struct apk_run *run;
     char text[OPLOG_TEXT_LEN + CONF_RESOURCE_MAX]; /* whole in the log, cut in the outcome */
+    char why[OPLOG_TEXT_LEN];
     uint64_t now = vsp_mono_ns();
-    int rc;
 
     if (op->ev.verdict != VSP_VERDICT_FAILOVER && op->ev.verdict != VSP_VERDICT_MIGRATE) {
         snprintf(text, sizeof(text), "pacemaker: nothing to do for verdict %s",
@@ -103,30 +244,29 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
     run = g_new0(struct apk_run, 1);
     g_strlcpy(run->task, op->task, sizeof(run->task));
     g_strlcpy(run->opid, op->id, sizeof(run->opid));
+    g_strlcpy(run->resource, op->resource, sizeof(run->resource));
     run->start_ns = now;
     run->done = done;
     run->arg = arg;
-    /* attempts > 1: sent again after vesperd restarted, it may have
-     * reached the controller before: only if the resource is still here */
-    if (op->ev.verdict == VSP_VERDICT_FAILOVER && op->attempts > 1)
-        rc = pmk_fail_checked(op->resource, NULL, apk_on_result, run, &run->req);
-    else if (op->ev.verdict == VSP_VERDICT_FAILOVER)
-        rc = pmk_fail(op->resource, NULL, apk_on_result, run, &run->req);
-    else
-        rc = pmk_migrate(op->resource, NULL, apk_on_result, run, &run->req);
-    if (rc < 0) {
-        snprintf(text, sizeof(text), "pacemaker: %s %s refused: %s",
-                 op->ev.verdict == VSP_VERDICT_FAILOVER ? "fail" : "migrate", op->resource,
-                 apk_refusal(rc));
-        log_warnx("op %s: %s", op->id, text);
-        g_free(run);
-        action_report(op->task, done, arg, rc, now, text);
-        return 0;
-    }
     apk_runs = g_list_prepend(apk_runs, run);
-    if (pmk_link_state() != PMK_LINK_READY && op->ev.verdict == VSP_VERDICT_FAILOVER)
-        log_warnx("op %s: pacemaker: controller link %s, fail of %s queued", op->id,
-                  pmk_link_name(pmk_link_state()), op->resource);
+    if (apk_want_destroy(act, op, why, sizeof(why))) {
+        int rc = apk_destroy(op->ev.guest, apk_on_destroyed, run, why, sizeof(why));
+
+        if (rc == 0) {
+            run->destroying = 1;
+            run->destroy_src = g_timeout_add(apk_destroy_wait_ms, apk_destroy_wait_over, run);
+            log_info("op %s: pacemaker: the kernel of guest %s is dead (%s): destroying its "
+                     "domain, then failing %s",
+                     op->id, op->ev.guest, vsp_probe_name(op->ev.probe), op->resource);
+            return 0;
+        }
+        snprintf(run->pre, sizeof(run->pre), "domain not destroyed (%.100s)", why);
+    } else if (why[0]) {
+        snprintf(run->pre, sizeof(run->pre), "domain not destroyed: %.120s", why);
+    }
+    if (run->pre[0])
+        log_info("op %s: pacemaker: %s", op->id, run->pre);
+    apk_send(run, op->ev.verdict, op->attempts);
     return 0;
 }
 
@@ -162,15 +302,30 @@ static int apk_withdraw(const char *task, const char *why)
         struct apk_run *run = l->data;
 
         if (strcmp(run->task, task) == 0)
-            return pmk_withdraw(run->req, why);
+            return run->destroying && run->destroy_src ? -EINPROGRESS : pmk_withdraw(run->req, why);
     }
     return -ENOENT;
 }
 
 static void apk_shutdown(int force)
 {
-    if (force)
-        pmk_shutdown();
+    if (!force)
+        return;
+    /* runs still waiting for their destroy: the fail was never sent */
+    for (GList *l = apk_runs, *next; l; l = next) {
+        struct apk_run *run = l->data;
+
+        next = l->next;
+        if (!run->destroy_src)
+            continue;
+        g_source_remove(run->destroy_src);
+        run->destroy_src = 0;
+        apk_runs = g_list_delete_link(apk_runs, l);
+        action_report(run->task, run->done, run->arg, -ECANCELED, run->start_ns,
+                      "vesperd exited while destroying the domain; the fail was not sent");
+        run->finished = 1; /* freed when the destroy returns, if ever */
+    }
+    pmk_shutdown();
 }
 
 const struct action_ops action_pcmk_ops = {

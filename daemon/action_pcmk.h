@@ -24,6 +24,23 @@ extern const struct action_ops action_pcmk_ops;
  * initialised). */
 int action_pcmk_init(void (*planned_changed)(void));
 
+/* destroy-dead: how to destroy a guest's domain, set by vesperd when it is
+ * built with libvirt (virt_destroy()).  The hook returns 0 and later calls
+ * done(arg, status, text) exactly once from the main loop, or returns
+ * -errno with a sentence in err without calling it. */
+typedef void (*apk_destroyed_fn)(void *arg, int status, const char *text);
+typedef int (*apk_destroy_fn)(const char *guest, apk_destroyed_fn done, void *arg, char *err,
+                              size_t errlen);
+/* wait_ms: how long a failover waits for the destroy before it fails the
+ * resource anyway (APK_DESTROY_WAIT_MS: a stopped QEMU takes libvirt
+ * ~10 s, SIGTERM and then SIGKILL, and Pacemaker's stop destroys it too) */
+void action_pcmk_set_destroy(apk_destroy_fn fn, unsigned wait_ms);
+#define APK_DESTROY_WAIT_MS 2000u
+
+/* Whether ev says the guest's kernel no longer runs: the host's
+ * guest-stuck (agent silent, vCPUs stopped or spinning) or crash.  Pure. */
+int apk_kernel_dead(const struct oplog_event *ev);
+
 /* Disconnect both; pending requests end with -ECANCELED (their done
  * callbacks run before it returns). */
 void action_pcmk_shutdown(void);

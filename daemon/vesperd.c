@@ -110,6 +110,9 @@ static void vesperd_pacemaker_apply(const struct conf *c)
             if (g->on[v] && g->on[v]->type == CONF_ACTION_PACEMAKER) {
                 if (action_pcmk_init(guests_planned_refresh) == 0)
                     started = 1;
+#ifdef HAVE_LIBVIRT
+                action_pcmk_set_destroy(virt_destroy, APK_DESTROY_WAIT_MS); /* destroy-dead */
+#endif
                 break;
             }
     }
