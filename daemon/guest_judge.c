@@ -575,8 +575,12 @@ void guest_agent_lost(struct guest *g, const char *why)
     g->lost_ns = vsp_mono_ns();
     g_strlcpy(g->lost_reason, why, sizeof(g->lost_reason));
     g->cnt.agent_lost++;
-    log_warnx("guest %s: agent lost: %s; cluster falls back to its ordinary monitors", g->name,
-              why);
+    /* a silence on a link that stays up is judged once more on the host's
+     * evidence (guest_vmm_begin(), made first); otherwise only the
+     * cluster's own monitors are left */
+    log_warnx("guest %s: agent lost: %s; %s", g->name, why,
+              g->vmm ? "judging the silence on the host's evidence"
+                     : "cluster falls back to its ordinary monitors");
     guest_host_event(g, VSP_PROBE_AGENT_LOST, 0);
 }
 

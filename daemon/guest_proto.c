@@ -104,9 +104,10 @@ static gboolean guest_on_hb_timer(gpointer data)
 
         snprintf(why, sizeof(why), "no heartbeat for %.1f s",
                  (double)(now - g->last_frame_ns) / 1e9);
-        guest_agent_lost(g, why);
-        /* the link is up: the agent or the guest below it is silent */
+        /* the link is up: the agent or the guest below it is silent; the
+         * host's evidence is asked for first, so that the log says so */
         guest_vmm_begin(g);
+        guest_agent_lost(g, why);
     } else {
         guest_arm_hb(g, g->last_frame_ns + tmo - now);
     }
