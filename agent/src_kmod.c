@@ -299,6 +299,7 @@ static int kmod_info(struct kmod *k)
 void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note *note)
 {
     struct vesper_watch kw[VSP_MAX_WATCH];
+    struct vesper_watch_set set;
     unsigned n = 0, bad = 0;
     char err[192];
     int rc;
@@ -314,20 +315,28 @@ void kmod_watch(struct kmod *k, const struct vsp_config *cfg, struct agent_note 
         n++;
     }
     /* The same list again (most CONFIGs: a bind, a push, another group):
-     * leave the module's alone.  Clearing it opens a moment in which no
-     * task is watched, so a fault then is filtered out, and the stall
-     * check forgets the stalls it is timing. */
+     * leave the module's alone.  A module without WATCH_SET would be
+     * cleared and refilled, and in between no task is watched: a fault then
+     * is filtered out, and the stall check forgets the stalls it times. */
     if (k->watch_valid && n == k->nwatch && memcmp(kw, k->watch, n * sizeof(kw[0])) == 0)
         return;
     k->watch_valid = 0;
-    if (ioctl(k->fd, VESPER_IOC_WATCH_CLEAR) < 0) {
-        agent_note_errno(note, "watch list: cannot clear");
-        bad = 1;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        if (ioctl(k->fd, VESPER_IOC_WATCH_ADD, &kw[i]) < 0) {
-            agent_note_errno(note, "watch entry %u: vesper.ko refused it", i);
+    /* One swap of the whole list; a module without WATCH_SET (ENOTTY), or
+     * one that refuses the list as a whole, gets CLEAR and one ADD per
+     * entry, which says which entry it refuses and keeps the others. */
+    set.n = n;
+    set.reserved = 0;
+    set.entries = (uint64_t)(uintptr_t)kw;
+    if (ioctl(k->fd, VESPER_IOC_WATCH_SET, &set) < 0) {
+        if (ioctl(k->fd, VESPER_IOC_WATCH_CLEAR) < 0) {
+            agent_note_errno(note, "watch list: cannot clear");
             bad = 1;
+        }
+        for (unsigned i = 0; i < n; i++) {
+            if (ioctl(k->fd, VESPER_IOC_WATCH_ADD, &kw[i]) < 0) {
+                agent_note_errno(note, "watch entry %u: vesper.ko refused it", i);
+                bad = 1;
+            }
         }
     }
     if (!bad) {

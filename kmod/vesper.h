@@ -82,6 +82,14 @@ void vesper_filter_clear(void);
  */
 int vesper_filter_add(const struct vesper_watch *w);
 
+/*
+ * Replace the list with the n entries at user address @uw (0: empty), all
+ * checked before any is published: one pointer swap, so a probe sees the
+ * old list or the new one, never none.  -ENOSPC, -ENOMEM, -EFAULT, -EINVAL.
+ * Process context.
+ */
+int vesper_filter_set(const struct vesper_watch __user *uw, u32 n);
+
 /* Number of entries in the watch list. */
 u32 vesper_filter_count(void);
 

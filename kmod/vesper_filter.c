@@ -16,6 +16,7 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 #include "vesper.h"
 
 struct vesper_watchlist {
@@ -155,6 +156,42 @@ int vesper_filter_add(const struct vesper_watch *w)
 		kfree_rcu(old, rcu);
 out_unlock:
 	mutex_unlock(&filter_lock);
+	return ret;
+}
+
+int vesper_filter_set(const struct vesper_watch __user *uw, u32 n)
+{
+	struct vesper_watchlist *old, *new = NULL;
+	struct vesper_watch in;
+	u32 i;
+	int ret;
+
+	if (n > VESPER_WATCH_MAX)
+		return -ENOSPC;
+	if (n) {
+		new = kmalloc(struct_size(new, w, n), GFP_KERNEL);
+		if (!new)
+			return -ENOMEM;
+		for (i = 0; i < n; i++) {
+			if (copy_from_user(&in, &uw[i], sizeof(in))) {
+				ret = -EFAULT;
+				goto err;
+			}
+			ret = vesper_filter_check(&in, &new->w[i]);
+			if (ret)
+				goto err;
+		}
+		new->n = n;
+	}
+	mutex_lock(&filter_lock);
+	old = rcu_replace_pointer(watchlist, new,
+				  lockdep_is_held(&filter_lock));
+	mutex_unlock(&filter_lock);
+	if (old)
+		kfree_rcu(old, rcu);
+	return 0;
+err:
+	kfree(new);
 	return ret;
 }
 

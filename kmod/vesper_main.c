@@ -139,6 +139,7 @@ static long vesper_ioctl(struct file *file, unsigned int cmd,
 {
 	void __user *uarg = (void __user *)arg;
 	struct vesper_info info;
+	struct vesper_watch_set ws;
 	struct vesper_watch w;
 	u32 val;
 
@@ -164,6 +165,12 @@ static long vesper_ioctl(struct file *file, unsigned int cmd,
 		if (copy_from_user(&w, uarg, sizeof(w)))
 			return -EFAULT;
 		return vesper_filter_add(&w);
+	case VESPER_IOC_WATCH_SET:
+		if (copy_from_user(&ws, uarg, sizeof(ws)))
+			return -EFAULT;
+		if (ws.reserved)
+			return -EINVAL;
+		return vesper_filter_set(u64_to_user_ptr(ws.entries), ws.n);
 	case VESPER_IOC_SIGNAL_MODE:
 		if (get_user(val, (u32 __user *)uarg))
 			return -EFAULT;

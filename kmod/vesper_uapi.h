@@ -181,5 +181,20 @@ struct vesper_info {
  * disarming VESPER_ARM_STALL, not by a threshold.
  */
 #define VESPER_IOC_STALL_SET	_IOW(VESPER_IOC_MAGIC, 8, __u32)
+/*
+ * Replace the whole watch list at once: n entries (0 clears it) read from
+ * the user address entries.  All or nothing, and no moment in which no task
+ * is watched, as there is between WATCH_CLEAR and the WATCH_ADDs that
+ * follow it (a fault then is filtered out).  -EINVAL on a bad entry or a
+ * non-zero reserved, -ENOSPC past the list capacity (64), -EFAULT.  A
+ * module older than this ioctl answers -ENOTTY: use CLEAR and ADD then.
+ */
+struct vesper_watch_set {
+	__u32 n;
+	__u32 reserved;		/* 0 */
+	__u64 entries;		/* user pointer to n struct vesper_watch */
+};
+
+#define VESPER_IOC_WATCH_SET	_IOW(VESPER_IOC_MAGIC, 9, struct vesper_watch_set)
 
 #endif /* VESPER_UAPI_H */

@@ -397,9 +397,12 @@ static struct {
     uint32_t stall_ms;   /* last threshold set */
     char calls[16];      /* 'S' STALL_SET, 'A' ARM, in order */
     size_t ncalls;
-    char wcalls[32]; /* 'C' WATCH_CLEAR, 'W' WATCH_ADD, in order */
+    char wcalls[32]; /* 'S' WATCH_SET, 'C' WATCH_CLEAR, 'W' WATCH_ADD, in order */
     size_t nwcalls;
-    int add_errno; /* answer of VESPER_IOC_WATCH_ADD: 0 or an errno */
+    int add_errno;  /* answer of VESPER_IOC_WATCH_ADD: 0 or an errno */
+    int set_errno;  /* answer of VESPER_IOC_WATCH_SET: 0 or an errno (ENOTTY: old module) */
+    unsigned set_n; /* entries of the last WATCH_SET */
+    struct vesper_watch set_w[4]; /* its first entries */
 } fake;
 
 int __real_ioctl(int fd, unsigned long req, ...);
@@ -445,6 +448,20 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
             return -1;
         }
         fake.armed = mask;
+        return 0;
+    }
+    case VESPER_IOC_WATCH_SET: {
+        const struct vesper_watch_set *ws = arg;
+
+        if (fake.nwcalls < sizeof(fake.wcalls) - 1)
+            fake.wcalls[fake.nwcalls++] = 'S';
+        if (fake.set_errno) {
+            errno = fake.set_errno;
+            return -1;
+        }
+        fake.set_n = ws->n;
+        memcpy(fake.set_w, (const void *)(uintptr_t)ws->entries,
+               (ws->n < 4 ? ws->n : 4) * sizeof(fake.set_w[0]));
         return 0;
     }
     case VESPER_IOC_WATCH_CLEAR:
@@ -507,32 +524,55 @@ static void test_watch_unchanged(void **state)
     strcpy(cfg.watch[0].value, "httpd");
     cfg.watch[1].kind = VSP_WATCH_PID;
     cfg.watch[1].pid = 42;
+    /* the whole list in one swap */
     kmod_watch(&k, &cfg, &note);
-    assert_string_equal(fake.wcalls, "CWW");
+    assert_string_equal(fake.wcalls, "S");
+    assert_int_equal(fake.set_n, 2);
+    assert_int_equal(fake.set_w[0].kind, VESPER_WATCH_COMM);
+    assert_string_equal(fake.set_w[0].comm, "httpd");
+    assert_int_equal(fake.set_w[1].kind, VESPER_WATCH_PID);
+    assert_int_equal(fake.set_w[1].pid, 42);
     wcalls_reset();
-    kmod_watch(&k, &cfg, &note);
+    kmod_watch(&k, &cfg, &note); /* unchanged: nothing */
     assert_string_equal(fake.wcalls, "");
     cfg.watch[1].pid = 43;
     kmod_watch(&k, &cfg, &note);
-    assert_string_equal(fake.wcalls, "CWW");
+    assert_string_equal(fake.wcalls, "S");
+    assert_int_equal(fake.set_w[1].pid, 43);
     wcalls_reset();
-    cfg.nwatch = 1;
+    cfg.nwatch = 0; /* an empty list is a swap too */
     kmod_watch(&k, &cfg, &note);
-    assert_string_equal(fake.wcalls, "CW");
+    assert_string_equal(fake.wcalls, "S");
+    assert_int_equal(fake.set_n, 0);
     assert_int_equal(note.status, 0);
 
-    /* refused: tried again next time */
+    /* a module without WATCH_SET: CLEAR and one ADD per entry */
+    wcalls_reset();
+    fake.set_errno = ENOTTY;
+    cfg.nwatch = 2;
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "SCWW");
+    wcalls_reset();
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "");
+    cfg.nwatch = 1;
+    kmod_watch(&k, &cfg, &note);
+    assert_string_equal(fake.wcalls, "SCW");
+    assert_int_equal(note.status, 0);
+
+    /* refused: said per entry, tried again next time */
     wcalls_reset();
     cfg.nwatch = 2;
+    fake.set_errno = EINVAL;
     fake.add_errno = EINVAL;
     kmod_watch(&k, &cfg, &note);
-    assert_string_equal(fake.wcalls, "CWW");
+    assert_string_equal(fake.wcalls, "SCWW");
     assert_int_equal(note.status, -EINVAL);
     wcalls_reset();
-    fake.add_errno = 0;
+    fake.set_errno = fake.add_errno = 0;
     memset(&note, 0, sizeof(note));
     kmod_watch(&k, &cfg, &note);
-    assert_string_equal(fake.wcalls, "CWW");
+    assert_string_equal(fake.wcalls, "S");
     wcalls_reset();
     kmod_watch(&k, &cfg, &note);
     assert_string_equal(fake.wcalls, "");
@@ -541,7 +581,7 @@ static void test_watch_unchanged(void **state)
     fake_close(&k);
     fake_open(&k, VESPER_ARM_ALL);
     kmod_watch(&k, &cfg, &note);
-    assert_string_equal(fake.wcalls, "CWW");
+    assert_string_equal(fake.wcalls, "S");
     assert_int_equal(note.status, 0);
     fake_close(&k);
 }
