@@ -827,9 +827,14 @@ const char *guest_resource(const struct guest *g)
 
 void guest_clear(struct guest *g)
 {
+    unsigned n = rules_release(g->rules, vsp_mono_ns());
+
     if (g->latch != GUEST_HEALTH_RUNNING)
         log_info("guest %s: health latch cleared (was %s: %s)", g->name,
                  guest_health_name(g->latch), g->latch_reason);
+    if (n)
+        log_info("guest %s: %u tripped probe group%s released: the next fault is judged afresh",
+                 g->name, n, n == 1 ? "" : "s");
     guest_latch_clear(g);
 }
 

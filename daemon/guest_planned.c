@@ -94,9 +94,14 @@ int guest_planned(struct guest *g, char *why, size_t len)
     } else if (planned && strcmp(now, g->planned_why) != 0) {
         log_info("guest %s: planned state now: %s", g->name, now);
     } else if (!planned && g->planned) {
+        /* the groups tripped by verdicts that were not acted on hold no
+         * fault of their own: a new one must not be held as part of it */
+        unsigned n = g->planned_held ? rules_release(g->rules, t) : 0;
+
         log_info("guest %s: no longer in a planned state (%s, %.1f s; %" PRIu64
-                 " verdicts not acted on)",
-                 g->name, g->planned_why, (double)(t - g->planned_ns) / 1e9, g->planned_held);
+                 " verdicts not acted on%s)",
+                 g->name, g->planned_why, (double)(t - g->planned_ns) / 1e9, g->planned_held,
+                 n ? ", their tripped groups released" : "");
         g->planned_held = 0;
         g->planned_logged = 0;
     }
@@ -216,9 +221,12 @@ void guest_maintenance(struct guest *g, int on, uint64_t for_ns, oplog_written_f
     uint64_t real = vsp_real_ns(), mono = vsp_mono_ns();
 
     if (!on) {
+        char why[GUEST_REASON_LEN];
+
         if (g->maint)
             log_info("guest %s: maintenance off", g->name);
         guest_maint_clear(g, done, arg);
+        (void)guest_planned(g, why, sizeof(why)); /* its end now, not at the next event */
         return;
     }
     if (!g->maint)

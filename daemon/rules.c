@@ -512,6 +512,26 @@ void rules_state_reset(struct rules_state *st)
         group_reset(&st->gs[i]);
 }
 
+unsigned rules_release(struct rules_state *st, uint64_t now_ns)
+{
+    unsigned n = 0;
+
+    if (st == NULL)
+        return 0;
+    for (size_t i = 0; i < st->ngroups; i++) {
+        struct rules_gst *gs = &st->gs[i];
+
+        group_tick(gs, state_now(st, now_ns));
+        if (gs->state == RULES_GS_OK)
+            continue;
+        n += gs->state == RULES_GS_TRIPPED;
+        gs->state = RULES_GS_OK;
+        ring_clear(&gs->win);
+        gs->last_match_ns = 0;
+    }
+    return n;
+}
+
 enum rules_gstate rules_group_state(struct rules_state *st, size_t group_index, uint64_t now_ns)
 {
     if (st == NULL || group_index >= st->ngroups)

@@ -125,4 +125,13 @@ void rules_group_counters(const struct rules_state *st, size_t group_index,
 /* Forget all state (new guest boot). */
 void rules_state_reset(struct rules_state *st);
 
+/*
+ * rules_release() - put every tripped or rising group back to ok (its
+ * window emptied), so that the next matching event is judged afresh, not
+ * held as part of the last fault: after verdicts that nothing acted on
+ * (a planned state) or an operator's clear.  Rate limits, flap history and
+ * counters stay.  Returns how many groups were tripped.
+ */
+unsigned rules_release(struct rules_state *st, uint64_t now_ns);
+
 #endif /* VSP_RULES_H */

@@ -13,6 +13,10 @@
 #  - --for 1s: held while it lasts, over by itself after it;
 #  - a restart (kill -9, then SIGTERM) keeps it: health and verdicts after
 #    the restart as before, an expired --for is not taken back;
+#  - a group whose window is long (a minute): a fault held back by
+#    maintenance leaves it tripped, and its end releases it, so that a new
+#    fault right after is failed over, not held as part of the old one; an
+#    operator's clear releases a group tripped by an acted-on fault too;
 #  - refused: an unknown guest, a bad duration.
 #
 # Environment: VESPER_BUILDDIR, VESPER_SRCDIR.  Exit: 0 pass, 1 fail, 77 skip.
@@ -47,6 +51,23 @@ channel-mode = listen
 groups = quick
 watch = comm:nginx
 on-failover = count
+
+[guest m3]
+channel = @DIR@/m3.sock
+channel-mode = listen
+groups = slow
+watch = comm:nginx
+on-failover = count
+"""
+
+# stays tripped for a minute after a fault: a second fault within it is
+# held as part of the first
+SLOW = """[group slow]
+rise = 1
+fall = 1
+window = 60s
+flap = none
+rule = signal sig=KILL watched=yes -> failover
 """
 
 # trips at once and clears 200 ms later, so that each fault is a new verdict
@@ -177,6 +198,29 @@ def restarts(d, guests, g1):
     check(d.json("guest", "m2")["health"] == "running", "m2's held verdicts latched nothing")
 
 
+def released(d, guests):
+    g = connect_guest(d, guests, "m3")
+    fault(d, g, "m3")
+    check(ran(d, "m3") == 1, "m3: a SIGKILL fails over (1 action)")
+    fault(d, g, "m3")
+    check(ran(d, "m3") == 1, "m3: a second one within the minute is held, the same fault")
+    d.ctl("clear", "m3")
+    check("guest m3: 1 tripped probe group released" in d.logtext(), "clear releases the group")
+    fault(d, g, "m3")
+    check(ran(d, "m3") == 2, "after the clear, a SIGKILL fails over again (2 actions)")
+    d.ctl("clear", "m3")
+    d.ctl("maintenance", "m3", "on")
+    fault(d, g, "m3")
+    check(ran(d, "m3") == 2, "m3 in maintenance: held back, no action")
+    d.ctl("maintenance", "m3", "off")
+    check(wait_for(lambda: "guest m3: no longer in a planned state" in d.logtext() and
+                   "their tripped groups released" in d.logtext(), 5),
+          "maintenance off: the end is logged at once, the held-back trip released")
+    fault(d, g, "m3")
+    check(wait_for(lambda: ran(d, "m3") == 3, 5),
+          "a SIGKILL right after maintenance fails over, not held by the held-back one")
+
+
 def refusals(d):
     r = d.ctl("maintenance", "nosuch", "on", check=False)
     check(r.returncode == 1 and "no guest named nosuch" in r.stderr + r.stdout,
@@ -195,12 +239,15 @@ def main():
     d = Vesperd(builddir, srcdir, CONF, groups=["agent"], debug=False)
     with open(os.path.join(d.gdir, "quick.conf"), "w") as f:
         f.write(GROUP)
+    with open(os.path.join(d.gdir, "slow.conf"), "w") as f:
+        f.write(SLOW)
     guests = []
     try:
         d.start()
         g = on_off(d, guests)
         for_duration(d, g)
         restarts(d, guests, g)
+        released(d, guests)
         refusals(d)
         check(d.proc.poll() is None, "vesperd still running after all of it")
     finally:

@@ -904,6 +904,42 @@ static void test_reset(void **unused)
     rules_state_free(st);
 }
 
+/* release: a tripped group judges the next event afresh, its flap history
+ * and counters kept */
+static void test_release(void **unused)
+{
+    (void)unused;
+    struct conf_group g;
+    struct rules_state *st;
+    struct rules_result res;
+    struct vsp_event ev = ev_make(VSP_PROBE_SIGNAL, SIGKILL);
+    struct rules_counters c;
+
+    vsp_ts_group_init(&g, "signal");
+    vsp_ts_add_rule(&g, VSP_PROBE_SIGNAL, VSP_VERDICT_FAILOVER);
+    g.fall = 1;
+    g.window_ns = 10 * SEC;
+    g.flap_n = 2;
+    g.flap_ns = 3600 * SEC;
+    st = state1(&g);
+    assert_int_equal(rules_release(st, T0), 0); /* nothing tripped */
+    assert_int_equal(eval1(st, &ev, T0, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(eval1(st, &ev, T0 + SEC, &res), VSP_VERDICT_NONE); /* held: the same fault */
+    assert_int_equal(rules_group_state(st, 0, T0 + SEC), RULES_GS_TRIPPED);
+    assert_int_equal(rules_release(st, T0 + 2 * SEC), 1);
+    assert_int_equal(rules_group_state(st, 0, T0 + 2 * SEC), RULES_GS_OK);
+    assert_int_equal(eval1(st, &ev, T0 + 3 * SEC, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FIRED);
+    rules_group_counters(st, 0, &c);
+    assert_int_equal(c.events, 3);
+    assert_int_equal(c.fired, 2);
+    /* the flap history stayed: a third trip within the hour is damped */
+    assert_int_equal(rules_release(st, T0 + 4 * SEC), 1);
+    assert_int_not_equal(eval1(st, &ev, T0 + 5 * SEC, &res), VSP_VERDICT_FAILOVER);
+    assert_int_equal(res.reason, RULES_FLAP_DAMPED);
+    rules_state_free(st);
+}
+
 static void test_rise_capped(void **unused)
 {
     (void)unused;
@@ -981,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_multiple_groups_max_severity),
         cmocka_unit_test(test_time_backwards),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_release),
         cmocka_unit_test(test_rise_capped),
         cmocka_unit_test(test_new_and_names),
     };
