@@ -207,22 +207,27 @@ static int parse_watch(const char *s, struct vesper_watch *w)
     return 0;
 }
 
-/* Replace the watch list with the entries given (none: clear it). */
+/* Replace the watch list with the entries given (none: clear it), in one
+ * VESPER_IOC_WATCH_SET. */
 static int cmd_watch(int argc, char **argv)
 {
-    struct vesper_watch w;
+    struct vesper_watch w[64];
+    struct vesper_watch_set set;
     int fd, i, ret;
 
-    fd = ctl_open();
-    ret = ctl_ioctl(fd, VESPER_IOC_WATCH_CLEAR, NULL, "WATCH_CLEAR");
-    for (i = 0; !ret && i < argc; i++) {
-        if (parse_watch(argv[i], &w)) {
+    if (argc > 64)
+        usage();
+    for (i = 0; i < argc; i++) {
+        if (parse_watch(argv[i], &w[i])) {
             fprintf(stderr, "vtest: bad watch entry '%s'\n", argv[i]);
-            ret = 1;
-            break;
+            return 1;
         }
-        ret = ctl_ioctl(fd, VESPER_IOC_WATCH_ADD, &w, argv[i]);
     }
+    memset(&set, 0, sizeof(set));
+    set.n = (uint32_t)argc;
+    set.entries = (uint64_t)(uintptr_t)w;
+    fd = ctl_open();
+    ret = ctl_ioctl(fd, VESPER_IOC_WATCH_SET, &set, "WATCH_SET");
     close(fd);
     return ret;
 }
@@ -370,7 +375,8 @@ static void abi_expect(const char *what, int ret, int want_errno)
 static int cmd_abi(void)
 {
     struct vesper_record rec;
-    struct vesper_watch w;
+    struct vesper_watch w, ws[3];
+    struct vesper_watch_set set;
     struct vesper_info in;
     uint32_t v;
     char small[8];
@@ -450,6 +456,37 @@ static int cmd_abi(void)
     abi_expect("WATCH_CLEAR", ioctl(cfd, VESPER_IOC_WATCH_CLEAR, NULL), 0);
     ioctl(cfd, VESPER_IOC_INFO, &in);
     abi_expect("watch list empty after clear", in.nwatch == 0 ? 0 : -1, 0);
+
+    /* WATCH_SET: the whole list, all or nothing */
+    memset(ws, 0, sizeof(ws));
+    ws[0].kind = VESPER_WATCH_COMM;
+    strcpy(ws[0].comm, "httpd");
+    ws[1].kind = VESPER_WATCH_PID;
+    ws[1].pid = 1;
+    memset(&set, 0, sizeof(set));
+    set.n = 2;
+    set.entries = (uint64_t)(uintptr_t)ws;
+    abi_expect("WATCH_SET two entries", ioctl(cfd, VESPER_IOC_WATCH_SET, &set), 0);
+    ioctl(cfd, VESPER_IOC_INFO, &in);
+    abi_expect("watch list of two after WATCH_SET", in.nwatch == 2 ? 0 : -1, 0);
+    ws[2].kind = VESPER_WATCH_PID; /* pid 0: bad, the whole list refused */
+    set.n = 3;
+    abi_expect("WATCH_SET with a bad entry", ioctl(cfd, VESPER_IOC_WATCH_SET, &set), EINVAL);
+    ioctl(cfd, VESPER_IOC_INFO, &in);
+    abi_expect("the list unchanged after a refused WATCH_SET", in.nwatch == 2 ? 0 : -1, 0);
+    set.n = 2;
+    set.reserved = 1;
+    abi_expect("WATCH_SET reserved not 0", ioctl(cfd, VESPER_IOC_WATCH_SET, &set), EINVAL);
+    set.reserved = 0;
+    set.n = 65;
+    abi_expect("WATCH_SET past the capacity", ioctl(cfd, VESPER_IOC_WATCH_SET, &set), ENOSPC);
+    set.n = 1;
+    set.entries = 8; /* an address nobody maps */
+    abi_expect("WATCH_SET bad address", ioctl(cfd, VESPER_IOC_WATCH_SET, &set), EFAULT);
+    set.n = 0;
+    abi_expect("WATCH_SET empty", ioctl(cfd, VESPER_IOC_WATCH_SET, &set), 0);
+    ioctl(cfd, VESPER_IOC_INFO, &in);
+    abi_expect("watch list empty after an empty WATCH_SET", in.nwatch == 0 ? 0 : -1, 0);
     if (!in.test_hooks) {
         v = 1;
         abi_expect("TEST_HANG without test_hooks", ioctl(cfd, VESPER_IOC_TEST_HANG, &v), ENOTTY);
