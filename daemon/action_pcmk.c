@@ -181,8 +181,10 @@ static void apk_on_destroyed(void *arg, int status, const char *text)
     run->destroy_src = 0;
     if (status == 0)
         snprintf(run->pre, sizeof(run->pre), "domain destroyed in %.0f ms", ms);
+    else if (status == -EHOSTDOWN || status == -ENOENT) /* stopped meanwhile (on_crash) */
+        snprintf(run->pre, sizeof(run->pre), "domain already stopped (%.0f ms)", ms);
     else
-        snprintf(run->pre, sizeof(run->pre), "domain not destroyed (%.60s)", text);
+        snprintf(run->pre, sizeof(run->pre), "domain not destroyed (%.100s)", text);
     log_info("op %s: pacemaker: %s, failing %s", run->opid, run->pre, run->resource);
     apk_send(run, VSP_VERDICT_FAILOVER, 1);
 }

@@ -296,7 +296,15 @@ static void test_destroy_failed(void **state)
     assert_string_equal(pk.calls, "F");
     pk_answer();
     assert_int_equal(dn.calls, 1);
-    assert_non_null(strstr(dn.res.text, "domain not destroyed (virDomainDestroy"));
+    assert_non_null(strstr(dn.res.text, "domain already stopped ("));
+    /* another failure: libvirt's words */
+    memset(&pk, 0, sizeof(pk));
+    memset(&dn, 0, sizeof(dn));
+    assert_int_equal(action_pcmk_ops.start(&a, &op, rec_done, NULL), 0);
+    dk_return(-EIO, "virDomainDestroy: internal error: some failure");
+    assert_string_equal(pk.calls, "F");
+    pk_answer();
+    assert_non_null(strstr(dn.res.text, "domain not destroyed (virDomainDestroy: internal error"));
 }
 
 /* the hook refuses at once: fail at once */
