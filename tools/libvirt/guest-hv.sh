@@ -192,6 +192,15 @@ web_live() {
     [ -n "$_state" ] && [ "$_state" != Z ] && [ -z "$_dying" ]
 }
 
+# web_asleep_d: some vweb sleeps in D state: it cannot act on SIGTERM before
+# that sleep ends.
+web_asleep_d() {
+    for _p in $(pidof vweb); do
+        read -r _ _ _st _ 2>/dev/null <"/proc/$_p/stat" && [ "$_st" = D ] && return 0
+    done
+    return 1
+}
+
 # web_pid: the pid of the running vweb, or nothing.
 web_pid() {
     for _p in $(pidof vweb); do
@@ -234,8 +243,9 @@ web_stop() {
     [ -n "$_all" ] || { reply ok stopped; return; }
     # shellcheck disable=SC2086 # a list of pids
     kill -TERM $_all 2>/dev/null
-    # a healthy vweb is gone within milliseconds of SIGTERM: 300 ms of grace
-    if ! web_gone 3; then
+    # a healthy vweb is gone within milliseconds of SIGTERM: 300 ms of grace,
+    # none for one asleep in D state
+    if web_asleep_d || ! web_gone 3; then
         _all="$(pidof vweb)"
         # shellcheck disable=SC2086
         [ -n "$_all" ] && kill -KILL $_all 2>/dev/null
