@@ -401,22 +401,36 @@ int virt_conn_info(size_t i, struct virt_conn_info *out)
     return 0;
 }
 
-int virt_migrate(const char *guest, const struct hv_migrate_opts *o, hv_progress_fn progress,
-                 hv_migrated_fn done, void *arg, char *err, size_t errlen)
+/* The running domain of guest and its connection, for an action on it:
+ * 0, or -ENOENT (no such guest, or it follows no domain) or -EHOSTDOWN (its
+ * domain does not run on a connected libvirt) with a sentence in err. */
+static int virt_guest_domain(const char *guest, struct guest **gp, struct virt_conn **vcp,
+                             char *err, size_t errlen)
 {
     struct guest *g = guest_find(guest);
-    struct virt_conn *vc;
-    int rc;
 
     if (!g || !guest_domain(g)) {
         snprintf(err, errlen, "guest %s follows no libvirt domain", guest);
         return -ENOENT;
     }
-    if (g->dom_state != GUEST_DOM_RUNNING || !(vc = virt_conn_find(g->dom_conn))) {
+    if (g->dom_state != GUEST_DOM_RUNNING || !(*vcp = virt_conn_find(g->dom_conn))) {
         snprintf(err, errlen, "domain %s does not run on a libvirt connection of this vesperd (%s)",
                  guest_domain(g), guest_dom_state_name(g->dom_state));
         return -EHOSTDOWN;
     }
+    *gp = g;
+    return 0;
+}
+
+int virt_migrate(const char *guest, const struct hv_migrate_opts *o, hv_progress_fn progress,
+                 hv_migrated_fn done, void *arg, char *err, size_t errlen)
+{
+    struct guest *g;
+    struct virt_conn *vc;
+    int rc = virt_guest_domain(guest, &g, &vc, err, errlen);
+
+    if (rc < 0)
+        return rc;
     rc = hv_migrate(vc->h, guest_domain(g), o, progress, done, arg);
     switch (rc) {
     case 0:
@@ -455,20 +469,13 @@ static void virt_on_destroyed(void *arg, const char *name, const struct hv_destr
 
 int virt_destroy(const char *guest, virt_destroyed_fn done, void *arg, char *err, size_t errlen)
 {
-    struct guest *g = guest_find(guest);
+    struct guest *g;
     struct virt_conn *vc;
     struct virt_kill *k;
-    int rc;
+    int rc = virt_guest_domain(guest, &g, &vc, err, errlen);
 
-    if (!g || !guest_domain(g)) {
-        snprintf(err, errlen, "guest %s follows no libvirt domain", guest);
-        return -ENOENT;
-    }
-    if (g->dom_state != GUEST_DOM_RUNNING || !(vc = virt_conn_find(g->dom_conn))) {
-        snprintf(err, errlen, "domain %s does not run on a libvirt connection of this vesperd (%s)",
-                 guest_domain(g), guest_dom_state_name(g->dom_state));
-        return -EHOSTDOWN;
-    }
+    if (rc < 0)
+        return rc;
     k = g_new0(struct virt_kill, 1);
     k->done = done;
     k->arg = arg;
