@@ -82,16 +82,25 @@ bool vesper_filter_match(struct task_struct *task)
 	return hit;
 }
 
-void vesper_filter_clear(void)
+/*
+ * Publish @new (NULL: empty) in place of the list; the old one is freed
+ * after a grace period.
+ */
+static void vesper_filter_publish(struct vesper_watchlist *new)
 {
 	struct vesper_watchlist *old;
 
 	mutex_lock(&filter_lock);
-	old = rcu_replace_pointer(watchlist, NULL,
+	old = rcu_replace_pointer(watchlist, new,
 				  lockdep_is_held(&filter_lock));
 	mutex_unlock(&filter_lock);
 	if (old)
 		kfree_rcu(old, rcu);
+}
+
+void vesper_filter_clear(void)
+{
+	vesper_filter_publish(NULL);
 }
 
 /* Validate @in and store its normalised form (unused fields zero) in @out. */
@@ -161,7 +170,7 @@ out_unlock:
 
 int vesper_filter_set(const struct vesper_watch __user *uw, u32 n)
 {
-	struct vesper_watchlist *old, *new = NULL;
+	struct vesper_watchlist *new = NULL;
 	struct vesper_watch in;
 	u32 i;
 	int ret;
@@ -183,12 +192,7 @@ int vesper_filter_set(const struct vesper_watch __user *uw, u32 n)
 		}
 		new->n = n;
 	}
-	mutex_lock(&filter_lock);
-	old = rcu_replace_pointer(watchlist, new,
-				  lockdep_is_held(&filter_lock));
-	mutex_unlock(&filter_lock);
-	if (old)
-		kfree_rcu(old, rcu);
+	vesper_filter_publish(new);
 	return 0;
 err:
 	kfree(new);
