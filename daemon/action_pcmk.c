@@ -304,7 +304,7 @@ static int apk_withdraw(const char *task, const char *why)
         struct apk_run *run = l->data;
 
         if (strcmp(run->task, task) == 0)
-            return run->destroying && run->destroy_src ? -EINPROGRESS : pmk_withdraw(run->req, why);
+            return run->destroy_src ? -EINPROGRESS : pmk_withdraw(run->req, why);
     }
     return -ENOENT;
 }
