@@ -28,60 +28,9 @@
 #include <libxml/tree.h>
 
 #include "pmk.h"
+#include "pmk_xml.h"
 
 #define PMK_XML_DEPTH_MAX 64 /* ancestors and id-ref look-ups, against a looping tree */
-
-static int pmk_xml_is(const xmlNode *x, const char *name)
-{
-    return x && x->type == XML_ELEMENT_NODE && strcmp((const char *)x->name, name) == 0;
-}
-
-static const xmlNode *pmk_xml_first(const xmlNode *x, const char *name)
-{
-    for (const xmlNode *c = x ? x->children : NULL; c; c = c->next) {
-        if (pmk_xml_is(c, name))
-            return c;
-    }
-    return NULL;
-}
-
-/* The value of attribute name of x, in the tree's own storage (valid while
- * the tree is), or NULL.  Attribute values of a parsed tree are one text
- * child each; anything else (entities) counts as absent. */
-static const char *pmk_xml_get(const xmlNode *x, const char *name)
-{
-    for (const xmlAttr *a = x ? x->properties : NULL; a; a = a->next) {
-        if (a->ns == NULL && strcmp((const char *)a->name, name) == 0) {
-            const xmlNode *t = a->children;
-
-            if (t == NULL)
-                return "";
-            if (t->type == XML_TEXT_NODE && t->next == NULL && t->content)
-                return (const char *)t->content;
-            return NULL;
-        }
-    }
-    return NULL;
-}
-
-static int pmk_xml_attr_is(const xmlNode *x, const char *name, const char *value)
-{
-    const char *v = pmk_xml_get(x, name);
-
-    return v && strcmp(v, value) == 0;
-}
-
-/* Pacemaker's booleans (crm_is_true()): true, on, yes, y, 1. */
-static int pmk_true(const char *v)
-{
-    static const char *const yes[] = {"true", "on", "yes", "y", "1"};
-
-    for (size_t i = 0; v && i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
 
 /* The element named name with id id in the subtree of top (depth-first),
  * or NULL: the target of an id-ref. */
@@ -234,36 +183,6 @@ static int pmk_node_maintenance(const xmlNode *cib, const xmlNode *conf, const c
             v = pmk_nvset_value(n, "instance_attributes", "maintenance", conf);
     }
     return pmk_true(v);
-}
-
-/* A node_state whose node is in the cluster and whose controller runs: in
- * 2.1 in_ccm="true" and crmd="online", in 3.0 both become timestamps
- * ("0" or absent when not). */
-static int pmk_node_up(const xmlNode *ns)
-{
-    const char *ccm = pmk_xml_get(ns, "in_ccm"), *crmd = pmk_xml_get(ns, "crmd");
-
-    if (!ccm || !crmd || strcmp(ccm, "false") == 0 || strcmp(ccm, "0") == 0)
-        return 0;
-    return strcmp(crmd, "offline") != 0 && strcmp(crmd, "0") != 0;
-}
-
-/* Is lrm_resource id that of rsc (itself, or an instance "rsc:N" of a clone)? */
-static int pmk_lrm_id_is(const char *id, const char *rsc)
-{
-    size_t n = strlen(rsc);
-
-    if (!id || strncmp(id, rsc, n) != 0)
-        return 0;
-    if (id[n] == '\0')
-        return 1;
-    if (id[n] != ':' || id[n + 1] == '\0')
-        return 0;
-    for (const char *p = id + n + 1; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-    }
-    return 1;
 }
 
 /* The operations of rsc still running on any node that is up. */
