@@ -383,6 +383,53 @@ int pmk_planned_read(const struct _xmlNode *cib, const char *rsc, const char *no
  * Pacemaker" for planned flags (maintenance first), for one-line texts. */
 const char *pmk_planned_what(unsigned flags);
 
+/* --------------------------------------------------------------------------
+ * Operation history: what Pacemaker ran on a resource, from the CIB.
+ *
+ * The status section keeps, per node and resource, the last operation
+ * (<rsc>_last_0), the last failure (<rsc>_last_failure_0), each recurring
+ * monitor and each migration, with Pacemaker's own figures: when the
+ * result last changed (seconds), how long the agent ran and waited
+ * (exec-time, queue-time, ms), the transition that asked for it.  While an
+ * operation runs it is recorded pending (op-status -1, call-id -1).
+ * pmk_history_read() lists them (pmk_history.c, pure); the trace (issue
+ * 15) turns their changes into Pacemaker's tasks.
+ */
+#define PMK_OP_NAME_LEN 32
+#define PMK_OP_ID_LEN 160
+#define PMK_OP_KEY_LEN 80
+#define PMK_OP_REASON_LEN 120
+
+struct pmk_hist_op {
+    char node[PMK_NAME_MAX + 1];    /* the node_state's uname */
+    char rsc[PMK_NAME_MAX + 1];     /* lrm_resource id: rsc or a clone instance rsc:N */
+    char id[PMK_OP_ID_LEN];         /* lrm_rsc_op id: d1_last_0, d1_monitor_10000, ... */
+    char op[PMK_OP_NAME_LEN];       /* operation: start, stop, monitor, migrate_to, ... */
+    uint32_t interval_ms;           /* 0 for a one-off operation */
+    int call_id;                    /* the executor's call id, -1 while pending */
+    int rc;                         /* the agent's exit code (rc-code; 193 pending) */
+    int op_status;                  /* op-status: -1 pending, 0 done, else an execution error */
+    int64_t last_rc_change_s;       /* last-rc-change, epoch seconds, 0 absent */
+    uint32_t exec_ms, queue_ms;     /* exec-time, queue-time */
+    int transition, action;         /* from transition-key "action:transition:rc:uuid", -1 none */
+    char key[PMK_OP_KEY_LEN];       /* the transition key as recorded, "" none */
+    char reason[PMK_OP_REASON_LEN]; /* exit-reason, "" none */
+};
+
+/*
+ * pmk_history_read() - the operations recorded for rsc (or its clone
+ * instances rsc:N) in cib, the root <cib> element, on every node, in
+ * document order.  Up to max are written to out; an entry whose numbers
+ * do not parse is skipped.  Pure (libxml2 only).  Returns how many there
+ * are (which may exceed max: only max were written), or -EINVAL (not a
+ * <cib>, no rsc).
+ */
+int pmk_history_read(const struct _xmlNode *cib, const char *rsc, struct pmk_hist_op *out,
+                     size_t max);
+
+/* --------------------------------------------------------------------------
+ * The CIB follower (pmk_cib.c): the local CIB, kept current.
+ */
 enum pmk_cib_link {
     PMK_CIB_DOWN = 0,    /* not connected to the CIB manager; retrying */
     PMK_CIB_READING = 1, /* connected, the first read not answered yet */
