@@ -77,7 +77,7 @@ struct trace_stat {
 struct trace {
     char root[OPID_BUF_LEN]; /* the operation id */
     size_t ntask, nevent, nstat;
-    unsigned dropped; /* entries refused because an array was full */
+    unsigned dropped; /* entries refused: an array was full, a row malformed */
     struct trace_task task[TRACE_MAX_TASKS];
     struct trace_event event[TRACE_MAX_EVENTS];
     struct trace_stat stat[TRACE_MAX_STATS];

@@ -109,7 +109,8 @@ void trace_render_text(const struct trace *t, GString *out)
     if (t->task[0].end_ns)
         g_string_append_printf(out, ", %.3f ms", trace_ms(t->task[0].start_ns, t->task[0].end_ns));
     if (t->dropped)
-        g_string_append_printf(out, ", %u entries dropped (trace full)", t->dropped);
+        g_string_append_printf(out, ", %u entries dropped (trace full or rows malformed)",
+                               t->dropped);
     g_string_append_printf(out, "\n* critical path (%zu tasks); times in ms from the start\n",
                            ncrit);
     g_string_append_printf(out, "  %-12s %11s %10s  %-9s %-10s %s\n", "task", "start", "duration",
