@@ -83,6 +83,22 @@ struct trace {
     struct trace_stat stat[TRACE_MAX_STATS];
 };
 
+enum trace_row_kind { TRACE_ROW_TASK = 0, TRACE_ROW_EVENT, TRACE_ROW_STAT };
+
+/* One thing another layer recorded for an operation, to be hung in its
+ * trace (trace_build.h); wall-clock times. */
+struct trace_row {
+    enum trace_row_kind kind;
+    enum trace_layer layer;
+    char node[TRACE_NODE_LEN];
+    char name[TRACE_NAME_LEN];
+    uint64_t start_ns, end_ns; /* an event or stat: start_ns only */
+    uint64_t err_ns;
+    int status;
+    char text[TRACE_TEXT_LEN]; /* task: outcome; event: text */
+    double value;              /* stat */
+};
+
 const char *trace_layer_name(enum trace_layer l);
 
 /* trace_layer_parse() - the layer named s, or -EINVAL. */

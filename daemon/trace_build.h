@@ -18,21 +18,6 @@
 #include "oplog.h"
 #include "trace.h"
 
-enum trace_row_kind { TRACE_ROW_TASK = 0, TRACE_ROW_EVENT, TRACE_ROW_STAT };
-
-/* One thing another layer recorded for an operation; wall-clock times. */
-struct trace_row {
-    enum trace_row_kind kind;
-    enum trace_layer layer;
-    char node[TRACE_NODE_LEN];
-    char name[TRACE_NAME_LEN];
-    uint64_t start_ns, end_ns; /* an event or stat: start_ns only */
-    uint64_t err_ns;
-    int status;
-    char text[TRACE_TEXT_LEN]; /* task: outcome; event: text */
-    double value;              /* stat */
-};
-
 /*
  * trace_build() - the trace of operation o into t, host being the name of
  * the node whose vesperd decided it.  Tasks: the root (the operation, the
