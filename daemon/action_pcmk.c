@@ -33,6 +33,7 @@
 #include <crm/common/results.h>
 
 #include "action_pcmk.h"
+#include "action_pcmk_trace.h"
 #include "log.h"
 #include "pmk.h"
 #include "proto.h"
@@ -251,6 +252,8 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
     run->done = done;
     run->arg = arg;
     apk_runs = g_list_prepend(apk_runs, run);
+    if (op->attempts <= 1)
+        apk_trace_open(op->id, op->resource);
     if (apk_want_destroy(act, op, why, sizeof(why))) {
         int rc = apk_destroy(op->ev.guest, apk_on_destroyed, run, why, sizeof(why));
 
@@ -398,6 +401,8 @@ static void apk_on_cib(enum pmk_cib_link l, int err, void *arg)
         logged_down = 1;
     }
     last = l;
+    if (l == PMK_CIB_READY)
+        apk_trace_cib();
     if (apk_planned_changed)
         apk_planned_changed();
 }
@@ -417,6 +422,7 @@ int action_pcmk_init(void (*planned_changed)(void))
 void action_pcmk_shutdown(void)
 {
     apk_planned_changed = NULL;
+    apk_trace_close_all();
     pmk_cib_shutdown();
     pmk_shutdown();
 }

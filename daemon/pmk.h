@@ -467,6 +467,10 @@ int pmk_cib_planned(const char *rsc, struct pmk_planned *out);
  * local node's name learned. */
 uint64_t pmk_cib_generation(void);
 
+/* pmk_cib_history() - pmk_history_read() of rsc on the last CIB read:
+ * the count (may exceed max), -ENODATA (nothing read yet), -EINVAL. */
+int pmk_cib_history(const char *rsc, struct pmk_hist_op *out, size_t max);
+
 struct pmk_cib_stats {
     enum pmk_cib_link link;
     uint64_t connects, connect_errors, disconnects;

@@ -162,6 +162,18 @@ int pmk_cib_planned(const char *rsc, struct pmk_planned *out)
     return 0;
 }
 
+int pmk_cib_history(const char *rsc, struct pmk_hist_op *out, size_t max)
+{
+    int n;
+
+    if (!rsc || !pmk_name_ok(rsc))
+        return -EINVAL;
+    if (!pc.doc)
+        return -ENODATA;
+    n = pmk_history_read(xmlDocGetRootElement(pc.doc), rsc, out, max);
+    return n < 0 ? -ENODATA : n;
+}
+
 /* ---- holding requests back ----------------------------------------------- */
 
 /* The resource a request is for: a fail's name, a mark's attribute name

@@ -21,7 +21,9 @@
 #include <glib.h>
 
 #include "action_pcmk.h"
+#include "action_pcmk_trace.h"
 #include "pmk.h"
+#include "trace_rec.h"
 #include "vsp_testloop.h"
 
 /* ---- fake pmk: records requests, answers when told ------------------------------ */
@@ -141,6 +143,38 @@ const char *pmk_dc_state(void)
 void pmk_cib_get_stats(struct pmk_cib_stats *st)
 {
     memset(st, 0, sizeof(*st));
+    st->lag_ns = 2000000;
+}
+
+/* the resource's operation history in the "CIB" */
+static struct {
+    int n;
+    struct pmk_hist_op ops[4];
+} ph;
+
+int pmk_cib_history(const char *rsc, struct pmk_hist_op *out, size_t max)
+{
+    (void)rsc;
+    for (int i = 0; i < ph.n && (size_t)i < max; i++)
+        out[i] = ph.ops[i];
+    return ph.n;
+}
+
+static struct pmk_hist_op ph_op(const char *node, const char *op, int call, int status)
+{
+    struct pmk_hist_op o;
+
+    memset(&o, 0, sizeof(o));
+    strcpy(o.node, node);
+    strcpy(o.rsc, "web");
+    snprintf(o.id, sizeof(o.id), "web_last_0");
+    strcpy(o.op, op);
+    o.call_id = call;
+    o.op_status = status;
+    o.rc = status == -1 ? 193 : 0;
+    o.exec_ms = 20;
+    o.transition = o.action = -1;
+    return o;
 }
 
 /* The controller accepts the last request. */
@@ -413,6 +447,55 @@ static void test_shutdown_while_destroying(void **state)
     assert_int_equal(pk.ncalls, 0);
 }
 
+/* the trace: what the CIB shows after the first send becomes rows of the
+ * operation; a resend opens no second watch; a newer operation on the
+ * resource takes the records over */
+static void test_trace_rows(void **state)
+{
+    struct oplog_op op = mk_op(VSP_PROBE_SIGNAL, VSP_KGROUP_SIGNAL);
+    struct conf_action a = mk_act(0);
+    const struct trace_row *rows;
+    unsigned dropped;
+
+    (void)state;
+    trace_rec_clear();
+    ph.n = 1;
+    ph.ops[0] = ph_op("node1", "start", 5, 0); /* before: never a row */
+    assert_int_equal(action_pcmk_ops.start(&a, &op, rec_done, NULL), 0);
+    pk_answer();
+    apk_trace_cib();
+    assert_int_equal(trace_rec_get(op.id, &rows, &dropped), 0);
+    ph.ops[0] = ph_op("node1", "stop", -1, -1); /* the stop begins */
+    apk_trace_cib();
+    ph.ops[0] = ph_op("node1", "stop", 6, 0); /* ... and ends */
+    apk_trace_cib();
+    assert_int_equal(trace_rec_get(op.id, &rows, &dropped), 1);
+    assert_string_equal(rows[0].name, "stop web");
+    assert_string_equal(rows[0].node, "node1");
+    assert_int_equal(rows[0].err_ns, 2000000);
+    assert_true(rows[0].end_ns >= rows[0].start_ns);
+    /* a newer operation on web: the next records are its */
+    strcpy(op.id, "op-0000000000042-8");
+    assert_int_equal(action_pcmk_ops.start(&a, &op, rec_done, NULL), 0);
+    pk_answer();
+    ph.n = 2;
+    ph.ops[1] = ph_op("node2", "start", 3, 0);
+    strcpy(ph.ops[1].id, "web_last_0");
+    apk_trace_cib();
+    assert_int_equal(trace_rec_get("op-0000000000042-7", &rows, &dropped), 1);
+    assert_int_equal(trace_rec_get("op-0000000000042-8", &rows, &dropped), 1);
+    assert_string_equal(rows[0].name, "start web");
+    assert_string_equal(rows[0].node, "node2");
+    /* a resend of it opens nothing new: the start is not seen twice */
+    op.attempts = 2;
+    assert_int_equal(action_pcmk_ops.start(&a, &op, rec_done, NULL), 0);
+    pk_answer();
+    apk_trace_cib();
+    assert_int_equal(trace_rec_get("op-0000000000042-8", &rows, &dropped), 1);
+    apk_trace_close_all();
+    trace_rec_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +507,7 @@ int main(void)
         cmocka_unit_test_setup(test_no_destroy, setup),
         cmocka_unit_test_setup(test_migrate, setup),
         cmocka_unit_test_setup(test_shutdown_while_destroying, setup),
+        cmocka_unit_test_setup(test_trace_rows, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
