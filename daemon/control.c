@@ -333,6 +333,17 @@ static void control_client_reply(struct control_client *c, const char *line, siz
         control_render_operation(&r, o);
         break;
     }
+    case CONTROL_TRACE: {
+        const struct oplog_op *o = oplog_find_op(control_env->oplog, q->opid);
+
+        if (!o) {
+            g_string_append_printf(c->out, "error: operation %s is not in the log\n", q->opid);
+            g_string_free(r.body, TRUE);
+            return;
+        }
+        control_render_trace(&r, o);
+        break;
+    }
     case CONTROL_PUSH:
         rc = guest_push_config(g);
         if (rc < 0) {

@@ -85,6 +85,7 @@ enum control_cmd {
     CONTROL_UNBIND,
     CONTROL_CLEAR,
     CONTROL_MAINTENANCE,
+    CONTROL_TRACE,
 };
 
 #define CONTROL_AGENT_MAX 127
@@ -102,6 +103,7 @@ struct control_req {
     size_t limit;          /* 0 = not given */
     int json;
     int follow;
+    int chrome; /* trace --format chrome (or --json): Trace Event JSON */
 };
 
 /* Command name for logs ("events"), NULL for an invalid value. */
@@ -129,6 +131,8 @@ struct control_env {
     /* Reload the configuration now.  Returns the number of errors (0 =
      * applied); error lines ("file:line: message") go into body. */
     int (*reload)(GString *body);
+    /* This node's name in the cluster, for traces; NULL or "": the host name. */
+    const char *(*node_name)(void);
 };
 
 /*

@@ -21,6 +21,9 @@
 #include "control_int.h"
 #include "json.h"
 #include "oplog.h"
+#include "trace_build.h"
+#include "trace_rec.h"
+#include "trace_render.h"
 #include "vsp_hex.h"
 
 /* Short detail of an event for tables */
@@ -614,4 +617,23 @@ void control_render_operation(struct control_reply *r, const struct oplog_op *o)
             r->body, "    %-13s %-36s %s\n", pts[i].what, control_fmt_date(real, a, sizeof(a)),
             pts[i].mono ? control_fmt_delta(t0, pts[i].mono, d, sizeof(d)) : "-");
     }
+}
+
+void control_render_trace(struct control_reply *r, const struct oplog_op *o)
+{
+    const char *node = r->env && r->env->node_name ? r->env->node_name() : NULL;
+    struct trace *t = g_new(struct trace, 1);
+    const struct trace_row *rows;
+    unsigned dropped;
+    size_t n = trace_rec_get(o->id, &rows, &dropped);
+
+    if (!node || !*node)
+        node = g_get_host_name();
+    trace_build(t, o, node, rows, n);
+    t->dropped += dropped;
+    if (r->req->chrome)
+        trace_render_chrome(t, r->body);
+    else
+        trace_render_text(t, r->body);
+    g_free(t);
 }

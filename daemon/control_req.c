@@ -44,6 +44,7 @@ static const struct {
     {"unbind", CONTROL_UNBIND, 1, 2, 0, 0, 0, 0},
     {"clear", CONTROL_CLEAR, 1, 1, 0, 0, 0, 0},
     {"maintenance", CONTROL_MAINTENANCE, 2, 2, 0, 0, 0, 1},
+    {"trace", CONTROL_TRACE, 1, 1, 0, 0, 0, 0},
     /* clang-format on */
 };
 
@@ -220,6 +221,13 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
 
         if (strcmp(w, "--json") == 0) {
             req->json = 1;
+        } else if (strcmp(w, "--format") == 0 && req->cmd == CONTROL_TRACE) {
+            if (i + 1 >= nw ||
+                (strcmp(words[i + 1], "text") != 0 && strcmp(words[i + 1], "chrome") != 0)) {
+                control_seterr(err, errlen, "%s: --format needs text or chrome", cname);
+                return -EINVAL;
+            }
+            req->chrome = strcmp(words[++i], "chrome") == 0;
         } else if (strcmp(w, "--follow") == 0 && control_cmds[ci].follow_ok) {
             req->follow = 1;
         } else if (strcmp(w, "--limit") == 0 && control_cmds[ci].limit_ok) {
@@ -311,9 +319,11 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
                            control_cmds[ci].min_args, control_cmds[ci].max_args);
         return -EINVAL;
     }
-    if (req->cmd == CONTROL_OPERATION) {
+    if (req->cmd == CONTROL_OPERATION || req->cmd == CONTROL_TRACE) {
+        if (req->json)
+            req->chrome = 1;
         if (opid_parse(pos[0], NULL) < 0) {
-            control_seterr(err, errlen, "operation: invalid operation id '%s'",
+            control_seterr(err, errlen, "%s: invalid operation id '%s'", cname,
                            control_quote(pos[0], q, sizeof(q)));
             return -EINVAL;
         }

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "proto.h"
 #include "trace_build.h"
+#include "vsp_signal.h"
 
 /* The task that gathers a layer's rows, by layer. */
 static const char *const trace_group_names[TRACE_LAYER_COUNT_] = {
@@ -53,16 +54,18 @@ static void trace_cover(struct trace *t, int i, uint64_t start, uint64_t end)
     }
 }
 
+/* "signal SIGKILL to nginx[321]", "exit of nginx[321]", "hang nginx[321]" */
 static void trace_probe_text(const struct oplog_event *e, char *buf, size_t len)
 {
-    const char *probe = vsp_probe_name(e->probe);
+    const char *probe = vsp_probe_name(e->probe), *sig = e->sig ? vsp_signal_name(e->sig) : NULL;
 
-    if (e->sig)
-        snprintf(buf, len, "%s %s[%" PRIu32 "] signal %" PRId32, probe ? probe : "probe",
-                 e->comm[0] ? e->comm : "-", e->tgid, e->sig);
+    if (!probe)
+        probe = "probe";
+    if (e->sig && sig)
+        snprintf(buf, len, "%s SIG%s to %s[%" PRIu32 "]", probe, sig, e->comm[0] ? e->comm : "-",
+                 e->tgid);
     else
-        snprintf(buf, len, "%s %s[%" PRIu32 "]", probe ? probe : "probe",
-                 e->comm[0] ? e->comm : "-", e->tgid);
+        snprintf(buf, len, "%s %s[%" PRIu32 "]", probe, e->comm[0] ? e->comm : "-", e->tgid);
 }
 
 /* vesperd's own part: the root and its first steps. */

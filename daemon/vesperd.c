@@ -31,6 +31,7 @@
 #include "action.h"
 #ifdef HAVE_PACEMAKER
 #include "action_pcmk.h"
+#include "pmk.h"
 #endif
 #ifdef HAVE_LIBVIRT
 #include "action_virt.h"
@@ -367,6 +368,9 @@ int main(int argc, char **argv)
     vesperd_env.conf_file = opt_conf;
     vesperd_env.start_mono_ns = vsp_mono_ns();
     vesperd_env.reload = vesperd_reload;
+#ifdef HAVE_PACEMAKER
+    vesperd_env.node_name = pmk_node_name;
+#endif
     const char *sock = opt_socket ? opt_socket : c->control_socket;
 
     if (control_start(sock, c->control_group, &vesperd_env) < 0) {

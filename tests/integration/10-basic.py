@@ -166,6 +166,40 @@ def run(d, guests):
                   "VESPER_RECV_TIME is host wall clock")
         r = d.ctl("operation", o["id"])
         check("timeline" in r.stdout and "action end" in r.stdout, "operation timeline view")
+        # the operation's trace: a tree with the critical path ...
+        r = d.ctl("trace", o["id"])
+        lines = r.stdout.splitlines()
+        check(r.returncode == 0 and lines and lines[0].startswith("trace %s: 5 tasks" % o["id"]),
+              "trace: the tree of the operation (%s)" % (lines[:1],))
+        check(any(ln.startswith("* (root)") and "failover vm1-web" in ln for ln in lines) and
+              any(ln.startswith("* .1 ") and "kernel" in ln and " vm1 " in ln and
+                  "probe hit: signal SIGKILL to nginx[321]" in ln for ln in lines) and
+              any(".4 " in ln and "action record: exit 0" in ln for ln in lines),
+              "trace: root, the guest's probe hit and the action, on the critical path")
+        # ... and Trace Event JSON
+        r = d.ctl("trace", o["id"], "--format", "chrome")
+        try:
+            tr = json.loads(r.stdout)
+        except ValueError:
+            tr = {}
+        evs = tr.get("traceEvents", [])
+        xs = [e for e in evs if e.get("ph") == "X"]
+        names = {e["args"]["name"] for e in evs if e.get("ph") == "M"}
+        check(len(xs) == 5 and all(isinstance(e.get(k), (int, float)) for e in xs
+                                   for k in ("ts", "dur", "pid", "tid")) and
+              {"vm1", "kernel", "vesperd"} <= names and
+              tr.get("otherData", {}).get("operation") == o["id"],
+              "trace --format chrome: Trace Event JSON, 5 complete events, tracks named")
+        root = [e for e in xs if e["args"]["id"] == o["id"]]
+        check(len(root) == 1 and all(e["ts"] >= root[0]["ts"] and
+                                     e["ts"] + e["dur"] <= root[0]["ts"] + root[0]["dur"] + 1
+                                     for e in xs),
+              "trace: every task lies within the root")
+        r = d.ctl("trace", o["id"], "--format", "svgx", check=False)
+        check("--format needs text or chrome" in r.stdout + r.stderr,
+              "trace: an unknown format is refused")
+        r = d.ctl("trace", o["id"][:-1] + "999", check=False)
+        check("is not in the log" in r.stdout + r.stderr, "trace: an unknown operation")
     h = d.ctl("health", "vm1").stdout.strip()
     check(h.startswith("failed ") and "SIGKILL" in h and "nginx" in h,
           "health: failed with the reason (%s)" % h)

@@ -99,7 +99,7 @@ static void test_vesperd_only(void **unused)
     i = find(t, "probe hit");
     assert_int_equal(t->task[i].layer, TRACE_KERNEL);
     assert_string_equal(t->task[i].node, "vm1");
-    assert_string_equal(t->task[i].outcome, "signal httpd[123] signal 9");
+    assert_string_equal(t->task[i].outcome, "signal SIGKILL to httpd[123]");
     assert_string_equal(t->task[i].suffix, ".1");
     i = find(t, "receive and judge");
     assert_int_equal(t->task[i].start_ns, REAL0 + 600000);
