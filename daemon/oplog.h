@@ -42,6 +42,7 @@
 #include "conf.h"
 #include "opid.h"
 #include "proto.h"
+#include "trace.h"
 #include "vsp_time.h"
 
 #define OPLOG_EVENTS_DEFAULT 1000 /* kept in memory per guest */
@@ -149,6 +150,22 @@ typedef void (*oplog_follow_fn)(const struct oplog_event *ev, const struct oplog
  */
 struct oplog *oplog_new(size_t nevents, size_t nops, const char *db_path, int *db_err);
 void oplog_free(struct oplog *log);
+
+/*
+ * oplog_add_trace_row() - keep row of another layer (trace.h) for
+ * operation opid in the database, in the next group; the table is pruned
+ * with the operations.  Nothing without a database.
+ */
+void oplog_add_trace_row(struct oplog *log, const char *opid, const struct trace_row *row);
+
+/*
+ * oplog_read_trace() - the trace rows of the newest nops operations that
+ * have any, each operation's in the order written, oldest operation first,
+ * given to fn.  Blocks like the other oplog_read_*() (start-up).  Returns
+ * the number of rows, or -errno.
+ */
+int oplog_read_trace(struct oplog *log, size_t nops,
+                     void (*fn)(const char *opid, const struct trace_row *r, void *arg), void *arg);
 
 /* Write the rows waiting for the database now. */
 void oplog_sync(struct oplog *log);

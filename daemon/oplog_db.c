@@ -116,7 +116,11 @@ static char *oplog_schema_sql(void)
                        "resource TEXT, set_groups INTEGER, groups TEXT, set_watch INTEGER, "
                        "watch TEXT);"
                        "CREATE TABLE IF NOT EXISTS maintenance (guest TEXT PRIMARY KEY, "
-                       "since_real_ns INTEGER, until_real_ns INTEGER);");
+                       "since_real_ns INTEGER, until_real_ns INTEGER);"
+                       "CREATE TABLE IF NOT EXISTS trace (n INTEGER PRIMARY KEY, opid TEXT, "
+                       "kind INTEGER, layer TEXT, node TEXT, name TEXT, start_ns INTEGER, "
+                       "end_ns INTEGER, err_ns INTEGER, status INTEGER, text TEXT, value REAL);"
+                       "CREATE INDEX IF NOT EXISTS trace_opid ON trace(opid, n);");
     return g_string_free(s, FALSE);
 }
 
@@ -155,6 +159,9 @@ static const char oplog_ins_bind_sql[] = "INSERT OR REPLACE INTO bindings VALUES
 static const char oplog_del_bind_sql[] = "DELETE FROM bindings WHERE guest = ?";
 static const char oplog_ins_maint_sql[] = "INSERT OR REPLACE INTO maintenance VALUES (?,?,?)";
 static const char oplog_del_maint_sql[] = "DELETE FROM maintenance WHERE guest = ?";
+static const char oplog_ins_trace_sql[] =
+    "INSERT INTO trace (opid, kind, layer, node, name, start_ns, end_ns, err_ns, status, text,"
+    " value) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
 
 /*
  * Open (creating) and bring the schema to OPLOG_SCHEMA_VERSION.  A
@@ -354,6 +361,26 @@ void oplog_db_binding(struct oplog *log, const struct oplog_binding_row *r)
     oplog_db_step(log, st);
 }
 
+void oplog_db_trace(struct oplog *log, const struct oplog_trace_row *t)
+{
+    sqlite3_stmt *st = log->ins_trace;
+    const struct trace_row *r = &t->r;
+    int i = 1;
+
+    BIND_T(st, i++, t->opid);
+    BIND_I(st, i++, r->kind);
+    BIND_T(st, i++, trace_layer_name(r->layer));
+    BIND_T(st, i++, r->node);
+    BIND_T(st, i++, r->name);
+    BIND_I(st, i++, r->start_ns);
+    BIND_I(st, i++, r->end_ns);
+    BIND_I(st, i++, r->err_ns);
+    BIND_I(st, i++, r->status);
+    BIND_T(st, i++, r->text);
+    sqlite3_bind_double(st, i++, r->value);
+    oplog_db_step(log, st);
+}
+
 int oplog_db_begin(struct oplog *log)
 {
     return sqlite3_exec(log->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
@@ -397,10 +424,11 @@ void oplog_db_close(struct oplog *log)
     g_array_set_size(log->pend_ev, 0);
     g_array_set_size(log->pend_op, 0);
     g_array_set_size(log->pend_bind, 0);
+    g_array_set_size(log->pend_trace, 0);
     g_hash_table_remove_all(log->streams_dirty);
     g_hash_table_remove_all(log->streams);
-    sqlite3_stmt **sts[] = {&log->ins_ev,   &log->ins_op,    &log->ins_st,   &log->ins_bind,
-                            &log->del_bind, &log->ins_maint, &log->del_maint};
+    sqlite3_stmt **sts[] = {&log->ins_ev,   &log->ins_op,    &log->ins_st,    &log->ins_bind,
+                            &log->del_bind, &log->ins_maint, &log->del_maint, &log->ins_trace};
 
     for (size_t i = 0; i < G_N_ELEMENTS(sts); i++) {
         sqlite3_finalize(*sts[i]);
@@ -457,7 +485,8 @@ int oplog_set_db(struct oplog *log, const char *db_path)
         sqlite3_prepare_v2(log->db, oplog_ins_bind_sql, -1, &log->ins_bind, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(log->db, oplog_del_bind_sql, -1, &log->del_bind, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(log->db, oplog_ins_maint_sql, -1, &log->ins_maint, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(log->db, oplog_del_maint_sql, -1, &log->del_maint, NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(log->db, oplog_del_maint_sql, -1, &log->del_maint, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(log->db, oplog_ins_trace_sql, -1, &log->ins_trace, NULL) != SQLITE_OK)
         goto fail;
     g_free(ins_ev);
     g_free(ins_op);

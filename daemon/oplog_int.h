@@ -17,7 +17,7 @@
 
 #include "oplog.h"
 
-#define OPLOG_SCHEMA_VERSION 3 /* 3: the maintenance table */
+#define OPLOG_SCHEMA_VERSION 4 /* 3: the maintenance table, 4: trace rows */
 #define OPLOG_PRUNE_MS 60000   /* the writer prunes at most this often */
 #define OPLOG_LOAD_GUESTS 64   /* oplog_load() reads this many guests' rings' worth */
 
@@ -42,6 +42,12 @@ struct oplog_binding_row {
     /* maint 1: a row of the maintenance table instead (oplog_set_maintenance()) */
     int maint, maint_on;
     uint64_t since_real_ns, until_real_ns;
+};
+
+/* A trace row of another layer for an operation (oplog_add_trace_row()). */
+struct oplog_trace_row {
+    char opid[OPID_BUF_LEN];
+    struct trace_row r;
 };
 
 /*
@@ -93,12 +99,14 @@ struct oplog {
 
     char *db_path;
     sqlite3 *db; /* used by the writer thread only while it runs */
-    sqlite3_stmt *ins_ev, *ins_op, *ins_st, *ins_bind, *del_bind, *ins_maint, *del_maint;
+    sqlite3_stmt *ins_ev, *ins_op, *ins_st, *ins_bind, *del_bind, *ins_maint, *del_maint,
+        *ins_trace;
     struct oplog_retention keep;
     /* rows waiting for the next group (main thread only) */
     GArray *pend_ev;           /* struct oplog_event copies */
     GArray *pend_op;           /* struct oplog_op copies (an update is one more copy) */
     GArray *pend_bind;         /* struct oplog_binding_row (bindings) */
+    GArray *pend_trace;        /* struct oplog_trace_row */
     GHashTable *streams;       /* guest -> struct oplog_stream_row: the latest */
     GHashTable *streams_dirty; /* guest names whose stream is not in a group yet */
     uint64_t stream_gen;
@@ -114,7 +122,7 @@ struct oplog {
     GCond wr_cond;
     /* the group handed over (owned by the writer while wr_busy); rows
      * already written ahead of it by a decision have n = 0 */
-    GArray *wr_ev, *wr_op, *wr_st, *wr_bind;
+    GArray *wr_ev, *wr_op, *wr_st, *wr_bind, *wr_trace;
     int wr_busy, wr_stop;
     GQueue urgent; /* struct oplog_urgent *, oldest first */
     /* decisions ever queued and written; a group waits until every
@@ -160,6 +168,9 @@ void oplog_db_stream(struct oplog *log, const struct oplog_stream_row *r);
 
 /* oplog_db_binding() - writer thread: write a binding row ("" resource: delete), counted. */
 void oplog_db_binding(struct oplog *log, const struct oplog_binding_row *r);
+
+/* oplog_db_trace() - writer thread: write a trace row, counted likewise. */
+void oplog_db_trace(struct oplog *log, const struct oplog_trace_row *r);
 
 /* oplog_db_begin() - writer thread: BEGIN a transaction; 1 if begun, else 0. */
 int oplog_db_begin(struct oplog *log);

@@ -553,3 +553,52 @@ int oplog_read_maintenance(struct oplog *log,
 
     return oplog_rd_run(log, &q);
 }
+
+/* ---- trace rows ---------------------------------------------------------- */
+
+struct oplog_trace_each {
+    void (*fn)(const char *opid, const struct trace_row *r, void *arg);
+    void *arg;
+};
+
+static int oplog_trace_row(sqlite3_stmt *st, void *arg)
+{
+    struct oplog_trace_each *x = arg;
+    const char *opid = col_text(st, 0);
+    struct trace_row r;
+    int layer = trace_layer_parse(col_text(st, 2)), kind = sqlite3_column_int(st, 1);
+
+    if (opid_parse(opid, NULL) < 0 || layer < 0 || kind < TRACE_ROW_TASK || kind > TRACE_ROW_STAT)
+        return -1;
+    memset(&r, 0, sizeof(r));
+    r.kind = (enum trace_row_kind)kind;
+    r.layer = (enum trace_layer)layer;
+    g_strlcpy(r.node, col_text(st, 3), sizeof(r.node));
+    g_strlcpy(r.name, col_text(st, 4), sizeof(r.name));
+    r.start_ns = col_u64(st, 5);
+    r.end_ns = col_u64(st, 6);
+    r.err_ns = col_u64(st, 7);
+    r.status = sqlite3_column_int(st, 8);
+    g_strlcpy(r.text, col_text(st, 9), sizeof(r.text));
+    r.value = sqlite3_column_double(st, 10);
+    x->fn(opid, &r, x->arg);
+    return 0;
+}
+
+int oplog_read_trace(struct oplog *log, size_t nops,
+                     void (*fn)(const char *opid, const struct trace_row *r, void *arg), void *arg)
+{
+    struct oplog_trace_each x = {.fn = fn, .arg = arg};
+    /* the newest operations with rows: those whose first row is newest */
+    struct oplog_query q = {
+        .sql = "SELECT opid, kind, layer, node, name, start_ns, end_ns, err_ns, status, text,"
+               " value FROM trace WHERE opid IN (SELECT opid FROM trace GROUP BY opid"
+               " ORDER BY MIN(n) DESC LIMIT ?) ORDER BY n",
+        .i1 = nops,
+        .ni = 1,
+        .row = oplog_trace_row,
+        .arg = &x,
+    };
+
+    return oplog_rd_run(log, &q);
+}

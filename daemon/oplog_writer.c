@@ -173,6 +173,10 @@ static int oplog_writer_chunk(struct oplog *log, guint *ei, guint *oi, guint *si
             oplog_db_stream(log, &g_array_index(log->wr_st, struct oplog_stream_row, *si));
         for (; *bi < log->wr_bind->len; (*bi)++)
             oplog_db_binding(log, &g_array_index(log->wr_bind, struct oplog_binding_row, *bi));
+        /* trace rows are few (a handful per failover): all at once */
+        for (guint ti = 0; ti < log->wr_trace->len; ti++)
+            oplog_db_trace(log, &g_array_index(log->wr_trace, struct oplog_trace_row, ti));
+        g_array_set_size(log->wr_trace, 0);
     }
     (void)oplog_db_commit(log, begun);
     return *ei >= log->wr_ev->len && *oi >= log->wr_op->len && *si >= log->wr_st->len &&
@@ -198,7 +202,8 @@ static void oplog_writer_housekeeping(struct oplog *log, const struct oplog_rete
             " OR (%" PRIu64 " > 0 AND n <= (SELECT MAX(n) FROM events) - %" PRIu64 ");"
             "DELETE FROM operations WHERE state NOT IN ('pending', 'running') AND"
             " ((%" PRIu64 " > 0 AND recv_real_ns < %" PRIu64 ")"
-            " OR (%" PRIu64 " > 0 AND n <= (SELECT MAX(n) FROM operations) - %" PRIu64 "));",
+            " OR (%" PRIu64 " > 0 AND n <= (SELECT MAX(n) FROM operations) - %" PRIu64 "));"
+            "DELETE FROM trace WHERE opid NOT IN (SELECT id FROM operations);",
             k->max_age_ns, real > k->max_age_ns ? real - k->max_age_ns : 0, k->max_events,
             k->max_events, k->max_age_ns, real > k->max_age_ns ? real - k->max_age_ns : 0,
             k->max_ops, k->max_ops);
@@ -379,6 +384,7 @@ static void oplog_flush(struct oplog *log, int wait)
         g_array_set_size(log->pend_ev, 0);
         g_array_set_size(log->pend_op, 0);
         g_array_set_size(log->pend_bind, 0);
+        g_array_set_size(log->pend_trace, 0);
         g_hash_table_remove_all(log->streams_dirty);
         return;
     }
@@ -386,7 +392,7 @@ static void oplog_flush(struct oplog *log, int wait)
     while (wait && (log->wr_busy || !g_queue_is_empty(&log->urgent)))
         g_cond_wait(&log->wr_cond, &log->wr_lock);
     if (!log->wr_busy && (log->pend_ev->len || log->pend_op->len || log->pend_bind->len ||
-                          g_hash_table_size(log->streams_dirty))) {
+                          log->pend_trace->len || g_hash_table_size(log->streams_dirty))) {
         GArray *t = log->wr_ev, *st;
 
         log->wr_ev = log->pend_ev;
@@ -397,6 +403,9 @@ static void oplog_flush(struct oplog *log, int wait)
         t = log->wr_bind;
         log->wr_bind = log->pend_bind;
         log->pend_bind = t;
+        t = log->wr_trace;
+        log->wr_trace = log->pend_trace;
+        log->pend_trace = t;
         st = oplog_take_streams(log);
         g_array_append_vals(log->wr_st, st->data, st->len);
         log->wr_ticket = log->urgent_queued;
@@ -407,7 +416,7 @@ static void oplog_flush(struct oplog *log, int wait)
     while (wait && (log->wr_busy || !g_queue_is_empty(&log->urgent)))
         g_cond_wait(&log->wr_cond, &log->wr_lock);
     oplog_collect(log);
-    left = log->pend_ev->len || log->pend_op->len || log->pend_bind->len ||
+    left = log->pend_ev->len || log->pend_op->len || log->pend_bind->len || log->pend_trace->len ||
            g_hash_table_size(log->streams_dirty);
     g_mutex_unlock(&log->wr_lock);
     if (left) /* the writer was busy: next period */
@@ -480,6 +489,23 @@ void oplog_set_binding(struct oplog *log, const char *guest, const char *resourc
     if (b)
         r.b = *b;
     g_array_append_vals(log->pend_bind, &r, 1);
+    oplog_arm_flush(log);
+}
+
+void oplog_add_trace_row(struct oplog *log, const char *opid, const struct trace_row *row)
+{
+    struct oplog_trace_row r;
+
+    if (!log->db)
+        return;
+    memset(&r, 0, sizeof(r));
+    if (log->pend_trace->len >= OPLOG_PENDING_MAX) {
+        log->pend_dropped++;
+        return;
+    }
+    g_strlcpy(r.opid, opid, sizeof(r.opid));
+    r.r = *row;
+    g_array_append_vals(log->pend_trace, &r, 1);
     oplog_arm_flush(log);
 }
 

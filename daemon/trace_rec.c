@@ -11,6 +11,7 @@
 
 #include <glib.h>
 
+#include "oplog.h"
 #include "trace_rec.h"
 
 struct trace_rec_op {
@@ -22,6 +23,12 @@ struct trace_rec_op {
 
 static struct trace_rec_op *trace_rec_ring[TRACE_REC_OPS];
 static size_t trace_rec_next; /* the slot the next new operation takes */
+static struct oplog *trace_rec_log;
+
+void trace_rec_set_log(struct oplog *log)
+{
+    trace_rec_log = log;
+}
 
 static struct trace_rec_op *trace_rec_find(const char *opid)
 {
@@ -31,7 +38,8 @@ static struct trace_rec_op *trace_rec_find(const char *opid)
     return NULL;
 }
 
-int trace_rec_add(const char *opid, const struct trace_row *row)
+/* Keep row in memory only. */
+static int trace_rec_keep(const char *opid, const struct trace_row *row)
 {
     struct trace_rec_op *o;
 
@@ -53,6 +61,26 @@ int trace_rec_add(const char *opid, const struct trace_row *row)
     }
     o->rows[o->nrows++] = *row;
     return 0;
+}
+
+int trace_rec_add(const char *opid, const struct trace_row *row)
+{
+    int rc = trace_rec_keep(opid, row);
+
+    if (rc == 0 && trace_rec_log)
+        oplog_add_trace_row(trace_rec_log, opid, row);
+    return rc;
+}
+
+static void trace_rec_loaded(const char *opid, const struct trace_row *r, void *arg)
+{
+    (void)arg;
+    trace_rec_keep(opid, r);
+}
+
+int trace_rec_load(struct oplog *log)
+{
+    return oplog_read_trace(log, TRACE_REC_OPS, trace_rec_loaded, NULL);
 }
 
 size_t trace_rec_get(const char *opid, const struct trace_row **rows, unsigned *dropped)

@@ -6,8 +6,10 @@
  * (vesperctl trace): Pacemaker's operations from the CIB (action_pcmk's
  * watches), later libvirt's events.  Bounded: rows of at most
  * TRACE_REC_OPS operations (the oldest given up first), at most
- * TRACE_MAX_TASKS rows each (more are counted as dropped).  Main loop
- * only; no I/O, no logging.
+ * TRACE_MAX_TASKS rows each (more are counted as dropped).  With an
+ * operation log set (trace_rec_set_log()), each row is also written to its
+ * database, and trace_rec_load() brings the newest operations' rows back
+ * after a restart.  Main loop only; no logging.
  */
 #ifndef VSP_TRACE_REC_H
 #define VSP_TRACE_REC_H
@@ -15,6 +17,8 @@
 #include <stddef.h>
 
 #include "trace.h"
+
+struct oplog;
 
 #define TRACE_REC_OPS 64
 
@@ -27,6 +31,13 @@ int trace_rec_add(const char *opid, const struct trace_row *row);
  * many were not kept.  Returns their number (0 when none or unknown).
  */
 size_t trace_rec_get(const char *opid, const struct trace_row **rows, unsigned *dropped);
+
+/* Write every row added from now on to log's database too (NULL: stop). */
+void trace_rec_set_log(struct oplog *log);
+
+/* Read the rows of the newest TRACE_REC_OPS operations back from log's
+ * database (start-up, blocking); their number or -errno. */
+int trace_rec_load(struct oplog *log);
 
 /* Forget everything (vesperd's exit; tests). */
 void trace_rec_clear(void);

@@ -43,6 +43,7 @@
 #include "log.h"
 #include "opid.h"
 #include "oplog.h"
+#include "trace_rec.h"
 #include "vsp_time.h"
 #ifdef HAVE_LIBVIRT
 #include "virt.h"
@@ -355,7 +356,11 @@ int main(int argc, char **argv)
             log_warnx("oplog: cannot read %s back: %s", c->oplog, oplog_last_error(vesperd_oplog));
         else if (n > 0)
             log_info("oplog: %d events and operations read back from %s", n, c->oplog);
+        n = trace_rec_load(vesperd_oplog);
+        if (n > 0)
+            log_info("oplog: %d trace rows read back", n);
     }
+    trace_rec_set_log(vesperd_oplog);
     action_init();
 #ifdef HAVE_LIBVIRT
     virt_init();
@@ -408,6 +413,8 @@ int main(int argc, char **argv)
 #ifdef HAVE_PACEMAKER
     action_pcmk_shutdown();
 #endif
+    trace_rec_set_log(NULL);
+    trace_rec_clear();
     oplog_free(vesperd_oplog);
     if (opt_pidfile)
         unlink(opt_pidfile);

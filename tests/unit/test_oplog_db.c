@@ -518,7 +518,7 @@ static void test_first_version_kept_aside(void **state)
     oplog_free(log);
     assert_int_equal(db_count("SELECT count(*) FROM events_v1"), 1);
     assert_int_equal(db_count("SELECT count(*) FROM events"), 0);
-    assert_int_equal(db_count("PRAGMA user_version"), 3);
+    assert_int_equal(db_count("PRAGMA user_version"), 4);
 }
 
 struct seen_maint {
@@ -640,8 +640,113 @@ static void test_schema_2_upgraded(void **state)
     assert_int_equal(oplog_read_maintenance(log, seen_maintenance, &m), 0);
     oplog_set_maintenance(log, "vm1", 1, 1, 0, NULL, NULL);
     oplog_free(log);
-    assert_int_equal(db_count("PRAGMA user_version"), 3);
+    assert_int_equal(db_count("PRAGMA user_version"), 4);
     assert_int_equal(db_count("SELECT count(*) FROM maintenance"), 1);
+}
+
+/* trace rows of other layers */
+struct seen_trace {
+    int n;
+    char opid[4][OPID_BUF_LEN];
+    struct trace_row r[4];
+};
+
+static void seen_trace_row(const char *opid, const struct trace_row *r, void *arg)
+{
+    struct seen_trace *x = arg;
+
+    if (x->n < 4) {
+        g_strlcpy(x->opid[x->n], opid, sizeof(x->opid[0]));
+        x->r[x->n] = *r;
+    }
+    x->n++;
+}
+
+static struct trace_row mkrow(const char *name, uint64_t start)
+{
+    struct trace_row r;
+
+    memset(&r, 0, sizeof(r));
+    r.kind = TRACE_ROW_TASK;
+    r.layer = TRACE_PACEMAKER;
+    g_strlcpy(r.node, "node2", sizeof(r.node));
+    g_strlcpy(r.name, name, sizeof(r.name));
+    r.start_ns = start;
+    r.end_ns = start + 5;
+    r.err_ns = 2;
+    r.status = 7;
+    g_strlcpy(r.text, "rc 7", sizeof(r.text));
+    r.value = 1.5;
+    return r;
+}
+
+/* Rows kept with their operation, read back for the newest operations,
+ * pruned once the operation is gone; a schema-3 database gets the table. */
+static void test_trace_rows(void **state)
+{
+    struct oplog_retention keep = {.max_age_ns = 0, .max_events = 0, .max_ops = 1};
+    struct oplog_event e = mkev("vm1", 1, VSP_VERDICT_FAILOVER);
+    struct oplog_op o1 = mkop(&e, "op-0t85s000039u-1"), o2 = mkop(&e, "op-0t85s000039u-2");
+    struct trace_row r;
+    struct seen_trace x;
+    struct oplog *log;
+    int rc = 1;
+    sqlite3 *db;
+
+    (void)state;
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    o1.state = o2.state = OPLOG_OP_DONE;
+    oplog_add_op(log, &o1);
+    oplog_add_op(log, &o2);
+    r = mkrow("stop web", 100);
+    oplog_add_trace_row(log, o1.id, &r);
+    r = mkrow("start web", 200);
+    oplog_add_trace_row(log, o1.id, &r);
+    r = mkrow("stop web", 300);
+    oplog_add_trace_row(log, o2.id, &r);
+    oplog_free(log);
+    assert_int_equal(db_count("SELECT count(*) FROM trace"), 3);
+
+    log = oplog_new(10, 10, path, &rc);
+    memset(&x, 0, sizeof(x));
+    assert_int_equal(oplog_read_trace(log, 10, seen_trace_row, &x), 3);
+    assert_string_equal(x.opid[0], o1.id);
+    assert_string_equal(x.r[1].name, "start web");
+    assert_int_equal(x.r[1].layer, TRACE_PACEMAKER);
+    assert_int_equal(x.r[1].kind, TRACE_ROW_TASK);
+    assert_string_equal(x.r[1].node, "node2");
+    assert_int_equal(x.r[1].start_ns, 200);
+    assert_int_equal(x.r[1].end_ns, 205);
+    assert_int_equal(x.r[1].err_ns, 2);
+    assert_int_equal(x.r[1].status, 7);
+    assert_string_equal(x.r[1].text, "rc 7");
+    assert_true(x.r[1].value == 1.5);
+    assert_string_equal(x.opid[2], o2.id);
+    /* the newest operation only */
+    memset(&x, 0, sizeof(x));
+    assert_int_equal(oplog_read_trace(log, 1, seen_trace_row, &x), 1);
+    assert_string_equal(x.opid[0], o2.id);
+    /* one operation kept: the other's rows go with it */
+    oplog_set_retention(log, &keep);
+    e = mkev("vm1", 2, VSP_VERDICT_NONE);
+    oplog_add_event(log, &e);
+    oplog_sync(log);
+    oplog_free(log);
+    assert_int_equal(db_count("SELECT count(*) FROM operations"), 1);
+    assert_int_equal(db_count("SELECT count(*) FROM trace"), 1);
+
+    /* an older database without the table */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "DROP TABLE trace; PRAGMA user_version = 3;", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    log = oplog_new(10, 10, path, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(oplog_read_trace(log, 10, seen_trace_row, &x), 0);
+    oplog_free(log);
+    assert_int_equal(db_count("PRAGMA user_version"), 4);
 }
 
 int main(void)
@@ -658,6 +763,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_million, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_version_kept_aside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_rows, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
