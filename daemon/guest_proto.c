@@ -440,8 +440,14 @@ static void guest_on_event(struct guest *g, const struct vsp_event *ev, uint64_t
 
         e.event_mapped = 1;
         e.event_mono_ns = host;
-        if (clock_estimate(&g->clock, &est) == 0)
+        if (clock_estimate(&g->clock, &est) == 0) {
+            uint64_t age = host > est.host_ns ? host - est.host_ns : est.host_ns - host;
+
             e.clock_offset_ns = est.offset_ns;
+            /* the bound clocksync.h gives: half the round trip, plus the
+             * drift since the sample */
+            e.clock_err_ns = (uint64_t)est.rtt_ns / 2 + age / 1000000u * CLOCK_SKEW_PPM;
+        }
         if (host <= recv_ns)
             e.event_real_ns = e.recv_real_ns - (recv_ns - host);
         else

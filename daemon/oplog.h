@@ -66,6 +66,7 @@ struct oplog_event {
     uint64_t guest_mono_ns, guest_real_ns; /* as sent by the guest */
     int event_mapped;                      /* event_mono_ns comes from the clock offset */
     int64_t clock_offset_ns;               /* host mono - guest mono used for the mapping */
+    uint64_t clock_err_ns;                 /* its error bound (rtt/2 + drift), 0 unknown */
     uint64_t event_mono_ns, event_real_ns; /* event time on the host clock */
     uint64_t recv_mono_ns, recv_real_ns;   /* bytes read by vesperd */
     uint64_t decide_mono_ns;               /* rules_eval returned */

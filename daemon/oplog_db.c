@@ -62,6 +62,7 @@ const char *const oplog_event_cols[OPLOG_EVENT_NCOLS] = {
     "reason",
     "opid",
     "hboot",
+    "clock_err_ns",
 };
 
 const char *const oplog_op_cols[OPLOG_OP_NCOLS] = {
@@ -163,6 +164,22 @@ static const char oplog_ins_trace_sql[] =
     "INSERT INTO trace (opid, kind, layer, node, name, start_ns, end_ns, err_ns, status, text,"
     " value) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
 
+/* Has table a column named col? */
+static int oplog_has_column(sqlite3 *db, const char *table, const char *col)
+{
+    sqlite3_stmt *st = NULL;
+    int has = 0;
+
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+        has = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return has;
+}
+
 /*
  * Open (creating) and bring the schema to OPLOG_SCHEMA_VERSION.  A
  * database of the first version (no user_version, events without n) keeps
@@ -197,6 +214,13 @@ static int oplog_schema_apply(sqlite3 *db, char **msg)
         sqlite3_exec(db,
                      "ALTER TABLE events RENAME TO events_v1;"
                      "ALTER TABLE operations RENAME TO operations_v1;",
+                     NULL, NULL, msg) != SQLITE_OK)
+        return -EIO;
+    /* schema 4: the events' clock error, in both tables that hold events */
+    if (version >= 2 && has_events && !oplog_has_column(db, "events", "clock_err_ns") &&
+        sqlite3_exec(db,
+                     "ALTER TABLE events ADD COLUMN clock_err_ns INTEGER DEFAULT 0;"
+                     "ALTER TABLE operations ADD COLUMN clock_err_ns INTEGER DEFAULT 0;",
                      NULL, NULL, msg) != SQLITE_OK)
         return -EIO;
     sql = oplog_schema_sql();
@@ -267,6 +291,7 @@ void oplog_bind_event(sqlite3_stmt *st, int *ip, const struct oplog_event *e)
     BIND_T(st, i++, e->reason);
     BIND_T(st, i++, e->opid);
     BIND_I(st, i++, e->host_boot);
+    BIND_I(st, i++, e->clock_err_ns);
     *ip = i;
 }
 

@@ -103,6 +103,7 @@ void oplog_column_event(sqlite3_stmt *st, int *ip, struct oplog_event *e)
     g_strlcpy(e->reason, col_text(st, i++), sizeof(e->reason));
     g_strlcpy(e->opid, col_text(st, i++), sizeof(e->opid));
     e->host_boot = col_u64(st, i++);
+    e->clock_err_ns = col_u64(st, i++);
     *ip = i;
 }
 

@@ -93,9 +93,8 @@ static int trace_build_vesperd(struct trace *t, const struct oplog_op *o, const 
         /* host evidence: vesperd's own observation */
         i = trace_add_task(t, root, TRACE_VESPERD, host, "host evidence", recv, recv, 0);
     } else if (ev) {
-        /* the mapping is good to the clock estimate's error, which the
-         * record does not keep yet (docs/trace.md) */
-        i = trace_add_task(t, root, TRACE_KERNEL, e->guest, "probe hit", ev, ev, 0);
+        /* the mapping is good to the clock estimate's error */
+        i = trace_add_task(t, root, TRACE_KERNEL, e->guest, "probe hit", ev, ev, e->clock_err_ns);
     } else {
         i = trace_add_task(t, root, TRACE_KERNEL, e->guest, "probe hit (no clock estimate)", recv,
                            recv, 0);

@@ -173,7 +173,7 @@ def run(d, guests):
               "trace: the tree of the operation (%s)" % (lines[:1],))
         check(any(ln.startswith("* (root)") and "failover vm1-web" in ln for ln in lines) and
               any(ln.startswith("* .1 ") and "kernel" in ln and " vm1 " in ln and
-                  "probe hit: signal SIGKILL to nginx[321]" in ln for ln in lines) and
+                  "probe hit: signal SIGKILL to nginx[321] (clock +-" in ln for ln in lines) and
               any(".4 " in ln and "action record: exit 0" in ln for ln in lines),
               "trace: root, the guest's probe hit and the action, on the critical path")
         # ... and Trace Event JSON

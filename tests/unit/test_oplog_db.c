@@ -736,17 +736,25 @@ static void test_trace_rows(void **state)
     assert_int_equal(db_count("SELECT count(*) FROM operations"), 1);
     assert_int_equal(db_count("SELECT count(*) FROM trace"), 1);
 
-    /* an older database without the table */
+    /* an older database: no trace table, no clock_err_ns column */
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "DROP TABLE trace; PRAGMA user_version = 3;", NULL, NULL, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE trace; ALTER TABLE events DROP COLUMN clock_err_ns;"
+                                  "ALTER TABLE operations DROP COLUMN clock_err_ns;"
+                                  "PRAGMA user_version = 3;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_close(db);
     log = oplog_new(10, 10, path, &rc);
     assert_int_equal(rc, 0);
     assert_int_equal(oplog_read_trace(log, 10, seen_trace_row, &x), 0);
+    e = mkev("vm1", 3, VSP_VERDICT_NONE);
+    e.clock_err_ns = 4242;
+    oplog_add_event(log, &e);
     oplog_free(log);
     assert_int_equal(db_count("PRAGMA user_version"), 4);
+    assert_int_equal(db_count("SELECT clock_err_ns FROM events WHERE seq = 3"), 4242);
+    assert_int_equal(db_count("SELECT count(*) FROM events WHERE clock_err_ns = 0"), 1);
 }
 
 int main(void)

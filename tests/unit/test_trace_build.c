@@ -47,6 +47,7 @@ static struct oplog_op op_failover(void)
     o.ev.tgid = 123;
     o.ev.verdict = VSP_VERDICT_FAILOVER;
     o.ev.event_mapped = 1;
+    o.ev.clock_err_ns = 150000;
     o.ev.event_mono_ns = MONO0;
     o.ev.recv_mono_ns = MONO0 + 600000;
     o.ev.recv_real_ns = REAL0 + 600000;
@@ -101,6 +102,7 @@ static void test_vesperd_only(void **unused)
     assert_string_equal(t->task[i].node, "vm1");
     assert_string_equal(t->task[i].outcome, "signal SIGKILL to httpd[123]");
     assert_string_equal(t->task[i].suffix, ".1");
+    assert_int_equal(t->task[i].err_ns, 150000);
     i = find(t, "receive and judge");
     assert_int_equal(t->task[i].start_ns, REAL0 + 600000);
     assert_int_equal(t->task[i].end_ns, REAL0 + 800000);
