@@ -37,6 +37,7 @@
 #include "log.h"
 #include "pmk.h"
 #include "proto.h"
+#include "trace_rec.h"
 #include "vsp_time.h"
 
 struct apk_run {
@@ -51,6 +52,8 @@ struct apk_run {
     int finished;             /* done called: freed when the destroy returns */
     guint destroy_src;        /* the wait for the destroy, 0 none */
     char pre[OPLOG_TEXT_LEN]; /* "domain destroyed in 40 ms" before the outcome, "" none */
+    char guest[CONF_NAME_MAX + 1];
+    uint64_t destroy_real_ns; /* when the destroy began, for the trace */
 };
 
 static GList *apk_runs; /* struct apk_run, until its result */
@@ -157,6 +160,23 @@ static void apk_send(struct apk_run *run, int verdict, unsigned attempts)
                   pmk_link_name(pmk_link_state()), run->resource);
 }
 
+/* The destroy as a task of the operation's trace (hypervisor layer). */
+static void apk_trace_destroy(const struct apk_run *run, int status, const char *text)
+{
+    struct trace_row r;
+
+    memset(&r, 0, sizeof(r));
+    r.kind = TRACE_ROW_TASK;
+    r.layer = TRACE_LIBVIRT;
+    g_strlcpy(r.node, pmk_node_name(), sizeof(r.node));
+    snprintf(r.name, sizeof(r.name), "destroy %.30s", run->guest);
+    r.start_ns = run->destroy_real_ns;
+    r.end_ns = vsp_real_ns();
+    r.status = status;
+    g_strlcpy(r.text, text ? text : "", sizeof(r.text));
+    trace_rec_add(run->opid, &r);
+}
+
 /* The destroy returned (status 0 or -errno, text what libvirt said). */
 static void apk_on_destroyed(void *arg, int status, const char *text)
 {
@@ -165,6 +185,7 @@ static void apk_on_destroyed(void *arg, int status, const char *text)
     int waiting = run->destroy_src != 0;
 
     run->destroying = 0;
+    apk_trace_destroy(run, status, text);
     if (run->finished) { /* the fail went out after the wait, and has ended */
         log_info("op %s: pacemaker: the domain's destroy returned %.0f ms after the "
                  "verdict: %s",
@@ -248,6 +269,7 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
     g_strlcpy(run->task, op->task, sizeof(run->task));
     g_strlcpy(run->opid, op->id, sizeof(run->opid));
     g_strlcpy(run->resource, op->resource, sizeof(run->resource));
+    g_strlcpy(run->guest, op->ev.guest, sizeof(run->guest));
     run->start_ns = now;
     run->done = done;
     run->arg = arg;
@@ -255,8 +277,10 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
     if (op->attempts <= 1)
         apk_trace_open(op->id, op->resource);
     if (apk_want_destroy(act, op, why, sizeof(why))) {
-        int rc = apk_destroy(op->ev.guest, apk_on_destroyed, run, why, sizeof(why));
+        int rc;
 
+        run->destroy_real_ns = vsp_real_ns();
+        rc = apk_destroy(op->ev.guest, apk_on_destroyed, run, why, sizeof(why));
         if (rc == 0) {
             run->destroying = 1;
             run->destroy_src = g_timeout_add(apk_destroy_wait_ms, apk_destroy_wait_over, run);

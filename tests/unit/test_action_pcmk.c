@@ -306,10 +306,23 @@ static void test_destroy_then_fail(void **state)
     assert_int_equal(pk.ncalls, 0); /* nothing sent before the destroy returns */
     assert_int_equal(action_pcmk_ops.withdraw(op.task, "planned now"), -EINPROGRESS);
     assert_int_equal(action_pcmk_ops.running(), 1);
+    trace_rec_clear();
     dk_return(0, "destroyed");
     assert_string_equal(pk.calls, "F");
     assert_string_equal(pk.rsc, "web");
     assert_int_equal(dn.calls, 0);
+    /* the destroy is a task of the operation's trace */
+    {
+        const struct trace_row *rows;
+        unsigned dropped;
+
+        assert_int_equal(trace_rec_get(op.id, &rows, &dropped), 1);
+        assert_string_equal(rows[0].name, "destroy vm1");
+        assert_int_equal(rows[0].layer, TRACE_LIBVIRT);
+        assert_string_equal(rows[0].text, "destroyed");
+        assert_true(rows[0].start_ns > 0 && rows[0].end_ns >= rows[0].start_ns);
+        trace_rec_clear();
+    }
     pk_answer();
     assert_int_equal(dn.calls, 1);
     assert_int_equal(dn.res.status, 0);
