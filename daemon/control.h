@@ -104,6 +104,7 @@ struct control_req {
     int json;
     int follow;
     int chrome; /* trace --format chrome (or --json): Trace Event JSON */
+    int svg;    /* trace --format svg: a timeline picture */
 };
 
 /* Command name for logs ("events"), NULL for an invalid value. */

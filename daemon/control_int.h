@@ -88,7 +88,7 @@ void control_render_list(struct control_reply *r, int ops);
 /* one operation as a timeline (text) or one JSON object */
 void control_render_operation(struct control_reply *r, const struct oplog_op *o);
 /* o's trace (trace_build.h) with the rows other layers recorded for it
- * (trace_rec.h): a tree, or Trace Event JSON for --format chrome / --json */
+ * (trace_rec.h): a tree, Trace Event JSON (--format chrome, --json) or SVG */
 void control_render_trace(struct control_reply *r, const struct oplog_op *o);
 
 /* One event (ev, op NULL) or operation (op, ev NULL) as one line appended

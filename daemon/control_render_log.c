@@ -634,6 +634,8 @@ void control_render_trace(struct control_reply *r, const struct oplog_op *o)
     t->dropped += dropped;
     if (r->req->chrome)
         trace_render_chrome(t, r->body);
+    else if (r->req->svg)
+        trace_render_svg(t, r->body);
     else
         trace_render_text(t, r->body);
     g_free(t);

@@ -223,11 +223,14 @@ int control_parse_request(const char *line, size_t len, struct control_req *req,
             req->json = 1;
         } else if (strcmp(w, "--format") == 0 && req->cmd == CONTROL_TRACE) {
             if (i + 1 >= nw ||
-                (strcmp(words[i + 1], "text") != 0 && strcmp(words[i + 1], "chrome") != 0)) {
-                control_seterr(err, errlen, "%s: --format needs text or chrome", cname);
+                (strcmp(words[i + 1], "text") != 0 && strcmp(words[i + 1], "chrome") != 0 &&
+                 strcmp(words[i + 1], "svg") != 0)) {
+                control_seterr(err, errlen, "%s: --format needs text, chrome or svg", cname);
                 return -EINVAL;
             }
-            req->chrome = strcmp(words[++i], "chrome") == 0;
+            i++;
+            req->chrome = strcmp(words[i], "chrome") == 0;
+            req->svg = strcmp(words[i], "svg") == 0;
         } else if (strcmp(w, "--follow") == 0 && control_cmds[ci].follow_ok) {
             req->follow = 1;
         } else if (strcmp(w, "--limit") == 0 && control_cmds[ci].limit_ok) {

@@ -13,6 +13,10 @@
  *    per task, an instant event ("i") per event and per open task, a
  *    counter event ("C") per stat.  ts and dur in microseconds from the
  *    root's start; the root's wall-clock start in otherData.
+ *  - svg: one timeline picture: the operation's span on top, then a row
+ *    per node and layer (overlapping tasks stacked), a bar per task
+ *    coloured by layer and outlined when on the critical path, a mark per
+ *    event, a millisecond axis; self-contained SVG 1.1, no script.
  */
 #ifndef VSP_TRACE_RENDER_H
 #define VSP_TRACE_RENDER_H
@@ -23,5 +27,6 @@
 
 void trace_render_text(const struct trace *t, GString *out);
 void trace_render_chrome(const struct trace *t, GString *out);
+void trace_render_svg(const struct trace *t, GString *out);
 
 #endif /* VSP_TRACE_RENDER_H */

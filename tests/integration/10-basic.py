@@ -196,8 +196,19 @@ def run(d, guests):
                                      for e in xs),
               "trace: every task lies within the root")
         r = d.ctl("trace", o["id"], "--format", "svgx", check=False)
-        check("--format needs text or chrome" in r.stdout + r.stderr,
+        check("--format needs text, chrome or svg" in r.stdout + r.stderr,
               "trace: an unknown format is refused")
+        r = d.ctl("trace", o["id"], "--format", "svg")
+        check(r.stdout.startswith("<?xml") and r.stdout.rstrip().endswith("</svg>") and
+              r.stdout.count("<rect ") == 6 and "probe hit" in r.stdout,
+              "trace --format svg: a picture, a bar per task")
+        try:
+            import xml.dom.minidom
+            xml.dom.minidom.parseString(r.stdout)
+            svg_ok = True
+        except Exception:  # noqa: BLE001 - any parse error fails the check
+            svg_ok = False
+        check(svg_ok, "trace --format svg: well-formed XML")
         r = d.ctl("trace", o["id"][:-1] + "999", check=False)
         check("is not in the log" in r.stdout + r.stderr, "trace: an unknown operation")
     h = d.ctl("health", "vm1").stdout.strip()

@@ -189,6 +189,33 @@ static void test_with_rows(void **unused)
         fputs(out->str, stderr);
     assert_non_null(strstr(out->str, "* .5.3"));
     assert_non_null(strstr(out->str, "start web: rc 0 (ok) (clock +-2.000 ms)"));
+    /* the picture: a bar per task, the critical ones outlined, the event */
+    g_string_truncate(out, 0);
+    trace_render_svg(t, out);
+    if (getenv("TEST_TRACE_SVG")) {
+        FILE *f = fopen(getenv("TEST_TRACE_SVG"), "w");
+
+        if (f) {
+            fputs(out->str, f);
+            fclose(f);
+        }
+    }
+    assert_true(g_str_has_prefix(out->str, "<?xml"));
+    assert_non_null(strstr(out->str, "</svg>\n"));
+    {
+        size_t bars = 0, outlined = 0;
+
+        for (const char *p = out->str; (p = strstr(p, "<rect x=")) != NULL; p++)
+            bars++;
+        for (const char *p = out->str; (p = strstr(p, "stroke=\"black\" stroke-width=\"1.5\""));
+             p++)
+            outlined++;
+        assert_int_equal(bars, t->ntask);
+        assert_int_equal(outlined, 9);
+    }
+    assert_non_null(strstr(out->str, ">pacemaker @ node2</text>"));
+    assert_non_null(strstr(out->str, "<title>domain stopped: </title>"));
+    assert_non_null(strstr(out->str, "5.3 start web (840.0 ms)"));
     g_string_free(out, TRUE);
     free(t);
 }
