@@ -333,12 +333,27 @@ def main():
         know("maintenance-mode off after the reconnection",
              r"guest g1: no longer in a planned state", t0, False)
 
-        # unplanned: failed at once
+        # unplanned: failed at once (once the attribute manager is back,
+        # or known not to come back: the fail-count is its)
+        def attrd_pids():
+            return stack.run([os.path.join(stack.CL, "pids"), "-d", STATE, "node1",
+                              "pacemaker-attrd"]).stdout.split()
+        wait(lambda: attrd_pids() or "Not respawning pacemaker-attrd subdaemon until cluster "
+             "returns" in stack.pcmk_log("node1"), 15, step=0.5)
         settle()
         time.sleep(0.5)
         fault(g, "unplanned SIGKILL", sent=True)
-        check(wait(lambda: failcount() not in ("0", "?"), 10),
-              "unplanned SIGKILL: d1 has a fail-count (%s)" % failcount())
+        # the fail-count is the attribute manager's, which the CIB
+        # manager's death took down with it; pacemakerd may not respawn it
+        # (the same check of corosync as above): then the controller's
+        # record, checked by fault(), is all there is to see
+        if "Not respawning pacemaker-attrd subdaemon until cluster returns" in \
+                stack.pcmk_log("node1") and not attrd_pids():
+            vsptest.skipped("unplanned SIGKILL: d1's fail-count: pacemakerd did not respawn "
+                            "pacemaker-attrd (\"Not respawning ... until cluster returns\")")
+        else:
+            check(wait(lambda: failcount() not in ("0", "?"), 10),
+                  "unplanned SIGKILL: d1 has a fail-count (%s)" % failcount())
         st = cib_stats()
         log("CIB follower: %s reads after %s notifications, lag last %.2f ms, max %.2f ms"
             % (st.get("reads"), st.get("notifications"), st.get("lag_ms", 0),
