@@ -274,8 +274,6 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
     run->done = done;
     run->arg = arg;
     apk_runs = g_list_prepend(apk_runs, run);
-    if (op->attempts <= 1)
-        apk_trace_open(op->id, op->resource);
     if (apk_want_destroy(act, op, why, sizeof(why))) {
         int rc;
 
@@ -287,6 +285,7 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
             log_info("op %s: pacemaker: the kernel of guest %s is dead (%s): destroying its "
                      "domain, then failing %s",
                      op->id, op->ev.guest, vsp_probe_name(op->ev.probe), op->resource);
+            apk_trace_open(op->id, op->resource);
             return 0;
         }
         snprintf(run->pre, sizeof(run->pre), "domain not destroyed (%.100s)", why);
@@ -296,6 +295,10 @@ static int apk_start(const struct conf_action *act, const struct oplog_op *op, a
     if (run->pre[0])
         log_info("op %s: pacemaker: %s", op->id, run->pre);
     apk_send(run, op->ev.verdict, op->attempts);
+    /* after the send, which it must not delay: the CIB it reads is the
+     * follower's last, which cannot show the request before this returns */
+    if (op->attempts <= 1)
+        apk_trace_open(op->id, op->resource);
     return 0;
 }
 
