@@ -144,6 +144,10 @@ size_t trace_pcmk_update(struct trace_pcmk *w, const struct pmk_hist_op *ops, si
 
         if (s && trace_pcmk_same(s, o))
             continue;
+        if (!s && w->nseen == TRACE_PCMK_SEEN_MAX) {
+            w->lost++;
+            continue;
+        }
         if (o->op_status == -1) {
             /* began: remember when; its result comes later */
             if (!s)

@@ -22,7 +22,7 @@
 #include "pmk.h"
 #include "trace.h"
 
-#define TRACE_PCMK_SEEN_MAX 32 /* records remembered per watch */
+#define TRACE_PCMK_SEEN_MAX 128 /* records remembered per watch: 32 nodes x 4 */
 
 struct trace_pcmk_seen {
     char node[PMK_NAME_MAX + 1];
@@ -51,7 +51,9 @@ void trace_pcmk_start(struct trace_pcmk *w, const char *rsc, const struct pmk_hi
  * CIB follower's notification-to-read lag).  Writes a row for each record
  * that completed since the last call (at most max; more are counted in
  * w->lost) and returns how many it wrote.  A record seen pending is
- * remembered for its start.
+ * remembered for its start.  Once TRACE_PCMK_SEEN_MAX records are
+ * remembered, a record never seen is counted in w->lost and ignored (it
+ * could not be told from itself at the next read).
  */
 size_t trace_pcmk_update(struct trace_pcmk *w, const struct pmk_hist_op *ops, size_t n,
                          uint64_t now_ns, uint64_t err_ns, struct trace_row *rows, size_t max);

@@ -121,6 +121,10 @@ static void test_bounds(void **unused)
     /* rows beyond max and records beyond memory are counted, not written */
     assert_int_equal(trace_pcmk_update(&w, h, TRACE_PCMK_SEEN_MAX + 2, T0 + MS, 0, r, 2), 2);
     assert_int_equal(w.nseen, TRACE_PCMK_SEEN_MAX);
+    /* 126 rows beyond max, 2 records beyond memory */
+    assert_int_equal(w.lost, TRACE_PCMK_SEEN_MAX);
+    /* the records not remembered never come back as rows */
+    assert_int_equal(trace_pcmk_update(&w, h, TRACE_PCMK_SEEN_MAX + 2, T0 + 2 * MS, 0, r, 2), 0);
     assert_int_equal(w.lost, TRACE_PCMK_SEEN_MAX + 2);
     /* a one-off monitor is a probe; a record at the epoch gives no
      * negative start */
