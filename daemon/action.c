@@ -20,6 +20,7 @@
 
 #include "action.h"
 #include "log.h"
+#include "trace_rec.h"
 #include "vsp_hex.h"
 #include "vsp_time.h"
 
@@ -85,6 +86,10 @@ int action_start(const struct conf_action *act, const struct oplog_op *op, actio
         action_report(op->task, done, arg, rc, 0, text);
         return rc;
     }
+    /* what happens to the guest's domain from now on belongs to this
+     * operation's trace (a resend follows it again) */
+    if (act && op->ev.guest[0])
+        trace_rec_follow(op->id, op->ev.guest);
     rc = ops->start(act, op, done, arg);
     if (rc < 0) {
         snprintf(text, sizeof(text), "%s action could not start: %s", ops->name, g_strerror(-rc));

@@ -21,6 +21,7 @@
 
 #include "guest_int.h"
 #include "log.h"
+#include "trace_rec.h"
 #include "vsp_time.h"
 
 /* ---- libvirt ------------------------------------------------------------- */
@@ -90,6 +91,12 @@ void guest_domain_up(struct guest *g, const char *conn, const char *path)
             log_info("guest %s: domain %s runs on libvirt %s, channel %s", g->name, g->cg->domain,
                      conn, path ? path : "(none)");
     }
+    if (g->dom_state != GUEST_DOM_RUNNING || moved) {
+        char text[TRACE_TEXT_LEN + 32];
+
+        snprintf(text, sizeof(text), "on libvirt %.60s", conn);
+        trace_rec_guest_event(g->name, TRACE_LIBVIRT, "domain running", text);
+    }
     g->dom_state = GUEST_DOM_RUNNING;
     g->dom_reason[0] = '\0';
     g->dom_expected = 0;
@@ -125,6 +132,13 @@ int guest_domain_down(struct guest *g, const char *conn, const char *path, const
     g->dom_state = GUEST_DOM_AWAY;
     g->dom_since_ns = vsp_mono_ns();
     g_strlcpy(g->dom_reason, reason, sizeof(g->dom_reason));
+    {
+        char text[TRACE_TEXT_LEN + 32];
+
+        snprintf(text, sizeof(text), "%.40s on libvirt %.60s (%s)", reason, conn,
+                 expected ? "expected" : "not expected");
+        trace_rec_guest_event(g->name, TRACE_LIBVIRT, "domain stopped", text);
+    }
     g->dom_expected = expected;
     pending = g->grace_src != 0;
     guest_remove_source(&g->grace_src);

@@ -13,6 +13,7 @@
 
 #include "oplog.h"
 #include "trace_rec.h"
+#include "vsp_time.h"
 
 struct trace_rec_op {
     char opid[OPID_BUF_LEN];
@@ -24,6 +25,67 @@ struct trace_rec_op {
 static struct trace_rec_op *trace_rec_ring[TRACE_REC_OPS];
 static size_t trace_rec_next; /* the slot the next new operation takes */
 static struct oplog *trace_rec_log;
+static const char *(*trace_rec_node)(void);
+
+struct trace_rec_follow {
+    char opid[OPID_BUF_LEN];
+    char guest[TRACE_NODE_LEN];
+    uint64_t until_mono_ns; /* 0: free */
+};
+static struct trace_rec_follow trace_rec_follows[TRACE_REC_FOLLOWS];
+
+void trace_rec_set_node(const char *(*node_name)(void))
+{
+    trace_rec_node = node_name;
+}
+
+void trace_rec_follow(const char *opid, const char *guest)
+{
+    uint64_t now = vsp_mono_ns();
+    struct trace_rec_follow *slot = &trace_rec_follows[0];
+
+    for (size_t i = 0; i < TRACE_REC_FOLLOWS; i++) {
+        struct trace_rec_follow *f = &trace_rec_follows[i];
+
+        if (f->until_mono_ns && strcmp(f->guest, guest) == 0) {
+            slot = f; /* a newer operation takes the guest over */
+            break;
+        }
+        if (f->until_mono_ns < slot->until_mono_ns)
+            slot = f; /* free (0) or the one ending first */
+    }
+    g_strlcpy(slot->opid, opid, sizeof(slot->opid));
+    g_strlcpy(slot->guest, guest, sizeof(slot->guest));
+    slot->until_mono_ns = now + (uint64_t)TRACE_REC_FOLLOW_S * 1000000000u;
+}
+
+void trace_rec_guest_event(const char *guest, enum trace_layer layer, const char *name,
+                           const char *text)
+{
+    uint64_t now = vsp_mono_ns();
+    const char *node = trace_rec_node ? trace_rec_node() : NULL;
+    struct trace_row r;
+
+    for (size_t i = 0; i < TRACE_REC_FOLLOWS; i++) {
+        struct trace_rec_follow *f = &trace_rec_follows[i];
+
+        if (!f->until_mono_ns || strcmp(f->guest, guest) != 0)
+            continue;
+        if (now > f->until_mono_ns) {
+            f->until_mono_ns = 0;
+            return;
+        }
+        memset(&r, 0, sizeof(r));
+        r.kind = TRACE_ROW_EVENT;
+        r.layer = layer;
+        g_strlcpy(r.node, node && *node ? node : g_get_host_name(), sizeof(r.node));
+        g_strlcpy(r.name, name, sizeof(r.name));
+        r.start_ns = vsp_real_ns();
+        g_strlcpy(r.text, text ? text : "", sizeof(r.text));
+        trace_rec_add(f->opid, &r);
+        return;
+    }
+}
 
 void trace_rec_set_log(struct oplog *log)
 {
@@ -99,4 +161,5 @@ void trace_rec_clear(void)
         trace_rec_ring[i] = NULL;
     }
     trace_rec_next = 0;
+    memset(trace_rec_follows, 0, sizeof(trace_rec_follows));
 }

@@ -361,6 +361,9 @@ int main(int argc, char **argv)
             log_info("oplog: %d trace rows read back", n);
     }
     trace_rec_set_log(vesperd_oplog);
+#ifdef HAVE_PACEMAKER
+    trace_rec_set_node(pmk_node_name);
+#endif
     action_init();
 #ifdef HAVE_LIBVIRT
     virt_init();
