@@ -322,17 +322,7 @@ static void control_client_reply(struct control_client *c, const char *line, siz
     case CONTROL_OPERATIONS:
         control_render_list(&r, q->cmd == CONTROL_OPERATIONS);
         break;
-    case CONTROL_OPERATION: {
-        const struct oplog_op *o = oplog_find_op(control_env->oplog, q->opid);
-
-        if (!o) {
-            g_string_append_printf(c->out, "error: operation %s is not in the log\n", q->opid);
-            g_string_free(r.body, TRUE);
-            return;
-        }
-        control_render_operation(&r, o);
-        break;
-    }
+    case CONTROL_OPERATION:
     case CONTROL_TRACE: {
         const struct oplog_op *o = oplog_find_op(control_env->oplog, q->opid);
 
@@ -341,7 +331,10 @@ static void control_client_reply(struct control_client *c, const char *line, siz
             g_string_free(r.body, TRUE);
             return;
         }
-        control_render_trace(&r, o);
+        if (q->cmd == CONTROL_TRACE)
+            control_render_trace(&r, o);
+        else
+            control_render_operation(&r, o);
         break;
     }
     case CONTROL_PUSH:
