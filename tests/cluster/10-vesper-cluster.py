@@ -60,6 +60,7 @@
 # Exit 0 pass, 1 fail (a vesperd whose Pacemaker link does not come up is a
 # failure), 77 skip (not root, a package missing, vesperd not built).
 import datetime
+import json
 import os
 import random
 import re
@@ -240,6 +241,74 @@ def case_failover_and_isolation():
     check(wait(lambda: shows(dst, "vm1", "running") and shows(src, "vm1", None), 30),
           "crm_mon -A: vesper-state-vm1 : running on %s, gone from %s" % (dst, src))
     check(shows(src, "vm2", "running"), "crm_mon -A: vesper-state-vm2 : running on %s" % src)
+    trace_of_failover(src, dst)
+
+
+def trace_of_failover(src, dst):
+    """The failover's trace on the deciding node: guest, vesperd and
+    Pacemaker on both nodes, children within their parents, Pacemaker's
+    times those of the CIB."""
+    ops = [o for o in stack.ctl_json(src, "operations", "operations", DOM["vm1"])
+           if o.get("verdict") == "failover" and o.get("group") == "signal"]
+    if not check(bool(ops), "the failover's operation is in %s's log" % src):
+        return
+    opid = ops[-1]["id"]
+    text = ctl(src, "trace", opid).stdout
+    for ln in text.splitlines():
+        log("trace: " + ln)
+    try:
+        tr = json.loads(ctl(src, "trace", opid, "--format", "chrome").stdout)
+    except ValueError:
+        tr = {}
+    evs = tr.get("traceEvents", [])
+    procs = {e["pid"]: e["args"]["name"] for e in evs if e.get("name") == "process_name"}
+    xs = [e for e in evs if e.get("ph") == "X"]
+    byid = {e["args"]["id"]: e for e in xs}
+    layers = {e["cat"] for e in xs}
+    check({"kernel", "vesperd", "pacemaker"} <= layers,
+          "trace %s: tasks of the guest kernel, vesperd and Pacemaker (%s)" % (opid, sorted(layers)))
+    pk = [(procs.get(e["pid"]), e["name"], e) for e in xs if e["cat"] == "pacemaker"]
+    check(any(n == src and name == "stop vm1" for n, name, _ in pk) and
+          any(n == dst and name == "start vm1" for n, name, _ in pk),
+          "trace: Pacemaker's stop of vm1 on %s and its start on %s (%s)" %
+          (src, dst, [(n, name) for n, name, _ in pk]))
+    bad = []
+    for tid, e in byid.items():
+        parent = byid.get(tid.rsplit(".", 1)[0]) if tid != opid else None
+        if parent is None:
+            continue
+        tol = (e["args"]["clock_error_us"] + parent["args"]["clock_error_us"]) + 1
+        if e["ts"] + tol < parent["ts"] or \
+                e["ts"] + e["dur"] > parent["ts"] + parent["dur"] + tol:
+            bad.append(tid)
+    check(len(byid) == len(xs) and not bad, "trace: every task lies within its parent (%s)" % bad)
+    # siblings numbered by start
+    order_bad = []
+    for tid, e in byid.items():
+        head, _, n = tid.rpartition(".")
+        if tid == opid or not n.isdigit():
+            continue
+        nxt = byid.get("%s.%d" % (head, int(n) + 1))
+        if nxt and nxt["ts"] < e["ts"]:
+            order_bad.append(tid)
+    check(not order_bad, "trace: sibling suffixes follow their start times (%s)" % order_bad)
+    # Pacemaker's numbers: the duration covers exec + queue time, the start
+    # lies in last-rc-change's second (both within the clock error)
+    t0 = tr.get("otherData", {}).get("start_real_ns", 0) / 1e9
+    disagree = []
+    for n, name, e in pk:
+        m = re.search(r"exec (\d+) ms, queue (\d+) ms.*last-rc-change (\d+)",
+                      e["args"]["outcome"])
+        if not m or e["dur"] == 0:
+            continue
+        exec_ms, queue_ms, lrc = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        err_s = e["args"]["clock_error_us"] / 1e6
+        start_s = t0 + e["ts"] / 1e6
+        if e["dur"] / 1000 + err_s * 1000 + 1 < exec_ms + queue_ms or \
+                not lrc - err_s - 0.1 <= start_s <= lrc + 1 + err_s + 0.1:
+            disagree.append("%s on %s: %.0f ms from %.3f, CIB exec %d queue %d from %d" %
+                            (name, n, e["dur"] / 1000, start_s, exec_ms, queue_ms, lrc))
+    check(not disagree, "trace: Pacemaker's times agree with the CIB's (%s)" % disagree)
 
 
 def mark(node, g="vm1"):
