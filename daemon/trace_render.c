@@ -479,8 +479,11 @@ void trace_render_svg(const struct trace *t, GString *out)
             svg_text(out, k->suffix[0] ? k->suffix + 1 : "");
             g_string_append(out, k->suffix[0] ? " " : "");
             svg_text(out, k->name);
-            if (k->end_ns && k->end_ns != k->start_ns)
-                g_string_append_printf(out, " (%.1f ms)", trace_ms(k->start_ns, k->end_ns));
+            if (k->end_ns && k->end_ns != k->start_ns) {
+                double d = trace_ms(k->start_ns, k->end_ns);
+
+                g_string_append_printf(out, d < 1 ? " (%.3f ms)" : " (%.1f ms)", d);
+            }
             g_string_append(out, "</text>\n");
         }
         for (size_t e = 0; e < t->nevent; e++) {

@@ -32,11 +32,18 @@ t_check "no failover for the SIGHUP" t_not has "SIGHUP from .* failover"
 t_check "SIGKILL judged failover" has "SIGKILL from .* failover +signal +fired"
 t_check "the operation: a signal failover through pacemaker, recorded by the controller" \
     has "^op-.* failover +signal +pacemaker +done .*failure recorded by the controller on node1"
+# the failover's trace: Pacemaker's steps from the CIB, not from its log
 moved() {
-    has "Result of stop operation for vm1 on node1: ok" &&
-        has "Result of start operation for vm1 on node2: ok"
+    has "pacemaker +node1 +stop vm1: rc 0, status 0" &&
+        has "pacemaker +node2 +start vm1: rc 0, status 0"
 }
-t_check "Pacemaker stopped vm1 on node1 and started it on node2" moved
+t_check "the trace: Pacemaker stopped vm1 on node1 and started it on node2" moved
+t_check "the trace: the guest kernel's probe hit, on the critical path" \
+    has "^\* \.1 .* kernel +vesper-vm1 +probe hit: signal SIGKILL to httpd"
+t_check "the trace as a picture (/tmp/vesper-demo-trace.svg, well-formed SVG)" \
+    python3 -c 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); sys.exit(d.documentElement.tagName != "svg")' /tmp/vesper-demo-trace.svg
+t_check "the trace as Trace Event JSON (/tmp/vesper-demo-trace.json)" \
+    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not any(e.get("ph") == "X" and e.get("cat") == "pacemaker" for e in d["traceEvents"]))' /tmp/vesper-demo-trace.json
 t_check "crm_mon shows vm1 started on node2 afterwards" \
     has "vm1[[:space:]]+\(ocf:heartbeat:VirtualDomain\):[[:space:]]+Started node2"
 latencies="^failover of vm1 by vesper: fault -> verdict [0-9.]+ ms, -> Pacemaker told [0-9.]+ ms, "

@@ -13,12 +13,13 @@
 # guest changes nothing; a SIGKILL makes the guest kernel's probe, the agent
 # and vesperd fail vm1 over through the Pacemaker controller, and vm1 runs
 # again on node2.  Prints crm_mon before and after, vesperd's events and
-# operation timeline, what Pacemaker did, and the latencies; the last line
+# operation timeline, its trace across layers (Pacemaker's steps from the
+# CIB), and the latencies; the last line
 # gives them.  Needs root and what tools/deps cluster installs; exit 0 when
 # vm1 was failed over by vesper and runs on node2.
 import argparse
+import json
 import os
-import re
 import sys
 import time
 
@@ -51,27 +52,26 @@ def failover_op():
     return ops[0] if ops else None
 
 
-def pacemaker_story(t0):
-    """The scheduler's and controllers' lines about vm1 since t0, with their
-    times after t0, and when vm1's stop on node1 succeeded (or None).  (The fail request itself
-    is in vesperd's timeline: Pacemaker's log times are libqb's
-    CLOCK_REALTIME_COARSE, up to a 4 ms tick early, which puts its line
-    before the fault.)"""
-    keep = re.compile(r"schedulerd.*Actions: (Recover|Move) +%s |"
-                      r"Initiating (stop|start) operation %s_|"
-                      r"Result of (stop|start) operation for %s on" % (G, G, G))
-    t_stop = None
-    shown = set()
-    for t, n, line in stack.pcmk_lines(t0):
-        if not keep.search(line):
-            continue
-        text = re.sub(r"^.*?\) \t?\w+: ", "", line).split(" | ")[0]
-        if text not in shown:  # the scheduler says it again in each transition
-            print("  +%7.3f s  %-6s %s" % (t - t0, n, text))
-            shown.add(text)
-        if "Result of stop operation for %s on node1: ok" % G in line:
-            t_stop = t
-    return t_stop
+def trace_of(op):
+    """vesperd's trace of op on node1: (the tree as text, the Trace Event
+    JSON as a dict) - Pacemaker's part from the CIB, not from its logs."""
+    text = ctl("node1", "trace", op["id"]).stdout
+    try:
+        tr = json.loads(ctl("node1", "trace", op["id"], "--format", "chrome").stdout)
+    except ValueError:
+        tr = {}
+    return text, tr
+
+
+def trace_end(tr, node, name):
+    """Wall-clock end (s) of the trace's task name on node, or None."""
+    procs = {e["pid"]: e["args"]["name"] for e in tr.get("traceEvents", [])
+             if e.get("name") == "process_name"}
+    t0 = tr.get("otherData", {}).get("start_real_ns", 0) / 1e9
+    for e in tr.get("traceEvents", []):
+        if e.get("ph") == "X" and e.get("name") == name and procs.get(e["pid"]) == node:
+            return t0 + (e["ts"] + e["dur"]) / 1e6
+    return None
 
 
 def demo(a):
@@ -137,9 +137,22 @@ def demo(a):
         say("timeline of %s (vesperctl operation)" % op["id"])
         show(ctl("node1", "operation", op["id"]))
     t0 = op["event_real_ns"] / 1e9 if op and op.get("event_real_ns") else t_cmd
-    say("what Pacemaker did (times after the fault in the guest kernel)")
-    t_stop = pacemaker_story(t0)
     stack.settle(60)
+    t_stop = None
+    if op:
+        text, tr = trace_of(op)
+        say("the failover's trace: guest kernel, vesperd, Pacemaker on both nodes "
+            "(vesperctl trace %s)" % op["id"])
+        print(text.rstrip())
+        t_stop = trace_end(tr, "node1", "stop " + G)
+        # beside the state directory, which the clean-up removes
+        svg, js = a.state + "-trace.svg", a.state + "-trace.json"
+        with open(svg, "w") as f:
+            f.write(ctl("node1", "trace", op["id"], "--format", "svg").stdout)
+        with open(js, "w") as f:
+            json.dump(tr, f)
+        print("(as a picture: %s; as Trace Event JSON for https://ui.perfetto.dev: %s)" %
+              (svg, js))
     wait(lambda: stack.node_attrs().get("node2", {}).get("vesper-state-" + G) == "running",
          30, 0.5)
     say("crm_mon -1A: vm1 runs on node2")
