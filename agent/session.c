@@ -260,6 +260,8 @@ size_t session_fill(struct session *s, struct queue *q, unsigned char *buf, size
         s->heartbeats++;
     }
     while (queue_peek(q, &m)) {
+        if (m.type == VSP_MSG_EVENT)
+            m.u.event.send_us = vsp_event_us_since(&m.u.event, vsp_mono_ns());
         rc = put(s, &m, buf, cap, &off);
         if (rc == 0)
             break;

@@ -119,6 +119,7 @@ static int run_result(struct check_runner *r, unsigned i, int code, uint32_t det
     if (rc == 0)
         return 0;
     ev.real_ns = vsp_real_ns();
+    ev.read_us = vsp_event_us_since(&ev, vsp_mono_ns());
     queue_push(q, &ev);
     r->events++;
     return 1;

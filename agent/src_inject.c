@@ -569,6 +569,7 @@ int inject_work(struct inject *in, struct queue *q, uint64_t now, uint64_t *dead
 
                 ev.mono_ns = vsp_mono_ns();
                 ev.real_ns = vsp_real_ns();
+                ev.read_us = vsp_event_us_since(&ev, vsp_mono_ns());
                 if (in->mark != NULL)
                     in->mark(in->mark_ctx, &ev, 0);
                 queue_push(q, &ev);

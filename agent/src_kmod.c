@@ -20,6 +20,7 @@
 #include "ident.h"
 #include "log.h"
 #include "src_kmod.h"
+#include "vsp_time.h"
 
 /* kernel probe <-> kernel group, both numbered as on the wire, and the
  * probe's bit in VESPER_IOC_ARM's mask: its group's, or its own for a probe
@@ -232,6 +233,7 @@ int kmod_read(struct kmod *k, struct queue *q, kmod_mark_fn *mark, void *ctx)
         }
         if (kd > q->kdropped)
             q->kdropped = kd;
+        ev.read_us = vsp_event_us_since(&ev, vsp_mono_ns());
         if (mark != NULL)
             mark(ctx, &ev, kmod_hints(&recs[i]));
         queue_push(q, &ev);

@@ -139,6 +139,7 @@ int psi_fire(struct psi *p, int res, short revents, struct queue *q)
     ev.probe = (uint16_t)psi_probe(res);
     ev.group = (uint16_t)vsp_probe_kgroup(ev.probe);
     ev.value = p->trig[res].stall_us;
+    ev.read_us = vsp_event_us_since(&ev, vsp_mono_ns());
     queue_push(q, &ev);
     p->events++;
     return 1;

@@ -177,3 +177,12 @@ const char *vsp_check_kind_name(unsigned kind)
 
     return kind <= VSP_CHECK_KIND_MAX_ ? names[kind] : NULL;
 }
+
+uint32_t vsp_event_us_since(const struct vsp_event *e, uint64_t now_ns)
+{
+    uint64_t us = now_ns > e->mono_ns ? (now_ns - e->mono_ns) / 1000u : 0;
+
+    if (us < 1)
+        return 1;
+    return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}

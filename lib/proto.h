@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VSP_PROTO_VERSION 3
+#define VSP_PROTO_VERSION 4
 #define VSP_MAGIC0 0x56 /* 'V' */
 #define VSP_MAGIC1 0x53 /* 'S' */
 #define VSP_HDR_LEN 8
@@ -194,6 +194,11 @@ struct vsp_event {
     uint64_t kseq;    /* vesper.ko record sequence, 0 if not from the module */
     char comm[VSP_COMM_LEN];     /* NUL terminated, sanitised to printable ASCII */
     char src_comm[VSP_COMM_LEN]; /* signal sender comm, "" otherwise */
+    /* the agent's stamps (version 4), us after mono_ns on the guest's
+     * clock, 0 unknown, UINT32_MAX at most: when it read the probe's
+     * record, when it wrote this frame (a resend: the resend); read_us <=
+     * send_us when both are known */
+    uint32_t read_us, send_us;
 };
 
 struct vsp_heartbeat {
@@ -325,6 +330,11 @@ int vsp_decode(const void *buf, size_t len, struct vsp_msg *msg, size_t *used, c
  * and its char arrays are zero past their terminating NUL.
  */
 ssize_t vsp_encode(const struct vsp_msg *msg, void *buf, size_t cap, char *err, size_t errlen);
+
+/* vsp_event_us_since() - how long after e's probe hit now is (same
+ * clock), for read_us / send_us: in us, at least 1 (0 means unknown) and
+ * at most UINT32_MAX.  Pure. */
+uint32_t vsp_event_us_since(const struct vsp_event *e, uint64_t now_ns);
 
 /* Names for logs and config files; "?" / NULL for unknown values. */
 const char *vsp_msg_name(unsigned type);        /* "HELLO", ... or "?" */

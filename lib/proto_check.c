@@ -123,6 +123,10 @@ static int check_event(const struct vsp_event *e, char *err, size_t errlen)
 
     if (e->seq == 0)
         return fail(err, errlen, -EINVAL, "EVENT seq 0 (sequences start at 1)");
+    if (e->read_us && e->send_us && e->read_us > e->send_us)
+        return fail(err, errlen, -EINVAL,
+                    "EVENT sent %u us after the hit, before it was read (%u us)", e->send_us,
+                    e->read_us);
     if (vsp_probe_name(e->probe) == NULL)
         return fail(err, errlen, -EINVAL, "EVENT unknown probe %u", e->probe);
     if (e->probe > VSP_PROBE_GUEST_MAX_)

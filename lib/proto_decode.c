@@ -177,6 +177,8 @@ static int parse_event(struct rd *r, struct vsp_event *e, char *err, size_t errl
     if (!rd_cstr(r, e->src_comm, VSP_COMM_LEN))
         return fail(err, errlen, -EINVAL, "EVENT src_comm is not NUL terminated within %d bytes",
                     VSP_COMM_LEN);
+    e->read_us = rd_u32(r);
+    e->send_us = rd_u32(r);
     if (reserved != 0)
         return fail(err, errlen, -EINVAL, "EVENT reserved field is 0x%04x, must be 0", reserved);
     return 0;

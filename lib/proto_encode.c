@@ -204,6 +204,8 @@ static void write_payload(struct wr *w, const struct vsp_msg *m)
         wr_u64(w, e->kseq);
         wr_cstr(w, e->comm, VSP_COMM_LEN);
         wr_cstr(w, e->src_comm, VSP_COMM_LEN);
+        wr_u32(w, e->read_us);
+        wr_u32(w, e->send_us);
         break;
     case VSP_MSG_HEARTBEAT:
         wr_u64(w, hb->seq);

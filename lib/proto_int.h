@@ -21,7 +21,7 @@
 /* Payload sizes in bytes (frame minus header); docs/protocol.md has the layouts. */
 #define HELLO_FIXED 58
 #define WELCOME_LEN 40
-#define EVENT_LEN 104
+#define EVENT_LEN 112
 #define HEARTBEAT_LEN 36
 #define PING_LEN 16
 #define PONG_LEN 40

@@ -24,7 +24,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from vspfake import (CONFIG, decode_host, ERROR, EVF_PLANNED, EVF_WATCHED, FakeGuest, HELLO, HDR,
-                     mono_ns, PROBE_EXIT, PROBE_SIGNAL, real_ns, vesperd_test, wait_for)
+                     mono_ns, PROBE_EXIT, PROBE_SIGNAL, real_ns, VERSION, vesperd_test, wait_for)
 from vsptest import check
 
 CONF = """oplog = @DIR@/oplog.db
@@ -152,7 +152,7 @@ def run(d, guests):
     except ValueError:
         pass
     errs = [m for t, m in msgs if t == ERROR]
-    check(bool(errs) and "version 1" in errs[0]["text"] and "speaks 3" in errs[0]["text"],
+    check(bool(errs) and "version 1" in errs[0]["text"] and "speaks %d" % VERSION in errs[0]["text"],
           "a protocol 1 HELLO gets an ERROR naming both versions (%s)"
           % (errs[0]["text"] if errs else buf[:40]))
     check(wait_for(lambda: "unsupported protocol version 1" in d.logtext()),

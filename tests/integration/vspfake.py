@@ -27,7 +27,7 @@ import threading
 import time
 
 MAGIC = b"VS"
-VERSION = 3
+VERSION = 4
 HDR = struct.Struct("<2sBBI")
 
 HELLO, WELCOME, EVENT, HEARTBEAT, PING, PONG, CONFIG, CONFIG_ACK, DROPPED, ERROR = range(1, 11)
@@ -70,14 +70,16 @@ def enc_hello(boot_id, instance, name="fakeguest", version=0x000100, caps=CAP_IN
 
 
 def enc_event(seq, probe, pid=100, tgid=100, comm="nginx", sig=0, code=0, flags=EVF_WATCHED,
-              src_pid=0, src_comm="", value=0, uid=0, mono=None, real=None):
+              src_pid=0, src_comm="", value=0, uid=0, mono=None, real=None, read_us=0,
+              send_us=0):
     def fixed(s):
         b = s.encode()[:15]
         return b + b"\0" * (16 - len(b))
-    payload = struct.pack("<QQQHHHHIIIiiIQQ16s16s", seq, mono if mono is not None else mono_ns(),
+    payload = struct.pack("<QQQHHHHIIIiiIQQ16s16sII", seq,
+                          mono if mono is not None else mono_ns(),
                           real if real is not None else real_ns(), KGROUP[probe], probe, flags,
                           0, pid, tgid, src_pid, sig, code, uid, value, 0, fixed(comm),
-                          fixed(src_comm))
+                          fixed(src_comm), read_us, send_us)
     return frame(EVENT, payload)
 
 
@@ -338,7 +340,8 @@ def decode_guest(buf):
         elif mtype == EVENT:
             (m["seq"], m["mono_ns"], m["real_ns"], m["group"], m["probe"], m["flags"], _,
              m["pid"], m["tgid"], m["src_pid"], m["sig"], m["code"], m["uid"], m["value"],
-             m["kseq"], comm, src_comm) = struct.unpack("<QQQHHHHIIIiiIQQ16s16s", p)
+             m["kseq"], comm, src_comm, m["read_us"], m["send_us"]) = \
+                struct.unpack("<QQQHHHHIIIiiIQQ16s16sII", p)
             m["comm"] = comm.split(b"\0")[0].decode(errors="replace")
             m["src_comm"] = src_comm.split(b"\0")[0].decode(errors="replace")
         elif mtype == CONFIG_ACK:

@@ -552,7 +552,7 @@ static void test_resync_other_version(void **state)
     assert_int_equal(f->r.nmsg, 0);
     assert_int_equal(f->r.downs, 1);
     assert_int_equal(stats().decode_errors, 1);
-    assert_non_null(strstr(f->r.why, "unsupported protocol version 1 (this side speaks 3)"));
+    assert_non_null(strstr(f->r.why, "unsupported protocol version 1 (this side speaks 4)"));
     g_strlcpy(why, f->r.why, sizeof(why));
     expect_error_then_eof(&p, EPROTONOSUPPORT, why);
     peer_close(&p);

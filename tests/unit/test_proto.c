@@ -78,6 +78,8 @@ static void sample_event(struct vsp_msg *m)
     e->kseq = 77;
     strcpy(e->comm, "postgres");
     strcpy(e->src_comm, "bash");
+    e->read_us = 120;
+    e->send_us = 135;
 }
 
 static void sample_heartbeat(struct vsp_msg *m)
@@ -175,7 +177,7 @@ static const sample_fn samples[VSP_MSG_MAX_ + 1] = {
 
 /* Payload sizes of the fixed types as docs/protocol.md gives them. */
 static const size_t fixed_len[VSP_MSG_MAX_ + 1] = {
-    [VSP_MSG_WELCOME] = 40, [VSP_MSG_EVENT] = 104, [VSP_MSG_HEARTBEAT] = 36,
+    [VSP_MSG_WELCOME] = 40, [VSP_MSG_EVENT] = 112, [VSP_MSG_HEARTBEAT] = 36,
     [VSP_MSG_PING] = 16,    [VSP_MSG_PONG] = 40,   [VSP_MSG_DROPPED] = 24,
 };
 
@@ -305,7 +307,7 @@ static void test_round_trip_welcome(void **state)
 static void test_round_trip_event(void **state)
 {
     (void)state;
-    round_trip(sample_event, 8 + 104);
+    round_trip(sample_event, 8 + 112);
 }
 
 static void test_round_trip_heartbeat(void **state)
@@ -426,7 +428,7 @@ static void test_wire_ping_bytes(void **state)
 {
     (void)state;
     static const uint8_t expect[] = {
-        0x56, 0x53, 0x03, 0x05, 0x18, 0x00, 0x00, 0x00, /* header, version 3, length 24 */
+        0x56, 0x53, 0x04, 0x05, 0x18, 0x00, 0x00, 0x00, /* header, version 4, length 24 */
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* id */
         0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* host_ns */
     };
@@ -460,6 +462,8 @@ static void test_wire_event_offsets(void **state)
     assert_int_equal(get_le(p + 64, 8), 77);                     /* kseq */
     assert_memory_equal(p + 72, "postgres\0\0\0\0\0\0\0\0", 16); /* comm, NUL padded */
     assert_memory_equal(p + 88, "bash\0", 5);                    /* src_comm */
+    assert_int_equal(get_le(p + 104, 4), 120);                   /* read_us */
+    assert_int_equal(get_le(p + 108, 4), 135);                   /* send_us */
 }
 
 static void test_wire_config_watch_entries(void **state)
@@ -538,7 +542,7 @@ static void test_decode_unknown_version(void **state)
 
     make_header(b, VSP_MSG_PING, 24);
     b[2] = VSP_PROTO_VERSION + 1;
-    expect_decode(b, sizeof(b), -EPROTONOSUPPORT, "unsupported protocol version 4");
+    expect_decode(b, sizeof(b), -EPROTONOSUPPORT, "unsupported protocol version 5");
 }
 
 /* Version 1 (before the PLANNED flag and unit watches) is refused, not
@@ -551,7 +555,7 @@ static void test_decode_version_one(void **state)
     make_header(b, VSP_MSG_PING, 24);
     b[2] = 1;
     expect_decode(b, sizeof(b), -EPROTONOSUPPORT,
-                  "unsupported protocol version 1 (this side speaks 3)");
+                  "unsupported protocol version 1 (this side speaks 4)");
 }
 
 static void test_decode_version_zero(void **state)
@@ -627,7 +631,7 @@ static void test_decode_event_length_answered_from_header(void **state)
     uint8_t b[VSP_HDR_LEN];
 
     make_header(b, VSP_MSG_EVENT, 8 + 20);
-    expect_decode(b, sizeof(b), -EBADMSG, "EVENT payload is 20 bytes, expected 104");
+    expect_decode(b, sizeof(b), -EBADMSG, "EVENT payload is 20 bytes, expected 112");
 }
 
 static void test_decode_fixed_payload_short(void **state)
@@ -885,6 +889,28 @@ static void test_decode_event_seq_zero(void **state)
 
     sample_event(&m);
     expect_patched(&m, 0, 8, 0, -EINVAL, "EVENT seq 0");
+}
+
+/* the agent's stamps: sent before it was read is impossible; either may
+ * be unknown (0) */
+static void test_decode_event_stamps(void **state)
+{
+    (void)state;
+    struct vsp_msg m;
+    uint8_t buf[VSP_MAX_FRAME];
+    size_t n;
+
+    sample_event(&m);
+    expect_patched(&m, 108, 4, 119, -EINVAL, "EVENT sent 119 us after the hit, before it was read");
+    m.u.event.read_us = 0;
+    n = encode_ok(&m, buf, sizeof(buf));
+    expect_decode(buf, n, 0, NULL);
+    m.u.event.read_us = 500;
+    m.u.event.send_us = 0;
+    n = encode_ok(&m, buf, sizeof(buf));
+    expect_decode(buf, n, 0, NULL);
+    m.u.event.send_us = 499;
+    expect_encode_fails(&m, -EINVAL, "before it was read");
 }
 
 static void test_decode_event_probe_zero(void **state)
@@ -1560,7 +1586,7 @@ static void test_decode_eagain_names_progress(void **state)
 
     sample_event(&m);
     n = encode_ok(&m, buf, sizeof(buf));
-    expect_decode(buf, n - 1, -EAGAIN, "incomplete EVENT frame (111 of 112 bytes)");
+    expect_decode(buf, n - 1, -EAGAIN, "incomplete EVENT frame (119 of 120 bytes)");
 }
 
 static void test_decode_two_frames_back_to_back(void **state)
@@ -1737,18 +1763,18 @@ static void test_encode_buffer_too_small(void **state)
     char err[ERRLEN] = "";
 
     sample_event(&m);
-    assert_int_equal(vsp_encode(&m, buf, 8 + 103, err, sizeof(err)), -EMSGSIZE);
-    assert_non_null(strstr(err, "EVENT frame needs 112 bytes, buffer has 111"));
+    assert_int_equal(vsp_encode(&m, buf, 8 + 111, err, sizeof(err)), -EMSGSIZE);
+    assert_non_null(strstr(err, "EVENT frame needs 120 bytes, buffer has 119"));
 }
 
 static void test_encode_exact_buffer(void **state)
 {
     (void)state;
     struct vsp_msg m;
-    uint8_t buf[8 + 104];
+    uint8_t buf[8 + 112];
 
     sample_event(&m);
-    assert_int_equal(vsp_encode(&m, buf, sizeof(buf), NULL, 0), 8 + 104);
+    assert_int_equal(vsp_encode(&m, buf, sizeof(buf), NULL, 0), 8 + 112);
 }
 
 static void test_encode_zero_capacity(void **state)
@@ -2012,7 +2038,7 @@ static void test_round_trip_config_checks(void **state)
 static void test_round_trip_check_event(void **state)
 {
     (void)state;
-    round_trip(sample_check_event, 8 + 104);
+    round_trip(sample_check_event, 8 + 112);
 }
 
 static void test_wire_config_check_entries(void **state)
@@ -2158,7 +2184,7 @@ static void sample_stall_event(struct vsp_msg *m)
 static void test_round_trip_stall_event(void **state)
 {
     (void)state;
-    round_trip(sample_stall_event, 8 + 104);
+    round_trip(sample_stall_event, 8 + 112);
 }
 
 static void test_wire_stall_event(void **state)
@@ -2274,6 +2300,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_negative_and_extreme_values),
         cmocka_unit_test(test_wire_ping_bytes),
         cmocka_unit_test(test_wire_event_offsets),
+        cmocka_unit_test(test_decode_event_stamps),
         cmocka_unit_test(test_wire_config_watch_entries),
         cmocka_unit_test(test_decode_empty_buffer_is_eagain),
         cmocka_unit_test(test_decode_short_header_is_eagain),
