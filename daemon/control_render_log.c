@@ -113,6 +113,8 @@ static void control_event_json(struct json *j, const struct oplog_event *e)
     json_kbool(j, "event_mapped", e->event_mapped);
     json_kint(j, "clock_offset_ns", e->clock_offset_ns);
     json_kuint(j, "clock_err_ns", e->clock_err_ns);
+    json_kuint(j, "agent_read_us", e->agent_read_us);
+    json_kuint(j, "agent_send_us", e->agent_send_us);
     json_kuint(j, "event_mono_ns", e->event_mono_ns);
     json_kuint(j, "event_real_ns", e->event_real_ns);
     json_kuint(j, "recv_mono_ns", e->recv_mono_ns);

@@ -433,6 +433,8 @@ static void guest_on_event(struct guest *g, const struct vsp_event *ev, uint64_t
     guest_event_entry(g, ev, g->instance, &e);
     e.guest_mono_ns = ev->mono_ns;
     e.guest_real_ns = ev->real_ns;
+    e.agent_read_us = ev->read_us;
+    e.agent_send_us = ev->send_us;
     e.recv_mono_ns = recv_ns;
     e.recv_real_ns = vsp_real_ns() - (vsp_mono_ns() - recv_ns);
     if (clock_to_host(&g->clock, ev->mono_ns, &host) == 0) {

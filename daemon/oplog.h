@@ -64,6 +64,7 @@ struct oplog_event {
     char comm[VSP_COMM_LEN], src_comm[VSP_COMM_LEN];
 
     uint64_t guest_mono_ns, guest_real_ns; /* as sent by the guest */
+    uint32_t agent_read_us, agent_send_us; /* the agent's stamps, us after the hit, 0 unknown */
     int event_mapped;                      /* event_mono_ns comes from the clock offset */
     int64_t clock_offset_ns;               /* host mono - guest mono used for the mapping */
     uint64_t clock_err_ns;                 /* its error bound (rtt/2 + drift), 0 unknown */

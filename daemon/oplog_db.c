@@ -63,6 +63,8 @@ const char *const oplog_event_cols[OPLOG_EVENT_NCOLS] = {
     "opid",
     "hboot",
     "clock_err_ns",
+    "agent_read_us",
+    "agent_send_us",
 };
 
 const char *const oplog_op_cols[OPLOG_OP_NCOLS] = {
@@ -164,6 +166,9 @@ static const char oplog_ins_trace_sql[] =
     "INSERT INTO trace (opid, kind, layer, node, name, start_ns, end_ns, err_ns, status, text,"
     " value) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
 
+/* The event columns schema 4 added. */
+static const char *const oplog_v4_cols[] = {"clock_err_ns", "agent_read_us", "agent_send_us"};
+
 /* Has table a column named col? */
 static int oplog_has_column(sqlite3 *db, const char *table, const char *col)
 {
@@ -216,13 +221,19 @@ static int oplog_schema_apply(sqlite3 *db, char **msg)
                      "ALTER TABLE operations RENAME TO operations_v1;",
                      NULL, NULL, msg) != SQLITE_OK)
         return -EIO;
-    /* schema 4: the events' clock error, in both tables that hold events */
-    if (version >= 2 && has_events && !oplog_has_column(db, "events", "clock_err_ns") &&
-        sqlite3_exec(db,
-                     "ALTER TABLE events ADD COLUMN clock_err_ns INTEGER DEFAULT 0;"
-                     "ALTER TABLE operations ADD COLUMN clock_err_ns INTEGER DEFAULT 0;",
-                     NULL, NULL, msg) != SQLITE_OK)
-        return -EIO;
+    /* schema 4: the events' clock error and the agent's stamps, in both
+     * tables that hold events */
+    for (size_t c = 0; version >= 2 && has_events && c < G_N_ELEMENTS(oplog_v4_cols); c++) {
+        if (oplog_has_column(db, "events", oplog_v4_cols[c]))
+            continue;
+        sql = g_strdup_printf("ALTER TABLE events ADD COLUMN %s INTEGER DEFAULT 0;"
+                              "ALTER TABLE operations ADD COLUMN %s INTEGER DEFAULT 0;",
+                              oplog_v4_cols[c], oplog_v4_cols[c]);
+        rc = sqlite3_exec(db, sql, NULL, NULL, msg);
+        g_free(sql);
+        if (rc != SQLITE_OK)
+            return -EIO;
+    }
     sql = oplog_schema_sql();
     rc = sqlite3_exec(db, sql, NULL, NULL, msg);
     g_free(sql);
@@ -292,6 +303,8 @@ void oplog_bind_event(sqlite3_stmt *st, int *ip, const struct oplog_event *e)
     BIND_T(st, i++, e->opid);
     BIND_I(st, i++, e->host_boot);
     BIND_I(st, i++, e->clock_err_ns);
+    BIND_I(st, i++, e->agent_read_us);
+    BIND_I(st, i++, e->agent_send_us);
     *ip = i;
 }
 

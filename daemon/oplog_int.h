@@ -17,7 +17,7 @@
 
 #include "oplog.h"
 
-#define OPLOG_SCHEMA_VERSION 4 /* 3: the maintenance table, 4: trace rows, clock_err_ns */
+#define OPLOG_SCHEMA_VERSION 4 /* 3: maintenance, 4: trace rows, clock and agent stamps */
 #define OPLOG_PRUNE_MS 60000   /* the writer prunes at most this often */
 #define OPLOG_LOAD_GUESTS 64   /* oplog_load() reads this many guests' rings' worth */
 
@@ -190,7 +190,7 @@ struct oplog_op *oplog_ring_op(struct oplog *log, const struct oplog_op *op, int
  * reader that write and read them in this order, starting at column *i
  * (1-based for binding, 0-based for reading) and advancing it.
  */
-#define OPLOG_EVENT_NCOLS 32
+#define OPLOG_EVENT_NCOLS 34
 extern const char *const oplog_event_cols[OPLOG_EVENT_NCOLS];
 void oplog_bind_event(sqlite3_stmt *st, int *i, const struct oplog_event *e);
 void oplog_column_event(sqlite3_stmt *st, int *i, struct oplog_event *e);

@@ -104,6 +104,8 @@ void oplog_column_event(sqlite3_stmt *st, int *ip, struct oplog_event *e)
     g_strlcpy(e->opid, col_text(st, i++), sizeof(e->opid));
     e->host_boot = col_u64(st, i++);
     e->clock_err_ns = col_u64(st, i++);
+    e->agent_read_us = (uint32_t)col_u64(st, i++);
+    e->agent_send_us = (uint32_t)col_u64(st, i++);
     *ip = i;
 }
 

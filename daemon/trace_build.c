@@ -101,6 +101,22 @@ static int trace_build_vesperd(struct trace *t, const struct oplog_op *o, const 
     }
     if (i >= 0)
         trace_end_task(t, i, t->task[i].end_ns, 0, text);
+    /* the agent: read the probe's record, then sent it (its own stamps,
+     * on the guest's clock like the hit) */
+    if (ev && e->agent_send_us) {
+        uint64_t rd =
+            ev + (uint64_t)(e->agent_read_us ? e->agent_read_us : e->agent_send_us) * 1000;
+        uint64_t sd = ev + (uint64_t)e->agent_send_us * 1000;
+
+        i = trace_add_task(t, root, TRACE_AGENT, e->guest, "agent read and send", rd, sd,
+                           e->clock_err_ns);
+        if (i >= 0) {
+            snprintf(text, sizeof(text), "read %" PRIu32 " us, sent %" PRIu32 " us after the hit",
+                     e->agent_read_us, e->agent_send_us);
+            trace_end_task(t, i, sd, 0, text);
+            trace_cover(t, root, 0, sd);
+        }
+    }
     if (decide >= recv) {
         i = trace_add_task(t, root, TRACE_VESPERD, host, "receive and judge", recv, decide, 0);
         if (i >= 0) {

@@ -265,8 +265,9 @@ def trace_of_failover(src, dst):
     xs = [e for e in evs if e.get("ph") == "X"]
     byid = {e["args"]["id"]: e for e in xs}
     layers = {e["cat"] for e in xs}
-    check({"kernel", "vesperd", "pacemaker"} <= layers,
-          "trace %s: tasks of the guest kernel, vesperd and Pacemaker (%s)" % (opid, sorted(layers)))
+    check({"kernel", "agent", "vesperd", "pacemaker"} <= layers,
+          "trace %s: tasks of the guest kernel, the agent, vesperd and Pacemaker (%s)" %
+          (opid, sorted(layers)))
     pk = [(procs.get(e["pid"]), e["name"], e) for e in xs if e["cat"] == "pacemaker"]
     check(any(n == src and name == "stop vm1" for n, name, _ in pk) and
           any(n == dst and name == "start vm1" for n, name, _ in pk),

@@ -40,6 +40,8 @@ moved() {
 t_check "the trace: Pacemaker stopped vm1 on node1 and started it on node2" moved
 t_check "the trace: the guest kernel's probe hit, on the critical path" \
     has "^\* \.1 .* kernel +vesper-vm1 +probe hit: signal SIGKILL to httpd"
+t_check "the trace: the agent's stamps (read, sent) from the real guest" \
+    has " agent +vesper-vm1 +agent read and send: read [0-9]+ us, sent [0-9]+ us after the hit"
 t_check "the trace as a picture (/tmp/vesper-demo-trace.svg, well-formed SVG)" \
     python3 -c 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); sys.exit(d.documentElement.tagName != "svg")' /tmp/vesper-demo-trace.svg
 t_check "the trace as Trace Event JSON (/tmp/vesper-demo-trace.json)" \

@@ -121,7 +121,7 @@ def run(d, guests):
 
     # --- fault: SIGKILL to the watched nginx -> failover -> exec action
     seq = g1.event(PROBE_SIGNAL, sig=9, comm="nginx", pid=321, tgid=321, src_pid=1,
-                   src_comm="bash", flags=EVF_WATCHED)
+                   src_comm="bash", flags=EVF_WATCHED, read_us=40, send_us=65)
     ops = wait_for(lambda: [o for o in d.json("operations", "vm1")["operations"]
                             if o["state"] in ("done", "failed")])
     check(bool(ops), "operation created and finished")
@@ -169,13 +169,17 @@ def run(d, guests):
         # the operation's trace: a tree with the critical path ...
         r = d.ctl("trace", o["id"])
         lines = r.stdout.splitlines()
-        check(r.returncode == 0 and lines and lines[0].startswith("trace %s: 5 tasks" % o["id"]),
+        check(r.returncode == 0 and lines and lines[0].startswith("trace %s: 6 tasks" % o["id"]),
               "trace: the tree of the operation (%s)" % (lines[:1],))
         check(any(ln.startswith("* (root)") and "failover vm1-web" in ln for ln in lines) and
               any(ln.startswith("* .1 ") and "kernel" in ln and " vm1 " in ln and
                   "probe hit: signal SIGKILL to nginx[321] (clock +-" in ln for ln in lines) and
-              any(".4 " in ln and "action record: exit 0" in ln for ln in lines),
-              "trace: root, the guest's probe hit and the action, on the critical path")
+              any(ln.startswith("* .2 ") and "agent" in ln and
+                  "agent read and send: read 40 us, sent 65 us after the hit" in ln
+                  for ln in lines) and
+              any(".5 " in ln and "action record: exit 0" in ln for ln in lines),
+              "trace: root, the guest's probe hit, the agent's stamps and the action, "
+              "on the critical path")
         # ... and Trace Event JSON
         r = d.ctl("trace", o["id"], "--format", "chrome")
         try:
@@ -185,11 +189,11 @@ def run(d, guests):
         evs = tr.get("traceEvents", [])
         xs = [e for e in evs if e.get("ph") == "X"]
         names = {e["args"]["name"] for e in evs if e.get("ph") == "M"}
-        check(len(xs) == 5 and all(isinstance(e.get(k), (int, float)) for e in xs
+        check(len(xs) == 6 and all(isinstance(e.get(k), (int, float)) for e in xs
                                    for k in ("ts", "dur", "pid", "tid")) and
               {"vm1", "kernel", "vesperd"} <= names and
               tr.get("otherData", {}).get("operation") == o["id"],
-              "trace --format chrome: Trace Event JSON, 5 complete events, tracks named")
+              "trace --format chrome: Trace Event JSON, 6 complete events, tracks named")
         root = [e for e in xs if e["args"]["id"] == o["id"]]
         check(len(root) == 1 and all(e["ts"] >= root[0]["ts"] and
                                      e["ts"] + e["dur"] <= root[0]["ts"] + root[0]["dur"] + 1
@@ -200,7 +204,7 @@ def run(d, guests):
               "trace: an unknown format is refused")
         r = d.ctl("trace", o["id"], "--format", "svg")
         check(r.stdout.startswith("<?xml") and r.stdout.rstrip().endswith("</svg>") and
-              r.stdout.count("<rect ") == 6 and "probe hit" in r.stdout,
+              r.stdout.count("<rect ") == 7 and "probe hit" in r.stdout,
               "trace --format svg: a picture, a bar per task")
         try:
             import xml.dom.minidom

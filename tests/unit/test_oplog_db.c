@@ -741,6 +741,8 @@ static void test_trace_rows(void **state)
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE trace; ALTER TABLE events DROP COLUMN clock_err_ns;"
                                   "ALTER TABLE operations DROP COLUMN clock_err_ns;"
+                                  "ALTER TABLE events DROP COLUMN agent_send_us;"
+                                  "ALTER TABLE operations DROP COLUMN agent_send_us;"
                                   "PRAGMA user_version = 3;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -750,10 +752,12 @@ static void test_trace_rows(void **state)
     assert_int_equal(oplog_read_trace(log, 10, seen_trace_row, &x), 0);
     e = mkev("vm1", 3, VSP_VERDICT_NONE);
     e.clock_err_ns = 4242;
+    e.agent_send_us = 77;
     oplog_add_event(log, &e);
     oplog_free(log);
     assert_int_equal(db_count("PRAGMA user_version"), 4);
     assert_int_equal(db_count("SELECT clock_err_ns FROM events WHERE seq = 3"), 4242);
+    assert_int_equal(db_count("SELECT agent_send_us FROM events WHERE seq = 3"), 77);
     assert_int_equal(db_count("SELECT count(*) FROM events WHERE clock_err_ns = 0"), 1);
 }
 

@@ -115,6 +115,22 @@ static void test_vesperd_only(void **unused)
     assert_string_equal(t->task[i].outcome, "fail web on node1 accepted");
     assert_int_equal(trace_verify(t, 0, why, sizeof(why)), 0);
 
+    /* the agent's stamps: read 120 us, sent 150 us after the hit */
+    o.ev.agent_read_us = 120;
+    o.ev.agent_send_us = 150;
+    assert_int_equal(trace_build(t, &o, "node1", NULL, 0), 0);
+    assert_int_equal(t->ntask, 6);
+    i = find(t, "agent read and send");
+    assert_int_equal(t->task[i].layer, TRACE_AGENT);
+    assert_string_equal(t->task[i].node, "vm1");
+    assert_int_equal(t->task[i].start_ns, REAL0 + 120000);
+    assert_int_equal(t->task[i].end_ns, REAL0 + 150000);
+    assert_int_equal(t->task[i].err_ns, 150000);
+    assert_string_equal(t->task[i].suffix, ".2");
+    assert_string_equal(t->task[i].outcome, "read 120 us, sent 150 us after the hit");
+    assert_int_equal(trace_verify(t, 0, why, sizeof(why)), 0);
+    o.ev.agent_read_us = o.ev.agent_send_us = 0;
+
     /* host evidence: no guest time; a stuck guest has nothing to say */
     o.ev.instance = 0;
     o.ev.event_mapped = 0;
